@@ -1,0 +1,1 @@
+"""Settings per environment, read from the environment variables of CONTRACT.md."""

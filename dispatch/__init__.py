@@ -1,0 +1,96 @@
+"""SNP Dispatch: unscheduled-care requests dispatched to the physicians of a CPTS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from config import settings
+from dispatch import errors
+from dispatch.db import db as _db
+
+
+class DispatchApi(Api):
+    """flask-smorest's Api, answering every error as problem+json."""
+
+    from dispatch.schemas import ProblemOut as ERROR_SCHEMA  # noqa: N811 -- flask-smorest's hook
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return errors.from_http_exception(error)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, *, runtime: Any = None) -> Flask:
+    """Build the application: settings, database, API, pages, and the adapters to the outside."""
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
+                instance_relative_config=True)
+    app.config.update(settings.load(Path(app.instance_path), overrides))
+    _db.init_app(app)
+    api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}})
+    _register_blueprints(app, api)
+    _register_guards(app)
+    from dispatch import wiring
+
+    app.extensions["dispatch"] = runtime or wiring.build_runtime(app)
+    if app.config.get("DISPATCH_RUN_WORKER"):
+        from dispatch.worker import Worker
+
+        Worker(app).start()
+    return app
+
+
+def _register_blueprints(app: Flask, api: Api) -> None:
+    from dispatch.auth.views import bp as auth_bp
+    from dispatch.communities.views import bp as communities_bp
+    from dispatch.dev import bp as dev_bp
+    from dispatch.health import bp as health_bp
+    from dispatch.requests.views import bp as requests_bp
+    from mobile_api.views import bp as mobile_bp
+
+    for bp in (health_bp, auth_bp, communities_bp, requests_bp, mobile_bp):
+        api.register_blueprint(bp)
+    app.register_blueprint(dev_bp)
+
+
+def _register_guards(app: Flask) -> None:
+    from dispatch.auth.service import resolve_token
+    from dispatch.web import bearer_token, now
+
+    @app.before_request
+    def guard() -> Response | None:
+        if not request.path.startswith("/api/"):
+            return None
+        length = request.content_length
+        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+            return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
+        if request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding")):
+            if not request.is_json:
+                return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
+        token = bearer_token()
+        g.user = resolve_token(token=token, now=now()) if token else None
+        return None
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.teardown_appcontext
+    def cleanup(_exc: BaseException | None) -> None:
+        _db.session.remove()
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return errors.from_http_exception(error)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        _db.session.rollback()
+        return errors.problem_response(500, detail="Une erreur inattendue est survenue ; elle a été consignée.")

@@ -1,0 +1,1 @@
+"""Accounts, bearer tokens and role checks."""

@@ -1,0 +1,114 @@
+"""Endpoints of accounts: sign in, sign out, who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import fields
+from sqlalchemy import select
+
+from dispatch.auth import service
+from dispatch.communities.models import Community, Physician
+from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.schemas import text
+from dispatch.web import bearer_token, client_label, current_user, now, runtime
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Comptes et jetons d'accès")
+
+
+class TokenIn(ma.Schema):
+    login = text(120, required=True)
+    password = fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
+
+
+class UserBrief(ma.Schema):
+    id = fields.Integer()
+    role = fields.String()
+    name = fields.String()
+
+
+class TokenOut(ma.Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    user = fields.Nested(UserBrief)
+
+
+class CommunityRole(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+
+
+class PhysicianBrief(ma.Schema):
+    id = fields.Integer()
+    rpps = fields.String()
+    kind = fields.String()
+    available = fields.Boolean()
+
+
+class MeOut(ma.Schema):
+    id = fields.Integer()
+    login = fields.String()
+    name = fields.String()
+    role = fields.String()
+    communities = fields.List(fields.Nested(CommunityRole))
+    physician = fields.Nested(PhysicianBrief, allow_none=True)
+
+
+@bp.route("/auth/token", methods=["POST"])
+@bp.arguments(TokenIn)
+@bp.response(200, TokenOut)
+@bp.alt_response(401, description="Identifiant ou mot de passe incorrect")
+@bp.alt_response(429, description="Trop de tentatives")
+def sign_in(args: dict[str, Any]) -> dict[str, Any]:
+    """Exchange a login and password for a bearer token."""
+    config = current_app.config
+    try:
+        session = service.sign_in(
+            login=args["login"], password=args["password"], address=request.remote_addr, client=client_label(),
+            now=now(), ph=runtime().hasher, ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
+            max_failures=config["LOGIN_MAX_FAILURES"], max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            window_s=config["LOGIN_WINDOW_S"])
+    except service.TooManyAttempts as exc:
+        raise Problem(429, "too_many_attempts", "Trop de tentatives de connexion : réessayez plus tard.",
+                      headers={"Retry-After": str(exc.retry_after)}) from None
+    except service.BadCredentials:
+        raise Problem(401, "bad_credentials", "Identifiant ou mot de passe incorrect.") from None
+    user = session.user
+    return {"access_token": session.token, "token_type": "Bearer", "expires_in": session.expires_in,
+            "user": {"id": user.id, "role": user.role, "name": user.name}}
+
+
+@bp.route("/auth/token", methods=["DELETE"])
+@bp.response(204)
+@bp.alt_response(401, description="Jeton absent ou invalide")
+def sign_out() -> None:
+    """Revoke the bearer token of this call."""
+    current_user()
+    token = bearer_token()
+    assert token is not None
+    service.sign_out(token=token, now=now())
+
+
+@bp.route("/me", methods=["GET"])
+@bp.response(200, MeOut)
+@bp.alt_response(401, description="Jeton absent ou invalide")
+def me() -> dict[str, Any]:
+    """Describe the signed-in user, their communities and physician record."""
+    user = current_user()
+    ids = [m.community_id for m in user.memberships]
+    names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).tuples().all())
+    physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
+    return {
+        "id": user.id, "login": user.login, "name": user.name, "role": user.role,
+        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role}
+                        for m in user.memberships],
+        "physician": None if physician is None else {
+            "id": physician.id, "rpps": physician.rpps, "kind": physician.kind,
+            "available": physician.is_available(now())},
+    }

@@ -1,0 +1,106 @@
+"""The `dispatch` command: serve, worker, db upgrade, create-user, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from dispatch import create_app
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    """Return the Alembic configuration for this database."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration to the database at `url`."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+@click.group()
+def main() -> None:
+    """SNP Dispatch: demandes de soins non programmés pour les CPTS."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API, the pages and the worker in one process."""
+    from werkzeug.serving import run_simple
+
+    app = create_app({"DISPATCH_RUN_WORKER": True})
+    click.echo(f"SNP Dispatch sur http://{host}:{port}  (boîte de réception : http://{host}:{port}/dev/inbox)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+def worker() -> None:
+    """Run only the tick and the outbox sender."""
+    from dispatch.worker import run_forever
+
+    app = create_app()
+    run_forever(app)
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations."""
+    app = create_app()
+    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo("Base de données à jour.")
+
+
+@main.command("create-user")
+@click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True)
+@click.option("--login", required=True)
+@click.option("--password", required=True)
+@click.option("--name", default=None)
+def create_user(role: str, login: str, password: str, name: str | None) -> None:
+    """Create an administrator account."""
+    from sqlalchemy import select
+
+    from dispatch.auth.models import User
+    from dispatch.auth.service import create_user as create
+    from dispatch.db import db as database
+
+    app = create_app()
+    with app.app_context():
+        if database.session.scalar(select(User.id).where(User.login == login)) is not None:
+            click.echo(f"L'identifiant {login} existe déjà.", err=True)
+            sys.exit(1)
+        runtime = app.extensions["dispatch"]
+        create(login=login, password=password, name=name or login, role=role, now=runtime.clock.now(),
+               ph=runtime.hasher)
+        database.session.commit()
+    click.echo(f"Compte {role} {login} créé.")
+
+
+@main.command()
+def demo() -> None:
+    """Load a demo community (idempotent) and print its logins."""
+    from dispatch.demo import load_demo
+
+    app = create_app()
+    with app.app_context():
+        lines = load_demo(app)
+    click.echo("\n".join(lines))

@@ -1,0 +1,1 @@
+"""Communities (CPTS) and their members."""

@@ -1,0 +1,75 @@
+"""Communities (CPTS), their physicians and devices, and the directory of outside treating GPs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.auth.models import User
+from dispatch.db import UTCDateTime, db
+
+KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
+
+
+class Community(db.Model):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    exclusive_window_s: Mapped[int] = mapped_column(default=3600)
+    response_window_s: Mapped[int] = mapped_column(default=7200)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Physician(db.Model):
+    __tablename__ = "physicians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    mssante: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(300))
+    available: Mapped[bool] = mapped_column(default=True)
+    available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+    devices: Mapped[list[Device]] = relationship(back_populates="physician", lazy="selectin")
+
+    def is_available(self, now: datetime) -> bool:
+        """Say whether the physician takes requests at `now`."""
+        if not self.user.active:
+            return False
+        if self.available_until is not None and now >= self.available_until:
+            # The switch was set until a time that has passed: it flipped back.
+            return not self.available
+        return self.available
+
+
+class Device(db.Model):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(10))
+    token: Mapped[str] = mapped_column(String(4096))
+    token_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    physician: Mapped[Physician] = relationship(back_populates="devices")
+
+
+class DirectoryEntry(db.Model):
+    """A treating GP named on a request who has no account on the platform."""
+
+    __tablename__ = "directory_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rpps: Mapped[str | None] = mapped_column(String(11), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    mssante: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,138 @@
+"""Use cases of communities: create and change them, add members, devices, availability."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from dispatch.auth import service as auth
+from dispatch.auth.models import Membership, User
+from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
+from dispatch.db import db
+
+
+class Conflict(Exception):
+    """A unique value is already taken; `code` is the API's error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+def device_key(token: str) -> str:
+    """Return the unique key of a device token (tokens can be long)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def rpps_valid(rpps: str) -> bool:
+    """Say whether an RPPS number has 11 digits and a valid Luhn check digit."""
+    if len(rpps) != 11 or not rpps.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(rpps)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def create_community(*, name: str, timezone: str, exclusive_window_s: int, response_window_s: int,
+                     now: datetime) -> Community:
+    """Create a community (CPTS) and commit."""
+    if db.session.scalar(select(Community.id).where(Community.name == name)) is not None:
+        raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
+    community = Community(name=name, timezone=timezone, exclusive_window_s=exclusive_window_s,
+                          response_window_s=response_window_s, created_at=now)
+    db.session.add(community)
+    db.session.commit()
+    return community
+
+
+def update_community(*, community: Community, changes: dict[str, Any]) -> Community:
+    """Change a community's name or windows; running requests keep their plan."""
+    if "name" in changes and changes["name"] != community.name:
+        if db.session.scalar(select(Community.id).where(Community.name == changes["name"])) is not None:
+            raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
+    for key, value in changes.items():
+        setattr(community, key, value)
+    db.session.commit()
+    return community
+
+
+def add_member(*, community: Community, role: str, login: str, password: str, name: str, now: datetime,
+               ph: PasswordHasher, email: str | None = None, phone: str | None = None, rpps: str | None = None,
+               kind: str | None = None, mssante: str | None = None, address: str | None = None) -> tuple[User, Physician | None]:
+    """Create an account in a community (a physician record for physicians) and commit."""
+    if db.session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise Conflict("login_taken", "Cet identifiant est déjà utilisé.")
+    if rpps and db.session.scalar(select(Physician.id).where(Physician.rpps == rpps)) is not None:
+        raise Conflict("rpps_taken", "Ce numéro RPPS est déjà enregistré.")
+    user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email,
+                            phone=phone)
+    db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
+    physician = None
+    if role == "physician":
+        assert rpps and kind
+        physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address,
+                              available=True)
+        db.session.add(physician)
+    db.session.commit()
+    return user, physician
+
+
+def register_device(*, physician: Physician, platform: str, token: str, now: datetime) -> tuple[Device, bool]:
+    """Register a phone for pushes; return the device and whether it is new."""
+    key = device_key(token)
+    device = db.session.scalar(select(Device).where(Device.token_key == key))
+    if device is not None and device.physician_id == physician.id:
+        return device, False
+    if device is not None:  # the phone changed hands: the token follows its new owner
+        device.physician_id, device.platform, device.created_at = physician.id, platform, now
+        db.session.commit()
+        return device, True
+    device = Device(physician_id=physician.id, platform=platform, token=token, token_key=key, created_at=now)
+    db.session.add(device)
+    db.session.commit()
+    return device, True
+
+
+def set_availability(*, physician: Physician, available: bool, until: datetime | None) -> Physician:
+    """Switch a physician's availability, for good or until a time."""
+    physician.available = available
+    physician.available_until = until
+    db.session.commit()
+    return physician
+
+
+def find_treating(*, community_id: int, rpps: str | None) -> Physician | None:
+    """Return the member physician with this RPPS in the community, if any."""
+    if not rpps:
+        return None
+    query = (select(Physician).join(Membership, Membership.user_id == Physician.user_id)
+             .where(Physician.rpps == rpps, Membership.community_id == community_id))
+    return db.session.scalar(query)
+
+
+def record_outside_treating(*, rpps: str | None, name: str | None, mssante: str | None, now: datetime) -> DirectoryEntry:
+    """Record or refresh a treating GP who is not a member, in the caller's transaction."""
+    entry = None
+    if rpps:
+        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.rpps == rpps))
+    elif name and mssante:
+        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.name == name,
+                                                               DirectoryEntry.mssante == mssante))
+    if entry is None:
+        entry = DirectoryEntry(rpps=rpps, name=name, mssante=mssante, created_at=now, updated_at=now)
+        db.session.add(entry)
+    else:
+        entry.name = name or entry.name
+        entry.mssante = mssante or entry.mssante
+        entry.updated_at = now
+    db.session.flush()
+    return entry

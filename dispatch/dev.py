@@ -1,0 +1,36 @@
+"""The dev inbox page of the embedded default: what each phone, patient and mailbox received."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+from sqlalchemy import select
+
+from dispatch.communities.models import Device, Physician
+from dispatch.db import db
+from dispatch.notify.models import InboxMessage
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@bp.route("/inbox")
+def inbox() -> str:
+    """Show the last messages the inbox backends kept, newest first."""
+    config = current_app.config
+    if "inbox" not in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
+                       config["DISPATCH_MAIL_BACKEND"]):
+        abort(404)
+    rows = list(db.session.scalars(select(InboxMessage).order_by(InboxMessage.id.desc()).limit(300)))
+    owners = dict(db.session.execute(
+        select(Device.token, Physician.id).join(Physician, Physician.id == Device.physician_id)).tuples().all())
+    names = {p.id: p.user.name for p in db.session.scalars(select(Physician))}
+    phones = {p.user.phone: p.user.name for p in db.session.scalars(select(Physician)) if p.user.phone}
+    messages = []
+    for row in rows:
+        if row.channel == "push":
+            who = names.get(owners.get(row.recipient, -1), "appareil supprimé")
+        elif row.channel == "sms":
+            who = phones.get(row.recipient, "patient ou opérateur")
+        else:
+            who = "messagerie sécurisée"
+        messages.append({"row": row, "who": who})
+    return render_template("dev_inbox.html", messages=messages)

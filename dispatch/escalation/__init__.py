@@ -1,0 +1,1 @@
+"""The escalation of a request: plan, pure machine, service and tick."""

@@ -1,0 +1,109 @@
+"""Turn the machine's effects into offers and outbox rows, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from dispatch import texts
+from dispatch.auth.models import Membership, User
+from dispatch.communities.models import Physician
+from dispatch.db import db
+from dispatch.escalation.machine import Effect
+from dispatch.escalation.models import Offer, Request
+from dispatch.notify.outbox import enqueue
+
+
+def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None) -> None:
+    """Write the offers and messages that `effects` call for."""
+    for effect in effects:
+        if effect is Effect.OFFER_TREATING and request.treating_physician_id is not None:
+            _offer(request, [request.treating_physician_id], phase="exclusive", now=now)
+        elif effect is Effect.OFFER_COMMUNITY:
+            _offer(request, eligible_members(request, now=now), phase="community", now=now)
+        elif effect in (Effect.WITHDRAW_OTHERS, Effect.WITHDRAW_ALL):
+            _withdraw(request, now=now, reason=reason or "accepted")
+        elif effect is Effect.TELL_PATIENT and request.patient_phone:
+            _tell_patient(request, now=now)
+        elif effect is Effect.TELL_OUTSIDE_TREATING and request.treating_mssante:
+            enqueue(channel="mail", kind="taken", key=f"taken:{request.id}", now=now, request_id=request.id,
+                    address=request.treating_mssante, payload={"request_id": request.id})
+        elif effect is Effect.TELL_OPERATOR:
+            _tell_operator(request, now=now)
+
+
+def eligible_members(request: Request, *, now: datetime) -> list[int]:
+    """Return the physicians of the community who take requests now and were not offered this one."""
+    offered = set(db.session.scalars(select(Offer.physician_id).where(Offer.request_id == request.id)))
+    query = (select(Physician).join(User, User.id == Physician.user_id)
+             .join(Membership, Membership.user_id == User.id)
+             .where(Membership.community_id == request.community_id, Membership.role == "physician",
+                    User.active.is_(True)))
+    return [p.id for p in db.session.scalars(query).unique() if p.id not in offered and p.is_available(now)]
+
+
+def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
+    """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
+    tz = request.community.timezone
+    deadline = request.expires_at if phase == "community" or request.exclusive_until is None \
+        else request.exclusive_until
+    title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
+    link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
+    return {
+        "data": {"type": "offer", "request_id": str(request.id), "phase": phase, "motive": request.motive,
+                 "city": request.patient_city or "", "expires_at": _iso(deadline)},
+        "title": title, "body": body, "urgent": True, "collapse_key": f"request-{request.id}",
+        "expires_at": deadline.isoformat(),
+        "sms": texts.offer_sms(request_id=request.id, motive=request.motive, city=request.patient_city,
+                               deadline=deadline, tz=tz, link=link),
+    }
+
+
+def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime) -> None:
+    payload = offer_payload(request, phase=phase)
+    for physician_id in physician_ids:
+        db.session.add(Offer(request_id=request.id, physician_id=physician_id, phase=phase, status="notified",
+                             offered_at=now))
+        enqueue(channel="push", kind="offer", key=f"offer:{request.id}:{physician_id}", now=now,
+                request_id=request.id, physician_id=physician_id, payload=payload)
+
+
+def _withdraw(request: Request, *, now: datetime, reason: str) -> None:
+    offers = db.session.scalars(select(Offer).where(Offer.request_id == request.id, Offer.status == "notified"))
+    data = {"type": "offer_withdrawn", "request_id": str(request.id), "phase": request.state,
+            "motive": request.motive, "city": request.patient_city or "", "expires_at": _iso(request.expires_at),
+            "reason": reason}
+    for offer in offers:
+        if offer.physician_id == request.accepted_by_id:
+            continue
+        offer.status, offer.responded_at = "withdrawn", now
+        enqueue(channel="push", kind="offer_withdrawn", key=f"withdraw:{request.id}:{offer.physician_id}", now=now,
+                request_id=request.id, physician_id=offer.physician_id,
+                payload={"data": data, "urgent": False, "collapse_key": f"request-{request.id}",
+                         "expires_at": request.expires_at.isoformat()})
+
+
+def _tell_patient(request: Request, *, now: datetime) -> None:
+    physician = db.session.get(Physician, request.accepted_by_id)
+    assert physician is not None and request.appointment_at is not None
+    body = texts.patient_sms(physician_name=physician.user.name, appointment_at=request.appointment_at,
+                             place=request.place, tz=request.community.timezone, now=now)
+    enqueue(channel="sms", kind="patient_appointment", key=f"patient:{request.id}", now=now, request_id=request.id,
+            address=request.patient_phone, payload={"body": body})
+
+
+def _tell_operator(request: Request, *, now: datetime) -> None:
+    operator = db.session.get(User, request.opened_by_id)
+    if operator is None or not operator.phone:
+        return  # the console shows the expiry; there is no phone to text
+    body = (f"SNP : la demande n° {request.id} ({texts.MOTIVE_LABELS.get(request.motive, request.motive)}) "
+            "a expiré sans médecin. Merci de rappeler le patient.")
+    enqueue(channel="sms", kind="expired_operator", key=f"expired:{request.id}", now=now, request_id=request.id,
+            address=operator.phone, payload={"body": body})
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,104 @@
+"""Requests, the offers made of them to physicians, and the append-only event log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.communities.models import Community, DirectoryEntry, Physician
+from dispatch.db import UTCDateTime, db
+
+SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
+MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
+TREATING_STATUSES = ("declared", "none", "unknown")
+
+
+class Request(db.Model):
+    __tablename__ = "requests"
+    __table_args__ = (
+        UniqueConstraint("opened_by_id", "idempotency_key"),
+        Index("ix_requests_community_opened", "community_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    motive: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+
+    patient_first_name: Mapped[str] = mapped_column(String(100))
+    patient_last_name: Mapped[str] = mapped_column(String(100))
+    patient_birth_date: Mapped[date | None] = mapped_column(Date)
+    patient_sex: Mapped[str | None] = mapped_column(String(1))
+    patient_phone: Mapped[str | None] = mapped_column(String(20))
+    patient_postcode: Mapped[str | None] = mapped_column(String(10))
+    patient_city: Mapped[str | None] = mapped_column(String(100))
+
+    treating_status: Mapped[str] = mapped_column(String(10))
+    treating_rpps: Mapped[str | None] = mapped_column(String(11))
+    treating_name: Mapped[str | None] = mapped_column(String(200))
+    treating_mssante: Mapped[str | None] = mapped_column(String(254))
+    treating_physician_id: Mapped[int | None] = mapped_column(ForeignKey("physicians.id"), index=True)
+    treating_directory_id: Mapped[int | None] = mapped_column(ForeignKey("directory_entries.id"))
+
+    # The escalation plan, copied from the community when the request opens.
+    plan_exclusive_s: Mapped[int]
+    plan_response_s: Mapped[int]
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    exclusive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The next instant the tick must look at this request; NULL once it is closed.
+    next_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    community_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("physicians.id"), index=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_phase: Mapped[str | None] = mapped_column(String(20))
+    appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    place: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(default=1)
+
+    community: Mapped[Community] = relationship(lazy="joined")
+    treating_physician: Mapped[Physician | None] = relationship(foreign_keys=[treating_physician_id], lazy="joined")
+    treating_directory: Mapped[DirectoryEntry | None] = relationship(lazy="joined")
+    accepted_by: Mapped[Physician | None] = relationship(foreign_keys=[accepted_by_id], lazy="joined")
+
+
+class Offer(db.Model):
+    __tablename__ = "offers"
+    __table_args__ = (UniqueConstraint("request_id", "physician_id"), Index("ix_offers_physician_status", "physician_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"))
+    phase: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # notified, refused, accepted, withdrawn
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Event(db.Model):
+    """One transition of a request: never updated, never deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_request_at", "request_id", "id"), Index("ix_events_type_at", "type", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    client: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

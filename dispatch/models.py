@@ -1,0 +1,12 @@
+"""Every model, imported in one place for migrations and tests."""
+
+from dispatch.auth.models import LoginFailure, Membership, Token, User
+from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
+from dispatch.escalation.models import Event, Offer, Request
+from dispatch.notify.models import InboxMessage, OutboxMessage
+from dispatch.synthesis.models import Synthesis
+
+__all__ = [
+    "Community", "Device", "DirectoryEntry", "Event", "InboxMessage", "LoginFailure", "Membership",
+    "Offer", "OutboxMessage", "Physician", "Request", "Synthesis", "Token", "User",
+]

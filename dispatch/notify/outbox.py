@@ -1,0 +1,87 @@
+"""The outbox: messages written with the change that causes them, and delivered after commit."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from dispatch.db import db
+from dispatch.notify.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(*, channel: str, kind: str, key: str, now: datetime, payload: dict[str, Any],
+            request_id: int | None = None, physician_id: int | None = None, address: str | None = None) -> None:
+    """Add a message to the outbox in the caller's transaction."""
+    db.session.add(OutboxMessage(
+        idempotency_key=key, channel=channel, kind=kind, request_id=request_id, physician_id=physician_id,
+        address=address, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+
+
+def backoff_s(attempts: int, rng: Callable[[], float] = random.random, cap_s: int = 300) -> float:
+    """Return the delay before the next attempt: capped exponential, with jitter."""
+    base = min(cap_s, 2 ** max(attempts, 1))
+    return float(base) * (0.5 + rng() / 2)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message taken for sending by this process until its lease ends."""
+
+    id: int
+    attempts: int
+
+
+def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[Claim]:
+    """Take up to `limit` due messages for sending; others skip what this one holds."""
+    due = or_(
+        (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == "sending") & (OutboxMessage.locked_until <= now),
+    )
+    query = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).where(due)
+    query = query.order_by(OutboxMessage.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = db.session.execute(query).all()
+    claims = []
+    for row in rows:
+        # Conditional on the state we read: two senders never hold the same message.
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status,
+                   OutboxMessage.attempts == row.attempts)
+            .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=row.attempts + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claims.append(Claim(id=row.id, attempts=row.attempts + 1))
+    db.session.commit()
+    return claims
+
+
+def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: int, error: str | None = None,
+           provider_id: str | None = None, provider_status: str | None = None, retry: bool = False,
+           rng: Callable[[], float] = random.random) -> None:
+    """Record how an attempt ended: sent, or retried later, or given up."""
+    message.locked_until = None
+    message.last_error = (error or None) and error[:500]
+    if provider_id:
+        message.provider_id = provider_id
+    if provider_status:
+        message.provider_status = provider_status
+    if retry and message.attempts < max_attempts:
+        message.status = "pending"
+        message.next_attempt_at = now + timedelta(seconds=backoff_s(message.attempts, rng))
+        return
+    message.status = "failed" if retry else status
+    if message.status == "sent":
+        message.sent_at = now
+    if message.status == "failed":
+        log.warning("outbox message %s (%s/%s) failed after %s attempts: %s", message.id, message.channel,
+                    message.kind, message.attempts, message.last_error)

@@ -1,0 +1,79 @@
+"""Ports to the outside systems (push, SMS, secure mail) and the values they exchange."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+
+class Outcome(str, enum.Enum):
+    """How one delivery attempt ended, as classified by the adapter."""
+
+    SENT = "sent"  # the provider accepted the message
+    TRANSIENT = "transient"  # try again later (outage, 5xx, 429, timeout, 4xx SMTP)
+    PERMANENT = "permanent"  # retrying cannot help (bad request, auth, refused recipient)
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """One push to every device of one physician."""
+
+    tokens: tuple[str, ...]
+    data: dict[str, str]  # FCM data: all values are strings
+    collapse_key: str  # one per request: an offer and its withdrawal replace each other
+    expires_at: datetime | None  # aware UTC; the push is useless after it
+    title: str | None = None  # visible notification (offers); None for data-only
+    body: str | None = None
+    urgent: bool = True  # high priority (offers) or normal (withdrawals)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What happened to a push, per device token."""
+
+    outcome: Outcome
+    sent_tokens: tuple[str, ...] = ()
+    dead_tokens: tuple[str, ...] = ()  # unregistered or invalid: remove the device
+    retry_tokens: tuple[str, ...] = ()  # transient failure for these tokens
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One SMS; `to` is E.164."""
+
+    to: str
+    body: str
+    idempotency_key: str
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to an SMS or a secure message."""
+
+    outcome: Outcome
+    provider_id: str | None = None
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class PushPort(Protocol):
+    def send(self, message: PushMessage) -> PushResult:
+        """Send one push to the given tokens."""
+        ...
+
+
+class SmsPort(Protocol):
+    def send(self, message: SmsMessage) -> DeliveryResult:
+        """Send one SMS."""
+        ...
+
+
+class MailPort(Protocol):
+    def send(self, message: EmailMessage) -> DeliveryResult:
+        """Send one secure message (MSSanté) already built."""
+        ...

@@ -1,0 +1,206 @@
+"""Secure mail adapter sending MSSanté messages over SMTP with TLS client certificates."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Any, Literal
+
+from dispatch.notify.ports import DeliveryResult, Outcome
+
+logger = logging.getLogger(__name__)
+
+Security = Literal["tls", "starttls", "none"]
+SECURITY_MODES: tuple[str, ...] = ("tls", "starttls", "none")
+DEFAULT_PORTS: dict[str, int] = {"tls": 465, "starttls": 587, "none": 25}
+# TLS failures that look like the connection dropping rather than a refusal: try again.
+_NETWORK_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError,
+                       ssl.SSLWantWriteError, ssl.SSLSyscallError)
+
+
+class ClosedAfterHandshakeError(Exception):
+    """The server hung up right after the TLS handshake: how it refuses a client certificate."""
+
+
+def _closed_after_handshake(exc: smtplib.SMTPServerDisconnected) -> Exception:
+    """Explain a disconnect that came before any SMTP reply on a fresh TLS session."""
+    if isinstance(exc.__context__, TimeoutError):
+        return exc  # a slow server, not a refusal
+    return ClosedAfterHandshakeError(str(exc))
+
+
+class SmtpMailer:
+    """MailPort adapter: one SMTP session per message, failures classified into outcomes."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: Security,
+        cert: str | None = None,
+        key: str | None = None,
+        ca: str | None = None,
+        timeout: float = 20.0,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {security!r}")
+        if key and not cert:
+            raise ValueError("an SMTP client key needs its certificate")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self.context = _client_context(cert=cert, key=key, ca=ca)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmtpMailer:
+        """Build a mailer from DISPATCH_SMTP_* configuration keys."""
+        host = config.get("DISPATCH_SMTP_HOST")
+        if not host:
+            raise ValueError("DISPATCH_SMTP_HOST is required to send secure mail over SMTP")
+        security = str(config.get("DISPATCH_SMTP_SECURITY") or "tls").lower()
+        if security not in SECURITY_MODES:
+            raise ValueError(
+                f"DISPATCH_SMTP_SECURITY must be one of {SECURITY_MODES}, not {security!r}"
+            )
+        port = config.get("DISPATCH_SMTP_PORT") or DEFAULT_PORTS[security]
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            raise ValueError(f"DISPATCH_SMTP_PORT must be an integer, not {port!r}") from None
+        return cls(
+            host=str(host),
+            port=port,
+            security=security,  # type: ignore[arg-type]
+            cert=config.get("DISPATCH_SMTP_CERT") or None,
+            key=config.get("DISPATCH_SMTP_KEY") or None,
+            ca=config.get("DISPATCH_SMTP_CA") or None,
+            timeout=float(config.get("DISPATCH_SMTP_TIMEOUT") or 20.0),
+            local_hostname=config.get("DISPATCH_SMTP_LOCAL_HOSTNAME") or None,
+        )
+
+    def send(self, message: EmailMessage) -> DeliveryResult:
+        """Send one secure message (MSSanté) already built."""
+        message_id = message.get("Message-ID")
+        provider_id = str(message_id) if message_id else None
+        try:
+            refused = self._deliver(message)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            outcome, detail = classify(exc)
+            logger.info("smtp send %s: %s (%s)", provider_id, outcome.value, detail)
+            return DeliveryResult(outcome=outcome, provider_id=provider_id, detail=detail)
+        if refused:
+            # Some recipients took it, others did not: the message is out, never resend it.
+            codes = ", ".join(f"{code}" for code, _ in refused.values())
+            detail = f"accepted with {len(refused)} recipient(s) refused: {codes}"
+            logger.info("smtp send %s: sent (%s)", provider_id, detail)
+            return DeliveryResult(outcome=Outcome.SENT, provider_id=provider_id, detail=detail,
+                                  extra={"refused": codes})
+        logger.info("smtp send %s: sent", provider_id)
+        return DeliveryResult(outcome=Outcome.SENT, provider_id=provider_id)
+
+    def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """Open a session, send the message and close; return the refused recipients."""
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            try:
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                        local_hostname=self.local_hostname, context=self.context)
+            except smtplib.SMTPServerDisconnected as exc:  # handshake done, no greeting
+                raise _closed_after_handshake(exc) from exc
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
+                                timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.ehlo()
+                smtp.starttls(context=self.context)
+                try:
+                    smtp.ehlo()
+                except smtplib.SMTPServerDisconnected as exc:
+                    raise _closed_after_handshake(exc) from exc
+            refused = smtp.send_message(message)
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass  # the message is accepted; a failed QUIT changes nothing
+            return dict(refused)
+        finally:
+            smtp.close()
+
+
+def _client_context(*, cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
+    """Build the TLS context: TLS 1.2 at least, server verified, our certificate presented."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """Return the TLS error behind an exception, following its cause and context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _tls_detail(error: ssl.SSLError) -> str:
+    """Describe a TLS failure without anything from the message."""
+    reason = (getattr(error, "reason", None) or "").upper()
+    text = getattr(error, "verify_message", None) or reason or str(error)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"server certificate rejected: {text}"
+    if "CERTIFICATE" in reason or "UNKNOWN_CA" in reason or "ACCESS_DENIED" in reason:
+        return f"certificate refused: {text}"
+    return f"tls failure: {text}"
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}"[:200]
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str]:
+    """Return the outcome and a technical detail for an SMTP or network failure."""
+    tls = _ssl_cause(exc)
+    if tls is not None and not isinstance(tls, _NETWORK_SSL_ERRORS):
+        return Outcome.PERMANENT, _tls_detail(tls)
+    if isinstance(exc, ClosedAfterHandshakeError):
+        return Outcome.PERMANENT, f"certificate refused: closed after the TLS handshake ({exc})"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        replies = "; ".join(_reply(code, text) for code, text in exc.recipients.values())
+        outcome = Outcome.TRANSIENT if codes and all(400 <= c < 500 for c in codes) else (
+            Outcome.PERMANENT)
+        return outcome, f"recipient refused: {replies}"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return Outcome.PERMANENT, f"not supported by the server: {exc}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        kind = {smtplib.SMTPSenderRefused: "sender refused",
+                smtplib.SMTPDataError: "data refused"}.get(type(exc), "server replied")
+        outcome = Outcome.TRANSIENT if 400 <= exc.smtp_code < 500 else Outcome.PERMANENT
+        if exc.smtp_code < 400:  # an unexpected reply: the server is confused, not refusing
+            outcome = Outcome.TRANSIENT
+        return outcome, f"{kind}: {_reply(exc.smtp_code, exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return Outcome.TRANSIENT, f"disconnected: {exc}"
+    if isinstance(exc, TimeoutError):
+        return Outcome.TRANSIENT, "timeout"
+    if isinstance(exc, OSError):
+        return Outcome.TRANSIENT, f"network error: {type(exc).__name__}: {exc}"
+    if isinstance(exc, smtplib.SMTPException):
+        return Outcome.TRANSIENT, f"smtp error: {type(exc).__name__}: {exc}"
+    return Outcome.PERMANENT, f"unexpected error: {type(exc).__name__}"

@@ -1,0 +1,1 @@
+"""The operators' and staff's endpoints on requests."""

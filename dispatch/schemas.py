@@ -1,0 +1,67 @@
+"""Shared pieces of the HTTP schemas: UTC times with Z, problems, pagination."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import Response, request
+from marshmallow import fields, validate
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 time with an offset on input; answered in UTC with Z."""
+
+    default_error_messages = {
+        "invalid": "Date et heure ISO 8601 attendues (ex. 2026-11-23T15:40:00+01:00).",
+        "invalid_awareness": "Le fuseau horaire (ex. +01:00 ou Z) est obligatoire.",
+    }
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or len(value) > 64:
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)  # type: ignore[no-any-return]
+
+
+def text(max_length: int, *, required: bool = False, allow_empty: bool = False, **kwargs: Any) -> fields.String:
+    """Return a bounded, trimmed string field."""
+    return Trimmed(required=required, validate=validate.Length(min=0 if allow_empty else 1, max=max_length), **kwargs)
+
+
+class Trimmed(fields.String):
+    """A string with its surrounding blanks removed."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        return result.strip()
+
+
+class ProblemOut(ma.Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PageArgs(ma.Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    before = fields.Integer(validate=validate.Range(min=1, max=2**62))
+
+
+def with_next_link(response: Response, items: list[Any], limit: int) -> Response:
+    """Add the RFC 8288 link to the next page when this one is full."""
+    if len(items) == limit and items:
+        args = request.args.to_dict()
+        args["before"] = str(items[-1]["id"])
+        args["limit"] = str(limit)
+        response.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+    return response

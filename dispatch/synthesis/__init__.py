@@ -1,0 +1,1 @@
+"""Outcomes and syntheses, and their delivery to the treating GP over MSSanté."""

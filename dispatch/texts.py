@@ -1,0 +1,77 @@
+"""Everything a person reads in a push or an SMS, in French, built from plain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+MOTIVE_LABELS = {
+    "infectious": "Infectieux",
+    "ent": "ORL",
+    "respiratory": "Respiratoire",
+    "trauma": "Traumatologie",
+    "digestive": "Digestif",
+    "dermatology": "Dermatologie",
+    "rheumatology": "Rhumatologie",
+    "urinary": "Urinaire",
+    "other": "Autre motif",
+}
+
+KIND_LABELS = {
+    "titulaire": "médecin titulaire",
+    "remplacant": "médecin remplaçant",
+    "adjoint": "médecin adjoint",
+    "assistant": "médecin assistant",
+    "interne": "interne",
+    "cami": "médecin du CAMI",
+}
+
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+
+
+def local(at: datetime, tz: str) -> datetime:
+    """Return `at` in the community's time zone."""
+    return at.astimezone(ZoneInfo(tz))
+
+
+def hhmm(at: datetime, tz: str) -> str:
+    """Return the local time of day as 16:30."""
+    return local(at, tz).strftime("%H:%M")
+
+
+def long_date(at: datetime, tz: str) -> str:
+    """Return the local date as 'lundi 23 novembre 2026'."""
+    day = local(at, tz)
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def when(at: datetime, tz: str, now: datetime) -> str:
+    """Return 'aujourd'hui à 16:30' or 'lundi 23 novembre 2026 à 16:30'."""
+    if local(at, tz).date() == local(now, tz).date():
+        return f"aujourd'hui à {hhmm(at, tz)}"
+    return f"{long_date(at, tz)} à {hhmm(at, tz)}"
+
+
+def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) -> tuple[str, str]:
+    """Return the title and body of an offer's notification; no patient identity."""
+    parts = [MOTIVE_LABELS.get(motive, motive)]
+    if city:
+        parts.append(city)
+    parts.append(f"avant {hhmm(deadline, tz)}")
+    return "Demande de soins non programmés", " · ".join(parts)
+
+
+def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datetime, tz: str, link: str) -> str:
+    """Return the SMS sent to a physician without a working device; no patient identity."""
+    place = f" · {city}" if city else ""
+    return (f"SNP : demande n° {request_id} · {MOTIVE_LABELS.get(motive, motive)}{place} · "
+            f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}")
+
+
+def patient_sms(*, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime) -> str:
+    """Return the SMS that gives the patient their appointment."""
+    where = f", {place}" if place else ""
+    return (f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
+            "En cas d'empêchement, merci de prévenir le cabinet.")

@@ -1,0 +1,1 @@
+"""The physicians' endpoints: devices, availability, offers, accept, refuse, outcome."""

@@ -1,0 +1,258 @@
+"""The consultation report: PDF, CDA, IHE XDM archive and MSSanté messages."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import email
+import email.policy
+import hashlib
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from datetime import date, datetime, timezone
+from email.message import EmailMessage
+
+import pytest
+
+from dispatch.synthesis.document import (
+    KIND_LABELS,
+    MOTIVE_LABELS,
+    SynthesisDoc,
+    TakenNotice,
+    build_cda,
+    build_pdf,
+    build_synthesis_message,
+    build_taken_message,
+    build_xdm_zip,
+    format_datetime_fr,
+    motive_label,
+)
+
+V3 = "{urn:hl7-org:v3}"
+RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
+SENDER = "snp@cpts-vdb.mssante.fr"
+TEXT = "Otite moyenne aiguë ; sœur déjà traitée – amoxicilline 7 j. L’enfant de l’Haÿ ira mieux."
+
+
+def make_doc(**changes: object) -> SynthesisDoc:
+    doc = SynthesisDoc(
+        synthesis_id=7, request_id=42, community_name="CPTS Val-de-Bièvre",
+        written_at=datetime(2026, 11, 23, 17, 5, tzinfo=timezone.utc),
+        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc),
+        place="Maison de santé de l’Haÿ", motive="ent", patient_last_name="Lefèvre",
+        patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), patient_sex="F",
+        physician_name="Jeanne Martin", physician_rpps="10003456789",
+        physician_kind="remplacant", treating_name="Paul Durand",
+        treating_address="paul.durand@medecin.mssante.fr", text=TEXT,
+    )
+    return dataclasses.replace(doc, **changes)  # type: ignore[arg-type]
+
+
+def make_notice(**changes: object) -> TakenNotice:
+    notice = TakenNotice(
+        request_id=42, community_name="CPTS Val-de-Bièvre",
+        opened_at=datetime(2026, 11, 23, 13, 2, tzinfo=timezone.utc),
+        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc),
+        place="Centre de soins non programmés", physician_name="Jeanne Martin",
+        physician_kind="cami", physician_rpps="10003456789", patient_last_name="Lefèvre",
+        patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), treating_name=None,
+        treating_address="paul.durand@medecin.mssante.fr",
+    )
+    return dataclasses.replace(notice, **changes)  # type: ignore[arg-type]
+
+
+def parse(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def pdf_text(pdf: bytes) -> bytes:
+    """Return the inflated content streams of a PDF."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+    out = b""
+    for stream in streams:
+        try:
+            out += zlib.decompress(stream)
+        except zlib.error:
+            out += stream
+    return out
+
+
+def test_labels_are_french() -> None:
+    assert motive_label("ent") == "ORL"
+    assert motive_label("trauma") == "Traumatologie"
+    assert set(MOTIVE_LABELS) >= {"infectious", "respiratory", "digestive", "dermatology",
+                                  "rheumatology", "urinary", "other"}
+    assert KIND_LABELS["remplacant"] == "remplaçant"
+    assert KIND_LABELS["cami"] == "médecin du CAMI"
+
+
+@pytest.mark.parametrize(
+    ("moment", "zone", "expected"),
+    [
+        (datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc), "Europe/Paris",
+         "lundi 23 novembre 2026 à 16:30"),
+        (datetime(2026, 7, 31, 22, 5, tzinfo=timezone.utc), "Europe/Paris",
+         "samedi 1er août 2026 à 00:05"),
+        (datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc), "America/Cayenne",
+         "lundi 23 novembre 2026 à 12:30"),
+    ],
+)
+def test_format_datetime_fr(moment: datetime, zone: str, expected: str) -> None:
+    assert format_datetime_fr(moment, zone) == expected
+
+
+def test_pdf_is_deterministic_and_well_formed() -> None:
+    pdf = build_pdf(make_doc())
+    assert pdf == build_pdf(make_doc())
+    assert pdf.startswith(b"%PDF-")
+    assert pdf.rstrip().endswith(b"%%EOF")
+    assert b"/CreationDate (D:20261123170500" in pdf
+    assert b"/Producer (SNP Dispatch)" in pdf
+    content = pdf_text(pdf)
+    assert "Zoé".encode("latin-1") in content  # accents kept in the core font
+    assert b"soeur" in content  # characters outside latin-1 replaced, not dropped
+    assert b"10003456789" in content
+    assert build_pdf(make_doc(text="Autre texte")) != pdf
+
+
+def test_cda_has_the_required_header_and_the_pdf() -> None:
+    pdf = build_pdf(make_doc())
+    cda = build_cda(make_doc(), pdf)
+    assert cda == build_cda(make_doc(), pdf)
+    root = ET.fromstring(cda)
+    assert root.tag == f"{V3}ClinicalDocument"
+    assert root.find(f"{V3}typeId").get("extension") == "POCD_HD000040"  # type: ignore[union-attr]
+    code = root.find(f"{V3}code")
+    assert code is not None and code.get("code") == "11488-4"
+    assert code.get("codeSystem") == "2.16.840.1.113883.6.1"
+    assert root.find(f"{V3}id").get("extension") == "7"  # type: ignore[union-attr]
+    assert root.find(f"{V3}effectiveTime").get("value") == "20261123170500+0000"  # type: ignore[union-attr]
+    assert root.find(f"{V3}confidentialityCode").get("code") == "N"  # type: ignore[union-attr]
+    assert root.find(f"{V3}languageCode").get("code") == "fr-FR"  # type: ignore[union-attr]
+    patient = root.find(f"{V3}recordTarget/{V3}patientRole/{V3}patient")
+    assert patient is not None
+    assert patient.findtext(f"{V3}name/{V3}family") == "LEFÈVRE"
+    assert patient.findtext(f"{V3}name/{V3}given") == "Zoé"
+    assert patient.find(f"{V3}administrativeGenderCode").get("code") == "F"  # type: ignore[union-attr]
+    assert patient.find(f"{V3}birthTime").get("value") == "19800312"  # type: ignore[union-attr]
+    author_id = root.find(f"{V3}author/{V3}assignedAuthor/{V3}id")
+    assert author_id is not None and author_id.get("root") == "1.2.250.1.71.4.2.1"
+    assert author_id.get("extension") == "810003456789"
+    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name") == (
+        "Jeanne Martin")
+    custodian = f"{V3}custodian/{V3}assignedCustodian/{V3}representedCustodianOrganization"
+    assert root.findtext(f"{custodian}/{V3}name") == "CPTS Val-de-Bièvre"
+    text = root.find(f"{V3}component/{V3}nonXMLBody/{V3}text")
+    assert text is not None and text.get("mediaType") == "application/pdf"
+    assert text.get("representation") == "B64"
+    assert base64.b64decode(text.text or "") == pdf
+
+
+def test_cda_without_sex_nor_birth_date_uses_null_flavors() -> None:
+    doc = make_doc(patient_sex=None, patient_birth_date=None, appointment_at=None)
+    root = ET.fromstring(build_cda(doc, build_pdf(doc)))
+    patient = root.find(f"{V3}recordTarget/{V3}patientRole/{V3}patient")
+    assert patient is not None
+    assert patient.find(f"{V3}administrativeGenderCode").get("nullFlavor") == "UNK"  # type: ignore[union-attr]
+    assert patient.find(f"{V3}birthTime").get("nullFlavor") == "UNK"  # type: ignore[union-attr]
+
+
+def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
+    doc = make_doc()
+    cda = build_cda(doc, build_pdf(doc))
+    archive_bytes = build_xdm_zip(doc, cda)
+    assert archive_bytes == build_xdm_zip(doc, cda)
+    with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
+        assert sorted(archive.namelist()) == ["IHE_XDM/SUBSET01/DOC0001.XML",
+                                              "IHE_XDM/SUBSET01/METADATA.XML", "INDEX.HTM",
+                                              "README.TXT"]
+        assert archive.read("IHE_XDM/SUBSET01/DOC0001.XML") == cda
+        assert archive.getinfo("README.TXT").date_time == (2026, 11, 23, 18, 5, 0)
+        metadata = ET.fromstring(archive.read("IHE_XDM/SUBSET01/METADATA.XML"))
+    entry = metadata.find(f"{RIM}RegistryObjectList/{RIM}ExtrinsicObject")
+    assert entry is not None and entry.get("mimeType") == "text/xml"
+    slots = {slot.get("name"): [v.text for v in slot.iter(f"{RIM}Value")]
+             for slot in entry.findall(f"{RIM}Slot")}
+    assert slots["hash"] == [hashlib.sha1(cda, usedforsecurity=False).hexdigest()]
+    assert slots["size"] == [str(len(cda))]
+    assert slots["creationTime"] == ["20261123170500"]
+    assert slots["URI"] == ["DOC0001.XML"]
+    codes = {c.get("nodeRepresentation") for c in entry.findall(f"{RIM}Classification")}
+    assert "11488-4" in codes
+    author = entry.find(f"{RIM}Classification/{RIM}Slot[@name='authorPerson']/{RIM}ValueList")
+    assert author is not None and (author.findtext(f"{RIM}Value") or "").startswith(
+        "810003456789^Jeanne Martin^")
+    assert metadata.find(f"{RIM}RegistryObjectList/{RIM}RegistryPackage") is not None
+
+
+def test_synthesis_message_headers_and_parts() -> None:
+    message = build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7")
+    assert message.as_bytes() == build_synthesis_message(
+        make_doc(), sender=SENDER, nil="NIL-7").as_bytes()
+    parsed = parse(message)
+    assert parsed["From"] == SENDER
+    assert parsed["To"] == "paul.durand@medecin.mssante.fr"
+    assert parsed["Subject"] == "Synthèse de consultation – LEFÈVRE Zoé – demande n° 42"
+    assert parsed["Message-ID"] == "<synthesis-7@snp-dispatch>"
+    assert parsed["Date"].datetime == datetime(2026, 11, 23, 17, 5, tzinfo=timezone.utc)
+    assert parsed["X-MSS-NIL"] == "NIL-7"
+    assert parsed["X-MSS-INS"] == "N"
+    assert parsed["X-MSS-CODECDA"].startswith("11488-4")
+    assert parsed["Disposition-Notification-To"] == SENDER
+    assert parsed.get_content_type() == "multipart/mixed"
+    body = parsed.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Votre patiente LEFÈVRE Zoé (née le 12/03/1980)" in text
+    assert "lundi 23 novembre 2026 à 16:30" in text
+    assert "Dr Jeanne Martin (remplaçant, RPPS 10003456789)" in text
+    assert "Motif : ORL" in text
+    assert TEXT in text
+    attachments = {p.get_filename(): p for p in parsed.iter_attachments()}
+    pdf_part, zip_part = attachments["compte-rendu-42.pdf"], attachments["IHE_XDM.zip"]
+    assert pdf_part.get_content_type() == "application/pdf"
+    assert zip_part.get_content_type() == "application/zip"
+    pdf = pdf_part.get_content()
+    assert pdf == build_pdf(make_doc())
+    with zipfile.ZipFile(io.BytesIO(zip_part.get_content())) as archive:
+        cda = ET.fromstring(archive.read("IHE_XDM/SUBSET01/DOC0001.XML"))
+    assert base64.b64decode(cda.findtext(f"{V3}component/{V3}nonXMLBody/{V3}text") or "") == pdf
+
+
+def test_synthesis_message_id_is_stable_per_synthesis() -> None:
+    first = build_synthesis_message(make_doc(), sender=SENDER, nil="N")
+    other = build_synthesis_message(make_doc(synthesis_id=8), sender=SENDER, nil="N")
+    assert first["Message-ID"] != other["Message-ID"]
+    assert first.get_boundary() != other.get_boundary()
+
+
+def test_taken_message_in_french() -> None:
+    message = build_taken_message(make_notice(), sender=SENDER, nil="NIL-7")
+    assert message.as_bytes() == build_taken_message(
+        make_notice(), sender=SENDER, nil="NIL-7").as_bytes()
+    parsed = parse(message)
+    assert parsed["Message-ID"] == "<taken-42@snp-dispatch>"
+    assert parsed["X-MSS-INS"] == "N"
+    assert parsed["X-MSS-NIL"] == "NIL-7"
+    assert parsed["X-MSS-CODECDA"] is None  # no CDA attached
+    assert parsed.get_content_type() == "text/plain"
+    text = parsed.get_content()
+    assert ("Votre patient(e) LEFÈVRE Zoé (né(e) le 12/03/1980) a appelé le lundi "
+            "23 novembre 2026 à 14:02 ; il/elle a été pris(e) en charge par Dr Jeanne Martin "
+            "(médecin du CAMI, RPPS 10003456789) le lundi 23 novembre 2026 à 16:30 à Centre de "
+            "soins non programmés.") in " ".join(text.split())
+
+
+def test_taken_message_agrees_with_a_known_sex_and_tolerates_gaps() -> None:
+    text = build_taken_message(
+        make_notice(patient_sex="M", appointment_at=None, place=None, patient_birth_date=None),
+        sender=SENDER, nil="N").get_content()
+    flat = " ".join(text.split())
+    assert "Votre patient LEFÈVRE Zoé (date de naissance inconnue) a appelé" in flat
+    assert "il a été pris en charge par Dr Jeanne Martin (médecin du CAMI, RPPS 10003456789)." in (
+        flat)

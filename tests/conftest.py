@@ -98,6 +98,8 @@ def app(database_url: str, clock: FakeClock, ports: dict[str, Recorder]) -> Iter
         yield application
         db.session.remove()
         _truncate()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 class _Deferred:

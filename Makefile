@@ -1,0 +1,36 @@
+# SNP Dispatch: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help install run test test-sqlite test-postgres lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed  ## install the service and its test tools into .venv
+
+$(VENV)/.installed: setup.cfg pyproject.toml scripts/venv.sh
+	bash scripts/venv.sh $(PYTHON) $(VENV)
+	touch $@
+
+run: install  ## migrate, load the demo community and serve on http://127.0.0.1:5000
+	$(BIN)/dispatch db upgrade
+	$(BIN)/dispatch demo
+	$(BIN)/dispatch serve --host 127.0.0.1 --port 5000
+
+test: install  ## install PostgreSQL and Chromium if missing, run the suite on SQLite and PostgreSQL
+	bash scripts/test.sh
+
+test-sqlite: install  ## run the suite on SQLite only
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install  ## run the benchmarks (figures printed, see bench/README.md)
+	bash scripts/bench.sh
+
+clean:  ## remove the virtualenv and the local database
+	rm -rf $(VENV) instance

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run the whole suite on SQLite, then on PostgreSQL (a private cluster started here when none is given).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  [ "$apt_updated" = 1 ] || { as_root apt-get update -q; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+# A real browser for the page tests.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "Installing Chromium and its driver from Debian's packages..."
+  apt_install chromium chromium-driver
+fi
+
+# PostgreSQL: the given server, or a private cluster in a temporary folder.
+if [ -z "${DISPATCH_TEST_POSTGRES_URL:-}" ]; then
+  source scripts/pg-cluster.sh
+  pg_cluster_start
+  trap pg_cluster_stop EXIT
+  export DISPATCH_TEST_POSTGRES_URL="$PG_URL"
+fi
+
+status=0
+echo "== Suite on SQLite"
+$BIN/python -m pytest "$@" || status=$?
+echo "== Suite on PostgreSQL"
+DISPATCH_TEST_DATABASE_URL="$DISPATCH_TEST_POSTGRES_URL" $BIN/python -m pytest "$@" || status=$?
+exit $status

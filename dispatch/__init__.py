@@ -10,7 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from config import settings
-from dispatch import errors
+from dispatch import errors, messages_fr  # noqa: F401 -- French validation messages
 from dispatch.db import db as _db
 
 
@@ -18,6 +18,9 @@ class DispatchApi(Api):
     """flask-smorest's Api, answering every error as problem+json."""
 
     from dispatch.schemas import ProblemOut as ERROR_SCHEMA  # noqa: N811 -- flask-smorest's hook
+
+    # Errors are documented per operation as problem+json by errors.ProblemDocPlugin, not as a catch-all.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return errors.from_http_exception(error)
@@ -29,7 +32,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, runtime: Any = Non
                 instance_relative_config=True)
     app.config.update(settings.load(Path(app.instance_path), overrides))
     _db.init_app(app)
-    api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}})
+    api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."},
+                                        "extra_plugins": [errors.ProblemDocPlugin()]})
     _register_blueprints(app, api)
     _register_guards(app)
     from dispatch import wiring
@@ -48,11 +52,23 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
     from dispatch.requests.views import bp as requests_bp
+    from dispatch.synthesis.views import bp as synthesis_bp
     from mobile_api.views import bp as mobile_bp
 
-    for bp in (health_bp, auth_bp, communities_bp, requests_bp, mobile_bp):
+    for bp in (health_bp, auth_bp, communities_bp, requests_bp, mobile_bp, synthesis_bp):
         api.register_blueprint(bp)
+    from dispatch.reports.views import bp as reports_bp  # staff figures (issue 6)
+    api.register_blueprint(reports_bp)
     app.register_blueprint(dev_bp)
+
+
+PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/healthz"),
+          ("HEAD", "/api/v1/healthz")}
+
+
+def _public(method: str, path: str) -> bool:
+    """Say whether an API call needs no bearer token (sign-in, the document, health, provider webhooks)."""
+    return (method, path) in PUBLIC or path.startswith("/api/v1/webhooks/") or method == "OPTIONS"
 
 
 def _register_guards(app: Flask) -> None:
@@ -61,6 +77,7 @@ def _register_guards(app: Flask) -> None:
 
     @app.before_request
     def guard() -> Response | None:
+        g.pop("now", None)  # read the clock once per HTTP request, even under a shared app context
         if not request.path.startswith("/api/"):
             return None
         length = request.content_length
@@ -71,6 +88,10 @@ def _register_guards(app: Flask) -> None:
                 return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
         g.user = resolve_token(token=token, now=now()) if token else None
+        if g.user is None and not _public(request.method, request.path):
+            # Authentication comes before anything else: no validation detail for strangers.
+            return errors.problem_response(401, code="unauthorized", detail="Jeton d'accès absent, expiré ou révoqué.",
+                                           headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'})
         return None
 
     @app.after_request

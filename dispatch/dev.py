@@ -21,7 +21,7 @@ def inbox() -> str:
         abort(404)
     rows = list(db.session.scalars(select(InboxMessage).order_by(InboxMessage.id.desc()).limit(300)))
     owners = dict(db.session.execute(
-        select(Device.token, Physician.id).join(Physician, Physician.id == Device.physician_id)).tuples().all())
+        select(Device.token, Physician.id).join(Physician, Physician.id == Device.physician_id)).all())
     names = {p.id: p.user.name for p in db.session.scalars(select(Physician))}
     phones = {p.user.phone: p.user.name for p in db.session.scalars(select(Physician)) if p.user.phone}
     messages = []

@@ -47,7 +47,10 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":  # marshmallow's whole-object errors belong to the object itself
+                path = prefix or "_body"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             for sub, msgs in flatten(value, path).items():
                 out.setdefault(sub, []).extend(msgs)
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
@@ -100,3 +103,76 @@ def from_http_exception(error: HTTPException) -> Response:
     if status == 405 and error.valid_methods if hasattr(error, "valid_methods") else False:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return problem_response(status, detail=TITLES.get(status), headers=headers)
+
+
+PUBLIC_OPERATIONS = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"),
+                     ("post", "/api/v1/webhooks/twilio/status")}
+BODY_METHODS = ("post", "put", "patch")
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def problem_doc(status: int, description: str | None = None) -> dict[str, Any]:
+    """Return the OpenAPI response object of a problem+json error."""
+    return {"description": description or TITLES.get(status, "Erreur"),
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+    """Return the error statuses an API operation can answer, from its method, path and inputs."""
+    public = (method, path) in PUBLIC_OPERATIONS or operation.get("security") == []
+    has_body = "requestBody" in operation
+    has_query = any(isinstance(p, dict) and p.get("in") == "query" for p in operation.get("parameters", []))
+    statuses = {413}
+    if not public:
+        statuses |= {401, 403}
+    if "{" in path:
+        statuses.add(404)
+    if method in BODY_METHODS:
+        statuses |= {400, 415}
+    if has_body or has_query:
+        statuses.add(422)
+    if method in BODY_METHODS and not public:
+        statuses.add(409)
+    if (method, path) == ("post", "/api/v1/auth/token"):
+        statuses.add(429)
+    return statuses
+
+
+try:  # the plugin needs apispec, which flask-smorest brings
+    from apispec import BasePlugin
+except ImportError:  # pragma: no cover
+    BasePlugin = object  # type: ignore[misc,assignment]
+
+
+class ProblemDocPlugin(BasePlugin):  # type: ignore[misc]
+    """Add to every API operation its problem+json responses and its security requirement."""
+
+    def init_spec(self, spec: Any) -> None:
+        """Register the Problem schema and the bearer scheme."""
+        from dispatch.schemas import ProblemOut
+
+        super().init_spec(spec)
+        spec.components.schema("Problem", schema=ProblemOut)
+        spec.components.security_scheme("bearerAuth", {
+            "type": "http", "scheme": "bearer",
+            "description": "Jeton obtenu par POST /api/v1/auth/token."})
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        """Complete each operation of `path`; endpoints added by anyone are covered alike."""
+        for method, operation in (operations or {}).items():
+            if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
+                continue
+            responses = {str(key): value for key, value in operation.get("responses", {}).items()
+                         if key != "default"}
+            for status in error_statuses(method, path or "", operation):
+                responses.setdefault(str(status), None)
+            for key, value in responses.items():
+                if key.isdigit() and int(key) >= 400:
+                    description = value.get("description") if isinstance(value, dict) else None
+                    responses[key] = problem_doc(int(key), description)
+            operation["responses"] = dict(sorted(responses.items()))
+            if (method, path) in PUBLIC_OPERATIONS or operation.get("security") == []:
+                operation["security"] = []
+            else:
+                operation.setdefault("security", [{"bearerAuth": []}])

@@ -102,7 +102,7 @@ def me() -> dict[str, Any]:
     """Describe the signed-in user, their communities and physician record."""
     user = current_user()
     ids = [m.community_id for m in user.memberships]
-    names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).tuples().all())
+    names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).all())
     physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
     return {
         "id": user.id, "login": user.login, "name": user.name, "role": user.role,

@@ -133,7 +133,10 @@ def accept(*, request: Request, physician: Physician, appointment_at: datetime, 
         raise Rejected(decision)
     offer = _offer(request.id, physician.id)
     if offer is None or offer.status not in ("notified", "refused"):
-        raise Rejected(Refusal.NOT_ELIGIBLE)
+        # The offer may have been withdrawn by a winner who committed since we read the request.
+        db.session.refresh(request)
+        late = machine.accept(snapshot(request), physician_id=physician.id, now=now, treating_registered=True)
+        raise Rejected(late if isinstance(late, Refusal) else Refusal.NOT_ELIGIBLE)
     phase = "exclusive" if physician.id == request.treating_physician_id and request.state == "exclusive" \
         else request.state
     values = {"accepted_by_id": physician.id, "accepted_at": now, "accepted_phase": phase,

@@ -1,0 +1,60 @@
+"""The database is the timer: a restart loses nothing, and overdue transitions happen on the first tick."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from dispatch import create_app
+from dispatch.notify.inbox import Recorder
+from dispatch.notify.ports import PushMessage
+from dispatch.wiring import build_runtime
+from dispatch.worker import Worker
+from tests.conftest import TEST_SETTINGS
+
+
+def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, app: Any, clock: Any,
+                                                                    database_url: str) -> None:
+    community = make.community()
+    operator = make.member(community, "operator")
+    gp = make.member(community, "physician")
+    members = [make.member(community, "physician") for _ in range(3)]
+    for physician in [gp, *members]:
+        make.device(physician)
+    opened = make.open(operator, community, treating=gp)
+    assert opened["state"] == "exclusive"
+    make.deliver()  # the treating GP's phone rang, then the service went down
+    # The service is down: nothing ticks. Time passes beyond the exclusive hour.
+    clock.advance(seconds=3600 + 25 * 60)
+
+    pushes = Recorder()
+    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, runtime=object())
+    runtime = build_runtime(restarted, clock=clock)
+    runtime.push, runtime.sms, runtime.mail = pushes, Recorder(), Recorder()
+    restarted.extensions["dispatch"] = runtime
+    worker = Worker(restarted, tick_s=0.2, safety_s=0.2)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            offers = [m for m in pushes.sent if isinstance(m, PushMessage) and m.data["type"] == "offer"]
+            if len(offers) >= 3:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)  # several more ticks and drains: nothing more must happen
+    finally:
+        worker.stop()
+        with restarted.app_context():
+            from dispatch.db import db
+
+            for engine in db.engines.values():
+                engine.dispose()
+    offers = [m for m in pushes.sent if isinstance(m, PushMessage) and m.data["type"] == "offer"]
+    per_device = Counter(token for m in offers for token in m.tokens)
+    assert len(per_device) == 3 and set(per_device.values()) == {1}, per_device
+    assert {m.data["phase"] for m in offers} == {"community"}
+    view = make.call("GET", f"/requests/{opened['id']}", operator).json
+    assert view["state"] == "community"
+    events = [e["type"] for e in make.call("GET", f"/requests/{opened['id']}/events", operator).json]
+    assert events.count("community_opened") == 1

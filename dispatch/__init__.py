@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from config import settings
 from dispatch import errors, messages_fr  # noqa: F401 -- French validation messages
@@ -31,9 +31,16 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, runtime: Any = Non
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
                 instance_relative_config=True)
     app.config.update(settings.load(Path(app.instance_path), overrides))
+    from dispatch import logs
+
+    logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
     api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."},
                                         "extra_plugins": [errors.ProblemDocPlugin()]})
+    from dispatch.web import IdConverter, id_param_schema
+
+    app.url_map.converters["int"] = IdConverter  # ids in paths stay within the database's integers
+    api.register_converter(IdConverter, id_param_schema)
     _register_blueprints(app, api)
     _register_guards(app)
     from dispatch import wiring
@@ -51,6 +58,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.communities.views import bp as communities_bp
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
+    from dispatch.pages import bp as pages_bp
     from dispatch.requests.views import bp as requests_bp
     from dispatch.synthesis.views import bp as synthesis_bp
     from mobile_api.views import bp as mobile_bp
@@ -59,7 +67,12 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(bp)
     from dispatch.reports.views import bp as reports_bp  # staff figures (issue 6)
     api.register_blueprint(reports_bp)
+    from dispatch.notify.webhooks import bp as webhooks_bp  # provider callbacks, signed (issue 3)
+    api.register_blueprint(webhooks_bp)
+    from dispatch.audit.views import bp as audit_bp  # who read a patient's identity (issue 8)
+    api.register_blueprint(audit_bp)
     app.register_blueprint(dev_bp)
+    app.register_blueprint(pages_bp)
 
 
 PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/healthz"),
@@ -71,20 +84,35 @@ def _public(method: str, path: str) -> bool:
     return (method, path) in PUBLIC or path.startswith("/api/v1/webhooks/") or method == "OPTIONS"
 
 
+CSP_DEFAULT = ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; "
+               "form-action 'self'")
+CSP_API = "default-src 'none'; frame-ancestors 'none'"
+
+
 def _register_guards(app: Flask) -> None:
     from dispatch.auth.service import resolve_token
-    from dispatch.web import bearer_token, now
+    from dispatch.web import bearer_token, id_out_of_range, now
 
     @app.before_request
     def guard() -> Response | None:
         g.pop("now", None)  # read the clock once per HTTP request, even under a shared app context
         if not request.path.startswith("/api/"):
             return None
+        if id_out_of_range(request.view_args):
+            return errors.problem_response(404, detail="Ressource introuvable.")
+        if request.routing_exception is not None:
+            return None  # an unknown path or method answers its 404/405, as the public document shows
+
         length = request.content_length
         if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
             return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
+        if length is None and request.headers.get("Transfer-Encoding"):
+            try:  # chunked: no length announced, so read at most the limit (werkzeug stops there) and keep it
+                request.get_data(cache=True)
+            except RequestEntityTooLarge:
+                return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
         if request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding")):
-            if not request.is_json:
+            if not request.is_json and not request.path.startswith("/api/v1/webhooks/"):  # providers post forms
                 return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
         g.user = resolve_token(token=token, now=now()) if token else None
@@ -98,8 +126,12 @@ def _register_guards(app: Flask) -> None:
     def headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        # App-wide defaults; a blueprint that sets its own (the pages do) keeps them.
+        api = request.path.startswith("/api/")
+        response.headers.setdefault("Content-Security-Policy", CSP_API if api else CSP_DEFAULT)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Anything may carry patient data but static files, whose Cache-Control flask sets itself.
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.teardown_appcontext

@@ -34,6 +34,7 @@ def upgrade(url: str) -> None:
 def main() -> None:
     """SNP Dispatch: demandes de soins non programmés pour les CPTS."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
 
 
 @main.command()
@@ -43,7 +44,11 @@ def serve(host: str, port: int) -> None:
     """Serve the API, the pages and the worker in one process."""
     from werkzeug.serving import run_simple
 
-    app = create_app({"DISPATCH_RUN_WORKER": True})
+    from dispatch.worker import Worker
+
+    app = create_app()
+    _one_process_on_sqlite(app.config["SQLALCHEMY_DATABASE_URI"], role="dispatch serve")
+    Worker(app).start()
     click.echo(f"SNP Dispatch sur http://{host}:{port}  (boîte de réception : http://{host}:{port}/dev/inbox)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -54,7 +59,19 @@ def worker() -> None:
     from dispatch.worker import run_forever
 
     app = create_app()
+    _one_process_on_sqlite(app.config["SQLALCHEMY_DATABASE_URI"], role="dispatch worker")
     run_forever(app)
+
+
+def _one_process_on_sqlite(url: str, *, role: str) -> None:
+    """Exit with a clear message when another process already serves this SQLite database."""
+    from dispatch.leader import SingleProcessError, hold_sqlite
+
+    try:
+        hold_sqlite(url, role=role)
+    except SingleProcessError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
 
 
 @main.group()
@@ -104,3 +121,7 @@ def demo() -> None:
     with app.app_context():
         lines = load_demo(app)
     click.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

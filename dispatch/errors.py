@@ -152,10 +152,20 @@ class ProblemDocPlugin(BasePlugin):  # type: ignore[misc]
         from dispatch.schemas import ProblemOut
 
         super().init_spec(spec)
+        self.spec = spec
         spec.components.schema("Problem", schema=ProblemOut)
         spec.components.security_scheme("bearerAuth", {
             "type": "http", "scheme": "bearer",
             "description": "Jeton obtenu par POST /api/v1/auth/token."})
+
+    def _optional_body(self, operation: dict[str, Any]) -> None:
+        """Say a JSON body is optional when none of its fields is required: no body means no change."""
+        body = operation.get("requestBody")
+        schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
+        ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+        component = self.spec.components.schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
+        if body is not None and isinstance(component, dict) and not component.get("required"):
+            body["required"] = False
 
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
@@ -163,6 +173,7 @@ class ProblemDocPlugin(BasePlugin):  # type: ignore[misc]
         for method, operation in (operations or {}).items():
             if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
                 continue
+            self._optional_body(operation)
             responses = {str(key): value for key, value in operation.get("responses", {}).items()
                          if key != "default"}
             for status in error_statuses(method, path or "", operation):

@@ -1,5 +1,6 @@
 """Every model, imported in one place for migrations and tests."""
 
+from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.escalation.models import Event, Offer, Request
@@ -7,6 +8,6 @@ from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.synthesis.models import Synthesis
 
 __all__ = [
-    "Community", "Device", "DirectoryEntry", "Event", "InboxMessage", "LoginFailure", "Membership",
+    "AccessRecord", "Community", "Device", "DirectoryEntry", "Event", "InboxMessage", "LoginFailure", "Membership",
     "Offer", "OutboxMessage", "Physician", "Request", "Synthesis", "Token", "User",
 ]

@@ -10,6 +10,9 @@ import marshmallow as ma
 from flask import Response, request
 from marshmallow import fields, validate
 
+# What a phone number may be written with; the number itself is checked with phonenumbers.
+PHONE_CHARS = validate.Regexp(r"^[0-9+ .()/-]+$", error="Numéro de téléphone invalide.")
+
 
 class UTCDateTime(fields.AwareDateTime):
     """An ISO 8601 time with an offset on input; answered in UTC with Z."""
@@ -44,11 +47,13 @@ class Trimmed(fields.String):
 
 
 class ProblemOut(ma.Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String()
+    """An RFC 9457 problem document; `errors` lists the invalid fields."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Protocol
 from argon2 import PasswordHasher
 from flask import current_app, g, request
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
@@ -110,3 +111,24 @@ def problem_if_none(value: Any, detail: str = "Ressource introuvable.") -> Any:
     if value is None:
         raise Problem(404, "not_found", detail)
     return value
+
+
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """The `int` of our URLs, documented as an id from 1 to 2**31 - 1.
+
+    Werkzeug's own min/max would turn an out-of-range id into a 405 on routes shared by several methods,
+    so the range is checked by `id_out_of_range` in the request guard instead, which answers 404.
+    """
+
+
+def id_out_of_range(view_args: dict[str, Any] | None) -> bool:
+    """Tell whether an id in the path is outside what the database holds."""
+    return any(isinstance(value, int) and not 1 <= value <= MAX_ID for value in (view_args or {}).values())
+
+
+def id_param_schema(converter: IdConverter) -> dict[str, Any]:
+    """Return the OpenAPI schema of an id in a path."""
+    return {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_ID}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from argon2 import PasswordHasher
 from flask import Flask
 
@@ -13,8 +14,11 @@ from dispatch.notify.service import Senders
 from dispatch.web import Runtime
 
 
-class ConfigurationError(RuntimeError):
-    """A backend was selected without what it needs."""
+class ConfigurationError(click.ClickException):
+    """A backend was selected without what it needs: the service must not start."""
+
+    # A ClickException: `dispatch serve` and `dispatch worker` print it plainly and exit with status 1,
+    # without a traceback; anywhere else (gunicorn, tests) it is an ordinary exception.
 
 
 def build_runtime(app: Flask, clock: Any = None) -> Runtime:
@@ -25,13 +29,15 @@ def build_runtime(app: Flask, clock: Any = None) -> Runtime:
     runtime = Runtime(clock=clock, hasher=hasher, push=InboxPush(clock.now), sms=InboxSms(clock.now),
                       mail=InboxMail(clock.now))
     try:
-        _real_backends(runtime, config)
+        _real_backends(runtime, config, clock)
     except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
+        for close in reversed(runtime.closers):  # what did start must not leak
+            close()
+        raise ConfigurationError(f"configuration incomplète, le service ne démarre pas : {exc}") from exc
     return runtime
 
 
-def _real_backends(runtime: Runtime, config: Any) -> None:
+def _real_backends(runtime: Runtime, config: Any, clock: Any) -> None:
     push, sms, mail = (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
                        config["DISPATCH_MAIL_BACKEND"])
     for name, value in (("DISPATCH_PUSH_BACKEND", push), ("DISPATCH_SMS_BACKEND", sms),
@@ -43,13 +49,15 @@ def _real_backends(runtime: Runtime, config: Any) -> None:
     if push == "fcm":
         from dispatch.notify.fcm import FcmPush
 
-        fcm = FcmPush.from_config(config)
+        fcm = FcmPush.from_config(config, clock=clock.now)
         runtime.push = fcm
         runtime.closers.append(fcm.close)
     if sms == "twilio":
         from dispatch.notify.twilio_sms import TwilioSms
 
-        runtime.sms = TwilioSms.from_config(config)
+        twilio = TwilioSms.from_config(config)
+        runtime.sms = twilio
+        runtime.closers.append(twilio.close)
     if mail == "smtp":
         from dispatch.notify.smtp import SmtpMailer
 

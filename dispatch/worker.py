@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -11,13 +12,20 @@ from flask import Flask
 
 from dispatch.db import db
 from dispatch.escalation.service import advance_due
+from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.service import deliver_pending
 
 log = logging.getLogger(__name__)
 
+TICK_BATCH = 25  # requests advanced between two wake-ups of the senders
+
 
 class Worker:
-    """Runs the tick on a scheduler and the sender on a thread woken after each commit."""
+    """Runs the tick (on PostgreSQL only while it holds the leader lock) and the outbox sender.
+
+    On PostgreSQL every worker tries the leader lock each second, listens for NOTIFY to wake its
+    sender at once, and notifies the others after its own commits; on SQLite there is one process.
+    """
 
     def __init__(self, app: Flask, *, tick_s: float = 1.0, safety_s: float = 2.0) -> None:
         self.app = app
@@ -27,11 +35,24 @@ class Worker:
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.thread = threading.Thread(target=self._send_loop, name="outbox-sender", daemon=True)
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        self.shared = is_postgresql(url)
+        self.leader = TickLeader(url) if self.shared else None
+        self.listener: Any = None
+        self.notify: Any = None
+        if self.shared:
+            from dispatch.wakeup import Listener, notifier
+
+            self.listener = Listener(url, self.wakeup.set)
+            with app.app_context():
+                self.notify = notifier(db.engine)
 
     def start(self) -> None:
-        """Start the tick and the sender, and let services wake the sender."""
+        """Start the tick, the sender and the listener, and let services wake the sender."""
         runtime = self.app.extensions["dispatch"]
-        runtime.wake = self.wakeup.set
+        runtime.wake = self.wake
+        if self.listener is not None:
+            self.listener.start()
         self.scheduler.add_job(self.tick, "interval", seconds=self.tick_s, max_instances=1, coalesce=True,
                                id="tick", misfire_grace_time=None)
         self.scheduler.start()
@@ -39,23 +60,42 @@ class Worker:
         self.tick()  # overdue transitions happen at once after a start
 
     def stop(self) -> None:
-        """Stop both, letting a send in progress finish."""
+        """Stop everything, letting a send in progress finish, and give the leadership up."""
         self.stopping.set()
         self.wakeup.set()
         self.scheduler.shutdown(wait=True)
         self.thread.join(timeout=30)
+        if self.listener is not None:
+            self.listener.stop()
+        if self.leader is not None:
+            self.leader.release()
+
+    def wake(self) -> None:
+        """Wake this process's sender and, on PostgreSQL, every other worker's."""
+        self.wakeup.set()
+        if self.notify is not None:
+            self.notify()
 
     def tick(self) -> int:
-        """Advance every request whose deadline has passed."""
+        """Advance every request whose deadline has passed, if this process leads."""
+        if self.leader is not None and not self.leader.is_leader():
+            return 0
+        moved = 0
         with self.app.app_context():
-            try:
-                moved = advance_due(now=self.app.extensions["dispatch"].clock.now())
-            except Exception:
-                log.exception("tick failed; the next one will retry")
-                db.session.rollback()
-                return 0
-        if moved:
-            self.wakeup.set()
+            now = self.app.extensions["dispatch"].clock.now()
+            while True:  # in batches, so the senders start on the first offers while the tick goes on
+                try:
+                    batch = advance_due(now=now, limit=TICK_BATCH)
+                except Exception:
+                    log.exception("tick failed; the next one will retry")
+                    db.session.rollback()
+                    break
+                if not batch:
+                    break  # nothing left that can move now (a request taken meanwhile is skipped)
+                moved += batch
+                self.wake()
+                if self.stopping.is_set():
+                    break
         return moved
 
     def send(self) -> int:
@@ -80,12 +120,13 @@ class Worker:
 
 
 def run_forever(app: Flask, **kwargs: Any) -> None:
-    """Run a worker until interrupted."""
+    """Run a worker until SIGINT or SIGTERM."""
     worker = Worker(app, **kwargs)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.stopping.set())
     worker.start()
     try:
-        worker.stopping.wait()
-    except KeyboardInterrupt:
-        pass
+        while not worker.stopping.wait(timeout=1.0):
+            pass
     finally:
         worker.stop()

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import delete, select
 
+from dispatch.audit.service import record_access, record_accesses
 from dispatch.communities import service as communities
 from dispatch.communities.models import Device
 from dispatch.db import db
@@ -21,8 +22,8 @@ from dispatch.escalation.models import Offer, Request
 from dispatch.requests.access import load_request, view_level
 from dispatch.requests.schemas import RequestOut, present
 from dispatch.requests.views import actor, rejected
-from dispatch.schemas import UTCDateTime, text
-from dispatch.web import current_physician, member_role, now, runtime
+from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
+from dispatch.web import client_label, current_physician, member_role, now, runtime
 
 bp = Blueprint("mobile", __name__, url_prefix="/api/v1", description="Application des médecins")
 
@@ -104,16 +105,23 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/me/offers", methods=["GET"])
+@bp.arguments(PageArgs, location="query")
 @bp.response(200, RequestOut(many=True))
-def offers() -> list[dict[str, Any]]:
+def offers(args: dict[str, Any]) -> Any:
     """List the requests open and offered to me now, newest first."""
     physician = current_physician()
     at = now()
     query = (select(Request).join(Offer, Offer.request_id == Request.id)
              .where(Offer.physician_id == physician.id, Offer.status.in_(("notified", "refused")),
                     Request.state.in_(OPEN_STATES), Request.expires_at > at)
-             .order_by(Request.id.desc()).limit(200))
-    return [present(r, full=r.treating_physician_id == physician.id, now=at) for r in db.session.scalars(query)]
+             .order_by(Request.id.desc()).limit(args["limit"]))
+    if "before" in args:
+        query = query.where(Request.id < args["before"])
+    items = [present(r, full=r.treating_physician_id == physician.id, now=at) for r in db.session.scalars(query)]
+    response = with_next_link(jsonify(RequestOut(many=True).dump(items)), items, args["limit"])
+    record_accesses([item["id"] for item in items if not item["anonymised"]], user=physician.user, what="offers",
+                    client=client_label(), now=at)
+    return response
 
 
 def _offered_request(request_id: int) -> tuple[Any, Request]:
@@ -143,7 +151,9 @@ def accept(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     except service.Rejected as exc:
         raise rejected(exc) from None
     runtime().wake()
-    return present(request, full=True, now=at)
+    shown = present(request, full=True, now=at)
+    record_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
+    return shown
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
@@ -159,7 +169,10 @@ def refuse(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     except service.Rejected as exc:
         raise rejected(exc) from None
     runtime().wake()
-    return present(request, full=view_level(physician.user, request) == "full", now=at)
+    shown = present(request, full=view_level(physician.user, request) == "full", now=at)
+    if not shown["anonymised"]:
+        record_access(request_id, user=physician.user, what="refuse", client=client_label(), now=at)
+    return shown
 
 
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
@@ -177,4 +190,6 @@ def outcome(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     except service.Rejected as exc:
         raise rejected(exc) from None
     runtime().wake()
-    return present(request, full=True, now=at)
+    shown = present(request, full=True, now=at)
+    record_access(request_id, user=physician.user, what="outcome", client=client_label(), now=at)
+    return shown

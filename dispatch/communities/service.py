@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dispatch.auth import service as auth
-from dispatch.auth.models import Membership, User
+from dispatch.auth.models import Membership, Token, User
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.db import db
 
@@ -136,3 +136,47 @@ def record_outside_treating(*, rpps: str | None, name: str | None, mssante: str 
         entry.updated_at = now
     db.session.flush()
     return entry
+
+
+def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
+    """Deactivate a member's account: no sign-in, no new offers, every token revoked; commit."""
+    user = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id)
+                             .where(User.id == user_id, Membership.community_id == community.id))
+    if user is None:
+        raise LookupError(user_id)
+    user.active = False
+    db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    db.session.commit()
+    return user
+
+
+class RosterError(Exception):
+    """Some lines of a roster clash with existing accounts or with each other; `errors` maps index to message."""
+
+    def __init__(self, errors: dict[int, str]) -> None:
+        super().__init__("roster conflicts")
+        self.errors = errors
+
+
+def import_members(*, community: Community, members: list[dict[str, Any]], now: datetime,
+                   ph: PasswordHasher) -> list[tuple[User, Physician | None]]:
+    """Add validated members all at once, after checking no login or RPPS is taken; raise RosterError if any."""
+    errors: dict[int, str] = {}
+    logins = [m["login"] for m in members]
+    rpps = [m.get("rpps") for m in members if m.get("rpps")]
+    taken_logins = set(db.session.scalars(select(User.login).where(User.login.in_(logins))))
+    taken_rpps = set(db.session.scalars(select(Physician.rpps).where(Physician.rpps.in_(rpps))))
+    seen_logins: set[str] = set()
+    seen_rpps: set[str] = set()
+    for index, member in enumerate(members):
+        if member["login"] in taken_logins or member["login"] in seen_logins:
+            errors[index] = "Cet identifiant est déjà utilisé."
+        elif member.get("rpps") and (member["rpps"] in taken_rpps or member["rpps"] in seen_rpps):
+            errors[index] = "Ce numéro RPPS est déjà enregistré."
+        seen_logins.add(member["login"])
+        if member.get("rpps"):
+            seen_rpps.add(member["rpps"])
+    if errors:
+        raise RosterError(errors)
+    return [add_member(community=community, now=now, ph=ph, **member) for member in members]

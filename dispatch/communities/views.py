@@ -17,7 +17,7 @@ from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.notify.phones import normalize_phone
-from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
+from dispatch.schemas import PHONE_CHARS, PageArgs, UTCDateTime, text, with_next_link
 from dispatch.web import current_user, member_role, now, runtime
 
 bp = Blueprint("communities", __name__, url_prefix="/api/v1", description="Communautés (CPTS) et membres")
@@ -69,8 +69,8 @@ class MemberIn(ma.Schema):
                              error="Le mot de passe doit compter entre 10 et 256 caractères."))
     name = text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Length(max=40))
-    rpps = fields.String(validate=validate.Length(max=11))
+    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
+    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."))
     kind = fields.String(validate=validate.OneOf(KINDS))
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)

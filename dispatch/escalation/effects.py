@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from dispatch import texts
 from dispatch.auth.models import Membership, User
@@ -14,7 +14,7 @@ from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.escalation.machine import Effect
 from dispatch.escalation.models import Offer, Request
-from dispatch.notify.outbox import enqueue
+from dispatch.notify.outbox import enqueue, enqueue_many
 
 
 def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None) -> None:
@@ -37,12 +37,17 @@ def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, rea
 
 def eligible_members(request: Request, *, now: datetime) -> list[int]:
     """Return the physicians of the community who take requests now and were not offered this one."""
-    offered = set(db.session.scalars(select(Offer.physician_id).where(Offer.request_id == request.id)))
-    query = (select(Physician).join(User, User.id == Physician.user_id)
+    offered = select(Offer.physician_id).where(Offer.request_id == request.id)
+    # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
+    until = Physician.available_until
+    available = (((until.is_(None) | (until > now)) & Physician.available.is_(True))
+                 | ((until <= now) & Physician.available.is_(False)))
+    query = (select(Physician.id).join(User, User.id == Physician.user_id)
              .join(Membership, Membership.user_id == User.id)
              .where(Membership.community_id == request.community_id, Membership.role == "physician",
-                    User.active.is_(True)))
-    return [p.id for p in db.session.scalars(query).unique() if p.id not in offered and p.is_available(now)]
+                    User.active.is_(True), available, Physician.id.not_in(offered))
+             .distinct().order_by(Physician.id))
+    return list(db.session.scalars(query))
 
 
 def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
@@ -63,12 +68,15 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
 
 
 def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime) -> None:
+    if not physician_ids:
+        return
     payload = offer_payload(request, phase=phase)
-    for physician_id in physician_ids:
-        db.session.add(Offer(request_id=request.id, physician_id=physician_id, phase=phase, status="notified",
-                             offered_at=now))
-        enqueue(channel="push", kind="offer", key=f"offer:{request.id}:{physician_id}", now=now,
-                request_id=request.id, physician_id=physician_id, payload=payload)
+    # A fan-out reaches ~800 physicians: two multi-row INSERTs instead of 1,600 ORM objects.
+    db.session.execute(insert(Offer), [{"request_id": request.id, "physician_id": physician_id, "phase": phase,
+                                        "status": "notified", "offered_at": now} for physician_id in physician_ids])
+    enqueue_many([{"channel": "push", "kind": "offer", "idempotency_key": f"offer:{request.id}:{physician_id}",
+                   "request_id": request.id, "physician_id": physician_id, "payload": payload}
+                  for physician_id in physician_ids], now=now)
 
 
 def _withdraw(request: Request, *, now: datetime, reason: str) -> None:

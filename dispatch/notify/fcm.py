@@ -146,8 +146,8 @@ class FcmPush:
         return session
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> FcmPush:
-        """Build the adapter from DISPATCH_FCM_* settings."""
+    def from_config(cls, config: Mapping[str, Any], clock: Callable[[], datetime] = _utc_now) -> FcmPush:
+        """Build the adapter from DISPATCH_FCM_* settings; `clock` dates the time-to-live."""
         credentials_path = config.get("DISPATCH_FCM_CREDENTIALS") or None
         base_url = config.get("DISPATCH_FCM_URL") or None
         project_id = config.get("DISPATCH_FCM_PROJECT") or None
@@ -155,7 +155,7 @@ class FcmPush:
             raise ValueError(
                 "DISPATCH_PUSH_BACKEND=fcm needs DISPATCH_FCM_CREDENTIALS, or DISPATCH_FCM_URL and DISPATCH_FCM_PROJECT"
             )
-        return cls(credentials_path, project_id, base_url)
+        return cls(credentials_path, project_id, base_url, clock=clock)
 
     def close(self) -> None:
         """Delete the firebase app and close its HTTP connections."""
@@ -212,47 +212,37 @@ class FcmPush:
 
     def send(self, message: PushMessage) -> PushResult:
         """Send one push to every token, in send_each batches of at most 500."""
+        return self.send_batch([message])[0]
+
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
+        """Send many pushes through shared send_each batches of at most 500; one result per push."""
         if self._app is None:
             raise RuntimeError("FcmPush is closed")
-        tokens = [t for t in dict.fromkeys(message.tokens) if isinstance(t, str)]
         now = self._clock()
-        sent: list[str] = []
-        dead: list[str] = [t for t in tokens if not t.strip()]
-        retry: list[str] = []
-        permanent: list[str] = []
-        codes: collections.Counter[str] = collections.Counter()
-        live = [t for t in tokens if t.strip()]
-        fcm_messages = [self.build_message(message, token, now) for token in live]
-        for start in range(0, len(live), BATCH_SIZE):
-            batch_tokens = live[start : start + BATCH_SIZE]
-            for token, error in self._send_batch(fcm_messages[start : start + BATCH_SIZE], batch_tokens):
-                if error is None:
-                    sent.append(token)
+        tallies = [_Tally([t for t in dict.fromkeys(m.tokens) if isinstance(t, str)]) for m in messages]
+        # One FCM message per (push, live token), flattened so that small pushes share batches.
+        targets: list[tuple[int, str]] = []
+        fcm_messages: list[messaging.Message] = []
+        for index, (message, tally) in enumerate(zip(messages, tallies, strict=True)):
+            for token in tally.tokens:
+                if not token.strip():
+                    tally.dead.append(token)
                     continue
-                code = error_code(error)
-                codes[code] += 1
-                {"dead": dead, "retry": retry, "permanent": permanent}[classify(error)].append(token)
+                targets.append((index, token))
+                fcm_messages.append(self.build_message(message, token, now))
+        for start in range(0, len(targets), BATCH_SIZE):
+            chunk = targets[start : start + BATCH_SIZE]
+            outcomes = self._send_batch(fcm_messages[start : start + BATCH_SIZE], [token for _, token in chunk])
+            for (index, _), (token, error) in zip(chunk, outcomes, strict=True):
+                tallies[index].add(token, error)
+        permanent: collections.Counter[str] = collections.Counter()
+        for tally in tallies:
+            if tally.permanent:
+                permanent.update(tally.codes)
         if permanent:
-            logger.error(
-                "fcm push refused for %d of %d tokens: %s",
-                len(permanent),
-                len(tokens),
-                _describe(codes),
-            )
-        if retry:
-            outcome = Outcome.TRANSIENT
-        elif sent:
-            outcome = Outcome.SENT
-        else:
-            outcome = Outcome.PERMANENT  # nothing delivered and retrying cannot help
-        detail = _describe(codes) if codes else ("" if tokens else "no device token")
-        return PushResult(
-            outcome,
-            sent_tokens=tuple(sent),
-            dead_tokens=tuple(dead),
-            retry_tokens=tuple(retry),
-            detail=detail,
-        )
+            refused = sum(len(t.permanent) for t in tallies)
+            logger.error("fcm push refused for %d of %d tokens: %s", refused, len(targets), _describe(permanent))
+        return [tally.result() for tally in tallies]
 
     def _send_batch(
         self, fcm_messages: list[messaging.Message], tokens: list[str]
@@ -265,6 +255,38 @@ class FcmPush:
             # message firebase-admin's encoder rejects (ValueError, e.g. a non-str data value).
             return [(token, error) for token in tokens]
         return [(token, response.exception) for token, response in zip(tokens, batch.responses, strict=True)]
+
+
+class _Tally:
+    """Per-push bookkeeping of which tokens were sent, dead, to retry or refused."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.sent: list[str] = []
+        self.dead: list[str] = []
+        self.retry: list[str] = []
+        self.permanent: list[str] = []
+        self.codes: collections.Counter[str] = collections.Counter()
+
+    def add(self, token: str, error: BaseException | None) -> None:
+        """Record how the send to one token ended."""
+        if error is None:
+            self.sent.append(token)
+            return
+        self.codes[error_code(error)] += 1
+        {"dead": self.dead, "retry": self.retry, "permanent": self.permanent}[classify(error)].append(token)
+
+    def result(self) -> PushResult:
+        """Return the push's result: transient if any token may succeed later."""
+        if self.retry:
+            outcome = Outcome.TRANSIENT
+        elif self.sent:
+            outcome = Outcome.SENT
+        else:
+            outcome = Outcome.PERMANENT  # nothing delivered and retrying cannot help
+        detail = _describe(self.codes) if self.codes else ("" if self.tokens else "no device token")
+        return PushResult(outcome, sent_tokens=tuple(self.sent), dead_tokens=tuple(self.dead),
+                          retry_tokens=tuple(self.retry), detail=detail)
 
 
 def _with_token(fcm_message: messaging.Message, token: str) -> messaging.Message:

@@ -32,6 +32,10 @@ class InboxPush(_Inbox):
                        data={**message.data, "collapse_key": message.collapse_key})
         return PushResult(outcome=Outcome.SENT, sent_tokens=message.tokens)
 
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
+        """Keep every push of the batch."""
+        return [self.send(message) for message in messages]
+
 
 class InboxSms(_Inbox):
     """Keeps each SMS."""
@@ -61,6 +65,7 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[object] = []
         self.script: list[object] = []  # results to return before the default
+        self.batches: list[int] = []  # size of each send_batch call
 
     def send(self, message: object) -> object:
         """Record the message and return the next scripted result, or success."""
@@ -70,3 +75,8 @@ class Recorder:
         if isinstance(message, PushMessage):
             return PushResult(outcome=Outcome.SENT, sent_tokens=message.tokens)
         return DeliveryResult(outcome=Outcome.SENT, provider_id=f"fake-{len(self.sent)}")
+
+    def send_batch(self, messages: list[PushMessage]) -> list[object]:
+        """Record each push of a batch as if sent alone, scripted results applying in order."""
+        self.batches.append(len(messages))
+        return [self.send(message) for message in messages]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
@@ -23,6 +23,14 @@ def enqueue(*, channel: str, kind: str, key: str, now: datetime, payload: dict[s
     db.session.add(OutboxMessage(
         idempotency_key=key, channel=channel, kind=kind, request_id=request_id, physician_id=physician_id,
         address=address, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+
+
+def enqueue_many(messages: list[dict[str, Any]], *, now: datetime) -> None:
+    """Add many messages to the outbox in the caller's transaction, in one statement (a fan-out)."""
+    if messages:
+        db.session.execute(insert(OutboxMessage), [
+            {"request_id": None, "physician_id": None, "address": None, **message, "status": "pending",
+             "attempts": 0, "next_attempt_at": now, "created_at": now} for message in messages])
 
 
 def backoff_s(attempts: int, rng: Callable[[], float] = random.random, cap_s: int = 300) -> float:
@@ -40,29 +48,38 @@ class Claim:
 
 
 def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[Claim]:
-    """Take up to `limit` due messages for sending; others skip what this one holds."""
+    """Take up to `limit` due messages for sending, in one statement; others skip what this one holds."""
     due = or_(
         (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == "sending") & (OutboxMessage.locked_until <= now),
     )
-    query = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts).where(due)
-    query = query.order_by(OutboxMessage.id).limit(limit)
+    candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = db.session.execute(query).all()
-    claims = []
-    for row in rows:
-        # Conditional on the state we read: two senders never hold the same message.
-        result = db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status,
-                   OutboxMessage.attempts == row.attempts)
-            .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=row.attempts + 1)
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claims.append(Claim(id=row.id, attempts=row.attempts + 1))
+        # A CTE is evaluated once: a LIMIT ... SKIP LOCKED subquery inside IN may be run again by
+        # the planner and then hand out more than `limit` rows.
+        chosen = candidates.with_for_update(skip_locked=True).cte("due")
+        held = OutboxMessage.id == chosen.c.id
+    else:  # SQLite has one writer at a time; the subquery is evaluated once, inside this statement
+        held = OutboxMessage.id.in_(candidates.scalar_subquery())
+    # One UPDATE ... RETURNING (PostgreSQL, SQLite >= 3.35): the due condition is checked again on
+    # the row being written, so two senders never hold the same message, with no per-row round trip.
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(held, due)
+        .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.attempts)
+        .execution_options(synchronize_session=False)).all()
     db.session.commit()
-    return claims
+    return sorted((Claim(id=row.id, attempts=row.attempts) for row in claimed), key=lambda claim: claim.id)
+
+
+def mark_sent(ids: list[int], *, now: datetime) -> None:
+    """Record that the messages held by this sender were all sent, in one statement."""
+    if ids:
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+            .values(status="sent", sent_at=now, locked_until=None, last_error=None)
+            .execution_options(synchronize_session=False))
 
 
 def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: int, error: str | None = None,

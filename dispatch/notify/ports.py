@@ -66,6 +66,10 @@ class PushPort(Protocol):
         """Send one push to the given tokens."""
         ...
 
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
+        """Send many pushes at once; return one result per message, in order."""
+        ...
+
 
 class SmsPort(Protocol):
     def send(self, message: SmsMessage) -> DeliveryResult:

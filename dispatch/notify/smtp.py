@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -125,10 +126,8 @@ class SmtpMailer:
                 except smtplib.SMTPServerDisconnected as exc:
                     raise _closed_after_handshake(exc) from exc
             refused = smtp.send_message(message)
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass  # the message is accepted; a failed QUIT changes nothing
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()  # the message is accepted; a failed QUIT changes nothing
             return dict(refused)
         finally:
             smtp.close()

@@ -14,7 +14,7 @@ from dispatch.db import db
 from dispatch.escalation.machine import STATES
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES, Request
 from dispatch.notify.phones import normalize_phone
-from dispatch.schemas import UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, UTCDateTime, text
 
 
 class PatientIn(ma.Schema):
@@ -22,7 +22,7 @@ class PatientIn(ma.Schema):
     last_name = text(100, required=True)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
     sex = fields.String(validate=validate.OneOf(("F", "M", "U")))
-    phone = fields.String(validate=validate.Length(max=40))
+    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
     postcode = fields.String(validate=validate.Regexp(r"^(\d{5}|2[AB]\d{3})$", error="Code postal invalide."))
     city = text(100)
 
@@ -42,7 +42,8 @@ class PatientIn(ma.Schema):
 
 class TreatingIn(ma.Schema):
     status = fields.String(required=True, validate=validate.OneOf(TREATING_STATUSES))
-    rpps = fields.String(metadata={"description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
+    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."),
+                         metadata={"description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
                                                   "téléphone et sert seulement à retrouver un membre)"})
     name = text(200)
     mssante = fields.Email(validate=validate.Length(max=254))
@@ -117,6 +118,7 @@ class RequestOut(ma.Schema):
 
 
 class EventOut(ma.Schema):
+    id = fields.Integer()
     at = UTCDateTime()
     type = fields.String()
     actor = fields.Dict(allow_none=True)

@@ -8,18 +8,18 @@ import marshmallow as ma
 from flask import jsonify, request as http
 from flask_smorest import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from dispatch.audit.service import record_access, record_accesses
 from dispatch.auth.models import User
-from dispatch.communities import service as communities
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation import service
 from dispatch.escalation.models import Event, Request
+from dispatch.requests import opening
 from dispatch.requests.access import load_request, staff_request, view_level
 from dispatch.requests.schemas import EventOut, RequestIn, RequestOut, RequestQuery, present
-from dispatch.schemas import text, with_next_link
+from dispatch.schemas import PageArgs, text, with_next_link
 from dispatch.web import client_label, community_ids, current_user, member_role, now, runtime
 
 bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes de soins non programmés")
@@ -55,48 +55,21 @@ def rejected(exc: service.Rejected) -> Problem:
 def open_request(args: dict[str, Any]) -> Any:
     """Open a request: the treating GP alone for the first window, then the whole community."""
     user = current_user()
-    key = (http.headers.get("Idempotency-Key") or "").strip()[:200] or None
+    key = (http.headers.get("Idempotency-Key") or "").strip() or None
+    if key is not None and len(key) > 200:
+        raise Problem(422, "invalid", "Certains champs sont invalides.",
+                      errors={"headers.Idempotency-Key": ["200 caractères au plus."]})
     community = db.session.get(Community, args["community_id"])
     if community is None or (user.role != "admin" and member_role(user, community.id) is None):
         raise Problem(422, "invalid", "Communauté inconnue.", errors={"community_id": ["Communauté inconnue."]})
     if member_role(user, community.id) not in ("operator", "coordinator"):
         raise Problem(403, "forbidden", "Seuls les opérateurs et coordinateurs ouvrent des demandes.")
-    if key is not None:
-        existing = db.session.scalar(select(Request).where(Request.opened_by_id == user.id,
-                                                           Request.idempotency_key == key))
-        if existing is not None:
-            return jsonify(RequestOut().dump(present(existing, full=True, now=now()))), 201
+    existing = opening.find_existing(opened_by_id=user.id, key=key)
+    if existing is not None:
+        return jsonify(RequestOut().dump(present(existing, full=True, now=now()))), 201
     at = now()
-    patient, treating_in = args["patient"], args["treating_physician"]
-    treating = communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps")) \
-        if treating_in["status"] == "declared" else None
-    directory_id = None
-    mssante = treating_in.get("mssante")
-    if treating_in["status"] == "declared" and treating is None:
-        entry = communities.record_outside_treating(rpps=treating_in.get("rpps"), name=treating_in.get("name"),
-                                                    mssante=mssante, now=at)
-        directory_id, mssante = entry.id, entry.mssante
-    fields_ = {
-        "source": args["source"], "motive": args["motive"], "description": args.get("description"),
-        "patient_first_name": patient["first_name"], "patient_last_name": patient["last_name"],
-        "patient_birth_date": patient.get("birth_date"), "patient_sex": patient.get("sex"),
-        "patient_phone": patient.get("phone"), "patient_postcode": patient.get("postcode"),
-        "patient_city": patient.get("city"), "treating_status": treating_in["status"],
-        "treating_rpps": treating.rpps if treating else treating_in.get("rpps"),
-        "treating_name": treating.user.name if treating else treating_in.get("name"),
-        "treating_mssante": treating.mssante if treating else mssante,
-    }
-    try:
-        opened = service.open_request(community=community, fields=fields_, treating=treating,
-                                      directory_id=directory_id, opened_by=user, now=at, actor=actor(user),
-                                      idempotency_key=key)
-    except IntegrityError:
-        db.session.rollback()  # the same key raced us: answer the request the other call opened
-        existing = db.session.scalar(select(Request).where(Request.opened_by_id == user.id,
-                                                           Request.idempotency_key == key))
-        if existing is None:
-            raise
-        opened = existing
+    opened = opening.open_from_input(community=community, args=args, opened_by=user, now=at, actor=actor(user),
+                                     idempotency_key=key)
     runtime().wake()
     return present(opened, full=True, now=at)
 
@@ -120,7 +93,9 @@ def list_requests(args: dict[str, Any]) -> Any:
         query = query.where(Request.id < args["before"])
     at = now()
     items = [present(r, full=True, now=at) for r in db.session.scalars(query).unique()]
-    return with_next_link(jsonify(RequestOut(many=True).dump(items)), items, args["limit"])
+    response = with_next_link(jsonify(RequestOut(many=True).dump(items)), items, args["limit"])
+    record_accesses([item["id"] for item in items], user=user, what="list", client=client_label(), now=at)
+    return response
 
 
 @bp.route("/requests/<int:request_id>", methods=["GET"])
@@ -132,7 +107,10 @@ def get_request(request_id: int) -> dict[str, Any]:
     level = view_level(user, request)
     if level is None:
         raise Problem(404, "not_found", "Demande introuvable.")
-    return present(request, full=level == "full", now=now())
+    shown = present(request, full=level == "full", now=now())
+    if level == "full":
+        record_access(request_id, user=user, what="request", client=client_label(), now=now())
+    return shown
 
 
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
@@ -147,20 +125,26 @@ def cancel(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     except service.Rejected as exc:
         raise rejected(exc) from None
     runtime().wake()
-    return present(request, full=True, now=now())
+    shown = present(request, full=True, now=now())
+    record_access(request_id, user=user, what="cancel", client=client_label(), now=now())
+    return shown
 
 
 @bp.route("/requests/<int:request_id>/events", methods=["GET"])
+@bp.arguments(PageArgs, location="query")
 @bp.response(200, EventOut(many=True))
-def events(request_id: int) -> list[dict[str, Any]]:
+def events(args: dict[str, Any], request_id: int) -> Any:
     """List a request's audit trail, newest first."""
     user = current_user()
     staff_request(user, request_id)
-    rows = db.session.execute(select(Event, User).outerjoin(User, User.id == Event.actor_id)
-                              .where(Event.request_id == request_id).order_by(Event.id.desc()))
-    return [{"at": event.at, "type": event.type, "data": event.data,
-             "actor": None if actor_user is None else {"id": actor_user.id, "name": actor_user.name,
-                                                       "role": event.actor_role}}
-            for event, actor_user in rows]
+    query = (select(Event, User).outerjoin(User, User.id == Event.actor_id).where(Event.request_id == request_id)
+             .order_by(Event.id.desc()).limit(args["limit"]))
+    if "before" in args:
+        query = query.where(Event.id < args["before"])
+    items = [{"id": event.id, "at": event.at, "type": event.type, "data": event.data,
+              "actor": None if actor_user is None else {"id": actor_user.id, "name": actor_user.name,
+                                                        "role": event.actor_role}}
+             for event, actor_user in db.session.execute(query)]
+    return with_next_link(jsonify(EventOut(many=True).dump(items)), items, args["limit"])
 
 

@@ -10,8 +10,10 @@ from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.escalation.models import Request
 from dispatch.notify.models import OutboxMessage
-from dispatch.synthesis.document import SynthesisDoc, TakenNotice, build_synthesis_message, build_taken_message
+from dispatch.synthesis.document import TakenNotice
+from dispatch.synthesis.messages import build_synthesis_message, build_taken_message
 from dispatch.synthesis.models import Synthesis
+from dispatch.synthesis.service import synthesis_doc
 
 
 def build_mail(message: OutboxMessage) -> EmailMessage:
@@ -20,25 +22,18 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
     nil = current_app.config["DISPATCH_MSSANTE_NIL"]
     request = db.session.get(Request, message.request_id)
     assert request is not None
-    accepted = db.session.get(Physician, request.accepted_by_id)
-    assert accepted is not None
     if message.kind == "synthesis":
         synthesis = db.session.get(Synthesis, message.payload["synthesis_id"])
         assert synthesis is not None
-        doc = SynthesisDoc(
-            synthesis_id=synthesis.id, request_id=request.id, community_name=request.community.name,
-            written_at=synthesis.written_at, appointment_at=request.appointment_at, place=request.place,
-            motive=request.motive, patient_last_name=request.patient_last_name,
-            patient_first_name=request.patient_first_name, patient_birth_date=request.patient_birth_date,
-            patient_sex=request.patient_sex, physician_name=accepted.user.name, physician_rpps=accepted.rpps,
-            physician_kind=accepted.kind, treating_name=request.treating_name,
-            treating_address=message.address or "", text=synthesis.text, timezone=request.community.timezone)
-        return build_synthesis_message(doc, sender=sender, nil=nil)
+        return build_synthesis_message(synthesis_doc(synthesis, request), sender=sender, nil=nil)
+    accepted = db.session.get(Physician, request.accepted_by_id)
+    assert accepted is not None
     notice = TakenNotice(
         request_id=request.id, community_name=request.community.name, opened_at=request.opened_at,
         appointment_at=request.appointment_at, place=request.place, physician_name=accepted.user.name,
-        physician_kind=accepted.kind, physician_rpps=accepted.rpps, patient_last_name=request.patient_last_name,
-        patient_first_name=request.patient_first_name, patient_birth_date=request.patient_birth_date,
+        physician_kind=accepted.kind, physician_rpps=accepted.rpps,
+        patient_last_name=request.patient_last_name, patient_first_name=request.patient_first_name,
+        patient_birth_date=request.patient_birth_date, patient_sex=request.patient_sex,
         treating_name=request.treating_name, treating_address=message.address or "",
-        timezone=request.community.timezone)
+        timezone=request.community.timezone, notified_at=request.accepted_at)
     return build_taken_message(notice, sender=sender, nil=nil)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # Fixed validity so that building the PKI never reads the clock.
-NOT_BEFORE = datetime(2020, 1, 1, tzinfo=timezone.utc)
-NOT_AFTER = datetime(2099, 12, 31, tzinfo=timezone.utc)
+NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
+NOT_AFTER = datetime(2099, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -255,3 +255,31 @@ def test_from_config_needs_credentials_or_url_and_project(peer: FcmPeer) -> None
         assert adapter.send(offer()).outcome is Outcome.SENT
     finally:
         adapter.close()
+
+
+def test_a_batch_of_pushes_shares_send_each_calls_and_answers_in_order(
+    peer: FcmPeer, push: FcmPush, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_sizes: list[int] = []
+    real_send_each = messaging.send_each
+
+    def counting_send_each(messages: list[messaging.Message], *args: object, **kwargs: object) -> object:
+        batch_sizes.append(len(messages))
+        return real_send_each(messages, *args, **kwargs)
+
+    monkeypatch.setattr(messaging, "send_each", counting_send_each)
+    peer.unregistered.add("p2-gone")
+    pushes = [offer((f"p{i}-a",)) for i in range(600)]
+    pushes[2] = offer(("p2-gone",))
+    pushes[3] = withdrawal(("p3-a", "p3-b"))
+    pushes[4] = offer(())
+
+    results = push.send_batch(pushes)
+
+    assert batch_sizes == [500, 100]  # 600 tokens; the empty push costs nothing
+    assert [r.outcome for r in results[:5]] == [
+        Outcome.SENT, Outcome.SENT, Outcome.PERMANENT, Outcome.SENT, Outcome.PERMANENT]
+    assert results[0].sent_tokens == ("p0-a",) and results[599].sent_tokens == ("p599-a",)
+    assert results[2].dead_tokens == ("p2-gone",) and results[3].sent_tokens == ("p3-a", "p3-b")
+    assert results[4].detail == "no device token"
+    assert sorted(m["token"] for m in peer.messages if "notification" not in m) == ["p3-a", "p3-b"]

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from aiosmtpd.controller import Controller
 
 from dispatch.notify.ports import Outcome
 from dispatch.notify.smtp import SmtpMailer
-from dispatch.synthesis.document import SynthesisDoc, build_synthesis_message
+from dispatch.synthesis.document import SynthesisDoc
+from dispatch.synthesis.messages import build_synthesis_message
 from tests.notify.certs import Pki, make_pki
 
 HOST = "127.0.0.1"
@@ -109,8 +110,8 @@ def good(pki: Pki, port: int, mode: str = "tls") -> SmtpMailer:
 def synthesis() -> EmailMessage:
     doc = SynthesisDoc(
         synthesis_id=7, request_id=42, community_name="CPTS Val-de-Bièvre",
-        written_at=datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc),
-        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc),
+        written_at=datetime(2026, 11, 23, 17, 0, tzinfo=UTC),
+        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
         place="Cabinet du Dr Martin", motive="urinary", patient_last_name="Lefèvre",
         patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), patient_sex="F",
         physician_name="Jeanne Martin", physician_rpps="10003456789",
@@ -128,12 +129,12 @@ def test_message_is_delivered_and_parses_back(pki: Pki, mode: str) -> None:
     with serving(pki, handler, mode=mode) as port:
         result = good(pki, port, mode).send(message)
     assert result.outcome is Outcome.SENT, result.detail
-    assert result.provider_id == "<synthesis-7@snp-dispatch>"
+    assert result.provider_id == "<synthesis-7@cpts-vdb.mssante.fr>"
     (envelope,) = handler.envelopes
     assert envelope.mail_from == "snp@cpts-vdb.mssante.fr"
     assert envelope.rcpt_tos == ["paul.durand@medecin.mssante.fr"]
     received = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-    assert received["Message-ID"] == "<synthesis-7@snp-dispatch>"
+    assert received["Message-ID"] == "<synthesis-7@cpts-vdb.mssante.fr>"
     assert received["X-MSS-INS"] == "N"
     assert received["Subject"] == "Synthèse de consultation – LEFÈVRE Zoé – demande n° 42"
     body = received.get_body(("plain",))
@@ -178,7 +179,7 @@ def test_untrusted_server_certificate_is_permanent(pki: Pki) -> None:
 def test_server_down_is_transient(pki: Pki) -> None:
     result = good(pki, free_port()).send(synthesis())
     assert result.outcome is Outcome.TRANSIENT
-    assert result.provider_id == "<synthesis-7@snp-dispatch>"
+    assert result.provider_id == "<synthesis-7@cpts-vdb.mssante.fr>"
 
 
 @pytest.mark.parametrize(

@@ -12,24 +12,23 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
 import pytest
 
+from dispatch.synthesis.cda import build_cda
 from dispatch.synthesis.document import (
     KIND_LABELS,
     MOTIVE_LABELS,
     SynthesisDoc,
     TakenNotice,
-    build_cda,
     build_pdf,
-    build_synthesis_message,
-    build_taken_message,
-    build_xdm_zip,
     format_datetime_fr,
     motive_label,
 )
+from dispatch.synthesis.messages import build_synthesis_message, build_taken_message
+from dispatch.synthesis.xdm import build_xdm_zip
 
 V3 = "{urn:hl7-org:v3}"
 RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
@@ -40,8 +39,8 @@ TEXT = "Otite moyenne aiguë ; sœur déjà traitée – amoxicilline 7 j. L’e
 def make_doc(**changes: object) -> SynthesisDoc:
     doc = SynthesisDoc(
         synthesis_id=7, request_id=42, community_name="CPTS Val-de-Bièvre",
-        written_at=datetime(2026, 11, 23, 17, 5, tzinfo=timezone.utc),
-        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc),
+        written_at=datetime(2026, 11, 23, 17, 5, tzinfo=UTC),
+        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
         place="Maison de santé de l’Haÿ", motive="ent", patient_last_name="Lefèvre",
         patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), patient_sex="F",
         physician_name="Jeanne Martin", physician_rpps="10003456789",
@@ -54,8 +53,8 @@ def make_doc(**changes: object) -> SynthesisDoc:
 def make_notice(**changes: object) -> TakenNotice:
     notice = TakenNotice(
         request_id=42, community_name="CPTS Val-de-Bièvre",
-        opened_at=datetime(2026, 11, 23, 13, 2, tzinfo=timezone.utc),
-        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc),
+        opened_at=datetime(2026, 11, 23, 13, 2, tzinfo=UTC),
+        appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
         place="Centre de soins non programmés", physician_name="Jeanne Martin",
         physician_kind="cami", physician_rpps="10003456789", patient_last_name="Lefèvre",
         patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), treating_name=None,
@@ -94,11 +93,11 @@ def test_labels_are_french() -> None:
 @pytest.mark.parametrize(
     ("moment", "zone", "expected"),
     [
-        (datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc), "Europe/Paris",
+        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "Europe/Paris",
          "lundi 23 novembre 2026 à 16:30"),
-        (datetime(2026, 7, 31, 22, 5, tzinfo=timezone.utc), "Europe/Paris",
+        (datetime(2026, 7, 31, 22, 5, tzinfo=UTC), "Europe/Paris",
          "samedi 1er août 2026 à 00:05"),
-        (datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc), "America/Cayenne",
+        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "America/Cayenne",
          "lundi 23 novembre 2026 à 12:30"),
     ],
 )
@@ -198,11 +197,11 @@ def test_synthesis_message_headers_and_parts() -> None:
     assert parsed["From"] == SENDER
     assert parsed["To"] == "paul.durand@medecin.mssante.fr"
     assert parsed["Subject"] == "Synthèse de consultation – LEFÈVRE Zoé – demande n° 42"
-    assert parsed["Message-ID"] == "<synthesis-7@snp-dispatch>"
-    assert parsed["Date"].datetime == datetime(2026, 11, 23, 17, 5, tzinfo=timezone.utc)
+    assert parsed["Message-ID"] == "<synthesis-7@cpts-vdb.mssante.fr>"
+    assert parsed["Date"].datetime == datetime(2026, 11, 23, 17, 5, tzinfo=UTC)
     assert parsed["X-MSS-NIL"] == "NIL-7"
     assert parsed["X-MSS-INS"] == "N"
-    assert parsed["X-MSS-CODECDA"].startswith("11488-4")
+    assert parsed["X-MSS-CODECDA"] == "11488-4"  # the CDA's code, bare (Ref. socle #2 ECO.2.4.1)
     assert parsed["Disposition-Notification-To"] == SENDER
     assert parsed.get_content_type() == "multipart/mixed"
     body = parsed.get_body(("plain",))
@@ -236,10 +235,10 @@ def test_taken_message_in_french() -> None:
     assert message.as_bytes() == build_taken_message(
         make_notice(), sender=SENDER, nil="NIL-7").as_bytes()
     parsed = parse(message)
-    assert parsed["Message-ID"] == "<taken-42@snp-dispatch>"
-    assert parsed["X-MSS-INS"] == "N"
-    assert parsed["X-MSS-NIL"] == "NIL-7"
-    assert parsed["X-MSS-CODECDA"] is None  # no CDA attached
+    assert parsed["Message-ID"] == "<taken-42@cpts-vdb.mssante.fr>"
+    assert parsed["X-MSS-NIL"] == "NIL-7"  # on every message
+    assert parsed["X-MSS-CODECDA"] is None and parsed["X-MSS-INS"] is None  # no CDA attached
+    assert parsed["Disposition-Notification-To"] == SENDER
     assert parsed.get_content_type() == "text/plain"
     text = parsed.get_content()
     assert ("Votre patient(e) LEFÈVRE Zoé (né(e) le 12/03/1980) a appelé le lundi "

@@ -1,0 +1,91 @@
+"""Helpers shared by the pages: the community in view, form parsing, French labels and local times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+from sqlalchemy import select
+
+from dispatch import texts
+from dispatch.auth.models import User
+from dispatch.communities.models import Community
+from dispatch.db import db
+from dispatch.errors import Problem, flatten
+
+STATE_LABELS = {
+    "exclusive": "Médecin traitant", "community": "Communauté", "accepted": "Acceptée", "expired": "Expirée",
+    "cancelled": "Annulée", "seen": "Patient vu", "no_show": "Patient absent",
+}
+SOURCE_LABELS = {
+    "cot": "COT (centre d'orientation)", "sas": "SAS", "samu": "SAMU / centre 15", "pharmacy": "Pharmacie",
+    "nurse": "Infirmier·e", "emergency_dept": "Service d'urgences", "other": "Autre",
+}
+TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu"}
+ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur",
+               "physician": "Médecin"}
+EVENT_LABELS = {
+    "opened": "Demande ouverte", "community_opened": "Ouverte à la communauté", "accepted": "Acceptée",
+    "refused": "Refusée", "expired": "Expirée sans médecin", "cancelled": "Annulée", "seen": "Patient vu",
+    "no_show": "Patient absent", "synthesis_written": "Synthèse rédigée",
+}
+LABELS = {"states": STATE_LABELS, "sources": SOURCE_LABELS, "motives": texts.MOTIVE_LABELS,
+          "kinds": texts.KIND_LABELS, "treating": TREATING_LABELS, "roles": ROLE_LABELS, "events": EVENT_LABELS}
+
+
+def pick_community(user: User, *roles: str) -> Community:
+    """Return the community asked for in ?community= (or the user's first one) where the user holds `roles`."""
+    wanted = request.values.get("community", type=int)
+    if user.role == "admin":
+        community = db.session.get(Community, wanted) if wanted else \
+            db.session.scalar(select(Community).order_by(Community.id).limit(1))
+    else:
+        ids = [m.community_id for m in user.memberships if m.role in roles]
+        if wanted is not None and wanted not in ids:
+            raise Problem(404, "not_found", "Communauté introuvable.")
+        community = db.session.get(Community, wanted or ids[0]) if (wanted or ids) else None
+    if community is None:
+        raise Problem(404, "not_found", "Aucune communauté à afficher.")
+    return community
+
+
+def user_communities(user: User, *roles: str) -> list[Community]:
+    """Return the communities where the user holds one of `roles` (all of them for an admin)."""
+    query = select(Community).order_by(Community.name)
+    if user.role != "admin":
+        query = query.where(Community.id.in_([m.community_id for m in user.memberships if m.role in roles]))
+    return list(db.session.scalars(query))
+
+
+def nested_form(*, ints: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the posted form as nested dicts ('patient.city' → {'patient': {'city': ...}}), blanks left out."""
+    data: dict[str, Any] = {}
+    for key, value in request.form.items():
+        if key == "csrf_token" or not value.strip():
+            continue
+        target = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = int(value) if key in ints and value.strip().isdigit() else value
+    return data
+
+
+def validate(schema: ma.Schema, data: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """Load `data` with an API schema; return the result or the errors keyed by field path, as the API says them."""
+    try:
+        return schema.load(data), {}
+    except ma.ValidationError as exc:
+        return None, flatten(exc.messages)
+
+
+def local_time(at: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
+    """Return a UTC time as the community's local time ('' for None)."""
+    return texts.local(at, tz).strftime(fmt) if at else ""
+
+
+def iso(at: datetime | None) -> str | None:
+    """Return a time in ISO 8601 UTC with Z."""
+    return at.isoformat().replace("+00:00", "Z") if at else None

@@ -1,0 +1,185 @@
+"""Sessions of the pages: sign-in and sign-out, the CSRF token, security headers, HTML errors."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from dispatch.auth import service as auth
+from dispatch.auth.models import User
+from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.pages import bp
+from dispatch.web import client_label, now, runtime
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+HOMES = {"operator": "pages.console", "physician": "pages.offers", "coordinator": "pages.dashboard",
+         "admin": "pages.communities_page"}
+
+
+@bp.record_once
+def _cookie_settings(state: Any) -> None:
+    """Make the session cookie HttpOnly, SameSite=Lax, and Secure unless served on a loopback dev address."""
+    app: Flask = state.app
+    host = urlsplit(app.config.get("DISPATCH_PUBLIC_URL", "")).hostname or ""
+    dev = app.config.get("DISPATCH_PUBLIC_URL", "").startswith("http://") and host in ("127.0.0.1", "localhost")
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=not dev,
+                      SESSION_COOKIE_NAME="snp_session")
+
+
+@bp.app_template_global()
+def csrf_token() -> str:
+    """Return this session's CSRF token, creating it on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+@bp.before_request
+def load_session() -> None:
+    """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token."""
+    token = session.get("token")
+    g.user = auth.resolve_token(token=token, now=now()) if token else None
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(str(sent), str(expected)):
+            raise Problem(403, "csrf", "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page "
+                                       "et recommencez.")
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    """Forbid framing and inline scripts; never cache a page (they may carry patient data)."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def page_globals() -> dict[str, Any]:
+    """Give templates the signed-in user and whether the dev inbox exists."""
+    config = current_app.config
+    inbox = "inbox" in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
+                        config["DISPATCH_MAIL_BACKEND"])
+    return {"page_user": g.get("user"), "dev_inbox": inbox}
+
+
+@bp.errorhandler(HTTPException)
+def html_error(error: HTTPException) -> Response | tuple[str, int]:
+    """Show errors of the pages as pages; send strangers to the sign-in page."""
+    status = error.code or 500
+    if status == 401:
+        return redirect(url_for("pages.sign_in", next=request.full_path.rstrip("?")))
+    detail = error.detail if isinstance(error, Problem) else None
+    titles = {403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non autorisée", 409: "Conflit",
+              429: "Trop de tentatives"}
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if wants_json:
+        from dispatch.errors import from_http_exception
+
+        return from_http_exception(error)
+    return render_template("pages/error.html", title=titles.get(status, "Erreur"),
+                           detail=detail or "Cette page n'est pas disponible.", status=status), status
+
+
+@bp.errorhandler(Exception)
+def unexpected(error: Exception) -> tuple[str, int]:
+    """Log an unexpected error of the pages and show a French page rather than a JSON problem."""
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return render_template("pages/error.html", title="Erreur interne", status=500,
+                           detail="Une erreur inattendue est survenue ; elle a été consignée."), 500
+
+
+def signed_in(*roles: str) -> User:
+    """Return the signed-in user if their role is one of `roles` (any if none given); 401 or 403 otherwise."""
+    user = g.get("user")
+    if user is None:
+        raise Problem(401, "unauthorized", "Connectez-vous.")
+    if roles and user.role not in roles:
+        raise Problem(403, "forbidden", "Votre rôle ne donne pas accès à cette page.")
+    return user  # type: ignore[no-any-return]
+
+
+def role_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a view so that only signed-in users of `roles` reach it."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            signed_in(*roles)
+            return view(*args, **kwargs)
+        wrapper.__name__ = view.__name__
+        wrapper.__doc__ = view.__doc__
+        return wrapper
+    return decorate
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Return `target` if it is a path on this site (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/")
+def home() -> Response:
+    """Send each user to the page made for their role."""
+    user = signed_in()
+    return redirect(url_for(HOMES.get(user.role, "pages.sign_in")))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def sign_in() -> Any:
+    """Show the sign-in form and open a session with the same checks and rate limits as the API."""
+    error, status = None, 200
+    login = ""
+    if request.method == "POST":
+        login = request.form.get("login", "").strip()[:120]
+        password = request.form.get("password", "")[:256]
+        config = current_app.config
+        try:
+            result = auth.sign_in(
+                login=login, password=password, address=request.remote_addr, client=client_label(), now=now(),
+                ph=runtime().hasher, ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
+                max_failures=config["LOGIN_MAX_FAILURES"],
+                max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window_s=config["LOGIN_WINDOW_S"])
+        except auth.TooManyAttempts as exc:
+            error, status = (f"Trop de tentatives de connexion : réessayez dans {exc.retry_after // 60} minutes.",
+                             429)
+        except auth.BadCredentials:
+            error, status = "Identifiant ou mot de passe incorrect.", 401
+        else:
+            session.clear()  # a fresh session (and CSRF token) for the signed-in user
+            session["token"] = result.token
+            csrf_token()
+            target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
+            return redirect(target)
+    return render_template("pages/sign_in.html", error=error, login=login), status
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def sign_out() -> Response:
+    """Revoke the session's token and forget the session."""
+    token = session.get("token")
+    if token:
+        auth.sign_out(token=token, now=now())
+    session.clear()
+    return redirect(url_for("pages.sign_in"))
+
+
+@bp.app_template_filter("dig")
+def dig(values: Any, path: str) -> Any:
+    """Return values['a']['b'] for 'a.b' in a template, or '' when absent."""
+    for part in path.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return ""
+        values = values[part]
+    return values

@@ -1,0 +1,105 @@
+"""The staff dashboard: the report's figures for a period, SVG charts, the per-physician table, CSV downloads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, render_template, request, stream_with_context
+from sqlalchemy import and_, select
+
+from dispatch import texts
+from dispatch.communities.models import Community
+from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.escalation.models import Request
+from dispatch.pages import bp, charts
+from dispatch.pages.common import LABELS, pick_community, user_communities
+from dispatch.pages.guard import role_page, signed_in
+from dispatch.reports.exports import report_csv, requests_csv
+from dispatch.reports.periods import MAX_DAYS, utc_bounds
+from dispatch.reports.service import compute_report
+from dispatch.web import now
+
+STAFF = ("coordinator", "admin")
+
+
+def period(community: Community) -> tuple[date, date, dict[str, str]]:
+    """Return the period asked for in ?from=&to= (default: the current year to date) and the field errors."""
+    today = texts.local(now(), community.timezone).date()
+    errors: dict[str, str] = {}
+    values = {}
+    for key, default in (("from", date(today.year, 1, 1)), ("to", today)):
+        raw = request.args.get(key, "")
+        try:
+            values[key] = date.fromisoformat(raw) if raw else default
+        except ValueError:
+            errors[key] = "Date invalide (AAAA-MM-JJ)."
+            values[key] = default
+    if not errors and values["from"] > values["to"]:
+        errors["to"] = "La fin de la période doit suivre son début."
+    elif not errors and (values["to"] - values["from"]).days >= MAX_DAYS:
+        errors["to"] = "La période couvre deux ans au plus."
+    if errors:
+        values = {"from": date(today.year, 1, 1), "to": today}
+    return values["from"], values["to"], errors
+
+
+def accept_delays(community: Community, start: date, end: date) -> list[float]:
+    """Return the seconds each accepted request of the period waited, for the distribution chart."""
+    lower, upper = utc_bounds(start, end, community.timezone)
+    rows = db.session.execute(select(Request.opened_at, Request.accepted_at).where(and_(
+        Request.community_id == community.id, Request.opened_at >= lower, Request.opened_at < upper,
+        Request.accepted_at.is_not(None))))
+    return [(accepted - opened).total_seconds() for opened, accepted in rows]
+
+
+@bp.route("/pilotage")
+@role_page(*STAFF)
+def dashboard() -> Any:
+    """Show the community's report for a chosen period, with charts and the per-physician table."""
+    user = signed_in()
+    community = pick_community(user, "coordinator")
+    start, end, errors = period(community)
+    report = compute_report(community=community, start=start, end=end)
+    delays = accept_delays(community, start, end)
+    svg = {
+        "months": charts.acceptance_by_month(report["by_month"]),
+        "kinds": charts.horizontal_bars(report["accepted_by_kind"], texts.KIND_LABELS,
+                                        "Demandes acceptées par statut de médecin"),
+        "delays": charts.distribution(charts.bucket_counts(delays)),
+    }
+    status = 422 if errors else 200
+    return render_template("pages/dashboard.html", community=community, report=report, svg=svg, errors=errors,
+                           start=start.isoformat(), end=end.isoformat(), labels=LABELS,
+                           communities=user_communities(user, "coordinator")), status
+
+
+def _csv(body: Any, name: str) -> Response:
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.route("/pilotage/rapport.csv")
+@role_page(*STAFF)
+def report_download() -> Response:
+    """Download the period's report as CSV, the same figures as the API's ?format=csv."""
+    community = pick_community(signed_in(), "coordinator")
+    start, end, errors = period(community)
+    if errors:
+        raise Problem(422, "invalid", " ".join(errors.values()))
+    return _csv(report_csv(compute_report(community=community, start=start, end=end)),
+                f"rapport-{community.id}-{start}-{end}.csv")
+
+
+@bp.route("/pilotage/demandes.csv")
+@role_page(*STAFF)
+def requests_download() -> Response:
+    """Download the period's requests as CSV, without patient identity."""
+    community = pick_community(signed_in(), "coordinator")
+    start, end, errors = period(community)
+    if errors:
+        raise Problem(422, "invalid", " ".join(errors.values()))
+    return _csv(stream_with_context(requests_csv(community=community, start=start, end=end)),
+                f"demandes-{community.id}-{start}-{end}.csv")

@@ -1,0 +1,42 @@
+"""Local calendar periods of a community turned into UTC instants, without I/O or clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# The longest range a report covers: two years, a leap day included.
+MAX_DAYS = 731
+
+
+@dataclass(frozen=True)
+class Month:
+    """One calendar month of the range, clipped to it: its label and its UTC bounds [start, end)."""
+
+    label: str
+    start: datetime
+    end: datetime
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """Return the UTC instant at which `day` begins in the time zone `zone`."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def utc_bounds(start: date, end: date, zone: str) -> tuple[datetime, datetime]:
+    """Return the UTC instants [lower, upper) covering the local days `start` to `end` inclusive."""
+    return local_midnight(start, zone), local_midnight(end + timedelta(days=1), zone)
+
+
+def months(start: date, end: date, zone: str) -> list[Month]:
+    """Return every calendar month touched by the local days `start` to `end`, clipped to them."""
+    out: list[Month] = []
+    first = start
+    while first <= end:
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        last = min(end, following - timedelta(days=1))
+        lower, upper = utc_bounds(first, last, zone)
+        out.append(Month(f"{first.year:04d}-{first.month:02d}", lower, upper))
+        first = following
+    return out

@@ -1,0 +1,148 @@
+"""Endpoints of the figures CPTS staff audit: the report (JSON or CSV) and the requests as CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, request, stream_with_context
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from dispatch.communities.views import visible_community
+from dispatch.errors import Problem, flatten
+from dispatch.reports.exports import REPORT_LAYOUT, REQUESTS_LAYOUT, report_csv, requests_csv
+from dispatch.reports.periods import MAX_DAYS
+from dispatch.reports.service import compute_report
+
+bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
+
+_DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.", "required": "Ce champ est obligatoire."}
+_YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31),
+                        error="Date hors de la plage acceptée (2000 à 2100).")
+
+
+class PeriodQuery(ma.Schema):
+    start = fields.Date(data_key="from", required=True, validate=_YEARS, error_messages=_DATE_ERRORS)
+    end = fields.Date(data_key="to", required=True, validate=_YEARS, error_messages=_DATE_ERRORS)
+
+    @ma.validates_schema
+    def ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "start" in data and "end" in data:
+            if data["start"] > data["end"]:
+                raise ma.ValidationError({"to": ["La date de fin précède la date de début."]})
+            if (data["end"] - data["start"]).days + 1 > MAX_DAYS:
+                raise ma.ValidationError({"to": [f"La période couvre au plus {MAX_DAYS} jours."]})
+
+
+class ReportQuery(PeriodQuery):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv"),
+                           error="Format attendu : json ou csv."))
+
+
+class TimeToAcceptOut(ma.Schema):
+    median = fields.Integer(allow_none=True)
+    p90 = fields.Integer(allow_none=True)
+
+
+class PhysicianFiguresOut(ma.Schema):
+    physician_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    offered = fields.Integer()
+    accepted = fields.Integer()
+    refused = fields.Integer()
+
+
+class MonthFiguresOut(ma.Schema):
+    month = fields.String(metadata={"description": "AAAA-MM, dans le fuseau de la communauté"})
+    opened = fields.Integer()
+    accepted = fields.Integer()
+    expired = fields.Integer()
+
+
+def _counts() -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ReportOut(ma.Schema):
+    community_id = fields.Integer()
+    start = fields.String(data_key="from", attribute="from")
+    end = fields.String(data_key="to", attribute="to")
+    opened = fields.Integer()
+    accepted = fields.Integer()
+    expired = fields.Integer()
+    cancelled = fields.Integer()
+    open = fields.Integer()
+    acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
+    accepted_by_treating = fields.Integer()
+    accepted_in_community = fields.Integer()
+    accepted_by_kind = _counts()
+    refusals = fields.Integer()
+    time_to_accept_s = fields.Nested(TimeToAcceptOut)
+    outcomes = _counts()
+    no_show_rate = fields.Float(allow_none=True)
+    by_motive = _counts()
+    by_source = _counts()
+    treating_physician = _counts()
+    syntheses = _counts()
+    by_physician = fields.List(fields.Nested(PhysicianFiguresOut))
+    by_month = fields.List(fields.Nested(MonthFiguresOut))
+
+
+def _period(schema: ma.Schema) -> dict[str, Any]:
+    """Read the query string, or answer 422 with the message of each field."""
+    try:
+        return schema.load(request.args.to_dict(), unknown=ma.EXCLUDE)  # type: ignore[no-any-return]
+    except ma.ValidationError as exc:
+        errors = {f"query.{key}": value for key, value in flatten(exc.messages).items()}
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=errors) from None
+
+
+def _query_doc(*, with_format: bool) -> list[dict[str, Any]]:
+    params = [{"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"},
+               "description": text} for name, text in (
+                   ("from", "Premier jour inclus (AAAA-MM-JJ, fuseau de la communauté)"),
+                   ("to", f"Dernier jour inclus ; au plus {MAX_DAYS} jours après `from`"))]
+    if with_format:
+        params.append({"in": "query", "name": "format", "required": False,
+                       "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}})
+    return params
+
+
+_REPORT_DOC = ("Le rapport de la période en JSON ; avec `format=csv`, les mêmes chiffres en CSV (UTF-8, virgules). "
+               + REPORT_LAYOUT)
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@bp.route("/communities/<int:community_id>/report", methods=["GET"])
+@bp.doc(parameters=_query_doc(with_format=True))
+@bp.response(200, ReportOut, description=_REPORT_DOC)
+@bp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=_REPORT_DOC)
+def report(community_id: int) -> Any:
+    """Report the community's figures over a period (admins and the community's coordinators)."""
+    community = visible_community(community_id)
+    args = _period(ReportQuery())
+    figures = compute_report(community=community, start=args["start"], end=args["end"])
+    if args["format"] == "csv":
+        name = f"rapport-{community.id}-{args['start']}-{args['end']}.csv"
+        return Response(report_csv(figures), mimetype="text/csv", headers=_attachment(name))
+    return figures
+
+
+@bp.route("/communities/<int:community_id>/requests.csv", methods=["GET"])
+@bp.doc(parameters=_query_doc(with_format=False))
+@bp.response(200, {"type": "string"}, content_type="text/csv",
+             description=f"Export des demandes de la période (CSV, UTF-8, virgules, envoyé au fil de l'eau). "
+                         f"{REQUESTS_LAYOUT}")
+def requests_export(community_id: int) -> Response:
+    """Export the community's requests of a period as CSV, without patient identity."""
+    community = visible_community(community_id)
+    args = _period(PeriodQuery())
+    name = f"demandes-{community.id}-{args['start']}-{args['end']}.csv"
+    rows = requests_csv(community=community, start=args["start"], end=args["end"])
+    return Response(stream_with_context(rows), mimetype="text/csv", headers=_attachment(name))

@@ -1,0 +1,109 @@
+"""Twilio's delivery callbacks: signed, moving an SMS's status only forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from dispatch.db import db
+from dispatch.escalation.models import Event
+from dispatch.notify.models import OutboxMessage
+from tests.notify.conftest import PUBLIC_URL, Live
+
+PATH = "/api/v1/webhooks/twilio/status"
+
+
+def patient_sms(live: Live) -> tuple[int, OutboxMessage]:
+    make = live.make
+    community = make.community()
+    operator = make.member(community, "operator")
+    physician = make.member(community, "physician")
+    make.device(physician)
+    opened = make.open(operator, community)
+    assert make.accept(physician, opened["id"]).status_code == 200
+    make.deliver()
+    row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "patient_appointment")).one()
+    assert row.provider_id == live.twilio.messages[0].sid and row.provider_status == "queued"
+    return opened["id"], row
+
+
+def post(live: Live, form: dict[str, str], *, token: str | None = None, url: str | None = None) -> Any:
+    signature = RequestValidator(token or live.twilio.auth_token).compute_signature(url or PUBLIC_URL + PATH, form)
+    return live.app.test_client().post(PATH, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def callback(sid: str, status: str, **extra: str) -> dict[str, str]:
+    return {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+            "AccountSid": "AC" + "0" * 32, "To": "+33612345678", "From": "+33700000000", "ApiVersion": "2010-04-01",
+            **extra}
+
+
+def status_of(row: OutboxMessage) -> str | None:
+    db.session.expire_all()
+    return db.session.get(OutboxMessage, row.id).provider_status  # type: ignore[union-attr]
+
+
+def test_statuses_only_move_forward(live: Live) -> None:
+    _, row = patient_sms(live)
+    sid = row.provider_id or ""
+
+    assert post(live, callback(sid, "sent")).status_code == 204
+    assert status_of(row) == "sent"
+    assert post(live, callback(sid, "delivered")).status_code == 204
+    assert status_of(row) == "delivered"
+    for late in ("sending", "sent", "queued", "undelivered"):  # late or contradicting news changes nothing
+        assert post(live, callback(sid, late)).status_code == 204
+        assert status_of(row) == "delivered"
+
+
+def test_undelivered_is_recorded_on_the_request(live: Live) -> None:
+    request_id, row = patient_sms(live)
+
+    assert post(live, callback(row.provider_id or "", "undelivered", ErrorCode="30003")).status_code == 204
+
+    assert status_of(row) == "undelivered"
+    event = db.session.scalars(select(Event).where(Event.request_id == request_id,
+                                                   Event.type == "patient_appointment_undelivered")).one()
+    assert event.data == {"channel": "sms", "provider_status": "undelivered", "error_code": "30003"}
+
+
+def test_a_bad_or_missing_signature_is_403(live: Live) -> None:
+    _, row = patient_sms(live)
+    form = callback(row.provider_id or "", "delivered")
+    client = live.app.test_client()
+
+    answers = [
+        post(live, form, token="not-the-auth-token"),
+        post(live, form, url="https://elsewhere.example.fr" + PATH),  # signed for another URL
+        client.post(PATH, data={**form, "MessageStatus": "failed"},
+                    headers={"X-Twilio-Signature": RequestValidator(live.twilio.auth_token)
+                             .compute_signature(PUBLIC_URL + PATH, form)}),  # form changed after signing
+        client.post(PATH, data=form),
+    ]
+
+    for answer in answers:
+        assert answer.status_code == 403
+        assert answer.mimetype == "application/problem+json" and answer.json["code"] == "bad_signature"
+    assert status_of(row) == "queued"
+
+
+def test_unknown_message_is_404_and_bad_fields_422(live: Live) -> None:
+    unknown = post(live, callback("SM" + "f" * 32, "delivered"))
+    assert unknown.status_code == 404 and unknown.mimetype == "application/problem+json"
+
+    invalid = post(live, {"MessageSid": "SM" + "f" * 32, "MessageStatus": "exploded"})
+    assert invalid.status_code == 422 and "form.MessageStatus" in invalid.json["errors"]
+
+
+def test_the_callback_is_documented_as_public_and_signed(live: Live) -> None:
+    spec = live.app.test_client().get("/api/v1/openapi.json").json
+    operation = spec["paths"][PATH]["post"]
+
+    assert operation["security"] == []
+    assert "application/x-www-form-urlencoded" in operation["requestBody"]["content"]
+    assert "X-Twilio-Signature" in operation["description"]
+    forbidden = operation["responses"]["403"]
+    assert "application/problem+json" in forbidden["content"]
+    assert "204" in operation["responses"]

@@ -1,0 +1,164 @@
+"""The staff pages: the dashboard's figures and charts, CSV downloads, members, roster import, communities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from dispatch.auth.models import User
+from dispatch.communities.models import Community
+from dispatch.db import db
+from dispatch.pages.charts import bucket_counts
+from tests.conftest import luhn_rpps
+from tests.pages.test_console import field_error
+
+
+@pytest.fixture
+def world(make: Any) -> dict[str, Any]:
+    community = make.community("CPTS Champigny")
+    return {"community": community, "operator": make.member(community, "operator"),
+            "gp": make.member(community, "physician", name="Dr Paul Durand"),
+            "cami": make.member(community, "physician", name="Dr Awa Diallo", kind="cami"),
+            "coordinator": make.member(community, "coordinator")}
+
+
+def test_dashboard_shows_the_report_and_three_charts(world: dict[str, Any], as_user: Any, make: Any,
+                                                     clock: Any) -> None:
+    first = make.open(world["operator"], world["community"])
+    make.open(world["operator"], world["community"])
+    clock.advance(minutes=20)
+    assert make.accept(world["cami"], first["id"]).status_code == 200
+    html = as_user(world["coordinator"]).get("/pilotage?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert 'id="kpi-opened">2<' in html and 'id="kpi-accepted">1<' in html and "acceptées · 50 %" in html
+    assert html.count('<svg class="chart"') == 3
+    assert "Dr Awa Diallo" in html and "20 min" in html  # the physician's row, the median delay
+    assert "15–30 min" in html and "nov. 26" in html
+
+
+def test_a_wrong_period_is_explained(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    response = coordinator.get("/pilotage?from=2026-12-01&to=2026-11-01")
+    assert response.status_code == 422 and "La fin de la période doit suivre son début." in response.get_data(
+        as_text=True)
+    assert "Date invalide (AAAA-MM-JJ)." in coordinator.get("/pilotage?from=demain").get_data(as_text=True)
+
+
+def test_csv_downloads_use_the_session(world: dict[str, Any], as_user: Any, make: Any) -> None:
+    make.open(world["operator"], world["community"])
+    coordinator = as_user(world["coordinator"])
+    report = coordinator.get("/pilotage/rapport.csv?from=2026-11-01&to=2026-11-30")
+    assert report.mimetype == "text/csv" and "attachment" in report.headers["Content-Disposition"]
+    assert "opened,1\r\n" in report.get_data(as_text=True)
+    rows = coordinator.get("/pilotage/demandes.csv?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert rows.startswith("id,opened_at") and len(rows.strip().splitlines()) == 2 and "Martin" not in rows
+    assert as_user(world["operator"]).get("/pilotage/rapport.csv").status_code == 403
+
+
+def test_bucket_counts() -> None:
+    counts = dict(bucket_counts([0, 299.9, 300, 3599, 3600, 7200, 90000]))
+    assert counts == {"< 5 min": 2, "5–15 min": 1, "15–30 min": 0, "30 min–1 h": 1, "1–2 h": 1, "> 2 h": 2}
+
+
+def test_adding_a_member_with_errors_next_to_fields(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    coordinator.get("/pilotage/membres")
+    form = {"role": "physician", "name": "Dr Léa Petit", "login": "lpetit", "password": "court", "rpps": "12345678901"}
+    response = coordinator.post("/pilotage/membres", form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert field_error(html, "password") == "Le mot de passe doit compter entre 10 et 256 caractères."
+    form["password"] = "un mot de passe long"
+    html = coordinator.post("/pilotage/membres", form).get_data(as_text=True)
+    assert field_error(html, "rpps") == "Numéro RPPS invalide (11 chiffres, clé de Luhn)."
+    assert field_error(html, "kind") == "Le statut du médecin est obligatoire."
+    form.update(rpps=luhn_rpps(987), kind="remplacant")
+    assert coordinator.post("/pilotage/membres", form).status_code == 302
+    assert "Dr Léa Petit" in coordinator.get("/pilotage/membres").get_data(as_text=True)
+    response = coordinator.post("/pilotage/membres", {**form, "rpps": luhn_rpps(988)})
+    assert response.status_code == 409
+    assert field_error(response.get_data(as_text=True), "login") == "Cet identifiant est déjà utilisé."
+
+
+def test_deactivated_physician_gets_no_offers(world: dict[str, Any], as_user: Any, make: Any) -> None:
+    as_user(world["coordinator"]).post(f"/pilotage/membres/{world['cami'].user.id}/desactiver")
+    opened = make.open(world["operator"], world["community"])
+    offered = make.call("GET", "/me/offers", world["gp"]).json
+    assert [o["id"] for o in offered] == [opened["id"]]
+    from dispatch.escalation.models import Offer
+
+    assert db.session.scalar(select(func.count()).select_from(Offer).where(
+        Offer.physician_id == world["cami"].id)) == 0
+
+
+def test_a_coordinator_cannot_deactivate_outsiders_or_themself(world: dict[str, Any], as_user: Any,
+                                                              make: Any) -> None:
+    outsider = make.member(make.community(), "operator")
+    coordinator = as_user(world["coordinator"])
+    coordinator.get("/pilotage/membres")
+    page = coordinator.get(coordinator.post(f"/pilotage/membres/{outsider.id}/desactiver").headers["Location"])
+    assert "n&#39;est pas membre de la communauté" in page.get_data(as_text=True)
+    coordinator.post(f"/pilotage/membres/{world['coordinator'].id}/desactiver")
+    assert db.session.get(User, outsider.id).active and db.session.get(User, world["coordinator"].id).active
+
+
+def roster(client: Any, text: str) -> Any:
+    import io
+
+    client.get("/pilotage/membres")
+    return client.post("/pilotage/membres/import", {"roster": (io.BytesIO(text.encode()), "membres.csv")},
+                       content_type="multipart/form-data")
+
+
+def test_roster_import_reports_each_faulty_line_and_adds_nothing(world: dict[str, Any], as_user: Any) -> None:
+    before = db.session.scalar(select(func.count()).select_from(User))
+    text = ("role;identifiant;nom;email;telephone;rpps;statut;mssante;adresse;mot_de_passe\n"
+            f"médecin;mdupont;Dr Marc Dupont;;06 11 22 33 44;{luhn_rpps(501)};titulaire;;;\n"
+            "médecin;jmartin;Dr Jeanne Martin;;;12345678901;remplaçant;;;\n"
+            f"opérateur;{world['operator'].login};Autre opératrice;;;;;;;\n"
+            "plombier;x;X;pas-un-email;;;;;;\n")
+    response = roster(as_user(world["coordinator"]), text)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Ligne 3 — RPPS : Numéro RPPS invalide (11 chiffres, clé de Luhn)." in html
+    assert "Ligne 5 — rôle : Valeur attendue parmi" in html and "Ligne 5 — email : Adresse électronique invalide." \
+        in html
+    assert "Ligne 2" not in html
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
+    # With the format errors fixed, the clash with an existing login is reported on its line.
+    fixed = "\n".join(text.splitlines()[:2] + [text.splitlines()[3]])
+    assert "Ligne 3 — Cet identifiant est déjà utilisé." in roster(as_user(world["coordinator"]), fixed).get_data(
+        as_text=True)
+
+
+def test_roster_import_adds_everyone_with_provisional_passwords(world: dict[str, Any], as_user: Any) -> None:
+    text = ("role,identifiant,nom,rpps,statut\n"
+            f"médecin,mdupont,Dr Marc Dupont,{luhn_rpps(601)},remplaçant\n"
+            "coordinateur,cbrun,Claire Brun,,\n")
+    response = roster(as_user(world["coordinator"]), text)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "2 membre(s) importé(s)." in html
+    assert html.count("<code>") >= 2 and "Dr Marc Dupont" in html
+    dupont = db.session.scalar(select(User).where(User.login == "mdupont"))
+    assert dupont.role == "physician" and dupont.memberships[0].community_id == world["community"].id
+
+
+def test_roster_without_the_required_columns(world: dict[str, Any], as_user: Any) -> None:
+    html = roster(as_user(world["coordinator"]), "nom;email\nX;x@y.fr\n").get_data(as_text=True)
+    assert "Colonnes manquantes : role, identifiant" in html
+
+
+def test_admin_lists_and_creates_communities(world: dict[str, Any], as_user: Any, make: Any) -> None:
+    admin = as_user(make.admin())
+    assert "CPTS Champigny" in admin.get("/admin/communautes").get_data(as_text=True)
+    response = admin.post("/admin/communautes", {"name": "CPTS Essonne", "timezone": "Europe/Paris",
+                                                 "exclusive_window_s": "120", "response_window_s": "60"})
+    assert response.status_code == 422
+    assert "plus courte que la fenêtre de réponse" in field_error(response.get_data(as_text=True),
+                                                                   "exclusive_window_s")
+    response = admin.post("/admin/communautes", {"name": "CPTS Essonne", "timezone": "Europe/Paris",
+                                                 "exclusive_window_s": "30", "response_window_s": "240"})
+    assert response.status_code == 302
+    created = db.session.scalar(select(Community).where(Community.name == "CPTS Essonne"))
+    assert (created.exclusive_window_s, created.response_window_s) == (1800, 14400)

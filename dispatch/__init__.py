@@ -108,8 +108,11 @@ def _register_guards(app: Flask) -> None:
             return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
         if length is None and request.headers.get("Transfer-Encoding"):
             try:  # chunked: no length announced, so read at most the limit (werkzeug stops there) and keep it
-                request.get_data(cache=True)
+                whole = len(request.get_data(cache=True)) < app.config["MAX_CONTENT_LENGTH"] \
+                    or not request.stream.read(1)
             except RequestEntityTooLarge:
+                whole = False
+            if not whole:
                 return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
         if request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding")):
             if not request.is_json and not request.path.startswith("/api/v1/webhooks/"):  # providers post forms

@@ -93,6 +93,13 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
                           error=f"unknown channel {message.channel}")
 
 
+def _stale_phase(message: OutboxMessage, now: datetime) -> bool:
+    """Say whether an offer's push announces a deadline that has already passed."""
+    if message.payload["data"]["type"] != "offer" or not message.payload.get("expires_at"):
+        return False
+    return datetime.fromisoformat(message.payload["expires_at"]) <= now
+
+
 def _status(outcome: Outcome) -> str:
     return "sent" if outcome is Outcome.SENT else "failed"
 
@@ -113,7 +120,15 @@ def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Se
         if message.payload["data"]["type"] == "offer" and message.request_id not in open_ids:
             # Taken, cancelled or expired before we could send: a late offer would mislead.
             outbox.settle(message, status="obsolete", now=now, max_attempts=senders.max_attempts)
-        elif not tokens.get(message.physician_id or 0):
+            continue
+        if _stale_phase(message, now):
+            # Sent late (the service was down): announce the phase the request is in now, not a past one.
+            from dispatch.escalation.effects import offer_payload  # local: escalation imports the outbox
+
+            request = db.session.get(Request, message.request_id)
+            assert request is not None
+            message.payload = offer_payload(request, phase=request.state)
+        if not tokens.get(message.physician_id or 0):
             _unreachable(message, now=now, senders=senders, reason="no device", status="fallback")
         else:
             ready.append((message, _push(message, tokens[message.physician_id or 0])))
@@ -229,11 +244,16 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
 
 
 def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
-    email = senders.build_mail(message)
-    result = senders.mail.send(email)
-    outbox.settle(message, status=_status(result.outcome), now=now, max_attempts=senders.max_attempts,
-                  error=result.detail, provider_id=result.provider_id, retry=result.outcome is Outcome.TRANSIENT,
-                  rng=senders.rng)
+    try:
+        email = senders.build_mail(message)
+    except Exception:  # a message we cannot build will not build better later: record it, visibly
+        log.exception("outbox message %s: the secure message could not be built", message.id)
+        outbox.settle(message, status="failed", now=now, max_attempts=0, error="message could not be built")
+    else:
+        result = senders.mail.send(email)
+        outbox.settle(message, status=_status(result.outcome), now=now, max_attempts=senders.max_attempts,
+                      error=result.detail, provider_id=result.provider_id,
+                      retry=result.outcome is Outcome.TRANSIENT, rng=senders.rng)
     if message.status not in ("sent", "failed"):
         return
     synthesis_id = message.payload.get("synthesis_id")

@@ -18,7 +18,8 @@ from dispatch.reports.service import compute_report
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
 
-_DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.", "required": "Ce champ est obligatoire."}
+_DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.",
+                                "required": "Ce champ est obligatoire."}
 _YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31),
                         error="Date hors de la plage acceptée (2000 à 2100).")
 

@@ -58,3 +58,17 @@ def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, 
     assert view["state"] == "community"
     events = [e["type"] for e in make.call("GET", f"/requests/{opened['id']}/events", operator).json]
     assert events.count("community_opened") == 1
+
+
+def test_an_offer_sent_after_its_phase_ended_announces_the_current_phase(make: Any, clock: Any, ports: Any) -> None:
+    community = make.community()
+    operator = make.member(community, "operator")
+    gp = make.member(community, "physician")
+    make.device(gp)
+    opened = make.open(operator, community, treating=gp)
+    clock.advance(seconds=3600 + 60)  # the sender was down during the whole exclusive hour
+    make.tick()
+    make.deliver()
+    offers = [m for m in ports["push"].sent if m.data["request_id"] == str(opened["id"])]
+    assert len(offers) == 1
+    assert offers[0].data["phase"] == "community" and offers[0].data["expires_at"] == opened["expires_at"]

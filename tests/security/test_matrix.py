@@ -1,0 +1,105 @@
+"""Roles × communities × endpoints: each cell answers as CONTRACT.md says (allowed, 401, 403 or 404)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+ACTORS = ("admin", "a.coordinator", "a.operator", "a.physician", "a.other", "b.coordinator", "b.operator",
+          "b.physician", "anonymous")
+_logins = itertools.count(1)
+
+
+def expect(allowed: dict[str, int], default: int, **others: int) -> dict[str, int]:
+    """Return the status of each actor: anonymous 401, the given ones, `default` for the rest."""
+    table = {actor: default for actor in ACTORS}
+    table.update({key.replace("_", "."): value for key, value in others.items()})
+    table.update(allowed)
+    table["anonymous"] = 401
+    return table
+
+
+STAFF_A = {"admin": 200, "a.coordinator": 200}
+B_HIDDEN = {"b_coordinator": 404, "b_operator": 404, "b_physician": 404}
+PHYSICIANS = {"a.physician": 200, "a.other": 200, "b.physician": 200}
+
+# name: (method, path template, body or None, expected statuses)
+CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
+    "me": ("GET", "/me", None, expect({a: 200 for a in ACTORS}, 200)),
+    "communities": ("GET", "/communities", None, expect({}, 200)),
+    "create community": ("POST", "/communities", "community", expect({"admin": 201}, 403)),
+    "community": ("GET", "/communities/{a}", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    "patch community": ("PATCH", "/communities/{a}", {}, expect(STAFF_A, 403, **B_HIDDEN)),
+    "members": ("GET", "/communities/{a}/members", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    "add member": ("POST", "/communities/{a}/members", "member",
+                   expect({"admin": 201, "a.coordinator": 201}, 403, **B_HIDDEN)),
+    # Strangers to community A are told it does not exist (422 on the field), like a 404.
+    "open request": ("POST", "/requests", "request",
+                     expect({"a.operator": 201, "a.coordinator": 201}, 403,
+                            b_coordinator=422, b_operator=422, b_physician=422)),
+    "list requests": ("GET", "/requests", None, expect({"a.physician": 403, "a.other": 403, "b.physician": 403},
+                                                        200)),
+    "read request": ("GET", "/requests/{r}", None,
+                     expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 200}, 404)),
+    "events": ("GET", "/requests/{r}/events", None,
+               expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 403}, 404)),
+    "access trail": ("GET", "/requests/{r}/access", None,
+                     expect({"admin": 200, "a.coordinator": 200, "a.operator": 403, "a.physician": 403}, 404)),
+    # CONTRACT.md names operators and coordinators; the admin (the whole installation) may cancel too.
+    "cancel": ("POST", "/requests/{r}/cancel", {"reason": "Doublon"},
+               expect({"a.coordinator": 200, "a.operator": 200, "admin": 200, "a.physician": 403}, 404)),
+    # The exclusive hour: only the treating GP may take it; other physicians of A know it by its offer.
+    "accept": ("POST", "/requests/{r}/accept", "accept",
+               expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),
+    "refuse": ("POST", "/requests/{r}/refuse", {}, expect({"a.physician": 200, "a.other": 403}, 403,
+                                                          b_physician=404)),
+    # Only the accepting physician gives the outcome; nobody accepted yet.
+    "outcome": ("POST", "/requests/{r}/outcome", {"outcome": "no_show"}, expect({}, 403, b_physician=404)),
+    "offers": ("GET", "/me/offers", None, expect(PHYSICIANS, 403)),
+    "add device": ("POST", "/me/devices", {"platform": "android", "token": "device-token-123456"},
+                   expect({"a.physician": 201, "a.other": 201, "b.physician": 201}, 403)),
+    "availability": ("PUT", "/me/availability", {"available": True}, expect(PHYSICIANS, 403)),
+    "report": ("GET", "/communities/{a}/report?from=2026-11-01&to=2026-11-30", None,
+               expect(STAFF_A, 403, **B_HIDDEN)),
+}
+
+
+@pytest.fixture
+def people(world: Any) -> dict[str, Any]:
+    a, b = world["a"], world["b"]
+    return {"admin": world["admin"], "a.coordinator": a["coordinator"], "a.operator": a["operator"],
+            "a.physician": a["physician"], "a.other": a["other"], "b.coordinator": b["coordinator"],
+            "b.operator": b["operator"], "b.physician": b["physician"], "anonymous": None}
+
+
+def body_for(kind: Any, make: Any, world: Any) -> Any:
+    n = next(_logins)
+    if kind == "community":
+        return {"name": f"CPTS matrice {n}"}
+    if kind == "member":
+        return {"role": "operator", "login": f"matrix{n}", "password": "a long password", "name": f"Opérateur {n}"}
+    if kind == "request":
+        return make.request_body(world["a"]["community"])
+    if kind == "accept":
+        return {"appointment_at": (make.clock.now() + timedelta(minutes=30)).isoformat()}
+    return kind
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_cell(name: str, make: Any, world: Any, people: dict[str, Any]) -> None:
+    method, template, body, expected = CELLS[name]
+    wrong = {}
+    for actor in ACTORS:
+        # A fresh request per actor: the answers that change it (cancel, accept) start from the same state.
+        opened = make.open(world["a"]["operator"], world["a"]["community"], treating=world["a"]["physician"])
+        path = template.format(a=world["a"]["community"].id, r=opened["id"])
+        response = make.call(method, path, people[actor], json=body_for(body, make, world))
+        assert response.mimetype in ("application/json", "application/problem+json") or response.status_code == 204
+        if response.status_code >= 400:
+            assert response.mimetype == "application/problem+json"
+        if response.status_code != expected[actor]:
+            wrong[actor] = (response.status_code, expected[actor], (response.json or {}).get("detail"))
+    assert not wrong, wrong

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
@@ -74,7 +75,7 @@ def page_globals() -> dict[str, Any]:
 
 
 @bp.errorhandler(HTTPException)
-def html_error(error: HTTPException) -> Response | tuple[str, int]:
+def html_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
     """Show errors of the pages as pages; send strangers to the sign-in page."""
     status = error.code or 500
     if status == 401:
@@ -130,7 +131,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/")
-def home() -> Response:
+def home() -> BaseResponse:
     """Send each user to the page made for their role."""
     user = signed_in()
     return redirect(url_for(HOMES.get(user.role, "pages.sign_in")))
@@ -166,7 +167,7 @@ def sign_in() -> Any:
 
 
 @bp.route("/deconnexion", methods=["POST"])
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     """Revoke the session's token and forget the session."""
     token = session.get("token")
     if token:

@@ -51,7 +51,7 @@ def accept_delays(community: Community, start: date, end: date) -> list[float]:
     rows = db.session.execute(select(Request.opened_at, Request.accepted_at).where(and_(
         Request.community_id == community.id, Request.opened_at >= lower, Request.opened_at < upper,
         Request.accepted_at.is_not(None))))
-    return [(accepted - opened).total_seconds() for opened, accepted in rows]
+    return [(accepted - opened).total_seconds() for opened, accepted in rows if accepted is not None]
 
 
 @bp.route("/pilotage")

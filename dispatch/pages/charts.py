@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -26,7 +27,7 @@ def month_label(month: str) -> str:
     return f"{MONTHS_SHORT[int(number) - 1]} {year[2:]}"
 
 
-def acceptance_by_month(by_month: Sequence[dict[str, int]]) -> Markup:
+def acceptance_by_month(by_month: Sequence[dict[str, Any]]) -> Markup:
     """Draw opened and accepted requests per month as paired bars, with the month's acceptance rate."""
     width, height, top, bottom, left = 1100, 280, 28, 40, 36
     slots = max(len(by_month), 1)

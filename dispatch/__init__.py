@@ -102,7 +102,6 @@ def _register_guards(app: Flask) -> None:
             return errors.problem_response(404, detail="Ressource introuvable.")
         if request.routing_exception is not None:
             return None  # an unknown path or method answers its 404/405, as the public document shows
-
         length = request.content_length
         if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
             return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")

@@ -15,6 +15,7 @@ from dispatch.db import db
 from dispatch.escalation.machine import Effect
 from dispatch.escalation.models import Offer, Request
 from dispatch.notify.outbox import enqueue, enqueue_many
+from dispatch.reports import rollup
 
 
 def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None) -> None:
@@ -74,6 +75,8 @@ def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datet
     # A fan-out reaches ~800 physicians: two multi-row INSERTs instead of 1,600 ORM objects.
     db.session.execute(insert(Offer), [{"request_id": request.id, "physician_id": physician_id, "phase": phase,
                                         "status": "notified", "offered_at": now} for physician_id in physician_ids])
+    rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids,
+                        day=rollup.local_day(request.opened_at, request.community.timezone))
     enqueue_many([{"channel": "push", "kind": "offer", "idempotency_key": f"offer:{request.id}:{physician_id}",
                    "request_id": request.id, "physician_id": physician_id, "payload": payload}
                   for physician_id in physician_ids], now=now)

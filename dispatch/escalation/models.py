@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
@@ -21,6 +21,7 @@ class Request(db.Model):
     __table_args__ = (
         UniqueConstraint("opened_by_id", "idempotency_key"),
         Index("ix_requests_community_opened", "community_id", "opened_at"),
+        Index("ix_requests_community_delay", "community_id", "accept_delay_us", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +67,10 @@ class Request(db.Model):
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # Copies kept for the report, so that it reads requests alone: accepted_at - opened_at in
+    # microseconds, set at acceptance; the status of the request's synthesis, set with the synthesis.
+    accept_delay_us: Mapped[int | None] = mapped_column(BigInteger)
+    synthesis_status: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
 
     community: Mapped[Community] = relationship(lazy="joined")

@@ -15,6 +15,7 @@ from dispatch.db import db
 from dispatch.escalation import effects, machine
 from dispatch.escalation.machine import Decision, Plan, Refusal, Snapshot
 from dispatch.escalation.models import Event, Offer, Request
+from dispatch.reports import rollup
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def accept(*, request: Request, physician: Physician, appointment_at: datetime, 
     phase = "exclusive" if physician.id == request.treating_physician_id and request.state == "exclusive" \
         else request.state
     values = {"accepted_by_id": physician.id, "accepted_at": now, "accepted_phase": phase,
-              "appointment_at": appointment_at, "place": place or physician.address}
+              "appointment_at": appointment_at, "place": place or physician.address,
+              "accept_delay_us": rollup.delay_us(request.opened_at, now)}
     if not _apply(request, decision, now=now, values=values):
         fresh = db.session.get(Request, request.id)
         if fresh is not None and fresh.accepted_by_id == physician.id:
@@ -148,8 +150,10 @@ def accept(*, request: Request, physician: Physician, appointment_at: datetime, 
         refusal = machine.accept(snapshot(fresh), physician_id=physician.id, now=now, treating_registered=True) \
             if fresh is not None else Refusal.CLOSED
         raise Rejected(refusal if isinstance(refusal, Refusal) else Refusal.ALREADY_ACCEPTED)
-    offer = _offer(request.id, physician.id)
+    offer = _offer(request.id, physician.id, lock=True)
     assert offer is not None
+    rollup.count_answer(community_id=request.community_id, physician_id=physician.id, answer="accepted",
+                        previous=offer.status, day=rollup.local_day(request.opened_at, request.community.timezone))
     offer.status, offer.responded_at = "accepted", now
     record_event(request.id, type="accepted", at=now, actor=actor,
                  data={"physician_id": physician.id, "phase": phase, "appointment_at": _iso(appointment_at),
@@ -172,8 +176,12 @@ def refuse(*, request: Request, physician: Physician, reason: str | None, now: d
     opens_community = decision.state != request.state
     if opens_community and not _apply(request, decision, now=now):
         raise Rejected(Refusal.CLOSED)
-    offer = _offer(request.id, physician.id)
-    assert offer is not None
+    offer = _offer(request.id, physician.id, lock=True)
+    if offer is None or offer.status != "notified":  # answered meanwhile, by a concurrent call
+        db.session.rollback()
+        raise Rejected(Refusal.NOT_ELIGIBLE)
+    rollup.count_answer(community_id=request.community_id, physician_id=physician.id, answer="refused",
+                        previous=offer.status, day=rollup.local_day(request.opened_at, request.community.timezone))
     offer.status, offer.responded_at, offer.reason = "refused", now, reason
     record_event(request.id, type="refused", at=now, actor=actor,
                  data={"physician_id": physician.id, "reason": reason, "phase": offer.phase})
@@ -212,8 +220,11 @@ def record_outcome(*, request: Request, physician: Physician, outcome: str, synt
     return request
 
 
-def _offer(request_id: int, physician_id: int) -> Offer | None:
-    return db.session.scalar(select(Offer).where(Offer.request_id == request_id, Offer.physician_id == physician_id))
+def _offer(request_id: int, physician_id: int, *, lock: bool = False) -> Offer | None:
+    query = select(Offer).where(Offer.request_id == request_id, Offer.physician_id == physician_id)
+    if lock:  # the row as committed now, held until commit: its answer and the rollup's move together
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def _iso(value: datetime | None) -> str | None:

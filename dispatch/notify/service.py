@@ -261,6 +261,8 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         synthesis = db.session.get(Synthesis, synthesis_id)
         if synthesis is not None:
             synthesis.status = message.status
+            db.session.execute(update(Request).where(Request.id == synthesis.request_id)
+                               .values(synthesis_status=message.status))  # the report's copy
     if message.request_id:
         event_type = f"{message.kind}_{message.status}"
         data = {"to": message.address, "attempts": message.attempts}

@@ -120,6 +120,9 @@ def cancel(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     """Cancel an open request; every phone it was offered to is cleared."""
     user = current_user()
     request = staff_request(user, request_id)
+    if user.role == "admin" and member_role(user, request.community_id) is None:
+        # CONTRACT.md: cancelling is the call centre's and the CPTS staff's decision, not the installation's.
+        raise Problem(403, "forbidden", "Seuls les opérateurs et coordinateurs de la communauté annulent une demande.")
     try:
         request = service.cancel(request=request, reason=args["reason"], now=now(), actor=actor(user))
     except service.Rejected as exc:

@@ -39,6 +39,7 @@ def store_synthesis(*, request: Request, physician: Physician, text: str, now: d
     synthesis = Synthesis(request_id=request.id, physician_id=physician.id, text=text, written_at=now,
                           to_address=address, status=status)
     db.session.add(synthesis)
+    request.synthesis_status = status  # the report's copy
     db.session.flush()
     db.session.add(Event(request_id=request.id, at=now, type="synthesis_written", actor_id=actor.user_id,
                          actor_role=actor.role, client=actor.client, data={"status": status}))

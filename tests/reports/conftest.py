@@ -1,4 +1,7 @@
-"""A seeder that writes requests, offers and syntheses straight through the models, at exact instants."""
+"""A seeder that writes requests, offers and syntheses straight through the models, at exact instants.
+
+The report's copies (rollup, request columns) are then filled by the migration's backfill.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pytest
 
 from dispatch.db import db
 from dispatch.escalation.models import Offer, Request
+from dispatch.reports.rollup import backfill
 from dispatch.synthesis.models import Synthesis
 
 
@@ -44,6 +48,8 @@ class Seeder:
         if synthesis is not None:
             db.session.add(Synthesis(request_id=request.id, physician_id=accepted_by.id, text="Otite, amoxicilline.",
                                      written_at=opened_at + timedelta(hours=3), status=synthesis))
+        db.session.flush()
+        backfill(db.session.connection())
         db.session.commit()
         return request
 

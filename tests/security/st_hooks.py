@@ -32,6 +32,15 @@ def map_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> dic
         return path_parameters
     for name in ID_PARAMETERS:
         value = path_parameters.get(name)
-        if isinstance(value, int) and 0 <= value < 10**6:
+        if isinstance(value, int) and 1 <= value < 10**6:  # out-of-range ids stay as drawn
             path_parameters[name] = value % 4 + 1
     return path_parameters
+
+
+@schemathesis.hook
+def map_query(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop query keys the document does not name: like most HTTP services we ignore them, and say so here."""
+    if not query or ctx.operation is None:
+        return query
+    named = {parameter.name for parameter in ctx.operation.query}
+    return {key: value for key, value in query.items() if key in named}

@@ -48,9 +48,9 @@ CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
                expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 403}, 404)),
     "access trail": ("GET", "/requests/{r}/access", None,
                      expect({"admin": 200, "a.coordinator": 200, "a.operator": 403, "a.physician": 403}, 404)),
-    # CONTRACT.md names operators and coordinators; the admin (the whole installation) may cancel too.
+    # CONTRACT.md names operators and coordinators: the admin (the whole installation) is refused.
     "cancel": ("POST", "/requests/{r}/cancel", {"reason": "Doublon"},
-               expect({"a.coordinator": 200, "a.operator": 200, "admin": 200, "a.physician": 403}, 404)),
+               expect({"a.coordinator": 200, "a.operator": 200, "admin": 403, "a.physician": 403}, 404)),
     # The exclusive hour: only the treating GP may take it; other physicians of A know it by its offer.
     "accept": ("POST", "/requests/{r}/accept", "accept",
                expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),

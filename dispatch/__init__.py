@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
@@ -17,7 +18,7 @@ from dispatch.db import db as _db
 class DispatchApi(Api):
     """flask-smorest's Api, answering every error as problem+json."""
 
-    from dispatch.schemas import ProblemOut as ERROR_SCHEMA  # noqa: N811 -- flask-smorest's hook
+    from dispatch.schemas import ProblemOut as ERROR_SCHEMA  # noqa: N811,N814 -- flask-smorest's hook
 
     # Errors are documented per operation as problem+json by errors.ProblemDocPlugin, not as a catch-all.
     DEFAULT_ERROR_RESPONSE_NAME = None
@@ -113,9 +114,10 @@ def _register_guards(app: Flask) -> None:
                 whole = False
             if not whole:
                 return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
-        if request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding")):
-            if not request.is_json and not request.path.startswith("/api/v1/webhooks/"):  # providers post forms
-                return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
+        has_body = request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding"))
+        # Providers' webhooks post forms; everything else speaks JSON.
+        if has_body and not request.is_json and not request.path.startswith("/api/v1/webhooks/"):
+            return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
         g.user = resolve_token(token=token, now=now()) if token else None
         if g.user is None and not _public(request.method, request.path):

@@ -56,9 +56,9 @@ def create_community(*, name: str, timezone: str, exclusive_window_s: int, respo
 
 def update_community(*, community: Community, changes: dict[str, Any]) -> Community:
     """Change a community's name or windows; running requests keep their plan."""
-    if "name" in changes and changes["name"] != community.name:
-        if db.session.scalar(select(Community.id).where(Community.name == changes["name"])) is not None:
-            raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
+    renamed = "name" in changes and changes["name"] != community.name
+    if renamed and db.session.scalar(select(Community.id).where(Community.name == changes["name"])) is not None:
+        raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
     for key, value in changes.items():
         setattr(community, key, value)
     db.session.commit()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import jsonify, request as http
+from flask import jsonify
+from flask import request as http
 from flask_smorest import Blueprint
 from sqlalchemy import select
 

@@ -25,7 +25,8 @@ def test_many_threads_accepting_one_request_exactly_one_wins(make: Any, app: Any
         statuses: list[tuple[int, str | None]] = []
         lock = threading.Lock()
 
-        def press(index: int, request_id: int = opened["id"]) -> None:
+        def press(index: int, request_id: int = opened["id"], barrier: threading.Barrier = barrier,
+                  lock: Any = lock, statuses: list[tuple[int, str | None]] = statuses) -> None:
             client = app.test_client()
             barrier.wait()
             response = client.post(f"/api/v1/requests/{request_id}/accept", headers=headers[index],

@@ -18,12 +18,14 @@ from sqlalchemy import (
     Table,
     case,
     cast,
+    event,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from dispatch.db import UTCDateTime, db
 from dispatch.reports.periods import local_midnight
@@ -69,14 +71,42 @@ def count_answer(*, community_id: int, day: date, physician_id: int, answer: str
 
 
 def _upsert(rows: list[dict[str, Any]]) -> None:
+    """Queue the rows; they are written together, in key order, just before the transaction commits."""
+    db.session.info.setdefault(_PENDING, []).extend(rows)
+
+
+_PENDING = "physician_day_stats_pending"
+_COUNTS = ("offered", "accepted", "refused")
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """Write a transaction's rollup changes in one statement, rows in key order.
+
+    Every transaction takes the rollup rows' locks in the same order, so two fan-outs and a refusal
+    running at once wait for each other instead of deadlocking.
+    """
+    rows = session.info.pop(_PENDING, None)
     if not rows:
         return
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(STATS).values(rows)
+    merged: dict[tuple[int, int, date], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["community_id"], row["physician_id"], row["day"])
+        into = merged.setdefault(key, {"community_id": key[0], "physician_id": key[1], "day": key[2],
+                                       **dict.fromkeys(_COUNTS, 0)})
+        for name in _COUNTS:
+            into[name] += row[name]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(STATS).values([merged[key] for key in sorted(merged)])
     excluded = statement.excluded
-    db.session.execute(statement.on_conflict_do_update(
+    session.execute(statement.on_conflict_do_update(
         index_elements=["community_id", "physician_id", "day"],
-        set_={name: STATS.c[name] + excluded[name] for name in ("offered", "accepted", "refused")}))
+        set_={name: STATS.c[name] + excluded[name] for name in _COUNTS}))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def backfill(connection: Connection) -> None:

@@ -120,6 +120,7 @@ def _register_guards(app: Flask) -> None:
             return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
         g.user = resolve_token(token=token, now=now()) if token else None
+        g.user_id = g.user.id if g.user is not None else None
         if g.user is None and not _public(request.method, request.path):
             # Authentication comes before anything else: no validation detail for strangers.
             return errors.problem_response(401, code="unauthorized", detail="Jeton d'accès absent, expiré ou révoqué.",

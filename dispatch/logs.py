@@ -107,9 +107,8 @@ def configure(app: Flask) -> None:
     def access_log(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
         if request.path.startswith("/api/"):
-            user = g.get("user")
             access.info("%s %s %s", request.method, request.path, response.status_code, extra={
                 "method": request.method, "path": request.path, "status": response.status_code,
                 "duration_ms": round((perf_counter() - g.get("request_started", perf_counter())) * 1000, 1),
-                "user_id": getattr(user, "id", None)})
+                "user_id": g.get("user_id")})  # read at sign-in: the user object may be expired by now
         return response

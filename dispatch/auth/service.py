@@ -83,13 +83,11 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
 
 def resolve_token(*, token: str, now: datetime) -> User | None:
     """Return the active user holding this unexpired, unrevoked token."""
-    row = db.session.scalar(select(Token).where(Token.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    return user
+    # One round trip on every call: the token's checks are in the query, the user comes with it.
+    query = (select(User).join(Token, Token.user_id == User.id)
+             .where(Token.token_hash == token_digest(token), Token.revoked_at.is_(None), Token.expires_at > now,
+                    User.active.is_(True)))
+    return db.session.scalar(query)
 
 
 def sign_out(*, token: str, now: datetime) -> None:

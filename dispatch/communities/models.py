@@ -37,7 +37,7 @@ class Physician(db.Model):
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
-    devices: Mapped[list[Device]] = relationship(back_populates="physician", lazy="selectin")
+    devices: Mapped[list[Device]] = relationship(back_populates="physician", lazy="select")
 
     def is_available(self, now: datetime) -> bool:
         """Say whether the physician takes requests at `now`."""

@@ -74,9 +74,10 @@ class Request(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     community: Mapped[Community] = relationship(lazy="joined")
-    treating_physician: Mapped[Physician | None] = relationship(foreign_keys=[treating_physician_id], lazy="joined")
-    treating_directory: Mapped[DirectoryEntry | None] = relationship(lazy="joined")
-    accepted_by: Mapped[Physician | None] = relationship(foreign_keys=[accepted_by_id], lazy="joined")
+    # Loaded only where used: a request is read on every call, its physicians rarely.
+    treating_physician: Mapped[Physician | None] = relationship(foreign_keys=[treating_physician_id], lazy="select")
+    treating_directory: Mapped[DirectoryEntry | None] = relationship(lazy="select")
+    accepted_by: Mapped[Physician | None] = relationship(foreign_keys=[accepted_by_id], lazy="select")
 
 
 class Offer(db.Model):

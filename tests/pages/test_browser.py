@@ -50,7 +50,7 @@ def browser(tmp_path: Path) -> Iterator[Callable[[str, int, int], Any]]:
         options.add_argument(f"--user-data-dir={tmp_path / ('profile-' + name)}")
         options.add_argument(f"--window-size={width},{height}")
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-        driver.set_page_load_timeout(20)
+        driver.set_page_load_timeout(60)
         if width < 600:  # headless windows do not shrink below ~500 px: emulate the phone's screen instead
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
@@ -62,7 +62,7 @@ def browser(tmp_path: Path) -> Iterator[Callable[[str, int, int], Any]]:
         driver.quit()
 
 
-def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 10) -> Any:
+def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 30) -> Any:
     """Wait until `condition` holds; the live list replaces its rows, so a vanished element means "not yet"."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait

@@ -48,6 +48,11 @@ def utcnow() -> datetime:
     return now + timedelta(seconds=shift) if shift else now
 
 
+def system_now() -> datetime:
+    """Return the machine's own time, never shifted: what APScheduler plans its jobs against."""
+    return datetime.now(UTC)
+
+
 def monotonic() -> float:
     """Return a monotonic reading in seconds, for measuring durations."""
     return time.monotonic()

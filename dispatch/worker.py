@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from dispatch.clock import system_now
 from dispatch.db import db
-from dispatch.escalation.service import advance_due
+from dispatch.escalation.service import advance_due, next_deadline_after
 from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.service import deliver_pending
 
@@ -32,6 +36,7 @@ class Worker:
         self.tick_s = tick_s
         self.safety_s = safety_s
         self.wakeup = threading.Event()
+        self.tick_lock = threading.Lock()
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.thread = threading.Thread(target=self._send_loop, name="outbox-sender", daemon=True)
@@ -77,9 +82,33 @@ class Worker:
             self.notify()
 
     def tick(self) -> int:
-        """Advance every request whose deadline has passed, if this process leads."""
+        """Advance every request whose deadline has passed, if this process leads, then aim at the next one."""
         if self.leader is not None and not self.leader.is_leader():
             return 0
+        with self.tick_lock:
+            moved = self._advance()
+            self._aim()
+        return moved
+
+    def _aim(self) -> None:
+        """Run one more tick exactly at the next deadline when it falls before the next interval tick."""
+        with self.app.app_context():
+            try:
+                now = self.app.extensions["dispatch"].clock.now()
+                upcoming = next_deadline_after(now=now)
+            except Exception:
+                log.exception("could not read the next deadline; the interval tick will do")
+                db.session.rollback()
+                return
+        if upcoming is None or (upcoming - now).total_seconds() >= self.tick_s or self.stopping.is_set():
+            return
+        at = system_now() + (upcoming - now) + timedelta(milliseconds=5)
+        # Stopping, or the first tick before the scheduler started: the interval tick takes over.
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.add_job(self.tick, "date", run_date=at, id="tick-at-deadline", replace_existing=True,
+                                   misfire_grace_time=None)
+
+    def _advance(self) -> int:
         moved = 0
         with self.app.app_context():
             now = self.app.extensions["dispatch"].clock.now()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.auth.models import User
@@ -50,7 +50,8 @@ def record_event(request_id: int, *, type: str, at: datetime, actor: Actor, data
                          client=actor.client, data=data or {}))
 
 
-def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[str, Any] | None = None) -> bool:
+def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[str, Any] | None = None,
+           rollback: bool = True) -> bool:
     """Write a decision with a conditional update; False when another writer got there first."""
     changes = {"state": decision.state, "exclusive_until": decision.exclusive_until,
                "expires_at": decision.expires_at, "next_deadline": decision.next_deadline,
@@ -63,7 +64,8 @@ def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[
         update(Request).where(Request.id == request.id, Request.version == request.version)
         .values(**changes).execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        db.session.rollback()
+        if rollback:
+            db.session.rollback()
         return False
     for key, value in changes.items():
         set_committed_value(request, key, value)
@@ -102,25 +104,26 @@ def open_request(*, community: Community, fields: dict[str, Any], treating: Phys
 
 
 def advance_due(*, now: datetime, limit: int = 500) -> int:
-    """Advance every request whose deadline has passed; return how many moved."""
+    """Advance up to `limit` requests whose deadline has passed, in one transaction; return how many moved."""
     moved = 0
-    query = select(Request.id).where(Request.next_deadline <= now).order_by(Request.next_deadline).limit(limit)
-    for request_id in list(db.session.scalars(query)):
-        request = db.session.get(Request, request_id)
-        if request is None:
-            continue
+    query = select(Request).where(Request.next_deadline <= now).order_by(Request.next_deadline).limit(limit)
+    for request in list(db.session.scalars(query).unique()):
         decision = machine.advance(snapshot(request), now=now)
-        if decision is None:
+        # A request accepted or cancelled meanwhile fails its conditional update: nothing to do for it.
+        if decision is None or not _apply(request, decision, now=now, rollback=False):
             continue
-        if not _apply(request, decision, now=now):
-            continue  # accepted or cancelled meanwhile: nothing to do
         record_event(request.id, type=decision.event, at=now, actor=SYSTEM,
                      data={"deadline": _iso(request.expires_at if decision.state == "expired"
                                             else request.exclusive_until)})
         effects.carry_out(request, decision.effects, now=now, reason="expired")
-        db.session.commit()
         moved += 1
+    db.session.commit()
     return moved
+
+
+def next_deadline_after(*, now: datetime) -> datetime | None:
+    """Return the earliest deadline still to come, for a tick that wants to be on time."""
+    return db.session.scalar(select(func.min(Request.next_deadline)).where(Request.next_deadline > now))
 
 
 def accept(*, request: Request, physician: Physician, appointment_at: datetime, place: str | None,

@@ -72,3 +72,35 @@ def test_an_offer_sent_after_its_phase_ended_announces_the_current_phase(make: A
     offers = [m for m in ports["push"].sent if m.data["request_id"] == str(opened["id"])]
     assert len(offers) == 1
     assert offers[0].data["phase"] == "community" and offers[0].data["expires_at"] == opened["expires_at"]
+
+
+def test_the_tick_is_on_time_for_a_deadline_between_two_interval_ticks(make: Any, clock: Any,
+                                                                       database_url: str) -> None:
+    community = make.community(exclusive=1, response=120)
+    operator = make.member(community, "operator")
+    gp = make.member(community, "physician")
+    opened = make.open(operator, community, treating=gp)  # exclusive for one second
+    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, runtime=object())
+    runtime = build_runtime(restarted, clock=clock)
+    runtime.push, runtime.sms, runtime.mail = Recorder(), Recorder(), Recorder()
+    restarted.extensions["dispatch"] = runtime
+    worker = Worker(restarted, tick_s=30, safety_s=30)  # the interval alone would be 30 s late
+    started = time.monotonic()
+    worker.start()
+    try:
+        time.sleep(0.3)
+        clock.advance(seconds=1)  # the (fake) deadline passes while the worker waits for the real one
+        state = "exclusive"
+        while state == "exclusive" and time.monotonic() - started < 10:
+            time.sleep(0.05)
+            state = make.call("GET", f"/requests/{opened['id']}", operator).json["state"]
+        elapsed = time.monotonic() - started
+    finally:
+        worker.stop()
+        with restarted.app_context():
+            from dispatch.db import db
+
+            for engine in db.engines.values():
+                engine.dispose()
+    assert state == "community"
+    assert elapsed < 5, elapsed

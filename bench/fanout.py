@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,7 +30,7 @@ from firebase_admin import messaging  # noqa: E402
 
 from dispatch import create_app  # noqa: E402
 from dispatch.auth.models import Membership, User  # noqa: E402
-from dispatch.cli import upgrade  # noqa: E402
+from dispatch.cli import upgrade_fresh  # noqa: E402
 from dispatch.clock import utcnow  # noqa: E402
 from dispatch.communities import service as communities  # noqa: E402
 from dispatch.communities.models import Device, Physician  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
     logging.disable(logging.INFO)  # the access log would drown the figures
     with tempfile.TemporaryDirectory() as tmp, FcmPeer(latency_s=args.latency) as peer:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'fanout.sqlite3'}"
-        prepare_database(url)
+        upgrade_fresh(url)
         clock = ManualClock()
         settings = {"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "ARGON2_TIME_COST": 1,
                     "ARGON2_MEMORY_COST": 64, "DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": peer.url,
@@ -90,15 +90,6 @@ def main() -> None:
                 close()
 
 
-def prepare_database(url: str) -> None:
-    """Empty a PostgreSQL database, then apply the migrations."""
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
 
 
 def run(app: Any, peer: FcmPeer, clock: ManualClock, floor_push: FcmPush, args: argparse.Namespace) -> None:

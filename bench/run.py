@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from argon2 import PasswordHasher  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from dispatch.cli import upgrade  # noqa: E402
+from dispatch.cli import upgrade, upgrade_fresh  # noqa: E402
 from dispatch.clock import utcnow  # noqa: E402
 from tests.peers.fcm import FcmPeer  # noqa: E402
 from tests.system import harness  # noqa: E402
@@ -264,13 +264,6 @@ class Bench:
         return sum(statuses.values()) / (time.monotonic() - started), statuses
 
 
-def fresh_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(url)
 
 
 def run_backend(name: str, url: str, seconds: float, logs: Path) -> dict[str, Any]:
@@ -326,7 +319,7 @@ def main() -> None:
         upgrade(url)
         results["SQLite"] = run_backend("SQLite", url, args.seconds, logs)
     if args.postgres:
-        fresh_postgres(args.postgres)
+        upgrade_fresh(args.postgres)
         results["PostgreSQL"] = run_backend("PostgreSQL", args.postgres, args.seconds, logs)
     print_table(results)
     print(f"\nlogs: {logs}", file=sys.stderr)

@@ -30,6 +30,19 @@ def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+def upgrade_fresh(url: str) -> None:
+    """Empty a PostgreSQL database (tests and benchmarks only), then apply every migration."""
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+
+
 @click.group()
 def main() -> None:
     """SNP Dispatch: demandes de soins non programmés pour les CPTS."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -10,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from dispatch import create_app
-from dispatch.cli import upgrade
+from dispatch.cli import upgrade_fresh
 from dispatch.db import db
 from dispatch.notify.inbox import Recorder
 from dispatch.wiring import build_runtime
@@ -53,13 +54,7 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Return the test database, migrated once from scratch."""
     url = _database_url(tmp_path_factory)
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
+    upgrade_fresh(url)
     return url
 
 
@@ -94,16 +89,25 @@ def app(database_url: str, clock: FakeClock, ports: dict[str, Recorder]) -> Iter
     runtime = build_runtime(application, clock=clock)
     runtime.push, runtime.sms, runtime.mail = ports["push"], ports["sms"], ports["mail"]
     application.extensions["dispatch"] = runtime
-    with application.app_context():
+    with serving(application):
         yield application
-        db.session.remove()
-        _truncate()
-        for engine in db.engines.values():
-            engine.dispose()
 
 
 class _Deferred:
     """Placeholder runtime replaced right after the factory returns."""
+
+
+@contextlib.contextmanager
+def serving(application: Any) -> Iterator[Any]:
+    """Hold the app's context for a test, then empty the database and close its connections."""
+    with application.app_context():
+        try:
+            yield application
+        finally:
+            db.session.remove()
+            _truncate()
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 def _truncate() -> None:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from dispatch import create_app
-from dispatch.db import db
 from dispatch.notify.inbox import Recorder
 from dispatch.wiring import build_runtime
-from tests.conftest import TEST_SETTINGS, Builders, FakeClock, _truncate
+from tests.conftest import TEST_SETTINGS, Builders, FakeClock, serving
 from tests.peers.fcm import FcmPeer
 from tests.peers.guard import forbid_outbound
 from tests.peers.twilio import TwilioPeer
@@ -67,17 +66,13 @@ def live(database_url: str, clock: FakeClock, fcm_peer: FcmPeer, twilio_peer: Tw
     runtime = build_runtime(application, clock=clock)  # the real adapters, dated by the fake clock
     runtime.mail = Recorder()  # secure messaging is the synthesis suite's business
     application.extensions["dispatch"] = runtime
-    with application.app_context():
+    with serving(application):
         try:
             yield Live(application, Builders(application, application.test_client(), clock), fcm_peer,
                        twilio_peer, clock)
         finally:
             for close in reversed(runtime.closers):
                 close()
-            db.session.remove()
-            _truncate()
-            for engine in db.engines.values():
-                engine.dispose()
 
 
 class _Deferred:

@@ -15,11 +15,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from dispatch import create_app
-from dispatch.db import db
 from dispatch.notify.inbox import Recorder
 from dispatch.notify.smtp import SmtpMailer
 from dispatch.wiring import build_runtime
-from tests.conftest import TEST_SETTINGS, FakeClock, _truncate
+from tests.conftest import TEST_SETTINGS, FakeClock, serving
 from tests.notify.certs import Pki, make_pki
 from tests.peers.guard import forbid_outbound
 
@@ -132,9 +131,5 @@ def mail_app(database_url: str, clock: FakeClock, smtp_overrides: dict[str, Any]
     assert isinstance(runtime.mail, SmtpMailer)  # the wiring chose the real adapter
     runtime.push, runtime.sms = Recorder(), Recorder()
     application.extensions["dispatch"] = runtime
-    with application.app_context():
+    with serving(application):
         yield application
-        db.session.remove()
-        _truncate()
-        for engine in db.engines.values():
-            engine.dispose()

@@ -25,6 +25,10 @@ if [ -z "${DISPATCH_TEST_POSTGRES_URL:-}" ]; then
   export DISPATCH_TEST_POSTGRES_URL="$PG_URL"
 fi
 
+echo "== Lint (ruff) and types of the pure modules (mypy)"
+$BIN/ruff check .
+$BIN/mypy
+
 status=0
 echo "== Suite on SQLite"
 $BIN/python -m pytest "$@" || status=$?

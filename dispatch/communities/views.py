@@ -208,3 +208,17 @@ def members(args: dict[str, Any], community_id: int) -> Any:
              for user, role, physician in db.session.execute(query)]
     response = jsonify(MemberOut(many=True).dump(items))
     return with_next_link(response, items, args["limit"])
+
+
+@bp.route("/communities/<int:community_id>/members/<int:user_id>", methods=["DELETE"])
+@bp.response(204)
+@bp.alt_response(409, description="Désactiver son propre compte (self_deactivation)")
+def deactivate_member(community_id: int, user_id: int) -> None:
+    """Deactivate a member: no more sign-in and no more offers; their tokens are revoked, their history kept."""
+    community = visible_community(community_id)
+    if user_id == current_user().id:
+        raise Problem(409, "self_deactivation", "Vous ne pouvez pas désactiver votre propre compte.")
+    try:
+        service.deactivate_member(community=community, user_id=user_id, now=now())
+    except LookupError:
+        raise Problem(404, "not_found", "Membre introuvable dans cette communauté.") from None

@@ -184,3 +184,26 @@ def test_unregistered_treating_gp_is_recorded_and_told(make: Any, ports: Any) ->
     make.accept(physician, opened["id"])
     make.deliver()
     assert [m["To"] for m in ports["mail"].sent] == ["hors.plateforme@medecin.mssante.fr"]
+
+
+def test_a_deactivated_member_can_no_longer_sign_in_nor_be_offered(make: Any, ports: Any) -> None:
+    community = make.community()
+    coordinator = make.member(community, "coordinator")
+    operator = make.member(community, "operator")
+    leaving = make.member(community, "physician")
+    staying = make.member(community, "physician")
+    for physician in (leaving, staying):
+        make.device(physician, token=f"device-{physician.id}")
+    headers = make.headers(leaving)
+    assert make.call("DELETE", f"/communities/{community.id}/members/{leaving.user.id}", coordinator).status_code == 204
+    assert make.client.get("/api/v1/me", headers=headers).status_code == 401
+    signin = make.client.post("/api/v1/auth/token", json={"login": leaving.user.login, "password": "correct horse battery"})
+    assert signin.status_code == 401
+    make.open(operator, community)
+    make.deliver()
+    assert [m.tokens for m in ports["push"].sent] == [(f"device-{staying.id}",)]
+    assert make.call("DELETE", f"/communities/{community.id}/members/999999", coordinator).status_code == 404
+    assert make.call("DELETE", f"/communities/{community.id}/members/{staying.user.id}", operator).status_code == 403
+    other = make.community()
+    stranger = make.member(other, "coordinator")
+    assert make.call("DELETE", f"/communities/{community.id}/members/{staying.user.id}", stranger).status_code == 404

@@ -60,6 +60,8 @@ def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[
         changes["community_at"] = now
     if decision.state in machine.CLOSED_STATES and request.closed_at is None:
         changes["closed_at"] = now
+    zone = request.community.timezone
+    before = rollup.request_key(request, zone)
     result = db.session.execute(
         update(Request).where(Request.id == request.id, Request.version == request.version)
         .values(**changes).execution_options(synchronize_session=False))
@@ -69,6 +71,7 @@ def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[
         return False
     for key, value in changes.items():
         set_committed_value(request, key, value)
+    rollup.move_request(before, rollup.request_key(request, zone))
     return True
 
 
@@ -94,6 +97,7 @@ def open_request(*, community: Community, fields: dict[str, Any], treating: Phys
                       **fields)
     db.session.add(request)
     db.session.flush()
+    rollup.move_request(None, rollup.request_key(request, community.timezone))
     record_event(request.id, type="opened", at=now, actor=actor,
                  data={"state": decision.state, "exclusive_until": _iso(decision.exclusive_until),
                        "expires_at": _iso(decision.expires_at), "plan": {"exclusive_s": plan.exclusive_s,

@@ -20,6 +20,7 @@ from dispatch.notify import outbox
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.phones import normalize_phone
 from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
+from dispatch.reports import rollup
 from dispatch.synthesis.models import Synthesis
 
 log = logging.getLogger(__name__)
@@ -261,8 +262,13 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         synthesis = db.session.get(Synthesis, synthesis_id)
         if synthesis is not None:
             synthesis.status = message.status
-            db.session.execute(update(Request).where(Request.id == synthesis.request_id)
-                               .values(synthesis_status=message.status))  # the report's copy
+            # The report's copy and its rollup: the row as committed, locked until commit, moves with the rollup.
+            locked = select(Request).where(Request.id == synthesis.request_id).with_for_update(of=Request)
+            request = db.session.scalar(locked.execution_options(populate_existing=True))
+            if request is not None:
+                before = rollup.request_key(request, request.community.timezone)
+                request.synthesis_status = message.status
+                rollup.move_request(before, rollup.request_key(request, request.community.timezone))
     if message.request_id:
         event_type = f"{message.kind}_{message.status}"
         data = {"to": message.address, "attempts": message.attempts}

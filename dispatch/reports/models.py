@@ -1,10 +1,10 @@
-"""The per-physician daily rollup of offers behind the report's `by_physician`, kept in step with the offers."""
+"""The daily rollups behind the report: offers per physician (`by_physician`) and requests per group of fields."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey
+from sqlalchemy import Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dispatch.db import db
@@ -26,3 +26,24 @@ class PhysicianDayStats(db.Model):
     offered: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)
     refused: Mapped[int] = mapped_column(default=0)
+
+
+class RequestDayStats(db.Model):
+    """How many requests opened on one local day of a community stand in one group of the report's fields.
+
+    The group: `state`, `source`, `motive`, `treating_status`, `synthesis_status` ('' when none yet) and
+    `accepted_by_treating` (the treating GP accepted it). Every change of those fields moves the request from
+    one row to another in the same transaction; a row may fall back to 0.
+    """
+
+    __tablename__ = "request_day_stats"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    motive: Mapped[str] = mapped_column(String(20), primary_key=True)
+    treating_status: Mapped[str] = mapped_column(String(10), primary_key=True)
+    synthesis_status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    accepted_by_treating: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)

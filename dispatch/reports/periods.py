@@ -12,11 +12,13 @@ MAX_DAYS = 731
 
 @dataclass(frozen=True)
 class Month:
-    """One calendar month of the range, clipped to it: its label and its UTC bounds [start, end)."""
+    """One calendar month of the range, clipped to it: its label, its UTC bounds [start, end), its local days."""
 
     label: str
     start: datetime
     end: datetime
+    first: date
+    last: date
 
 
 def local_midnight(day: date, zone: str) -> datetime:
@@ -37,6 +39,6 @@ def months(start: date, end: date, zone: str) -> list[Month]:
         following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         last = min(end, following - timedelta(days=1))
         lower, upper = utc_bounds(first, last, zone)
-        out.append(Month(f"{first.year:04d}-{first.month:02d}", lower, upper))
+        out.append(Month(f"{first.year:04d}-{first.month:02d}", lower, upper, first, last))
         first = following
     return out

@@ -1,13 +1,14 @@
-"""Keep the report's copies in step: the per-physician daily rollup and the request columns, live and in bulk."""
+"""Keep the report's copies in step: the daily rollups of offers and of requests, and the request columns."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -19,9 +20,12 @@ from sqlalchemy import (
     case,
     cast,
     event,
+    false,
     func,
     insert,
+    inspect,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,11 +34,16 @@ from sqlalchemy.orm import Session
 from dispatch.db import UTCDateTime, db
 from dispatch.reports.periods import local_midnight
 
+if TYPE_CHECKING:
+    from dispatch.escalation.models import Request
+
 # Lightweight tables, so that the migration that backfills does not depend on today's models.
 _meta = MetaData()
 _requests = Table("requests", _meta, Column("id", Integer), Column("community_id", Integer),
                   Column("opened_at", UTCDateTime), Column("accepted_at", UTCDateTime),
-                  Column("accept_delay_us", BigInteger), Column("synthesis_status", String))
+                  Column("accept_delay_us", BigInteger), Column("synthesis_status", String), Column("state", String),
+                  Column("source", String), Column("motive", String), Column("treating_status", String),
+                  Column("treating_physician_id", Integer), Column("accepted_by_id", Integer))
 _offers = Table("offers", _meta, Column("request_id", Integer), Column("physician_id", Integer),
                 Column("status", String))
 _syntheses = Table("syntheses", _meta, Column("request_id", Integer), Column("status", String))
@@ -42,6 +51,12 @@ _communities = Table("communities", _meta, Column("id", Integer), Column("timezo
 STATS = Table("physician_day_stats", _meta, Column("community_id", Integer, primary_key=True),
               Column("physician_id", Integer, primary_key=True), Column("day", Date, primary_key=True),
               Column("offered", Integer), Column("accepted", Integer), Column("refused", Integer))
+# The request rollup's group: a request's local day and the fields the report counts it by.
+GROUP = ("state", "source", "motive", "treating_status", "synthesis_status", "accepted_by_treating")
+REQUEST_STATS = Table("request_day_stats", _meta, Column("community_id", Integer, primary_key=True),
+                      Column("day", Date, primary_key=True),
+                      *[Column(name, String, primary_key=True) for name in GROUP[:-1]],
+                      Column("accepted_by_treating", Boolean, primary_key=True), Column("n", Integer))
 _days = Table("report_day_starts", _meta, Column("community_id", Integer), Column("day", Date),
               Column("start_at", UTCDateTime), Index("ix_report_day_starts", "community_id", "start_at"),
               prefixes=["TEMPORARY"])
@@ -70,38 +85,56 @@ def count_answer(*, community_id: int, day: date, physician_id: int, answer: str
     _upsert([row])
 
 
-def _upsert(rows: list[dict[str, Any]]) -> None:
+def request_key(request: Request, zone: str) -> tuple[Any, ...]:
+    """Return the request rollup's row of `request` as it stands in the session: community, local day, group."""
+    by_treating = request.accepted_by_id is not None and request.accepted_by_id == request.treating_physician_id
+    return (request.community_id, local_day(request.opened_at, zone), request.state, request.source, request.motive,
+            request.treating_status, request.synthesis_status or "", by_treating)
+
+
+def move_request(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> None:
+    """Move one request from the row `before` to the row `after` (None: from or to nowhere); the caller commits."""
+    names = ("community_id", "day", *GROUP)
+    rows = [{**dict(zip(names, key, strict=True)), "n": step} for key, step in ((before, -1), (after, 1))
+            if key is not None]
+    _upsert(rows, table=REQUEST_STATS)
+
+
+def _upsert(rows: list[dict[str, Any]], *, table: Table = STATS) -> None:
     """Queue the rows; they are written together, in key order, just before the transaction commits."""
-    db.session.info.setdefault(_PENDING, []).extend(rows)
+    db.session.info.setdefault(_PENDING, []).extend((table.name, row) for row in rows)
 
 
-_PENDING = "physician_day_stats_pending"
-_COUNTS = ("offered", "accepted", "refused")
+_PENDING = "report_rollups_pending"
+# Each rollup, in the order transactions write them (so they lock in the same order): key and counts.
+_ROLLUPS = {STATS.name: (STATS, ("community_id", "physician_id", "day"), ("offered", "accepted", "refused")),
+            REQUEST_STATS.name: (REQUEST_STATS, ("community_id", "day", *GROUP), ("n",))}
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """Write a transaction's rollup changes in one statement, rows in key order.
+    """Write a transaction's rollup changes, one statement per rollup, rows in key order.
 
-    Every transaction takes the rollup rows' locks in the same order, so two fan-outs and a refusal
-    running at once wait for each other instead of deadlocking.
+    Every transaction takes the rollup rows' locks in the same order (rollup by rollup, key by key),
+    so two fan-outs, a refusal and an acceptance running at once wait for each other instead of deadlocking.
     """
-    rows = session.info.pop(_PENDING, None)
-    if not rows:
+    queued = session.info.pop(_PENDING, None)
+    if not queued:
         return
-    merged: dict[tuple[int, int, date], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["community_id"], row["physician_id"], row["day"])
-        into = merged.setdefault(key, {"community_id": key[0], "physician_id": key[1], "day": key[2],
-                                       **dict.fromkeys(_COUNTS, 0)})
-        for name in _COUNTS:
-            into[name] += row[name]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(STATS).values([merged[key] for key in sorted(merged)])
-    excluded = statement.excluded
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["community_id", "physician_id", "day"],
-        set_={name: STATS.c[name] + excluded[name] for name in _COUNTS}))
+    for name, (table, keys, counts) in _ROLLUPS.items():
+        merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for _, row in (entry for entry in queued if entry[0] == name):
+            into = merged.setdefault(tuple(row[k] for k in keys), {**{k: row[k] for k in keys},
+                                                                   **dict.fromkeys(counts, 0)})
+            for count in counts:
+                into[count] += row[count]
+        rows = [merged[key] for key in sorted(merged) if any(merged[key][count] for count in counts)]
+        if not rows:
+            continue  # a move within one row, or nothing queued for this rollup
+        statement = dialect.insert(table).values(rows)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=list(keys), set_={count: table.c[count] + statement.excluded[count] for count in counts}))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -110,18 +143,36 @@ def _forget_pending(session: Session) -> None:
 
 
 def backfill(connection: Connection) -> None:
-    """Recompute the rollup and the request columns from requests, offers and syntheses, set-based."""
+    """Recompute the rollups and the request columns from requests, offers and syntheses, set-based.
+
+    Migration 0003 runs it before the request rollup exists (0004 creates and fills it): it then skips that one.
+    """
     connection.execute(update(_requests).where(_requests.c.accepted_at.is_not(None))
                        .values(accept_delay_us=_delay_sql(connection.dialect.name)))
     status = select(_syntheses.c.status).where(_syntheses.c.request_id == _requests.c.id).scalar_subquery()
     connection.execute(update(_requests).values(synthesis_status=status))
     connection.execute(STATS.delete())
+    with_requests = inspect(connection).has_table(REQUEST_STATS.name)
+    if with_requests:
+        connection.execute(REQUEST_STATS.delete())
+    _with_days(connection, _insert_rollup, *([_insert_request_rollup] if with_requests else []))
+
+
+def backfill_requests(connection: Connection) -> None:
+    """Recompute the request rollup from the requests (their columns already filled), set-based."""
+    connection.execute(REQUEST_STATS.delete())
+    _with_days(connection, _insert_request_rollup)
+
+
+def _with_days(connection: Connection, *fills: Any) -> None:
+    """Run the rollups' inserts with a temporary table of local day starts to date the requests by."""
     _days.create(connection)
     try:
         starts = _day_starts(connection)
         if starts:
             connection.execute(insert(_days), starts)
-            _insert_rollup(connection)
+            for fill in fills:
+                fill(connection)
     finally:
         _days.drop(connection)
 
@@ -157,11 +208,26 @@ def _aware(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _request_day() -> Any:
+    r, d = _requests, _days
+    return (select(d.c.day).where(d.c.community_id == r.c.community_id, d.c.start_at <= r.c.opened_at)
+            .order_by(d.c.start_at.desc()).limit(1).scalar_subquery())
+
+
+def _insert_request_rollup(connection: Connection) -> None:
+    r = _requests
+    by_treating = case((r.c.accepted_by_id == r.c.treating_physician_id, true()), else_=false())
+    grouped = select(r.c.community_id, _request_day().label("day"), r.c.state, r.c.source, r.c.motive,
+                     r.c.treating_status, func.coalesce(r.c.synthesis_status, "").label("synthesis_status"),
+                     by_treating.label("accepted_by_treating")).subquery()
+    columns = [grouped.c[name] for name in ("community_id", "day", *GROUP)]
+    counts = select(*columns, func.count()).group_by(*columns)
+    connection.execute(insert(REQUEST_STATS).from_select(["community_id", "day", *GROUP, "n"], counts))
+
+
 def _insert_rollup(connection: Connection) -> None:
-    r, o, d = _requests, _offers, _days
-    day = (select(d.c.day).where(d.c.community_id == r.c.community_id, d.c.start_at <= r.c.opened_at)
-           .order_by(d.c.start_at.desc()).limit(1).scalar_subquery())
-    request_days = select(r.c.id, r.c.community_id, day.label("day")).subquery()
+    r, o = _requests, _offers
+    request_days = select(r.c.id, r.c.community_id, _request_day().label("day")).subquery()
     counts = (select(request_days.c.community_id, o.c.physician_id, request_days.c.day, func.count(),
                      func.sum(case((o.c.status == "accepted", 1), else_=0)),
                      func.sum(case((o.c.status == "refused", 1), else_=0)))

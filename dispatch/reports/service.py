@@ -22,10 +22,11 @@ Definitions (CONTRACT.md, "The report"), and the choices the contract leaves ope
   treating GP or no secure address) and `not_needed` (the treating GP saw the patient).
 - `by_month` lists every month the period touches, empty ones included.
 
-How: one scan of the period's requests counts the request-level figures (the synthesis status is
-copied onto the request); the percentiles walk an index of the integer `accept_delay_us`;
-`by_physician` sums the rollup `physician_day_stats` over the period's local days (see
-dispatch/reports/rollup.py for how both copies are kept in step).
+How: the request-level figures sum the rollup `request_day_stats` (requests per local day and group of
+state, source, motive, treating status, synthesis status, accepted by the treating GP) over the period's
+local days, months being unions of local days; the percentiles walk an index of the integer
+`accept_delay_us`; `by_physician` sums the rollup `physician_day_stats` over the same days (see
+dispatch/reports/rollup.py for how the copies are kept in step).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from fractions import Fraction
 from math import floor
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, case, func, literal_column, select, text, union_all
+from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, select, text
 
 from dispatch.auth.models import User
 from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES, Request
-from dispatch.reports.models import PhysicianDayStats
+from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.periods import Month, months, utc_bounds
 from dispatch.synthesis.models import SYNTHESIS_STATUSES
 
@@ -64,7 +65,7 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         # Sort the durations and hash the joins in memory, for this transaction only.
         db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     periods = months(start, end, community.timezone)
-    totals, by_month = _request_counts(Request.community_id == community.id, periods)
+    totals, by_month = _request_counts(community.id, periods)
     physicians = _by_physician(community.id, start, end)
     accepted, cancelled = totals["accepted"], totals["cancelled"]
     by_kind = dict.fromkeys(KINDS, 0)
@@ -94,78 +95,32 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator > 0 else None
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    """Count the rows meeting `condition`: FILTER on PostgreSQL, SUM of a 0/1 comparison on SQLite (faster there)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.count().filter(condition)
-    return func.sum(condition, type_=Integer)  # typed, else the result would be read back as a boolean
+def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Sum the request rollup over the period's local days, by month and group, then add the groups up here.
 
-
-def _request_counts(in_community: ColumnElement[bool], periods: list[Month]
-                    ) -> tuple[dict[str, int], list[dict[str, int]]]:
-    """Count the requests of the period, month by month, in one pass; sum the months here."""
-    state = Request.state
-    figures: dict[str, Any] = {
-        "opened": func.count(), "accepted": _count(state.in_(ACCEPTED_STATES)), "expired": _count(state == "expired"),
-        "cancelled": _count(state == "cancelled"), "open": _count(state.in_(OPEN_STATES)),
-        "by_treating": _count(and_(state.in_(ACCEPTED_STATES),
-                                   Request.accepted_by_id == Request.treating_physician_id)),
-        "seen": _count(state == "seen"), "no_show": _count(state == "no_show"), "pending": _count(state == "accepted"),
-    }
-    figures.update({f"motive_{m}": _count(Request.motive == m) for m in MOTIVES})
-    figures.update({f"source_{s}": _count(Request.source == s) for s in SOURCES})
-    figures.update({f"treating_{t}": _count(Request.treating_status == t) for t in TREATING_STATUSES})
-    figures.update({f"synthesis_{s}": _count(Request.synthesis_status == s) for s in SYNTHESIS_STATUSES})
-    # Months are bounded by UTC instants computed from the community's zone, so that SQLite (which
-    # has no time zones) and PostgreSQL cut them alike, daylight-saving changes included.
-    columns = [value.label(key) for key, value in figures.items()]
-    if db.engine.dialect.name == "postgresql":
-        return _grouped_counts(in_community, periods, list(figures))
-        # One (parallel) scan of the period, grouped by a CASE over the month bounds.
-        last: ColumnElement[Any] = literal_column(str(len(periods) - 1))
-        month = case(*[(Request.opened_at < period.end, literal_column(str(index)))
-                       for index, period in enumerate(periods[:-1])], else_=last) if len(periods) > 1 else last
-        query: Any = select(month.label("month_index"), *columns).where(
-            in_community, Request.opened_at >= periods[0].start, Request.opened_at < periods[-1].end,
-        ).group_by(text("month_index"))
-    else:
-        # SQLite sorts to GROUP BY: one plain aggregate per month instead, each an index range scan.
-        parts = [select(literal_column(str(index)).label("month_index"), *columns)
-                 .where(in_community, Request.opened_at >= period.start, Request.opened_at < period.end)
-                 for index, period in enumerate(periods)]
-        query = parts[0] if len(parts) == 1 else union_all(*parts)
-    totals = dict.fromkeys(figures, 0)
-    by_month = [{"opened": 0, "accepted": 0, "expired": 0} for _ in periods]
-    for row in db.session.execute(query).mappings():
-        values = {key: int(row[key] or 0) for key in figures}  # SUM over no row is NULL
-        for key, value in values.items():
-            totals[key] += value
-        by_month[int(row["month_index"])] = {key: values[key] for key in ("opened", "accepted", "expired")}
-    return totals, by_month
-
-
-def _grouped_counts(in_community: ColumnElement[bool], periods: list[Month], keys: list[str]
-                    ) -> tuple[dict[str, int], list[dict[str, int]]]:
-    """Count by every dimension at once (one parallel scan, a few thousand groups), then add the groups up here.
-
-    PostgreSQL hashes one GROUP BY of six short columns faster than it evaluates thirty FILTER clauses.
+    The months are unions of local days; every figure is a sum of groups, of which a year holds a few thousand
+    (rows at 0 add nothing).
     """
+    stats = RequestDayStats
     last: ColumnElement[Any] = literal_column(str(len(periods) - 1))
-    month = case(*[(Request.opened_at < period.end, literal_column(str(index)))
+    month = case(*[(stats.day <= period.last, literal_column(str(index)))
                    for index, period in enumerate(periods[:-1])], else_=last) if len(periods) > 1 else last
-    by_treating = case((Request.accepted_by_id == Request.treating_physician_id, 1), else_=0)
-    dimensions = (month.label("month_index"), Request.state, Request.source, Request.motive, Request.treating_status,
-                  Request.synthesis_status, by_treating.label("by_treating"))
-    query = (select(*dimensions, func.count().label("n"))
-             .where(in_community, Request.opened_at >= periods[0].start, Request.opened_at < periods[-1].end)
+    dimensions = (month.label("month_index"), stats.state, stats.source, stats.motive, stats.treating_status,
+                  stats.synthesis_status, stats.accepted_by_treating)
+    query = (select(*dimensions, func.sum(stats.n).label("n"))
+             .where(stats.community_id == community_id, stats.day >= periods[0].first, stats.day <= periods[-1].last)
              .group_by(*[text(str(position)) for position in range(1, len(dimensions) + 1)]))
+    keys = ["opened", "accepted", "expired", "cancelled", "open", "by_treating", "seen", "no_show", "pending",
+            *[f"motive_{m}" for m in MOTIVES], *[f"source_{s}" for s in SOURCES],
+            *[f"treating_{t}" for t in TREATING_STATUSES], *[f"synthesis_{s}" for s in SYNTHESIS_STATUSES]]
     totals = dict.fromkeys(keys, 0)
     by_month = [{"opened": 0, "accepted": 0, "expired": 0} for _ in periods]
     for index, state, source, motive, treating, synthesis, treating_accepted, n in db.session.execute(query):
+        n = int(n)
         accepted = state in ACCEPTED_STATES
         flags = {"opened": True, "accepted": accepted, "expired": state == "expired",
                  "cancelled": state == "cancelled", "open": state in OPEN_STATES,
-                 "by_treating": accepted and treating_accepted == 1, "seen": state == "seen",
+                 "by_treating": accepted and bool(treating_accepted), "seen": state == "seen",
                  "no_show": state == "no_show", "pending": state == "accepted", f"motive_{motive}": True,
                  f"source_{source}": True, f"treating_{treating}": True, f"synthesis_{synthesis}": True}
         for key, hit in flags.items():

@@ -11,6 +11,7 @@ from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.escalation.models import Event, Request
 from dispatch.notify.outbox import enqueue
+from dispatch.reports import rollup
 from dispatch.synthesis.document import SynthesisDoc, build_pdf
 from dispatch.synthesis.models import Synthesis
 
@@ -39,7 +40,9 @@ def store_synthesis(*, request: Request, physician: Physician, text: str, now: d
     synthesis = Synthesis(request_id=request.id, physician_id=physician.id, text=text, written_at=now,
                           to_address=address, status=status)
     db.session.add(synthesis)
-    request.synthesis_status = status  # the report's copy
+    before = rollup.request_key(request, request.community.timezone)
+    request.synthesis_status = status  # the report's copy, and its rollup
+    rollup.move_request(before, rollup.request_key(request, request.community.timezone))
     db.session.flush()
     db.session.add(Event(request_id=request.id, at=now, type="synthesis_written", actor_id=actor.user_id,
                          actor_role=actor.role, client=actor.client, data={"status": status}))

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from dispatch.db import db
 from dispatch.escalation.models import Offer, Request
-from dispatch.reports.models import PhysicianDayStats
-from dispatch.reports.rollup import backfill, delay_us
+from dispatch.notify.ports import DeliveryResult, Outcome
+from dispatch.reports.models import PhysicianDayStats, RequestDayStats
+from dispatch.reports.rollup import GROUP, backfill, delay_us
 from dispatch.reports.service import compute_report
 from dispatch.synthesis.models import Synthesis
 
@@ -106,4 +107,106 @@ def test_the_rollup_follows_a_mixed_lifecycle_and_the_backfill_agrees(make: Any,
     db.session.commit()
     db.session.expire_all()
     assert _rollup() == live and _columns() == columns
+    assert compute_report(community=community, start=today, end=tomorrow) == report
+
+
+def _request_rollup() -> dict[tuple[Any, ...], int]:
+    """Return the request rollup's rows, the ones back at 0 left out."""
+    rows = db.session.scalars(select(RequestDayStats).where(RequestDayStats.n != 0))
+    return {(r.community_id, r.day, *(getattr(r, name) for name in GROUP)): r.n for r in rows}
+
+
+def _requests_recounted() -> dict[tuple[Any, ...], int]:
+    """Count the requests again, GROUP BY the rollup's keys, from the requests themselves."""
+    db.session.expire_all()
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for r in db.session.scalars(select(Request)):
+        day = r.opened_at.astimezone(ZoneInfo(r.community.timezone)).date()
+        counts[r.community_id, day, r.state, r.source, r.motive, r.treating_status, r.synthesis_status or "",
+               r.accepted_by_id is not None and r.accepted_by_id == r.treating_physician_id] += 1
+    return dict(counts)
+
+
+def test_the_request_rollup_follows_every_change_and_the_backfill_agrees(make: Any, clock: Any,
+                                                                          ports: Any) -> None:
+    community = make.community()
+    operator = make.member(community, "operator")
+    gp = make.member(community, "physician", name="Dr Paul Durand")
+    o0, o1 = (make.member(community, "physician", kind=kind) for kind in ("cami", "titulaire"))
+    checks = 0
+
+    def post(path: str, who: Any, **body: Any) -> None:
+        response = make.call("POST", path, who, json=body)
+        assert response.status_code == 200, response.json
+
+    def same() -> None:
+        nonlocal checks
+        assert _request_rollup() == _requests_recounted()
+        checks += 1
+
+    # 1: the GP refuses, o0 refuses then accepts; seen, the synthesis mailed to the GP.
+    first = make.open(operator, community, treating=gp)["id"]
+    same()
+    post(f"/requests/{first}/refuse", gp, reason="Cabinet complet")
+    post(f"/requests/{first}/refuse", o0)
+    same()
+    assert make.accept(o0, first).status_code == 200
+    same()
+    post(f"/requests/{first}/outcome", o0, outcome="seen", synthesis="Otite, amoxicilline.")
+    same()
+    make.deliver()
+    same()
+    # 2: the GP refuses, o1 accepts; seen, the mail refused for good: the synthesis fails.
+    second = make.open(operator, community, treating=gp)["id"]
+    post(f"/requests/{second}/refuse", gp)
+    assert make.accept(o1, second).status_code == 200
+    make.deliver()
+    ports["mail"].script = [DeliveryResult(outcome=Outcome.PERMANENT, detail="destinataire refusé")]
+    post(f"/requests/{second}/outcome", o1, outcome="seen", synthesis="Entorse, repos.")
+    make.deliver()
+    same()
+    # 3: the GP takes one in the exclusive hour and sees the patient; 4: the GP takes one, no-show.
+    third = make.open(operator, community, treating=gp)["id"]
+    assert make.accept(gp, third).status_code == 200
+    post(f"/requests/{third}/outcome", gp, outcome="seen", synthesis="Vu au cabinet.")
+    fourth = make.open(operator, community, treating=gp)["id"]
+    assert make.accept(gp, fourth).status_code == 200
+    post(f"/requests/{fourth}/outcome", gp, outcome="no_show")
+    same()
+    # 5: no treating GP, o1 refuses, it expires; 6: cancelled; 7: the GP's hour runs out, then it expires.
+    fifth = make.open(operator, community)["id"]
+    post(f"/requests/{fifth}/refuse", o1)
+    sixth = make.open(operator, community)["id"]
+    post(f"/requests/{sixth}/cancel", operator, reason="Patient rappelé")
+    make.open(operator, community, treating=gp)
+    clock.advance(minutes=61)
+    assert make.tick() == 1  # the seventh opens to the community
+    same()
+    clock.advance(hours=3)
+    assert make.tick() == 2  # the fifth and the seventh expire
+    same()
+    # 8: opened at 00:30 in Paris, the next local day; it stays open.
+    clock.advance(seconds=(23 * 60 + 30) * 60 - clock.now().hour * 3600 - clock.now().minute * 60
+                  - clock.now().second)
+    make.open(operator, community)
+    same()
+
+    live = _request_rollup()
+    cid, today, tomorrow = community.id, date(2026, 11, 23), date(2026, 11, 24)
+    states = Counter((key[1], key[2]) for key, n in live.items() for _ in range(n))
+    assert states == {(today, "seen"): 3, (today, "no_show"): 1, (today, "expired"): 2, (today, "cancelled"): 1,
+                      (tomorrow, "community"): 1}
+    syntheses = Counter(key[6] for key, n in live.items() for _ in range(n))
+    assert syntheses == {"sent": 1, "failed": 1, "not_needed": 1, "": 5}
+    assert sum(n for key, n in live.items() if key[7]) == 2 and all(key[0] == cid for key in live)
+    report = compute_report(community=community, start=today, end=tomorrow)
+    assert (report["opened"], report["accepted"], report["accepted_by_treating"]) == (8, 4, 2)
+    assert {k: report["syntheses"][k] for k in ("sent", "failed", "not_needed")} == {
+        "sent": 1, "failed": 1, "not_needed": 1}
+    assert checks == 10
+
+    # What migration 0004 computes from the same rows is what the services kept.
+    backfill(db.session.connection())
+    db.session.commit()
+    assert _request_rollup() == live
     assert compute_report(community=community, start=today, end=tomorrow) == report

@@ -87,14 +87,17 @@ def test_killing_a_worker_while_it_sends_loses_no_message(web: harness.Api, work
                                                          peer: FcmPeer, clock_file: Any) -> None:
     world = harness.seed_world(pg_url, physicians=16)
     sender = workers()
-    peer.latency_s = 0.15  # the worker spends ~2.4 s sending the 16 offers one by one
+    peer.latency_s = 2.0  # the 16 offers go out in one batch: keep it in flight long enough to kill
     status, opened = web.call("POST", "/requests", world.operator.token, world.request_body())
     assert status == 201, opened
-    harness.wait_for(lambda: len(peer.calls) >= 3, timeout=15, what="the sending to start")
+    harness.wait_for(lambda: outbox(pg_url).get("sending", 0) > 0, timeout=15, what="the sending to start")
+    time.sleep(0.5)  # the batch has left the worker and waits at the peer
     sender.kill9()
     in_flight = outbox(pg_url).get("sending", 0)
     assert in_flight > 0, outbox(pg_url)  # the crash left claimed messages behind
+    time.sleep(peer.latency_s + 0.5)  # what was in flight reaches FCM all the same
     received_before = len(peer.calls)
+    peer.latency_s = 0.02
 
     workers()
     clock_file.jump(60)  # past the 30 s lease of the dead worker's claims

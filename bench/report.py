@@ -26,12 +26,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dispatch import create_app  # noqa: E402
-from dispatch.cli import upgrade  # noqa: E402
+from dispatch.cli import upgrade_fresh  # noqa: E402
 from dispatch.clock import SystemClock  # noqa: E402
 from dispatch.communities.models import Community  # noqa: E402
 from dispatch.db import db  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> None:
     workdir = tempfile.TemporaryDirectory(prefix="dispatch-bench-")
     url = args.database_url or f"sqlite:///{workdir.name}/bench.sqlite3"
     if not args.reuse:
-        _reset(url)
+        upgrade_fresh(url)
     app = create_app({"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "DISPATCH_RUN_WORKER": False,
                       "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 64})
     with app.app_context():
@@ -117,16 +117,6 @@ def _best(run: Callable[[], Any], repeat: int) -> float:
 
 def _naive(value: datetime) -> datetime:
     return value.replace(tzinfo=None)
-
-
-def _reset(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
 
 
 def _people(app: Any) -> tuple[Any, int, list[tuple[int, str]]]:

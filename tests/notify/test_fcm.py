@@ -126,15 +126,21 @@ def test_ttl_is_never_negative_and_absent_without_expiry(peer: FcmPeer, push: Fc
     assert "apns-expiration" not in second["apns"]["headers"]
 
 
-def test_many_tokens_go_in_batches_of_500(peer: FcmPeer, push: FcmPush, monkeypatch: pytest.MonkeyPatch) -> None:
-    batch_sizes: list[int] = []
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the size of every send_each call firebase-admin makes."""
+    sizes: list[int] = []
     real_send_each = messaging.send_each
 
     def counting_send_each(messages: list[messaging.Message], *args: object, **kwargs: object) -> object:
-        batch_sizes.append(len(messages))
+        sizes.append(len(messages))
         return real_send_each(messages, *args, **kwargs)
 
     monkeypatch.setattr(messaging, "send_each", counting_send_each)
+    return sizes
+
+
+def test_many_tokens_go_in_batches_of_500(peer: FcmPeer, push: FcmPush, batch_sizes: list[int]) -> None:
     tokens = tuple(f"tok-{i:04d}" for i in range(1200))
 
     result = push.send(offer(tokens))
@@ -258,16 +264,8 @@ def test_from_config_needs_credentials_or_url_and_project(peer: FcmPeer) -> None
 
 
 def test_a_batch_of_pushes_shares_send_each_calls_and_answers_in_order(
-    peer: FcmPeer, push: FcmPush, monkeypatch: pytest.MonkeyPatch
+    peer: FcmPeer, push: FcmPush, batch_sizes: list[int]
 ) -> None:
-    batch_sizes: list[int] = []
-    real_send_each = messaging.send_each
-
-    def counting_send_each(messages: list[messaging.Message], *args: object, **kwargs: object) -> object:
-        batch_sizes.append(len(messages))
-        return real_send_each(messages, *args, **kwargs)
-
-    monkeypatch.setattr(messaging, "send_each", counting_send_each)
     peer.unregistered.add("p2-gone")
     pushes = [offer((f"p{i}-a",)) for i in range(600)]
     pushes[2] = offer(("p2-gone",))

@@ -56,6 +56,36 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_by_role() -> Counter[str]:
+    """Return the CPU seconds (user + system) spent so far by each role of process on this machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    spent: Counter[str] = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(entry.name) == os.getpid():
+            role = "bench (load generator, FCM peer)"
+        elif "gunicorn" in argv:
+            role = "web (gunicorn)"
+        elif "dispatch.cli worker" in argv:
+            role = "worker"
+        elif "dispatch.cli serve" in argv:
+            role = "serve"
+        elif stat.split()[1] in ("(postgres)", "(postmaster)"):
+            role = "postgres"
+        else:
+            role = "other"
+        spent[role] += seconds
+    return spent
+
+
 def children(pid: int) -> list[int]:
     """Return the direct children of a process (gunicorn's web processes)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -134,6 +164,7 @@ class Bench:
         self.mix = harness.seed_world(url, physicians=10, password_hash=hashed, tokens=False)
         sign_in(api, [w.operator for w in (self.crowd, self.pair, self.mix)]
                 + self.crowd.physicians + self.pair.physicians + self.mix.physicians)
+        harness.query(url, "ANALYZE")  # statistics as autovacuum keeps them in a running service
         self.results: dict[str, str] = {}
 
     def open(self, world: harness.World, treating: harness.Member | None = None) -> dict[str, Any]:
@@ -234,9 +265,15 @@ class Bench:
 
         sampler = threading.Thread(target=sample)
         sampler.start()
+        cpu_before = cpu_by_role()
         rate, statuses = self._load(threads, self.seconds, pick, created)
+        cpu = cpu_by_role()
+        cpu.subtract(cpu_before)
         stop.set()
         sampler.join()
+        calls = sum(statuses.values())
+        self.results["cpu"] = ", ".join(f"{role} {seconds * 1000 / calls:.1f}"
+                                        for role, seconds in cpu.most_common() if seconds > 0)
         errors = sum(n for status, n in statuses.items() if status >= 500)
         self.results["rate"] = (f"{rate:.0f} req/s, {errors} errors of {sum(statuses.values())} "
                                 f"({dict(sorted(statuses.items()))}; ceiling: /healthz {floor[0]:.0f} req/s)")
@@ -266,7 +303,7 @@ class Bench:
 
 
 
-def run_backend(name: str, url: str, seconds: float, logs: Path) -> dict[str, Any]:
+def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str]) -> dict[str, Any]:
     """Measure one database engine; return the figures."""
     print(f"== {name}: {url.split('@')[-1]}", file=sys.stderr)
     with FcmPeer() as peer:
@@ -284,12 +321,17 @@ def run_backend(name: str, url: str, seconds: float, logs: Path) -> dict[str, An
                 memory_of = lambda: [web.pid, *children(web.pid)]  # noqa: E731
             bench = Bench(harness.Api(base), url, peer, seconds)
             for step in (bench.open_to_push, bench.escalation_lag, bench.accept_race):
+                if only and step.__name__ not in only:
+                    continue
                 print(f"   {step.__name__}", file=sys.stderr)
                 step()
+            if only and "throughput" not in only:
+                return bench.results
             print("   throughput", file=sys.stderr)
             bench.throughput(memory_of)
-            if name != "SQLite":  # the memory figure is `dispatch serve`'s: measure it on PostgreSQL too
-                gunicorn_rss, gunicorn_rate = bench.results["rss"], bench.results["rate"]
+            # The memory figure is `dispatch serve`'s: measure it on PostgreSQL too.
+            if name != "SQLite" and not (only and "serve" not in only):
+                gunicorn_rss, gunicorn_rate, gunicorn_cpu = (bench.results[key] for key in ("rss", "rate", "cpu"))
                 for process in processes:
                     process.stop()
                 serve, base = harness.start_serve(env, logs, port=None)
@@ -299,6 +341,7 @@ def run_backend(name: str, url: str, seconds: float, logs: Path) -> dict[str, An
                 bench.throughput(lambda: [serve.pid])
                 bench.results["rss"] = (*bench.results["rss"], gunicorn_rss)
                 bench.results["rate"] = f"{gunicorn_rate}; `dispatch serve` alone: {bench.results['rate']}"
+                bench.results["cpu"] = f"{gunicorn_cpu}; `dispatch serve` alone: {bench.results['cpu']}"
             return bench.results
         finally:
             for process in processes:
@@ -311,16 +354,19 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("DISPATCH_BENCH_POSTGRES_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
+    parser.add_argument("--only", default="", help="comma-separated steps to run: open_to_push, escalation_lag, "
+                                                   "accept_race, throughput, serve (default: all)")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    only = {step for step in args.only.split(",") if step}
     results: dict[str, dict[str, Any]] = {}
     if not args.no_sqlite:
         url = f"sqlite:///{logs / 'bench.sqlite3'}"
         upgrade(url)
-        results["SQLite"] = run_backend("SQLite", url, args.seconds, logs)
+        results["SQLite"] = run_backend("SQLite", url, args.seconds, logs, only)
     if args.postgres:
         upgrade_fresh(args.postgres)
-        results["PostgreSQL"] = run_backend("PostgreSQL", args.postgres, args.seconds, logs)
+        results["PostgreSQL"] = run_backend("PostgreSQL", args.postgres, args.seconds, logs, only)
     print_table(results)
     print(f"\nlogs: {logs}", file=sys.stderr)
 
@@ -331,6 +377,7 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
             (f"accept, {CONCURRENT} concurrent physicians", "p99 ≤ 100 ms, one winner", "accept"),
             ("API throughput, mix 10 % open, 10 % accept, 40 % offers, 40 % get", "≥ 300 req/s on PostgreSQL",
              "rate"),
+            ("CPU per call of the mix, by process, ms", "", "cpu"),
             ("resident memory of `dispatch serve`, idle → under load", "≤ 200 MB", "rss")]
     engines = list(results)
     print("| figure | goal | " + " | ".join(engines) + " |")

@@ -52,7 +52,8 @@ BASE: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No ping on every checkout (a round trip per HTTP call): dispatch.db pings connections idle for a while.
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
     # Password hashing cost (argon2id); tests lower it.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,

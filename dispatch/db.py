@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -54,3 +56,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+PING_AFTER_IDLE_S = 5.0  # a connection unused longer than this is checked before use
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Check a connection that sat idle (the server may have dropped it) before a request uses it.
+
+    A busy process reuses its connections many times a second: pinging each checkout, as pool_pre_ping
+    does, would cost a round trip per HTTP call. A failed ping makes the pool retry with a new connection.
+    """
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        if type(dbapi_connection).__module__.startswith("psycopg"):
+            dbapi_connection.rollback()  # end the ping's transaction: the caller begins its own
+    except Exception as error:  # the driver's own error types differ: any failure means a dead connection
+        raise exc.DisconnectionError(f"connection idle for a while failed its ping: {error}") from error

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from flask import current_app, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from werkzeug.routing import IntegerConverter
 
 from dispatch.auth.models import Membership, User
@@ -87,7 +88,12 @@ def community_ids(user: User, *roles: str) -> list[int]:
 def current_physician() -> Physician:
     """Return the physician record of the current user, or answer 403."""
     user = require_role("physician")
-    physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
+    physician = g.get("physician")
+    if physician is None or physician.user_id != user.id:
+        # The user and their memberships are loaded already (resolve_token): no join, no second query.
+        physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id)
+                                      .options(lazyload(Physician.user)))
+        g.physician = physician
     if physician is None:
         raise Problem(403, "forbidden", "Ce compte n'est pas celui d'un médecin.")
     return physician

@@ -20,7 +20,7 @@ from dispatch.escalation import service
 from dispatch.escalation.machine import OPEN_STATES
 from dispatch.escalation.models import Offer, Request
 from dispatch.requests.access import load_request, view_level
-from dispatch.requests.schemas import RequestOut, present
+from dispatch.requests.schemas import RequestOut, present, request_json
 from dispatch.requests.views import actor, rejected
 from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
 from dispatch.web import client_label, current_physician, member_role, now, runtime
@@ -118,7 +118,7 @@ def offers(args: dict[str, Any]) -> Any:
     if "before" in args:
         query = query.where(Request.id < args["before"])
     items = [present(r, full=r.treating_physician_id == physician.id, now=at) for r in db.session.scalars(query)]
-    response = with_next_link(jsonify(RequestOut(many=True).dump(items)), items, args["limit"])
+    response = with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
     record_accesses([item["id"] for item in items if not item["anonymised"]], user=physician.user, what="offers",
                     client=client_label(), now=at)
     return response
@@ -137,7 +137,7 @@ def _offered_request(request_id: int) -> tuple[Any, Request]:
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
 @bp.alt_response(409, description="Déjà acceptée (already_accepted) ou close (closed)")
-def accept(args: dict[str, Any], request_id: int) -> dict[str, Any]:
+def accept(args: dict[str, Any], request_id: int) -> Any:
     """Take the patient: the first acceptance wins."""
     physician, request = _offered_request(request_id)
     at = now()
@@ -153,13 +153,13 @@ def accept(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     runtime().wake()
     shown = present(request, full=True, now=at)
     record_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
-    return shown
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
 @bp.arguments(RefuseIn)
 @bp.response(200, RequestOut)
-def refuse(args: dict[str, Any], request_id: int) -> dict[str, Any]:
+def refuse(args: dict[str, Any], request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
     physician, request = _offered_request(request_id)
     at = now()
@@ -172,13 +172,13 @@ def refuse(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     shown = present(request, full=view_level(physician.user, request) == "full", now=at)
     if not shown["anonymised"]:
         record_access(request_id, user=physician.user, what="refuse", client=client_label(), now=at)
-    return shown
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
 @bp.arguments(OutcomeIn)
 @bp.response(200, RequestOut)
-def outcome(args: dict[str, Any], request_id: int) -> dict[str, Any]:
+def outcome(args: dict[str, Any], request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP."""
     physician, request = _offered_request(request_id)
     if request.accepted_by_id != physician.id:
@@ -192,4 +192,4 @@ def outcome(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     runtime().wake()
     shown = present(request, full=True, now=at)
     record_access(request_id, user=physician.user, what="outcome", client=client_label(), now=at)
-    return shown
+    return jsonify(request_json(shown))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
 from dispatch.auth.models import LoginFailure, Token, User
 from dispatch.db import db
@@ -83,11 +84,11 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
 
 def resolve_token(*, token: str, now: datetime) -> User | None:
     """Return the active user holding this unexpired, unrevoked token."""
-    # One round trip on every call: the token's checks are in the query, the user comes with it.
-    query = (select(User).join(Token, Token.user_id == User.id)
+    # One round trip on every call: the token's checks are in the query, the user and memberships come with it.
+    query = (select(User).join(Token, Token.user_id == User.id).options(joinedload(User.memberships))
              .where(Token.token_hash == token_digest(token), Token.revoked_at.is_(None), Token.expires_at > now,
                     User.active.is_(True)))
-    return db.session.scalar(query)
+    return db.session.scalars(query).unique().first()
 
 
 def sign_out(*, token: str, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import g
 from sqlalchemy import select
 
 from dispatch.auth.models import User
@@ -29,7 +30,9 @@ def view_level(user: User, request: Request) -> str | None:
         return "full"
     if user.role != "physician":
         return None
-    physician_id = db.session.scalar(select(Physician.id).where(Physician.user_id == user.id))
+    known = g.get("physician")  # current_physician() has loaded it on the physicians' endpoints
+    physician_id = known.id if known is not None and known.user_id == user.id \
+        else db.session.scalar(select(Physician.id).where(Physician.user_id == user.id))
     if physician_id is None:
         return None
     if physician_id in (request.treating_physician_id, request.accepted_by_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,6 +131,21 @@ def age(birth: date | None, at: datetime, tz: str) -> int | None:
         return None
     today = at.astimezone(ZoneInfo(tz)).date()
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    return value
+
+
+def request_json(shown: dict[str, Any]) -> dict[str, Any]:
+    """Return what present() gives as the JSON body RequestOut documents (its dump, without its cost per call)."""
+    return _json_value(shown)  # type: ignore[no-any-return]
 
 
 def present(request: Request, *, full: bool, now: datetime) -> dict[str, Any]:

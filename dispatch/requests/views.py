@@ -19,7 +19,7 @@ from dispatch.escalation import service
 from dispatch.escalation.models import Event, Request
 from dispatch.requests import opening
 from dispatch.requests.access import load_request, staff_request, view_level
-from dispatch.requests.schemas import EventOut, RequestIn, RequestOut, RequestQuery, present
+from dispatch.requests.schemas import EventOut, RequestIn, RequestOut, RequestQuery, present, request_json
 from dispatch.schemas import PageArgs, text, with_next_link
 from dispatch.web import client_label, community_ids, current_user, member_role, now, runtime
 
@@ -67,12 +67,12 @@ def open_request(args: dict[str, Any]) -> Any:
         raise Problem(403, "forbidden", "Seuls les opérateurs et coordinateurs ouvrent des demandes.")
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     if existing is not None:
-        return jsonify(RequestOut().dump(present(existing, full=True, now=now()))), 201
+        return jsonify(request_json(present(existing, full=True, now=now()))), 201
     at = now()
     opened = opening.open_from_input(community=community, args=args, opened_by=user, now=at, actor=actor(user),
                                      idempotency_key=key)
     runtime().wake()
-    return present(opened, full=True, now=at)
+    return jsonify(request_json(present(opened, full=True, now=at))), 201
 
 
 @bp.route("/requests", methods=["GET"])
@@ -94,14 +94,14 @@ def list_requests(args: dict[str, Any]) -> Any:
         query = query.where(Request.id < args["before"])
     at = now()
     items = [present(r, full=True, now=at) for r in db.session.scalars(query).unique()]
-    response = with_next_link(jsonify(RequestOut(many=True).dump(items)), items, args["limit"])
+    response = with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
     record_accesses([item["id"] for item in items], user=user, what="list", client=client_label(), now=at)
     return response
 
 
 @bp.route("/requests/<int:request_id>", methods=["GET"])
 @bp.response(200, RequestOut)
-def get_request(request_id: int) -> dict[str, Any]:
+def get_request(request_id: int) -> Any:
     """Read a request: in full for those who need the patient's identity, anonymised for other offered physicians."""
     user = current_user()
     request = load_request(request_id)
@@ -111,13 +111,13 @@ def get_request(request_id: int) -> dict[str, Any]:
     shown = present(request, full=level == "full", now=now())
     if level == "full":
         record_access(request_id, user=user, what="request", client=client_label(), now=now())
-    return shown
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
 @bp.arguments(CancelIn)
 @bp.response(200, RequestOut)
-def cancel(args: dict[str, Any], request_id: int) -> dict[str, Any]:
+def cancel(args: dict[str, Any], request_id: int) -> Any:
     """Cancel an open request; every phone it was offered to is cleared."""
     user = current_user()
     request = staff_request(user, request_id)
@@ -131,7 +131,7 @@ def cancel(args: dict[str, Any], request_id: int) -> dict[str, Any]:
     runtime().wake()
     shown = present(request, full=True, now=now())
     record_access(request_id, user=user, what="cancel", client=client_label(), now=now())
-    return shown
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/events", methods=["GET"])

@@ -209,6 +209,12 @@ class Bench:
         lags = [max(0.0, at - deadline_mono) for at in arrivals]
         self.results["lag"] = f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} (tick every 1 s)"
 
+    def _offers_arrived(self, request_id: int) -> int:
+        with self.peer.lock:
+            return sum(1 for call in self.peer.calls if call.status == 200
+                       and (call.message.get("data") or {}).get("request_id") == str(request_id)
+                       and (call.message.get("data") or {}).get("type") == "offer")
+
     def _all_arrived(self, ids: list[int]) -> list[float] | None:
         arrivals = [first_push(self.peer, i, "community") for i in ids]
         return None if any(a is None for a in arrivals) else arrivals  # type: ignore[return-value]
@@ -219,6 +225,9 @@ class Bench:
         latencies, winners = [], Counter[int]()
         for _ in range(rounds):
             opened = self.open(self.crowd)
+            # A physician accepts once the push has reached their phone: every offer first, then the race.
+            harness.wait_for(lambda o=opened: self._offers_arrived(o["id"]) >= CONCURRENT, timeout=30, interval=0.02,
+                             what="the offers of the race")
             at = (datetime.fromisoformat(opened["opened_at"]) + timedelta(minutes=30)).isoformat()
             answers = concurrent_calls(CONCURRENT, lambda i, o=opened, a=at: self.api.call(
                 "POST", f"/requests/{o['id']}/accept", self.crowd.physicians[i].token, {"appointment_at": a}))
@@ -303,11 +312,12 @@ class Bench:
 
 
 
-def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str]) -> dict[str, Any]:
+def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str],
+                web_workers: int | None = None) -> dict[str, Any]:
     """Measure one database engine; return the figures."""
     print(f"== {name}: {url.split('@')[-1]}", file=sys.stderr)
     with FcmPeer() as peer:
-        env = harness.service_env(url, fcm_url=peer.url)
+        env = harness.service_env(url, fcm_url=None if os.environ.get("BENCH_INBOX") else peer.url)
         processes: list[harness.Process] = []
         try:
             if name == "SQLite":
@@ -315,7 +325,7 @@ def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str])
                 processes.append(serve)
                 memory_of = lambda: [serve.pid]  # noqa: E731
             else:
-                web, base = harness.start_gunicorn(env, logs, workers=2 * (os.cpu_count() or 1))
+                web, base = harness.start_gunicorn(env, logs, workers=web_workers or 2 * (os.cpu_count() or 1))
                 processes += [web, harness.start_worker(env, logs, url, name="worker-1"),
                               harness.start_worker(env, logs, url, name="worker-2")]
                 memory_of = lambda: [web.pid, *children(web.pid)]  # noqa: E731
@@ -354,6 +364,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("DISPATCH_BENCH_POSTGRES_URL"))
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
+    parser.add_argument("--web-workers", type=int, help="gunicorn web processes (default: 2 x cores)")
     parser.add_argument("--only", default="", help="comma-separated steps to run: open_to_push, escalation_lag, "
                                                    "accept_race, throughput, serve (default: all)")
     args = parser.parse_args()
@@ -366,7 +377,7 @@ def main() -> None:
         results["SQLite"] = run_backend("SQLite", url, args.seconds, logs, only)
     if args.postgres:
         upgrade_fresh(args.postgres)
-        results["PostgreSQL"] = run_backend("PostgreSQL", args.postgres, args.seconds, logs, only)
+        results["PostgreSQL"] = run_backend("PostgreSQL", args.postgres, args.seconds, logs, only, args.web_workers)
     print_table(results)
     print(f"\nlogs: {logs}", file=sys.stderr)
 

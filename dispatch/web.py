@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,6 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from flask import current_app, g, request
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 from werkzeug.routing import IntegerConverter
 
 from dispatch.auth.models import Membership, User
@@ -88,12 +88,8 @@ def community_ids(user: User, *roles: str) -> list[int]:
 def current_physician() -> Physician:
     """Return the physician record of the current user, or answer 403."""
     user = require_role("physician")
-    physician = g.get("physician")
-    if physician is None or physician.user_id != user.id:
-        # The user and their memberships are loaded already (resolve_token): no join, no second query.
-        physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id)
-                                      .options(lazyload(Physician.user)))
-        g.physician = physician
+    physician = user.physician  # loaded with the user by resolve_token: no query
+    g.physician = physician
     if physician is None:
         raise Problem(403, "forbidden", "Ce compte n'est pas celui d'un médecin.")
     return physician
@@ -139,3 +135,22 @@ def id_out_of_range(view_args: dict[str, Any] | None) -> bool:
 def id_param_schema(converter: IdConverter) -> dict[str, Any]:
     """Return the OpenAPI schema of an id in a path."""
     return {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_ID}
+
+
+def answers_from_memory(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a view that commits answer from the rows as it wrote them, without reloading each one after the commit.
+
+    The rows are expired when the view returns, as a commit would have left them, for whoever reads next.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session = db.session()
+        session.expire_on_commit = False
+        try:
+            return view(*args, **kwargs)
+        finally:
+            session.expire_on_commit = True
+            session.expire_all()
+
+    return wrapper

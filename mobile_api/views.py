@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import delete, select
 
-from dispatch.audit.service import record_access, record_accesses
+from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.communities import service as communities
 from dispatch.communities.models import Device
 from dispatch.db import db
@@ -23,7 +23,7 @@ from dispatch.requests.access import load_request, view_level
 from dispatch.requests.schemas import RequestOut, present, request_json
 from dispatch.requests.views import actor, rejected
 from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
-from dispatch.web import client_label, current_physician, member_role, now, runtime
+from dispatch.web import answers_from_memory, client_label, current_physician, member_role, now, runtime
 
 bp = Blueprint("mobile", __name__, url_prefix="/api/v1", description="Application des médecins")
 
@@ -137,6 +137,7 @@ def _offered_request(request_id: int) -> tuple[Any, Request]:
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
 @bp.alt_response(409, description="Déjà acceptée (already_accepted) ou close (closed)")
+@answers_from_memory
 def accept(args: dict[str, Any], request_id: int) -> Any:
     """Take the patient: the first acceptance wins."""
     physician, request = _offered_request(request_id)
@@ -145,20 +146,24 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
     if not at - timedelta(minutes=30) <= appointment_at <= at + timedelta(hours=24):
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors={
             "appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]})
+    # The winner is shown the patient: the read is recorded with the acceptance, or not at all.
+    read = note_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
     try:
         request = service.accept(request=request, physician=physician, appointment_at=appointment_at,
                                  place=args.get("place"), now=at, actor=actor(physician.user))
     except service.Rejected as exc:
         raise rejected(exc) from None
+    if read not in db.session:  # a race rolled it back, yet this physician holds the request: record again
+        note_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
+    db.session.commit()  # an acceptance repeated by its winner commits nothing but the read
     runtime().wake()
-    shown = present(request, full=True, now=at)
-    record_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
-    return jsonify(request_json(shown))
+    return jsonify(request_json(present(request, full=True, now=at)))
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
 @bp.arguments(RefuseIn)
 @bp.response(200, RequestOut)
+@answers_from_memory
 def refuse(args: dict[str, Any], request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
     physician, request = _offered_request(request_id)
@@ -178,6 +183,7 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
 @bp.arguments(OutcomeIn)
 @bp.response(200, RequestOut)
+@answers_from_memory
 def outcome(args: dict[str, Any], request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP."""
     physician, request = _offered_request(request_id)

@@ -28,6 +28,14 @@ def record_access(request_id: int, *, user: User, what: str, client: str | None,
     record_accesses([request_id], user=user, what=what, client=client, now=now)
 
 
+def note_access(request_id: int, *, user: User, what: str, client: str | None, now: datetime) -> AccessRecord:
+    """Add a read of the patient's identity to the caller's transaction: written if, and when, it commits."""
+    record = AccessRecord(request_id=request_id, user_id=user.id, role=(user.role or "?")[:20], what=what[:40],
+                          at=now, client=(client or "")[:200] or None)
+    db.session.add(record)
+    return record
+
+
 def record_accesses(request_ids: Iterable[int], *, user: User, what: str, client: str | None,
                     now: datetime | None = None) -> None:
     """Record one read per request shown, in a single insert, and commit."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.db import UTCDateTime, db
+
+if TYPE_CHECKING:
+    from dispatch.communities.models import Physician
 
 ROLES = ("admin", "coordinator", "operator", "physician")
 COMMUNITY_ROLES = ("coordinator", "operator", "physician")
@@ -27,6 +31,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
+    # A physician's record, loaded with the user on every API call (resolve_token), never on its own.
+    physician: Mapped[Physician | None] = relationship(back_populates="user", uselist=False, lazy="select",
+                                                       viewonly=True)
 
 
 class Membership(db.Model):

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
 
 from dispatch.auth.models import LoginFailure, Token, User
+from dispatch.communities.models import Physician
 from dispatch.db import db
 
 # Checked against when the login is unknown, so both cases cost the same time.
@@ -85,7 +86,8 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
 def resolve_token(*, token: str, now: datetime) -> User | None:
     """Return the active user holding this unexpired, unrevoked token."""
     # One round trip on every call: the token's checks are in the query, the user and memberships come with it.
-    query = (select(User).join(Token, Token.user_id == User.id).options(joinedload(User.memberships))
+    query = (select(User).join(Token, Token.user_id == User.id)
+             .options(joinedload(User.memberships), joinedload(User.physician).lazyload(Physician.user))
              .where(Token.token_hash == token_digest(token), Token.revoked_at.is_(None), Token.expires_at > now,
                     User.active.is_(True)))
     return db.session.scalars(query).unique().first()

@@ -36,7 +36,7 @@ class Physician(db.Model):
     available: Mapped[bool] = mapped_column(default=True)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined", back_populates="physician")
     devices: Mapped[list[Device]] = relationship(back_populates="physician", lazy="select")
 
     def is_available(self, now: datetime) -> bool:

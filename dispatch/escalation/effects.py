@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from dispatch import texts
 from dispatch.auth.models import Membership, User
@@ -83,18 +83,20 @@ def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datet
 
 
 def _withdraw(request: Request, *, now: datetime, reason: str) -> None:
-    offers = db.session.scalars(select(Offer).where(Offer.request_id == request.id, Offer.status == "notified"))
+    """Withdraw every pending offer but the winner's and clear those phones, in two statements."""
+    withdrawn = db.session.scalars(
+        update(Offer).where(Offer.request_id == request.id, Offer.status == "notified",
+                            Offer.physician_id != (request.accepted_by_id or 0))
+        .values(status="withdrawn", responded_at=now).returning(Offer.physician_id)
+        .execution_options(synchronize_session="fetch")).all()
     data = {"type": "offer_withdrawn", "request_id": str(request.id), "phase": request.state,
             "motive": request.motive, "city": request.patient_city or "", "expires_at": _iso(request.expires_at),
             "reason": reason}
-    for offer in offers:
-        if offer.physician_id == request.accepted_by_id:
-            continue
-        offer.status, offer.responded_at = "withdrawn", now
-        enqueue(channel="push", kind="offer_withdrawn", key=f"withdraw:{request.id}:{offer.physician_id}", now=now,
-                request_id=request.id, physician_id=offer.physician_id,
-                payload={"data": data, "urgent": False, "collapse_key": f"request-{request.id}",
-                         "expires_at": request.expires_at.isoformat()})
+    payload = {"data": data, "urgent": False, "collapse_key": f"request-{request.id}",
+               "expires_at": request.expires_at.isoformat()}
+    enqueue_many([{"channel": "push", "kind": "offer_withdrawn", "request_id": request.id,
+                   "idempotency_key": f"withdraw:{request.id}:{physician_id}", "physician_id": physician_id,
+                   "payload": payload} for physician_id in sorted(withdrawn)], now=now)
 
 
 def _tell_patient(request: Request, *, now: datetime) -> None:

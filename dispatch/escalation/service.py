@@ -157,11 +157,16 @@ def accept(*, request: Request, physician: Physician, appointment_at: datetime, 
         refusal = machine.accept(snapshot(fresh), physician_id=physician.id, now=now, treating_registered=True) \
             if fresh is not None else Refusal.CLOSED
         raise Rejected(refusal if isinstance(refusal, Refusal) else Refusal.ALREADY_ACCEPTED)
-    offer = _offer(request.id, physician.id, lock=True)
-    assert offer is not None
+    # The request is ours now, so only this physician could still change their offer: write it from the
+    # status read above, and read it again under a lock in the rare case they refused meanwhile.
+    previous = offer.status
+    if not _answer_offer(offer, previous=previous, status="accepted", now=now):
+        offer = _offer(request.id, physician.id, lock=True)
+        assert offer is not None
+        previous = offer.status
+        offer.status, offer.responded_at = "accepted", now
     rollup.count_answer(community_id=request.community_id, physician_id=physician.id, answer="accepted",
-                        previous=offer.status, day=rollup.local_day(request.opened_at, request.community.timezone))
-    offer.status, offer.responded_at = "accepted", now
+                        previous=previous, day=rollup.local_day(request.opened_at, request.community.timezone))
     record_event(request.id, type="accepted", at=now, actor=actor,
                  data={"physician_id": physician.id, "phase": phase, "appointment_at": _iso(appointment_at),
                        "place": request.place})
@@ -225,6 +230,17 @@ def record_outcome(*, request: Request, physician: Physician, outcome: str, synt
         store_synthesis(request=request, physician=physician, text=synthesis or "", now=now, actor=actor)
     db.session.commit()
     return request
+
+
+def _answer_offer(offer: Offer, *, previous: str, status: str, now: datetime) -> bool:
+    """Set an offer's answer if its status is still `previous`, in one statement; False otherwise."""
+    result = db.session.execute(update(Offer).where(Offer.id == offer.id, Offer.status == previous)
+                                .values(status=status, responded_at=now).execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(offer, "status", status)
+    set_committed_value(offer, "responded_at", now)
+    return True
 
 
 def _offer(request_id: int, physician_id: int, *, lock: bool = False) -> Offer | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +22,26 @@ def enqueue(*, channel: str, kind: str, key: str, now: datetime, payload: dict[s
     db.session.add(OutboxMessage(
         idempotency_key=key, channel=channel, kind=kind, request_id=request_id, physician_id=physician_id,
         address=address, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    _ENQUEUED[0] += 1
+
+
+_ENQUEUED = [0]  # messages this process has queued, so the sender knows whether a round added any
+
+
+def enqueued_count() -> int:
+    """Return how many messages this process has queued so far."""
+    return _ENQUEUED[0]
+
+
+def enqueued_since(count: int) -> bool:
+    """Say whether this process has queued a message since enqueued_count() returned `count`."""
+    return _ENQUEUED[0] != count
 
 
 def enqueue_many(messages: list[dict[str, Any]], *, now: datetime) -> None:
     """Add many messages to the outbox in the caller's transaction, in one statement (a fan-out)."""
     if messages:
+        _ENQUEUED[0] += len(messages)
         db.session.execute(insert(OutboxMessage), [
             {"request_id": None, "physician_id": None, "address": None, **message, "status": "pending",
              "attempts": 0, "next_attempt_at": now, "created_at": now} for message in messages])
@@ -39,15 +53,7 @@ def backoff_s(attempts: int, rng: Callable[[], float] = random.random, cap_s: in
     return float(base) * (0.5 + rng() / 2)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A message taken for sending by this process until its lease ends."""
-
-    id: int
-    attempts: int
-
-
-def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[Claim]:
+def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[OutboxMessage]:
     """Take up to `limit` due messages for sending, in one statement; others skip what this one holds."""
     due = or_(
         (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
@@ -63,14 +69,20 @@ def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[Claim]:
         held = OutboxMessage.id.in_(candidates.scalar_subquery())
     # One UPDATE ... RETURNING (PostgreSQL, SQLite >= 3.35): the due condition is checked again on
     # the row being written, so two senders never hold the same message, with no per-row round trip.
-    claimed = db.session.execute(
+    # The whole rows come back: the sender needs no second read.
+    claimed = list(db.session.scalars(
         update(OutboxMessage)
         .where(held, due)
         .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id, OutboxMessage.attempts)
-        .execution_options(synchronize_session=False)).all()
-    db.session.commit()
-    return sorted((Claim(id=row.id, attempts=row.attempts) for row in claimed), key=lambda claim: claim.id)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)))
+    session = db.session()
+    session.expire_on_commit = False  # the rows stand as claimed: no reload of each after the commit
+    try:
+        db.session.commit()
+    finally:
+        session.expire_on_commit = True
+    return sorted(claimed, key=lambda message: message.id)
 
 
 def mark_sent(ids: list[int], *, now: datetime) -> None:

@@ -132,9 +132,22 @@ def _write_pending(session: Session) -> None:
         rows = [merged[key] for key in sorted(merged) if any(merged[key][count] for count in counts)]
         if not rows:
             continue  # a move within one row, or nothing queued for this rollup
-        statement = dialect.insert(table).values(rows)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=list(keys), set_={count: table.c[count] + statement.excluded[count] for count in counts}))
+        # One statement text whatever the number of rows (compiled once, prepared by the server), sent as a
+        # batch; rows keep their key order, so the locks are still taken in that order.
+        session.execute(_upsert_statement(dialect, table, keys, counts), rows)
+
+
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(dialect: Any, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]) -> Any:
+    """Return the rollup's INSERT ... ON CONFLICT DO UPDATE that adds the counts, built once per dialect."""
+    cache_key = (dialect.__name__, table.name)
+    if cache_key not in _statements:
+        statement = dialect.insert(table)
+        _statements[cache_key] = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={count: table.c[count] + statement.excluded[count] for count in counts})
+    return _statements[cache_key]
 
 
 @event.listens_for(Session, "after_rollback")

@@ -21,7 +21,7 @@ from dispatch.requests import opening
 from dispatch.requests.access import load_request, staff_request, view_level
 from dispatch.requests.schemas import EventOut, RequestIn, RequestOut, RequestQuery, present, request_json
 from dispatch.schemas import PageArgs, text, with_next_link
-from dispatch.web import client_label, community_ids, current_user, member_role, now, runtime
+from dispatch.web import answers_from_memory, client_label, community_ids, current_user, member_role, now, runtime
 
 bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes de soins non programmés")
 
@@ -53,6 +53,7 @@ def rejected(exc: service.Rejected) -> Problem:
 @bp.response(201, RequestOut)
 @bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200},
                      "required": False}])
+@answers_from_memory
 def open_request(args: dict[str, Any]) -> Any:
     """Open a request: the treating GP alone for the first window, then the whole community."""
     user = current_user()
@@ -117,6 +118,7 @@ def get_request(request_id: int) -> Any:
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
 @bp.arguments(CancelIn)
 @bp.response(200, RequestOut)
+@answers_from_memory
 def cancel(args: dict[str, Any], request_id: int) -> Any:
     """Cancel an open request; every phone it was offered to is cleared."""
     user = current_user()

@@ -90,6 +90,10 @@ CSP_DEFAULT = ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; obj
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
 
 
+# The busiest reads (a physician's offers, a request): each statement stands alone, none needs a transaction.
+AUTOCOMMIT_READS = frozenset({"mobile.offers", "requests.get_request"})
+
+
 def _register_guards(app: Flask) -> None:
     from dispatch.auth.service import resolve_token
     from dispatch.web import bearer_token, id_out_of_range, now
@@ -120,6 +124,9 @@ def _register_guards(app: Flask) -> None:
         if has_body and not request.is_json and not request.path.startswith("/api/v1/webhooks/"):
             return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
+        if token and request.endpoint in AUTOCOMMIT_READS and not _db.session().in_transaction():
+            # These reads write at most one INSERT (the access trail): no BEGIN and COMMIT round trips.
+            _db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         g.user = resolve_token(token=token, now=now()) if token else None
         g.user_id = g.user.id if g.user is not None else None
         if g.user is None and not _public(request.method, request.path):

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 
 from dispatch.auth.models import LoginFailure, Token, User
 from dispatch.communities.models import Physician
-from dispatch.db import db
+from dispatch.db import UTCDateTime, db
 
 # Checked against when the login is unknown, so both cases cost the same time.
 _DUMMY = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$0a4xz8Vn7IWLR6c3Slkn2Q"
@@ -83,14 +83,17 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
     return Session(token=token, expires_in=ttl_s, user=user)
 
 
+# Built once: on every API call only the token's digest and the time change.
+_RESOLVE = (select(User).join(Token, Token.user_id == User.id)
+            .options(joinedload(User.memberships), joinedload(User.physician).lazyload(Physician.user))
+            .where(Token.token_hash == bindparam("digest"), Token.revoked_at.is_(None),
+                   Token.expires_at > bindparam("now", type_=UTCDateTime()), User.active.is_(True)))
+
+
 def resolve_token(*, token: str, now: datetime) -> User | None:
     """Return the active user holding this unexpired, unrevoked token."""
     # One round trip on every call: the token's checks are in the query, the user and memberships come with it.
-    query = (select(User).join(Token, Token.user_id == User.id)
-             .options(joinedload(User.memberships), joinedload(User.physician).lazyload(Physician.user))
-             .where(Token.token_hash == token_digest(token), Token.revoked_at.is_(None), Token.expires_at > now,
-                    User.active.is_(True)))
-    return db.session.scalars(query).unique().first()
+    return db.session.scalars(_RESOLVE, {"digest": token_digest(token), "now": now}).unique().first()
 
 
 def sign_out(*, token: str, now: datetime) -> None:

@@ -1,0 +1,43 @@
+"""The busiest reads run without a transaction when the call has its own session, as in production."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dispatch.audit.models import AccessRecord
+from dispatch.db import db
+
+
+def in_own_context(app: Any, method: str, path: str, headers: dict[str, str]) -> Any:
+    """Make a call from another thread: Flask gives it its own app context, hence its own session."""
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(app.test_client().open(path, method=method, headers=headers)))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def test_offers_and_request_reads_answer_and_record_the_trail_without_a_transaction(app: Any, make: Any) -> None:
+    community = make.community()
+    operator = make.member(community, "operator")
+    physician = make.member(community, "physician")
+    opened = make.open(operator, community)
+
+    offers = in_own_context(app, "GET", "/api/v1/me/offers", make.headers(physician))
+    assert offers.status_code == 200, offers.json
+    assert [item["id"] for item in offers.json] == [opened["id"]]
+    assert offers.json[0]["anonymised"] is True
+
+    read = in_own_context(app, "GET", f"/api/v1/requests/{opened['id']}", make.headers(operator))
+    assert read.status_code == 200, read.json
+    assert read.json["patient"]["last_name"] == opened["patient"]["last_name"]
+    unknown = in_own_context(app, "GET", "/api/v1/requests/999999", make.headers(operator))
+    assert unknown.status_code == 404
+
+    db.session.rollback()  # see what the other sessions committed
+    count = db.session.scalar(select(func.count()).select_from(AccessRecord)
+                              .where(AccessRecord.request_id == opened["id"], AccessRecord.what == "request"))
+    assert count == 1

@@ -16,8 +16,8 @@ from dispatch.communities import service as communities
 from dispatch.communities.models import Device
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation import service
-from dispatch.escalation.machine import OPEN_STATES
+from dispatch.escalation import machine, service
+from dispatch.escalation.machine import OPEN_STATES, Refusal, Snapshot
 from dispatch.escalation.models import Offer, Request
 from dispatch.requests.access import load_request, view_level
 from dispatch.requests.schemas import RequestOut, present, request_json
@@ -140,12 +140,30 @@ def _offered_request(request_id: int) -> tuple[Any, Request]:
 @answers_from_memory
 def accept(args: dict[str, Any], request_id: int) -> Any:
     """Take the patient: the first acceptance wins."""
-    physician, request = _offered_request(request_id)
+    physician = current_physician()
     at = now()
+    # When many physicians accept at once, all but one lose: the losers are answered from one light read.
+    seen = db.session.execute(
+        select(Request.state, Request.exclusive_until, Request.expires_at, Request.treating_physician_id,
+               Request.accepted_by_id, Request.community_id,
+               select(Offer.id).where(Offer.request_id == Request.id, Offer.physician_id == physician.id)
+               .exists().label("offered"))
+        .where(Request.id == request_id)).first()
+    if seen is None or not (seen.offered or physician.id in (seen.treating_physician_id, seen.accepted_by_id)
+                            or member_role(physician.user, seen.community_id) is not None):
+        raise Problem(404, "not_found", "Demande introuvable.")
     appointment_at = args["appointment_at"]
     if not at - timedelta(minutes=30) <= appointment_at <= at + timedelta(hours=24):
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors={
             "appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]})
+    if seen.accepted_by_id != physician.id:
+        verdict = machine.accept(Snapshot(state=seen.state, exclusive_until=seen.exclusive_until,
+                                          expires_at=seen.expires_at, treating_physician_id=seen.treating_physician_id,
+                                          accepted_by_id=seen.accepted_by_id),
+                                 physician_id=physician.id, now=at, treating_registered=True)
+        if isinstance(verdict, Refusal):
+            raise rejected(service.Rejected(verdict))
+    request = load_request(request_id)
     # The winner is shown the patient: the read is recorded with the acceptance, or not at all.
     read = note_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
     try:

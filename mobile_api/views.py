@@ -9,11 +9,12 @@ import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.communities import service as communities
 from dispatch.communities.models import Device
+from dispatch.db import UTCDateTime as UTCDateTimeColumn
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation import machine, service
@@ -104,6 +105,14 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
     return {"available": physician.available, "until": physician.available_until}
 
 
+# Built once: a physician's phone asks for its offers more than anything else.
+_OFFERS = (select(Request).join(Offer, Offer.request_id == Request.id)
+           .where(Offer.physician_id == bindparam("physician_id"), Offer.status.in_(("notified", "refused")),
+                  Request.state.in_(OPEN_STATES), Request.expires_at > bindparam("now", type_=UTCDateTimeColumn()))
+           .order_by(Request.id.desc()).limit(bindparam("limit")))
+_OFFERS_BEFORE = _OFFERS.where(Request.id < bindparam("before"))
+
+
 @bp.route("/me/offers", methods=["GET"])
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, RequestOut(many=True))
@@ -111,13 +120,10 @@ def offers(args: dict[str, Any]) -> Any:
     """List the requests open and offered to me now, newest first."""
     physician = current_physician()
     at = now()
-    query = (select(Request).join(Offer, Offer.request_id == Request.id)
-             .where(Offer.physician_id == physician.id, Offer.status.in_(("notified", "refused")),
-                    Request.state.in_(OPEN_STATES), Request.expires_at > at)
-             .order_by(Request.id.desc()).limit(args["limit"]))
-    if "before" in args:
-        query = query.where(Request.id < args["before"])
-    items = [present(r, full=r.treating_physician_id == physician.id, now=at) for r in db.session.scalars(query)]
+    query = _OFFERS_BEFORE if "before" in args else _OFFERS
+    found = db.session.scalars(query, {"physician_id": physician.id, "now": at, "limit": args["limit"],
+                                       "before": args.get("before")})
+    items = [present(r, full=r.treating_physician_id == physician.id, now=at) for r in found]
     response = with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
     record_accesses([item["id"] for item in items if not item["anonymised"]], user=physician.user, what="offers",
                     client=client_label(), now=at)
@@ -133,6 +139,14 @@ def _offered_request(request_id: int) -> tuple[Any, Request]:
     return physician, request
 
 
+_ACCEPT_SEEN = (select(Request.state, Request.exclusive_until, Request.expires_at, Request.treating_physician_id,
+                       Request.accepted_by_id, Request.community_id,
+                       select(Offer.id).where(Offer.request_id == Request.id,
+                                              Offer.physician_id == bindparam("physician_id"))
+                       .exists().label("offered"))
+                .where(Request.id == bindparam("request_id")))
+
+
 @bp.route("/requests/<int:request_id>/accept", methods=["POST"])
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
@@ -143,12 +157,7 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
     physician = current_physician()
     at = now()
     # When many physicians accept at once, all but one lose: the losers are answered from one light read.
-    seen = db.session.execute(
-        select(Request.state, Request.exclusive_until, Request.expires_at, Request.treating_physician_id,
-               Request.accepted_by_id, Request.community_id,
-               select(Offer.id).where(Offer.request_id == Request.id, Offer.physician_id == physician.id)
-               .exists().label("offered"))
-        .where(Request.id == request_id)).first()
+    seen = db.session.execute(_ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
     if seen is None or not (seen.offered or physician.id in (seen.treating_physician_id, seen.accepted_by_id)
                             or member_role(physician.user, seen.community_id) is not None):
         raise Problem(404, "not_found", "Demande introuvable.")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from dispatch import texts
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
-from dispatch.db import db
+from dispatch.db import UTCDateTime, db
 from dispatch.escalation.machine import Effect
 from dispatch.escalation.models import Offer, Request
 from dispatch.notify.outbox import enqueue, enqueue_many
@@ -36,19 +37,28 @@ def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, rea
             _tell_operator(request, now=now)
 
 
-def eligible_members(request: Request, *, now: datetime) -> list[int]:
-    """Return the physicians of the community who take requests now and were not offered this one."""
-    offered = select(Offer.physician_id).where(Offer.request_id == request.id)
+def _eligible_query() -> Any:
+    """Return the query of eligible_members, with the request, community and time as parameters."""
+    offered = select(Offer.physician_id).where(Offer.request_id == bindparam("request_id"))
+    now = bindparam("now", type_=UTCDateTime())
     # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
     until = Physician.available_until
     available = (((until.is_(None) | (until > now)) & Physician.available.is_(True))
                  | ((until <= now) & Physician.available.is_(False)))
-    query = (select(Physician.id).join(User, User.id == Physician.user_id)
-             .join(Membership, Membership.user_id == User.id)
-             .where(Membership.community_id == request.community_id, Membership.role == "physician",
-                    User.active.is_(True), available, Physician.id.not_in(offered))
-             .distinct().order_by(Physician.id))
-    return list(db.session.scalars(query))
+    return (select(Physician.id).join(User, User.id == Physician.user_id)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.community_id == bindparam("community_id"), Membership.role == "physician",
+                   User.active.is_(True), available, Physician.id.not_in(offered))
+            .distinct().order_by(Physician.id))
+
+
+_ELIGIBLE = _eligible_query()  # built once: a tick asks it for every request that opens to the community
+
+
+def eligible_members(request: Request, *, now: datetime) -> list[int]:
+    """Return the physicians of the community who take requests now and were not offered this one."""
+    return list(db.session.scalars(_ELIGIBLE, {"request_id": request.id, "community_id": request.community_id,
+                                               "now": now}))
 
 
 def offer_payload(request: Request, *, phase: str) -> dict[str, object]:

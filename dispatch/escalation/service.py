@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.auth.models import User
@@ -62,9 +62,9 @@ def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[
         changes["closed_at"] = now
     zone = request.community.timezone
     before = rollup.request_key(request, zone)
-    result = db.session.execute(
-        update(Request).where(Request.id == request.id, Request.version == request.version)
-        .values(**changes).execution_options(synchronize_session=False))
+    result = db.session.execute(_conditional_update(frozenset(changes)),
+                                {"id_": request.id, "version_": request.version,
+                                 **{f"set_{key}": value for key, value in changes.items()}})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         if rollback:
             db.session.rollback()
@@ -73,6 +73,22 @@ def _apply(request: Request, decision: Decision, *, now: datetime, values: dict[
         set_committed_value(request, key, value)
     rollup.move_request(before, rollup.request_key(request, zone))
     return True
+
+
+_UPDATES: dict[frozenset[str], Any] = {}
+
+
+def _conditional_update(columns: frozenset[str]) -> Any:
+    """Return UPDATE requests SET <columns> WHERE id and version match, built once per set of columns."""
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        table = Request.__table__
+        statement = (update(Request)
+                     .where(Request.id == bindparam("id_"), Request.version == bindparam("version_"))
+                     .values({name: bindparam(f"set_{name}", type_=table.c[name].type) for name in sorted(columns)})
+                     .execution_options(synchronize_session=False))
+        _UPDATES[columns] = statement
+    return statement
 
 
 def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime) -> bool:
@@ -243,11 +259,14 @@ def _answer_offer(offer: Offer, *, previous: str, status: str, now: datetime) ->
     return True
 
 
+_OFFER = select(Offer).where(Offer.request_id == bindparam("request_id"), Offer.physician_id == bindparam("physician_id"))
+# The row as committed now, held until commit: its answer and the rollup's move together.
+_OFFER_LOCKED = _OFFER.with_for_update().execution_options(populate_existing=True)
+
+
 def _offer(request_id: int, physician_id: int, *, lock: bool = False) -> Offer | None:
-    query = select(Offer).where(Offer.request_id == request_id, Offer.physician_id == physician_id)
-    if lock:  # the row as committed now, held until commit: its answer and the rollup's move together
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalar(query)
+    return db.session.scalar(_OFFER_LOCKED if lock else _OFFER, {"request_id": request_id,
+                                                                 "physician_id": physician_id})
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -45,10 +45,10 @@ class Senders:
     rng: Callable[[], float] = random.random
 
 
-def deliver_pending(*, now: datetime, senders: Senders, limit: int = 1000) -> int:
+def deliver_pending(*, now: datetime, senders: Senders, limit: int = 200) -> int:
     """Send every due outbox message once (pushes in shared batches); return how many were attempted."""
-    # 1000 rows a round: a department's fan-out (~800) in one claim and two send_each batches, well
-    # within the lease even if every FCM call took its full 10 s timeout.
+    # 200 rows a round, sent 100 FCM calls at a time: a round ends within its 30 s lease even if every
+    # call took its full 10 s timeout; a department's fan-out (~800) is four rounds.
     total = 0
     for _ in range(MAX_ROUNDS):
         started = outbox.enqueued_count()

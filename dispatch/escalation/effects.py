@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,13 +20,51 @@ from dispatch.notify.outbox import enqueue, enqueue_many
 from dispatch.reports import rollup
 
 
-def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None) -> None:
-    """Write the offers and messages that `effects` call for."""
+class Batch:
+    """Reads and writes shared by the requests a tick advances together.
+
+    The community's eligible physicians are read once, the offers already made in one query, and the
+    new offers and their pushes are written in two statements for the whole batch (flush()).
+    """
+
+    def __init__(self, requests: list[Request], *, now: datetime) -> None:
+        self.now = now
+        self._offered: dict[int, set[int]] = defaultdict(set)
+        rows = db.session.execute(select(Offer.request_id, Offer.physician_id)
+                                  .where(Offer.request_id.in_([request.id for request in requests])))
+        for request_id, physician_id in rows:
+            self._offered[request_id].add(physician_id)
+        self._members: dict[int, list[int]] = {}
+        self.offers: list[dict[str, object]] = []
+        self.pushes: list[dict[str, object]] = []
+
+    def eligible(self, request: Request) -> list[int]:
+        """Return what eligible_members(request) would, from the batch's reads."""
+        members = self._members.get(request.community_id)
+        if members is None:
+            members = list(db.session.scalars(_COMMUNITY_ELIGIBLE, {"community_id": request.community_id,
+                                                                    "now": self.now}))
+            self._members[request.community_id] = members
+        offered = self._offered[request.id]
+        return [physician_id for physician_id in members if physician_id not in offered]
+
+    def flush(self) -> None:
+        """Write the batch's offers and pushes."""
+        if self.offers:
+            db.session.execute(insert(Offer), self.offers)
+        enqueue_many(self.pushes, now=self.now)
+        self.offers, self.pushes = [], []
+
+
+def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None,
+              batch: Batch | None = None) -> None:
+    """Write the offers and messages that `effects` call for (the offers with the batch's, when given)."""
     for effect in effects:
         if effect is Effect.OFFER_TREATING and request.treating_physician_id is not None:
-            _offer(request, [request.treating_physician_id], phase="exclusive", now=now)
+            _offer(request, [request.treating_physician_id], phase="exclusive", now=now, batch=batch)
         elif effect is Effect.OFFER_COMMUNITY:
-            _offer(request, eligible_members(request, now=now), phase="community", now=now)
+            eligible = batch.eligible(request) if batch is not None else eligible_members(request, now=now)
+            _offer(request, eligible, phase="community", now=now, batch=batch)
         elif effect in (Effect.WITHDRAW_OTHERS, Effect.WITHDRAW_ALL):
             _withdraw(request, now=now, reason=reason or "accepted")
         elif effect is Effect.TELL_PATIENT and request.patient_phone:
@@ -38,8 +77,7 @@ def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, rea
 
 
 def _eligible_query() -> Any:
-    """Return the query of eligible_members, with the request, community and time as parameters."""
-    offered = select(Offer.physician_id).where(Offer.request_id == bindparam("request_id"))
+    """Return the community's physicians who take requests now (community and time as parameters)."""
     now = bindparam("now", type_=UTCDateTime())
     # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
     until = Physician.available_until
@@ -48,11 +86,14 @@ def _eligible_query() -> Any:
     return (select(Physician.id).join(User, User.id == Physician.user_id)
             .join(Membership, Membership.user_id == User.id)
             .where(Membership.community_id == bindparam("community_id"), Membership.role == "physician",
-                   User.active.is_(True), available, Physician.id.not_in(offered))
+                   User.active.is_(True), available)
             .distinct().order_by(Physician.id))
 
 
-_ELIGIBLE = _eligible_query()  # built once: a tick asks it for every request that opens to the community
+# Built once: every request that opens to the community asks them.
+_COMMUNITY_ELIGIBLE = _eligible_query()
+_ELIGIBLE = _COMMUNITY_ELIGIBLE.where(Physician.id.not_in(
+    select(Offer.physician_id).where(Offer.request_id == bindparam("request_id"))))
 
 
 def eligible_members(request: Request, *, now: datetime) -> list[int]:
@@ -78,18 +119,25 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
     }
 
 
-def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime) -> None:
+def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime,
+           batch: Batch | None = None) -> None:
     if not physician_ids:
         return
     payload = offer_payload(request, phase=phase)
     # A fan-out reaches ~800 physicians: two multi-row INSERTs instead of 1,600 ORM objects.
-    db.session.execute(insert(Offer), [{"request_id": request.id, "physician_id": physician_id, "phase": phase,
-                                        "status": "notified", "offered_at": now} for physician_id in physician_ids])
+    offers = [{"request_id": request.id, "physician_id": physician_id, "phase": phase, "status": "notified",
+               "offered_at": now} for physician_id in physician_ids]
+    pushes = [{"channel": "push", "kind": "offer", "idempotency_key": f"offer:{request.id}:{physician_id}",
+               "request_id": request.id, "physician_id": physician_id, "payload": payload}
+              for physician_id in physician_ids]
     rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids,
                         day=rollup.local_day(request.opened_at, request.community.timezone))
-    enqueue_many([{"channel": "push", "kind": "offer", "idempotency_key": f"offer:{request.id}:{physician_id}",
-                   "request_id": request.id, "physician_id": physician_id, "payload": payload}
-                  for physician_id in physician_ids], now=now)
+    if batch is not None:
+        batch.offers += offers
+        batch.pushes += pushes
+        return
+    db.session.execute(insert(Offer), offers)
+    enqueue_many(pushes, now=now)
 
 
 def _withdraw(request: Request, *, now: datetime, reason: str) -> None:

@@ -127,16 +127,22 @@ def advance_due(*, now: datetime, limit: int = 500) -> int:
     """Advance up to `limit` requests whose deadline has passed, in one transaction; return how many moved."""
     moved = 0
     query = select(Request).where(Request.next_deadline <= now).order_by(Request.next_deadline).limit(limit)
-    for request in list(db.session.scalars(query).unique()):
-        decision = machine.advance(snapshot(request), now=now)
-        # A request accepted or cancelled meanwhile fails its conditional update: nothing to do for it.
-        if decision is None or not _apply(request, decision, now=now, rollback=False):
-            continue
-        record_event(request.id, type=decision.event, at=now, actor=SYSTEM,
-                     data={"deadline": _iso(request.expires_at if decision.state == "expired"
-                                            else request.exclusive_until)})
-        effects.carry_out(request, decision.effects, now=now, reason="expired")
-        moved += 1
+    requests = list(db.session.scalars(query).unique())
+    if not requests:
+        return 0
+    batch = effects.Batch(requests, now=now)
+    with db.session.no_autoflush:  # the batch's events are written together, at commit
+        for request in requests:
+            decision = machine.advance(snapshot(request), now=now)
+            # A request accepted or cancelled meanwhile fails its conditional update: nothing to do for it.
+            if decision is None or not _apply(request, decision, now=now, rollback=False):
+                continue
+            record_event(request.id, type=decision.event, at=now, actor=SYSTEM,
+                         data={"deadline": _iso(request.expires_at if decision.state == "expired"
+                                                else request.exclusive_until)})
+            effects.carry_out(request, decision.effects, now=now, reason="expired", batch=batch)
+            moved += 1
+        batch.flush()
     db.session.commit()
     return moved
 

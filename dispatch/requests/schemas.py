@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.util import identity_key
 
+from dispatch.auth.models import User
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.escalation.machine import STATES
@@ -148,9 +151,22 @@ def request_json(shown: dict[str, Any]) -> dict[str, Any]:
     return _json_value(shown)  # type: ignore[no-any-return]
 
 
+_ACCEPTED_BY = (select(Physician.id, User.name, Physician.kind).join(User, User.id == Physician.user_id)
+                .where(Physician.id == bindparam("physician_id")))
+
+
+def _accepted_by(physician_id: int) -> dict[str, Any] | None:
+    """Return who accepted, from the session when it holds them (their own answer), else in one light read."""
+    known = db.session.identity_map.get(identity_key(Physician, physician_id))
+    if isinstance(known, Physician):
+        return {"physician_id": known.id, "name": known.user.name, "kind": known.kind}
+    row = db.session.execute(_ACCEPTED_BY, {"physician_id": physician_id}).first()
+    return None if row is None else {"physician_id": row.id, "name": row.name, "kind": row.kind}
+
+
 def present(request: Request, *, full: bool, now: datetime) -> dict[str, Any]:
     """Return a request as the API shows it; anonymised leaves out who the patient and their GP are."""
-    accepted = db.session.get(Physician, request.accepted_by_id) if request.accepted_by_id else None
+    accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
     patient: dict[str, Any] = {"age": age(request.patient_birth_date, now, request.community.timezone),
                                "sex": request.patient_sex, "postcode": request.patient_postcode,
                                "city": request.patient_city}
@@ -165,8 +181,7 @@ def present(request: Request, *, full: bool, now: datetime) -> dict[str, Any]:
         "motive": request.motive, "description": request.description, "opened_at": request.opened_at,
         "exclusive_until": request.exclusive_until, "expires_at": request.expires_at, "patient": patient,
         "treating_physician": treating,
-        "accepted_by": None if accepted is None else {"physician_id": accepted.id, "name": accepted.user.name,
-                                                      "kind": accepted.kind},
+        "accepted_by": accepted,
         "accepted_at": request.accepted_at, "appointment_at": request.appointment_at, "place": request.place,
         "outcome": request.outcome, "anonymised": not full,
     }

@@ -210,11 +210,14 @@ class Bench:
         self.results["lag"] = (f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} (first {ms(min(lags))}; "
                                "tick every 1 s)")
 
-    def _offers_arrived(self, request_id: int) -> int:
+    def _offers_arrived(self, request_id: int, kind: str = "offer") -> int:
         with self.peer.lock:
             return sum(1 for call in self.peer.calls if call.status == 200
                        and (call.message.get("data") or {}).get("request_id") == str(request_id)
-                       and (call.message.get("data") or {}).get("type") == "offer")
+                       and (call.message.get("data") or {}).get("type") == kind)
+
+    def _withdrawals_arrived(self, request_id: int) -> int:
+        return self._offers_arrived(request_id, kind="offer_withdrawn")
 
     def _all_arrived(self, ids: list[int]) -> list[float] | None:
         arrivals = [first_push(self.peer, i, "community") for i in ids]
@@ -223,20 +226,29 @@ class Bench:
     def accept_race(self, rounds: int = 20) -> None:
         floors = [lat for _ in range(3) for lat, _, _ in
                   concurrent_calls(CONCURRENT, lambda i: self.api.call("GET", "/healthz"))]
-        latencies, winners = [], Counter[int]()
+        latencies, winners, cpu = [], Counter[int](), Counter[str]()
         for _ in range(rounds):
             opened = self.open(self.crowd)
             # A physician accepts once the push has reached their phone: every offer first, then the race.
             harness.wait_for(lambda o=opened: self._offers_arrived(o["id"]) >= CONCURRENT, timeout=30, interval=0.02,
                              what="the offers of the race")
             at = (datetime.fromisoformat(opened["opened_at"]) + timedelta(minutes=30)).isoformat()
+            before = cpu_by_role()
             answers = concurrent_calls(CONCURRENT, lambda i, o=opened, a=at: self.api.call(
                 "POST", f"/requests/{o['id']}/accept", self.crowd.physicians[i].token, {"appointment_at": a}))
+            # Until the withdrawals have reached the phones: they share the cores with the answers.
+            harness.wait_for(lambda o=opened: self._withdrawals_arrived(o["id"]) >= CONCURRENT - 1, timeout=30,
+                             interval=0.02, what="the withdrawals of the race")
+            spent = cpu_by_role()
+            spent.subtract(before)
+            cpu.update(spent)
             latencies += [lat for lat, _, _ in answers]
             winners[sum(1 for _, status, _ in answers if status == 200)] += 1
         verdict = "one winner every time" if set(winners) == {1} else f"winners per round: {dict(winners)}"
+        spent = ", ".join(f"{role} {seconds * 1000 / rounds:.0f}" for role, seconds in cpu.most_common() if seconds > 0)
         self.results["accept"] = (f"p99 {ms(pct(latencies, 99))}, p50 {ms(pct(latencies, 50))}, {verdict} "
-                                  f"(floor: {CONCURRENT} concurrent /healthz p99 {ms(pct(floors, 99))})")
+                                  f"(floor: {CONCURRENT} concurrent /healthz p99 {ms(pct(floors, 99))}; CPU per race "
+                                  f"with its withdrawals, ms: {spent})")
 
     def throughput(self, memory_of: Callable[[], list[int]], threads: int = 16) -> None:
         floor = self._load(threads, min(5.0, self.seconds / 3), lambda rng: ("GET", "/healthz", None, None))

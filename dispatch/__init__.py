@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from config import settings
@@ -154,6 +155,17 @@ def _register_guards(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return errors.from_http_exception(error)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError) -> Response:
+        _db.session.rollback()
+        if error.connection_invalidated:
+            # The database dropped the connection (a restart, a failover): the pool starts afresh and the
+            # call changed nothing; the client may send it again at once.
+            app.logger.warning("database connection lost on %s %s", request.method, request.path)
+            return errors.problem_response(503, detail="La base de données vient de redémarrer ; réessayez.",
+                                           headers={"Retry-After": "1"})
+        return unexpected(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

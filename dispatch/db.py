@@ -58,7 +58,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-PING_AFTER_IDLE_S = 5.0  # a connection unused longer than this is checked before use
+PING_AFTER_IDLE_S = 1.0  # a connection unused longer than this is checked before use
 
 
 @event.listens_for(Pool, "checkin")

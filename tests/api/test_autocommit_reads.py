@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from dispatch.audit.models import AccessRecord
 from dispatch.db import db
@@ -41,3 +42,28 @@ def test_offers_and_request_reads_answer_and_record_the_trail_without_a_transact
     count = db.session.scalar(select(func.count()).select_from(AccessRecord)
                               .where(AccessRecord.request_id == opened["id"], AccessRecord.what == "request"))
     assert count == 1
+
+
+def test_a_connection_the_database_dropped_answers_503_once_then_the_service_goes_on(
+        app: Any, make: Any, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop a connection")
+    community = make.community()
+    physician = make.member(community, "physician")
+    headers = make.headers(physician)
+    assert in_own_context(app, "GET", "/api/v1/me/offers", headers).status_code == 200
+
+    # A restart of PostgreSQL, as the pooled connections see it: every other session ends.
+    db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    db.session.commit()
+
+    dropped = in_own_context(app, "GET", "/api/v1/me/offers", headers)
+    assert dropped.status_code in (200, 503)  # 200 when the pool checked the connection first
+    if dropped.status_code == 503:
+        assert dropped.headers["Content-Type"] == "application/problem+json"
+        assert dropped.headers["Retry-After"] == "1"
+        assert dropped.json["code"] == "unavailable"
+    again = in_own_context(app, "GET", "/api/v1/me/offers", headers)
+    assert again.status_code == 200, again.json
+    db.engine.dispose()  # whatever the pool still holds of the old sessions, before the fixtures clean up

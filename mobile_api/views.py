@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, select
 
 from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.communities import service as communities
-from dispatch.communities.models import Device
+from dispatch.communities.models import Community, Device
 from dispatch.db import UTCDateTime as UTCDateTimeColumn
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -21,7 +21,7 @@ from dispatch.escalation import machine, service
 from dispatch.escalation.machine import OPEN_STATES, Refusal, Snapshot
 from dispatch.escalation.models import Offer, Request
 from dispatch.requests.access import load_request, view_level
-from dispatch.requests.schemas import RequestOut, present, request_json
+from dispatch.requests.schemas import PRESENTED_COLUMNS, RequestOut, present, request_json
 from dispatch.requests.views import actor, rejected
 from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
 from dispatch.web import answers_from_memory, client_label, current_physician, member_role, now, runtime
@@ -106,7 +106,8 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 
 
 # Built once: a physician's phone asks for its offers more than anything else.
-_OFFERS = (select(Request).join(Offer, Offer.request_id == Request.id)
+_OFFERS = (select(*PRESENTED_COLUMNS, Community.timezone).select_from(Request)
+           .join(Offer, Offer.request_id == Request.id).join(Community, Community.id == Request.community_id)
            .where(Offer.physician_id == bindparam("physician_id"), Offer.status.in_(("notified", "refused")),
                   Request.state.in_(OPEN_STATES), Request.expires_at > bindparam("now", type_=UTCDateTimeColumn()))
            .order_by(Request.id.desc()).limit(bindparam("limit")))
@@ -121,9 +122,10 @@ def offers(args: dict[str, Any]) -> Any:
     physician = current_physician()
     at = now()
     query = _OFFERS_BEFORE if "before" in args else _OFFERS
-    found = db.session.scalars(query, {"physician_id": physician.id, "now": at, "limit": args["limit"],
+    found = db.session.execute(query, {"physician_id": physician.id, "now": at, "limit": args["limit"],
                                        "before": args.get("before")})
-    items = [present(r, full=r.treating_physician_id == physician.id, now=at) for r in found]
+    items = [present(row, full=row.treating_physician_id == physician.id, now=at, zone=row.timezone)
+             for row in found]
     response = with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
     record_accesses([item["id"] for item in items if not item["anonymised"]], user=physician.user, what="offers",
                     client=client_label(), now=at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
 from sqlalchemy import select
 
@@ -21,8 +23,8 @@ def load_request(request_id: int) -> Request:
     return request
 
 
-def view_level(user: User, request: Request) -> str | None:
-    """Return 'full', 'anonymised' or None (not visible) for this user."""
+def view_level(user: User, request: Request | Any) -> str | None:
+    """Return 'full', 'anonymised' or None (not visible) for this user (of a request or a row with its ids)."""
     if user.role == "admin":
         return "full"
     role = member_role(user, request.community_id)

@@ -164,10 +164,21 @@ def _accepted_by(physician_id: int) -> dict[str, Any] | None:
     return None if row is None else {"physician_id": row.id, "name": row.name, "kind": row.kind}
 
 
-def present(request: Request, *, full: bool, now: datetime) -> dict[str, Any]:
-    """Return a request as the API shows it; anonymised leaves out who the patient and their GP are."""
+# What present() reads of a request: a row of these answers it without loading the request (lists).
+PRESENTED_COLUMNS = tuple(Request.__table__.c[name] for name in (
+    "id", "community_id", "state", "source", "motive", "description", "opened_at", "exclusive_until", "expires_at",
+    "patient_first_name", "patient_last_name", "patient_birth_date", "patient_sex", "patient_phone",
+    "patient_postcode", "patient_city", "treating_status", "treating_physician_id", "treating_rpps",
+    "treating_name", "accepted_by_id", "accepted_at", "appointment_at", "place", "outcome"))
+
+
+def present(request: Any, *, full: bool, now: datetime, zone: str | None = None) -> dict[str, Any]:
+    """Return a request (or a row of PRESENTED_COLUMNS, with its community's `zone`) as the API shows it.
+
+    Anonymised leaves out who the patient and their GP are.
+    """
     accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
-    patient: dict[str, Any] = {"age": age(request.patient_birth_date, now, request.community.timezone),
+    patient: dict[str, Any] = {"age": age(request.patient_birth_date, now, zone or request.community.timezone),
                                "sex": request.patient_sex, "postcode": request.patient_postcode,
                                "city": request.patient_city}
     treating: dict[str, Any] = {"status": request.treating_status,

@@ -87,3 +87,10 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             dbapi_connection.rollback()  # end the ping's transaction: the caller begins its own
     except Exception as error:  # the driver's own error types differ: any failure means a dead connection
         raise exc.DisconnectionError(f"connection idle for a while failed its ping: {error}") from error
+
+
+@event.listens_for(Engine, "engine_connect")
+def _multi_row_inserts(connection: Any) -> None:
+    """Send a batch of rows as one multi-row INSERT on PostgreSQL too, not one statement per row."""
+    if connection.dialect.name == "postgresql":
+        connection.dialect.use_insertmanyvalues_wo_returning = True

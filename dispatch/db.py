@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,6 +58,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+@contextlib.contextmanager
+def kept_after_commit() -> Iterator[None]:
+    """Leave the rows the session holds loaded when it commits (they stand as written), for a while.
+
+    A commit otherwise expires every row, and the next read of each costs a SELECT.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 
 
 PING_AFTER_IDLE_S = 1.0  # a connection unused longer than this is checked before use

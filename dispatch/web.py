@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
-from dispatch.db import db
+from dispatch.db import db, kept_after_commit
 from dispatch.errors import Problem
 from dispatch.notify.ports import MailPort, PushPort, SmsPort
 
@@ -145,12 +145,10 @@ def answers_from_memory(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        session = db.session()
-        session.expire_on_commit = False
         try:
-            return view(*args, **kwargs)
+            with kept_after_commit():
+                return view(*args, **kwargs)
         finally:
-            session.expire_on_commit = True
-            session.expire_all()
+            db.session.expire_all()
 
     return wrapper

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
-from dispatch.db import db
+from dispatch.db import db, kept_after_commit
 from dispatch.notify.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,8 @@ def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[OutboxMessage]
         .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False, populate_existing=True)))
-    session = db.session()
-    session.expire_on_commit = False  # the rows stand as claimed: no reload of each after the commit
-    try:
+    with kept_after_commit():  # the rows stand as claimed: no reload of each after the commit
         db.session.commit()
-    finally:
-        session.expire_on_commit = True
     return sorted(claimed, key=lambda message: message.id)
 
 

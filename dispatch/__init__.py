@@ -102,7 +102,6 @@ def _register_guards(app: Flask) -> None:
     @app.before_request
     def guard() -> Response | None:
         g.pop("now", None)  # read the clock once per HTTP request, even under a shared app context
-        g.pop("physician", None)
         if not request.path.startswith("/api/"):
             return None
         if id_out_of_range(request.view_args):

@@ -14,6 +14,11 @@ from marshmallow import fields, validate
 PHONE_CHARS = validate.Regexp(r"^[0-9+ .()/-]+$", error="Numéro de téléphone invalide.")
 
 
+def utc_iso(value: datetime) -> str:
+    """Format an aware time as the API answers it: ISO 8601 in UTC, with Z."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class UTCDateTime(fields.AwareDateTime):
     """An ISO 8601 time with an offset on input; answered in UTC with Z."""
 
@@ -25,7 +30,7 @@ class UTCDateTime(fields.AwareDateTime):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return utc_iso(value)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         if not isinstance(value, str) or len(value) > 64:

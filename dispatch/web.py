@@ -89,7 +89,6 @@ def current_physician() -> Physician:
     """Return the physician record of the current user, or answer 403."""
     user = require_role("physician")
     physician = user.physician  # loaded with the user by resolve_token: no query
-    g.physician = physician
     if physician is None:
         raise Problem(403, "forbidden", "Ce compte n'est pas celui d'un médecin.")
     return physician

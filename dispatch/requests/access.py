@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
 from sqlalchemy import select
 
 from dispatch.auth.models import User
-from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation.models import Offer, Request
@@ -32,11 +30,10 @@ def view_level(user: User, request: Request | Any) -> str | None:
         return "full"
     if user.role != "physician":
         return None
-    known = g.get("physician")  # current_physician() has loaded it on the physicians' endpoints
-    physician_id = known.id if known is not None and known.user_id == user.id \
-        else db.session.scalar(select(Physician.id).where(Physician.user_id == user.id))
-    if physician_id is None:
+    physician = user.physician  # on the API, loaded with the user (resolve_token)
+    if physician is None:
         return None
+    physician_id = physician.id
     if physician_id in (request.treating_physician_id, request.accepted_by_id):
         return "full"
     offered = db.session.scalar(select(Offer.id).where(Offer.request_id == request.id,

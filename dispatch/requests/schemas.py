@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from dispatch.db import db
 from dispatch.escalation.machine import STATES
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES, Request
 from dispatch.notify.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, UTCDateTime, text, utc_iso
 
 
 class PatientIn(ma.Schema):
@@ -138,7 +138,7 @@ def age(birth: date | None, at: datetime, tz: str) -> int | None:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return utc_iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):

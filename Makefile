@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test test-sqlite test-postgres lint bench clean
+.PHONY: help install run test test-fast test-sqlite lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,12 +22,20 @@ run: install  ## migrate, load the demo community and serve on http://127.0.0.1:
 test: install  ## install PostgreSQL and Chromium if missing, run the suite on SQLite and PostgreSQL
 	bash scripts/test.sh
 
-test-sqlite: install  ## run the suite on SQLite only
+test-fast: install  ## the inner loop: the suite on SQLite, without the browser, fuzzing or real processes
+	$(BIN)/python -m pytest -q -m "not browser and not slow and not fuzz"
+
+test-sqlite: install  ## run the whole suite on SQLite only
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff (lint and format check), mypy over dispatch, mobile_api and config
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+format: install  ## format the code (ruff format) and sort imports
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
 
 bench: install  ## run the benchmarks (figures printed, see bench/README.md)
 	bash scripts/bench.sh

@@ -41,7 +41,7 @@ from dispatch.notify.fcm import BATCH_SIZE, FcmPush  # noqa: E402
 from dispatch.notify.models import OutboxMessage  # noqa: E402
 from dispatch.notify.ports import PushMessage  # noqa: E402
 from dispatch.notify.service import deliver_pending  # noqa: E402
-from dispatch.wiring import build_runtime, senders  # noqa: E402
+from dispatch.wiring import senders  # noqa: E402
 from tests.peers.fcm import FcmPeer  # noqa: E402
 
 PROJECT = "snp-bench"
@@ -77,17 +77,15 @@ def main() -> None:
         settings = {"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "ARGON2_TIME_COST": 1,
                     "ARGON2_MEMORY_COST": 64, "DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": peer.url,
                     "DISPATCH_FCM_PROJECT": PROJECT, "DISPATCH_SMS_BACKEND": "inbox", "DISPATCH_MAIL_BACKEND": "inbox"}
-        app = create_app(settings, runtime=object())
-        runtime = build_runtime(app, clock=clock)
-        app.extensions["dispatch"] = runtime
+        app = create_app(settings, clock=clock)
+        runtime = app.extensions["dispatch"]
         floor_push = FcmPush(None, PROJECT, peer.url, clock=clock.now)
         try:
             with app.app_context():
                 run(app, peer, clock, floor_push, args)
         finally:
             floor_push.close()
-            for close in runtime.closers:
-                close()
+            runtime.ports.close()
 
 
 

@@ -21,6 +21,8 @@ ENV_KEYS = (
     "DISPATCH_SMS_FROM",
     "DISPATCH_TWILIO_URL",
     "DISPATCH_MAIL_BACKEND",
+    "DISPATCH_WEBPUSH_BACKEND",
+    "DISPATCH_VAPID_SUBJECT",
     "DISPATCH_SMTP_HOST",
     "DISPATCH_SMTP_PORT",
     "DISPATCH_SMTP_SECURITY",
@@ -33,18 +35,24 @@ ENV_KEYS = (
     "DISPATCH_MSSANTE_NIL",
     "DISPATCH_PUBLIC_URL",
     "DISPATCH_TOKEN_TTL_S",
+    "DISPATCH_WEBPUSH_HOSTS",
+    "DISPATCH_VAPID_PRIVATE_KEY",
+    "DISPATCH_WEBPUSH_TIMEOUT",
 )
 
 BASE: dict[str, Any] = {
     "DISPATCH_PUSH_BACKEND": "inbox",
     "DISPATCH_SMS_BACKEND": "inbox",
     "DISPATCH_MAIL_BACKEND": "inbox",
+    "DISPATCH_WEBPUSH_BACKEND": "inbox",
     "DISPATCH_SMTP_SECURITY": "tls",
     "DISPATCH_SMTP_PORT": "465",
     "DISPATCH_SMTP_FROM": "snp-dispatch@cpts.mssante.fr",
     "DISPATCH_MSSANTE_NIL": "SNP-DISPATCH",
     "DISPATCH_PUBLIC_URL": "http://127.0.0.1:5000",
     "DISPATCH_TOKEN_TTL_S": "43200",
+    # Hosts a Web Push subscription's endpoint may point at; a leading dot matches subdomains.
+    "DISPATCH_WEBPUSH_HOSTS": "fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "JSON_SORT_KEYS": False,
     "API_TITLE": "SNP Dispatch",
@@ -61,8 +69,6 @@ BASE: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
     "LOGIN_WINDOW_S": 900,
-    # Run the tick and the outbox sender in this process (serve, worker; never tests).
-    "DISPATCH_RUN_WORKER": False,
     "OUTBOX_MAX_ATTEMPTS": 8,
 }
 

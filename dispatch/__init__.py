@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
@@ -12,8 +12,11 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from config import settings
-from dispatch import errors, messages_fr  # noqa: F401 -- French validation messages
+from dispatch import errors
 from dispatch.db import db as _db
+
+if TYPE_CHECKING:
+    from dispatch.runtime import Clock, Ports
 
 
 class DispatchApi(Api):
@@ -28,15 +31,27 @@ class DispatchApi(Api):
         return errors.from_http_exception(error)
 
 
-def create_app(overrides: Mapping[str, Any] | None = None, *, runtime: Any = None) -> Flask:
-    """Build the application: settings, database, API, pages, and the adapters to the outside."""
+def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
+               ports: Ports | None = None) -> Flask:
+    """Build the application: settings, database, API, pages, and the adapters to the outside.
+
+    `config` overrides the settings (defaults, then environment); `clock` and `ports` replace the system
+    clock and the adapters the settings select (tests). The app runs no tick and no sender: the entry points
+    (`dispatch serve`, `dispatch worker`, the WSGI module) decide what a process runs.
+    """
+    from dispatch import logs, messages_fr, wiring
+    from dispatch.runtime import install_session_hooks
+
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
                 instance_relative_config=True)
-    app.config.update(settings.load(Path(app.instance_path), overrides))
-    from dispatch import logs
-
+    app.config.update(settings.load(Path(app.instance_path), config))
+    messages_fr.install()
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
+    install_session_hooks(_db.session)
+    from dispatch.escalation import rollup
+
+    rollup.install(_db.session)
     api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."},
                                         "extra_plugins": [errors.ProblemDocPlugin()]})
     from dispatch.web import IdConverter, id_param_schema
@@ -45,13 +60,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, runtime: Any = Non
     api.register_converter(IdConverter, id_param_schema)
     _register_blueprints(app, api)
     _register_guards(app)
-    from dispatch import wiring
+    app.extensions["dispatch"] = wiring.build_runtime(app.config, clock=clock, ports=ports)
+    from dispatch import delivery
 
-    app.extensions["dispatch"] = runtime or wiring.build_runtime(app)
-    if app.config.get("DISPATCH_RUN_WORKER"):
-        from dispatch.worker import Worker
-
-        Worker(app).start()
+    delivery.register(app)
     return app
 
 

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 
 
 def install() -> None:
-    """Replace marshmallow's English default messages with French ones, once, at start."""
+    """Replace marshmallow's English default messages with French ones (create_app calls it; idempotent)."""
     fields.Field.default_error_messages.update({
         "required": "Champ obligatoire.", "null": "Ce champ ne peut pas être nul.",
         "validator_failed": "Valeur invalide."})
@@ -37,6 +37,3 @@ def install() -> None:
     validate.Range.message_lt = "inférieur à"
     validate.Regexp.default_message = "Format invalide."
     validate.Email.default_message = "Adresse électronique invalide."
-
-
-install()

@@ -3,10 +3,9 @@
 from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
-from dispatch.escalation.models import Event, Offer, Request
+from dispatch.escalation.models import Event, Offer, Request, Synthesis
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
-from dispatch.synthesis.models import Synthesis
 
 __all__ = [
     "AccessRecord", "Community", "Device", "DirectoryEntry", "Event", "InboxMessage", "LoginFailure", "Membership",

@@ -1,52 +1,24 @@
-"""Helpers of the HTTP edge: the runtime in app.extensions, the current user, role checks."""
+"""Helpers of the HTTP edge: the current user, the calling client, ids in paths, answers from memory.
+
+A leaf of the edge: it imports no domain package at run time (who may do what is `dispatch.policy`'s).
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from argon2 import PasswordHasher
-from flask import current_app, g, request
-from sqlalchemy import select
+from flask import g, request
 from werkzeug.routing import IntegerConverter
 
-from dispatch.auth.models import Membership, User
-from dispatch.communities.models import Physician
 from dispatch.db import db, kept_after_commit
 from dispatch.errors import Problem
-from dispatch.notify.ports import MailPort, PushPort, SmsPort
+from dispatch.runtime import now as now  # re-exported: the edges read the clock from here
+from dispatch.runtime import runtime as runtime
 
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-@dataclass
-class Runtime:
-    """Per-app state: the clock, the password hasher, the ports and the sender's wake-up."""
-
-    clock: Clock
-    hasher: PasswordHasher
-    push: PushPort
-    sms: SmsPort
-    mail: MailPort
-    wake: Callable[[], None] = field(default=lambda: None)
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-
-def runtime() -> Runtime:
-    """Return the current app's runtime."""
-    return current_app.extensions["dispatch"]  # type: ignore[no-any-return]
-
-
-def now() -> datetime:
-    """Read the app's clock once for this HTTP request."""
-    if "now" not in g:
-        g.now = runtime().clock.now()
-    return g.now  # type: ignore[no-any-return]
+if TYPE_CHECKING:
+    from dispatch.auth.models import User
 
 
 def client_label() -> str | None:
@@ -62,41 +34,6 @@ def current_user() -> User:
         raise Problem(401, "unauthorized", "Jeton d'accès absent, expiré ou révoqué.",
                       headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'})
     return user  # type: ignore[no-any-return]
-
-
-def require_role(*roles: str) -> User:
-    """Return the current user if their role is one of `roles`, or answer 403."""
-    user = current_user()
-    if user.role not in roles:
-        raise Problem(403, "forbidden", "Votre rôle ne permet pas cette action.")
-    return user
-
-
-def member_role(user: User, community_id: int) -> str | None:
-    """Return the user's role in a community, or None."""
-    for membership in user.memberships:
-        if membership.community_id == community_id:
-            return membership.role
-    return None
-
-
-def community_ids(user: User, *roles: str) -> list[int]:
-    """Return the ids of the communities where the user holds one of `roles`."""
-    return [m.community_id for m in user.memberships if not roles or m.role in roles]
-
-
-def current_physician() -> Physician:
-    """Return the physician record of the current user, or answer 403."""
-    user = require_role("physician")
-    physician = user.physician  # loaded with the user by resolve_token: no query
-    if physician is None:
-        raise Problem(403, "forbidden", "Ce compte n'est pas celui d'un médecin.")
-    return physician
-
-
-def member_user_ids(community_id: int) -> list[int]:
-    """Return the user ids of a community's members."""
-    return list(db.session.scalars(select(Membership.user_id).where(Membership.community_id == community_id)))
 
 
 def bearer_token() -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +13,10 @@ from flask import Flask
 from dispatch.clock import SystemClock
 from dispatch.notify.inbox import InboxMail, InboxPush, InboxSms
 from dispatch.notify.service import Senders
-from dispatch.web import Runtime
+from dispatch.notify.vapid import load_or_create_vapid_key
+from dispatch.runtime import Clock, Ports, Runtime
+
+INSTANCE = Path(__file__).resolve().parent.parent / "instance"  # the app's instance folder: kept keys
 
 
 class ConfigurationError(click.ClickException):
@@ -21,47 +26,62 @@ class ConfigurationError(click.ClickException):
     # without a traceback; anywhere else (gunicorn, tests) it is an ordinary exception.
 
 
-def build_runtime(app: Flask, clock: Any = None) -> Runtime:
-    """Return the runtime for `app`: clock, hasher and ports."""
-    config = app.config
+def build_ports(config: Mapping[str, Any], clock: Clock, instance_path: Path | None = None) -> Ports:
+    """Return the adapters the configuration selects: the dev inbox unless a real backend is named."""
+    try:
+        return _ports(config, clock, instance_path or INSTANCE)
+    except ValueError as exc:
+        raise ConfigurationError(f"configuration incomplète, le service ne démarre pas : {exc}") from exc
+
+
+def build_runtime(config: Mapping[str, Any], *, clock: Clock | None = None, ports: Ports | None = None) -> Runtime:
+    """Return the runtime of an app: its clock, hasher and ports (built from `config` unless given)."""
     clock = clock or SystemClock()
     hasher = PasswordHasher(time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_COST"])
-    runtime = Runtime(clock=clock, hasher=hasher, push=InboxPush(clock.now), sms=InboxSms(clock.now),
-                      mail=InboxMail(clock.now))
-    try:
-        _real_backends(runtime, config, clock)
-    except ValueError as exc:
-        for close in reversed(runtime.closers):  # what did start must not leak
-            close()
-        raise ConfigurationError(f"configuration incomplète, le service ne démarre pas : {exc}") from exc
-    return runtime
+    return Runtime(clock=clock, hasher=hasher, ports=ports or build_ports(config, clock))
 
 
-def _real_backends(runtime: Runtime, config: Any, clock: Any) -> None:
-    push, sms, mail = (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
-                       config["DISPATCH_MAIL_BACKEND"])
+def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Ports:
+    push, sms, mail, webpush = (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
+                                config["DISPATCH_MAIL_BACKEND"], config["DISPATCH_WEBPUSH_BACKEND"])
     for name, value in (("DISPATCH_PUSH_BACKEND", push), ("DISPATCH_SMS_BACKEND", sms),
-                        ("DISPATCH_MAIL_BACKEND", mail)):
+                        ("DISPATCH_MAIL_BACKEND", mail), ("DISPATCH_WEBPUSH_BACKEND", webpush)):
         allowed = {"DISPATCH_PUSH_BACKEND": ("inbox", "fcm"), "DISPATCH_SMS_BACKEND": ("inbox", "twilio"),
-                   "DISPATCH_MAIL_BACKEND": ("inbox", "smtp")}[name]
+                   "DISPATCH_MAIL_BACKEND": ("inbox", "smtp"), "DISPATCH_WEBPUSH_BACKEND": ("inbox", "webpush")}[name]
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
-    if push == "fcm":
-        from dispatch.notify.fcm import FcmPush
+    closers: list[Callable[[], None]] = []
+    try:
+        push_port: Any = InboxPush(clock.now)
+        sms_port: Any = InboxSms(clock.now)
+        mail_port: Any = InboxMail(clock.now)
+        key = load_or_create_vapid_key(config.get("DISPATCH_VAPID_PRIVATE_KEY"), instance_path)
+        webpush_port: Any = InboxPush(clock.now)
+        if webpush == "webpush":
+            from dispatch.notify.webpush import WebPushPush
 
-        fcm = FcmPush.from_config(config, clock=clock.now)
-        runtime.push = fcm
-        runtime.closers.append(fcm.close)
-    if sms == "twilio":
-        from dispatch.notify.twilio_sms import TwilioSms
+            webpush_port = WebPushPush.from_config(config, clock=clock.now, instance_path=instance_path)
+            closers.append(webpush_port.close)
+        if push == "fcm":
+            from dispatch.notify.fcm import FcmPush
 
-        twilio = TwilioSms.from_config(config)
-        runtime.sms = twilio
-        runtime.closers.append(twilio.close)
-    if mail == "smtp":
-        from dispatch.notify.smtp import SmtpMailer
+            push_port = FcmPush.from_config(config, clock=clock.now)
+            closers.append(push_port.close)
+        if sms == "twilio":
+            from dispatch.notify.twilio_sms import TwilioSms
 
-        runtime.mail = SmtpMailer.from_config(config)
+            sms_port = TwilioSms.from_config(config)
+            closers.append(sms_port.close)
+        if mail == "smtp":
+            from dispatch.notify.smtp import SmtpMailer
+
+            mail_port = SmtpMailer.from_config(config)
+    except BaseException:
+        for close in reversed(closers):  # what did start must not leak
+            close()
+        raise
+    return Ports(push=push_port, sms=sms_port, mail=mail_port, webpush=webpush_port,
+                 vapid_public_key=key.public_key_b64url, closers=tuple(closers))
 
 
 def senders(app: Flask) -> Senders:
@@ -75,4 +95,4 @@ def senders(app: Flask) -> Senders:
         callback = f"{config['DISPATCH_PUBLIC_URL']}/api/v1/webhooks/twilio/status"
     return Senders(push=runtime.push, sms=runtime.sms, mail=runtime.mail, build_mail=build_mail,
                    max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]), lease_s=int(config.get("OUTBOX_LEASE_S", 30)),
-                   sms_callback=callback)
+                   sms_callback=callback, hooks=app.extensions["dispatch.hooks"], webpush=runtime.ports.webpush)

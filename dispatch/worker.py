@@ -54,8 +54,7 @@ class Worker:
 
     def start(self) -> None:
         """Start the tick, the sender and the listener, and let services wake the sender."""
-        runtime = self.app.extensions["dispatch"]
-        runtime.wake = self.wake
+        self.app.extensions["dispatch"].wakeup.subscribe(self.wake)  # each commit that queued messages
         if self.listener is not None:
             self.listener.start()
         self.scheduler.add_job(self.tick, "interval", seconds=self.tick_s, max_instances=1, coalesce=True,
@@ -121,8 +120,7 @@ class Worker:
                     break
                 if not batch:
                     break  # nothing left that can move now (a request taken meanwhile is skipped)
-                moved += batch
-                self.wake()
+                moved += batch  # its commit woke the senders, so they start on its offers at once
                 if self.stopping.is_set():
                     break
         return moved

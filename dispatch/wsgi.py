@@ -30,12 +30,12 @@ def build(environ: dict[str, str] | None = None) -> Flask:
     if wanted == "1":
         from dispatch.worker import Worker
 
-        Worker(application).start()  # sets runtime.wake: its own sender, plus NOTIFY on PostgreSQL
+        Worker(application).start()  # wakes its own sender, plus the others by NOTIFY on PostgreSQL
     elif shared:
         from dispatch.wakeup import notifier
 
         with application.app_context():
-            application.extensions["dispatch"].wake = notifier(db.engine)
+            application.extensions["dispatch"].wakeup.subscribe(notifier(db.engine))
     return application
 
 

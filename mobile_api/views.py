@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete
 
-from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.communities import service as communities
-from dispatch.communities.models import Community, Device
-from dispatch.db import UTCDateTime as UTCDateTimeColumn
+from dispatch.communities.models import Device
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation import machine, service
-from dispatch.escalation.machine import OPEN_STATES, Refusal, Snapshot
-from dispatch.escalation.models import Offer, Request
-from dispatch.requests.access import load_request, view_level
-from dispatch.requests.schemas import PRESENTED_COLUMNS, RequestOut, present, request_json
-from dispatch.requests.views import actor, rejected
-from dispatch.schemas import PageArgs, UTCDateTime, text, with_next_link
-from dispatch.web import answers_from_memory, client_label, current_physician, member_role, now, runtime
+from dispatch.escalation import service
+from dispatch.escalation.models import Request
+from dispatch.policy import Action, acting_physician
+from dispatch.requests import queries
+from dispatch.requests.disclosure import answering, require, show, show_many
+from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, RequestOut, request_json
+from dispatch.schemas import PageArgs, UTCDateTime, with_next_link
+from dispatch.web import answers_from_memory, client_label, current_user, now
+
+if TYPE_CHECKING:
+    from dispatch.communities.models import Physician
 
 bp = Blueprint("mobile", __name__, url_prefix="/api/v1", description="Application des médecins")
+
+
+def current_physician() -> Physician:
+    """Return the physician record of the signed-in user, or answer 403."""
+    return acting_physician(current_user())
 
 
 class DeviceIn(ma.Schema):
@@ -46,25 +53,6 @@ class AvailabilityIn(ma.Schema):
 class AvailabilityOut(ma.Schema):
     available = fields.Boolean()
     until = UTCDateTime(allow_none=True)
-
-
-class AcceptIn(ma.Schema):
-    appointment_at = UTCDateTime(required=True)
-    place = text(300)
-
-
-class RefuseIn(ma.Schema):
-    reason = text(500)
-
-
-class OutcomeIn(ma.Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
-    synthesis = text(10000)
-
-    @ma.validates_schema
-    def synthesis_when_seen(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("outcome") == "seen" and not data.get("synthesis"):
-            raise ma.ValidationError({"synthesis": ["La synthèse est obligatoire quand le patient a été vu."]})
 
 
 @bp.route("/me/devices", methods=["POST"])
@@ -105,15 +93,6 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
     return {"available": physician.available, "until": physician.available_until}
 
 
-# Built once: a physician's phone asks for its offers more than anything else.
-_OFFERS = (select(*PRESENTED_COLUMNS, Community.timezone).select_from(Request)
-           .join(Offer, Offer.request_id == Request.id).join(Community, Community.id == Request.community_id)
-           .where(Offer.physician_id == bindparam("physician_id"), Offer.status.in_(("notified", "refused")),
-                  Request.state.in_(OPEN_STATES), Request.expires_at > bindparam("now", type_=UTCDateTimeColumn()))
-           .order_by(Request.id.desc()).limit(bindparam("limit")))
-_OFFERS_BEFORE = _OFFERS.where(Request.id < bindparam("before"))
-
-
 @bp.route("/me/offers", methods=["GET"])
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, RequestOut(many=True))
@@ -121,32 +100,20 @@ def offers(args: dict[str, Any]) -> Any:
     """List the requests open and offered to me now, newest first."""
     physician = current_physician()
     at = now()
-    query = _OFFERS_BEFORE if "before" in args else _OFFERS
+    query = queries.OFFERS_BEFORE if "before" in args else queries.OFFERS
     found = db.session.execute(query, {"physician_id": physician.id, "now": at, "limit": args["limit"],
                                        "before": args.get("before")})
-    items = [present(row, full=row.treating_physician_id == physician.id, now=at, zone=row.timezone)
-             for row in found]
-    response = with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
-    record_accesses([item["id"] for item in items if not item["anonymised"]], user=physician.user, what="offers",
-                    client=client_label(), now=at)
-    return response
+    items = show_many(physician.user, found, what="offers", now=at, client=client_label(), offered=True,
+                             zone=lambda row: row.timezone)
+    return with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
 
 
-def _offered_request(request_id: int) -> tuple[Any, Request]:
-    """Return the request if this physician may know of it: offered to them, or of their community."""
+def _acted_on(request_id: int, action: Action) -> tuple[Physician, Request]:
+    """Return the physician and the request if the policy lets them do `action` to it; 403 or 404 otherwise."""
     physician = current_physician()
     request = load_request(request_id)
-    if view_level(physician.user, request) is None and member_role(physician.user, request.community_id) is None:
-        raise Problem(404, "not_found", "Demande introuvable.")
+    require(physician.user, action, request)
     return physician, request
-
-
-_ACCEPT_SEEN = (select(Request.state, Request.exclusive_until, Request.expires_at, Request.treating_physician_id,
-                       Request.accepted_by_id, Request.community_id,
-                       select(Offer.id).where(Offer.request_id == Request.id,
-                                              Offer.physician_id == bindparam("physician_id"))
-                       .exists().label("offered"))
-                .where(Request.id == bindparam("request_id")))
 
 
 @bp.route("/requests/<int:request_id>/accept", methods=["POST"])
@@ -159,34 +126,26 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
     physician = current_physician()
     at = now()
     # When many physicians accept at once, all but one lose: the losers are answered from one light read.
-    seen = db.session.execute(_ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
-    if seen is None or not (seen.offered or physician.id in (seen.treating_physician_id, seen.accepted_by_id)
-                            or member_role(physician.user, seen.community_id) is not None):
+    seen = db.session.execute(queries.ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
+    if seen is None:
         raise Problem(404, "not_found", "Demande introuvable.")
+    require(physician.user, Action.ACCEPT, seen, offered=seen.offer_status is not None)
     appointment_at = args["appointment_at"]
     if not at - timedelta(minutes=30) <= appointment_at <= at + timedelta(hours=24):
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors={
             "appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]})
-    if seen.accepted_by_id != physician.id:
-        verdict = machine.accept(Snapshot(state=seen.state, exclusive_until=seen.exclusive_until,
-                                          expires_at=seen.expires_at, treating_physician_id=seen.treating_physician_id,
-                                          accepted_by_id=seen.accepted_by_id),
-                                 physician_id=physician.id, now=at, treating_registered=True)
-        if isinstance(verdict, Refusal):
-            raise rejected(service.Rejected(verdict))
+    refusal = service.accept_verdict(seen, physician_id=physician.id, now=at)
+    if refusal is not None:
+        raise rejected(service.Rejected(refusal))
     request = load_request(request_id)
     # The winner is shown the patient: the read is recorded with the acceptance, or not at all.
-    read = note_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
-    try:
-        request = service.accept(request=request, physician=physician, appointment_at=appointment_at,
-                                 place=args.get("place"), now=at, actor=actor(physician.user))
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    if read not in db.session:  # a race rolled it back, yet this physician holds the request: record again
-        note_access(request_id, user=physician.user, what="accept", client=client_label(), now=at)
-    db.session.commit()  # an acceptance repeated by its winner commits nothing but the read
-    runtime().wake()
-    return jsonify(request_json(present(request, full=True, now=at)))
+    with answering(physician.user, request_id, what="accept", now=at, client=client_label()) as shown:
+        try:
+            request = service.accept(request=request, physician=physician, appointment_at=appointment_at,
+                                     place=args.get("place"), now=at, actor=actor(physician.user))
+        except service.Rejected as exc:
+            raise rejected(exc) from None
+        return jsonify(request_json(shown(request)))
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
@@ -195,18 +154,15 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
 @answers_from_memory
 def refuse(args: dict[str, Any], request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
-    physician, request = _offered_request(request_id)
+    physician, request = _acted_on(request_id, Action.REFUSE)
     at = now()
     try:
         request = service.refuse(request=request, physician=physician, reason=args.get("reason"), now=at,
                                  actor=actor(physician.user))
     except service.Rejected as exc:
         raise rejected(exc) from None
-    runtime().wake()
-    shown = present(request, full=view_level(physician.user, request) == "full", now=at)
-    if not shown["anonymised"]:
-        record_access(request_id, user=physician.user, what="refuse", client=client_label(), now=at)
-    return jsonify(request_json(shown))
+    return jsonify(request_json(show(physician.user, request, what="refuse", now=at, client=client_label(),
+                                            action=Action.REFUSE)))
 
 
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
@@ -215,16 +171,12 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
 @answers_from_memory
 def outcome(args: dict[str, Any], request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP."""
-    physician, request = _offered_request(request_id)
-    if request.accepted_by_id != physician.id:
-        raise Problem(403, "not_eligible", "Seul le médecin qui a accepté la demande peut en donner l'issue.")
+    physician, request = _acted_on(request_id, Action.OUTCOME)
     at = now()
     try:
         request = service.record_outcome(request=request, physician=physician, outcome=args["outcome"],
                                          synthesis=args.get("synthesis"), now=at, actor=actor(physician.user))
     except service.Rejected as exc:
         raise rejected(exc) from None
-    runtime().wake()
-    shown = present(request, full=True, now=at)
-    record_access(request_id, user=physician.user, what="outcome", client=client_label(), now=at)
-    return jsonify(request_json(shown))
+    return jsonify(request_json(show(physician.user, request, what="outcome", now=at, client=client_label(),
+                                            action=Action.OUTCOME)))

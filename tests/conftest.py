@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import threading
@@ -17,7 +18,8 @@ from dispatch import create_app
 from dispatch.cli import upgrade_fresh
 from dispatch.db import db
 from dispatch.notify.inbox import Recorder
-from dispatch.wiring import build_runtime
+from dispatch.runtime import Ports
+from dispatch.wiring import build_ports
 
 T0 = datetime(2026, 11, 23, 14, 0, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
@@ -77,7 +79,6 @@ TEST_SETTINGS = {
     "DISPATCH_PUSH_BACKEND": "inbox",
     "DISPATCH_SMS_BACKEND": "inbox",
     "DISPATCH_MAIL_BACKEND": "inbox",
-    "DISPATCH_RUN_WORKER": False,
 }
 
 
@@ -85,16 +86,19 @@ TEST_SETTINGS = {
 def app(database_url: str, clock: FakeClock, ports: dict[str, Recorder]) -> Iterator[Any]:
     """The application on the test database, with the fake clock and recording ports."""
     settings = {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}
-    application = create_app(settings, runtime=_Deferred())
-    runtime = build_runtime(application, clock=clock)
-    runtime.push, runtime.sms, runtime.mail = ports["push"], ports["sms"], ports["mail"]
-    application.extensions["dispatch"] = runtime
+    application = create_app(settings, clock=clock, ports=Ports(**ports))
     with serving(application):
         yield application
 
 
-class _Deferred:
-    """Placeholder runtime replaced right after the factory returns."""
+def real_ports(overrides: dict[str, Any], clock: Any, **fakes: Any) -> Ports:
+    """Return the adapters the settings `overrides` select, dated by `clock`, with some replaced by `fakes`."""
+    from pathlib import Path
+
+    from config import settings as config_settings
+
+    loaded = config_settings.load(Path(__file__).resolve().parent.parent / "instance", overrides)
+    return dataclasses.replace(build_ports(loaded, clock), **fakes)
 
 
 @contextlib.contextmanager
@@ -218,11 +222,14 @@ class Builders:
 
         return advance_due(now=self.clock.now())
 
-    def deliver(self) -> int:
+    def deliver(self, **ports: Any) -> int:
+        """Run the outbox sender once, as the worker would (with some ports replaced, if given)."""
+        import dataclasses
+
         from dispatch.notify.service import deliver_pending
         from dispatch.wiring import senders
 
-        return deliver_pending(now=self.clock.now(), senders=senders(self.app))
+        return deliver_pending(now=self.clock.now(), senders=dataclasses.replace(senders(self.app), **ports))
 
 
 def luhn_rpps(n: int) -> str:

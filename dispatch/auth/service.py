@@ -13,7 +13,6 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 
 from dispatch.auth.models import LoginFailure, Token, User
-from dispatch.communities.models import Physician
 from dispatch.db import UTCDateTime, db
 
 # Checked against when the login is unknown, so both cases cost the same time.
@@ -85,7 +84,7 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
 
 # Built once: on every API call only the token's digest and the time change.
 _RESOLVE = (select(User).join(Token, Token.user_id == User.id)
-            .options(joinedload(User.memberships), joinedload(User.physician).lazyload(Physician.user))
+            .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
             .where(Token.token_hash == bindparam("digest"), Token.revoked_at.is_(None),
                    Token.expires_at > bindparam("now", type_=UTCDateTime()), User.active.is_(True)))
 

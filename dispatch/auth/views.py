@@ -1,4 +1,4 @@
-"""Endpoints of accounts: sign in, sign out, who am I."""
+"""Endpoints of accounts: sign in, sign out (who am I, `GET /me`, is in `dispatch.communities.views`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import fields
-from sqlalchemy import select
 
 from dispatch.auth import service
-from dispatch.communities.models import Community, Physician
-from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.schemas import text
 from dispatch.web import bearer_token, client_label, current_user, now, runtime
@@ -36,28 +33,6 @@ class TokenOut(ma.Schema):
     token_type = fields.String()
     expires_in = fields.Integer()
     user = fields.Nested(UserBrief)
-
-
-class CommunityRole(ma.Schema):
-    id = fields.Integer()
-    name = fields.String()
-    role = fields.String()
-
-
-class PhysicianBrief(ma.Schema):
-    id = fields.Integer()
-    rpps = fields.String()
-    kind = fields.String()
-    available = fields.Boolean()
-
-
-class MeOut(ma.Schema):
-    id = fields.Integer()
-    login = fields.String()
-    name = fields.String()
-    role = fields.String()
-    communities = fields.List(fields.Nested(CommunityRole))
-    physician = fields.Nested(PhysicianBrief, allow_none=True)
 
 
 @bp.route("/auth/token", methods=["POST"])
@@ -93,22 +68,3 @@ def sign_out() -> None:
     token = bearer_token()
     assert token is not None
     service.sign_out(token=token, now=now())
-
-
-@bp.route("/me", methods=["GET"])
-@bp.response(200, MeOut)
-@bp.alt_response(401, description="Jeton absent ou invalide")
-def me() -> dict[str, Any]:
-    """Describe the signed-in user, their communities and physician record."""
-    user = current_user()
-    ids = [m.community_id for m in user.memberships]
-    names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).all())
-    physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
-    return {
-        "id": user.id, "login": user.login, "name": user.name, "role": user.role,
-        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role}
-                        for m in user.memberships],
-        "physician": None if physician is None else {
-            "id": physician.id, "rpps": physician.rpps, "kind": physician.kind,
-            "available": physician.is_available(now())},
-    }

@@ -1,126 +1,60 @@
-"""Endpoints of communities and their members, for admins and coordinators."""
+"""Endpoints of communities and their members, for admins and coordinators; and who the signed-in user is."""
 
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import available_timezones
 
 import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
 from sqlalchemy import select
 
+from dispatch import policy
 from dispatch.auth.models import Membership, User
 from dispatch.communities import service
-from dispatch.communities.models import KINDS, Community, Physician
+from dispatch.communities.edge import managed_community
+from dispatch.communities.models import Community, Physician
+from dispatch.communities.schemas import (
+    CommunityIn,
+    CommunityOut,
+    CommunityPatch,
+    MemberCreated,
+    MemberIn,
+    MemberOut,
+    MeOut,
+    windows_valid,
+)
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.notify.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, PageArgs, UTCDateTime, text, with_next_link
-from dispatch.web import current_user, member_role, now, runtime
+from dispatch.policy import Action
+from dispatch.schemas import PageArgs, with_next_link
+from dispatch.web import current_user, now, runtime
 
 bp = Blueprint("communities", __name__, url_prefix="/api/v1", description="Communautés (CPTS) et membres")
 
-TIMEZONES = sorted(available_timezones())
-WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
+
+def visible_community(community_id: int) -> Community:
+    """Return the community if the signed-in user may manage it; 403 or 404 otherwise."""
+    return managed_community(current_user(), community_id)
 
 
-def _windows_valid(data: dict[str, Any], community: Community | None = None) -> None:
-    exclusive = data.get("exclusive_window_s", community.exclusive_window_s if community else 3600)
-    response = data.get("response_window_s", community.response_window_s if community else 7200)
-    if response < 60:
-        raise ma.ValidationError({"response_window_s": ["La fenêtre de réponse doit durer au moins 60 secondes."]})
-    if exclusive >= response:
-        raise ma.ValidationError({"exclusive_window_s": [
-            "La fenêtre réservée au médecin traitant doit être plus courte que la fenêtre de réponse."]})
-
-
-class CommunityIn(ma.Schema):
-    name = text(200, required=True)
-    timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
-    exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(load_default=7200, validate=WINDOW, strict=True)
-
-    @ma.validates_schema
-    def windows(self, data: dict[str, Any], **kwargs: Any) -> None:
-        _windows_valid(data)
-
-
-class CommunityPatch(ma.Schema):
-    name = text(200)
-    exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(validate=WINDOW, strict=True)
-
-
-class CommunityOut(ma.Schema):
-    id = fields.Integer()
-    name = fields.String()
-    timezone = fields.String()
-    exclusive_window_s = fields.Integer()
-    response_window_s = fields.Integer()
-    created_at = UTCDateTime()
-
-
-class MemberIn(ma.Schema):
-    role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
-    login = text(120, required=True)
-    password = fields.String(required=True, validate=validate.Length(min=10, max=256,
-                             error="Le mot de passe doit compter entre 10 et 256 caractères."))
-    name = text(200, required=True)
-    email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
-    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."))
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    mssante = fields.Email(validate=validate.Length(max=254))
-    address = text(300)
-
-    @ma.validates_schema
-    def physician_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        if "phone" in data:
-            try:
-                data["phone"] = normalize_phone(data["phone"])
-            except ValueError:
-                errors["phone"] = ["Numéro de téléphone invalide."]
-        if data.get("role") == "physician":
-            if not data.get("rpps"):
-                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un médecin."]
-            elif not service.rpps_valid(data["rpps"]):
-                errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
-            if not data.get("kind"):
-                errors["kind"] = ["Le statut du médecin est obligatoire."]
-        if errors:
-            raise ma.ValidationError(errors)
-
-
-class MemberCreated(ma.Schema):
-    user_id = fields.Integer()
-    role = fields.String()
-    physician_id = fields.Integer()
-
-
-class MemberOut(ma.Schema):
-    user_id = fields.Integer()
-    login = fields.String()
-    name = fields.String()
-    role = fields.String()
-    email = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
-    active = fields.Boolean()
-    physician = fields.Dict(allow_none=True)
-
-
-def visible_community(community_id: int, *, manage: bool = True) -> Community:
-    """Return the community if the user is an admin or one of its coordinators; 403 or 404 otherwise."""
+@bp.route("/me", methods=["GET"])
+@bp.response(200, MeOut)
+@bp.alt_response(401, description="Jeton absent ou invalide")
+def me() -> dict[str, Any]:
+    """Describe the signed-in user, their communities and physician record."""
     user = current_user()
-    community = db.session.get(Community, community_id)
-    role = member_role(user, community_id) if community else None
-    if community is None or (user.role != "admin" and role is None):
-        raise Problem(404, "not_found", "Communauté introuvable.")
-    if manage and user.role != "admin" and role != "coordinator":
-        raise Problem(403, "forbidden", "Seuls les coordinateurs de la communauté peuvent faire cela.")
-    return community
+    ids = [m.community_id for m in user.memberships]
+    names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).all())
+    physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
+    return {
+        "id": user.id, "login": user.login, "name": user.name, "role": user.role,
+        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role}
+                        for m in user.memberships],
+        "physician": None if physician is None else {
+            "id": physician.id, "rpps": physician.rpps, "kind": physician.kind,
+            "available": physician.is_available(now())},
+    }
 
 
 @bp.route("/communities", methods=["POST"])
@@ -129,8 +63,7 @@ def visible_community(community_id: int, *, manage: bool = True) -> Community:
 @bp.alt_response(409, description="Nom déjà pris")
 def create(args: dict[str, Any]) -> Community:
     """Create a community (admin)."""
-    if current_user().role != "admin":
-        raise Problem(403, "forbidden", "Seul un administrateur peut créer une communauté.")
+    policy.require(current_user(), Action.CREATE_COMMUNITY)
     try:
         return service.create_community(now=now(), **args)
     except service.Conflict as exc:
@@ -141,10 +74,10 @@ def create(args: dict[str, Any]) -> Community:
 @bp.response(200, CommunityOut(many=True))
 def list_communities() -> list[Community]:
     """List the communities the user belongs to (all of them for an admin)."""
-    user = current_user()
     query = select(Community).order_by(Community.id.desc())
-    if user.role != "admin":
-        query = query.where(Community.id.in_([m.community_id for m in user.memberships]))
+    ids = policy.communities_for(current_user())
+    if ids is not None:
+        query = query.where(Community.id.in_(ids))
     return list(db.session.scalars(query))
 
 
@@ -162,7 +95,7 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
     """Change a community's name or windows; requests already open keep theirs."""
     community = visible_community(community_id)
     try:
-        _windows_valid(args, community)
+        windows_valid(args, community)
     except ma.ValidationError as exc:
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.messages) from None  # type: ignore[arg-type]
     try:

@@ -1,9 +1,10 @@
-"""Turn the machine's effects into offers and outbox rows, in the caller's transaction."""
+"""Carry out the machine's effects: offers, withdrawals, answers, messages and the synthesis, as rows of the
+caller's transaction (the outbox sends them after it commits). One function per effect type."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,21 @@ from dispatch import texts
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.escalation.machine import Effect
-from dispatch.escalation.models import Offer, Request
+from dispatch.escalation import rollup
+from dispatch.escalation.machine import (
+    AnswerOffer,
+    Effect,
+    OfferTo,
+    SmsPatient,
+    StoreSynthesis,
+    TellOperator,
+    TellOutsideTreating,
+    Withdraw,
+    current_deadline,
+    iso,
+)
+from dispatch.escalation.models import Offer, Request, Synthesis
 from dispatch.notify.outbox import enqueue, enqueue_many
-from dispatch.reports import rollup
 
 
 class Batch:
@@ -56,24 +68,83 @@ class Batch:
         self.offers, self.pushes = [], []
 
 
-def carry_out(request: Request, effects: Iterable[Effect], *, now: datetime, reason: str | None,
-              batch: Batch | None = None) -> None:
-    """Write the offers and messages that `effects` call for (the offers with the batch's, when given)."""
+def carry_out(request: Request, effects: tuple[Effect, ...], *, now: datetime, batch: Batch | None = None) -> None:
+    """Carry out each effect of a decision on `request` (offers with the batch's, when given)."""
     for effect in effects:
-        if effect is Effect.OFFER_TREATING and request.treating_physician_id is not None:
+        CARRY_OUT[type(effect)](request, effect, now, batch)
+
+
+def _offer_to(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    if effect.audience == "treating":
+        if request.treating_physician_id is not None:
             _offer(request, [request.treating_physician_id], phase="exclusive", now=now, batch=batch)
-        elif effect is Effect.OFFER_COMMUNITY:
-            eligible = batch.eligible(request) if batch is not None else eligible_members(request, now=now)
-            _offer(request, eligible, phase="community", now=now, batch=batch)
-        elif effect in (Effect.WITHDRAW_OTHERS, Effect.WITHDRAW_ALL):
-            _withdraw(request, now=now, reason=reason or "accepted")
-        elif effect is Effect.TELL_PATIENT and request.patient_phone:
-            _tell_patient(request, now=now)
-        elif effect is Effect.TELL_OUTSIDE_TREATING and request.treating_mssante:
-            enqueue(channel="mail", kind="taken", key=f"taken:{request.id}", now=now, request_id=request.id,
-                    address=request.treating_mssante, payload={"request_id": request.id})
-        elif effect is Effect.TELL_OPERATOR:
-            _tell_operator(request, now=now)
+        return
+    eligible = batch.eligible(request) if batch is not None else eligible_members(request, now=now)
+    _offer(request, eligible, phase="community", now=now, batch=batch)
+
+
+def _withdraw_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    _withdraw(request, now=now, reason=effect.reason, keep=effect.except_physician)
+
+
+def _answer_offer(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    """Write the physician's answer on their offer, and count it; the request's own change already holds it."""
+    # The request's conditional update went first: only this physician could still change their offer, so
+    # one UPDATE ... RETURNING gives the status it replaces (for the rollup) under the row's lock.
+    previous = db.session.execute(_PREVIOUS_STATUS, {"request_id": request.id,
+                                                     "physician_id": effect.physician_id}).scalar()
+    if previous not in _ANSWERABLE[effect.status]:
+        raise Stale(f"offer of request {request.id} to physician {effect.physician_id} is {previous}")
+    db.session.execute(update(Offer).where(Offer.request_id == request.id, Offer.physician_id == effect.physician_id)
+                       .values(status=effect.status, responded_at=now, **({"reason": effect.reason}
+                                                                        if effect.status == "refused" else {}))
+                       .execution_options(synchronize_session=False))
+    rollup.count_answer(community_id=request.community_id, physician_id=effect.physician_id, answer=effect.status,
+                        previous=previous,
+                        day=rollup.local_day(request.opened_at, request.community.timezone))
+
+
+# The statuses an offer may be answered from: a refusal may be taken back by an acceptance, not the reverse.
+_ANSWERABLE = {"accepted": ("notified", "refused"), "refused": ("notified",)}
+
+
+class Stale(Exception):
+    """The physician's offer was answered or withdrawn since the decision was taken: take it again."""
+
+
+# The offer's status before this transaction's answer, locked until commit (PostgreSQL).
+_PREVIOUS_STATUS = (select(Offer.status).where(Offer.request_id == bindparam("request_id"),
+                                               Offer.physician_id == bindparam("physician_id")).with_for_update())
+
+
+def _sms_patient(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    _tell_patient(request, now=now)
+
+
+def _tell_outside_treating(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    enqueue(channel="mail", kind="taken", key=f"taken:{request.id}", now=now, request_id=request.id,
+            address=request.treating_mssante, payload={"request_id": request.id})
+
+
+def _tell_operator_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    _tell_operator(request, now=now)
+
+
+def _store_synthesis(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    """Keep the synthesis and, when someone must get it, queue it for their secure mailbox."""
+    synthesis = Synthesis(request_id=request.id, physician_id=effect.physician_id, text=effect.text, written_at=now,
+                          to_address=effect.address, status=effect.status)
+    db.session.add(synthesis)
+    if effect.status == "pending":
+        db.session.flush()  # the synthesis's id names its message
+        enqueue(channel="mail", kind="synthesis", key=f"synthesis:{synthesis.id}", now=now, request_id=request.id,
+                address=effect.address, payload={"synthesis_id": synthesis.id})
+
+
+CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = {
+    OfferTo: _offer_to, Withdraw: _withdraw_effect, AnswerOffer: _answer_offer, SmsPatient: _sms_patient,
+    TellOutsideTreating: _tell_outside_treating, TellOperator: _tell_operator_effect, StoreSynthesis: _store_synthesis,
+}
 
 
 def _eligible_query() -> Any:
@@ -105,13 +176,12 @@ def eligible_members(request: Request, *, now: datetime) -> list[int]:
 def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
     """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
     tz = request.community.timezone
-    deadline = request.expires_at if phase == "community" or request.exclusive_until is None \
-        else request.exclusive_until
+    deadline = current_deadline(phase, request.exclusive_until, request.expires_at) or request.expires_at
     title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
         "data": {"type": "offer", "request_id": str(request.id), "phase": phase, "motive": request.motive,
-                 "city": request.patient_city or "", "expires_at": _iso(deadline)},
+                 "city": request.patient_city or "", "expires_at": iso(deadline)},
         "title": title, "body": body, "urgent": True, "collapse_key": f"request-{request.id}",
         "expires_at": deadline.isoformat(),
         "sms": texts.offer_sms(request_id=request.id, motive=request.motive, city=request.patient_city,
@@ -140,15 +210,15 @@ def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datet
     enqueue_many(pushes, now=now)
 
 
-def _withdraw(request: Request, *, now: datetime, reason: str) -> None:
-    """Withdraw every pending offer but the winner's and clear those phones, in two statements."""
+def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None) -> None:
+    """Withdraw every pending offer but `keep`'s and clear those phones, in two statements."""
     withdrawn = db.session.scalars(
         update(Offer).where(Offer.request_id == request.id, Offer.status == "notified",
-                            Offer.physician_id != (request.accepted_by_id or 0))
+                            Offer.physician_id != (keep or 0))
         .values(status="withdrawn", responded_at=now).returning(Offer.physician_id)
         .execution_options(synchronize_session="fetch")).all()
     data = {"type": "offer_withdrawn", "request_id": str(request.id), "phase": request.state,
-            "motive": request.motive, "city": request.patient_city or "", "expires_at": _iso(request.expires_at),
+            "motive": request.motive, "city": request.patient_city or "", "expires_at": iso(request.expires_at),
             "reason": reason}
     payload = {"data": data, "urgent": False, "collapse_key": f"request-{request.id}",
                "expires_at": request.expires_at.isoformat()}
@@ -175,6 +245,3 @@ def _tell_operator(request: Request, *, now: datetime) -> None:
     enqueue(channel="sms", kind="expired_operator", key=f"expired:{request.id}", now=now, request_id=request.id,
             address=operator.phone, payload={"body": body})
 
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -1,27 +1,77 @@
-"""The escalation machine: pure decisions on a request's state, given `now`."""
+"""The escalation machine: every rule of a request's life, as pure decisions on a snapshot, given `now`.
+
+The service reads a `Snapshot`, asks the machine, writes the `Decision` (its state, deadlines, columns and
+events) and carries out each of its effects, which are values. Nothing outside this module decides a state,
+a deadline, an event or a side effect.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 OPEN_STATES = ("exclusive", "community")
 CLOSED_STATES = ("accepted", "expired", "cancelled", "seen", "no_show")
 STATES = OPEN_STATES + CLOSED_STATES
+OUTCOMES = ("seen", "no_show")
 
 
-class Effect(str, enum.Enum):
-    """A consequence of a transition that the service turns into rows."""
+# -- Effects: what a decision asks the world to do, carried out by the service in the same transaction.
 
-    OFFER_TREATING = "offer_treating"  # push the offer to the treating GP alone
-    OFFER_COMMUNITY = "offer_community"  # push the offer to every eligible member not yet offered
-    WITHDRAW_OTHERS = "withdraw_others"  # clear the offer on every other phone
-    WITHDRAW_ALL = "withdraw_all"
-    TELL_PATIENT = "tell_patient"  # SMS the appointment to the patient
-    TELL_OUTSIDE_TREATING = "tell_outside_treating"  # secure message to an unregistered GP
-    TELL_OPERATOR = "tell_operator"  # the request expired: call the patient back
-    SEND_SYNTHESIS = "send_synthesis"
+@dataclass(frozen=True)
+class OfferTo:
+    """Offer the request: to the treating GP alone, or to every eligible member not offered it yet."""
+
+    audience: str  # "treating" or "community"
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Withdraw every pending offer (but `except_physician`'s) and clear it from those phones."""
+
+    reason: str  # accepted, expired, cancelled
+    except_physician: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerOffer:
+    """Record a physician's answer on their own offer (and in the offers' rollup)."""
+
+    physician_id: int
+    status: str  # accepted or refused
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsPatient:
+    """Text the appointment to the patient."""
+
+
+@dataclass(frozen=True)
+class TellOutsideTreating:
+    """Tell an unregistered treating GP over secure messaging who took their patient."""
+
+
+@dataclass(frozen=True)
+class TellOperator:
+    """Text the operator who opened the request that it expired: the patient must be called back."""
+
+
+@dataclass(frozen=True)
+class StoreSynthesis:
+    """Keep the synthesis of the consultation and send it to the treating GP when someone must get it."""
+
+    physician_id: int
+    text: str
+    status: str  # pending (to send), not_needed (the treating GP saw the patient), not_sendable (no address)
+    address: str | None = None
+
+
+Effect = OfferTo | Withdraw | AnswerOffer | SmsPatient | TellOutsideTreating | TellOperator | StoreSynthesis
+EFFECT_TYPES: tuple[type, ...] = (OfferTo, Withdraw, AnswerOffer, SmsPatient, TellOutsideTreating, TellOperator,
+                                  StoreSynthesis)
 
 
 @dataclass(frozen=True)
@@ -33,26 +83,71 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class ActorOffer:
+    """The acting physician's offer of this request, as it stands."""
+
+    status: str  # notified, refused, accepted, withdrawn
+    phase: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """What the machine needs to know of a request."""
+    """What the machine needs to know of a request, and of the physician acting on it (if any)."""
 
     state: str
     exclusive_until: datetime | None
     expires_at: datetime
     treating_physician_id: int | None = None
     accepted_by_id: int | None = None
+    opened_at: datetime | None = None
+    community_at: datetime | None = None
+    # The treating GP can be told by secure mail (not a member, with an MSSanté address).
+    outside_treating_reachable: bool = False
+    patient_reachable: bool = False  # the patient has a phone for the appointment's SMS
+    actor_offer: ActorOffer | None = None
+    treating_address: str | None = None  # the treating GP's MSSanté address (read for an outcome only)
+
+    @property
+    def treating_registered(self) -> bool:
+        """The treating GP is a member of the community: they get offers, not secure mail."""
+        return self.treating_physician_id is not None
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """An event of the request's trail that a decision records."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome of a step: the new state, its deadlines, and what to do about it."""
+    """The outcome of a step: the new state, its deadlines, the columns it sets, its events and effects.
+
+    A decision with no events changes nothing (an action repeated by the same physician).
+    """
 
     state: str
     exclusive_until: datetime | None
     expires_at: datetime
-    next_deadline: datetime | None
-    event: str
-    effects: tuple[Effect, ...] = field(default=())
+    events: tuple[EventSpec, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)  # other columns: accepted_by_id, closed_at, ...
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        """When the tick must look at the request next (None once closed)."""
+        return current_deadline(self.state, self.exclusive_until, self.expires_at)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.events)
+
+    def columns(self) -> dict[str, Any]:
+        """Return every column of the request this decision sets."""
+        return {"state": self.state, "exclusive_until": self.exclusive_until, "expires_at": self.expires_at,
+                "next_deadline": self.next_deadline, **self.values}
 
 
 class Refusal(str, enum.Enum):
@@ -65,8 +160,12 @@ class Refusal(str, enum.Enum):
     ALREADY_RECORDED = "already_recorded"
 
 
-def next_deadline(state: str, exclusive_until: datetime | None, expires_at: datetime) -> datetime | None:
-    """Return the next instant the tick must look at a request in `state`."""
+def current_deadline(state: str, exclusive_until: datetime | None, expires_at: datetime) -> datetime | None:
+    """Return when the phase the request is in ends: what a page counts down to and an offer announces.
+
+    The treating GP's exclusive hour ends at `exclusive_until` (never after `expires_at`); the community
+    phase at `expires_at`; a closed request has no deadline.
+    """
     if state == "exclusive":
         return min(exclusive_until, expires_at) if exclusive_until else expires_at
     if state == "community":
@@ -74,14 +173,36 @@ def next_deadline(state: str, exclusive_until: datetime | None, expires_at: date
     return None
 
 
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _unchanged(snapshot: Snapshot) -> Decision:
+    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at)
+
+
+def _closing(now: datetime) -> dict[str, Any]:
+    return {"closed_at": now}
+
+
+def _opening_community(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+    return {} if snapshot.community_at is not None else {"community_at": now}
+
+
 def open_request(*, now: datetime, plan: Plan, treating_eligible: bool) -> Decision:
     """Decide how a new request starts: the treating GP alone, or the whole community."""
     expires_at = now + timedelta(seconds=plan.response_s)
+    plan_data = {"exclusive_s": plan.exclusive_s, "response_s": plan.response_s}
     if treating_eligible and plan.exclusive_s > 0:
         exclusive_until = min(now + timedelta(seconds=plan.exclusive_s), expires_at)
-        return Decision("exclusive", exclusive_until, expires_at, next_deadline("exclusive", exclusive_until, expires_at),
-                        "opened", (Effect.OFFER_TREATING,))
-    return Decision("community", None, expires_at, expires_at, "opened", (Effect.OFFER_COMMUNITY,))
+        event = EventSpec("opened", {"state": "exclusive", "exclusive_until": iso(exclusive_until),
+                                     "expires_at": iso(expires_at), "plan": plan_data})
+        return Decision("exclusive", exclusive_until, expires_at, (event,), (OfferTo("treating"),),
+                        {"opened_at": now, "community_at": None})
+    event = EventSpec("opened", {"state": "community", "exclusive_until": None, "expires_at": iso(expires_at),
+                                 "plan": plan_data})
+    return Decision("community", None, expires_at, (event,), (OfferTo("community"),),
+                    {"opened_at": now, "community_at": now})
 
 
 def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
@@ -89,58 +210,95 @@ def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
     if snapshot.state not in OPEN_STATES:
         return None
     if now >= snapshot.expires_at:
-        return Decision("expired", snapshot.exclusive_until, snapshot.expires_at, None, "expired",
-                        (Effect.WITHDRAW_ALL, Effect.TELL_OPERATOR))
+        return Decision("expired", snapshot.exclusive_until, snapshot.expires_at,
+                        (EventSpec("expired", {"deadline": iso(snapshot.expires_at)}),),
+                        (Withdraw("expired"), TellOperator()), _closing(now))
     if snapshot.state == "exclusive" and snapshot.exclusive_until is not None and now >= snapshot.exclusive_until:
-        return Decision("community", snapshot.exclusive_until, snapshot.expires_at, snapshot.expires_at,
-                        "community_opened", (Effect.OFFER_COMMUNITY,))
+        return Decision("community", snapshot.exclusive_until, snapshot.expires_at,
+                        (EventSpec("community_opened", {"deadline": iso(snapshot.exclusive_until)}),),
+                        (OfferTo("community"),), _opening_community(snapshot, now))
     return None
 
 
-def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime) -> Decision | Refusal:
+def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str | None = None) -> Decision | Refusal:
     """Decide what a physician's refusal does: the treating GP's opens the community at once."""
     if snapshot.state not in OPEN_STATES or now >= snapshot.expires_at:
         return Refusal.CLOSED
-    if snapshot.state == "exclusive" and physician_id == snapshot.treating_physician_id:
-        return Decision("community", snapshot.exclusive_until, snapshot.expires_at, snapshot.expires_at,
-                        "refused", (Effect.OFFER_COMMUNITY,))
-    if snapshot.state == "exclusive":
+    treating_in_exclusive = snapshot.state == "exclusive" and physician_id == snapshot.treating_physician_id
+    if snapshot.state == "exclusive" and not treating_in_exclusive:
         return Refusal.NOT_ELIGIBLE
-    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at,
-                    next_deadline(snapshot.state, snapshot.exclusive_until, snapshot.expires_at), "refused")
+    offer = snapshot.actor_offer
+    if offer is not None and offer.status == "refused":
+        return _unchanged(snapshot)  # refusing twice is harmless
+    if offer is None or offer.status != "notified":
+        return Refusal.NOT_ELIGIBLE
+    refused = EventSpec("refused", {"physician_id": physician_id, "reason": reason, "phase": offer.phase})
+    answer = AnswerOffer(physician_id, "refused", reason)
+    if treating_in_exclusive:
+        return Decision("community", snapshot.exclusive_until, snapshot.expires_at,
+                        (refused, EventSpec("community_opened", {"after": "treating_refused"})),
+                        (answer, OfferTo("community")), _opening_community(snapshot, now))
+    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (refused,), (answer,))
 
 
-def accept(snapshot: Snapshot, *, physician_id: int, now: datetime, treating_registered: bool) -> Decision | Refusal:
-    """Decide whether `physician_id` may take the request at `now`."""
+def accept(snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime,
+           place: str | None) -> Decision | Refusal:
+    """Decide whether `physician_id` may take the request at `now`, and what follows."""
+    if snapshot.accepted_by_id == physician_id:
+        return _unchanged(snapshot)  # accepting twice is harmless
     if snapshot.state not in OPEN_STATES:
-        if snapshot.accepted_by_id is not None:
-            return Refusal.ALREADY_ACCEPTED
-        return Refusal.CLOSED
+        return Refusal.ALREADY_ACCEPTED if snapshot.accepted_by_id is not None else Refusal.CLOSED
     if now >= snapshot.expires_at:
         return Refusal.CLOSED
     in_exclusive = snapshot.state == "exclusive" and (snapshot.exclusive_until is None or now < snapshot.exclusive_until)
     if in_exclusive and physician_id != snapshot.treating_physician_id:
         return Refusal.NOT_ELIGIBLE
-    effects = [Effect.WITHDRAW_OTHERS, Effect.TELL_PATIENT]
-    if not treating_registered:
-        effects.append(Effect.TELL_OUTSIDE_TREATING)
-    return Decision("accepted", snapshot.exclusive_until, snapshot.expires_at, None, "accepted", tuple(effects))
+    offer = snapshot.actor_offer
+    if offer is None or offer.status not in ("notified", "refused"):
+        return Refusal.NOT_ELIGIBLE  # never offered, or withdrawn by a winner who committed since
+    phase = "exclusive" if physician_id == snapshot.treating_physician_id and snapshot.state == "exclusive" \
+        else snapshot.state
+    effects: list[Effect] = [AnswerOffer(physician_id, "accepted"), Withdraw("accepted", except_physician=physician_id)]
+    if snapshot.patient_reachable:
+        effects.append(SmsPatient())
+    if not snapshot.treating_registered and snapshot.outside_treating_reachable:
+        effects.append(TellOutsideTreating())
+    values = {"accepted_by_id": physician_id, "accepted_at": now, "accepted_phase": phase,
+              "appointment_at": appointment_at, "place": place, **_closing(now)}
+    event = EventSpec("accepted", {"physician_id": physician_id, "phase": phase, "appointment_at": iso(appointment_at),
+                                   "place": place})
+    return Decision("accepted", snapshot.exclusive_until, snapshot.expires_at, (event,), tuple(effects), values)
 
 
-def cancel(snapshot: Snapshot) -> Decision | Refusal:
-    """Decide whether an open request may be cancelled."""
+def cancel(snapshot: Snapshot, *, now: datetime, reason: str) -> Decision | Refusal:
+    """Decide whether an open request may be cancelled: every phone it was offered to is cleared."""
     if snapshot.state not in OPEN_STATES:
         return Refusal.CLOSED
-    return Decision("cancelled", snapshot.exclusive_until, snapshot.expires_at, None, "cancelled", (Effect.WITHDRAW_ALL,))
+    return Decision("cancelled", snapshot.exclusive_until, snapshot.expires_at,
+                    (EventSpec("cancelled", {"reason": reason}),), (Withdraw("cancelled"),),
+                    {"cancel_reason": reason, **_closing(now)})
 
 
-def record_outcome(snapshot: Snapshot, *, physician_id: int, outcome: str) -> Decision | Refusal:
-    """Decide whether the accepting physician may record the outcome now."""
-    if snapshot.state in ("seen", "no_show"):
+def record_outcome(snapshot: Snapshot, *, physician_id: int, outcome: str, synthesis: str | None,
+                   now: datetime) -> Decision | Refusal:
+    """Decide whether the accepting physician may record the outcome now; a seen patient's synthesis is kept."""
+    if snapshot.state in OUTCOMES:
         return Refusal.ALREADY_RECORDED
     if snapshot.state != "accepted":
         return Refusal.NOT_ACCEPTED
     if physician_id != snapshot.accepted_by_id:
         return Refusal.NOT_ELIGIBLE
-    effects = (Effect.SEND_SYNTHESIS,) if outcome == "seen" else ()
-    return Decision(outcome, snapshot.exclusive_until, snapshot.expires_at, None, "outcome", effects)
+    events = [EventSpec(outcome, {"physician_id": physician_id})]
+    effects: tuple[Effect, ...] = ()
+    values: dict[str, Any] = {"outcome": outcome, "outcome_at": now}
+    if outcome == "seen":
+        if snapshot.treating_physician_id == physician_id:
+            status = "not_needed"  # the treating GP saw the patient themselves
+        elif snapshot.treating_address is None:
+            status = "not_sendable"
+        else:
+            status = "pending"
+        effects = (StoreSynthesis(physician_id, synthesis or "", status, snapshot.treating_address),)
+        events.append(EventSpec("synthesis_written", {"status": status}))
+        values["synthesis_status"] = status  # the report's copy
+    return Decision(outcome, snapshot.exclusive_until, snapshot.expires_at, tuple(events), effects, values)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import UTCDateTime, db
+from dispatch.events import Event
+
+__all__ = ["Event", "Offer", "Request", "Synthesis"]
 
 SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
 MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
@@ -26,7 +28,7 @@ class Request(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     source: Mapped[str] = mapped_column(String(20))
     motive: Mapped[str] = mapped_column(String(20))
     description: Mapped[str | None] = mapped_column(Text)
@@ -58,8 +60,8 @@ class Request(db.Model):
     next_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     community_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("physicians.id"), index=True)
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("physicians.id"), index=True, active_history=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     accepted_phase: Mapped[str | None] = mapped_column(String(20))
     appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     place: Mapped[str | None] = mapped_column(String(300))
@@ -70,8 +72,11 @@ class Request(db.Model):
     # Copies kept for the report, so that it reads requests alone: accepted_at - opened_at in
     # microseconds, set at acceptance; the status of the request's synthesis, set with the synthesis.
     accept_delay_us: Mapped[int | None] = mapped_column(BigInteger)
-    synthesis_status: Mapped[str | None] = mapped_column(String(20))
+    synthesis_status: Mapped[str | None] = mapped_column(String(20), active_history=True)
+    # Every write of a request is conditional on the version it read (UPDATE ... WHERE id AND version): the
+    # first acceptance wins exactly once, a tick never overwrites an acceptance (StaleDataError instead).
     version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     community: Mapped[Community] = relationship(lazy="joined")
     # Loaded only where used: a request is read on every call, its physicians rarely.
@@ -94,17 +99,20 @@ class Offer(db.Model):
     reason: Mapped[str | None] = mapped_column(String(500))
 
 
-class Event(db.Model):
-    """One transition of a request: never updated, never deleted."""
+# pending: waits in the outbox; sent; failed; not_sendable: no treating GP or no address;
+# not_needed: the treating GP saw the patient themselves.
+SYNTHESIS_STATUSES = ("pending", "sent", "failed", "not_sendable", "not_needed")
 
-    __tablename__ = "events"
-    __table_args__ = (Index("ix_events_request_at", "request_id", "id"), Index("ix_events_type_at", "type", "at"))
+
+class Synthesis(db.Model):
+    """The synthesis a physician writes after seeing the patient, for the treating GP."""
+
+    __tablename__ = "syntheses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    type: Mapped[str] = mapped_column(String(40))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    actor_role: Mapped[str | None] = mapped_column(String(20))
-    client: Mapped[str | None] = mapped_column(String(200))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"))
+    text: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20), index=True)

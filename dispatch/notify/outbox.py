@@ -12,6 +12,7 @@ from sqlalchemy import insert, or_, select, update
 
 from dispatch.db import db, kept_after_commit
 from dispatch.notify.models import OutboxMessage
+from dispatch.runtime import note_outbox_queued
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ def enqueue(*, channel: str, kind: str, key: str, now: datetime, payload: dict[s
     db.session.add(OutboxMessage(
         idempotency_key=key, channel=channel, kind=kind, request_id=request_id, physician_id=physician_id,
         address=address, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    note_outbox_queued(db.session())
     _ENQUEUED[0] += 1
 
 
@@ -42,6 +44,7 @@ def enqueue_many(messages: list[dict[str, Any]], *, now: datetime) -> None:
     """Add many messages to the outbox in the caller's transaction, in one statement (a fan-out)."""
     if messages:
         _ENQUEUED[0] += len(messages)
+        note_outbox_queued(db.session())
         db.session.execute(insert(OutboxMessage), [
             {"request_id": None, "physician_id": None, "address": None, **message, "status": "pending",
              "attempts": 0, "next_attempt_at": now, "created_at": now} for message in messages])
@@ -92,8 +95,9 @@ def mark_sent(ids: list[int], *, now: datetime) -> None:
 
 def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: int, error: str | None = None,
            provider_id: str | None = None, provider_status: str | None = None, retry: bool = False,
-           rng: Callable[[], float] = random.random) -> None:
-    """Record how an attempt ended: sent, or retried later, or given up."""
+           rng: Callable[[], float] = random.random, not_before_s: float | None = None) -> None:
+    """Record how an attempt ended: sent, or retried later (not before `not_before_s` if the provider said so),
+    or given up."""
     message.locked_until = None
     message.last_error = (error or None) and error[:500]
     if provider_id:
@@ -102,7 +106,7 @@ def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: 
         message.provider_status = provider_status
     if retry and message.attempts < max_attempts:
         message.status = "pending"
-        message.next_attempt_at = now + timedelta(seconds=backoff_s(message.attempts, rng))
+        message.next_attempt_at = now + timedelta(seconds=max(backoff_s(message.attempts, rng), not_before_s or 0))
         return
     message.status = "failed" if retry else status
     if message.status == "sent":

@@ -10,18 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 
-from dispatch.communities.models import Device, Physician
 from dispatch.db import db
-from dispatch.escalation.machine import OPEN_STATES
-from dispatch.escalation.models import Event, Request
 from dispatch.notify import outbox
 from dispatch.notify.models import OutboxMessage
-from dispatch.notify.phones import normalize_phone
 from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
-from dispatch.reports import rollup
-from dispatch.synthesis.models import Synthesis
+from dispatch.notify.webpush import retry_after_s
+from dispatch.phones import normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +25,40 @@ MAX_ROUNDS = 50  # a round's fallbacks are due at once; bounded so a bug cannot 
 # Twilio's message statuses in the order they can follow each other; the last rank is final.
 PROVIDER_RANKS = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
                   "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
+
+
+# What the sender asks the domain it serves: registered by create_app (dispatch.delivery), so that this
+# package imports no domain package. Each is a plain function.
+@dataclass(frozen=True)
+class Hooks:
+    """Reads and consequences that belong to the requests' domain, not to delivery."""
+
+    # physician ids -> their devices as (platform, token), oldest first; platform "webpush" for browsers
+    devices: Callable[[set[int]], dict[int, list[tuple[str, str]]]]
+    forget_devices: Callable[[list[str]], None]  # tokens the push service says are dead
+    phone_of: Callable[[int], str | None]  # a physician's phone, for the SMS fallback
+    open_requests: Callable[[set[int]], set[int]]  # those of these requests still open (offers worth sending)
+    current_offer: Callable[[int], dict[str, Any]]  # a request's offer payload for the phase it is in now
+    # After a message reached a final status (sent, failed) or a provider reported it undelivered, by the
+    # message's kind; `None` key: every kind. Called in the sender's transaction.
+    delivered: dict[str | None, Callable[[OutboxMessage, str, datetime, dict[str, Any]], None]]
+
+
+def _no_devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
+    return {}
+
+
+NO_HOOKS = Hooks(devices=_no_devices, forget_devices=lambda tokens: None, phone_of=lambda physician_id: None,
+                 open_requests=lambda request_ids: set(request_ids), current_offer=lambda request_id: {},
+                 delivered={})
+
+
+def _after(message: OutboxMessage, outcome: str, *, now: datetime, hooks: Hooks, **info: Any) -> None:
+    """Tell the domain what became of a message: its kind's handler, then the one for every kind."""
+    for key in (message.kind, None):
+        handler = hooks.delivered.get(key)
+        if handler is not None:
+            handler(message, outcome, now, info)
 
 
 @dataclass(frozen=True)
@@ -39,10 +69,12 @@ class Senders:
     sms: SmsPort
     mail: MailPort
     build_mail: Callable[[OutboxMessage], Any]
+    webpush: PushPort | None = None  # browsers' push services (the installable app); None: push port for all
     max_attempts: int = 8
     lease_s: int = 30
     sms_callback: str | None = None
     rng: Callable[[], float] = random.random
+    hooks: Hooks = NO_HOOKS
 
 
 def deliver_pending(*, now: datetime, senders: Senders, limit: int = 200) -> int:
@@ -109,16 +141,11 @@ def _status(outcome: Outcome) -> str:
 
 def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Senders) -> None:
     """Send a round's pushes through one port call, then settle each recipient's row."""
-    request_ids = {m.request_id for m in messages if m.request_id is not None}
-    open_ids = set(db.session.scalars(select(Request.id).where(Request.id.in_(request_ids),
-                                                                Request.state.in_(OPEN_STATES))))
-    tokens: dict[int, list[str]] = defaultdict(list)
-    physician_ids = {m.physician_id for m in messages if m.physician_id is not None}
-    rows = db.session.execute(select(Device.physician_id, Device.token)
-                              .where(Device.physician_id.in_(physician_ids)).order_by(Device.id))
-    for physician_id, token in rows:
-        tokens[physician_id].append(token)
-    ready: list[tuple[OutboxMessage, PushMessage]] = []
+    hooks = senders.hooks
+    open_ids = hooks.open_requests({m.request_id for m in messages if m.request_id is not None})
+    tokens: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    tokens.update(hooks.devices({m.physician_id for m in messages if m.physician_id is not None}))
+    ready: list[tuple[OutboxMessage, list[tuple[str, str]]]] = []
     for message in messages:
         if message.payload["data"]["type"] == "offer" and message.request_id not in open_ids:
             # Taken, cancelled or expired before we could send: a late offer would mislead.
@@ -126,28 +153,56 @@ def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Se
             continue
         if _stale_phase(message, now):
             # Sent late (the service was down): announce the phase the request is in now, not a past one.
-            from dispatch.escalation.effects import offer_payload  # local: escalation imports the outbox
-
-            request = db.session.get(Request, message.request_id)
-            assert request is not None
-            message.payload = offer_payload(request, phase=request.state)
+            message.payload = hooks.current_offer(message.request_id or 0)
         if not tokens.get(message.physician_id or 0):
             _unreachable(message, now=now, senders=senders, reason="no device", status="fallback")
         else:
-            ready.append((message, _push(message, tokens[message.physician_id or 0])))
-    results = senders.push.send_batch([push for _, push in ready]) if ready else []
+            ready.append((message, tokens[message.physician_id or 0]))
+    results = _send_by_service(ready, senders)
     dead = [token for result in results for token in result.dead_tokens]
     if dead:
-        from dispatch.communities.service import device_key  # local: communities imports notify
-
-        db.session.execute(delete(Device).where(Device.token_key.in_([device_key(t) for t in dead])))
+        hooks.forget_devices(dead)
     sent: list[int] = []
-    for (message, push), result in zip(ready, results, strict=True):
+    for (message, devices), result in zip(ready, results, strict=True):
         if result.outcome is Outcome.SENT and not result.detail:
             sent.append(message.id)  # the common case, settled below in one statement
         else:
-            _settle_push(message, push, result, now=now, senders=senders)
+            _settle_push(message, tuple(token for _, token in devices), result, now=now, senders=senders)
     outbox.mark_sent(sent, now=now)
+
+
+def _send_by_service(ready: list[tuple[OutboxMessage, list[tuple[str, str]]]], senders: Senders) -> list[PushResult]:
+    """Send each message to its physician's devices: apps through FCM, browsers through Web Push, in two batches.
+
+    Returns one result per message, the two services' results merged (sent if any device got it).
+    """
+    routes: list[tuple[PushPort, str]] = [(senders.push, "native")]
+    if senders.webpush is not None:
+        routes.append((senders.webpush, "webpush"))
+    per_message: list[list[PushResult]] = [[] for _ in ready]
+    for port, route in routes:
+        batch: list[tuple[int, PushMessage]] = []
+        for index, (message, devices) in enumerate(ready):
+            chosen = [token for platform, token in devices
+                      if senders.webpush is None or (platform == "webpush") == (route == "webpush")]
+            if chosen:
+                batch.append((index, _push(message, chosen)))
+        if batch:
+            for (index, _), result in zip(batch, port.send_batch([push for _, push in batch]), strict=True):
+                per_message[index].append(result)
+    return [_merge(results) for results in per_message]
+
+
+def _merge(results: list[PushResult]) -> PushResult:
+    if len(results) == 1:
+        return results[0]
+    outcomes = {result.outcome for result in results}
+    outcome = Outcome.TRANSIENT if Outcome.TRANSIENT in outcomes else \
+        Outcome.SENT if Outcome.SENT in outcomes else Outcome.PERMANENT
+    return PushResult(outcome, sent_tokens=tuple(t for r in results for t in r.sent_tokens),
+                      dead_tokens=tuple(t for r in results for t in r.dead_tokens),
+                      retry_tokens=tuple(t for r in results for t in r.retry_tokens),
+                      detail=", ".join(r.detail for r in results if r.detail))
 
 
 def _push(message: OutboxMessage, tokens: list[str]) -> PushMessage:
@@ -158,16 +213,17 @@ def _push(message: OutboxMessage, tokens: list[str]) -> PushMessage:
                        urgent=payload.get("urgent", True))
 
 
-def _settle_push(message: OutboxMessage, push: PushMessage, result: PushResult, *, now: datetime,
+def _settle_push(message: OutboxMessage, tokens: tuple[str, ...], result: PushResult, *, now: datetime,
                  senders: Senders) -> None:
     if result.sent_tokens:  # the physician's phone has it, even if another device failed
         outbox.settle(message, status="sent", now=now, max_attempts=senders.max_attempts, error=result.detail)
     elif result.outcome is Outcome.TRANSIENT:
+        # A push service that said when to come back (429, 503 with Retry-After) is not asked sooner.
         outbox.settle(message, status="sent", now=now, max_attempts=senders.max_attempts, error=result.detail,
-                      retry=True, rng=senders.rng)
+                      retry=True, rng=senders.rng, not_before_s=retry_after_s(result.detail))
         if message.status == "failed":
             _unreachable(message, now=now, senders=senders, reason=f"push failed: {result.detail}", status="failed")
-    elif set(result.dead_tokens) == set(push.tokens):
+    elif set(result.dead_tokens) == set(tokens):
         _unreachable(message, now=now, senders=senders, reason="dead tokens", status="dead_token")
     else:  # refused for a reason a retry cannot fix (the adapter has logged it loudly)
         _unreachable(message, now=now, senders=senders, reason=f"push refused: {result.detail}", status="failed")
@@ -181,8 +237,7 @@ def _unreachable(message: OutboxMessage, *, now: datetime, senders: Senders, rea
         final = "obsolete" if reason == "no device" else status
         outbox.settle(message, status=final, now=now, max_attempts=0, error=reason)
         return
-    physician = db.session.get(Physician, message.physician_id) if message.physician_id else None
-    phone = physician.user.phone if physician else None
+    phone = senders.hooks.phone_of(message.physician_id) if message.physician_id else None
     if not phone:
         outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"{reason}; no phone for an SMS")
         return
@@ -198,7 +253,7 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
         to = normalize_phone(message.address or "")
     except ValueError:
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="invalid phone number")
-        _record_sms_failure(message, now=now)
+        _after(message, "failed", now=now, hooks=senders.hooks)
         return
     result = senders.sms.send(SmsMessage(to=to, body=message.payload["body"], idempotency_key=message.idempotency_key,
                                          status_callback=senders.sms_callback))
@@ -213,19 +268,14 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
                       provider_status=result.extra.get("status"), retry=result.outcome is Outcome.TRANSIENT,
                       rng=senders.rng)
     if message.status == "failed":
-        _record_sms_failure(message, now=now)
+        _after(message, "failed", now=now, hooks=senders.hooks)
 
 
-def _record_sms_failure(message: OutboxMessage, *, now: datetime) -> None:
-    if message.request_id:
-        db.session.add(Event(request_id=message.request_id, at=now, type=f"{message.kind}_failed"[:40],
-                             data={"channel": "sms", "attempts": message.attempts, "error": message.last_error}))
-
-
-def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime) -> bool:
+def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime,
+                      hooks: Hooks = NO_HOOKS) -> bool:
     """Move an SMS's provider status forward from a delivery callback and commit; False if unknown."""
-    row = db.session.execute(select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.request_id)
-                             .where(OutboxMessage.provider_id == provider_id, OutboxMessage.channel == "sms")).first()
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id,
+                                                        OutboxMessage.channel == "sms"))
     if row is None:
         return False
     rank = PROVIDER_RANKS[status]
@@ -239,9 +289,9 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
         .where(OutboxMessage.id == row.id,
                or_(OutboxMessage.provider_status.is_(None), OutboxMessage.provider_status.in_(earlier)))
         .values(**values).execution_options(synchronize_session=False))
-    if moved.rowcount == 1 and status in ("undelivered", "failed") and row.request_id:  # type: ignore[attr-defined]
-        db.session.add(Event(request_id=row.request_id, at=now, type=f"{row.kind}_undelivered"[:40],
-                             data={"channel": "sms", "provider_status": status, "error_code": error_code}))
+    if moved.rowcount == 1 and status in ("undelivered", "failed"):  # type: ignore[attr-defined]
+        db.session.refresh(row)
+        _after(row, "undelivered", now=now, hooks=hooks, error_code=error_code)
     db.session.commit()
     return True
 
@@ -257,23 +307,5 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         outbox.settle(message, status=_status(result.outcome), now=now, max_attempts=senders.max_attempts,
                       error=result.detail, provider_id=result.provider_id,
                       retry=result.outcome is Outcome.TRANSIENT, rng=senders.rng)
-    if message.status not in ("sent", "failed"):
-        return
-    synthesis_id = message.payload.get("synthesis_id")
-    if synthesis_id:
-        synthesis = db.session.get(Synthesis, synthesis_id)
-        if synthesis is not None:
-            synthesis.status = message.status
-            # The report's copy and its rollup: the row as committed, locked until commit, moves with the rollup.
-            locked = select(Request).where(Request.id == synthesis.request_id).with_for_update(of=Request)
-            request = db.session.scalar(locked.execution_options(populate_existing=True))
-            if request is not None:
-                before = rollup.request_key(request, request.community.timezone)
-                request.synthesis_status = message.status
-                rollup.move_request(before, rollup.request_key(request, request.community.timezone))
-    if message.request_id:
-        event_type = f"{message.kind}_{message.status}"
-        data = {"to": message.address, "attempts": message.attempts}
-        if message.status == "failed":
-            data["error"] = message.last_error
-        db.session.add(Event(request_id=message.request_id, at=now, type=event_type, data=data))
+    if message.status in ("sent", "failed"):
+        _after(message, message.status, now=now, hooks=senders.hooks)

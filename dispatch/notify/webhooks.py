@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from dispatch.errors import Problem
 from dispatch.notify import service
-from dispatch.web import now
+from dispatch.runtime import now
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Rappels des fournisseurs (Twilio)")
 
@@ -55,6 +55,7 @@ def check_signature() -> None:
 def twilio_status(form: dict[str, Any]) -> None:
     """Record a delivery status Twilio reports for one of our SMS."""
     found = service.record_sms_status(provider_id=form["MessageSid"], status=form["MessageStatus"],
-                                      error_code=form.get("ErrorCode") or None, now=now())
+                                      error_code=form.get("ErrorCode") or None, now=now(),
+                                      hooks=current_app.extensions["dispatch.hooks"])
     if not found:
         raise Problem(404, "not_found", "Aucun SMS de ce service ne porte ce MessageSid.")

@@ -7,10 +7,11 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 
 from dispatch.communities import service as communities
-from dispatch.communities.views import CommunityIn
+from dispatch.communities.schemas import CommunityIn
 from dispatch.pages import bp
 from dispatch.pages.common import nested_form, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.policy import Action
 from dispatch.web import now
 
 
@@ -22,14 +23,14 @@ def _page(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] 
 
 
 @bp.route("/admin/communautes")
-@role_page("admin")
+@role_page(Action.CREATE_COMMUNITY)
 def communities_page() -> Any:
     """List every community."""
     return _page()
 
 
 @bp.route("/admin/communautes", methods=["POST"])
-@role_page("admin")
+@role_page(Action.CREATE_COMMUNITY)
 def community_create() -> Any:
     """Create a community with its windows, validated like the API."""
     data = nested_form(ints=("exclusive_window_s", "response_window_s"))

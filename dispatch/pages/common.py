@@ -9,11 +9,12 @@ import marshmallow as ma
 from flask import request
 from sqlalchemy import select
 
-from dispatch import texts
+from dispatch import policy, texts
 from dispatch.auth.models import User
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem, flatten
+from dispatch.policy import Action
 
 STATE_LABELS = {
     "exclusive": "Médecin traitant", "community": "Communauté", "accepted": "Acceptée", "expired": "Expirée",
@@ -35,14 +36,14 @@ LABELS = {"states": STATE_LABELS, "sources": SOURCE_LABELS, "motives": texts.MOT
           "kinds": texts.KIND_LABELS, "treating": TREATING_LABELS, "roles": ROLE_LABELS, "events": EVENT_LABELS}
 
 
-def pick_community(user: User, *roles: str) -> Community:
-    """Return the community asked for in ?community= (or the user's first one) where the user holds `roles`."""
+def pick_community(user: User, action: Action | None = None) -> Community:
+    """Return the community asked for in ?community= (or the user's first one) where the user may do `action`."""
     wanted = request.values.get("community", type=int)
-    if user.role == "admin":
+    ids = policy.communities_for(user, action)
+    if ids is None:  # every community
         community = db.session.get(Community, wanted) if wanted else \
             db.session.scalar(select(Community).order_by(Community.id).limit(1))
     else:
-        ids = [m.community_id for m in user.memberships if m.role in roles]
         if wanted is not None and wanted not in ids:
             raise Problem(404, "not_found", "Communauté introuvable.")
         community = db.session.get(Community, wanted or ids[0]) if (wanted or ids) else None
@@ -51,11 +52,12 @@ def pick_community(user: User, *roles: str) -> Community:
     return community
 
 
-def user_communities(user: User, *roles: str) -> list[Community]:
-    """Return the communities where the user holds one of `roles` (all of them for an admin)."""
+def user_communities(user: User, action: Action | None = None) -> list[Community]:
+    """Return the communities where the user may do `action` (with any role if None; every one for an admin)."""
     query = select(Community).order_by(Community.name)
-    if user.role != "admin":
-        query = query.where(Community.id.in_([m.community_id for m in user.memberships if m.role in roles]))
+    ids = policy.communities_for(user, action)
+    if ids is not None:
+        query = query.where(Community.id.in_(ids))
     return list(db.session.scalars(query))
 
 

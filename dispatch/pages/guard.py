@@ -12,11 +12,13 @@ from flask import Flask, Response, current_app, g, redirect, render_template, re
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from dispatch import policy
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.pages import bp
+from dispatch.policy import Action
 from dispatch.web import client_label, now, runtime
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -101,21 +103,21 @@ def unexpected(error: Exception) -> tuple[str, int]:
                            detail="Une erreur inattendue est survenue ; elle a été consignée."), 500
 
 
-def signed_in(*roles: str) -> User:
-    """Return the signed-in user if their role is one of `roles` (any if none given); 401 or 403 otherwise."""
+def signed_in(action: Action | None = None) -> User:
+    """Return the signed-in user if their role can be entitled to `action` (any if None); 401 or 403 otherwise."""
     user = g.get("user")
     if user is None:
         raise Problem(401, "unauthorized", "Connectez-vous.")
-    if roles and user.role not in roles:
+    if action is not None and not policy.role_may(user.role, action):
         raise Problem(403, "forbidden", "Votre rôle ne donne pas accès à cette page.")
     return user  # type: ignore[no-any-return]
 
 
-def role_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a view so that only signed-in users of `roles` reach it."""
+def role_page(action: Action) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a view so that only signed-in users whose role can be entitled to `action` reach it."""
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            signed_in(*roles)
+            signed_in(action)
             return view(*args, **kwargs)
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__

@@ -13,14 +13,14 @@ from sqlalchemy import select
 from dispatch.auth.models import Membership, User
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community, Physician
-from dispatch.communities.views import MemberIn
+from dispatch.communities.schemas import MemberIn
 from dispatch.db import db
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, nested_form, pick_community, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.policy import Action
 from dispatch.web import now, runtime
 
-STAFF = ("coordinator", "admin")
 # Roster columns (French headers, as a coordinator's spreadsheet has them) → API field names.
 COLUMNS = {"role": "role", "identifiant": "login", "nom": "name", "email": "email", "telephone": "phone",
            "rpps": "rpps", "statut": "kind", "mssante": "mssante", "adresse": "address", "mot_de_passe": "password"}
@@ -48,21 +48,21 @@ def _page(community: Community, *, values: dict[str, Any] | None = None, errors:
     return render_template("pages/members.html", community=community, members=_members(community), labels=LABELS,
                            values=values or {"role": "physician"}, errors=errors or {},
                            roster_errors=roster_errors or [], created=created or [], me=user,
-                           communities=user_communities(user, "coordinator")), status
+                           communities=user_communities(user, Action.MANAGE_COMMUNITY)), status
 
 
 @bp.route("/pilotage/membres")
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def members() -> Any:
     """List the community's members, with the forms to add one or import a roster."""
-    return _page(pick_community(signed_in(), "coordinator"))
+    return _page(pick_community(signed_in(), Action.MANAGE_COMMUNITY))
 
 
 @bp.route("/pilotage/membres", methods=["POST"])
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def member_add() -> Any:
     """Add one member, validated like the API's POST /communities/{id}/members."""
-    community = pick_community(signed_in(), "coordinator")
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
     data = nested_form()
     data.pop("community", None)
     if data.get("role") != "physician":
@@ -80,11 +80,11 @@ def member_add() -> Any:
 
 
 @bp.route("/pilotage/membres/<int:user_id>/desactiver", methods=["POST"])
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def member_deactivate(user_id: int) -> Any:
     """Deactivate a member: they can no longer sign in and get no more offers."""
     me = signed_in()
-    community = pick_community(me, "coordinator")
+    community = pick_community(me, Action.MANAGE_COMMUNITY)
     if user_id == me.id:
         flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
     else:
@@ -128,10 +128,10 @@ def parse_roster(raw: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[str
 
 
 @bp.route("/pilotage/membres/import", methods=["POST"])
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def member_import() -> Any:
     """Import a CSV roster: every line is checked first; nothing is added unless all lines are right."""
-    community = pick_community(signed_in(), "coordinator")
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
     upload = request.files.get("roster")
     raw = upload.read(MAX_ROSTER_BYTES + 1) if upload else b""
     if not raw or len(raw) > MAX_ROSTER_BYTES:

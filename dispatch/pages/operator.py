@@ -9,12 +9,12 @@ from typing import Any
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from dispatch import texts
+from dispatch import policy, texts
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation import service
-from dispatch.escalation.machine import OPEN_STATES
+from dispatch.escalation.machine import OPEN_STATES, current_deadline
 from dispatch.escalation.models import Event, Request
 from dispatch.pages import bp
 from dispatch.pages.common import (
@@ -28,27 +28,17 @@ from dispatch.pages.common import (
     validate,
 )
 from dispatch.pages.guard import role_page, signed_in
-from dispatch.requests import opening
-from dispatch.requests.access import staff_request
-from dispatch.requests.schemas import RequestIn, present
-from dispatch.requests.views import CancelIn, actor, rejected
-from dispatch.web import member_role, now, runtime
+from dispatch.policy import Action
+from dispatch.requests import disclosure, opening
+from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.schemas import CancelIn, RequestIn
+from dispatch.web import client_label, now
 
-STAFF = ("operator", "coordinator", "admin")
 TRIAGE = {
     "vital": "Urgence vitale : transférez l'appel au 15 (SAMU). Aucune demande n'est créée.",
     "refused": "Renouvellement d'ordonnance ou certificat : la demande est refusée selon le protocole. "
                "Aucune demande n'est créée.",
 }
-
-
-def deadline_of(req: Request) -> datetime | None:
-    """Return the next deadline the operator watches: end of the exclusive hour, then expiry."""
-    if req.state == "exclusive":
-        return req.exclusive_until
-    if req.state == "community":
-        return req.expires_at
-    return None
 
 
 def today_requests(community: Community, at: datetime) -> list[Request]:
@@ -61,45 +51,52 @@ def today_requests(community: Community, at: datetime) -> list[Request]:
     return list(db.session.scalars(query))
 
 
-def row(req: Request, tz: str) -> dict[str, Any]:
-    """Return what the live list shows of a request."""
-    accepted = req.accepted_by
-    return {"id": req.id, "state": req.state, "state_label": STATE_LABELS.get(req.state, req.state),
-            "motive": texts.MOTIVE_LABELS.get(req.motive, req.motive),
-            "patient": f"{req.patient_first_name} {req.patient_last_name.upper()}",
-            "phone": req.patient_phone or "", "opened": local_time(req.opened_at, tz),
-            "deadline": iso(deadline_of(req)), "deadline_label": local_time(deadline_of(req), tz),
-            "accepted_by": accepted.user.name if accepted else "",
-            "appointment": local_time(req.appointment_at, tz),
-            "url": url_for("pages.console_request", request_id=req.id)}
+def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
+    """Return what the live list shows of a request, from the view the policy gave of it."""
+    deadline = current_deadline(shown["state"], shown["exclusive_until"], shown["expires_at"])
+    patient, accepted = shown["patient"], shown["accepted_by"]
+    return {"id": shown["id"], "state": shown["state"], "state_label": STATE_LABELS.get(shown["state"], shown["state"]),
+            "motive": texts.MOTIVE_LABELS.get(shown["motive"], shown["motive"]),
+            "patient": f"{patient.get('first_name', '')} {patient.get('last_name', '').upper()}".strip(),
+            "phone": patient.get("phone") or "", "opened": local_time(shown["opened_at"], tz),
+            "deadline": iso(deadline), "deadline_label": local_time(deadline, tz),
+            "accepted_by": accepted["name"] if accepted else "",
+            "appointment": local_time(shown["appointment_at"], tz),
+            "url": url_for("pages.console_request", request_id=shown["id"])}
+
+
+def live_rows(user: User, community: Community, at: datetime) -> list[dict[str, Any]]:
+    """Return today's requests as the list shows them: each one's view is the policy's, and recorded when full."""
+    shown = disclosure.show_many(user, today_requests(community, at), what="list", now=at, client=client_label())
+    return [row(item, community.timezone) for item in shown]
 
 
 def _console(community: Community, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
              triage: str | None = None, status: int = 200) -> Any:
-    user = signed_in(*STAFF)
+    user = signed_in(Action.LIST)
     at = now()
-    rows = [row(r, community.timezone) for r in today_requests(community, at)]
+    rows = live_rows(user, community, at)
     return render_template("pages/console.html", community=community, rows=rows, now=iso(at), labels=LABELS,
                            values=values or {"source": "cot", "treating_physician": {"status": "unknown"}},
                            errors=errors or {}, triage=triage, triage_text=TRIAGE.get(triage or ""),
-                           communities=user_communities(user, "operator", "coordinator"),
+                           communities=user_communities(user, Action.LIST),
                            key=secrets.token_urlsafe(16)), status
 
 
 @bp.route("/console")
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def console() -> Any:
     """Show the form to open a request, the triage protocol and today's requests."""
     user = signed_in()
-    return _console(pick_community(user, "operator", "coordinator"))
+    return _console(pick_community(user, Action.LIST))
 
 
 @bp.route("/console", methods=["POST"])
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def console_open() -> Any:
     """Apply the triage protocol, then open the request through the same service as the API."""
     user = signed_in()
-    community = pick_community(user, "operator", "coordinator")
+    community = pick_community(user, Action.LIST)
     data = nested_form(ints=("community_id",))
     triage = data.pop("triage", None)
     key = str(data.pop("idempotency_key", ""))[:200] or None
@@ -113,7 +110,7 @@ def console_open() -> Any:
     errors: dict[str, list[str]] = {}
     if triage != "snp":
         errors["triage"] = ["Appliquez le protocole : choisissez la nature de l'appel."]
-    if member_role(user, community.id) not in ("operator", "coordinator"):
+    if not policy.allows(user, Action.OPEN, community_id=community.id):
         errors["community_id"] = ["Seuls les opérateurs et coordinateurs de la communauté ouvrent des demandes."]
     args, invalid = validate(RequestIn(), data)
     errors.update(invalid)
@@ -122,28 +119,26 @@ def console_open() -> Any:
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     opened = existing or opening.open_from_input(community=community, args=args, opened_by=user, now=now(),
                                                  actor=actor(user), idempotency_key=key)
-    runtime().wake()
     flash(f"Demande n° {opened.id} ouverte.", "ok")
     return redirect(url_for("pages.console_request", request_id=opened.id))
 
 
 @bp.route("/console/live")
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def console_live() -> Any:
     """Answer today's requests as JSON, for the console's live list and countdowns."""
     user = signed_in()
-    community = pick_community(user, "operator", "coordinator")
+    community = pick_community(user, Action.LIST)
     at = now()
-    rows = [row(r, community.timezone) for r in today_requests(community, at)]
-    return jsonify({"now": iso(at), "requests": rows})
+    return jsonify({"now": iso(at), "requests": live_rows(user, community, at)})
 
 
 @bp.route("/console/medecins")
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def physician_search() -> Any:
     """Find the community's physicians by name or RPPS, to name the treating GP."""
     user = signed_in()
-    community = pick_community(user, "operator", "coordinator")
+    community = pick_community(user, Action.LIST)
     q = request.args.get("q", "").strip()[:100]
     if len(q) < 2:
         return jsonify([])
@@ -159,7 +154,7 @@ def physician_search() -> Any:
 
 
 @bp.route("/console/demandes/<int:request_id>")
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def console_request(request_id: int) -> Any:
     """Show a request in full with its timeline, and the form to cancel it."""
     return _request_page(request_id)
@@ -167,24 +162,28 @@ def console_request(request_id: int) -> Any:
 
 def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     user = signed_in()
-    req = staff_request(user, request_id)
+    req = load_request(request_id)
+    disclosure.require(user, Action.EVENTS, req)  # the page shows the timeline: the events' audience
     at = now()
+    shown = disclosure.show(user, req, what="request", now=at, client=client_label())
     rows = db.session.execute(select(Event, User).outerjoin(User, User.id == Event.actor_id)
                               .where(Event.request_id == req.id).order_by(Event.id.desc()))
     tz = req.community.timezone
     timeline = [{"at": local_time(e.at, tz, "%d/%m %H:%M:%S"), "type": e.type, "data": e.data,
                  "actor": u.name if u else "Système"} for e, u in rows]
-    return render_template("pages/console_request.html", req=present(req, full=True, now=at), model=req,
-                           row=row(req, tz), timeline=timeline, labels=LABELS, now=iso(at), errors=errors or {},
-                           can_cancel=req.state in OPEN_STATES, tz=tz), status
+    return render_template("pages/console_request.html", req=shown, model=req, row=row(shown, tz), timeline=timeline,
+                           labels=LABELS, now=iso(at), errors=errors or {},
+                           can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
+                           tz=tz), status
 
 
 @bp.route("/console/demandes/<int:request_id>/annuler", methods=["POST"])
-@role_page(*STAFF)
+@role_page(Action.LIST)
 def console_cancel(request_id: int) -> Any:
     """Cancel an open request with a reason; every phone it was offered to is cleared."""
     user = signed_in()
-    req = staff_request(user, request_id)
+    req = load_request(request_id)
+    disclosure.require(user, Action.CANCEL, req)  # as the API: the admin does not cancel (403)
     args, errors = validate(CancelIn(), {k: v for k, v in request.form.items() if k == "reason" and v.strip()})
     if args is None:
         return _request_page(request_id, errors=errors, status=422)
@@ -193,6 +192,5 @@ def console_cancel(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
     else:
-        runtime().wake()
         flash(f"Demande n° {req.id} annulée.", "ok")
     return redirect(url_for("pages.console_request", request_id=req.id))

@@ -8,22 +8,26 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from dispatch import texts
+from dispatch import policy, texts
 from dispatch.communities import service as communities
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.errors import Problem
 from dispatch.escalation import service
-from dispatch.escalation.machine import OPEN_STATES
+from dispatch.escalation.machine import OPEN_STATES, current_deadline
 from dispatch.escalation.models import Offer, Request
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, iso, local_time, validate
-from dispatch.pages.guard import role_page
-from dispatch.requests.access import load_request, view_level
-from dispatch.requests.schemas import present
-from dispatch.requests.views import actor, rejected
-from dispatch.web import current_physician, now, runtime
-from mobile_api.views import AcceptIn, OutcomeIn, RefuseIn
+from dispatch.pages.guard import role_page, signed_in
+from dispatch.policy import Action
+from dispatch.requests import disclosure
+from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn
+from dispatch.web import client_label, now
+
+
+def current_physician() -> Physician:
+    """Return the signed-in physician's record, or answer 403."""
+    return policy.acting_physician(signed_in())
 
 
 def next_quarter(at: datetime, tz: str) -> str:
@@ -44,18 +48,16 @@ def appointment_from(hhmm: str, at: datetime, tz: str) -> str | None:
     return local.isoformat()
 
 
-def _visible(request_id: int) -> tuple[Physician, Request, str]:
-    """Return the physician, the request and how much they may see of it; 404 if not at all."""
+def _visible(request_id: int, action: Action = Action.READ) -> tuple[Physician, Request]:
+    """Return the physician and the request if the policy lets them do `action` to it; 403 or 404 otherwise."""
     physician = current_physician()
     req = load_request(request_id)
-    level = view_level(physician.user, req)
-    if level is None:
-        raise Problem(404, "not_found", "Demande introuvable.")
-    return physician, req, level
+    disclosure.require(physician.user, action, req)
+    return physician, req
 
 
 @bp.route("/m/")
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def offers() -> Any:
     """List the requests offered to me now, and the patients I took who wait for an outcome."""
     physician = current_physician()
@@ -64,48 +66,49 @@ def offers() -> Any:
              .where(Offer.physician_id == physician.id, Offer.status.in_(("notified", "refused")),
                     Request.state.in_(OPEN_STATES), Request.expires_at > at)
              .order_by(Request.id.desc()).limit(200))
-    open_offers = [present(r, full=r.treating_physician_id == physician.id, now=at) | {
-        "deadline": local_time(r.exclusive_until if r.state == "exclusive" else r.expires_at, r.community.timezone)}
-        for r in db.session.scalars(query)]
-    taken = list(db.session.scalars(select(Request).where(Request.accepted_by_id == physician.id,
-                                                          Request.state == "accepted")
-                                    .order_by(Request.appointment_at).limit(50)))
-    mine = [present(r, full=True, now=at) | {"time": local_time(r.appointment_at, r.community.timezone)}
-            for r in taken]
+    open_offers = disclosure.show_many(physician.user, db.session.scalars(query), what="offers", now=at,
+                                       client=client_label(), offered=True, extra=lambda r: {"deadline": local_time(
+                                           current_deadline(r.state, r.exclusive_until, r.expires_at),
+                                           r.community.timezone)})
+    taken = db.session.scalars(select(Request).where(Request.accepted_by_id == physician.id,
+                                                     Request.state == "accepted")
+                               .order_by(Request.appointment_at).limit(50))
+    mine = disclosure.show_many(physician.user, taken, what="offers", now=at, client=client_label(),
+                                extra=lambda r: {"time": local_time(r.appointment_at, r.community.timezone)})
     return render_template("pages/offers.html", offers=open_offers, mine=mine, labels=LABELS,
                            available=physician.is_available(at), physician=physician)
 
 
 def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None,
                   form: dict[str, str] | None = None, status: int = 200) -> Any:
-    physician, req, level = _visible(request_id)
+    physician, req = _visible(request_id)
     at = now()
     tz = req.community.timezone
     offer = db.session.scalar(select(Offer).where(Offer.request_id == req.id, Offer.physician_id == physician.id))
     can_answer = req.state in OPEN_STATES and offer is not None and offer.status in ("notified", "refused")
     refused = offer is not None and offer.status == "refused"
     defaults = {"time": next_quarter(at, tz), "place": physician.address or ""}
+    deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
+    shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     return render_template(
-        "pages/offer.html", req=present(req, full=level == "full", now=at), labels=LABELS, errors=errors or {},
+        "pages/offer.html", req=shown, labels=LABELS, errors=errors or {},
         form={**defaults, **(form or {})}, can_answer=can_answer, refused=refused,
-        mine=req.accepted_by_id == physician.id, deadline=local_time(
-            req.exclusive_until if req.state == "exclusive" else req.expires_at, tz),
-        deadline_iso=iso(req.exclusive_until if req.state == "exclusive" else req.expires_at), now=iso(at),
-        appointment=local_time(req.appointment_at, tz, "%d/%m à %H:%M")), status
+        mine=req.accepted_by_id == physician.id, deadline=local_time(deadline, tz), deadline_iso=iso(deadline),
+        now=iso(at), appointment=local_time(req.appointment_at, tz, "%d/%m à %H:%M")), status
 
 
 @bp.route("/m/requests/<int:request_id>")
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def offer(request_id: int) -> Any:
     """Show a request to a physician: anonymised if it is only offered to them."""
     return _request_page(request_id)
 
 
 @bp.route("/m/requests/<int:request_id>/accepter", methods=["POST"])
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def accept(request_id: int) -> Any:
     """Take the patient at the chosen time and place; the first acceptance wins."""
-    physician, req, _level = _visible(request_id)
+    physician, req = _visible(request_id, Action.ACCEPT)
     at = now()
     form = {"time": request.form.get("time", ""), "place": request.form.get("place", "")}
     data: dict[str, Any] = {"place": form["place"]} if form["place"].strip() else {}
@@ -123,16 +126,15 @@ def accept(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    runtime().wake()
     flash("Vous avez pris ce patient : il reçoit un SMS avec le rendez-vous.", "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 
 @bp.route("/m/requests/<int:request_id>/refuser", methods=["POST"])
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def refuse(request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
-    physician, req, _level = _visible(request_id)
+    physician, req = _visible(request_id, Action.REFUSE)
     args, errors = validate(RefuseIn(), {"reason": request.form["reason"]} if request.form.get("reason", "").strip()
                             else {})
     if args is None:
@@ -143,20 +145,18 @@ def refuse(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    runtime().wake()
     flash("Refus enregistré. Merci d'avoir répondu.", "ok")
     return redirect(url_for("pages.offers"))
 
 
 @bp.route("/m/requests/<int:request_id>/issue", methods=["POST"])
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def outcome(request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP."""
-    physician, req, _level = _visible(request_id)
+    physician, req = _visible(request_id)
     data = {k: request.form[k] for k in ("outcome", "synthesis") if request.form.get(k, "").strip()}
     args, errors = validate(OutcomeIn(), data)
-    if req.accepted_by_id != physician.id:
-        raise Problem(403, "not_eligible", "Seul le médecin qui a accepté la demande peut en donner l'issue.")
+    disclosure.require(physician.user, Action.OUTCOME, req)
     if args is None:
         return _request_page(request_id, errors=errors, form=data, status=422)
     try:
@@ -165,14 +165,13 @@ def outcome(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
     else:
-        runtime().wake()
         flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""),
               "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 
 @bp.route("/m/disponibilite", methods=["POST"])
-@role_page("physician")
+@role_page(Action.ACCEPT)
 def availability() -> Any:
     """Switch whether I take requests."""
     physician = current_physician()

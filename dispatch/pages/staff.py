@@ -16,12 +16,11 @@ from dispatch.escalation.models import Request
 from dispatch.pages import bp, charts
 from dispatch.pages.common import LABELS, pick_community, user_communities
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.periods import MAX_DAYS, utc_bounds
+from dispatch.policy import Action
 from dispatch.reports.exports import report_csv, requests_csv
-from dispatch.reports.periods import MAX_DAYS, utc_bounds
 from dispatch.reports.service import compute_report
 from dispatch.web import now
-
-STAFF = ("coordinator", "admin")
 
 
 def period(community: Community) -> tuple[date, date, dict[str, str]]:
@@ -55,11 +54,11 @@ def accept_delays(community: Community, start: date, end: date) -> list[float]:
 
 
 @bp.route("/pilotage")
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def dashboard() -> Any:
     """Show the community's report for a chosen period, with charts and the per-physician table."""
     user = signed_in()
-    community = pick_community(user, "coordinator")
+    community = pick_community(user, Action.MANAGE_COMMUNITY)
     start, end, errors = period(community)
     report = compute_report(community=community, start=start, end=end)
     delays = accept_delays(community, start, end)
@@ -72,7 +71,7 @@ def dashboard() -> Any:
     status = 422 if errors else 200
     return render_template("pages/dashboard.html", community=community, report=report, svg=svg, errors=errors,
                            start=start.isoformat(), end=end.isoformat(), labels=LABELS,
-                           communities=user_communities(user, "coordinator")), status
+                           communities=user_communities(user, Action.MANAGE_COMMUNITY)), status
 
 
 def _csv(body: Any, name: str) -> Response:
@@ -82,10 +81,10 @@ def _csv(body: Any, name: str) -> Response:
 
 
 @bp.route("/pilotage/rapport.csv")
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def report_download() -> Response:
     """Download the period's report as CSV, the same figures as the API's ?format=csv."""
-    community = pick_community(signed_in(), "coordinator")
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
     start, end, errors = period(community)
     if errors:
         raise Problem(422, "invalid", " ".join(errors.values()))
@@ -94,10 +93,10 @@ def report_download() -> Response:
 
 
 @bp.route("/pilotage/demandes.csv")
-@role_page(*STAFF)
+@role_page(Action.MANAGE_COMMUNITY)
 def requests_download() -> Response:
     """Download the period's requests as CSV, without patient identity."""
-    community = pick_community(signed_in(), "coordinator")
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
     start, end, errors = period(community)
     if errors:
         raise Problem(422, "invalid", " ".join(errors.values()))

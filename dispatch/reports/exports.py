@@ -13,9 +13,8 @@ from sqlalchemy import and_, select
 
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request
-from dispatch.reports.periods import utc_bounds
-from dispatch.synthesis.models import Synthesis
+from dispatch.escalation.models import Request, Synthesis
+from dispatch.periods import utc_bounds
 
 # Described in the OpenAPI document of the endpoints; keep both in step.
 REPORT_LAYOUT = (

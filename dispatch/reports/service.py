@@ -41,10 +41,9 @@ from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, sel
 from dispatch.auth.models import User
 from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES, Request
+from dispatch.escalation.models import MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES, Request
+from dispatch.periods import Month, months, utc_bounds
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
-from dispatch.reports.periods import Month, months, utc_bounds
-from dispatch.synthesis.models import SYNTHESIS_STATUSES
 
 ACCEPTED_STATES = ("accepted", "seen", "no_show")
 OPEN_STATES = ("exclusive", "community")

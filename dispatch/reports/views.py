@@ -10,11 +10,12 @@ from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from dispatch.communities.views import visible_community
+from dispatch.communities.edge import managed_community
 from dispatch.errors import Problem, flatten
+from dispatch.periods import MAX_DAYS
 from dispatch.reports.exports import REPORT_LAYOUT, REQUESTS_LAYOUT, report_csv, requests_csv
-from dispatch.reports.periods import MAX_DAYS
 from dispatch.reports.service import compute_report
+from dispatch.web import current_user
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
 
@@ -126,7 +127,7 @@ def _attachment(name: str) -> dict[str, str]:
 @bp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=_REPORT_DOC)
 def report(community_id: int) -> Any:
     """Report the community's figures over a period (admins and the community's coordinators)."""
-    community = visible_community(community_id)
+    community = managed_community(current_user(), community_id)
     args = _period(ReportQuery())
     figures = compute_report(community=community, start=args["start"], end=args["end"])
     if args["format"] == "csv":
@@ -142,7 +143,7 @@ def report(community_id: int) -> Any:
                          f"{REQUESTS_LAYOUT}")
 def requests_export(community_id: int) -> Response:
     """Export the community's requests of a period as CSV, without patient identity."""
-    community = visible_community(community_id)
+    community = managed_community(current_user(), community_id)
     args = _period(PeriodQuery())
     name = f"demandes-{community.id}-{args['start']}-{args['end']}.csv"
     rows = requests_csv(community=community, start=args["start"], end=args["end"])

@@ -1,22 +1,17 @@
-"""Schemas of requests at the HTTP edge, and how a request is shown, full or anonymised."""
+"""Schemas of requests at the HTTP edge (how much of a request each user sees is `dispatch.policy`'s)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from marshmallow import fields, validate
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm.util import identity_key
 
-from dispatch.auth.models import User
-from dispatch.communities.models import Physician
-from dispatch.db import db
+from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.escalation.machine import STATES
-from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES, Request
-from dispatch.notify.phones import normalize_phone
+from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES
+from dispatch.phones import normalize_phone
 from dispatch.schemas import PHONE_CHARS, UTCDateTime, text, utc_iso
 
 
@@ -120,20 +115,49 @@ class RequestOut(ma.Schema):
     anonymised = fields.Boolean()
 
 
+class CancelIn(ma.Schema):
+    reason = text(500, required=True)
+
+
+class AcceptIn(ma.Schema):
+    appointment_at = UTCDateTime(required=True)
+    place = text(300)
+
+
+class RefuseIn(ma.Schema):
+    reason = text(500)
+
+
+class OutcomeIn(ma.Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
+    synthesis = text(10000)
+
+    @ma.validates_schema
+    def synthesis_when_seen(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("outcome") == "seen" and not data.get("synthesis"):
+            raise ma.ValidationError({"synthesis": ["La synthèse est obligatoire quand le patient a été vu."]})
+
+
+class AccessUserOut(ma.Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+
+
+class AccessOut(ma.Schema):
+    id = fields.Integer(required=True)
+    at = UTCDateTime(required=True)
+    what = fields.String(required=True, metadata={"enum": list(ACCESS_KINDS)})
+    client = fields.String(allow_none=True)
+    user = fields.Nested(AccessUserOut, required=True)
+
+
 class EventOut(ma.Schema):
     id = fields.Integer()
     at = UTCDateTime()
     type = fields.String()
     actor = fields.Dict(allow_none=True)
     data = fields.Dict()
-
-
-def age(birth: date | None, at: datetime, tz: str) -> int | None:
-    """Return the age in whole years at `at` in the community's time zone."""
-    if birth is None:
-        return None
-    today = at.astimezone(ZoneInfo(tz)).date()
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
 def _json_value(value: Any) -> Any:
@@ -147,52 +171,5 @@ def _json_value(value: Any) -> Any:
 
 
 def request_json(shown: dict[str, Any]) -> dict[str, Any]:
-    """Return what present() gives as the JSON body RequestOut documents (its dump, without its cost per call)."""
+    """Return what the policy shows (a dict) as the JSON body RequestOut documents (its dump, without its cost per call)."""
     return _json_value(shown)  # type: ignore[no-any-return]
-
-
-_ACCEPTED_BY = (select(Physician.id, User.name, Physician.kind).join(User, User.id == Physician.user_id)
-                .where(Physician.id == bindparam("physician_id")))
-
-
-def _accepted_by(physician_id: int) -> dict[str, Any] | None:
-    """Return who accepted, from the session when it holds them (their own answer), else in one light read."""
-    known = db.session.identity_map.get(identity_key(Physician, physician_id))
-    if isinstance(known, Physician):
-        return {"physician_id": known.id, "name": known.user.name, "kind": known.kind}
-    row = db.session.execute(_ACCEPTED_BY, {"physician_id": physician_id}).first()
-    return None if row is None else {"physician_id": row.id, "name": row.name, "kind": row.kind}
-
-
-# What present() reads of a request: a row of these answers it without loading the request (lists).
-PRESENTED_COLUMNS = tuple(Request.__table__.c[name] for name in (
-    "id", "community_id", "state", "source", "motive", "description", "opened_at", "exclusive_until", "expires_at",
-    "patient_first_name", "patient_last_name", "patient_birth_date", "patient_sex", "patient_phone",
-    "patient_postcode", "patient_city", "treating_status", "treating_physician_id", "treating_rpps",
-    "treating_name", "accepted_by_id", "accepted_at", "appointment_at", "place", "outcome"))
-
-
-def present(request: Any, *, full: bool, now: datetime, zone: str | None = None) -> dict[str, Any]:
-    """Return a request (or a row of PRESENTED_COLUMNS, with its community's `zone`) as the API shows it.
-
-    Anonymised leaves out who the patient and their GP are.
-    """
-    accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
-    patient: dict[str, Any] = {"age": age(request.patient_birth_date, now, zone or request.community.timezone),
-                               "sex": request.patient_sex, "postcode": request.patient_postcode,
-                               "city": request.patient_city}
-    treating: dict[str, Any] = {"status": request.treating_status,
-                                "registered": request.treating_physician_id is not None}
-    if full:
-        patient.update(first_name=request.patient_first_name, last_name=request.patient_last_name,
-                       birth_date=request.patient_birth_date, phone=request.patient_phone)
-        treating.update(rpps=request.treating_rpps, name=request.treating_name)
-    return {
-        "id": request.id, "community_id": request.community_id, "state": request.state, "source": request.source,
-        "motive": request.motive, "description": request.description, "opened_at": request.opened_at,
-        "exclusive_until": request.exclusive_until, "expires_at": request.expires_at, "patient": patient,
-        "treating_physician": treating,
-        "accepted_by": accepted,
-        "accepted_at": request.accepted_at, "appointment_at": request.appointment_at, "place": request.place,
-        "outcome": request.outcome, "anonymised": not full,
-    }

@@ -8,11 +8,10 @@ from flask import current_app
 
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.escalation.models import Request, Synthesis
 from dispatch.notify.models import OutboxMessage
 from dispatch.synthesis.document import TakenNotice
 from dispatch.synthesis.messages import build_synthesis_message, build_taken_message
-from dispatch.synthesis.models import Synthesis
 from dispatch.synthesis.service import synthesis_doc
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Response
 from flask_smorest import Blueprint
 
+from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.requests.access import load_request, view_level
+from dispatch.escalation.models import Request
+from dispatch.policy import Action
+from dispatch.requests import disclosure
 from dispatch.synthesis.service import consultation_pdf
-from dispatch.web import current_user
+from dispatch.web import client_label, current_user, now
 
 bp = Blueprint("synthesis", __name__, url_prefix="/api/v1", description="Synthèses de consultation")
 
@@ -22,12 +25,15 @@ PDF_SCHEMA = {"type": "string", "format": "binary"}
 def synthesis_pdf(request_id: int) -> Response:
     """Download the consultation report: operator, coordinator, admin, treating GP, accepting physician."""
     user = current_user()
-    request = load_request(request_id)
-    if view_level(user, request) != "full":  # it names the patient: the full view only
+    request = db.session.get(Request, request_id)
+    if request is None:
         raise Problem(404, "not_found", "Demande introuvable.")
+    disclosure.require(user, Action.SYNTHESIS_PDF, request)
     pdf = consultation_pdf(request=request)
     if pdf is None:
         raise Problem(404, "not_found", "Aucune synthèse n'a été rédigée pour cette demande.")
+    # The document names the patient: served only with its line in the trail.
+    disclosure.reveal(user, request, action=Action.SYNTHESIS_PDF, what="synthesis_pdf", now=now(), client=client_label())
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="compte-rendu-{request.id}.pdf"'
     response.headers["Cache-Control"] = "no-store"

@@ -9,7 +9,7 @@ from typing import Any
 from dispatch import create_app
 from dispatch.notify.inbox import Recorder
 from dispatch.notify.ports import PushMessage
-from dispatch.wiring import build_runtime
+from dispatch.runtime import Ports
 from dispatch.worker import Worker
 from tests.conftest import TEST_SETTINGS
 
@@ -29,10 +29,8 @@ def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, 
     clock.advance(seconds=3600 + 25 * 60)
 
     pushes = Recorder()
-    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, runtime=object())
-    runtime = build_runtime(restarted, clock=clock)
-    runtime.push, runtime.sms, runtime.mail = pushes, Recorder(), Recorder()
-    restarted.extensions["dispatch"] = runtime
+    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, clock=clock,
+                           ports=Ports(push=pushes, sms=Recorder(), mail=Recorder()))
     worker = Worker(restarted, tick_s=0.2, safety_s=0.2)
     worker.start()
     try:
@@ -80,10 +78,8 @@ def test_the_tick_is_on_time_for_a_deadline_between_two_interval_ticks(make: Any
     operator = make.member(community, "operator")
     gp = make.member(community, "physician")
     opened = make.open(operator, community, treating=gp)  # exclusive for one second
-    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, runtime=object())
-    runtime = build_runtime(restarted, clock=clock)
-    runtime.push, runtime.sms, runtime.mail = Recorder(), Recorder(), Recorder()
-    restarted.extensions["dispatch"] = runtime
+    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, clock=clock,
+                           ports=Ports(push=Recorder(), sms=Recorder(), mail=Recorder()))
     worker = Worker(restarted, tick_s=30, safety_s=30)  # the interval alone would be 30 s late
     started = time.monotonic()
     worker.start()

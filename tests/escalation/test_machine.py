@@ -7,11 +7,26 @@ from datetime import timedelta
 import pytest
 
 from dispatch.escalation import machine
-from dispatch.escalation.machine import Decision, Effect, Plan, Refusal, Snapshot
+from dispatch.escalation.machine import (
+    ActorOffer,
+    AnswerOffer,
+    Decision,
+    EventSpec,
+    OfferTo,
+    Plan,
+    Refusal,
+    SmsPatient,
+    Snapshot,
+    StoreSynthesis,
+    TellOperator,
+    TellOutsideTreating,
+    Withdraw,
+)
 from tests.conftest import T0
 
 PLAN = Plan(exclusive_s=3600, response_s=7200)
 GP, OTHER = 1, 2
+NOTIFIED = ActorOffer("notified", "community")
 
 
 def at(seconds: int):  # noqa: ANN201
@@ -20,25 +35,30 @@ def at(seconds: int):  # noqa: ANN201
 
 def exclusive() -> Snapshot:
     opening = machine.open_request(now=T0, plan=PLAN, treating_eligible=True)
-    return Snapshot(opening.state, opening.exclusive_until, opening.expires_at, treating_physician_id=GP)
+    return Snapshot(opening.state, opening.exclusive_until, opening.expires_at, treating_physician_id=GP,
+                    opened_at=T0, patient_reachable=True, actor_offer=ActorOffer("notified", "exclusive"))
 
 
-def community() -> Snapshot:
-    return Snapshot("community", at(3600), at(7200), treating_physician_id=GP)
+def community(offer: ActorOffer | None = NOTIFIED, **changes: object) -> Snapshot:
+    fields: dict[str, object] = {"treating_physician_id": GP, "opened_at": T0, "community_at": at(3600),
+                                 "patient_reachable": True, "actor_offer": offer, **changes}
+    return Snapshot("community", at(3600), at(7200), **fields)  # type: ignore[arg-type]
 
 
 def test_opening_with_an_eligible_treating_gp_is_exclusive_for_the_window() -> None:
     decision = machine.open_request(now=T0, plan=PLAN, treating_eligible=True)
     assert (decision.state, decision.exclusive_until, decision.expires_at, decision.next_deadline) == (
         "exclusive", at(3600), at(7200), at(3600))
-    assert decision.effects == (Effect.OFFER_TREATING,)
+    assert decision.effects == (OfferTo("treating"),)
+    assert decision.events[0].type == "opened" and decision.values == {"opened_at": T0, "community_at": None}
 
 
 @pytest.mark.parametrize("eligible, plan", [(False, PLAN), (True, Plan(exclusive_s=0, response_s=7200))])
 def test_opening_without_exclusive_phase_goes_to_the_community(eligible: bool, plan: Plan) -> None:
     decision = machine.open_request(now=T0, plan=plan, treating_eligible=eligible)
     assert (decision.state, decision.exclusive_until, decision.next_deadline) == ("community", None, at(7200))
-    assert decision.effects == (Effect.OFFER_COMMUNITY,)
+    assert decision.effects == (OfferTo("community"),)
+    assert decision.values["community_at"] == T0
 
 
 @pytest.mark.parametrize("seconds, expected", [
@@ -60,15 +80,16 @@ def test_advance_from_community(seconds: int, expected: str | None) -> None:
     decision = machine.advance(community(), now=at(seconds))
     assert (decision.state if decision else None) == expected
     if decision:
-        assert decision.effects == (Effect.WITHDRAW_ALL, Effect.TELL_OPERATOR)
-        assert decision.next_deadline is None
+        assert decision.effects == (Withdraw("expired"), TellOperator())
+        assert decision.next_deadline is None and decision.values == {"closed_at": at(seconds)}
+        assert decision.events == (EventSpec("expired", {"deadline": "2026-11-23T16:00:00Z"}),)
 
 
 def test_advance_to_community_offers_to_the_community_and_waits_for_expiry() -> None:
     decision = machine.advance(exclusive(), now=at(3600))
     assert isinstance(decision, Decision)
-    assert decision.effects == (Effect.OFFER_COMMUNITY,)
-    assert decision.next_deadline == at(7200)
+    assert decision.effects == (OfferTo("community"),)
+    assert decision.next_deadline == at(7200) and decision.values == {"community_at": at(3600)}
 
 
 @pytest.mark.parametrize("state", machine.CLOSED_STATES)
@@ -90,18 +111,43 @@ def test_closed_requests_never_advance(state: str) -> None:
     (Snapshot("seen", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.ALREADY_ACCEPTED),
     (Snapshot("expired", None, at(7200)), OTHER, 7300, Refusal.CLOSED),
     (Snapshot("cancelled", None, at(7200)), OTHER, 10, Refusal.CLOSED),
+    (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),  # never offered
+    (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
+    (community(offer=ActorOffer("refused", "community")), OTHER, 4000, "accepted"),  # changed their mind
 ])
 def test_accept(snapshot: Snapshot, physician: int, seconds: int, expected: object) -> None:
-    decision = machine.accept(snapshot, physician_id=physician, now=at(seconds), treating_registered=True)
+    decision = machine.accept(snapshot, physician_id=physician, now=at(seconds), appointment_at=at(9000), place="x")
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
 
 
+def test_accepting_twice_changes_nothing() -> None:
+    decision = machine.accept(Snapshot("accepted", None, at(7200), accepted_by_id=OTHER), physician_id=OTHER,
+                              now=at(10), appointment_at=at(9000), place=None)
+    assert isinstance(decision, Decision) and not decision.changes and decision.state == "accepted"
+
+
+def test_accept_records_the_phase_the_winner_took_it_in() -> None:
+    by_gp = machine.accept(exclusive(), physician_id=GP, now=at(10), appointment_at=at(9000), place="Cabinet")
+    assert isinstance(by_gp, Decision)
+    assert by_gp.values == {"accepted_by_id": GP, "accepted_at": at(10), "accepted_phase": "exclusive",
+                            "appointment_at": at(9000), "place": "Cabinet", "closed_at": at(10)}
+    assert by_gp.events == (EventSpec("accepted", {"physician_id": GP, "phase": "exclusive",
+                                                    "appointment_at": "2026-11-23T16:30:00Z", "place": "Cabinet"}),)
+    late = machine.accept(community(), physician_id=GP, now=at(4000), appointment_at=at(9000), place=None)
+    assert isinstance(late, Decision) and late.values["accepted_phase"] == "community"
+
+
 def test_accept_tells_the_patient_and_an_unregistered_treating_gp() -> None:
-    decision = machine.accept(community(), physician_id=OTHER, now=at(4000), treating_registered=False)
+    outside = community(treating_physician_id=None, outside_treating_reachable=True)
+    decision = machine.accept(outside, physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None)
     assert isinstance(decision, Decision)
-    assert decision.effects == (Effect.WITHDRAW_OTHERS, Effect.TELL_PATIENT, Effect.TELL_OUTSIDE_TREATING)
-    registered = machine.accept(community(), physician_id=OTHER, now=at(4000), treating_registered=True)
-    assert isinstance(registered, Decision) and Effect.TELL_OUTSIDE_TREATING not in registered.effects
+    assert decision.effects == (AnswerOffer(OTHER, "accepted"), Withdraw("accepted", except_physician=OTHER),
+                                SmsPatient(), TellOutsideTreating())
+    registered = machine.accept(community(), physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None)
+    assert isinstance(registered, Decision) and TellOutsideTreating() not in registered.effects
+    no_phone = machine.accept(community(patient_reachable=False), physician_id=OTHER, now=at(4000),
+                              appointment_at=at(9000), place=None)
+    assert isinstance(no_phone, Decision) and SmsPatient() not in no_phone.effects
 
 
 @pytest.mark.parametrize("snapshot, physician, seconds, expected_state", [
@@ -111,16 +157,25 @@ def test_accept_tells_the_patient_and_an_unregistered_treating_gp() -> None:
     (community(), GP, 4000, "community"),
     (community(), OTHER, 7200, Refusal.CLOSED),
     (Snapshot("accepted", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.CLOSED),
+    (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),
+    (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
 ])
 def test_refuse(snapshot: Snapshot, physician: int, seconds: int, expected_state: object) -> None:
     decision = machine.refuse(snapshot, physician_id=physician, now=at(seconds))
     assert (decision.state if isinstance(decision, Decision) else decision) == expected_state
 
 
+def test_refusing_twice_changes_nothing() -> None:
+    decision = machine.refuse(community(offer=ActorOffer("refused", "community")), physician_id=OTHER, now=at(4000))
+    assert isinstance(decision, Decision) and not decision.changes
+
+
 def test_treating_refusal_offers_to_the_community() -> None:
-    decision = machine.refuse(exclusive(), physician_id=GP, now=at(10))
+    decision = machine.refuse(exclusive(), physician_id=GP, now=at(10), reason="Complet")
     assert isinstance(decision, Decision)
-    assert decision.effects == (Effect.OFFER_COMMUNITY,) and decision.next_deadline == at(7200)
+    assert decision.effects == (AnswerOffer(GP, "refused", "Complet"), OfferTo("community"))
+    assert decision.next_deadline == at(7200) and decision.values == {"community_at": at(10)}
+    assert [event.type for event in decision.events] == ["refused", "community_opened"]
 
 
 @pytest.mark.parametrize("state, expected", [
@@ -129,8 +184,11 @@ def test_treating_refusal_offers_to_the_community() -> None:
     ("no_show", Refusal.CLOSED),
 ])
 def test_cancel(state: str, expected: object) -> None:
-    decision = machine.cancel(Snapshot(state, at(3600), at(7200)))
+    decision = machine.cancel(Snapshot(state, at(3600), at(7200)), now=at(10), reason="Patient rappelé")
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
+    if isinstance(decision, Decision):
+        assert decision.effects == (Withdraw("cancelled"),)
+        assert decision.values == {"cancel_reason": "Patient rappelé", "closed_at": at(10)}
 
 
 @pytest.mark.parametrize("state, physician, outcome, expected", [
@@ -145,8 +203,34 @@ def test_cancel(state: str, expected: object) -> None:
 ])
 def test_record_outcome(state: str, physician: int, outcome: str, expected: object) -> None:
     snapshot = Snapshot(state, None, at(7200), accepted_by_id=GP)
-    decision = machine.record_outcome(snapshot, physician_id=physician, outcome=outcome)
+    decision = machine.record_outcome(snapshot, physician_id=physician, outcome=outcome, synthesis="RAS", now=at(9000))
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
+
+
+@pytest.mark.parametrize("treating, address, status", [
+    (OTHER, "dr.other@medecin.mssante.fr", "pending"),
+    (None, "dr.outside@medecin.mssante.fr", "pending"),
+    (None, None, "not_sendable"),
+    (GP, "dr.gp@medecin.mssante.fr", "not_needed"),  # the treating GP saw their own patient
+])
+def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int | None, address: str | None,
+                                                                  status: str) -> None:
+    snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, treating_physician_id=treating,
+                        treating_address=address)
+    decision = machine.record_outcome(snapshot, physician_id=GP, outcome="seen", synthesis="Otite", now=at(9000))
+    assert isinstance(decision, Decision)
+    assert decision.effects == (StoreSynthesis(GP, "Otite", status, address),)
+    assert decision.values == {"outcome": "seen", "outcome_at": at(9000), "synthesis_status": status}
+    assert [event.type for event in decision.events] == ["seen", "synthesis_written"]
+    no_show = machine.record_outcome(snapshot, physician_id=GP, outcome="no_show", synthesis=None, now=at(9000))
+    assert isinstance(no_show, Decision) and no_show.effects == ()
+
+
+@pytest.mark.parametrize("state, expected", [
+    ("exclusive", at(3600)), ("community", at(7200)), ("accepted", None), ("expired", None)])
+def test_current_deadline_is_the_end_of_the_phase(state: str, expected: object) -> None:
+    assert machine.current_deadline(state, at(3600), at(7200)) == expected
+    assert machine.current_deadline("exclusive", at(9000), at(7200)) == at(7200)  # never past the expiry
 
 
 def test_exclusive_window_longer_than_response_is_capped() -> None:

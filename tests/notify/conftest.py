@@ -10,8 +10,7 @@ import pytest
 
 from dispatch import create_app
 from dispatch.notify.inbox import Recorder
-from dispatch.wiring import build_runtime
-from tests.conftest import TEST_SETTINGS, Builders, FakeClock, serving
+from tests.conftest import TEST_SETTINGS, Builders, FakeClock, real_ports, serving
 from tests.peers.fcm import FcmPeer
 from tests.peers.guard import forbid_outbound
 from tests.peers.twilio import TwilioPeer
@@ -62,18 +61,14 @@ def live(database_url: str, clock: FakeClock, fcm_peer: FcmPeer, twilio_peer: Tw
          monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     """The app built by its factory with DISPATCH_PUSH_BACKEND=fcm and DISPATCH_SMS_BACKEND=twilio."""
     forbid_outbound(monkeypatch)
-    application = create_app(live_settings(database_url, fcm_peer, twilio_peer), runtime=_Deferred())
-    runtime = build_runtime(application, clock=clock)  # the real adapters, dated by the fake clock
-    runtime.mail = Recorder()  # secure messaging is the synthesis suite's business
-    application.extensions["dispatch"] = runtime
+    settings = live_settings(database_url, fcm_peer, twilio_peer)
+    # The real adapters, dated by the fake clock; secure messaging is the synthesis suite's business.
+    ports = real_ports(settings, clock, mail=Recorder())
+    application = create_app(settings, clock=clock, ports=ports)
     with serving(application):
         try:
             yield Live(application, Builders(application, application.test_client(), clock), fcm_peer,
                        twilio_peer, clock)
         finally:
-            for close in reversed(runtime.closers):
-                close()
+            ports.close()
 
-
-class _Deferred:
-    """Placeholder runtime replaced right after the factory returns."""

@@ -197,13 +197,12 @@ def test_an_sms_read_timeout_is_never_repeated(live: Live) -> None:
     opened = live.make.open(w["operator"], w["community"])
     live.make.deliver()
     slow = TwilioSms(live.twilio.account_sid, live.twilio.auth_token, SENDER, base_url=live.twilio.url, timeout=0.3)
-    live.runtime.sms = slow
     live.twilio.latency_s = 0.6
     try:
         assert live.make.accept(w["others"][0], opened["id"]).status_code == 200
-        live.make.deliver()
+        live.make.deliver(sms=slow)
         live.clock.advance(seconds=600)
-        live.make.deliver()
+        live.make.deliver(sms=slow)
     finally:
         slow.close()
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from dispatch.notify.phones import is_mobile, normalize_phone
 from dispatch.notify.ports import Outcome, SmsMessage
 from dispatch.notify.twilio_sms import TwilioSms
+from dispatch.phones import is_mobile, normalize_phone
 from tests.peers.guard import forbid_outbound
 from tests.peers.twilio import TOO_MANY_REQUESTS, UNAVAILABLE, TwilioPeer
 

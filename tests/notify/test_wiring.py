@@ -22,7 +22,7 @@ from tests.notify.conftest import Live
 def test_real_backends_are_closed_by_the_runtime(live: Live) -> None:
     runtime = live.runtime
     assert isinstance(runtime.push, FcmPush) and isinstance(runtime.sms, TwilioSms)
-    assert runtime.push.close in runtime.closers and runtime.sms.close in runtime.closers
+    assert runtime.push.close in runtime.ports.closers and runtime.sms.close in runtime.ports.closers
 
 
 @pytest.mark.parametrize(("settings", "missing"), [

@@ -64,8 +64,7 @@ def test_cookie_is_secure_off_loopback(database_url: str, clock: Any) -> None:
     app = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url,
                       "DISPATCH_PUBLIC_URL": "https://snp.cpts-champigny.fr"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    for closer in app.extensions["dispatch"].closers:
-        closer()
+    app.extensions["dispatch"].ports.close()
 
 
 def test_bad_password_then_rate_limit_show_french_messages(world: dict[str, Any], page_client: Any, app: Any) -> None:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.escalation.models import Request, Synthesis
 from dispatch.pages.physician import appointment_from, next_quarter
-from dispatch.synthesis.models import Synthesis
 from tests.pages.test_console import field_error
 
 PARIS = "Europe/Paris"

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from dispatch.db import db
-from dispatch.escalation.models import Offer, Request
+from dispatch.escalation.models import Offer, Request, Synthesis
+from dispatch.escalation.rollup import GROUP, backfill, delay_us
 from dispatch.notify.ports import DeliveryResult, Outcome
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
-from dispatch.reports.rollup import GROUP, backfill, delay_us
 from dispatch.reports.service import compute_report
-from dispatch.synthesis.models import Synthesis
 
 
 def _rollup() -> dict[tuple[int, int, date], tuple[int, int, int]]:

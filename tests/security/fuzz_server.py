@@ -14,6 +14,7 @@ from dispatch.cli import upgrade
 from dispatch.communities import service
 from dispatch.db import db
 from dispatch.demo import PASSWORD, load_demo
+from dispatch.worker import Worker
 
 # Community B: the same roles as the demo's, so that cross-community calls have something to miss.
 OTHERS = [("b.coordination", "coordinator", {}), ("b.operateur", "operator", {}),
@@ -25,7 +26,7 @@ def build(database: str) -> Any:
     url = f"sqlite:///{database}"
     upgrade(url)
     app = create_app({"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "fuzz-secret",
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "DISPATCH_RUN_WORKER": True,
+                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
                       "LOGIN_MAX_FAILURES_PER_ADDRESS": 10**6})
     with app.app_context():
         load_demo(app)
@@ -36,6 +37,7 @@ def build(database: str) -> Any:
             service.add_member(community=other, role=role, login=login, password=PASSWORD, name=login, now=now,
                                ph=app.extensions["dispatch"].hasher, **extra)
         db.session.commit()
+    Worker(app).start()  # the tick and the sender, as `dispatch serve` runs them
     client = app.test_client()
     token = client.post("/api/v1/auth/token", json={"login": "operateur", "password": PASSWORD}).json["access_token"]
     body = {"community_id": 1, "source": "cot", "motive": "ent", "description": "Otalgie",

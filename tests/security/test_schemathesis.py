@@ -48,6 +48,7 @@ def tokens(live_server: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_fuzz_as_each_role(live_server: str, tokens: dict[str, str], role: str) -> None:
     # Signing out would revoke the token mid-run; the anonymous run covers that operation.
@@ -58,6 +59,7 @@ def test_fuzz_as_each_role(live_server: str, tokens: dict[str, str], role: str) 
 
 
 @pytest.mark.slow
+@pytest.mark.fuzz
 def test_fuzz_anonymous(live_server: str) -> None:
     # Every protected operation answers 401 at once: coverage and a little fuzzing are enough.
     result = run_schemathesis(live_server, "--phases", "coverage,fuzzing", examples=3)

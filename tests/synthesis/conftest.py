@@ -17,8 +17,7 @@ from aiosmtpd.controller import Controller
 from dispatch import create_app
 from dispatch.notify.inbox import Recorder
 from dispatch.notify.smtp import SmtpMailer
-from dispatch.wiring import build_runtime
-from tests.conftest import TEST_SETTINGS, FakeClock, serving
+from tests.conftest import TEST_SETTINGS, FakeClock, real_ports, serving
 from tests.notify.certs import Pki, make_pki
 from tests.peers.guard import forbid_outbound
 
@@ -126,10 +125,8 @@ def mail_app(database_url: str, clock: FakeClock, smtp_overrides: dict[str, Any]
     """The application built by its factory with DISPATCH_MAIL_BACKEND=smtp; push and SMS are recorded."""
     forbid_outbound(monkeypatch)
     settings = {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url, **smtp_overrides}
-    application = create_app(settings, runtime=object())
-    runtime = build_runtime(application, clock=clock)
-    assert isinstance(runtime.mail, SmtpMailer)  # the wiring chose the real adapter
-    runtime.push, runtime.sms = Recorder(), Recorder()
-    application.extensions["dispatch"] = runtime
+    ports = real_ports(settings, clock, push=Recorder(), sms=Recorder())
+    assert isinstance(ports.mail, SmtpMailer)  # the wiring chose the real adapter
+    application = create_app(settings, clock=clock, ports=ports)
     with serving(application):
         yield application

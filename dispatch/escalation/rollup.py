@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -32,10 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dispatch.db import UTCDateTime, db
-from dispatch.reports.periods import local_midnight
-
-if TYPE_CHECKING:
-    from dispatch.escalation.models import Request
+from dispatch.periods import local_midnight
 
 # Lightweight tables, so that the migration that backfills does not depend on today's models.
 _meta = MetaData()
@@ -85,19 +82,65 @@ def count_answer(*, community_id: int, day: date, physician_id: int, answer: str
     _upsert([row])
 
 
-def request_key(request: Request, zone: str) -> tuple[Any, ...]:
-    """Return the request rollup's row of `request` as it stands in the session: community, local day, group."""
-    by_treating = request.accepted_by_id is not None and request.accepted_by_id == request.treating_physician_id
-    return (request.community_id, local_day(request.opened_at, zone), request.state, request.source, request.motive,
-            request.treating_status, request.synthesis_status or "", by_treating)
+# The columns of a request that decide its row in the request rollup (or its accept delay).
+_TRACKED = ("community_id", "opened_at", "state", "source", "motive", "treating_status", "synthesis_status",
+            "accepted_by_id", "treating_physician_id", "accepted_at")
 
 
-def move_request(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> None:
-    """Move one request from the row `before` to the row `after` (None: from or to nowhere); the caller commits."""
+def _key(values: dict[str, Any], zone: str) -> tuple[Any, ...]:
+    """Return the request rollup's row of a request with these column values: community, local day, group."""
+    by_treating = values["accepted_by_id"] is not None and values["accepted_by_id"] == values["treating_physician_id"]
+    return (values["community_id"], local_day(values["opened_at"], zone), values["state"], values["source"],
+            values["motive"], values["treating_status"], values["synthesis_status"] or "", by_treating)
+
+
+def _move_request(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> None:
+    """Move one request from the row `before` to the row `after` (None: from or to nowhere)."""
+    if before == after:
+        return
     names = ("community_id", "day", *GROUP)
     rows = [{**dict(zip(names, key, strict=True)), "n": step} for key, step in ((before, -1), (after, 1))
             if key is not None]
     _upsert(rows, table=REQUEST_STATS)
+
+
+def _derive(session: Session, _context: Any, _instances: Any) -> None:
+    """Before each flush: move every new or changed request in the request rollup, from its attribute history.
+
+    No call site brackets a change: whatever writes a request through the session (the machine's decisions,
+    the synthesis, a delivery) moves its row here. The accept delay is derived the same way.
+    """
+    for obj in [*session.new, *session.dirty]:
+        if getattr(obj, "__tablename__", None) != "requests":
+            continue
+        state = inspect(obj)
+        if obj in session.new:
+            before = None
+        else:
+            old: dict[str, Any] = {}
+            changed = False
+            for name in _TRACKED:
+                history = state.attrs[name].history
+                if history.deleted:
+                    old[name], changed = history.deleted[0], True
+                elif history.added:
+                    old[name], changed = None, True  # never loaded: set for the first time
+                else:
+                    old[name] = getattr(obj, name)
+            if not changed:
+                continue
+            before = _key(old, _zone(session, obj))
+        if obj.accepted_at is not None and state.attrs["accepted_at"].history.added:
+            obj.accept_delay_us = delay_us(obj.opened_at, obj.accepted_at)
+        _move_request(before, _key({name: getattr(obj, name) for name in _TRACKED}, _zone(session, obj)))
+
+
+def _zone(session: Session, request: Any) -> str:
+    """Return the time zone of the request's community (a pending request may hold only its id)."""
+    community = request.community
+    if community is None:
+        community = session.get(inspect(request).mapper.relationships["community"].mapper, request.community_id)
+    return community.timezone  # type: ignore[no-any-return]
 
 
 def _upsert(rows: list[dict[str, Any]], *, table: Table = STATS) -> None:
@@ -111,13 +154,21 @@ _ROLLUPS = {STATS.name: (STATS, ("community_id", "physician_id", "day"), ("offer
             REQUEST_STATS.name: (REQUEST_STATS, ("community_id", "day", *GROUP), ("n",))}
 
 
-@event.listens_for(Session, "before_commit")
+def install(session_factory: Any) -> None:
+    """Keep the rollups with every transaction of the app's sessions (idempotent: apps share one `db`)."""
+    for name, hook in (("before_flush", _derive), ("before_commit", _write_pending),
+                       ("after_rollback", _forget_pending)):
+        if not event.contains(session_factory, name, hook):
+            event.listen(session_factory, name, hook)
+
+
 def _write_pending(session: Session) -> None:
     """Write a transaction's rollup changes, one statement per rollup, rows in key order.
 
     Every transaction takes the rollup rows' locks in the same order (rollup by rollup, key by key),
     so two fan-outs, a refusal and an acceptance running at once wait for each other instead of deadlocking.
     """
+    session.flush()  # the commit's own flush comes after this hook: derive its moves now
     queued = session.info.pop(_PENDING, None)
     if not queued:
         return
@@ -150,9 +201,14 @@ def _upsert_statement(dialect: Any, table: Table, keys: tuple[str, ...], counts:
     return _statements[cache_key]
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+def discard_pending(session: Session) -> None:
+    """Drop the moves this transaction queued: after a backfill recomputed the rollups from the rows."""
+    session.flush()
+    _forget_pending(session)
 
 
 def backfill(connection: Connection) -> None:

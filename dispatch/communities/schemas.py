@@ -1,0 +1,128 @@
+"""Schemas of communities, members and accounts at the HTTP edge, shared by the API and the staff pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from zoneinfo import available_timezones
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from dispatch.communities import service
+from dispatch.communities.models import KINDS
+from dispatch.phones import normalize_phone
+from dispatch.schemas import PHONE_CHARS, UTCDateTime, text
+
+if TYPE_CHECKING:
+    from dispatch.communities.models import Community
+
+TIMEZONES = sorted(available_timezones())
+WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
+
+
+def windows_valid(data: dict[str, Any], community: Community | None = None) -> None:
+    """Refuse a response window under a minute, or an exclusive window not shorter than it."""
+    exclusive = data.get("exclusive_window_s", community.exclusive_window_s if community else 3600)
+    response = data.get("response_window_s", community.response_window_s if community else 7200)
+    if response < 60:
+        raise ma.ValidationError({"response_window_s": ["La fenêtre de réponse doit durer au moins 60 secondes."]})
+    if exclusive >= response:
+        raise ma.ValidationError({"exclusive_window_s": [
+            "La fenêtre réservée au médecin traitant doit être plus courte que la fenêtre de réponse."]})
+
+
+class CommunityIn(ma.Schema):
+    name = text(200, required=True)
+    timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
+    exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
+    response_window_s = fields.Integer(load_default=7200, validate=WINDOW, strict=True)
+
+    @ma.validates_schema
+    def windows(self, data: dict[str, Any], **kwargs: Any) -> None:
+        windows_valid(data)
+
+
+class CommunityPatch(ma.Schema):
+    name = text(200)
+    exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
+    response_window_s = fields.Integer(validate=WINDOW, strict=True)
+
+
+class CommunityOut(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    timezone = fields.String()
+    exclusive_window_s = fields.Integer()
+    response_window_s = fields.Integer()
+    created_at = UTCDateTime()
+
+
+class MemberIn(ma.Schema):
+    role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
+    login = text(120, required=True)
+    password = fields.String(required=True, validate=validate.Length(min=10, max=256,
+                             error="Le mot de passe doit compter entre 10 et 256 caractères."))
+    name = text(200, required=True)
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
+    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    mssante = fields.Email(validate=validate.Length(max=254))
+    address = text(300)
+
+    @ma.validates_schema
+    def physician_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if "phone" in data:
+            try:
+                data["phone"] = normalize_phone(data["phone"])
+            except ValueError:
+                errors["phone"] = ["Numéro de téléphone invalide."]
+        if data.get("role") == "physician":
+            if not data.get("rpps"):
+                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un médecin."]
+            elif not service.rpps_valid(data["rpps"]):
+                errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
+            if not data.get("kind"):
+                errors["kind"] = ["Le statut du médecin est obligatoire."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class MemberCreated(ma.Schema):
+    user_id = fields.Integer()
+    role = fields.String()
+    physician_id = fields.Integer()
+
+
+class MemberOut(ma.Schema):
+    user_id = fields.Integer()
+    login = fields.String()
+    name = fields.String()
+    role = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    active = fields.Boolean()
+    physician = fields.Dict(allow_none=True)
+
+
+class CommunityRole(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+
+
+class PhysicianBrief(ma.Schema):
+    id = fields.Integer()
+    rpps = fields.String()
+    kind = fields.String()
+    available = fields.Boolean()
+
+
+class MeOut(ma.Schema):
+    id = fields.Integer()
+    login = fields.String()
+    name = fields.String()
+    role = fields.String()
+    communities = fields.List(fields.Nested(CommunityRole))
+    physician = fields.Nested(PhysicianBrief, allow_none=True)

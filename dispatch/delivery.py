@@ -1,0 +1,105 @@
+"""What the outbox sender asks of the requests' domain, and what follows a delivery: registered by create_app.
+
+The notify package imports no domain package; this module is the one place that ties them: push tokens and
+phones of physicians, whether an offer is still worth sending, the current offer of a request, and per
+message kind what a final status changes (the synthesis's status, the request's trail).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import bindparam, delete, select
+
+from dispatch.communities.models import Device, Physician
+from dispatch.communities.service import device_key
+from dispatch.db import db
+from dispatch.escalation.effects import offer_payload
+from dispatch.escalation.machine import OPEN_STATES
+from dispatch.escalation.models import Request, Synthesis
+from dispatch.events import Actor, record_event
+from dispatch.notify.models import OutboxMessage
+from dispatch.notify.service import Hooks
+
+NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
+
+_DEVICES = (select(Device.physician_id, Device.platform, Device.token)
+            .where(Device.physician_id.in_(bindparam("ids", expanding=True))).order_by(Device.id))
+_OPEN = select(Request.id).where(Request.id.in_(bindparam("ids", expanding=True)), Request.state.in_(OPEN_STATES))
+
+
+def devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
+    """Return the devices of these physicians as (platform, token), oldest first."""
+    tokens: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if physician_ids:
+        for physician_id, platform, token in db.session.execute(_DEVICES, {"ids": sorted(physician_ids)}):
+            tokens[physician_id].append((platform, token))
+    return tokens
+
+
+def forget_devices(tokens: list[str]) -> None:
+    """Delete the devices whose tokens the push service declared dead."""
+    db.session.execute(delete(Device).where(Device.token_key.in_([device_key(token) for token in tokens])))
+
+
+def phone_of(physician_id: int) -> str | None:
+    """Return a physician's phone, for the SMS that replaces a push."""
+    physician = db.session.get(Physician, physician_id)
+    return physician.user.phone if physician is not None else None
+
+
+def open_requests(request_ids: set[int]) -> set[int]:
+    """Return those of these requests that are still open: an offer of another one would mislead."""
+    if not request_ids:
+        return set()
+    return set(db.session.scalars(_OPEN, {"ids": sorted(request_ids)}))
+
+
+def current_offer(request_id: int) -> dict[str, Any]:
+    """Return a request's offer for the phase it is in now (a push sent late announces no past deadline)."""
+    request = db.session.get(Request, request_id)
+    assert request is not None
+    return offer_payload(request, phase=request.state)
+
+
+def synthesis_delivered(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
+    """Keep the synthesis's status, and the request's copy of it for the report (the rollup follows)."""
+    synthesis = db.session.get(Synthesis, message.payload.get("synthesis_id"))
+    if synthesis is None or outcome not in ("sent", "failed"):
+        return
+    synthesis.status = outcome
+    # The request as committed, locked until commit: its version and the report's rollup move together.
+    locked = select(Request).where(Request.id == synthesis.request_id).with_for_update(of=Request)
+    request = db.session.scalar(locked.execution_options(populate_existing=True))
+    if request is not None:
+        request.synthesis_status = outcome
+
+
+def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
+    """Record on the request's trail what became of a secure message, and of an SMS that did not arrive."""
+    if not message.request_id:
+        return
+    if message.channel == "mail":
+        data: dict[str, Any] = {"to": message.address, "attempts": message.attempts}
+        if outcome == "failed":
+            data["error"] = message.last_error
+        record_event(message.request_id, type=f"{message.kind}_{outcome}", at=now, actor=NOBODY, data=data)
+    elif message.channel == "sms" and outcome == "failed":
+        record_event(message.request_id, type=f"{message.kind}_failed", at=now, actor=NOBODY,
+                     data={"channel": "sms", "attempts": message.attempts, "error": message.last_error})
+    elif message.channel == "sms" and outcome == "undelivered":
+        record_event(message.request_id, type=f"{message.kind}_undelivered", at=now, actor=NOBODY,
+                     data={"channel": "sms", "provider_status": message.provider_status,
+                           "error_code": info.get("error_code")})
+
+
+HOOKS = Hooks(devices=devices, forget_devices=forget_devices, phone_of=phone_of, open_requests=open_requests,
+              current_offer=current_offer, delivered={"synthesis": synthesis_delivered, None: trail})
+
+
+def register(app: Flask) -> None:
+    """Give the app's sender and provider callbacks the hooks of the requests' domain."""
+    app.extensions["dispatch.hooks"] = HOOKS

@@ -1,0 +1,42 @@
+"""What the request endpoints of the API and the pages share: the request or 404, the actor, refusals as problems."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.escalation.models import Request
+from dispatch.escalation.service import Rejected
+from dispatch.events import Actor
+from dispatch.web import client_label
+
+if TYPE_CHECKING:
+    from dispatch.auth.models import User
+
+_REFUSALS = {
+    "closed": (409, "La demande n'est plus ouverte."),
+    "already_accepted": (409, "La demande a déjà été acceptée par un autre médecin."),
+    "not_eligible": (403, "Cette demande ne vous est pas proposée en ce moment."),
+    "not_accepted": (409, "La demande n'a pas été acceptée."),
+    "already_recorded": (409, "L'issue de la consultation est déjà enregistrée."),
+}
+
+
+def load_request(request_id: int) -> Request:
+    """Return the request or answer 404."""
+    request = db.session.get(Request, request_id)
+    if request is None:
+        raise Problem(404, "not_found", "Demande introuvable.")
+    return request
+
+
+def actor(user: User) -> Actor:
+    """Return the audit-trail actor for the current HTTP call."""
+    return Actor(user_id=user.id, role=user.role, client=client_label())
+
+
+def rejected(exc: Rejected) -> Problem:
+    """Translate a machine refusal into its HTTP problem."""
+    status, detail = _REFUSALS.get(exc.code, (409, "Conflit."))
+    return Problem(status, exc.code, detail)

@@ -83,8 +83,6 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(reports_bp)
     from dispatch.notify.webhooks import bp as webhooks_bp  # provider callbacks, signed (issue 3)
     api.register_blueprint(webhooks_bp)
-    from dispatch.audit.views import bp as audit_bp  # who read a patient's identity (issue 8)
-    api.register_blueprint(audit_bp)
     app.register_blueprint(dev_bp)
     app.register_blueprint(pages_bp)
 

@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, event, exc
@@ -47,6 +47,11 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    Model = Base  # what the models derive from, as the type checker sees it
+else:
+    Model = db.Model  # Flask-SQLAlchemy's subclass of Base (its query property, table names)
 
 
 @event.listens_for(Engine, "connect")

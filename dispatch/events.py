@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime, db
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ SYSTEM = Actor(user_id=None, role="system", client="tick")
 SENDER = Actor(user_id=None, role="system", client="outbox")
 
 
-class Event(db.Model):
+class Event(Model):
     """One transition of a request, or what became of one of its messages: never updated, never deleted."""
 
     __tablename__ = "events"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import text
 
 from dispatch.db import db
 from dispatch.errors import Problem
+from dispatch.schemas import Schema
 
 bp = Blueprint("health", __name__, url_prefix="/api/v1", description="État du service")
 
 
-class HealthOut(ma.Schema):
+class HealthOut(Schema):
     status = fields.String()
 
 

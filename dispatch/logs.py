@@ -35,7 +35,7 @@ def redact(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     """Format a record as one JSON object: time, level, logger, message, request id and extras."""
 
-    converter = gmtime  # timestamps in UTC, like the rest of the service
+    converter = gmtime  # type: ignore[assignment]  # timestamps in UTC, like the rest of the service
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as a single line of JSON, secrets masked."""

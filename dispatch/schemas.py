@@ -10,6 +10,18 @@ import marshmallow as ma
 from flask import Response, request
 from marshmallow import fields, validate
 
+from dispatch import messages_fr
+
+
+class Schema(ma.Schema):
+    """The base of every schema of the service: its messages in French."""
+
+    error_messages = messages_fr.SCHEMA_MESSAGES
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        messages_fr.translate(field_obj)
+
+
 # What a phone number may be written with; the number itself is checked with phonenumbers.
 PHONE_CHARS = validate.Regexp(r"^[0-9+ .()/-]+$", error="Numéro de téléphone invalide.")
 
@@ -51,7 +63,7 @@ class Trimmed(fields.String):
         return result.strip()
 
 
-class ProblemOut(ma.Schema):
+class ProblemOut(Schema):
     """An RFC 9457 problem document; `errors` lists the invalid fields."""
 
     type = fields.String(required=True)
@@ -62,7 +74,7 @@ class ProblemOut(ma.Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
-class PageArgs(ma.Schema):
+class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     before = fields.Integer(validate=validate.Range(min=1, max=2**62))
 

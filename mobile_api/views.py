@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import marshmallow as ma
 from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -22,7 +21,7 @@ from dispatch.requests import queries
 from dispatch.requests.disclosure import answering, require, show, show_many
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, RequestOut, request_json
-from dispatch.schemas import PageArgs, UTCDateTime, with_next_link
+from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.web import answers_from_memory, client_label, current_user, now
 
 if TYPE_CHECKING:
@@ -36,21 +35,21 @@ def current_physician() -> Physician:
     return acting_physician(current_user())
 
 
-class DeviceIn(ma.Schema):
+class DeviceIn(Schema):
     platform = fields.String(required=True, validate=validate.OneOf(("android", "ios", "web")))
     token = fields.String(required=True, validate=validate.Length(min=8, max=4096))
 
 
-class DeviceOut(ma.Schema):
+class DeviceOut(Schema):
     id = fields.Integer()
 
 
-class AvailabilityIn(ma.Schema):
+class AvailabilityIn(Schema):
     available = fields.Boolean(required=True, truthy={True}, falsy={False})
     until = UTCDateTime()
 
 
-class AvailabilityOut(ma.Schema):
+class AvailabilityOut(Schema):
     available = fields.Boolean()
     until = UTCDateTime(allow_none=True)
 

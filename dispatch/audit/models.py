@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime
 
 
-class AccessRecord(db.Model):
+class AccessRecord(Model):
     """Someone was shown the identity of a request's patient."""
 
     __tablename__ = "access_records"

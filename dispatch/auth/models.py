@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime
 
 if TYPE_CHECKING:
     from dispatch.communities.models import Physician
@@ -17,7 +17,7 @@ ROLES = ("admin", "coordinator", "operator", "physician")
 COMMUNITY_ROLES = ("coordinator", "operator", "physician")
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,7 +36,7 @@ class User(db.Model):
                                                        viewonly=True)
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "community_id"),)
 
@@ -49,7 +49,7 @@ class Membership(db.Model):
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
-class Token(db.Model):
+class Token(Model):
     __tablename__ = "tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,7 +61,7 @@ class Token(db.Model):
     client: Mapped[str | None] = mapped_column(String(200))
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_login_at", "login", "at"), Index("ix_login_failures_address_at", "address", "at"))
 

@@ -56,7 +56,7 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
     """Check a login and password and issue a bearer token."""
     since = now - timedelta(seconds=window_s)
     by_login = db.session.scalar(select(func.count()).where(LoginFailure.login == login, LoginFailure.at > since))
-    by_address = 0
+    by_address: int | None = 0
     if address:
         by_address = db.session.scalar(
             select(func.count()).where(LoginFailure.address == address, LoginFailure.at > since))

@@ -11,24 +11,24 @@ from marshmallow import fields
 
 from dispatch.auth import service
 from dispatch.errors import Problem
-from dispatch.schemas import text
+from dispatch.schemas import Schema, text
 from dispatch.web import bearer_token, client_label, current_user, now, runtime
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Comptes et jetons d'accès")
 
 
-class TokenIn(ma.Schema):
+class TokenIn(Schema):
     login = text(120, required=True)
     password = fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
 
 
-class UserBrief(ma.Schema):
+class UserBrief(Schema):
     id = fields.Integer()
     role = fields.String()
     name = fields.String()
 
 
-class TokenOut(ma.Schema):
+class TokenOut(Schema):
     access_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()

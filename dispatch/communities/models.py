@@ -8,12 +8,12 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime
 
 KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
 
 
-class Community(db.Model):
+class Community(Model):
     __tablename__ = "communities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -24,7 +24,7 @@ class Community(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Physician(db.Model):
+class Physician(Model):
     __tablename__ = "physicians"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,7 +49,7 @@ class Physician(db.Model):
         return self.available
 
 
-class Device(db.Model):
+class Device(Model):
     __tablename__ = "devices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,7 +62,7 @@ class Device(db.Model):
     physician: Mapped[Physician] = relationship(back_populates="devices")
 
 
-class DirectoryEntry(db.Model):
+class DirectoryEntry(Model):
     """A treating GP named on a request who has no account on the platform."""
 
     __tablename__ = "directory_entries"

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from dispatch.communities import service
 from dispatch.communities.models import KINDS
 from dispatch.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, Schema, UTCDateTime, text
 
 if TYPE_CHECKING:
     from dispatch.communities.models import Community
@@ -31,7 +31,7 @@ def windows_valid(data: dict[str, Any], community: Community | None = None) -> N
             "La fenêtre réservée au médecin traitant doit être plus courte que la fenêtre de réponse."]})
 
 
-class CommunityIn(ma.Schema):
+class CommunityIn(Schema):
     name = text(200, required=True)
     timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
     exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
@@ -42,13 +42,13 @@ class CommunityIn(ma.Schema):
         windows_valid(data)
 
 
-class CommunityPatch(ma.Schema):
+class CommunityPatch(Schema):
     name = text(200)
     exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
     response_window_s = fields.Integer(validate=WINDOW, strict=True)
 
 
-class CommunityOut(ma.Schema):
+class CommunityOut(Schema):
     id = fields.Integer()
     name = fields.String()
     timezone = fields.String()
@@ -57,7 +57,7 @@ class CommunityOut(ma.Schema):
     created_at = UTCDateTime()
 
 
-class MemberIn(ma.Schema):
+class MemberIn(Schema):
     role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
     login = text(120, required=True)
     password = fields.String(required=True, validate=validate.Length(min=10, max=256,
@@ -89,13 +89,13 @@ class MemberIn(ma.Schema):
             raise ma.ValidationError(errors)
 
 
-class MemberCreated(ma.Schema):
+class MemberCreated(Schema):
     user_id = fields.Integer()
     role = fields.String()
     physician_id = fields.Integer()
 
 
-class MemberOut(ma.Schema):
+class MemberOut(Schema):
     user_id = fields.Integer()
     login = fields.String()
     name = fields.String()
@@ -106,20 +106,20 @@ class MemberOut(ma.Schema):
     physician = fields.Dict(allow_none=True)
 
 
-class CommunityRole(ma.Schema):
+class CommunityRole(Schema):
     id = fields.Integer()
     name = fields.String()
     role = fields.String()
 
 
-class PhysicianBrief(ma.Schema):
+class PhysicianBrief(Schema):
     id = fields.Integer()
     rpps = fields.String()
     kind = fields.String()
     available = fields.Boolean()
 
 
-class MeOut(ma.Schema):
+class MeOut(Schema):
     id = fields.Integer()
     login = fields.String()
     name = fields.String()

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime
 from dispatch.events import Event
 
 __all__ = ["Event", "Offer", "Request", "Synthesis"]
@@ -18,7 +18,7 @@ MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatolo
 TREATING_STATUSES = ("declared", "none", "unknown")
 
 
-class Request(db.Model):
+class Request(Model):
     __tablename__ = "requests"
     __table_args__ = (
         UniqueConstraint("opened_by_id", "idempotency_key"),
@@ -85,7 +85,7 @@ class Request(db.Model):
     accepted_by: Mapped[Physician | None] = relationship(foreign_keys=[accepted_by_id], lazy="select")
 
 
-class Offer(db.Model):
+class Offer(Model):
     __tablename__ = "offers"
     __table_args__ = (UniqueConstraint("request_id", "physician_id"), Index("ix_offers_physician_status", "physician_id", "status"))
 
@@ -104,7 +104,7 @@ class Offer(db.Model):
 SYNTHESIS_STATUSES = ("pending", "sent", "failed", "not_sendable", "not_needed")
 
 
-class Synthesis(db.Model):
+class Synthesis(Model):
     """The synthesis a physician writes after seeing the patient, for the treating GP."""
 
     __tablename__ = "syntheses"

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dispatch.db import UTCDateTime, db
+from dispatch.db import Model, UTCDateTime
 
 CHANNELS = ("push", "sms", "mail")
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One message to one recipient, written in the transaction that causes it."""
 
     __tablename__ = "outbox"
@@ -39,7 +39,7 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
-class InboxMessage(db.Model):
+class InboxMessage(Model):
     """What a phone, a patient or a mailbox would have received (embedded default only)."""
 
     __tablename__ = "inbox"

@@ -13,13 +13,14 @@ from twilio.request_validator import RequestValidator
 from dispatch.errors import Problem
 from dispatch.notify import service
 from dispatch.runtime import now
+from dispatch.schemas import Schema
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Rappels des fournisseurs (Twilio)")
 
 STATUS_PATH = "/webhooks/twilio/status"
 
 
-class TwilioStatusIn(ma.Schema):
+class TwilioStatusIn(Schema):
     """The fields of Twilio's status callback we use; Twilio sends more, all signed."""
 
     class Meta:

@@ -7,10 +7,10 @@ from datetime import date
 from sqlalchemy import Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dispatch.db import db
+from dispatch.db import Model
 
 
-class PhysicianDayStats(db.Model):
+class PhysicianDayStats(Model):
     """Offers made to one physician of requests opened on one local day of a community, and their answers.
 
     `day` is the request's `opened_at` as a date in the community's time zone. `accepted` and `refused`
@@ -28,7 +28,7 @@ class PhysicianDayStats(db.Model):
     refused: Mapped[int] = mapped_column(default=0)
 
 
-class RequestDayStats(db.Model):
+class RequestDayStats(Model):
     """How many requests opened on one local day of a community stand in one group of the report's fields.
 
     The group: `state`, `source`, `motive`, `treating_status`, `synthesis_status` ('' when none yet) and

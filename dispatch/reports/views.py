@@ -15,6 +15,7 @@ from dispatch.errors import Problem, flatten
 from dispatch.periods import MAX_DAYS
 from dispatch.reports.exports import REPORT_LAYOUT, REQUESTS_LAYOUT, report_csv, requests_csv
 from dispatch.reports.service import compute_report
+from dispatch.schemas import Schema
 from dispatch.web import current_user
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
@@ -25,7 +26,7 @@ _YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31),
                         error="Date hors de la plage acceptée (2000 à 2100).")
 
 
-class PeriodQuery(ma.Schema):
+class PeriodQuery(Schema):
     start = fields.Date(data_key="from", required=True, validate=_YEARS, error_messages=_DATE_ERRORS)
     end = fields.Date(data_key="to", required=True, validate=_YEARS, error_messages=_DATE_ERRORS)
 
@@ -43,12 +44,12 @@ class ReportQuery(PeriodQuery):
                            error="Format attendu : json ou csv."))
 
 
-class TimeToAcceptOut(ma.Schema):
+class TimeToAcceptOut(Schema):
     median = fields.Integer(allow_none=True)
     p90 = fields.Integer(allow_none=True)
 
 
-class PhysicianFiguresOut(ma.Schema):
+class PhysicianFiguresOut(Schema):
     physician_id = fields.Integer()
     name = fields.String()
     kind = fields.String()
@@ -57,7 +58,7 @@ class PhysicianFiguresOut(ma.Schema):
     refused = fields.Integer()
 
 
-class MonthFiguresOut(ma.Schema):
+class MonthFiguresOut(Schema):
     month = fields.String(metadata={"description": "AAAA-MM, dans le fuseau de la communauté"})
     opened = fields.Integer()
     accepted = fields.Integer()
@@ -68,7 +69,7 @@ def _counts() -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
-class ReportOut(ma.Schema):
+class ReportOut(Schema):
     community_id = fields.Integer()
     start = fields.String(data_key="from", attribute="from")
     end = fields.String(data_key="to", attribute="to")

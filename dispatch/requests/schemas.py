@@ -12,10 +12,10 @@ from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.escalation.machine import STATES
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES
 from dispatch.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, UTCDateTime, text, utc_iso
+from dispatch.schemas import PHONE_CHARS, Schema, UTCDateTime, text, utc_iso
 
 
-class PatientIn(ma.Schema):
+class PatientIn(Schema):
     first_name = text(100, required=True)
     last_name = text(100, required=True)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
@@ -38,7 +38,7 @@ class PatientIn(ma.Schema):
         return data
 
 
-class TreatingIn(ma.Schema):
+class TreatingIn(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TREATING_STATUSES))
     rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."),
                          metadata={"description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
@@ -55,7 +55,7 @@ class TreatingIn(ma.Schema):
             raise ma.ValidationError({"rpps": ["Le RPPS ou le nom du médecin traitant déclaré est requis."]})
 
 
-class RequestIn(ma.Schema):
+class RequestIn(Schema):
     community_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31))
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     motive = fields.String(required=True, validate=validate.OneOf(MOTIVES))
@@ -64,14 +64,14 @@ class RequestIn(ma.Schema):
     treating_physician = fields.Nested(TreatingIn, required=True)
 
 
-class RequestQuery(ma.Schema):
+class RequestQuery(Schema):
     community_id = fields.Integer(validate=validate.Range(min=1, max=2**31))
     state = fields.String(validate=validate.OneOf(STATES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     before = fields.Integer(validate=validate.Range(min=1, max=2**62))
 
 
-class PatientOut(ma.Schema):
+class PatientOut(Schema):
     first_name = fields.String()
     last_name = fields.String()
     birth_date = fields.Date(allow_none=True)
@@ -82,20 +82,20 @@ class PatientOut(ma.Schema):
     city = fields.String(allow_none=True)
 
 
-class TreatingOut(ma.Schema):
+class TreatingOut(Schema):
     status = fields.String()
     rpps = fields.String(allow_none=True)
     name = fields.String(allow_none=True)
     registered = fields.Boolean()
 
 
-class AcceptedByOut(ma.Schema):
+class AcceptedByOut(Schema):
     physician_id = fields.Integer()
     name = fields.String()
     kind = fields.String()
 
 
-class RequestOut(ma.Schema):
+class RequestOut(Schema):
     id = fields.Integer()
     community_id = fields.Integer()
     state = fields.String(validate=validate.OneOf(STATES))
@@ -115,20 +115,20 @@ class RequestOut(ma.Schema):
     anonymised = fields.Boolean()
 
 
-class CancelIn(ma.Schema):
+class CancelIn(Schema):
     reason = text(500, required=True)
 
 
-class AcceptIn(ma.Schema):
+class AcceptIn(Schema):
     appointment_at = UTCDateTime(required=True)
     place = text(300)
 
 
-class RefuseIn(ma.Schema):
+class RefuseIn(Schema):
     reason = text(500)
 
 
-class OutcomeIn(ma.Schema):
+class OutcomeIn(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
     synthesis = text(10000)
 
@@ -138,13 +138,13 @@ class OutcomeIn(ma.Schema):
             raise ma.ValidationError({"synthesis": ["La synthèse est obligatoire quand le patient a été vu."]})
 
 
-class AccessUserOut(ma.Schema):
+class AccessUserOut(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     role = fields.String(required=True)
 
 
-class AccessOut(ma.Schema):
+class AccessOut(Schema):
     id = fields.Integer(required=True)
     at = UTCDateTime(required=True)
     what = fields.String(required=True, metadata={"enum": list(ACCESS_KINDS)})
@@ -152,7 +152,7 @@ class AccessOut(ma.Schema):
     user = fields.Nested(AccessUserOut, required=True)
 
 
-class EventOut(ma.Schema):
+class EventOut(Schema):
     id = fields.Integer()
     at = UTCDateTime()
     type = fields.String()

@@ -74,9 +74,17 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'fanout.sqlite3'}"
         upgrade_fresh(url)
         clock = ManualClock()
-        settings = {"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "ARGON2_TIME_COST": 1,
-                    "ARGON2_MEMORY_COST": 64, "DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": peer.url,
-                    "DISPATCH_FCM_PROJECT": PROJECT, "DISPATCH_SMS_BACKEND": "inbox", "DISPATCH_MAIL_BACKEND": "inbox"}
+        settings = {
+            "DISPATCH_DATABASE_URL": url,
+            "DISPATCH_SECRET_KEY": "bench",
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 64,
+            "DISPATCH_PUSH_BACKEND": "fcm",
+            "DISPATCH_FCM_URL": peer.url,
+            "DISPATCH_FCM_PROJECT": PROJECT,
+            "DISPATCH_SMS_BACKEND": "inbox",
+            "DISPATCH_MAIL_BACKEND": "inbox",
+        }
         app = create_app(settings, clock=clock)
         runtime = app.extensions["dispatch"]
         floor_push = FcmPush(None, PROJECT, peer.url, clock=clock.now)
@@ -88,14 +96,14 @@ def main() -> None:
             runtime.ports.close()
 
 
-
-
 def run(app: Any, peer: FcmPeer, clock: ManualClock, floor_push: FcmPush, args: argparse.Namespace) -> None:
     """Build the community, warm both HTTP pools, then time the rounds."""
     started = time.monotonic()
     world = build_community(app, clock, args.physicians)
-    print(f"community of {args.physicians} physicians built in {time.monotonic() - started:.1f} s "
-          f"({db.engine.dialect.name}); FCM peer latency {args.latency * 1000:.0f} ms")
+    print(
+        f"community of {args.physicians} physicians built in {time.monotonic() - started:.1f} s "
+        f"({db.engine.dialect.name}); FCM peer latency {args.latency * 1000:.0f} ms"
+    )
     floors, systems, phases = [], [], []
     for round_index in range(args.rounds + 1):  # round 0 warms the connection pools, untimed
         request_id = open_request(app, clock, world)
@@ -109,12 +117,16 @@ def run(app: Any, peer: FcmPeer, clock: ManualClock, floor_push: FcmPush, args: 
             floors.append(floor)
             systems.append(system)
             phases.append(advance_s)
-            print(f"round {round_index}: floor {floor:.3f} s, system {system:.3f} s "
-                  f"(of which advance_due {advance_s:.3f} s), ratio {system / floor:.2f}")
+            print(
+                f"round {round_index}: floor {floor:.3f} s, system {system:.3f} s "
+                f"(of which advance_due {advance_s:.3f} s), ratio {system / floor:.2f}"
+            )
         close_request(app, clock, peer, request_id, world)
     floor, system = statistics.median(floors), statistics.median(systems)
-    print(f"median of {args.rounds}: floor {floor:.3f} s, system {system:.3f} s, ratio {system / floor:.2f} "
-          f"(advance_due {statistics.median(phases):.3f} s)")
+    print(
+        f"median of {args.rounds}: floor {floor:.3f} s, system {system:.3f} s, ratio {system / floor:.2f} "
+        f"(advance_due {statistics.median(phases):.3f} s)"
+    )
     met = system <= 2.0 and system <= 1.5 * floor
     print(f"goal (system <= 2 s and <= 1.5 x floor): {'met' if met else 'NOT met'}")
 
@@ -122,30 +134,58 @@ def run(app: Any, peer: FcmPeer, clock: ManualClock, floor_push: FcmPush, args: 
 def build_community(app: Any, clock: ManualClock, physicians: int) -> dict[str, Any]:
     """Create the community, its operator, a treating GP and `physicians` members with one device each."""
     hasher = app.extensions["dispatch"].hasher
-    community = communities.create_community(name="CPTS banc fan-out", timezone="Europe/Paris",
-                                             exclusive_window_s=3600, response_window_s=7200, now=clock.now())
-    operator, _ = communities.add_member(community=community, role="operator", login="operator", password=PASSWORD,
-                                         name="Opératrice", now=clock.now(), ph=hasher)
-    gp_user, gp = communities.add_member(community=community, role="physician", login="dr0", password=PASSWORD,
-                                         name="Dr Traitant", now=clock.now(), ph=hasher, rpps=rpps(0),
-                                         kind="titulaire", phone="+33600000000")
+    community = communities.create_community(
+        name="CPTS banc fan-out", timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=clock.now()
+    )
+    operator, _ = communities.add_member(
+        community=community, role="operator", login="operator", password=PASSWORD, name="Opératrice", now=clock.now(), ph=hasher
+    )
+    gp_user, gp = communities.add_member(
+        community=community,
+        role="physician",
+        login="dr0",
+        password=PASSWORD,
+        name="Dr Traitant",
+        now=clock.now(),
+        ph=hasher,
+        rpps=rpps(0),
+        kind="titulaire",
+        phone="+33600000000",
+    )
     assert gp is not None
     communities.register_device(physician=gp, platform="android", token="bench-token-00000", now=clock.now())
     # The members in bulk (one password hash, one transaction): setting up is not what is measured.
     password_hash = gp_user.password_hash
-    users = [User(login=f"dr{n}", password_hash=password_hash, name=f"Dr Banc {n}", role="physician",
-                  phone=f"+336{n:08d}", active=True, created_at=clock.now()) for n in range(1, physicians + 1)]
+    users = [
+        User(
+            login=f"dr{n}",
+            password_hash=password_hash,
+            name=f"Dr Banc {n}",
+            role="physician",
+            phone=f"+336{n:08d}",
+            active=True,
+            created_at=clock.now(),
+        )
+        for n in range(1, physicians + 1)
+    ]
     db.session.add_all(users)
     db.session.flush()
-    physicians_rows = [Physician(user_id=u.id, rpps=rpps(n), kind="titulaire", available=True)
-                       for n, u in enumerate(users, start=1)]
+    physicians_rows = [
+        Physician(user_id=u.id, rpps=rpps(n), kind="titulaire", available=True) for n, u in enumerate(users, start=1)
+    ]
     db.session.add_all(physicians_rows)
-    db.session.add_all(Membership(user_id=u.id, community_id=community.id, role="physician", created_at=clock.now())
-                       for u in users)
+    db.session.add_all(Membership(user_id=u.id, community_id=community.id, role="physician", created_at=clock.now()) for u in users)
     db.session.flush()
-    db.session.add_all(Device(physician_id=p.id, platform="android", token=f"bench-token-{n:05d}",
-                              token_key=communities.device_key(f"bench-token-{n:05d}"), created_at=clock.now())
-                       for n, p in enumerate(physicians_rows, start=1))
+    db.session.add_all(
+        Device(
+            physician_id=p.id,
+            platform="android",
+            token=f"bench-token-{n:05d}",
+            token_key=communities.device_key(f"bench-token-{n:05d}"),
+            created_at=clock.now(),
+        )
+        for n, p in enumerate(physicians_rows, start=1)
+    )
     db.session.commit()
     return {"community": community, "operator": operator, "gp": gp}
 
@@ -160,10 +200,22 @@ def open_request(app: Any, clock: ManualClock, world: dict[str, Any]) -> int:
     """Open a request held by the treating GP alone, and send the GP's offer (untimed)."""
     client = app.test_client()
     login = client.post("/api/v1/auth/token", json={"login": "operator", "password": PASSWORD}).json
-    body = {"community_id": world["community"].id, "source": "cot", "motive": "ent", "description": "Otalgie",
-            "patient": {"first_name": "Lucie", "last_name": "Martin", "birth_date": "1988-04-02", "sex": "F",
-                        "phone": "+33612345678", "postcode": "94500", "city": "Champigny-sur-Marne"},
-            "treating_physician": {"status": "declared", "rpps": world["gp"].rpps}}
+    body = {
+        "community_id": world["community"].id,
+        "source": "cot",
+        "motive": "ent",
+        "description": "Otalgie",
+        "patient": {
+            "first_name": "Lucie",
+            "last_name": "Martin",
+            "birth_date": "1988-04-02",
+            "sex": "F",
+            "phone": "+33612345678",
+            "postcode": "94500",
+            "city": "Champigny-sur-Marne",
+        },
+        "treating_physician": {"status": "declared", "rpps": world["gp"].rpps},
+    }
     answer = client.post("/api/v1/requests", json=body, headers={"Authorization": f"Bearer {login['access_token']}"})
     assert answer.status_code == 201 and answer.json["state"] == "exclusive", answer.json
     deliver_pending(now=clock.now(), senders=senders(app))
@@ -172,12 +224,18 @@ def open_request(app: Any, clock: ManualClock, world: dict[str, Any]) -> int:
 
 def time_floor(peer: FcmPeer, floor_push: FcmPush, request_id: int, count: int) -> float:
     """Send the community's 800 offers straight through firebase-admin; return seconds to the last arrival."""
-    payload = db.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.request_id == request_id)
-                                 .order_by(OutboxMessage.id)).first()
+    payload = db.session.scalars(
+        select(OutboxMessage.payload).where(OutboxMessage.request_id == request_id).order_by(OutboxMessage.id)
+    ).first()
     assert payload is not None
-    offer = PushMessage(tokens=(), data={**payload["data"], "phase": "community"}, collapse_key=payload["collapse_key"],
-                        expires_at=datetime.fromisoformat(payload["expires_at"]), title=payload["title"],
-                        body=payload["body"])
+    offer = PushMessage(
+        tokens=(),
+        data={**payload["data"], "phase": "community"},
+        collapse_key=payload["collapse_key"],
+        expires_at=datetime.fromisoformat(payload["expires_at"]),
+        title=payload["title"],
+        body=payload["body"],
+    )
     now = utcnow()
     fcm_messages = [floor_push.build_message(offer, f"bench-token-{n:05d}", now) for n in range(1, count + 1)]
     peer.reset()

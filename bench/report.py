@@ -46,10 +46,29 @@ YEAR_START = datetime(2024, 12, 31, 23, 0)  # 1 January 2025, 00:00 in Paris, as
 CHUNK = 20_000
 BENCH_NAME = "CPTS banc d'essai"
 TABLES = {
-    "requests": ("id", "community_id", "state", "source", "motive", "opened_by_id", "patient_first_name",
-                 "patient_last_name", "treating_status", "treating_physician_id", "plan_exclusive_s", "plan_response_s",
-                 "opened_at", "exclusive_until", "expires_at", "accepted_by_id", "accepted_at", "accepted_phase",
-                 "outcome", "closed_at", "version"),
+    "requests": (
+        "id",
+        "community_id",
+        "state",
+        "source",
+        "motive",
+        "opened_by_id",
+        "patient_first_name",
+        "patient_last_name",
+        "treating_status",
+        "treating_physician_id",
+        "plan_exclusive_s",
+        "plan_response_s",
+        "opened_at",
+        "exclusive_until",
+        "expires_at",
+        "accepted_by_id",
+        "accepted_at",
+        "accepted_phase",
+        "outcome",
+        "closed_at",
+        "version",
+    ),
     "offers": ("id", "request_id", "physician_id", "phase", "status", "offered_at", "responded_at"),
     "events": ("id", "request_id", "at", "type", "actor_role", "data"),
     "syntheses": ("id", "request_id", "physician_id", "text", "written_at", "status"),
@@ -70,8 +89,9 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{workdir.name}/bench.sqlite3"
     if not args.reuse:
         upgrade_fresh(url)
-    app = create_app({"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench",
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 64})
+    app = create_app(
+        {"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 64}
+    )
     with app.app_context():
         if args.reuse:
             community = db.session.scalar(select(Community).where(Community.name == BENCH_NAME))
@@ -79,28 +99,39 @@ def main() -> None:
         else:
             community, operator_id, physicians = _people(app)
             started = time.perf_counter()
-            counts = _load(operator_id=operator_id, community_id=community.id, physicians=physicians,
-                           n=args.requests, offers=args.offers, years=args.years)
+            counts = _load(
+                operator_id=operator_id,
+                community_id=community.id,
+                physicians=physicians,
+                n=args.requests,
+                offers=args.offers,
+                years=args.years,
+            )
             loaded = time.perf_counter() - started
-            print(f"engine: {db.engine.dialect.name}; loaded {', '.join(f'{v:,} {k}' for k, v in counts.items())} "
-                  f"in {loaded:.1f} s")
+            print(
+                f"engine: {db.engine.dialect.name}; loaded {', '.join(f'{v:,} {k}' for k, v in counts.items())} in {loaded:.1f} s"
+            )
         start, end = date(2025, 1, 1), date(2025, 12, 31)
         lower, upper = utc_bounds(start, end, community.timezone)
-        floor_sql = text("SELECT state, count(*) FROM requests WHERE community_id = :c "
-                         "AND opened_at >= :lo AND opened_at < :hi GROUP BY state")
+        floor_sql = text(
+            "SELECT state, count(*) FROM requests WHERE community_id = :c AND opened_at >= :lo AND opened_at < :hi GROUP BY state"
+        )
         params = {"c": community.id, "lo": _naive(lower), "hi": _naive(upper)}
         floor_rows = db.session.execute(floor_sql, params).all()
         floor_s = _best(lambda: db.session.execute(floor_sql, params).all(), args.repeat)
         report = compute_report(community=community, start=start, end=end)
         report_s = _best(lambda: compute_report(community=community, start=start, end=end), args.repeat)
         assert report["opened"] == sum(count for _, count in floor_rows)
-        print(f"report over 2025: {report['opened']:,} requests, {report['accepted']:,} accepted "
-              f"({report['acceptance_rate']}), median {report['time_to_accept_s']['median']} s, "
-              f"{len(report['by_physician'])} physicians, {report['refusals']:,} refusals")
+        print(
+            f"report over 2025: {report['opened']:,} requests, {report['accepted']:,} accepted "
+            f"({report['acceptance_rate']}), median {report['time_to_accept_s']['median']} s, "
+            f"{len(report['by_physician'])} physicians, {report['refusals']:,} refusals"
+        )
         goal = 1.0 if db.engine.dialect.name == "postgresql" else 3.0
-        print(f"floor (GROUP BY state): {floor_s * 1000:.0f} ms; report: {report_s * 1000:.0f} ms; "
-              f"ratio {report_s / floor_s:.2f}; goal: <= {goal:.0f} s"
-              + (" and <= 2x the floor" if goal == 1.0 else ""))
+        print(
+            f"floor (GROUP BY state): {floor_s * 1000:.0f} ms; report: {report_s * 1000:.0f} ms; "
+            f"ratio {report_s / floor_s:.2f}; goal: <= {goal:.0f} s" + (" and <= 2x the floor" if goal == 1.0 else "")
+        )
     workdir.cleanup()
 
 
@@ -123,23 +154,34 @@ def _people(app: Any) -> tuple[Any, int, list[tuple[int, str]]]:
     from dispatch.communities import service
 
     now, hasher = SystemClock().now(), app.extensions["dispatch"].hasher
-    community = service.create_community(name=BENCH_NAME, timezone="Europe/Paris", exclusive_window_s=3600,
-                                         response_window_s=7200, now=now)
-    operator, _ = service.add_member(community=community, role="operator", login="operateur", password="x" * 12,
-                                     name="Opérateur", now=now, ph=hasher)
+    community = service.create_community(
+        name=BENCH_NAME, timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=now
+    )
+    operator, _ = service.add_member(
+        community=community, role="operator", login="operateur", password="x" * 12, name="Opérateur", now=now, ph=hasher
+    )
     physicians = []
     for n, kind in enumerate(KINDS):
         rpps = next(f"1{n:09d}{d}" for d in "0123456789" if service.rpps_valid(f"1{n:09d}{d}"))
-        _, physician = service.add_member(community=community, role="physician", login=f"medecin{n}",
-                                          password="x" * 12, name=f"Dr Médecin {n}", rpps=rpps, kind=kind,
-                                          now=now, ph=hasher)
+        _, physician = service.add_member(
+            community=community,
+            role="physician",
+            login=f"medecin{n}",
+            password="x" * 12,
+            name=f"Dr Médecin {n}",
+            rpps=rpps,
+            kind=kind,
+            now=now,
+            ph=hasher,
+        )
         physicians.append((physician.id, kind))
     db.session.commit()
     return community, operator.id, physicians
 
 
-def _load(*, operator_id: int, community_id: int, physicians: list[tuple[int, str]], n: int, offers: int,
-          years: int) -> dict[str, int]:
+def _load(
+    *, operator_id: int, community_id: int, physicians: list[tuple[int, str]], n: int, offers: int, years: int
+) -> dict[str, int]:
     """Generate the rows in chunks and write each chunk with the engine's bulk path."""
     rng = random.Random(2025)
     ids = [pid for pid, _ in physicians]
@@ -149,8 +191,17 @@ def _load(*, operator_id: int, community_id: int, physicians: list[tuple[int, st
         cursor = raw.cursor()
         postgres = db.engine.dialect.name == "postgresql"
         for first in range(1, n + 1, CHUNK):
-            rows = _generate(rng, range(first, min(n, first + CHUNK - 1) + 1), counts, operator_id=operator_id,
-                             community_id=community_id, ids=ids, offers=offers, years=years, total=n)
+            rows = _generate(
+                rng,
+                range(first, min(n, first + CHUNK - 1) + 1),
+                counts,
+                operator_id=operator_id,
+                community_id=community_id,
+                ids=ids,
+                offers=offers,
+                years=years,
+                total=n,
+            )
             for table, values in rows.items():
                 columns = TABLES[table]
                 if postgres:
@@ -187,8 +238,18 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(sep=" ", timespec="microseconds")
 
 
-def _generate(rng: random.Random, ids_range: range, counts: dict[str, int], *, operator_id: int, community_id: int,
-              ids: list[int], offers: int, years: int, total: int) -> dict[str, list[tuple[Any, ...]]]:
+def _generate(
+    rng: random.Random,
+    ids_range: range,
+    counts: dict[str, int],
+    *,
+    operator_id: int,
+    community_id: int,
+    ids: list[int],
+    offers: int,
+    years: int,
+    total: int,
+) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
     offer_id, event_id, synthesis_id = (counts[t] + len(out[t]) for t in ("offers", "events", "syntheses"))
     # Ids follow time, as they do when requests are opened one after the other.
@@ -213,12 +274,34 @@ def _generate(rng: random.Random, ids_range: range, counts: dict[str, int], *, o
         else:
             state = "expired" if fate < 0.95 else "cancelled" if fate < 0.98 else "community"
         accepted_at = opened + timedelta(seconds=tta) if tta is not None else None
-        closed = accepted_at or (opened + timedelta(hours=2) if state == "expired" else
-                                 opened + timedelta(minutes=20) if state == "cancelled" else None)
-        out["requests"].append((
-            request_id, community_id, state, rng.choice(SOURCES), rng.choice(MOTIVES), operator_id, "Lucie", "Martin",
-            status, treating, 3600, 7200, _ts(opened), _ts(opened + timedelta(hours=1)) if treating else None,
-            _ts(opened + timedelta(hours=2)), acceptor, _ts(accepted_at), phase, outcome, _ts(closed), 3))
+        closed = accepted_at or (
+            opened + timedelta(hours=2) if state == "expired" else opened + timedelta(minutes=20) if state == "cancelled" else None
+        )
+        out["requests"].append(
+            (
+                request_id,
+                community_id,
+                state,
+                rng.choice(SOURCES),
+                rng.choice(MOTIVES),
+                operator_id,
+                "Lucie",
+                "Martin",
+                status,
+                treating,
+                3600,
+                7200,
+                _ts(opened),
+                _ts(opened + timedelta(hours=1)) if treating else None,
+                _ts(opened + timedelta(hours=2)),
+                acceptor,
+                _ts(accepted_at),
+                phase,
+                outcome,
+                _ts(closed),
+                3,
+            )
+        )
         offered = [(treating, "exclusive")] if treating is not None else []
         if phase != "exclusive":
             pool = {acceptor} if acceptor is not None else set()
@@ -233,22 +316,39 @@ def _generate(rng: random.Random, ids_range: range, counts: dict[str, int], *, o
             else:
                 answer = "notified" if state == "community" else "withdrawn"
             offer_id += 1
-            out["offers"].append((offer_id, request_id, physician_id, offer_phase, answer, _ts(opened),
-                                  _ts(closed) if answer != "notified" else None))
+            out["offers"].append(
+                (
+                    offer_id,
+                    request_id,
+                    physician_id,
+                    offer_phase,
+                    answer,
+                    _ts(opened),
+                    _ts(closed) if answer != "notified" else None,
+                )
+            )
         for kind, at in _events(state, opened, closed, outcome):
             event_id += 1
             out["events"].append((event_id, request_id, _ts(at), kind, "system", "{}"))
         if outcome == "seen":
             synthesis_id += 1
             draw = rng.random()
-            kind = ("not_needed" if acceptor == treating else "not_sendable" if status != "declared"
-                    else "sent" if draw < 0.95 else "failed" if draw < 0.98 else "pending")
+            kind = (
+                "not_needed"
+                if acceptor == treating
+                else "not_sendable"
+                if status != "declared"
+                else "sent"
+                if draw < 0.95
+                else "failed"
+                if draw < 0.98
+                else "pending"
+            )
             out["syntheses"].append((synthesis_id, request_id, acceptor, "Synthèse.", _ts(closed), kind))
     return out
 
 
-def _events(state: str, opened: datetime, closed: datetime | None, outcome: str | None
-            ) -> Iterator[tuple[str, datetime]]:
+def _events(state: str, opened: datetime, closed: datetime | None, outcome: str | None) -> Iterator[tuple[str, datetime]]:
     yield "opened", opened
     if closed is not None:
         yield ("accepted" if state in ("accepted", "seen", "no_show") else state), closed

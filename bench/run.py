@@ -68,7 +68,7 @@ def cpu_by_role() -> Counter[str]:
             argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         if int(entry.name) == os.getpid():
             role = "bench (load generator, FCM peer)"
@@ -162,8 +162,13 @@ class Bench:
         self.crowd = harness.seed_world(url, physicians=CONCURRENT, password_hash=hashed, tokens=False)
         self.pair = harness.seed_world(url, physicians=2, password_hash=hashed, tokens=False)
         self.mix = harness.seed_world(url, physicians=10, password_hash=hashed, tokens=False)
-        sign_in(api, [w.operator for w in (self.crowd, self.pair, self.mix)]
-                + self.crowd.physicians + self.pair.physicians + self.mix.physicians)
+        sign_in(
+            api,
+            [w.operator for w in (self.crowd, self.pair, self.mix)]
+            + self.crowd.physicians
+            + self.pair.physicians
+            + self.mix.physicians,
+        )
         harness.query(url, "ANALYZE")  # statistics as autovacuum keeps them in a running service
         self.results: dict[str, str] = {}
 
@@ -186,11 +191,14 @@ class Bench:
         for _ in range(count):
             started = time.monotonic()
             opened = self.open(self.pair)
-            arrived = harness.wait_for(lambda o=opened: first_push(self.peer, o["id"], "community"), timeout=30,
-                                       interval=0.002, what="the first push")
+            arrived = harness.wait_for(
+                lambda o=opened: first_push(self.peer, o["id"], "community"), timeout=30, interval=0.002, what="the first push"
+            )
             lags.append(arrived - started)
-        self.results["push"] = (f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} "
-                                f"(floor: HTTP round trip p50 {ms(pct(floor, 50))}, p99 {ms(pct(floor, 99))})")
+        self.results["push"] = (
+            f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} "
+            f"(floor: HTTP round trip p50 {ms(pct(floor, 50))}, p99 {ms(pct(floor, 99))})"
+        )
 
     def escalation_lag(self, count: int = 200) -> None:
         gp = self.pair.physicians[0]
@@ -201,20 +209,24 @@ class Bench:
         naive = deadline.replace(tzinfo=None)
         engine = create_engine(self.url)
         with engine.begin() as conn:  # every exclusive phase ends in the same second
-            conn.execute(text("UPDATE requests SET exclusive_until = :d, next_deadline = :d WHERE id IN "
-                              f"({','.join(map(str, ids))})"), {"d": naive})
+            conn.execute(
+                text(f"UPDATE requests SET exclusive_until = :d, next_deadline = :d WHERE id IN ({','.join(map(str, ids))})"),
+                {"d": naive},
+            )
         engine.dispose()
-        arrivals = harness.wait_for(lambda: self._all_arrived(ids), timeout=120, interval=0.05,
-                                    what="the community offers")
+        arrivals = harness.wait_for(lambda: self._all_arrived(ids), timeout=120, interval=0.05, what="the community offers")
         lags = [max(0.0, at - deadline_mono) for at in arrivals]
-        self.results["lag"] = (f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} (first {ms(min(lags))}; "
-                               "tick every 1 s)")
+        self.results["lag"] = f"p50 {ms(pct(lags, 50))}, p99 {ms(pct(lags, 99))} (first {ms(min(lags))}; tick every 1 s)"
 
     def _offers_arrived(self, request_id: int, kind: str = "offer") -> int:
         with self.peer.lock:
-            return sum(1 for call in self.peer.calls if call.status == 200
-                       and (call.message.get("data") or {}).get("request_id") == str(request_id)
-                       and (call.message.get("data") or {}).get("type") == kind)
+            return sum(
+                1
+                for call in self.peer.calls
+                if call.status == 200
+                and (call.message.get("data") or {}).get("request_id") == str(request_id)
+                and (call.message.get("data") or {}).get("type") == kind
+            )
 
     def _withdrawals_arrived(self, request_id: int) -> int:
         return self._offers_arrived(request_id, kind="offer_withdrawn")
@@ -224,21 +236,32 @@ class Bench:
         return None if any(a is None for a in arrivals) else arrivals  # type: ignore[return-value]
 
     def accept_race(self, rounds: int = 20) -> None:
-        floors = [lat for _ in range(3) for lat, _, _ in
-                  concurrent_calls(CONCURRENT, lambda i: self.api.call("GET", "/healthz"))]
+        floors = [lat for _ in range(3) for lat, _, _ in concurrent_calls(CONCURRENT, lambda i: self.api.call("GET", "/healthz"))]
         latencies, winners, cpu = [], Counter[int](), Counter[str]()
         for _ in range(rounds):
             opened = self.open(self.crowd)
             # A physician accepts once the push has reached their phone: every offer first, then the race.
-            harness.wait_for(lambda o=opened: self._offers_arrived(o["id"]) >= CONCURRENT, timeout=30, interval=0.02,
-                             what="the offers of the race")
+            harness.wait_for(
+                lambda o=opened: self._offers_arrived(o["id"]) >= CONCURRENT,
+                timeout=30,
+                interval=0.02,
+                what="the offers of the race",
+            )
             at = (datetime.fromisoformat(opened["opened_at"]) + timedelta(minutes=30)).isoformat()
             before = cpu_by_role()
-            answers = concurrent_calls(CONCURRENT, lambda i, o=opened, a=at: self.api.call(
-                "POST", f"/requests/{o['id']}/accept", self.crowd.physicians[i].token, {"appointment_at": a}))
+            answers = concurrent_calls(
+                CONCURRENT,
+                lambda i, o=opened, a=at: self.api.call(
+                    "POST", f"/requests/{o['id']}/accept", self.crowd.physicians[i].token, {"appointment_at": a}
+                ),
+            )
             # Until the withdrawals have reached the phones: they share the cores with the answers.
-            harness.wait_for(lambda o=opened: self._withdrawals_arrived(o["id"]) >= CONCURRENT - 1, timeout=30,
-                             interval=0.02, what="the withdrawals of the race")
+            harness.wait_for(
+                lambda o=opened: self._withdrawals_arrived(o["id"]) >= CONCURRENT - 1,
+                timeout=30,
+                interval=0.02,
+                what="the withdrawals of the race",
+            )
             spent = cpu_by_role()
             spent.subtract(before)
             cpu.update(spent)
@@ -246,9 +269,11 @@ class Bench:
             winners[sum(1 for _, status, _ in answers if status == 200)] += 1
         verdict = "one winner every time" if set(winners) == {1} else f"winners per round: {dict(winners)}"
         spent = ", ".join(f"{role} {seconds * 1000 / rounds:.0f}" for role, seconds in cpu.most_common() if seconds > 0)
-        self.results["accept"] = (f"p99 {ms(pct(latencies, 99))}, p50 {ms(pct(latencies, 50))}, {verdict} "
-                                  f"(floor: {CONCURRENT} concurrent /healthz p99 {ms(pct(floors, 99))}; CPU per race "
-                                  f"with its withdrawals, ms: {spent})")
+        self.results["accept"] = (
+            f"p99 {ms(pct(latencies, 99))}, p50 {ms(pct(latencies, 50))}, {verdict} "
+            f"(floor: {CONCURRENT} concurrent /healthz p99 {ms(pct(floors, 99))}; CPU per race "
+            f"with its withdrawals, ms: {spent})"
+        )
 
     def throughput(self, memory_of: Callable[[], list[int]], threads: int = 16) -> None:
         floor = self._load(threads, min(5.0, self.seconds / 3), lambda rng: ("GET", "/healthz", None, None))
@@ -260,6 +285,7 @@ class Bench:
             with lock:
                 recent.append(request)
                 untaken.append(request)
+
         doctors, operator = self.mix.physicians, self.mix.operator
 
         def pick(rng: random.Random) -> tuple[str, str, str | None, Any]:
@@ -294,15 +320,23 @@ class Bench:
         stop.set()
         sampler.join()
         calls = sum(statuses.values())
-        self.results["cpu"] = ", ".join(f"{role} {seconds * 1000 / calls:.1f}"
-                                        for role, seconds in cpu.most_common() if seconds > 0)
+        self.results["cpu"] = ", ".join(
+            f"{role} {seconds * 1000 / calls:.1f}" for role, seconds in cpu.most_common() if seconds > 0
+        )
         errors = sum(n for status, n in statuses.items() if status >= 500)
-        self.results["rate"] = (f"{rate:.0f} req/s, {errors} errors of {sum(statuses.values())} "
-                                f"({dict(sorted(statuses.items()))}; ceiling: /healthz {floor[0]:.0f} req/s)")
+        self.results["rate"] = (
+            f"{rate:.0f} req/s, {errors} errors of {sum(statuses.values())} "
+            f"({dict(sorted(statuses.items()))}; ceiling: /healthz {floor[0]:.0f} req/s)"
+        )
         self.results["rss"] = (idle, peak[0])
 
-    def _load(self, threads: int, seconds: float, pick: Callable[[random.Random], Any],
-              created: Callable[[dict[str, Any]], None] | None = None) -> tuple[float, Counter[int]]:
+    def _load(
+        self,
+        threads: int,
+        seconds: float,
+        pick: Callable[[random.Random], Any],
+        created: Callable[[dict[str, Any]], None] | None = None,
+    ) -> tuple[float, Counter[int]]:
         statuses: Counter[int] = Counter()
         lock = threading.Lock()
         stop_at = time.monotonic() + seconds
@@ -323,10 +357,7 @@ class Bench:
         return sum(statuses.values()) / (time.monotonic() - started), statuses
 
 
-
-
-def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str],
-                web_workers: int | None = None) -> dict[str, Any]:
+def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str], web_workers: int | None = None) -> dict[str, Any]:
     """Measure one database engine; return the figures."""
     print(f"== {name}: {url.split('@')[-1]}", file=sys.stderr)
     with FcmPeer() as peer:
@@ -339,8 +370,11 @@ def run_backend(name: str, url: str, seconds: float, logs: Path, only: set[str],
                 memory_of = lambda: [serve.pid]  # noqa: E731
             else:
                 web, base = harness.start_gunicorn(env, logs, workers=web_workers or 2 * (os.cpu_count() or 1))
-                processes += [web, harness.start_worker(env, logs, url, name="worker-1"),
-                              harness.start_worker(env, logs, url, name="worker-2")]
+                processes += [
+                    web,
+                    harness.start_worker(env, logs, url, name="worker-1"),
+                    harness.start_worker(env, logs, url, name="worker-2"),
+                ]
                 memory_of = lambda: [web.pid, *children(web.pid)]  # noqa: E731
             bench = Bench(harness.Api(base), url, peer, seconds)
             for step in (bench.open_to_push, bench.escalation_lag, bench.accept_race):
@@ -378,8 +412,11 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the throughput run")
     parser.add_argument("--web-workers", type=int, help="gunicorn web processes (default: 2 x cores)")
-    parser.add_argument("--only", default="", help="comma-separated steps to run: open_to_push, escalation_lag, "
-                                                   "accept_race, throughput, serve (default: all)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated steps to run: open_to_push, escalation_lag, accept_race, throughput, serve (default: all)",
+    )
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
     only = {step for step in args.only.split(",") if step}
@@ -396,13 +433,14 @@ def main() -> None:
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
-    rows = [("open → first push at the local FCM peer", "p99 ≤ 100 ms", "push"),
-            ("escalation lag, 200 requests due in the same second", "p99 ≤ 1 s", "lag"),
-            (f"accept, {CONCURRENT} concurrent physicians", "p99 ≤ 100 ms, one winner", "accept"),
-            ("API throughput, mix 10 % open, 10 % accept, 40 % offers, 40 % get", "≥ 300 req/s on PostgreSQL",
-             "rate"),
-            ("CPU per call of the mix, by process, ms", "", "cpu"),
-            ("resident memory of `dispatch serve`, idle → under load", "≤ 200 MB", "rss")]
+    rows = [
+        ("open → first push at the local FCM peer", "p99 ≤ 100 ms", "push"),
+        ("escalation lag, 200 requests due in the same second", "p99 ≤ 1 s", "lag"),
+        (f"accept, {CONCURRENT} concurrent physicians", "p99 ≤ 100 ms, one winner", "accept"),
+        ("API throughput, mix 10 % open, 10 % accept, 40 % offers, 40 % get", "≥ 300 req/s on PostgreSQL", "rate"),
+        ("CPU per call of the mix, by process, ms", "", "cpu"),
+        ("resident memory of `dispatch serve`, idle → under load", "≤ 200 MB", "rss"),
+    ]
     engines = list(results)
     print("| figure | goal | " + " | ".join(engines) + " |")
     print("|---|---|" + "---|" * len(engines))
@@ -412,8 +450,8 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
             value = results[engine].get(key, "—")
             if key == "rss":
                 value = f"{value[0]:.0f} MB → {value[1]:.0f} MB" + (
-                    f" (gunicorn, all web processes: {value[2][0]:.0f} MB → {value[2][1]:.0f} MB)"
-                    if len(value) > 2 else "")
+                    f" (gunicorn, all web processes: {value[2][0]:.0f} MB → {value[2][1]:.0f} MB)" if len(value) > 2 else ""
+                )
             cells.append(str(value))
         print(f"| {label} | {goal} | " + " | ".join(cells) + " |")
 

@@ -31,8 +31,7 @@ class DispatchApi(Api):
         return errors.from_http_exception(error)
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
-               ports: Ports | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, ports: Ports | None = None) -> Flask:
     """Build the application: settings, database, API, pages, and the adapters to the outside.
 
     `config` overrides the settings (defaults, then environment); `clock` and `ports` replace the system
@@ -42,8 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch import logs, messages_fr, wiring
     from dispatch.runtime import install_session_hooks
 
-    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
-                instance_relative_config=True)
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"), instance_relative_config=True)
     app.config.update(settings.load(Path(app.instance_path), config))
     messages_fr.install()
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
@@ -52,8 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch.escalation import rollup
 
     rollup.install(_db.session)
-    api = DispatchApi(app, spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."},
-                                        "extra_plugins": [errors.ProblemDocPlugin()]})
+    api = DispatchApi(
+        app,
+        spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}, "extra_plugins": [errors.ProblemDocPlugin()]},
+    )
     from dispatch.web import IdConverter, id_param_schema
 
     app.url_map.converters["int"] = IdConverter  # ids in paths stay within the database's integers
@@ -80,15 +80,16 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     for bp in (health_bp, auth_bp, communities_bp, requests_bp, mobile_bp, synthesis_bp):
         api.register_blueprint(bp)
     from dispatch.reports.views import bp as reports_bp  # staff figures (issue 6)
+
     api.register_blueprint(reports_bp)
     from dispatch.notify.webhooks import bp as webhooks_bp  # provider callbacks, signed (issue 3)
+
     api.register_blueprint(webhooks_bp)
     app.register_blueprint(dev_bp)
     app.register_blueprint(pages_bp)
 
 
-PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/healthz"),
-          ("HEAD", "/api/v1/healthz")}
+PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/healthz"), ("HEAD", "/api/v1/healthz")}
 
 
 def _public(method: str, path: str) -> bool:
@@ -96,8 +97,7 @@ def _public(method: str, path: str) -> bool:
     return (method, path) in PUBLIC or path.startswith("/api/v1/webhooks/") or method == "OPTIONS"
 
 
-CSP_DEFAULT = ("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; "
-               "form-action 'self'")
+CSP_DEFAULT = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -123,8 +123,7 @@ def _register_guards(app: Flask) -> None:
             return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
         if length is None and request.headers.get("Transfer-Encoding"):
             try:  # chunked: no length announced, so read at most the limit (werkzeug stops there) and keep it
-                whole = len(request.get_data(cache=True)) < app.config["MAX_CONTENT_LENGTH"] \
-                    or not request.stream.read(1)
+                whole = len(request.get_data(cache=True)) < app.config["MAX_CONTENT_LENGTH"] or not request.stream.read(1)
             except RequestEntityTooLarge:
                 whole = False
             if not whole:
@@ -141,8 +140,12 @@ def _register_guards(app: Flask) -> None:
         g.user_id = g.user.id if g.user is not None else None
         if g.user is None and not _public(request.method, request.path):
             # Authentication comes before anything else: no validation detail for strangers.
-            return errors.problem_response(401, code="unauthorized", detail="Jeton d'accès absent, expiré ou révoqué.",
-                                           headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'})
+            return errors.problem_response(
+                401,
+                code="unauthorized",
+                detail="Jeton d'accès absent, expiré ou révoqué.",
+                headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'},
+            )
         return None
 
     @app.after_request
@@ -172,8 +175,9 @@ def _register_guards(app: Flask) -> None:
             # The database dropped the connection (a restart, a failover): the pool starts afresh and the
             # call changed nothing; the client may send it again at once.
             app.logger.warning("database connection lost on %s %s", request.method, request.path)
-            return errors.problem_response(503, detail="La base de données vient de redémarrer ; réessayez.",
-                                           headers={"Retry-After": "1"})
+            return errors.problem_response(
+                503, detail="La base de données vient de redémarrer ; réessayez.", headers={"Retry-After": "1"}
+            )
         return unexpected(error)
 
     @app.errorhandler(Exception)

@@ -119,8 +119,7 @@ def create_user(role: str, login: str, password: str, name: str | None) -> None:
             click.echo(f"L'identifiant {login} existe déjà.", err=True)
             sys.exit(1)
         runtime = app.extensions["dispatch"]
-        create(login=login, password=password, name=name or login, role=role, now=runtime.clock.now(),
-               ph=runtime.hasher)
+        create(login=login, password=password, name=name or login, role=role, now=runtime.clock.now(), ph=runtime.hasher)
         database.session.commit()
     click.echo(f"Compte {role} {login} créé.")
 

@@ -26,8 +26,11 @@ from dispatch.notify.service import Hooks
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
 
-_DEVICES = (select(Device.physician_id, Device.platform, Device.token)
-            .where(Device.physician_id.in_(bindparam("ids", expanding=True))).order_by(Device.id))
+_DEVICES = (
+    select(Device.physician_id, Device.platform, Device.token)
+    .where(Device.physician_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Device.id)
+)
 _OPEN = select(Request.id).where(Request.id.in_(bindparam("ids", expanding=True)), Request.state.in_(OPEN_STATES))
 
 
@@ -88,16 +91,31 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
             data["error"] = message.last_error
         record_event(message.request_id, type=f"{message.kind}_{outcome}", at=now, actor=NOBODY, data=data)
     elif message.channel == "sms" and outcome == "failed":
-        record_event(message.request_id, type=f"{message.kind}_failed", at=now, actor=NOBODY,
-                     data={"channel": "sms", "attempts": message.attempts, "error": message.last_error})
+        record_event(
+            message.request_id,
+            type=f"{message.kind}_failed",
+            at=now,
+            actor=NOBODY,
+            data={"channel": "sms", "attempts": message.attempts, "error": message.last_error},
+        )
     elif message.channel == "sms" and outcome == "undelivered":
-        record_event(message.request_id, type=f"{message.kind}_undelivered", at=now, actor=NOBODY,
-                     data={"channel": "sms", "provider_status": message.provider_status,
-                           "error_code": info.get("error_code")})
+        record_event(
+            message.request_id,
+            type=f"{message.kind}_undelivered",
+            at=now,
+            actor=NOBODY,
+            data={"channel": "sms", "provider_status": message.provider_status, "error_code": info.get("error_code")},
+        )
 
 
-HOOKS = Hooks(devices=devices, forget_devices=forget_devices, phone_of=phone_of, open_requests=open_requests,
-              current_offer=current_offer, delivered={"synthesis": synthesis_delivered, None: trail})
+HOOKS = Hooks(
+    devices=devices,
+    forget_devices=forget_devices,
+    phone_of=phone_of,
+    open_requests=open_requests,
+    current_offer=current_offer,
+    delivered={"synthesis": synthesis_delivered, None: trail},
+)
 
 
 def register(app: Flask) -> None:

@@ -16,18 +16,66 @@ PEOPLE = [
     # login, role, name, rpps, kind, phone, address, device
     ("operateur", "operator", "Sophie Leroy (OSNP)", None, None, "+33600000001", None, False),
     ("coordination", "coordinator", "Marc Petit (coordination CPTS)", None, None, None, None, False),
-    ("dr.durand", "physician", "Dr Paul Durand", "10003456786", "titulaire", "+33600000010",
-     "12 rue de Bry, 94500 Champigny-sur-Marne", True),
-    ("dr.benali", "physician", "Dr Amina Benali", "10001234565", "cami", "+33600000011",
-     "CAMI, 2 avenue Roger Salengro, 94500 Champigny-sur-Marne", True),
-    ("dr.nguyen", "physician", "Dr Thi Nguyen", "10009876540", "cami", "+33600000012",
-     "CAMI, 2 avenue Roger Salengro, 94500 Champigny-sur-Marne", True),
-    ("dr.moreau", "physician", "Dr Julien Moreau", "10002222221", "remplacant", "+33600000013",
-     "5 place Lénine, 94500 Champigny-sur-Marne", False),
-    ("dr.roux", "physician", "Dr Claire Roux", "10004444443", "remplacant", "+33600000014",
-     "40 avenue du Général de Gaulle, 94500 Champigny-sur-Marne", True),
-    ("dr.fontaine", "physician", "Dr Hugo Fontaine", "10005555551", "adjoint", "+33600000015",
-     "8 rue Jean Jaurès, 94500 Champigny-sur-Marne", True),
+    (
+        "dr.durand",
+        "physician",
+        "Dr Paul Durand",
+        "10003456786",
+        "titulaire",
+        "+33600000010",
+        "12 rue de Bry, 94500 Champigny-sur-Marne",
+        True,
+    ),
+    (
+        "dr.benali",
+        "physician",
+        "Dr Amina Benali",
+        "10001234565",
+        "cami",
+        "+33600000011",
+        "CAMI, 2 avenue Roger Salengro, 94500 Champigny-sur-Marne",
+        True,
+    ),
+    (
+        "dr.nguyen",
+        "physician",
+        "Dr Thi Nguyen",
+        "10009876540",
+        "cami",
+        "+33600000012",
+        "CAMI, 2 avenue Roger Salengro, 94500 Champigny-sur-Marne",
+        True,
+    ),
+    (
+        "dr.moreau",
+        "physician",
+        "Dr Julien Moreau",
+        "10002222221",
+        "remplacant",
+        "+33600000013",
+        "5 place Lénine, 94500 Champigny-sur-Marne",
+        False,
+    ),
+    (
+        "dr.roux",
+        "physician",
+        "Dr Claire Roux",
+        "10004444443",
+        "remplacant",
+        "+33600000014",
+        "40 avenue du Général de Gaulle, 94500 Champigny-sur-Marne",
+        True,
+    ),
+    (
+        "dr.fontaine",
+        "physician",
+        "Dr Hugo Fontaine",
+        "10005555551",
+        "adjoint",
+        "+33600000015",
+        "8 rue Jean Jaurès, 94500 Champigny-sur-Marne",
+        True,
+    ),
 ]
 
 
@@ -43,20 +91,33 @@ def load_demo(app: Flask) -> list[str]:
         db.session.commit()
     community = db.session.scalar(select(Community).where(Community.name == "CPTS Champigny"))
     if community is None:
-        community = service.create_community(name="CPTS Champigny", timezone="Europe/Paris",
-                                             exclusive_window_s=3600, response_window_s=7200, now=now)
+        community = service.create_community(
+            name="CPTS Champigny", timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=now
+        )
     lines.append(f"  admin           administrateur (community_id={community.id})")
     for login, role, name, rpps, kind, phone, address, device in PEOPLE:
         user = db.session.scalar(select(User).where(User.login == login))
         if user is None:
             mssante = f"{login.replace('dr.', '')}@medecin.mssante.fr" if role == "physician" else None
             user, physician = service.add_member(
-                community=community, role=role, login=login, password=PASSWORD, name=name, now=now,
-                ph=runtime.hasher, phone=phone, rpps=rpps, kind=kind, mssante=mssante, address=address)
+                community=community,
+                role=role,
+                login=login,
+                password=PASSWORD,
+                name=name,
+                now=now,
+                ph=runtime.hasher,
+                phone=phone,
+                rpps=rpps,
+                kind=kind,
+                mssante=mssante,
+                address=address,
+            )
             if physician is not None and device:
-                service.register_device(physician=physician, platform="android", token=f"demo-device-{login}",
-                                        now=now)
+                service.register_device(physician=physician, platform="android", token=f"demo-device-{login}", now=now)
         lines.append(f"  {login:<15} {role}  {name}")
-    lines.append("Le médecin traitant inscrit est dr.durand (RPPS 10003456786) ; dr.moreau n'a pas d'appareil "
-                 "(il reçoit les offres par SMS).")
+    lines.append(
+        "Le médecin traitant inscrit est dr.durand (RPPS 10003456786) ; dr.moreau n'a pas d'appareil "
+        "(il reçoit les offres par SMS)."
+    )
     return lines

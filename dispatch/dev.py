@@ -16,12 +16,10 @@ bp = Blueprint("dev", __name__, url_prefix="/dev")
 def inbox() -> str:
     """Show the last messages the inbox backends kept, newest first."""
     config = current_app.config
-    if "inbox" not in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
-                       config["DISPATCH_MAIL_BACKEND"]):
+    if "inbox" not in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"], config["DISPATCH_MAIL_BACKEND"]):
         abort(404)
     rows = list(db.session.scalars(select(InboxMessage).order_by(InboxMessage.id.desc()).limit(300)))
-    owners = dict(db.session.execute(
-        select(Device.token, Physician.id).join(Physician, Physician.id == Device.physician_id)).all())
+    owners = dict(db.session.execute(select(Device.token, Physician.id).join(Physician, Physician.id == Device.physician_id)).all())
     names = {p.id: p.user.name for p in db.session.scalars(select(Physician))}
     phones = {p.user.phone: p.user.name for p in db.session.scalars(select(Physician)) if p.user.phone}
     messages = []

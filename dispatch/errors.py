@@ -23,17 +23,32 @@ TITLES = {
 }
 
 CODES = {
-    400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_attempts",
-    500: "internal", 503: "unavailable",
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_attempts",
+    500: "internal",
+    503: "unavailable",
 }
 
 
 class Problem(HTTPException):
     """An HTTP error carrying a machine code and a French detail."""
 
-    def __init__(self, status: int, code: str | None = None, detail: str | None = None,
-                 errors: dict[str, list[str]] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        detail: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(description=detail)
         self.code = status
         self.problem_code = code or CODES.get(status, "error")
@@ -63,8 +78,14 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def problem_response(status: int, *, code: str | None = None, detail: str | None = None,
-                     errors: dict[str, list[str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+def problem_response(
+    status: int,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """Build the problem+json response for `status`."""
     body: dict[str, Any] = {
         "type": "about:blank" if status != 422 else "https://snp-dispatch.fr/problems/invalid",
@@ -85,8 +106,9 @@ def from_http_exception(error: HTTPException) -> Response:
     """Translate any HTTP exception (ours, werkzeug's, webargs') into problem+json."""
     status = error.code or 500
     if isinstance(error, Problem):
-        return problem_response(status, code=error.problem_code, detail=error.detail, errors=error.errors,
-                                headers=error.extra_headers)
+        return problem_response(
+            status, code=error.problem_code, detail=error.detail, errors=error.errors, headers=error.extra_headers
+        )
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
     if status == 422 and messages:
@@ -105,16 +127,17 @@ def from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, detail=TITLES.get(status), headers=headers)
 
 
-PUBLIC_OPERATIONS = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"),
-                     ("post", "/api/v1/webhooks/twilio/status")}
+PUBLIC_OPERATIONS = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"), ("post", "/api/v1/webhooks/twilio/status")}
 BODY_METHODS = ("post", "put", "patch")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 def problem_doc(status: int, description: str | None = None) -> dict[str, Any]:
     """Return the OpenAPI response object of a problem+json error."""
-    return {"description": description or TITLES.get(status, "Erreur"),
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description or TITLES.get(status, "Erreur"),
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
@@ -154,9 +177,9 @@ class ProblemDocPlugin(BasePlugin):  # type: ignore[misc]
         super().init_spec(spec)
         self.spec = spec
         spec.components.schema("Problem", schema=ProblemOut)
-        spec.components.security_scheme("bearerAuth", {
-            "type": "http", "scheme": "bearer",
-            "description": "Jeton obtenu par POST /api/v1/auth/token."})
+        spec.components.security_scheme(
+            "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Jeton obtenu par POST /api/v1/auth/token."}
+        )
 
     def _optional_body(self, operation: dict[str, Any]) -> None:
         """Say a JSON body is optional when none of its fields is required: no body means no change."""
@@ -167,15 +190,13 @@ class ProblemDocPlugin(BasePlugin):  # type: ignore[misc]
         if body is not None and isinstance(component, dict) and not component.get("required"):
             body["required"] = False
 
-    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
-                         **kwargs: Any) -> None:
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Complete each operation of `path`; endpoints added by anyone are covered alike."""
         for method, operation in (operations or {}).items():
             if method not in ("get", "post", "put", "patch", "delete") or not isinstance(operation, dict):
                 continue
             self._optional_body(operation)
-            responses = {str(key): value for key, value in operation.get("responses", {}).items()
-                         if key != "default"}
+            responses = {str(key): value for key, value in operation.get("responses", {}).items() if key != "default"}
             for status in error_statuses(method, path or "", operation):
                 responses.setdefault(str(status), None)
             for key, value in responses.items():

@@ -41,11 +41,17 @@ class Event(Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-def record_event(request_id: int, *, type: str, at: datetime, actor: Actor = SYSTEM,
-                 data: dict[str, Any] | None = None) -> Event:
+def record_event(request_id: int, *, type: str, at: datetime, actor: Actor = SYSTEM, data: dict[str, Any] | None = None) -> Event:
     """Append an event to a request's trail, in the caller's transaction."""
-    event = Event(request_id=request_id, at=at, type=type[:40], actor_id=actor.user_id, actor_role=actor.role,
-                  client=(actor.client or "")[:200] or None, data=data or {})
+    event = Event(
+        request_id=request_id,
+        at=at,
+        type=type[:40],
+        actor_id=actor.user_id,
+        actor_role=actor.role,
+        client=(actor.client or "")[:200] or None,
+        data=data or {},
+    )
     db.session.add(event)
     return event
 

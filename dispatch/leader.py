@@ -31,9 +31,16 @@ def libpq_conninfo(url: str) -> str:
 
 def connect(url: str, *, purpose: str) -> psycopg.Connection[Any]:
     """Open a dedicated autocommit connection, named after this process in pg_stat_activity."""
-    return psycopg.connect(libpq_conninfo(url), autocommit=True, connect_timeout=5,
-                           application_name=f"dispatch-{purpose}-{os.getpid()}",
-                           keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3)
+    return psycopg.connect(
+        libpq_conninfo(url),
+        autocommit=True,
+        connect_timeout=5,
+        application_name=f"dispatch-{purpose}-{os.getpid()}",
+        keepalives=1,
+        keepalives_idle=5,
+        keepalives_interval=2,
+        keepalives_count=3,
+    )
 
 
 class TickLeader:
@@ -93,7 +100,8 @@ def hold_sqlite(url: str, *, role: str) -> None:
             f"SQLite ne permet qu'un seul processus : {holder} utilise déjà la base {parsed.database} "
             f"(et y fait tourner l'échéancier et l'envoi des messages). Refus de démarrer {role}. "
             "Pour plusieurs processus (gunicorn -w N, dispatch worker), passez à PostgreSQL : "
-            "DISPATCH_DATABASE_URL=postgresql+psycopg://... (voir docs/production.md).") from None
+            "DISPATCH_DATABASE_URL=postgresql+psycopg://... (voir docs/production.md)."
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{role} (pid {os.getpid()})\n")

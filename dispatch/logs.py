@@ -17,8 +17,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Secrets that must never reach a log line, whoever wrote it: bearer tokens, passwords, token fields.
 _SECRETS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [masqué]"),
-    (re.compile(r"(?i)(\"?(?:access_token|password|token|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}&]+"),
-     r"\1[masqué]"),
+    (re.compile(r"(?i)(\"?(?:access_token|password|token|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}&]+"), r"\1[masqué]"),
 ]
 # Fields of a LogRecord that are not extras given by the caller.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
@@ -41,7 +40,9 @@ class JsonFormatter(logging.Formatter):
         """Return the record as a single line of JSON, secrets masked."""
         entry: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "logger": record.name, "msg": redact(record.getMessage()),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
         }
         request_id = getattr(record, "request_id", None)
         if request_id:
@@ -92,8 +93,7 @@ def set_levels(name: str) -> None:
 def configure(app: Flask) -> None:
     """Send the app's, werkzeug's and SQLAlchemy's logs as JSON lines; give every request an id."""
     # SQL parameters hold patient identity: never in a log line nor an exception message.
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-                                               "hide_parameters": True}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "hide_parameters": True}
     set_levels(app.config.get("DISPATCH_LOG_LEVEL") or os.environ.get("DISPATCH_LOG_LEVEL") or "INFO")
     access = logging.getLogger("dispatch.access")
 
@@ -107,8 +107,17 @@ def configure(app: Flask) -> None:
     def access_log(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
         if request.path.startswith("/api/"):
-            access.info("%s %s %s", request.method, request.path, response.status_code, extra={
-                "method": request.method, "path": request.path, "status": response.status_code,
-                "duration_ms": round((perf_counter() - g.get("request_started", perf_counter())) * 1000, 1),
-                "user_id": g.get("user_id")})  # read at sign-in: the user object may be expired by now
+            access.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((perf_counter() - g.get("request_started", perf_counter())) * 1000, 1),
+                    "user_id": g.get("user_id"),
+                },
+            )  # read at sign-in: the user object may be expired by now
         return response

@@ -12,8 +12,11 @@ from marshmallow import fields, validate
 
 # Per field class, its messages in French (a subclass inherits its bases' unless it has its own).
 FIELD_MESSAGES: dict[type, dict[str, str]] = {
-    fields.Field: {"required": "Champ obligatoire.", "null": "Ce champ ne peut pas être nul.",
-                   "validator_failed": "Valeur invalide."},
+    fields.Field: {
+        "required": "Champ obligatoire.",
+        "null": "Ce champ ne peut pas être nul.",
+        "validator_failed": "Valeur invalide.",
+    },
     fields.String: {"invalid": "Chaîne de caractères attendue.", "invalid_utf8": "Texte UTF-8 invalide."},
     fields.Integer: {"invalid": "Nombre entier attendu."},
     fields.Number: {"invalid": "Nombre attendu.", "too_large": "Nombre trop grand."},
@@ -42,15 +45,14 @@ def translate(field: fields.Field) -> None:
         if cls.__module__.startswith("marshmallow"):  # the project's own fields speak French already
             english.update(cls.__dict__.get("default_error_messages", {}))
         else:
-            english = {key: value for key, value in english.items()
-                       if key not in cls.__dict__.get("default_error_messages", {})}
+            english = {key: value for key, value in english.items() if key not in cls.__dict__.get("default_error_messages", {})}
         french.update(FIELD_MESSAGES.get(cls, {}))
     for key, text in french.items():
         if key in field.error_messages and field.error_messages[key] == english.get(key):
             field.error_messages[key] = text  # a message the schema chose itself is kept
     for validator in field.validators:
         french_text = VALIDATOR_MESSAGES.get(type(validator))
-        if french_text is not None and getattr(validator, "error", None) == type(validator).default_message:
+        if french_text is not None and getattr(validator, "error", None) == getattr(type(validator), "default_message", None):
             validator.error = french_text  # type: ignore[attr-defined]
     inner = getattr(field, "inner", None)
     if isinstance(inner, fields.Field):

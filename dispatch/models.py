@@ -8,6 +8,20 @@ from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
 
 __all__ = [
-    "AccessRecord", "Community", "Device", "DirectoryEntry", "Event", "InboxMessage", "LoginFailure", "Membership",
-    "Offer", "OutboxMessage", "Physician", "PhysicianDayStats", "Request", "Synthesis", "Token", "User",
+    "AccessRecord",
+    "Community",
+    "Device",
+    "DirectoryEntry",
+    "Event",
+    "InboxMessage",
+    "LoginFailure",
+    "Membership",
+    "Offer",
+    "OutboxMessage",
+    "Physician",
+    "PhysicianDayStats",
+    "Request",
+    "Synthesis",
+    "Token",
+    "User",
 ]

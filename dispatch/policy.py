@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 class Standing(enum.StrEnum):
     """What a user is to a request (or to its community)."""
 
-    ADMIN = "admin"              # the installation's administrator
-    OPERATOR = "operator"        # an operator of the community
+    ADMIN = "admin"  # the installation's administrator
+    OPERATOR = "operator"  # an operator of the community
     COORDINATOR = "coordinator"  # a coordinator (CPTS staff) of the community
-    MEMBER = "physician"         # a physician member of the community
-    TREATING = "treating"        # the patient's treating GP
-    WINNER = "winner"            # the physician who accepted the request
-    OFFERED = "offered"          # a physician the request was offered to
+    MEMBER = "physician"  # a physician member of the community
+    TREATING = "treating"  # the patient's treating GP
+    WINNER = "winner"  # the physician who accepted the request
+    OFFERED = "offered"  # a physician the request was offered to
 
 
 class View(enum.StrEnum):
@@ -37,24 +37,30 @@ class View(enum.StrEnum):
 
 
 class Action(enum.StrEnum):
-    OPEN = "open"                          # open a request in a community
-    LIST = "list"                          # list a community's requests (and follow them in the console)
-    READ = "read"                          # read one request
+    OPEN = "open"  # open a request in a community
+    LIST = "list"  # list a community's requests (and follow them in the console)
+    READ = "read"  # read one request
     CANCEL = "cancel"
-    EVENTS = "events"                      # a request's audit trail
-    ACCESSES = "accesses"                  # who read a request's patient identity
+    EVENTS = "events"  # a request's audit trail
+    ACCESSES = "accesses"  # who read a request's patient identity
     ACCEPT = "accept"
     REFUSE = "refuse"
     OUTCOME = "outcome"
-    SYNTHESIS_PDF = "synthesis_pdf"        # the consultation report: it names the patient
+    SYNTHESIS_PDF = "synthesis_pdf"  # the consultation report: it names the patient
     MANAGE_COMMUNITY = "manage_community"  # a community's settings, members, figures and exports
     CREATE_COMMUNITY = "create_community"
 
 
 S = Standing
 # Which view each standing gives (the best one held wins); a standing not listed sees nothing.
-VIEWS: dict[Standing, View] = {S.ADMIN: View.FULL, S.OPERATOR: View.FULL, S.COORDINATOR: View.FULL,
-                               S.TREATING: View.FULL, S.WINNER: View.FULL, S.OFFERED: View.ANONYMISED}
+VIEWS: dict[Standing, View] = {
+    S.ADMIN: View.FULL,
+    S.OPERATOR: View.FULL,
+    S.COORDINATOR: View.FULL,
+    S.TREATING: View.FULL,
+    S.WINNER: View.FULL,
+    S.OFFERED: View.ANONYMISED,
+}
 _FULL = frozenset(s for s, view in VIEWS.items() if view is View.FULL)
 # Who is entitled to what. Physicians' actions are then decided by the escalation machine (who is eligible when).
 ENTITLED: dict[Action, frozenset[Standing]] = {
@@ -90,24 +96,32 @@ class Refusal:
 
 
 REFUSALS: dict[Action, Refusal] = {
-    Action.OPEN: Refusal(detail="Seuls les opérateurs et coordinateurs ouvrent des demandes.",
-                         known_to=_COMMUNITY_KNOWN, hidden=(422, "invalid", "Communauté inconnue."),
-                         errors={"community_id": ["Communauté inconnue."]}),
+    Action.OPEN: Refusal(
+        detail="Seuls les opérateurs et coordinateurs ouvrent des demandes.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=(422, "invalid", "Communauté inconnue."),
+        errors={"community_id": ["Communauté inconnue."]},
+    ),
     Action.LIST: Refusal(detail="Réservé aux opérateurs, coordinateurs et administrateurs."),
     Action.READ: Refusal(known_to=frozenset()),
     Action.CANCEL: Refusal(detail="Seuls les opérateurs et coordinateurs de la communauté annulent une demande."),
     Action.EVENTS: Refusal(detail="Réservé aux opérateurs et coordinateurs de la communauté."),
     Action.ACCESSES: Refusal(detail="Réservé aux coordinateurs de la communauté et aux administrateurs."),
-    Action.OUTCOME: Refusal(code="not_eligible", detail="Seul le médecin qui a accepté la demande peut en donner "
-                                                        "l'issue.", known_to=frozenset(VIEWS) | {S.MEMBER}),
+    Action.OUTCOME: Refusal(
+        code="not_eligible",
+        detail="Seul le médecin qui a accepté la demande peut en donner l'issue.",
+        known_to=frozenset(VIEWS) | {S.MEMBER},
+    ),
     Action.SYNTHESIS_PDF: Refusal(known_to=frozenset()),  # it names the patient: the full view or nothing
-    Action.MANAGE_COMMUNITY: Refusal(detail="Seuls les coordinateurs de la communauté peuvent faire cela.",
-                                     known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY),
+    Action.MANAGE_COMMUNITY: Refusal(
+        detail="Seuls les coordinateurs de la communauté peuvent faire cela.", known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY
+    ),
     Action.CREATE_COMMUNITY: Refusal(hidden=(403, "forbidden", "Seul un administrateur peut créer une communauté.")),
 }
 
 
 # --- What a user is to a request or a community ------------------------------------------------------------------
+
 
 def community_standing(user: User, community_id: int | None) -> frozenset[Standing]:
     """Return what the user is to a community: admin, and their role in it."""
@@ -144,19 +158,19 @@ def view_of(standings: frozenset[Standing]) -> View | None:
     return View.FULL if View.FULL in views else View.ANONYMISED if views else None
 
 
-def allows(user: User, action: Action, request: Any = None, *, community_id: int | None = None,
-           offered: Offered | None = None) -> bool:
+def allows(
+    user: User, action: Action, request: Any = None, *, community_id: int | None = None, offered: Offered | None = None
+) -> bool:
     """Tell whether the user may do `action` to the request, or in the community."""
-    held = (standing(user, request, offered=offered) if request is not None
-            else community_standing(user, community_id))
+    held = standing(user, request, offered=offered) if request is not None else community_standing(user, community_id)
     return bool(held & ENTITLED[action])
 
 
-def require(user: User, action: Action, request: Any = None, *, community_id: int | None = None,
-            offered: Offered | None = None) -> frozenset[Standing]:
+def require(
+    user: User, action: Action, request: Any = None, *, community_id: int | None = None, offered: Offered | None = None
+) -> frozenset[Standing]:
     """Return what the user is to the request (or community) if they may do `action`; else answer 403, 404 or 422."""
-    held = (standing(user, request, offered=offered) if request is not None
-            else community_standing(user, community_id))
+    held = standing(user, request, offered=offered) if request is not None else community_standing(user, community_id)
     if held & ENTITLED[action]:
         return held
     refusal = REFUSALS.get(action, Refusal())
@@ -170,8 +184,9 @@ def communities_for(user: User, action: Action | None = None) -> list[int] | Non
     """Return the ids of the communities where the user may do `action` (any role if None); None means all."""
     if user.role == "admin" and (action is None or S.ADMIN in ENTITLED[action]):
         return None
-    return [m.community_id for m in user.memberships
-            if action is None or (m.role in _ROLES and Standing(m.role) in ENTITLED[action])]
+    return [
+        m.community_id for m in user.memberships if action is None or (m.role in _ROLES and Standing(m.role) in ENTITLED[action])
+    ]
 
 
 def require_somewhere(user: User, action: Action) -> list[int] | None:

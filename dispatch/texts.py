@@ -27,8 +27,7 @@ KIND_LABELS = {
 }
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
 
 
 def local(at: datetime, tz: str) -> datetime:
@@ -66,12 +65,16 @@ def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) ->
 def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datetime, tz: str, link: str) -> str:
     """Return the SMS sent to a physician without a working device; no patient identity."""
     place = f" · {city}" if city else ""
-    return (f"SNP : demande n° {request_id} · {MOTIVE_LABELS.get(motive, motive)}{place} · "
-            f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}")
+    return (
+        f"SNP : demande n° {request_id} · {MOTIVE_LABELS.get(motive, motive)}{place} · "
+        f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}"
+    )
 
 
 def patient_sms(*, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime) -> str:
     """Return the SMS that gives the patient their appointment."""
     where = f", {place}" if place else ""
-    return (f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
-            "En cas d'empêchement, merci de prévenir le cabinet.")
+    return (
+        f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
+        "En cas d'empêchement, merci de prévenir le cabinet."
+    )

@@ -31,8 +31,12 @@ def current_user() -> User:
     """Return the authenticated user, or answer 401."""
     user = g.get("user")
     if user is None:
-        raise Problem(401, "unauthorized", "Jeton d'accès absent, expiré ou révoqué.",
-                      headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'})
+        raise Problem(
+            401,
+            "unauthorized",
+            "Jeton d'accès absent, expiré ou révoqué.",
+            headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'},
+        )
     return user  # type: ignore[no-any-return]
 
 

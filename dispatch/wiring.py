@@ -42,12 +42,24 @@ def build_runtime(config: Mapping[str, Any], *, clock: Clock | None = None, port
 
 
 def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Ports:
-    push, sms, mail, webpush = (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
-                                config["DISPATCH_MAIL_BACKEND"], config["DISPATCH_WEBPUSH_BACKEND"])
-    for name, value in (("DISPATCH_PUSH_BACKEND", push), ("DISPATCH_SMS_BACKEND", sms),
-                        ("DISPATCH_MAIL_BACKEND", mail), ("DISPATCH_WEBPUSH_BACKEND", webpush)):
-        allowed = {"DISPATCH_PUSH_BACKEND": ("inbox", "fcm"), "DISPATCH_SMS_BACKEND": ("inbox", "twilio"),
-                   "DISPATCH_MAIL_BACKEND": ("inbox", "smtp"), "DISPATCH_WEBPUSH_BACKEND": ("inbox", "webpush")}[name]
+    push, sms, mail, webpush = (
+        config["DISPATCH_PUSH_BACKEND"],
+        config["DISPATCH_SMS_BACKEND"],
+        config["DISPATCH_MAIL_BACKEND"],
+        config["DISPATCH_WEBPUSH_BACKEND"],
+    )
+    for name, value in (
+        ("DISPATCH_PUSH_BACKEND", push),
+        ("DISPATCH_SMS_BACKEND", sms),
+        ("DISPATCH_MAIL_BACKEND", mail),
+        ("DISPATCH_WEBPUSH_BACKEND", webpush),
+    ):
+        allowed = {
+            "DISPATCH_PUSH_BACKEND": ("inbox", "fcm"),
+            "DISPATCH_SMS_BACKEND": ("inbox", "twilio"),
+            "DISPATCH_MAIL_BACKEND": ("inbox", "smtp"),
+            "DISPATCH_WEBPUSH_BACKEND": ("inbox", "webpush"),
+        }[name]
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
     closers: list[Callable[[], None]] = []
@@ -80,8 +92,14 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
         for close in reversed(closers):  # what did start must not leak
             close()
         raise
-    return Ports(push=push_port, sms=sms_port, mail=mail_port, webpush=webpush_port,
-                 vapid_public_key=key.public_key_b64url, closers=tuple(closers))
+    return Ports(
+        push=push_port,
+        sms=sms_port,
+        mail=mail_port,
+        webpush=webpush_port,
+        vapid_public_key=key.public_key_b64url,
+        closers=tuple(closers),
+    )
 
 
 def senders(app: Flask) -> Senders:
@@ -93,6 +111,14 @@ def senders(app: Flask) -> Senders:
     callback = None
     if config["DISPATCH_SMS_BACKEND"] == "twilio":
         callback = f"{config['DISPATCH_PUBLIC_URL']}/api/v1/webhooks/twilio/status"
-    return Senders(push=runtime.push, sms=runtime.sms, mail=runtime.mail, build_mail=build_mail,
-                   max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]), lease_s=int(config.get("OUTBOX_LEASE_S", 30)),
-                   sms_callback=callback, hooks=app.extensions["dispatch.hooks"], webpush=runtime.ports.webpush)
+    return Senders(
+        push=runtime.push,
+        sms=runtime.sms,
+        mail=runtime.mail,
+        build_mail=build_mail,
+        max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
+        lease_s=int(config.get("OUTBOX_LEASE_S", 30)),
+        sms_callback=callback,
+        hooks=app.extensions["dispatch.hooks"],
+        webpush=runtime.ports.webpush,
+    )

@@ -57,8 +57,9 @@ class Worker:
         self.app.extensions["dispatch"].wakeup.subscribe(self.wake)  # each commit that queued messages
         if self.listener is not None:
             self.listener.start()
-        self.scheduler.add_job(self.tick, "interval", seconds=self.tick_s, max_instances=1, coalesce=True,
-                               id="tick", misfire_grace_time=None)
+        self.scheduler.add_job(
+            self.tick, "interval", seconds=self.tick_s, max_instances=1, coalesce=True, id="tick", misfire_grace_time=None
+        )
         self.scheduler.start()
         self.thread.start()
         self.tick()  # overdue transitions happen at once after a start
@@ -104,8 +105,9 @@ class Worker:
         at = system_now() + (upcoming - now) + timedelta(milliseconds=5)
         # Stopping, or the first tick before the scheduler started: the interval tick takes over.
         with contextlib.suppress(SchedulerNotRunningError):
-            self.scheduler.add_job(self.tick, "date", run_date=at, id="tick-at-deadline", replace_existing=True,
-                                   misfire_grace_time=None)
+            self.scheduler.add_job(
+                self.tick, "date", run_date=at, id="tick-at-deadline", replace_existing=True, misfire_grace_time=None
+            )
 
     def _advance(self) -> int:
         moved = 0

@@ -61,8 +61,7 @@ class AvailabilityOut(Schema):
 def add_device(args: dict[str, Any]) -> Any:
     """Register this phone for push notifications."""
     physician = current_physician()
-    device, created = communities.register_device(physician=physician, platform=args["platform"],
-                                                  token=args["token"], now=now())
+    device, created = communities.register_device(physician=physician, platform=args["platform"], token=args["token"], now=now())
     return jsonify({"id": device.id}), 201 if created else 200
 
 
@@ -86,8 +85,12 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
     until = args.get("until")
     at = now()
     if until is not None and not at < until <= at + timedelta(days=60):
-        raise Problem(422, "invalid", "Certains champs sont invalides.",
-                      errors={"until": ["L'échéance doit être dans le futur (60 jours au plus)."]})
+        raise Problem(
+            422,
+            "invalid",
+            "Certains champs sont invalides.",
+            errors={"until": ["L'échéance doit être dans le futur (60 jours au plus)."]},
+        )
     communities.set_availability(physician=physician, available=args["available"], until=until)
     return {"available": physician.available, "until": physician.available_until}
 
@@ -100,10 +103,12 @@ def offers(args: dict[str, Any]) -> Any:
     physician = current_physician()
     at = now()
     query = queries.OFFERS_BEFORE if "before" in args else queries.OFFERS
-    found = db.session.execute(query, {"physician_id": physician.id, "now": at, "limit": args["limit"],
-                                       "before": args.get("before")})
-    items = show_many(physician.user, found, what="offers", now=at, client=client_label(), offered=True,
-                             zone=lambda row: row.timezone)
+    found = db.session.execute(
+        query, {"physician_id": physician.id, "now": at, "limit": args["limit"], "before": args.get("before")}
+    )
+    items = show_many(
+        physician.user, found, what="offers", now=at, client=client_label(), offered=True, zone=lambda row: row.timezone
+    )
     return with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
 
 
@@ -131,8 +136,12 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
     require(physician.user, Action.ACCEPT, seen, offered=seen.offer_status is not None)
     appointment_at = args["appointment_at"]
     if not at - timedelta(minutes=30) <= appointment_at <= at + timedelta(hours=24):
-        raise Problem(422, "invalid", "Certains champs sont invalides.", errors={
-            "appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]})
+        raise Problem(
+            422,
+            "invalid",
+            "Certains champs sont invalides.",
+            errors={"appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]},
+        )
     refusal = service.accept_verdict(seen, physician_id=physician.id, now=at)
     if refusal is not None:
         raise rejected(service.Rejected(refusal))
@@ -140,8 +149,14 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
     # The winner is shown the patient: the read is recorded with the acceptance, or not at all.
     with answering(physician.user, request_id, what="accept", now=at, client=client_label()) as shown:
         try:
-            request = service.accept(request=request, physician=physician, appointment_at=appointment_at,
-                                     place=args.get("place"), now=at, actor=actor(physician.user))
+            request = service.accept(
+                request=request,
+                physician=physician,
+                appointment_at=appointment_at,
+                place=args.get("place"),
+                now=at,
+                actor=actor(physician.user),
+            )
         except service.Rejected as exc:
             raise rejected(exc) from None
         return jsonify(request_json(shown(request)))
@@ -156,12 +171,12 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
     physician, request = _acted_on(request_id, Action.REFUSE)
     at = now()
     try:
-        request = service.refuse(request=request, physician=physician, reason=args.get("reason"), now=at,
-                                 actor=actor(physician.user))
+        request = service.refuse(
+            request=request, physician=physician, reason=args.get("reason"), now=at, actor=actor(physician.user)
+        )
     except service.Rejected as exc:
         raise rejected(exc) from None
-    return jsonify(request_json(show(physician.user, request, what="refuse", now=at, client=client_label(),
-                                            action=Action.REFUSE)))
+    return jsonify(request_json(show(physician.user, request, what="refuse", now=at, client=client_label(), action=Action.REFUSE)))
 
 
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
@@ -173,9 +188,16 @@ def outcome(args: dict[str, Any], request_id: int) -> Any:
     physician, request = _acted_on(request_id, Action.OUTCOME)
     at = now()
     try:
-        request = service.record_outcome(request=request, physician=physician, outcome=args["outcome"],
-                                         synthesis=args.get("synthesis"), now=at, actor=actor(physician.user))
+        request = service.record_outcome(
+            request=request,
+            physician=physician,
+            outcome=args["outcome"],
+            synthesis=args.get("synthesis"),
+            now=at,
+            actor=actor(physician.user),
+        )
     except service.Rejected as exc:
         raise rejected(exc) from None
-    return jsonify(request_json(show(physician.user, request, what="outcome", now=at, client=client_label(),
-                                            action=Action.OUTCOME)))
+    return jsonify(
+        request_json(show(physician.user, request, what="outcome", now=at, client=client_label(), action=Action.OUTCOME))
+    )

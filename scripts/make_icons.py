@@ -69,11 +69,8 @@ def main() -> int:
     icon(180, content=0.74, rounded=False).convert("RGB").save(STATIC / "apple-touch-icon.png", optimize=True)
     # Tiny sizes: the cross alone, text would be a smudge.
     icon(32, content=0.62, rounded=True, label=False).save(STATIC / "favicon.png", optimize=True)
-    icon(48, content=0.62, rounded=True, label=False).save(
-        STATIC / "favicon.ico", sizes=[(16, 16), (32, 32), (48, 48)]
-    )
-    for name in ("icon-192.png", "icon-512.png", "icon-maskable-512.png", "apple-touch-icon.png", "favicon.png",
-                 "favicon.ico"):
+    icon(48, content=0.62, rounded=True, label=False).save(STATIC / "favicon.ico", sizes=[(16, 16), (32, 32), (48, 48)])
+    for name in ("icon-192.png", "icon-512.png", "icon-maskable-512.png", "apple-touch-icon.png", "favicon.png", "favicon.ico"):
         print(STATIC / name)
     return 0
 

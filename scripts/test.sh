@@ -25,8 +25,9 @@ if [ -z "${DISPATCH_TEST_POSTGRES_URL:-}" ]; then
   export DISPATCH_TEST_POSTGRES_URL="$PG_URL"
 fi
 
-echo "== Lint (ruff) and types of the pure modules (mypy)"
+echo "== Lint and format (ruff), types of dispatch, mobile_api and config (mypy)"
 $BIN/ruff check .
+$BIN/ruff format --check .
 $BIN/mypy
 
 status=0

@@ -143,15 +143,25 @@ class Builders:
     def community(self, name: str | None = None, **windows: int) -> Any:
         from dispatch.communities import service
 
-        return service.create_community(name=name or f"CPTS {next(_seq)}", timezone="Europe/Paris",
-                                        exclusive_window_s=windows.get("exclusive", 3600),
-                                        response_window_s=windows.get("response", 7200), now=self.clock.now())
+        return service.create_community(
+            name=name or f"CPTS {next(_seq)}",
+            timezone="Europe/Paris",
+            exclusive_window_s=windows.get("exclusive", 3600),
+            response_window_s=windows.get("response", 7200),
+            now=self.clock.now(),
+        )
 
     def admin(self) -> Any:
         from dispatch.auth.service import create_user
 
-        user = create_user(login=f"admin{next(_seq)}", password=PASSWORD, name="Admin", role="admin",
-                           now=self.clock.now(), ph=self.app.extensions["dispatch"].hasher)
+        user = create_user(
+            login=f"admin{next(_seq)}",
+            password=PASSWORD,
+            name="Admin",
+            role="admin",
+            now=self.clock.now(),
+            ph=self.app.extensions["dispatch"].hasher,
+        )
         db.session.commit()
         return user
 
@@ -162,19 +172,26 @@ class Builders:
         n = next(_seq)
         defaults: dict[str, Any] = {"login": f"{role}{n}", "password": PASSWORD, "name": f"{role.title()} {n}"}
         if role == "physician":
-            defaults.update(rpps=luhn_rpps(n), kind="titulaire", name=f"Dr Médecin {n}",
-                            mssante=f"medecin{n}@medecin.mssante.fr", address=f"{n} rue de la Paix, Champigny",
-                            phone=f"+3361234{n:04d}")
+            defaults.update(
+                rpps=luhn_rpps(n),
+                kind="titulaire",
+                name=f"Dr Médecin {n}",
+                mssante=f"medecin{n}@medecin.mssante.fr",
+                address=f"{n} rue de la Paix, Champigny",
+                phone=f"+3361234{n:04d}",
+            )
         defaults.update(fields)
-        user, physician = service.add_member(community=community, role=role, now=self.clock.now(),
-                                             ph=self.app.extensions["dispatch"].hasher, **defaults)
+        user, physician = service.add_member(
+            community=community, role=role, now=self.clock.now(), ph=self.app.extensions["dispatch"].hasher, **defaults
+        )
         return physician if physician is not None else user
 
     def device(self, physician: Any, token: str | None = None) -> Any:
         from dispatch.communities import service
 
-        device, _ = service.register_device(physician=physician, platform="android",
-                                            token=token or f"token-{physician.id}-{next(_seq)}", now=self.clock.now())
+        device, _ = service.register_device(
+            physician=physician, platform="android", token=token or f"token-{physician.id}-{next(_seq)}", now=self.clock.now()
+        )
         return device
 
     def token(self, who: Any) -> str:
@@ -197,10 +214,19 @@ class Builders:
 
     def request_body(self, community: Any, treating: Any = None, **changes: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "community_id": community.id, "source": "cot", "motive": "ent",
+            "community_id": community.id,
+            "source": "cot",
+            "motive": "ent",
             "description": "Otalgie droite depuis 2 jours, fièvre 38,5",
-            "patient": {"first_name": "Lucie", "last_name": "Martin", "birth_date": "1988-04-02", "sex": "F",
-                        "phone": "+33612345678", "postcode": "94500", "city": "Champigny-sur-Marne"},
+            "patient": {
+                "first_name": "Lucie",
+                "last_name": "Martin",
+                "birth_date": "1988-04-02",
+                "sex": "F",
+                "phone": "+33612345678",
+                "postcode": "94500",
+                "city": "Champigny-sur-Marne",
+            },
             "treating_physician": {"status": "none"},
         }
         if treating is not None:

@@ -112,8 +112,17 @@ def test_the_check_finds_a_cycle_hidden_in_a_function() -> None:
 def test_notify_is_a_leaf() -> None:
     """The sender knows no domain: what follows a delivery is registered by create_app (dispatch.delivery)."""
     graph = package_graph()
-    domain = {"dispatch.escalation", "dispatch.communities", "dispatch.reports", "dispatch.synthesis",
-              "dispatch.requests", "dispatch.auth", "dispatch.audit", "dispatch.pages", "dispatch.web"}
+    domain = {
+        "dispatch.escalation",
+        "dispatch.communities",
+        "dispatch.reports",
+        "dispatch.synthesis",
+        "dispatch.requests",
+        "dispatch.auth",
+        "dispatch.audit",
+        "dispatch.pages",
+        "dispatch.web",
+    }
     assert graph["dispatch.notify"] & domain == set()
 
 

@@ -22,26 +22,39 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else current_app.extensions["dispatch"].clock.now()  # type: ignore[no-any-return]
 
 
-def record_access(request_id: int, *, user: User, what: str, client: str | None,
-                  now: datetime | None = None) -> None:
+def record_access(request_id: int, *, user: User, what: str, client: str | None, now: datetime | None = None) -> None:
     """Record that `user` was shown the identity of the request's patient, and commit."""
     record_accesses([request_id], user=user, what=what, client=client, now=now)
 
 
 def note_access(request_id: int, *, user: User, what: str, client: str | None, now: datetime) -> AccessRecord:
     """Add a read of the patient's identity to the caller's transaction: written if, and when, it commits."""
-    record = AccessRecord(request_id=request_id, user_id=user.id, role=(user.role or "?")[:20], what=what[:40],
-                          at=now, client=(client or "")[:200] or None)
+    record = AccessRecord(
+        request_id=request_id,
+        user_id=user.id,
+        role=(user.role or "?")[:20],
+        what=what[:40],
+        at=now,
+        client=(client or "")[:200] or None,
+    )
     db.session.add(record)
     return record
 
 
-def record_accesses(request_ids: Iterable[int], *, user: User, what: str, client: str | None,
-                    now: datetime | None = None) -> None:
+def record_accesses(request_ids: Iterable[int], *, user: User, what: str, client: str | None, now: datetime | None = None) -> None:
     """Record one read per request shown, in a single insert, and commit."""
     at = _now(now)
-    rows = [{"request_id": request_id, "user_id": user.id, "role": (user.role or "?")[:20], "what": what[:40], "at": at,
-             "client": (client or "")[:200] or None} for request_id in dict.fromkeys(request_ids)]
+    rows = [
+        {
+            "request_id": request_id,
+            "user_id": user.id,
+            "role": (user.role or "?")[:20],
+            "what": what[:40],
+            "at": at,
+            "client": (client or "")[:200] or None,
+        }
+        for request_id in dict.fromkeys(request_ids)
+    ]
     if not rows:
         return
     db.session.execute(insert(AccessRecord), rows)
@@ -50,10 +63,22 @@ def record_accesses(request_ids: Iterable[int], *, user: User, what: str, client
 
 def list_accesses(*, request_id: int, limit: int, before: int | None = None) -> list[dict[str, Any]]:
     """Return the reads of a request's patient identity, newest first."""
-    query = (select(AccessRecord, User).join(User, User.id == AccessRecord.user_id)
-             .where(AccessRecord.request_id == request_id).order_by(AccessRecord.id.desc()).limit(limit))
+    query = (
+        select(AccessRecord, User)
+        .join(User, User.id == AccessRecord.user_id)
+        .where(AccessRecord.request_id == request_id)
+        .order_by(AccessRecord.id.desc())
+        .limit(limit)
+    )
     if before is not None:
         query = query.where(AccessRecord.id < before)
-    return [{"id": record.id, "at": record.at, "what": record.what, "client": record.client,
-             "user": {"id": user.id, "name": user.name, "role": record.role}}
-            for record, user in db.session.execute(query)]
+    return [
+        {
+            "id": record.id,
+            "at": record.at,
+            "what": record.what,
+            "client": record.client,
+            "user": {"id": user.id, "name": user.name, "role": record.role},
+        }
+        for record, user in db.session.execute(query)
+    ]

@@ -32,8 +32,7 @@ class User(Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
     # A physician's record, loaded with the user on every API call (resolve_token), never on its own.
-    physician: Mapped[Physician | None] = relationship(back_populates="user", uselist=False, lazy="select",
-                                                       viewonly=True)
+    physician: Mapped[Physician | None] = relationship(back_populates="user", uselist=False, lazy="select", viewonly=True)
 
 
 class Membership(Model):

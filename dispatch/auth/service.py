@@ -50,16 +50,25 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign_in(*, login: str, password: str, address: str | None, client: str | None, now: datetime,
-            ph: PasswordHasher, ttl_s: int, max_failures: int, max_failures_per_address: int,
-            window_s: int) -> Session:
+def sign_in(
+    *,
+    login: str,
+    password: str,
+    address: str | None,
+    client: str | None,
+    now: datetime,
+    ph: PasswordHasher,
+    ttl_s: int,
+    max_failures: int,
+    max_failures_per_address: int,
+    window_s: int,
+) -> Session:
     """Check a login and password and issue a bearer token."""
     since = now - timedelta(seconds=window_s)
     by_login = db.session.scalar(select(func.count()).where(LoginFailure.login == login, LoginFailure.at > since))
     by_address: int | None = 0
     if address:
-        by_address = db.session.scalar(
-            select(func.count()).where(LoginFailure.address == address, LoginFailure.at > since))
+        by_address = db.session.scalar(select(func.count()).where(LoginFailure.address == address, LoginFailure.at > since))
     if (by_login or 0) >= max_failures or (by_address or 0) >= max_failures_per_address:
         raise TooManyAttempts(retry_after=window_s)
     user = db.session.scalar(select(User).where(User.login == login))
@@ -76,17 +85,31 @@ def sign_in(*, login: str, password: str, address: str | None, client: str | Non
         user.password_hash = ph.hash(password)
     db.session.execute(delete(LoginFailure).where(LoginFailure.login == login))
     token = secrets.token_urlsafe(32)
-    db.session.add(Token(user_id=user.id, token_hash=token_digest(token), created_at=now,
-                         expires_at=now + timedelta(seconds=ttl_s), client=(client or "")[:200] or None))
+    db.session.add(
+        Token(
+            user_id=user.id,
+            token_hash=token_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
+            client=(client or "")[:200] or None,
+        )
+    )
     db.session.commit()
     return Session(token=token, expires_in=ttl_s, user=user)
 
 
 # Built once: on every API call only the token's digest and the time change.
-_RESOLVE = (select(User).join(Token, Token.user_id == User.id)
-            .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
-            .where(Token.token_hash == bindparam("digest"), Token.revoked_at.is_(None),
-                   Token.expires_at > bindparam("now", type_=UTCDateTime()), User.active.is_(True)))
+_RESOLVE = (
+    select(User)
+    .join(Token, Token.user_id == User.id)
+    .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
+    .where(
+        Token.token_hash == bindparam("digest"),
+        Token.revoked_at.is_(None),
+        Token.expires_at > bindparam("now", type_=UTCDateTime()),
+        User.active.is_(True),
+    )
+)
 
 
 def resolve_token(*, token: str, now: datetime) -> User | None:
@@ -103,11 +126,21 @@ def sign_out(*, token: str, now: datetime) -> None:
         db.session.commit()
 
 
-def create_user(*, login: str, password: str, name: str, role: str, now: datetime, ph: PasswordHasher,
-                email: str | None = None, phone: str | None = None) -> User:
+def create_user(
+    *,
+    login: str,
+    password: str,
+    name: str,
+    role: str,
+    now: datetime,
+    ph: PasswordHasher,
+    email: str | None = None,
+    phone: str | None = None,
+) -> User:
     """Create an account; the caller commits."""
-    user = User(login=login, password_hash=ph.hash(password), name=name, role=role, email=email, phone=phone,
-                active=True, created_at=now)
+    user = User(
+        login=login, password_hash=ph.hash(password), name=name, role=role, email=email, phone=phone, active=True, created_at=now
+    )
     db.session.add(user)
     db.session.flush()
     return user

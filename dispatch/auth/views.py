@@ -45,18 +45,33 @@ def sign_in(args: dict[str, Any]) -> dict[str, Any]:
     config = current_app.config
     try:
         session = service.sign_in(
-            login=args["login"], password=args["password"], address=request.remote_addr, client=client_label(),
-            now=now(), ph=runtime().hasher, ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
-            max_failures=config["LOGIN_MAX_FAILURES"], max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            window_s=config["LOGIN_WINDOW_S"])
+            login=args["login"],
+            password=args["password"],
+            address=request.remote_addr,
+            client=client_label(),
+            now=now(),
+            ph=runtime().hasher,
+            ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
+            max_failures=config["LOGIN_MAX_FAILURES"],
+            max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            window_s=config["LOGIN_WINDOW_S"],
+        )
     except service.TooManyAttempts as exc:
-        raise Problem(429, "too_many_attempts", "Trop de tentatives de connexion : réessayez plus tard.",
-                      headers={"Retry-After": str(exc.retry_after)}) from None
+        raise Problem(
+            429,
+            "too_many_attempts",
+            "Trop de tentatives de connexion : réessayez plus tard.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     except service.BadCredentials:
         raise Problem(401, "bad_credentials", "Identifiant ou mot de passe incorrect.") from None
     user = session.user
-    return {"access_token": session.token, "token_type": "Bearer", "expires_in": session.expires_in,
-            "user": {"id": user.id, "role": user.role, "name": user.name}}
+    return {
+        "access_token": session.token,
+        "token_type": "Bearer",
+        "expires_in": session.expires_in,
+        "user": {"id": user.id, "role": user.role, "name": user.name},
+    }
 
 
 @bp.route("/auth/token", methods=["DELETE"])

@@ -27,8 +27,9 @@ def windows_valid(data: dict[str, Any], community: Community | None = None) -> N
     if response < 60:
         raise ma.ValidationError({"response_window_s": ["La fenêtre de réponse doit durer au moins 60 secondes."]})
     if exclusive >= response:
-        raise ma.ValidationError({"exclusive_window_s": [
-            "La fenêtre réservée au médecin traitant doit être plus courte que la fenêtre de réponse."]})
+        raise ma.ValidationError(
+            {"exclusive_window_s": ["La fenêtre réservée au médecin traitant doit être plus courte que la fenêtre de réponse."]}
+        )
 
 
 class CommunityIn(Schema):
@@ -60,8 +61,9 @@ class CommunityOut(Schema):
 class MemberIn(Schema):
     role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
     login = text(120, required=True)
-    password = fields.String(required=True, validate=validate.Length(min=10, max=256,
-                             error="Le mot de passe doit compter entre 10 et 256 caractères."))
+    password = fields.String(
+        required=True, validate=validate.Length(min=10, max=256, error="Le mot de passe doit compter entre 10 et 256 caractères.")
+    )
     name = text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])

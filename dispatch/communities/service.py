@@ -42,13 +42,13 @@ def rpps_valid(rpps: str) -> bool:
     return total % 10 == 0
 
 
-def create_community(*, name: str, timezone: str, exclusive_window_s: int, response_window_s: int,
-                     now: datetime) -> Community:
+def create_community(*, name: str, timezone: str, exclusive_window_s: int, response_window_s: int, now: datetime) -> Community:
     """Create a community (CPTS) and commit."""
     if db.session.scalar(select(Community.id).where(Community.name == name)) is not None:
         raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
-    community = Community(name=name, timezone=timezone, exclusive_window_s=exclusive_window_s,
-                          response_window_s=response_window_s, created_at=now)
+    community = Community(
+        name=name, timezone=timezone, exclusive_window_s=exclusive_window_s, response_window_s=response_window_s, created_at=now
+    )
     db.session.add(community)
     db.session.commit()
     return community
@@ -65,22 +65,33 @@ def update_community(*, community: Community, changes: dict[str, Any]) -> Commun
     return community
 
 
-def add_member(*, community: Community, role: str, login: str, password: str, name: str, now: datetime,
-               ph: PasswordHasher, email: str | None = None, phone: str | None = None, rpps: str | None = None,
-               kind: str | None = None, mssante: str | None = None, address: str | None = None) -> tuple[User, Physician | None]:
+def add_member(
+    *,
+    community: Community,
+    role: str,
+    login: str,
+    password: str,
+    name: str,
+    now: datetime,
+    ph: PasswordHasher,
+    email: str | None = None,
+    phone: str | None = None,
+    rpps: str | None = None,
+    kind: str | None = None,
+    mssante: str | None = None,
+    address: str | None = None,
+) -> tuple[User, Physician | None]:
     """Create an account in a community (a physician record for physicians) and commit."""
     if db.session.scalar(select(User.id).where(User.login == login)) is not None:
         raise Conflict("login_taken", "Cet identifiant est déjà utilisé.")
     if rpps and db.session.scalar(select(Physician.id).where(Physician.rpps == rpps)) is not None:
         raise Conflict("rpps_taken", "Ce numéro RPPS est déjà enregistré.")
-    user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email,
-                            phone=phone)
+    user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
     physician = None
     if role == "physician":
         assert rpps and kind
-        physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address,
-                              available=True)
+        physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, available=True)
         db.session.add(physician)
     db.session.commit()
     return user, physician
@@ -114,8 +125,11 @@ def find_treating(*, community_id: int, rpps: str | None) -> Physician | None:
     """Return the member physician with this RPPS in the community, if any."""
     if not rpps:
         return None
-    query = (select(Physician).join(Membership, Membership.user_id == Physician.user_id)
-             .where(Physician.rpps == rpps, Membership.community_id == community_id))
+    query = (
+        select(Physician)
+        .join(Membership, Membership.user_id == Physician.user_id)
+        .where(Physician.rpps == rpps, Membership.community_id == community_id)
+    )
     return db.session.scalar(query)
 
 
@@ -125,8 +139,7 @@ def record_outside_treating(*, rpps: str | None, name: str | None, mssante: str 
     if rpps:
         entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.rpps == rpps))
     elif name and mssante:
-        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.name == name,
-                                                               DirectoryEntry.mssante == mssante))
+        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.name == name, DirectoryEntry.mssante == mssante))
     if entry is None:
         entry = DirectoryEntry(rpps=rpps, name=name, mssante=mssante, created_at=now, updated_at=now)
         db.session.add(entry)
@@ -140,13 +153,15 @@ def record_outside_treating(*, rpps: str | None, name: str | None, mssante: str 
 
 def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
     """Deactivate a member's account: no sign-in, no new offers, every token revoked; commit."""
-    user = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id)
-                             .where(User.id == user_id, Membership.community_id == community.id))
+    user = db.session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id, Membership.community_id == community.id)
+    )
     if user is None:
         raise LookupError(user_id)
     user.active = False
-    db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=now))
     db.session.commit()
     return user
 
@@ -159,8 +174,9 @@ class RosterError(Exception):
         self.errors = errors
 
 
-def import_members(*, community: Community, members: list[dict[str, Any]], now: datetime,
-                   ph: PasswordHasher) -> list[tuple[User, Physician | None]]:
+def import_members(
+    *, community: Community, members: list[dict[str, Any]], now: datetime, ph: PasswordHasher
+) -> list[tuple[User, Physician | None]]:
     """Add validated members all at once, after checking no login or RPPS is taken; raise RosterError if any."""
     errors: dict[int, str] = {}
     logins = [m["login"] for m in members]

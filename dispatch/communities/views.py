@@ -48,12 +48,14 @@ def me() -> dict[str, Any]:
     names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).all())
     physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
     return {
-        "id": user.id, "login": user.login, "name": user.name, "role": user.role,
-        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role}
-                        for m in user.memberships],
-        "physician": None if physician is None else {
-            "id": physician.id, "rpps": physician.rpps, "kind": physician.kind,
-            "available": physician.is_available(now())},
+        "id": user.id,
+        "login": user.login,
+        "name": user.name,
+        "role": user.role,
+        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role} for m in user.memberships],
+        "physician": None
+        if physician is None
+        else {"id": physician.id, "rpps": physician.rpps, "kind": physician.kind, "available": physician.is_available(now())},
     }
 
 
@@ -127,18 +129,40 @@ def add_member(args: dict[str, Any], community_id: int) -> dict[str, Any]:
 def members(args: dict[str, Any], community_id: int) -> Any:
     """List the community's members, newest first."""
     visible_community(community_id)
-    query = (select(User, Membership.role, Physician).join(Membership, Membership.user_id == User.id)
-             .outerjoin(Physician, Physician.user_id == User.id)
-             .where(Membership.community_id == community_id).order_by(User.id.desc()).limit(args["limit"]))
+    query = (
+        select(User, Membership.role, Physician)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(Physician, Physician.user_id == User.id)
+        .where(Membership.community_id == community_id)
+        .order_by(User.id.desc())
+        .limit(args["limit"])
+    )
     if "before" in args:
         query = query.where(User.id < args["before"])
     at = now()
-    items = [{"id": user.id, "user_id": user.id, "login": user.login, "name": user.name, "role": role,
-              "email": user.email, "phone": user.phone, "active": user.active,
-              "physician": None if physician is None else {
-                  "id": physician.id, "rpps": physician.rpps, "kind": physician.kind, "mssante": physician.mssante,
-                  "address": physician.address, "available": physician.is_available(at)}}
-             for user, role, physician in db.session.execute(query)]
+    items = [
+        {
+            "id": user.id,
+            "user_id": user.id,
+            "login": user.login,
+            "name": user.name,
+            "role": role,
+            "email": user.email,
+            "phone": user.phone,
+            "active": user.active,
+            "physician": None
+            if physician is None
+            else {
+                "id": physician.id,
+                "rpps": physician.rpps,
+                "kind": physician.kind,
+                "mssante": physician.mssante,
+                "address": physician.address,
+                "available": physician.is_available(at),
+            },
+        }
+        for user, role, physician in db.session.execute(query)
+    ]
     response = jsonify(MemberOut(many=True).dump(items))
     return with_next_link(response, items, args["limit"])
 

@@ -42,8 +42,9 @@ class Batch:
     def __init__(self, requests: list[Request], *, now: datetime) -> None:
         self.now = now
         self._offered: dict[int, set[int]] = defaultdict(set)
-        rows = db.session.execute(select(Offer.request_id, Offer.physician_id)
-                                  .where(Offer.request_id.in_([request.id for request in requests])))
+        rows = db.session.execute(
+            select(Offer.request_id, Offer.physician_id).where(Offer.request_id.in_([request.id for request in requests]))
+        )
         for request_id, physician_id in rows:
             self._offered[request_id].add(physician_id)
         self._members: dict[int, list[int]] = {}
@@ -54,8 +55,7 @@ class Batch:
         """Return what eligible_members(request) would, from the batch's reads."""
         members = self._members.get(request.community_id)
         if members is None:
-            members = list(db.session.scalars(_COMMUNITY_ELIGIBLE, {"community_id": request.community_id,
-                                                                    "now": self.now}))
+            members = list(db.session.scalars(_COMMUNITY_ELIGIBLE, {"community_id": request.community_id, "now": self.now}))
             self._members[request.community_id] = members
         offered = self._offered[request.id]
         return [physician_id for physician_id in members if physician_id not in offered]
@@ -91,17 +91,22 @@ def _answer_offer(request: Request, effect: Any, now: datetime, batch: Batch | N
     """Write the physician's answer on their offer, and count it; the request's own change already holds it."""
     # The request's conditional update went first: only this physician could still change their offer, so
     # one UPDATE ... RETURNING gives the status it replaces (for the rollup) under the row's lock.
-    previous = db.session.execute(_PREVIOUS_STATUS, {"request_id": request.id,
-                                                     "physician_id": effect.physician_id}).scalar()
+    previous = db.session.execute(_PREVIOUS_STATUS, {"request_id": request.id, "physician_id": effect.physician_id}).scalar()
     if previous not in _ANSWERABLE[effect.status]:
         raise Stale(f"offer of request {request.id} to physician {effect.physician_id} is {previous}")
-    db.session.execute(update(Offer).where(Offer.request_id == request.id, Offer.physician_id == effect.physician_id)
-                       .values(status=effect.status, responded_at=now, **({"reason": effect.reason}
-                                                                        if effect.status == "refused" else {}))
-                       .execution_options(synchronize_session=False))
-    rollup.count_answer(community_id=request.community_id, physician_id=effect.physician_id, answer=effect.status,
-                        previous=previous,
-                        day=rollup.local_day(request.opened_at, request.community.timezone))
+    db.session.execute(
+        update(Offer)
+        .where(Offer.request_id == request.id, Offer.physician_id == effect.physician_id)
+        .values(status=effect.status, responded_at=now, **({"reason": effect.reason} if effect.status == "refused" else {}))
+        .execution_options(synchronize_session=False)
+    )
+    rollup.count_answer(
+        community_id=request.community_id,
+        physician_id=effect.physician_id,
+        answer=effect.status,
+        previous=previous,
+        day=rollup.local_day(request.opened_at, request.community.timezone),
+    )
 
 
 # The statuses an offer may be answered from: a refusal may be taken back by an acceptance, not the reverse.
@@ -113,8 +118,11 @@ class Stale(Exception):
 
 
 # The offer's status before this transaction's answer, locked until commit (PostgreSQL).
-_PREVIOUS_STATUS = (select(Offer.status).where(Offer.request_id == bindparam("request_id"),
-                                               Offer.physician_id == bindparam("physician_id")).with_for_update())
+_PREVIOUS_STATUS = (
+    select(Offer.status)
+    .where(Offer.request_id == bindparam("request_id"), Offer.physician_id == bindparam("physician_id"))
+    .with_for_update()
+)
 
 
 def _sms_patient(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -122,8 +130,15 @@ def _sms_patient(request: Request, effect: Any, now: datetime, batch: Batch | No
 
 
 def _tell_outside_treating(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
-    enqueue(channel="mail", kind="taken", key=f"taken:{request.id}", now=now, request_id=request.id,
-            address=request.treating_mssante, payload={"request_id": request.id})
+    enqueue(
+        channel="mail",
+        kind="taken",
+        key=f"taken:{request.id}",
+        now=now,
+        request_id=request.id,
+        address=request.treating_mssante,
+        payload={"request_id": request.id},
+    )
 
 
 def _tell_operator_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -132,18 +147,36 @@ def _tell_operator_effect(request: Request, effect: Any, now: datetime, batch: B
 
 def _store_synthesis(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
     """Keep the synthesis and, when someone must get it, queue it for their secure mailbox."""
-    synthesis = Synthesis(request_id=request.id, physician_id=effect.physician_id, text=effect.text, written_at=now,
-                          to_address=effect.address, status=effect.status)
+    synthesis = Synthesis(
+        request_id=request.id,
+        physician_id=effect.physician_id,
+        text=effect.text,
+        written_at=now,
+        to_address=effect.address,
+        status=effect.status,
+    )
     db.session.add(synthesis)
     if effect.status == "pending":
         db.session.flush()  # the synthesis's id names its message
-        enqueue(channel="mail", kind="synthesis", key=f"synthesis:{synthesis.id}", now=now, request_id=request.id,
-                address=effect.address, payload={"synthesis_id": synthesis.id})
+        enqueue(
+            channel="mail",
+            kind="synthesis",
+            key=f"synthesis:{synthesis.id}",
+            now=now,
+            request_id=request.id,
+            address=effect.address,
+            payload={"synthesis_id": synthesis.id},
+        )
 
 
 CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = {
-    OfferTo: _offer_to, Withdraw: _withdraw_effect, AnswerOffer: _answer_offer, SmsPatient: _sms_patient,
-    TellOutsideTreating: _tell_outside_treating, TellOperator: _tell_operator_effect, StoreSynthesis: _store_synthesis,
+    OfferTo: _offer_to,
+    Withdraw: _withdraw_effect,
+    AnswerOffer: _answer_offer,
+    SmsPatient: _sms_patient,
+    TellOutsideTreating: _tell_outside_treating,
+    TellOperator: _tell_operator_effect,
+    StoreSynthesis: _store_synthesis,
 }
 
 
@@ -152,25 +185,31 @@ def _eligible_query() -> Any:
     now = bindparam("now", type_=UTCDateTime())
     # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
     until = Physician.available_until
-    available = (((until.is_(None) | (until > now)) & Physician.available.is_(True))
-                 | ((until <= now) & Physician.available.is_(False)))
-    return (select(Physician.id).join(User, User.id == Physician.user_id)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.community_id == bindparam("community_id"), Membership.role == "physician",
-                   User.active.is_(True), available)
-            .distinct().order_by(Physician.id))
+    available = ((until.is_(None) | (until > now)) & Physician.available.is_(True)) | (
+        (until <= now) & Physician.available.is_(False)
+    )
+    return (
+        select(Physician.id)
+        .join(User, User.id == Physician.user_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.community_id == bindparam("community_id"), Membership.role == "physician", User.active.is_(True), available
+        )
+        .distinct()
+        .order_by(Physician.id)
+    )
 
 
 # Built once: every request that opens to the community asks them.
 _COMMUNITY_ELIGIBLE = _eligible_query()
-_ELIGIBLE = _COMMUNITY_ELIGIBLE.where(Physician.id.not_in(
-    select(Offer.physician_id).where(Offer.request_id == bindparam("request_id"))))
+_ELIGIBLE = _COMMUNITY_ELIGIBLE.where(
+    Physician.id.not_in(select(Offer.physician_id).where(Offer.request_id == bindparam("request_id")))
+)
 
 
 def eligible_members(request: Request, *, now: datetime) -> list[int]:
     """Return the physicians of the community who take requests now and were not offered this one."""
-    return list(db.session.scalars(_ELIGIBLE, {"request_id": request.id, "community_id": request.community_id,
-                                               "now": now}))
+    return list(db.session.scalars(_ELIGIBLE, {"request_id": request.id, "community_id": request.community_id, "now": now}))
 
 
 def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
@@ -180,28 +219,50 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
     title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
-        "data": {"type": "offer", "request_id": str(request.id), "phase": phase, "motive": request.motive,
-                 "city": request.patient_city or "", "expires_at": iso(deadline)},
-        "title": title, "body": body, "urgent": True, "collapse_key": f"request-{request.id}",
+        "data": {
+            "type": "offer",
+            "request_id": str(request.id),
+            "phase": phase,
+            "motive": request.motive,
+            "city": request.patient_city or "",
+            "expires_at": iso(deadline),
+        },
+        "title": title,
+        "body": body,
+        "urgent": True,
+        "collapse_key": f"request-{request.id}",
         "expires_at": deadline.isoformat(),
-        "sms": texts.offer_sms(request_id=request.id, motive=request.motive, city=request.patient_city,
-                               deadline=deadline, tz=tz, link=link),
+        "sms": texts.offer_sms(
+            request_id=request.id, motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz, link=link
+        ),
     }
 
 
-def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime,
-           batch: Batch | None = None) -> None:
+def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime, batch: Batch | None = None) -> None:
     if not physician_ids:
         return
     payload = offer_payload(request, phase=phase)
     # A fan-out reaches ~800 physicians: two multi-row INSERTs instead of 1,600 ORM objects.
-    offers = [{"request_id": request.id, "physician_id": physician_id, "phase": phase, "status": "notified",
-               "offered_at": now} for physician_id in physician_ids]
-    pushes = [{"channel": "push", "kind": "offer", "idempotency_key": f"offer:{request.id}:{physician_id}",
-               "request_id": request.id, "physician_id": physician_id, "payload": payload}
-              for physician_id in physician_ids]
-    rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids,
-                        day=rollup.local_day(request.opened_at, request.community.timezone))
+    offers = [
+        {"request_id": request.id, "physician_id": physician_id, "phase": phase, "status": "notified", "offered_at": now}
+        for physician_id in physician_ids
+    ]
+    pushes = [
+        {
+            "channel": "push",
+            "kind": "offer",
+            "idempotency_key": f"offer:{request.id}:{physician_id}",
+            "request_id": request.id,
+            "physician_id": physician_id,
+            "payload": payload,
+        }
+        for physician_id in physician_ids
+    ]
+    rollup.count_offers(
+        community_id=request.community_id,
+        physician_ids=physician_ids,
+        day=rollup.local_day(request.opened_at, request.community.timezone),
+    )
     if batch is not None:
         batch.offers += offers
         batch.pushes += pushes
@@ -213,35 +274,73 @@ def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datet
 def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None) -> None:
     """Withdraw every pending offer but `keep`'s and clear those phones, in two statements."""
     withdrawn = db.session.scalars(
-        update(Offer).where(Offer.request_id == request.id, Offer.status == "notified",
-                            Offer.physician_id != (keep or 0))
-        .values(status="withdrawn", responded_at=now).returning(Offer.physician_id)
-        .execution_options(synchronize_session="fetch")).all()
-    data = {"type": "offer_withdrawn", "request_id": str(request.id), "phase": request.state,
-            "motive": request.motive, "city": request.patient_city or "", "expires_at": iso(request.expires_at),
-            "reason": reason}
-    payload = {"data": data, "urgent": False, "collapse_key": f"request-{request.id}",
-               "expires_at": request.expires_at.isoformat()}
-    enqueue_many([{"channel": "push", "kind": "offer_withdrawn", "request_id": request.id,
-                   "idempotency_key": f"withdraw:{request.id}:{physician_id}", "physician_id": physician_id,
-                   "payload": payload} for physician_id in sorted(withdrawn)], now=now)
+        update(Offer)
+        .where(Offer.request_id == request.id, Offer.status == "notified", Offer.physician_id != (keep or 0))
+        .values(status="withdrawn", responded_at=now)
+        .returning(Offer.physician_id)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    data = {
+        "type": "offer_withdrawn",
+        "request_id": str(request.id),
+        "phase": request.state,
+        "motive": request.motive,
+        "city": request.patient_city or "",
+        "expires_at": iso(request.expires_at),
+        "reason": reason,
+    }
+    payload = {"data": data, "urgent": False, "collapse_key": f"request-{request.id}", "expires_at": request.expires_at.isoformat()}
+    enqueue_many(
+        [
+            {
+                "channel": "push",
+                "kind": "offer_withdrawn",
+                "request_id": request.id,
+                "idempotency_key": f"withdraw:{request.id}:{physician_id}",
+                "physician_id": physician_id,
+                "payload": payload,
+            }
+            for physician_id in sorted(withdrawn)
+        ],
+        now=now,
+    )
 
 
 def _tell_patient(request: Request, *, now: datetime) -> None:
     physician = db.session.get(Physician, request.accepted_by_id)
     assert physician is not None and request.appointment_at is not None
-    body = texts.patient_sms(physician_name=physician.user.name, appointment_at=request.appointment_at,
-                             place=request.place, tz=request.community.timezone, now=now)
-    enqueue(channel="sms", kind="patient_appointment", key=f"patient:{request.id}", now=now, request_id=request.id,
-            address=request.patient_phone, payload={"body": body})
+    body = texts.patient_sms(
+        physician_name=physician.user.name,
+        appointment_at=request.appointment_at,
+        place=request.place,
+        tz=request.community.timezone,
+        now=now,
+    )
+    enqueue(
+        channel="sms",
+        kind="patient_appointment",
+        key=f"patient:{request.id}",
+        now=now,
+        request_id=request.id,
+        address=request.patient_phone,
+        payload={"body": body},
+    )
 
 
 def _tell_operator(request: Request, *, now: datetime) -> None:
     operator = db.session.get(User, request.opened_by_id)
     if operator is None or not operator.phone:
         return  # the console shows the expiry; there is no phone to text
-    body = (f"SNP : la demande n° {request.id} ({texts.MOTIVE_LABELS.get(request.motive, request.motive)}) "
-            "a expiré sans médecin. Merci de rappeler le patient.")
-    enqueue(channel="sms", kind="expired_operator", key=f"expired:{request.id}", now=now, request_id=request.id,
-            address=operator.phone, payload={"body": body})
-
+    body = (
+        f"SNP : la demande n° {request.id} ({texts.MOTIVE_LABELS.get(request.motive, request.motive)}) "
+        "a expiré sans médecin. Merci de rappeler le patient."
+    )
+    enqueue(
+        channel="sms",
+        kind="expired_operator",
+        key=f"expired:{request.id}",
+        now=now,
+        request_id=request.id,
+        address=operator.phone,
+        payload={"body": body},
+    )

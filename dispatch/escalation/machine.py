@@ -20,6 +20,7 @@ OUTCOMES = ("seen", "no_show")
 
 # -- Effects: what a decision asks the world to do, carried out by the service in the same transaction.
 
+
 @dataclass(frozen=True)
 class OfferTo:
     """Offer the request: to the treating GP alone, or to every eligible member not offered it yet."""
@@ -70,8 +71,7 @@ class StoreSynthesis:
 
 
 Effect = OfferTo | Withdraw | AnswerOffer | SmsPatient | TellOutsideTreating | TellOperator | StoreSynthesis
-EFFECT_TYPES: tuple[type, ...] = (OfferTo, Withdraw, AnswerOffer, SmsPatient, TellOutsideTreating, TellOperator,
-                                  StoreSynthesis)
+EFFECT_TYPES: tuple[type, ...] = (OfferTo, Withdraw, AnswerOffer, SmsPatient, TellOutsideTreating, TellOperator, StoreSynthesis)
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,13 @@ class Decision:
 
     def columns(self) -> dict[str, Any]:
         """Return every column of the request this decision sets."""
-        return {"state": self.state, "exclusive_until": self.exclusive_until, "expires_at": self.expires_at,
-                "next_deadline": self.next_deadline, **self.values}
+        return {
+            "state": self.state,
+            "exclusive_until": self.exclusive_until,
+            "expires_at": self.expires_at,
+            "next_deadline": self.next_deadline,
+            **self.values,
+        }
 
 
 class Refusal(str, enum.Enum):
@@ -195,14 +200,15 @@ def open_request(*, now: datetime, plan: Plan, treating_eligible: bool) -> Decis
     plan_data = {"exclusive_s": plan.exclusive_s, "response_s": plan.response_s}
     if treating_eligible and plan.exclusive_s > 0:
         exclusive_until = min(now + timedelta(seconds=plan.exclusive_s), expires_at)
-        event = EventSpec("opened", {"state": "exclusive", "exclusive_until": iso(exclusive_until),
-                                     "expires_at": iso(expires_at), "plan": plan_data})
-        return Decision("exclusive", exclusive_until, expires_at, (event,), (OfferTo("treating"),),
-                        {"opened_at": now, "community_at": None})
-    event = EventSpec("opened", {"state": "community", "exclusive_until": None, "expires_at": iso(expires_at),
-                                 "plan": plan_data})
-    return Decision("community", None, expires_at, (event,), (OfferTo("community"),),
-                    {"opened_at": now, "community_at": now})
+        event = EventSpec(
+            "opened",
+            {"state": "exclusive", "exclusive_until": iso(exclusive_until), "expires_at": iso(expires_at), "plan": plan_data},
+        )
+        return Decision(
+            "exclusive", exclusive_until, expires_at, (event,), (OfferTo("treating"),), {"opened_at": now, "community_at": None}
+        )
+    event = EventSpec("opened", {"state": "community", "exclusive_until": None, "expires_at": iso(expires_at), "plan": plan_data})
+    return Decision("community", None, expires_at, (event,), (OfferTo("community"),), {"opened_at": now, "community_at": now})
 
 
 def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
@@ -210,13 +216,23 @@ def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
     if snapshot.state not in OPEN_STATES:
         return None
     if now >= snapshot.expires_at:
-        return Decision("expired", snapshot.exclusive_until, snapshot.expires_at,
-                        (EventSpec("expired", {"deadline": iso(snapshot.expires_at)}),),
-                        (Withdraw("expired"), TellOperator()), _closing(now))
+        return Decision(
+            "expired",
+            snapshot.exclusive_until,
+            snapshot.expires_at,
+            (EventSpec("expired", {"deadline": iso(snapshot.expires_at)}),),
+            (Withdraw("expired"), TellOperator()),
+            _closing(now),
+        )
     if snapshot.state == "exclusive" and snapshot.exclusive_until is not None and now >= snapshot.exclusive_until:
-        return Decision("community", snapshot.exclusive_until, snapshot.expires_at,
-                        (EventSpec("community_opened", {"deadline": iso(snapshot.exclusive_until)}),),
-                        (OfferTo("community"),), _opening_community(snapshot, now))
+        return Decision(
+            "community",
+            snapshot.exclusive_until,
+            snapshot.expires_at,
+            (EventSpec("community_opened", {"deadline": iso(snapshot.exclusive_until)}),),
+            (OfferTo("community"),),
+            _opening_community(snapshot, now),
+        )
     return None
 
 
@@ -235,14 +251,20 @@ def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str 
     refused = EventSpec("refused", {"physician_id": physician_id, "reason": reason, "phase": offer.phase})
     answer = AnswerOffer(physician_id, "refused", reason)
     if treating_in_exclusive:
-        return Decision("community", snapshot.exclusive_until, snapshot.expires_at,
-                        (refused, EventSpec("community_opened", {"after": "treating_refused"})),
-                        (answer, OfferTo("community")), _opening_community(snapshot, now))
+        return Decision(
+            "community",
+            snapshot.exclusive_until,
+            snapshot.expires_at,
+            (refused, EventSpec("community_opened", {"after": "treating_refused"})),
+            (answer, OfferTo("community")),
+            _opening_community(snapshot, now),
+        )
     return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (refused,), (answer,))
 
 
-def accept(snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime,
-           place: str | None) -> Decision | Refusal:
+def accept(
+    snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime, place: str | None
+) -> Decision | Refusal:
     """Decide whether `physician_id` may take the request at `now`, and what follows."""
     if snapshot.accepted_by_id == physician_id:
         return _unchanged(snapshot)  # accepting twice is harmless
@@ -256,17 +278,23 @@ def accept(snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_
     offer = snapshot.actor_offer
     if offer is None or offer.status not in ("notified", "refused"):
         return Refusal.NOT_ELIGIBLE  # never offered, or withdrawn by a winner who committed since
-    phase = "exclusive" if physician_id == snapshot.treating_physician_id and snapshot.state == "exclusive" \
-        else snapshot.state
+    phase = "exclusive" if physician_id == snapshot.treating_physician_id and snapshot.state == "exclusive" else snapshot.state
     effects: list[Effect] = [AnswerOffer(physician_id, "accepted"), Withdraw("accepted", except_physician=physician_id)]
     if snapshot.patient_reachable:
         effects.append(SmsPatient())
     if not snapshot.treating_registered and snapshot.outside_treating_reachable:
         effects.append(TellOutsideTreating())
-    values = {"accepted_by_id": physician_id, "accepted_at": now, "accepted_phase": phase,
-              "appointment_at": appointment_at, "place": place, **_closing(now)}
-    event = EventSpec("accepted", {"physician_id": physician_id, "phase": phase, "appointment_at": iso(appointment_at),
-                                   "place": place})
+    values = {
+        "accepted_by_id": physician_id,
+        "accepted_at": now,
+        "accepted_phase": phase,
+        "appointment_at": appointment_at,
+        "place": place,
+        **_closing(now),
+    }
+    event = EventSpec(
+        "accepted", {"physician_id": physician_id, "phase": phase, "appointment_at": iso(appointment_at), "place": place}
+    )
     return Decision("accepted", snapshot.exclusive_until, snapshot.expires_at, (event,), tuple(effects), values)
 
 
@@ -274,13 +302,19 @@ def cancel(snapshot: Snapshot, *, now: datetime, reason: str) -> Decision | Refu
     """Decide whether an open request may be cancelled: every phone it was offered to is cleared."""
     if snapshot.state not in OPEN_STATES:
         return Refusal.CLOSED
-    return Decision("cancelled", snapshot.exclusive_until, snapshot.expires_at,
-                    (EventSpec("cancelled", {"reason": reason}),), (Withdraw("cancelled"),),
-                    {"cancel_reason": reason, **_closing(now)})
+    return Decision(
+        "cancelled",
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec("cancelled", {"reason": reason}),),
+        (Withdraw("cancelled"),),
+        {"cancel_reason": reason, **_closing(now)},
+    )
 
 
-def record_outcome(snapshot: Snapshot, *, physician_id: int, outcome: str, synthesis: str | None,
-                   now: datetime) -> Decision | Refusal:
+def record_outcome(
+    snapshot: Snapshot, *, physician_id: int, outcome: str, synthesis: str | None, now: datetime
+) -> Decision | Refusal:
     """Decide whether the accepting physician may record the outcome now; a seen patient's synthesis is kept."""
     if snapshot.state in OUTCOMES:
         return Refusal.ALREADY_RECORDED

@@ -36,27 +36,55 @@ from dispatch.periods import local_midnight
 
 # Lightweight tables, so that the migration that backfills does not depend on today's models.
 _meta = MetaData()
-_requests = Table("requests", _meta, Column("id", Integer), Column("community_id", Integer),
-                  Column("opened_at", UTCDateTime), Column("accepted_at", UTCDateTime),
-                  Column("accept_delay_us", BigInteger), Column("synthesis_status", String), Column("state", String),
-                  Column("source", String), Column("motive", String), Column("treating_status", String),
-                  Column("treating_physician_id", Integer), Column("accepted_by_id", Integer))
-_offers = Table("offers", _meta, Column("request_id", Integer), Column("physician_id", Integer),
-                Column("status", String))
+_requests = Table(
+    "requests",
+    _meta,
+    Column("id", Integer),
+    Column("community_id", Integer),
+    Column("opened_at", UTCDateTime),
+    Column("accepted_at", UTCDateTime),
+    Column("accept_delay_us", BigInteger),
+    Column("synthesis_status", String),
+    Column("state", String),
+    Column("source", String),
+    Column("motive", String),
+    Column("treating_status", String),
+    Column("treating_physician_id", Integer),
+    Column("accepted_by_id", Integer),
+)
+_offers = Table("offers", _meta, Column("request_id", Integer), Column("physician_id", Integer), Column("status", String))
 _syntheses = Table("syntheses", _meta, Column("request_id", Integer), Column("status", String))
 _communities = Table("communities", _meta, Column("id", Integer), Column("timezone", String))
-STATS = Table("physician_day_stats", _meta, Column("community_id", Integer, primary_key=True),
-              Column("physician_id", Integer, primary_key=True), Column("day", Date, primary_key=True),
-              Column("offered", Integer), Column("accepted", Integer), Column("refused", Integer))
+STATS = Table(
+    "physician_day_stats",
+    _meta,
+    Column("community_id", Integer, primary_key=True),
+    Column("physician_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("offered", Integer),
+    Column("accepted", Integer),
+    Column("refused", Integer),
+)
 # The request rollup's group: a request's local day and the fields the report counts it by.
 GROUP = ("state", "source", "motive", "treating_status", "synthesis_status", "accepted_by_treating")
-REQUEST_STATS = Table("request_day_stats", _meta, Column("community_id", Integer, primary_key=True),
-                      Column("day", Date, primary_key=True),
-                      *[Column(name, String, primary_key=True) for name in GROUP[:-1]],
-                      Column("accepted_by_treating", Boolean, primary_key=True), Column("n", Integer))
-_days = Table("report_day_starts", _meta, Column("community_id", Integer), Column("day", Date),
-              Column("start_at", UTCDateTime), Index("ix_report_day_starts", "community_id", "start_at"),
-              prefixes=["TEMPORARY"])
+REQUEST_STATS = Table(
+    "request_day_stats",
+    _meta,
+    Column("community_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    *[Column(name, String, primary_key=True) for name in GROUP[:-1]],
+    Column("accepted_by_treating", Boolean, primary_key=True),
+    Column("n", Integer),
+)
+_days = Table(
+    "report_day_starts",
+    _meta,
+    Column("community_id", Integer),
+    Column("day", Date),
+    Column("start_at", UTCDateTime),
+    Index("ix_report_day_starts", "community_id", "start_at"),
+    prefixes=["TEMPORARY"],
+)
 
 
 def local_day(instant: datetime, zone: str) -> date:
@@ -71,27 +99,55 @@ def delay_us(opened_at: datetime, accepted_at: datetime) -> int:
 
 def count_offers(*, community_id: int, day: date, physician_ids: list[int]) -> None:
     """Add one offer to each physician's row of the day, in one statement; the caller commits."""
-    _upsert([{"community_id": community_id, "physician_id": physician_id, "day": day, "offered": 1, "accepted": 0,
-              "refused": 0} for physician_id in sorted(physician_ids)])
+    _upsert(
+        [
+            {"community_id": community_id, "physician_id": physician_id, "day": day, "offered": 1, "accepted": 0, "refused": 0}
+            for physician_id in sorted(physician_ids)
+        ]
+    )
 
 
 def count_answer(*, community_id: int, day: date, physician_id: int, answer: str, previous: str) -> None:
     """Record a physician's answer (`accepted` or `refused`) to an offer last `previous`; the caller commits."""
-    row = {"community_id": community_id, "physician_id": physician_id, "day": day, "offered": 0,
-           "accepted": int(answer == "accepted"), "refused": int(answer == "refused") - int(previous == "refused")}
+    row = {
+        "community_id": community_id,
+        "physician_id": physician_id,
+        "day": day,
+        "offered": 0,
+        "accepted": int(answer == "accepted"),
+        "refused": int(answer == "refused") - int(previous == "refused"),
+    }
     _upsert([row])
 
 
 # The columns of a request that decide its row in the request rollup (or its accept delay).
-_TRACKED = ("community_id", "opened_at", "state", "source", "motive", "treating_status", "synthesis_status",
-            "accepted_by_id", "treating_physician_id", "accepted_at")
+_TRACKED = (
+    "community_id",
+    "opened_at",
+    "state",
+    "source",
+    "motive",
+    "treating_status",
+    "synthesis_status",
+    "accepted_by_id",
+    "treating_physician_id",
+    "accepted_at",
+)
 
 
 def _key(values: dict[str, Any], zone: str) -> tuple[Any, ...]:
     """Return the request rollup's row of a request with these column values: community, local day, group."""
     by_treating = values["accepted_by_id"] is not None and values["accepted_by_id"] == values["treating_physician_id"]
-    return (values["community_id"], local_day(values["opened_at"], zone), values["state"], values["source"],
-            values["motive"], values["treating_status"], values["synthesis_status"] or "", by_treating)
+    return (
+        values["community_id"],
+        local_day(values["opened_at"], zone),
+        values["state"],
+        values["source"],
+        values["motive"],
+        values["treating_status"],
+        values["synthesis_status"] or "",
+        by_treating,
+    )
 
 
 def _move_request(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> None:
@@ -99,8 +155,7 @@ def _move_request(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None)
     if before == after:
         return
     names = ("community_id", "day", *GROUP)
-    rows = [{**dict(zip(names, key, strict=True)), "n": step} for key, step in ((before, -1), (after, 1))
-            if key is not None]
+    rows = [{**dict(zip(names, key, strict=True)), "n": step} for key, step in ((before, -1), (after, 1)) if key is not None]
     _upsert(rows, table=REQUEST_STATS)
 
 
@@ -150,14 +205,15 @@ def _upsert(rows: list[dict[str, Any]], *, table: Table = STATS) -> None:
 
 _PENDING = "report_rollups_pending"
 # Each rollup, in the order transactions write them (so they lock in the same order): key and counts.
-_ROLLUPS = {STATS.name: (STATS, ("community_id", "physician_id", "day"), ("offered", "accepted", "refused")),
-            REQUEST_STATS.name: (REQUEST_STATS, ("community_id", "day", *GROUP), ("n",))}
+_ROLLUPS = {
+    STATS.name: (STATS, ("community_id", "physician_id", "day"), ("offered", "accepted", "refused")),
+    REQUEST_STATS.name: (REQUEST_STATS, ("community_id", "day", *GROUP), ("n",)),
+}
 
 
 def install(session_factory: Any) -> None:
     """Keep the rollups with every transaction of the app's sessions (idempotent: apps share one `db`)."""
-    for name, hook in (("before_flush", _derive), ("before_commit", _write_pending),
-                       ("after_rollback", _forget_pending)):
+    for name, hook in (("before_flush", _derive), ("before_commit", _write_pending), ("after_rollback", _forget_pending)):
         if not event.contains(session_factory, name, hook):
             event.listen(session_factory, name, hook)
 
@@ -176,8 +232,7 @@ def _write_pending(session: Session) -> None:
     for name, (table, keys, counts) in _ROLLUPS.items():
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
         for _, row in (entry for entry in queued if entry[0] == name):
-            into = merged.setdefault(tuple(row[k] for k in keys), {**{k: row[k] for k in keys},
-                                                                   **dict.fromkeys(counts, 0)})
+            into = merged.setdefault(tuple(row[k] for k in keys), {**{k: row[k] for k in keys}, **dict.fromkeys(counts, 0)})
             for count in counts:
                 into[count] += row[count]
         rows = [merged[key] for key in sorted(merged) if any(merged[key][count] for count in counts)]
@@ -197,7 +252,8 @@ def _upsert_statement(dialect: Any, table: Table, keys: tuple[str, ...], counts:
     if cache_key not in _statements:
         statement = dialect.insert(table)
         _statements[cache_key] = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={count: table.c[count] + statement.excluded[count] for count in counts})
+            index_elements=list(keys), set_={count: table.c[count] + statement.excluded[count] for count in counts}
+        )
     return _statements[cache_key]
 
 
@@ -216,8 +272,9 @@ def backfill(connection: Connection) -> None:
 
     Migration 0003 runs it before the request rollup exists (0004 creates and fills it): it then skips that one.
     """
-    connection.execute(update(_requests).where(_requests.c.accepted_at.is_not(None))
-                       .values(accept_delay_us=_delay_sql(connection.dialect.name)))
+    connection.execute(
+        update(_requests).where(_requests.c.accepted_at.is_not(None)).values(accept_delay_us=_delay_sql(connection.dialect.name))
+    )
     status = select(_syntheses.c.status).where(_syntheses.c.request_id == _requests.c.id).scalar_subquery()
     connection.execute(update(_requests).values(synthesis_status=status))
     connection.execute(STATS.delete())
@@ -257,10 +314,11 @@ def _delay_sql(dialect: str) -> Any:
 
 def _day_starts(connection: Connection) -> list[dict[str, Any]]:
     """Return the UTC start of every local day each community's requests span, a day either side."""
-    query = (select(_communities.c.id, _communities.c.timezone, func.min(_requests.c.opened_at),
-                    func.max(_requests.c.opened_at))
-             .join(_requests, _requests.c.community_id == _communities.c.id).group_by(_communities.c.id,
-                                                                                       _communities.c.timezone))
+    query = (
+        select(_communities.c.id, _communities.c.timezone, func.min(_requests.c.opened_at), func.max(_requests.c.opened_at))
+        .join(_requests, _requests.c.community_id == _communities.c.id)
+        .group_by(_communities.c.id, _communities.c.timezone)
+    )
     out: list[dict[str, Any]] = []
     for community_id, zone, first, last in connection.execute(query):
         first, last = (_aware(value) for value in (first, last))
@@ -279,16 +337,28 @@ def _aware(value: Any) -> datetime:
 
 def _request_day() -> Any:
     r, d = _requests, _days
-    return (select(d.c.day).where(d.c.community_id == r.c.community_id, d.c.start_at <= r.c.opened_at)
-            .order_by(d.c.start_at.desc()).limit(1).scalar_subquery())
+    return (
+        select(d.c.day)
+        .where(d.c.community_id == r.c.community_id, d.c.start_at <= r.c.opened_at)
+        .order_by(d.c.start_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _insert_request_rollup(connection: Connection) -> None:
     r = _requests
     by_treating = case((r.c.accepted_by_id == r.c.treating_physician_id, true()), else_=false())
-    grouped = select(r.c.community_id, _request_day().label("day"), r.c.state, r.c.source, r.c.motive,
-                     r.c.treating_status, func.coalesce(r.c.synthesis_status, "").label("synthesis_status"),
-                     by_treating.label("accepted_by_treating")).subquery()
+    grouped = select(
+        r.c.community_id,
+        _request_day().label("day"),
+        r.c.state,
+        r.c.source,
+        r.c.motive,
+        r.c.treating_status,
+        func.coalesce(r.c.synthesis_status, "").label("synthesis_status"),
+        by_treating.label("accepted_by_treating"),
+    ).subquery()
     columns = [grouped.c[name] for name in ("community_id", "day", *GROUP)]
     counts = select(*columns, func.count()).group_by(*columns)
     connection.execute(insert(REQUEST_STATS).from_select(["community_id", "day", *GROUP, "n"], counts))
@@ -297,10 +367,16 @@ def _insert_request_rollup(connection: Connection) -> None:
 def _insert_rollup(connection: Connection) -> None:
     r, o = _requests, _offers
     request_days = select(r.c.id, r.c.community_id, _request_day().label("day")).subquery()
-    counts = (select(request_days.c.community_id, o.c.physician_id, request_days.c.day, func.count(),
-                     func.sum(case((o.c.status == "accepted", 1), else_=0)),
-                     func.sum(case((o.c.status == "refused", 1), else_=0)))
-              .join(request_days, request_days.c.id == o.c.request_id)
-              .group_by(request_days.c.community_id, o.c.physician_id, request_days.c.day))
-    connection.execute(insert(STATS).from_select(["community_id", "physician_id", "day", "offered", "accepted",
-                                                  "refused"], counts))
+    counts = (
+        select(
+            request_days.c.community_id,
+            o.c.physician_id,
+            request_days.c.day,
+            func.count(),
+            func.sum(case((o.c.status == "accepted", 1), else_=0)),
+            func.sum(case((o.c.status == "refused", 1), else_=0)),
+        )
+        .join(request_days, request_days.c.id == o.c.request_id)
+        .group_by(request_days.c.community_id, o.c.physician_id, request_days.c.day)
+    )
+    connection.execute(insert(STATS).from_select(["community_id", "physician_id", "day", "offered", "accepted", "refused"], counts))

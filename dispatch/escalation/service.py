@@ -35,8 +35,9 @@ class Rejected(Exception):
 
 
 # The acting physician's offer of a request: its status and phase (a snapshot's `actor_offer`).
-_ACTOR_OFFER = select(Offer.status, Offer.phase).where(Offer.request_id == bindparam("request_id"),
-                                                       Offer.physician_id == bindparam("physician_id"))
+_ACTOR_OFFER = select(Offer.status, Offer.phase).where(
+    Offer.request_id == bindparam("request_id"), Offer.physician_id == bindparam("physician_id")
+)
 
 
 def treating_address(request: Request) -> str | None:
@@ -48,8 +49,9 @@ def treating_address(request: Request) -> str | None:
     return request.treating_mssante
 
 
-def snapshot(request: Request | Any, *, physician_id: int | None = None, offer: ActorOffer | None = None,
-             with_treating_address: bool = False) -> Snapshot:
+def snapshot(
+    request: Request | Any, *, physician_id: int | None = None, offer: ActorOffer | None = None, with_treating_address: bool = False
+) -> Snapshot:
     """Return what the machine needs of a request (a row or a light read with the same columns).
 
     With `physician_id`, the actor's offer is read too (unless given as `offer`).
@@ -57,16 +59,22 @@ def snapshot(request: Request | Any, *, physician_id: int | None = None, offer: 
     if physician_id is not None and offer is None:
         row = db.session.execute(_ACTOR_OFFER, {"request_id": request.id, "physician_id": physician_id}).first()
         offer = ActorOffer(row.status, row.phase) if row is not None else None
-    return Snapshot(state=request.state, exclusive_until=request.exclusive_until, expires_at=request.expires_at,
-                    treating_physician_id=request.treating_physician_id, accepted_by_id=request.accepted_by_id,
-                    opened_at=request.opened_at, community_at=request.community_at,
-                    outside_treating_reachable=bool(request.treating_mssante),
-                    patient_reachable=bool(request.patient_phone), actor_offer=offer,
-                    treating_address=treating_address(request) if with_treating_address else None)
+    return Snapshot(
+        state=request.state,
+        exclusive_until=request.exclusive_until,
+        expires_at=request.expires_at,
+        treating_physician_id=request.treating_physician_id,
+        accepted_by_id=request.accepted_by_id,
+        opened_at=request.opened_at,
+        community_at=request.community_at,
+        outside_treating_reachable=bool(request.treating_mssante),
+        patient_reachable=bool(request.patient_phone),
+        actor_offer=offer,
+        treating_address=treating_address(request) if with_treating_address else None,
+    )
 
 
-def _write(request: Request, decision: Decision, *, now: datetime, actor: Actor,
-           batch: effects.Batch | None = None) -> None:
+def _write(request: Request, decision: Decision, *, now: datetime, actor: Actor, batch: effects.Batch | None = None) -> None:
     """Write a decision on `request` in the caller's transaction: its columns, its events, its effects.
 
     Without a batch, the request's conditional UPDATE is sent first (raising StaleDataError when another writer
@@ -88,16 +96,31 @@ def treating_eligible(physician: Physician | None, community_id: int, *, now: da
     return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
 
 
-def open_request(*, community: Community, fields: dict[str, Any], treating: Physician | None,
-                 directory_id: int | None, opened_by: User, now: datetime, actor: Actor,
-                 idempotency_key: str | None = None) -> Request:
+def open_request(
+    *,
+    community: Community,
+    fields: dict[str, Any],
+    treating: Physician | None,
+    directory_id: int | None,
+    opened_by: User,
+    now: datetime,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> Request:
     """Open a request, offer it to the treating GP alone or to the community, and commit."""
     plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
-    decision = machine.open_request(now=now, plan=plan,
-                                    treating_eligible=treating_eligible(treating, community.id, now=now))
-    request = Request(community=community, community_id=community.id, opened_by_id=opened_by.id, idempotency_key=idempotency_key,
-                      treating_physician_id=treating.id if treating else None, treating_directory_id=directory_id,
-                      plan_exclusive_s=plan.exclusive_s, plan_response_s=plan.response_s, **fields)
+    decision = machine.open_request(now=now, plan=plan, treating_eligible=treating_eligible(treating, community.id, now=now))
+    request = Request(
+        community=community,
+        community_id=community.id,
+        opened_by_id=opened_by.id,
+        idempotency_key=idempotency_key,
+        treating_physician_id=treating.id if treating else None,
+        treating_directory_id=directory_id,
+        plan_exclusive_s=plan.exclusive_s,
+        plan_response_s=plan.response_s,
+        **fields,
+    )
     db.session.add(request)
     _write(request, decision, now=now, actor=actor)
     db.session.commit()
@@ -143,9 +166,16 @@ def next_deadline_after(*, now: datetime) -> datetime | None:
     return db.session.scalar(select(func.min(Request.next_deadline)).where(Request.next_deadline > now))
 
 
-def _decide_and_write(request: Request, decide: Any, *, now: datetime, actor: Actor,
-                      physician_id: int | None = None, refresh_on_refusal: bool = False,
-                      with_treating_address: bool = False) -> Request:
+def _decide_and_write(
+    request: Request,
+    decide: Any,
+    *,
+    now: datetime,
+    actor: Actor,
+    physician_id: int | None = None,
+    refresh_on_refusal: bool = False,
+    with_treating_address: bool = False,
+) -> Request:
     """Ask the machine (`decide(snapshot)`), write its decision and commit; again on a stale read."""
     for attempt in range(RETRIES):
         decision = decide(snapshot(request, physician_id=physician_id, with_treating_address=with_treating_address))
@@ -170,29 +200,39 @@ def _decide_and_write(request: Request, decide: Any, *, now: datetime, actor: Ac
     raise Rejected(Refusal.CLOSED)
 
 
-def accept(*, request: Request, physician: Physician, appointment_at: datetime, place: str | None,
-           now: datetime, actor: Actor) -> Request:
+def accept(
+    *, request: Request, physician: Physician, appointment_at: datetime, place: str | None, now: datetime, actor: Actor
+) -> Request:
     """Take the request for `physician`, exactly once, and commit."""
     return _decide_and_write(
-        request, lambda shot: machine.accept(shot, physician_id=physician.id, now=now, appointment_at=appointment_at,
-                                             place=place or physician.address),
-        now=now, actor=actor, physician_id=physician.id, refresh_on_refusal=True)
+        request,
+        lambda shot: machine.accept(
+            shot, physician_id=physician.id, now=now, appointment_at=appointment_at, place=place or physician.address
+        ),
+        now=now,
+        actor=actor,
+        physician_id=physician.id,
+        refresh_on_refusal=True,
+    )
 
 
 def accept_verdict(row: Any, *, physician_id: int, now: datetime) -> Refusal | None:
     """Return the machine's refusal of an acceptance, from a light read (`accept_read`), or None if it may go on."""
     offer = ActorOffer(row.offer_status, row.offer_phase) if row.offer_status is not None else None
     # The light read has no appointment yet: a placeholder (the decision itself is taken again on the request).
-    verdict = machine.accept(snapshot(row, offer=offer), physician_id=physician_id, now=now, appointment_at=now,
-                             place=None)
+    verdict = machine.accept(snapshot(row, offer=offer), physician_id=physician_id, now=now, appointment_at=now, place=None)
     return verdict if isinstance(verdict, Refusal) else None
 
 
 def refuse(*, request: Request, physician: Physician, reason: str | None, now: datetime, actor: Actor) -> Request:
     """Record a physician's refusal; the treating GP's opens the community at once."""
     return _decide_and_write(
-        request, lambda shot: machine.refuse(shot, physician_id=physician.id, now=now, reason=reason),
-        now=now, actor=actor, physician_id=physician.id)
+        request,
+        lambda shot: machine.refuse(shot, physician_id=physician.id, now=now, reason=reason),
+        now=now,
+        actor=actor,
+        physician_id=physician.id,
+    )
 
 
 def cancel(*, request: Request, reason: str, now: datetime, actor: Actor) -> Request:
@@ -200,10 +240,14 @@ def cancel(*, request: Request, reason: str, now: datetime, actor: Actor) -> Req
     return _decide_and_write(request, lambda shot: machine.cancel(shot, now=now, reason=reason), now=now, actor=actor)
 
 
-def record_outcome(*, request: Request, physician: Physician, outcome: str, synthesis: str | None,
-                   now: datetime, actor: Actor) -> Request:
+def record_outcome(
+    *, request: Request, physician: Physician, outcome: str, synthesis: str | None, now: datetime, actor: Actor
+) -> Request:
     """Record that the patient was seen (with a synthesis for the treating GP) or did not come."""
     return _decide_and_write(
-        request, lambda shot: machine.record_outcome(shot, physician_id=physician.id, outcome=outcome,
-                                                     synthesis=synthesis, now=now),
-        now=now, actor=actor, with_treating_address=outcome == "seen")
+        request,
+        lambda shot: machine.record_outcome(shot, physician_id=physician.id, outcome=outcome, synthesis=synthesis, now=now),
+        now=now,
+        actor=actor,
+        with_treating_address=outcome == "seen",
+    )

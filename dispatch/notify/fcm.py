@@ -257,9 +257,7 @@ class FcmPush:
             logger.error("fcm push refused for %d of %d tokens: %s", refused, len(targets), _describe(permanent))
         return [tally.result() for tally in tallies]
 
-    def _send_batch(
-        self, fcm_messages: list[messaging.Message], tokens: list[str]
-    ) -> Iterable[tuple[str, BaseException | None]]:
+    def _send_batch(self, fcm_messages: list[messaging.Message], tokens: list[str]) -> Iterable[tuple[str, BaseException | None]]:
         """Send one batch and pair each token with its failure, or None when sent."""
         # messaging.send on threads kept for the adapter's life: what send_each does per message, without
         # starting a thread per message on every batch (a sixth of a push's cost when pushes come in tens).
@@ -303,8 +301,9 @@ class _Tally:
         else:
             outcome = Outcome.PERMANENT  # nothing delivered and retrying cannot help
         detail = _describe(self.codes) if self.codes else ("" if self.tokens else "no device token")
-        return PushResult(outcome, sent_tokens=tuple(self.sent), dead_tokens=tuple(self.dead),
-                          retry_tokens=tuple(self.retry), detail=detail)
+        return PushResult(
+            outcome, sent_tokens=tuple(self.sent), dead_tokens=tuple(self.dead), retry_tokens=tuple(self.retry), detail=detail
+        )
 
 
 def _with_token(fcm_message: messaging.Message, token: str) -> messaging.Message:

@@ -28,8 +28,13 @@ class InboxPush(_Inbox):
     def send(self, message: PushMessage) -> PushResult:
         """Keep the push for every token."""
         for token in message.tokens:
-            self._keep(channel="push", recipient=token, title=message.title, body=message.body,
-                       data={**message.data, "collapse_key": message.collapse_key})
+            self._keep(
+                channel="push",
+                recipient=token,
+                title=message.title,
+                body=message.body,
+                data={**message.data, "collapse_key": message.collapse_key},
+            )
         return PushResult(outcome=Outcome.SENT, sent_tokens=message.tokens)
 
     def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
@@ -53,9 +58,13 @@ class InboxMail(_Inbox):
         """Keep the message's headers, text and attachment names."""
         text = message.get_body(preferencelist=("plain",))
         attachments = [part.get_filename() or "" for part in message.iter_attachments()]
-        self._keep(channel="mail", recipient=str(message["To"]), title=str(message["Subject"]),
-                   body=text.get_content() if text is not None else "",
-                   data={"attachments": attachments, "message_id": str(message["Message-ID"])})
+        self._keep(
+            channel="mail",
+            recipient=str(message["To"]),
+            title=str(message["Subject"]),
+            body=text.get_content() if text is not None else "",
+            data={"attachments": attachments, "message_id": str(message["Message-ID"])},
+        )
         return DeliveryResult(outcome=Outcome.SENT, provider_id=str(message["Message-ID"]))
 
 

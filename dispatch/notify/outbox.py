@@ -17,12 +17,33 @@ from dispatch.runtime import note_outbox_queued
 log = logging.getLogger(__name__)
 
 
-def enqueue(*, channel: str, kind: str, key: str, now: datetime, payload: dict[str, Any],
-            request_id: int | None = None, physician_id: int | None = None, address: str | None = None) -> None:
+def enqueue(
+    *,
+    channel: str,
+    kind: str,
+    key: str,
+    now: datetime,
+    payload: dict[str, Any],
+    request_id: int | None = None,
+    physician_id: int | None = None,
+    address: str | None = None,
+) -> None:
     """Add a message to the outbox in the caller's transaction."""
-    db.session.add(OutboxMessage(
-        idempotency_key=key, channel=channel, kind=kind, request_id=request_id, physician_id=physician_id,
-        address=address, payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now))
+    db.session.add(
+        OutboxMessage(
+            idempotency_key=key,
+            channel=channel,
+            kind=kind,
+            request_id=request_id,
+            physician_id=physician_id,
+            address=address,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
     note_outbox_queued(db.session())
     _ENQUEUED[0] += 1
 
@@ -45,9 +66,22 @@ def enqueue_many(messages: list[dict[str, Any]], *, now: datetime) -> None:
     if messages:
         _ENQUEUED[0] += len(messages)
         note_outbox_queued(db.session())
-        db.session.execute(insert(OutboxMessage), [
-            {"request_id": None, "physician_id": None, "address": None, **message, "status": "pending",
-             "attempts": 0, "next_attempt_at": now, "created_at": now} for message in messages])
+        db.session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "request_id": None,
+                    "physician_id": None,
+                    "address": None,
+                    **message,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for message in messages
+            ],
+        )
 
 
 def backoff_s(attempts: int, rng: Callable[[], float] = random.random, cap_s: int = 300) -> float:
@@ -73,12 +107,15 @@ def claim_due(*, now: datetime, limit: int, lease_s: int) -> list[OutboxMessage]
     # One UPDATE ... RETURNING (PostgreSQL, SQLite >= 3.35): the due condition is checked again on
     # the row being written, so two senders never hold the same message, with no per-row round trip.
     # The whole rows come back: the sender needs no second read.
-    claimed = list(db.session.scalars(
-        update(OutboxMessage)
-        .where(held, due)
-        .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage)
-        .execution_options(synchronize_session=False, populate_existing=True)))
+    claimed = list(
+        db.session.scalars(
+            update(OutboxMessage)
+            .where(held, due)
+            .values(status="sending", locked_until=now + timedelta(seconds=lease_s), attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+    )
     with kept_after_commit():  # the rows stand as claimed: no reload of each after the commit
         db.session.commit()
     return sorted(claimed, key=lambda message: message.id)
@@ -88,14 +125,26 @@ def mark_sent(ids: list[int], *, now: datetime) -> None:
     """Record that the messages held by this sender were all sent, in one statement."""
     if ids:
         db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
             .values(status="sent", sent_at=now, locked_until=None, last_error=None)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
 
 
-def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: int, error: str | None = None,
-           provider_id: str | None = None, provider_status: str | None = None, retry: bool = False,
-           rng: Callable[[], float] = random.random, not_before_s: float | None = None) -> None:
+def settle(
+    message: OutboxMessage,
+    *,
+    status: str,
+    now: datetime,
+    max_attempts: int,
+    error: str | None = None,
+    provider_id: str | None = None,
+    provider_status: str | None = None,
+    retry: bool = False,
+    rng: Callable[[], float] = random.random,
+    not_before_s: float | None = None,
+) -> None:
     """Record how an attempt ended: sent, or retried later (not before `not_before_s` if the provider said so),
     or given up."""
     message.locked_until = None
@@ -112,5 +161,11 @@ def settle(message: OutboxMessage, *, status: str, now: datetime, max_attempts: 
     if message.status == "sent":
         message.sent_at = now
     if message.status == "failed":
-        log.warning("outbox message %s (%s/%s) failed after %s attempts: %s", message.id, message.channel,
-                    message.kind, message.attempts, message.last_error)
+        log.warning(
+            "outbox message %s (%s/%s) failed after %s attempts: %s",
+            message.id,
+            message.channel,
+            message.kind,
+            message.attempts,
+            message.last_error,
+        )

@@ -23,8 +23,18 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 50  # a round's fallbacks are due at once; bounded so a bug cannot spin forever
 # Twilio's message statuses in the order they can follow each other; the last rank is final.
-PROVIDER_RANKS = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4,
-                  "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
+PROVIDER_RANKS = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
 
 
 # What the sender asks the domain it serves: registered by create_app (dispatch.delivery), so that this
@@ -48,9 +58,14 @@ def _no_devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
     return {}
 
 
-NO_HOOKS = Hooks(devices=_no_devices, forget_devices=lambda tokens: None, phone_of=lambda physician_id: None,
-                 open_requests=lambda request_ids: set(request_ids), current_offer=lambda request_id: {},
-                 delivered={})
+NO_HOOKS = Hooks(
+    devices=_no_devices,
+    forget_devices=lambda tokens: None,
+    phone_of=lambda physician_id: None,
+    open_requests=lambda request_ids: set(request_ids),
+    current_offer=lambda request_id: {},
+    delivered={},
+)
 
 
 def _after(message: OutboxMessage, outcome: str, *, now: datetime, hooks: Hooks, **info: Any) -> None:
@@ -112,8 +127,15 @@ def _guarded(messages: list[OutboxMessage], work: Callable[..., None], *, now: d
         db.session.rollback()
         for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
             if message.status == "sending":
-                outbox.settle(message, status="failed", now=now, max_attempts=senders.max_attempts,
-                              error="internal error while sending", retry=True, rng=senders.rng)
+                outbox.settle(
+                    message,
+                    status="failed",
+                    now=now,
+                    max_attempts=senders.max_attempts,
+                    error="internal error while sending",
+                    retry=True,
+                    rng=senders.rng,
+                )
         db.session.commit()
 
 
@@ -124,8 +146,7 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
         elif message.channel == "mail":
             _deliver_mail(message, now=now, senders=senders)
         else:
-            outbox.settle(message, status="failed", now=now, max_attempts=0,
-                          error=f"unknown channel {message.channel}")
+            outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"unknown channel {message.channel}")
 
 
 def _stale_phase(message: OutboxMessage, now: datetime) -> bool:
@@ -183,8 +204,9 @@ def _send_by_service(ready: list[tuple[OutboxMessage, list[tuple[str, str]]]], s
     for port, route in routes:
         batch: list[tuple[int, PushMessage]] = []
         for index, (message, devices) in enumerate(ready):
-            chosen = [token for platform, token in devices
-                      if senders.webpush is None or (platform == "webpush") == (route == "webpush")]
+            chosen = [
+                token for platform, token in devices if senders.webpush is None or (platform == "webpush") == (route == "webpush")
+            ]
             if chosen:
                 batch.append((index, _push(message, chosen)))
         if batch:
@@ -197,30 +219,47 @@ def _merge(results: list[PushResult]) -> PushResult:
     if len(results) == 1:
         return results[0]
     outcomes = {result.outcome for result in results}
-    outcome = Outcome.TRANSIENT if Outcome.TRANSIENT in outcomes else \
-        Outcome.SENT if Outcome.SENT in outcomes else Outcome.PERMANENT
-    return PushResult(outcome, sent_tokens=tuple(t for r in results for t in r.sent_tokens),
-                      dead_tokens=tuple(t for r in results for t in r.dead_tokens),
-                      retry_tokens=tuple(t for r in results for t in r.retry_tokens),
-                      detail=", ".join(r.detail for r in results if r.detail))
+    outcome = (
+        Outcome.TRANSIENT if Outcome.TRANSIENT in outcomes else Outcome.SENT if Outcome.SENT in outcomes else Outcome.PERMANENT
+    )
+    return PushResult(
+        outcome,
+        sent_tokens=tuple(t for r in results for t in r.sent_tokens),
+        dead_tokens=tuple(t for r in results for t in r.dead_tokens),
+        retry_tokens=tuple(t for r in results for t in r.retry_tokens),
+        detail=", ".join(r.detail for r in results if r.detail),
+    )
 
 
 def _push(message: OutboxMessage, tokens: list[str]) -> PushMessage:
     payload = message.payload
     expires_at = datetime.fromisoformat(payload["expires_at"]) if payload.get("expires_at") else None
-    return PushMessage(tokens=tuple(tokens), data=payload["data"], collapse_key=payload["collapse_key"],
-                       expires_at=expires_at, title=payload.get("title"), body=payload.get("body"),
-                       urgent=payload.get("urgent", True))
+    return PushMessage(
+        tokens=tuple(tokens),
+        data=payload["data"],
+        collapse_key=payload["collapse_key"],
+        expires_at=expires_at,
+        title=payload.get("title"),
+        body=payload.get("body"),
+        urgent=payload.get("urgent", True),
+    )
 
 
-def _settle_push(message: OutboxMessage, tokens: tuple[str, ...], result: PushResult, *, now: datetime,
-                 senders: Senders) -> None:
+def _settle_push(message: OutboxMessage, tokens: tuple[str, ...], result: PushResult, *, now: datetime, senders: Senders) -> None:
     if result.sent_tokens:  # the physician's phone has it, even if another device failed
         outbox.settle(message, status="sent", now=now, max_attempts=senders.max_attempts, error=result.detail)
     elif result.outcome is Outcome.TRANSIENT:
         # A push service that said when to come back (429, 503 with Retry-After) is not asked sooner.
-        outbox.settle(message, status="sent", now=now, max_attempts=senders.max_attempts, error=result.detail,
-                      retry=True, rng=senders.rng, not_before_s=retry_after_s(result.detail))
+        outbox.settle(
+            message,
+            status="sent",
+            now=now,
+            max_attempts=senders.max_attempts,
+            error=result.detail,
+            retry=True,
+            rng=senders.rng,
+            not_before_s=retry_after_s(result.detail),
+        )
         if message.status == "failed":
             _unreachable(message, now=now, senders=senders, reason=f"push failed: {result.detail}", status="failed")
     elif set(result.dead_tokens) == set(tokens):
@@ -241,11 +280,17 @@ def _unreachable(message: OutboxMessage, *, now: datetime, senders: Senders, rea
     if not phone:
         outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"{reason}; no phone for an SMS")
         return
-    outbox.settle(message, status="fallback" if status != "dead_token" else status, now=now, max_attempts=0,
-                  error=reason)
-    outbox.enqueue(channel="sms", kind=f"{message.kind}_sms", key=f"{message.idempotency_key}:sms", now=now,
-                   payload={"body": sms_body}, request_id=message.request_id, physician_id=message.physician_id,
-                   address=phone)
+    outbox.settle(message, status="fallback" if status != "dead_token" else status, now=now, max_attempts=0, error=reason)
+    outbox.enqueue(
+        channel="sms",
+        kind=f"{message.kind}_sms",
+        key=f"{message.idempotency_key}:sms",
+        now=now,
+        payload={"body": sms_body},
+        request_id=message.request_id,
+        physician_id=message.physician_id,
+        address=phone,
+    )
 
 
 def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
@@ -255,27 +300,36 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="invalid phone number")
         _after(message, "failed", now=now, hooks=senders.hooks)
         return
-    result = senders.sms.send(SmsMessage(to=to, body=message.payload["body"], idempotency_key=message.idempotency_key,
-                                         status_callback=senders.sms_callback))
+    result = senders.sms.send(
+        SmsMessage(
+            to=to, body=message.payload["body"], idempotency_key=message.idempotency_key, status_callback=senders.sms_callback
+        )
+    )
     if result.extra.get("ambiguous"):
         # A read timeout: Twilio may have sent it. Twilio has no idempotency key to make a resend safe,
         # so we never repeat it: the row fails as "ambiguous" and the request's trail says so.
-        outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"ambiguous: {result.detail}",
-                      provider_status="unknown")
+        outbox.settle(
+            message, status="failed", now=now, max_attempts=0, error=f"ambiguous: {result.detail}", provider_status="unknown"
+        )
     else:
-        outbox.settle(message, status=_status(result.outcome), now=now, max_attempts=senders.max_attempts,
-                      error=result.detail, provider_id=result.provider_id,
-                      provider_status=result.extra.get("status"), retry=result.outcome is Outcome.TRANSIENT,
-                      rng=senders.rng)
+        outbox.settle(
+            message,
+            status=_status(result.outcome),
+            now=now,
+            max_attempts=senders.max_attempts,
+            error=result.detail,
+            provider_id=result.provider_id,
+            provider_status=result.extra.get("status"),
+            retry=result.outcome is Outcome.TRANSIENT,
+            rng=senders.rng,
+        )
     if message.status == "failed":
         _after(message, "failed", now=now, hooks=senders.hooks)
 
 
-def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime,
-                      hooks: Hooks = NO_HOOKS) -> bool:
+def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime, hooks: Hooks = NO_HOOKS) -> bool:
     """Move an SMS's provider status forward from a delivery callback and commit; False if unknown."""
-    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id,
-                                                        OutboxMessage.channel == "sms"))
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id, OutboxMessage.channel == "sms"))
     if row is None:
         return False
     rank = PROVIDER_RANKS[status]
@@ -286,9 +340,10 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
         values["last_error"] = f"twilio {status}" + (f" (error {error_code})" if error_code else "")
     moved = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row.id,
-               or_(OutboxMessage.provider_status.is_(None), OutboxMessage.provider_status.in_(earlier)))
-        .values(**values).execution_options(synchronize_session=False))
+        .where(OutboxMessage.id == row.id, or_(OutboxMessage.provider_status.is_(None), OutboxMessage.provider_status.in_(earlier)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount == 1 and status in ("undelivered", "failed"):  # type: ignore[attr-defined]
         db.session.refresh(row)
         _after(row, "undelivered", now=now, hooks=hooks, error_code=error_code)
@@ -304,8 +359,15 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="message could not be built")
     else:
         result = senders.mail.send(email)
-        outbox.settle(message, status=_status(result.outcome), now=now, max_attempts=senders.max_attempts,
-                      error=result.detail, provider_id=result.provider_id,
-                      retry=result.outcome is Outcome.TRANSIENT, rng=senders.rng)
+        outbox.settle(
+            message,
+            status=_status(result.outcome),
+            now=now,
+            max_attempts=senders.max_attempts,
+            error=result.detail,
+            provider_id=result.provider_id,
+            retry=result.outcome is Outcome.TRANSIENT,
+            rng=senders.rng,
+        )
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks)

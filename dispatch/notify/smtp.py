@@ -18,8 +18,7 @@ Security = Literal["tls", "starttls", "none"]
 SECURITY_MODES: tuple[str, ...] = ("tls", "starttls", "none")
 DEFAULT_PORTS: dict[str, int] = {"tls": 465, "starttls": 587, "none": 25}
 # TLS failures that look like the connection dropping rather than a refusal: try again.
-_NETWORK_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError,
-                       ssl.SSLWantWriteError, ssl.SSLSyscallError)
+_NETWORK_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLSyscallError)
 
 
 class ClosedAfterHandshakeError(Exception):
@@ -66,9 +65,7 @@ class SmtpMailer:
             raise ValueError("DISPATCH_SMTP_HOST is required to send secure mail over SMTP")
         security = str(config.get("DISPATCH_SMTP_SECURITY") or "tls").lower()
         if security not in SECURITY_MODES:
-            raise ValueError(
-                f"DISPATCH_SMTP_SECURITY must be one of {SECURITY_MODES}, not {security!r}"
-            )
+            raise ValueError(f"DISPATCH_SMTP_SECURITY must be one of {SECURITY_MODES}, not {security!r}")
         port = config.get("DISPATCH_SMTP_PORT") or DEFAULT_PORTS[security]
         try:
             port = int(port)
@@ -100,8 +97,7 @@ class SmtpMailer:
             codes = ", ".join(f"{code}" for code, _ in refused.values())
             detail = f"accepted with {len(refused)} recipient(s) refused: {codes}"
             logger.info("smtp send %s: sent (%s)", provider_id, detail)
-            return DeliveryResult(outcome=Outcome.SENT, provider_id=provider_id, detail=detail,
-                                  extra={"refused": codes})
+            return DeliveryResult(outcome=Outcome.SENT, provider_id=provider_id, detail=detail, extra={"refused": codes})
         logger.info("smtp send %s: sent", provider_id)
         return DeliveryResult(outcome=Outcome.SENT, provider_id=provider_id)
 
@@ -110,13 +106,13 @@ class SmtpMailer:
         smtp: smtplib.SMTP
         if self.security == "tls":
             try:
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                        local_hostname=self.local_hostname, context=self.context)
+                smtp = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname, context=self.context
+                )
             except smtplib.SMTPServerDisconnected as exc:  # handshake done, no greeting
                 raise _closed_after_handshake(exc) from exc
         else:
-            smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
-                                timeout=self.timeout)
+            smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout)
         try:
             if self.security == "starttls":
                 smtp.ehlo()
@@ -182,14 +178,12 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         replies = "; ".join(_reply(code, text) for code, text in exc.recipients.values())
-        outcome = Outcome.TRANSIENT if codes and all(400 <= c < 500 for c in codes) else (
-            Outcome.PERMANENT)
+        outcome = Outcome.TRANSIENT if codes and all(400 <= c < 500 for c in codes) else (Outcome.PERMANENT)
         return outcome, f"recipient refused: {replies}"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return Outcome.PERMANENT, f"not supported by the server: {exc}"
     if isinstance(exc, smtplib.SMTPResponseException):
-        kind = {smtplib.SMTPSenderRefused: "sender refused",
-                smtplib.SMTPDataError: "data refused"}.get(type(exc), "server replied")
+        kind = {smtplib.SMTPSenderRefused: "sender refused", smtplib.SMTPDataError: "data refused"}.get(type(exc), "server replied")
         outcome = Outcome.TRANSIENT if 400 <= exc.smtp_code < 500 else Outcome.PERMANENT
         if exc.smtp_code < 400:  # an unexpected reply: the server is confused, not refusing
             outcome = Outcome.TRANSIENT

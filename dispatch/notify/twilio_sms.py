@@ -100,9 +100,7 @@ class TwilioSms:
         except requests.exceptions.Timeout:
             # Twilio may have accepted the message: the outbox should not repeat it blindly.
             logger.warning("twilio sms: read timeout, delivery unknown")
-            return DeliveryResult(
-                Outcome.TRANSIENT, detail="read timeout (may have been sent)", extra={"ambiguous": "true"}
-            )
+            return DeliveryResult(Outcome.TRANSIENT, detail="read timeout (may have been sent)", extra={"ambiguous": "true"})
         except requests.exceptions.ConnectionError:
             return DeliveryResult(Outcome.TRANSIENT, detail="connection error")
         except (TwilioException, requests.exceptions.RequestException) as error:

@@ -27,8 +27,10 @@ class TwilioStatusIn(Schema):
         unknown = ma.EXCLUDE
 
     MessageSid = fields.String(required=True, validate=validate.Regexp(r"^(SM|MM)[0-9a-fA-F]{32}$"))  # noqa: N815
-    MessageStatus = fields.String(required=True,  # noqa: N815
-                                  validate=validate.OneOf(tuple(service.PROVIDER_RANKS)))
+    MessageStatus = fields.String(
+        required=True,  # noqa: N815
+        validate=validate.OneOf(tuple(service.PROVIDER_RANKS)),
+    )
     ErrorCode = fields.String(validate=validate.Length(max=10))  # noqa: N815
 
 
@@ -48,15 +50,22 @@ def check_signature() -> None:
 @bp.response(204)
 @bp.alt_response(403, description="Signature X-Twilio-Signature absente ou invalide")
 @bp.alt_response(404, description="Aucun SMS envoyé par ce service ne porte ce MessageSid")
-@bp.doc(security=[], summary="Statut de remise d'un SMS (rappel Twilio)",
-        description="Appelé par Twilio, sans jeton : l'en-tête X-Twilio-Signature (HMAC de l'URL publique "
-                    "DISPATCH_PUBLIC_URL + chemin et des champs du formulaire, clé TWILIO_AUTH_TOKEN) fait "
-                    "foi. Le statut d'un SMS ne fait qu'avancer : queued < sending < sent < delivered, "
-                    "undelivered ou failed ; un rappel en retard est ignoré.")
+@bp.doc(
+    security=[],
+    summary="Statut de remise d'un SMS (rappel Twilio)",
+    description="Appelé par Twilio, sans jeton : l'en-tête X-Twilio-Signature (HMAC de l'URL publique "
+    "DISPATCH_PUBLIC_URL + chemin et des champs du formulaire, clé TWILIO_AUTH_TOKEN) fait "
+    "foi. Le statut d'un SMS ne fait qu'avancer : queued < sending < sent < delivered, "
+    "undelivered ou failed ; un rappel en retard est ignoré.",
+)
 def twilio_status(form: dict[str, Any]) -> None:
     """Record a delivery status Twilio reports for one of our SMS."""
-    found = service.record_sms_status(provider_id=form["MessageSid"], status=form["MessageStatus"],
-                                      error_code=form.get("ErrorCode") or None, now=now(),
-                                      hooks=current_app.extensions["dispatch.hooks"])
+    found = service.record_sms_status(
+        provider_id=form["MessageSid"],
+        status=form["MessageStatus"],
+        error_code=form.get("ErrorCode") or None,
+        now=now(),
+        hooks=current_app.extensions["dispatch.hooks"],
+    )
     if not found:
         raise Problem(404, "not_found", "Aucun SMS de ce service ne porte ce MessageSid.")

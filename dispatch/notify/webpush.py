@@ -183,9 +183,7 @@ class WebPushPush:
         self._closed = False
 
     @classmethod
-    def from_config(
-        cls, config: Mapping[str, Any], *, clock: Callable[[], datetime], instance_path: Path
-    ) -> WebPushPush:
+    def from_config(cls, config: Mapping[str, Any], *, clock: Callable[[], datetime], instance_path: Path) -> WebPushPush:
         """Build the adapter from DISPATCH_VAPID_* and DISPATCH_WEBPUSH_* settings; `clock` dates TTL and VAPID."""
         key = load_or_create_vapid_key(config.get("DISPATCH_VAPID_PRIVATE_KEY"), instance_path)
         subject = config.get("DISPATCH_VAPID_SUBJECT") or ""
@@ -232,8 +230,7 @@ class WebPushPush:
         for tally in tallies:
             refused.update(tally.permanent_codes)
         if refused:
-            logger.error("web push refused for %d of %d subscriptions: %s", sum(refused.values()), len(jobs),
-                         _describe(refused))
+            logger.error("web push refused for %d of %d subscriptions: %s", sum(refused.values()), len(jobs), _describe(refused))
         return [tally.result() for tally in tallies]
 
     def _send_one(self, message: PushMessage, token: str, now: datetime) -> tuple[str, str, int | None]:
@@ -257,8 +254,7 @@ class WebPushPush:
             "Topic": topic(message.collapse_key),
         }
         try:
-            response = self._session.post(endpoint, data=body, headers=headers, timeout=self._timeout,
-                                          allow_redirects=False)
+            response = self._session.post(endpoint, data=body, headers=headers, timeout=self._timeout, allow_redirects=False)
         except (requests.ConnectionError, requests.Timeout) as error:
             return "retry", type(error).__name__, None
         except requests.RequestException as error:
@@ -318,8 +314,13 @@ class _Tally:
         detail = _describe(self.codes) if self.codes else ("" if self.tokens else "no device token")
         if self.retry_after is not None:
             detail = f"{detail}, retry_after={self.retry_after}" if detail else f"retry_after={self.retry_after}"
-        return PushResult(outcome, sent_tokens=tuple(self.lists["sent"]), dead_tokens=tuple(self.lists["dead"]),
-                          retry_tokens=tuple(self.lists["retry"]), detail=detail)
+        return PushResult(
+            outcome,
+            sent_tokens=tuple(self.lists["sent"]),
+            dead_tokens=tuple(self.lists["dead"]),
+            retry_tokens=tuple(self.lists["retry"]),
+            detail=detail,
+        )
 
 
 def _payload(message: PushMessage) -> bytes:

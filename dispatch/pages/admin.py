@@ -15,11 +15,11 @@ from dispatch.policy import Action
 from dispatch.web import now
 
 
-def _page(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-          status: int = 200) -> Any:
+def _page(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     user = signed_in()
-    return render_template("pages/communities.html", communities=user_communities(user), values=values or {},
-                           errors=errors or {}), status
+    return render_template(
+        "pages/communities.html", communities=user_communities(user), values=values or {}, errors=errors or {}
+    ), status
 
 
 @bp.route("/admin/communautes")

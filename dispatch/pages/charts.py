@@ -12,8 +12,10 @@ MONTHS_SHORT = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "aoû
 
 def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     # Every text part went through escape(); numbers are formatted by us.
-    svg = (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
-           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>')
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>'
+    )
     return Markup(svg)  # noqa: S704
 
 
@@ -35,14 +37,19 @@ def acceptance_by_month(by_month: Sequence[dict[str, Any]]) -> Markup:
     slot = (width - left - 8) / slots
     bar = max(min(slot * 0.36, 28), 2)
     plot = height - top - bottom
-    body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width - 4}" y2="{height - bottom}" class="axis"/>',
-            _text(left - 6, top + 4, peak, "tick", "end"), _text(left - 6, height - bottom, 0, "tick", "end")]
+    body = [
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 4}" y2="{height - bottom}" class="axis"/>',
+        _text(left - 6, top + 4, peak, "tick", "end"),
+        _text(left - 6, height - bottom, 0, "tick", "end"),
+    ]
     for index, month in enumerate(by_month):
         x = left + index * slot + slot / 2
         for offset, key, cls in ((-bar, "opened", "bar-opened"), (0.0, "accepted", "bar-accepted")):
             h = plot * month[key] / peak
-            body.append(f'<rect x="{x + offset:.1f}" y="{height - bottom - h:.1f}" width="{bar:.1f}" '
-                        f'height="{h:.1f}" class="{cls}"><title>{escape(key)}: {month[key]}</title></rect>')
+            body.append(
+                f'<rect x="{x + offset:.1f}" y="{height - bottom - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" class="{cls}"><title>{escape(key)}: {month[key]}</title></rect>'
+            )
         denominator = month["opened"]
         if denominator:
             rate = round(100 * month["accepted"] / denominator)
@@ -68,8 +75,7 @@ def horizontal_bars(values: dict[str, int], labels: dict[str, str], title: str) 
     return _svg(width, height, body, title)
 
 
-BUCKETS = ((300, "< 5 min"), (900, "5–15 min"), (1800, "15–30 min"), (3600, "30 min–1 h"), (7200, "1–2 h"),
-           (None, "> 2 h"))
+BUCKETS = ((300, "< 5 min"), (900, "5–15 min"), (1800, "15–30 min"), (3600, "30 min–1 h"), (7200, "1–2 h"), (None, "> 2 h"))
 
 
 def bucket_counts(seconds: Sequence[float]) -> list[tuple[str, int]]:
@@ -93,8 +99,10 @@ def distribution(buckets: Sequence[tuple[str, int]]) -> Markup:
     for index, (label, count) in enumerate(buckets):
         x = left + index * slot
         h = plot * count / peak
-        body.append(f'<rect x="{x + slot * 0.15:.1f}" y="{height - bottom - h:.1f}" width="{slot * 0.7:.1f}" '
-                    f'height="{h:.1f}" class="bar-time"/>')
+        body.append(
+            f'<rect x="{x + slot * 0.15:.1f}" y="{height - bottom - h:.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{h:.1f}" class="bar-time"/>'
+        )
         body.append(_text(x + slot / 2, height - bottom - h - 6, count, "val"))
         body.append(_text(x + slot / 2, height - bottom + 18, label, "tick"))
     return _svg(width, height, body, "Répartition du délai d'acceptation")

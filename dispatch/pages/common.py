@@ -17,23 +17,45 @@ from dispatch.errors import Problem, flatten
 from dispatch.policy import Action
 
 STATE_LABELS = {
-    "exclusive": "Médecin traitant", "community": "Communauté", "accepted": "Acceptée", "expired": "Expirée",
-    "cancelled": "Annulée", "seen": "Patient vu", "no_show": "Patient absent",
+    "exclusive": "Médecin traitant",
+    "community": "Communauté",
+    "accepted": "Acceptée",
+    "expired": "Expirée",
+    "cancelled": "Annulée",
+    "seen": "Patient vu",
+    "no_show": "Patient absent",
 }
 SOURCE_LABELS = {
-    "cot": "COT (centre d'orientation)", "sas": "SAS", "samu": "SAMU / centre 15", "pharmacy": "Pharmacie",
-    "nurse": "Infirmier·e", "emergency_dept": "Service d'urgences", "other": "Autre",
+    "cot": "COT (centre d'orientation)",
+    "sas": "SAS",
+    "samu": "SAMU / centre 15",
+    "pharmacy": "Pharmacie",
+    "nurse": "Infirmier·e",
+    "emergency_dept": "Service d'urgences",
+    "other": "Autre",
 }
 TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu"}
-ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur",
-               "physician": "Médecin"}
+ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
 EVENT_LABELS = {
-    "opened": "Demande ouverte", "community_opened": "Ouverte à la communauté", "accepted": "Acceptée",
-    "refused": "Refusée", "expired": "Expirée sans médecin", "cancelled": "Annulée", "seen": "Patient vu",
-    "no_show": "Patient absent", "synthesis_written": "Synthèse rédigée",
+    "opened": "Demande ouverte",
+    "community_opened": "Ouverte à la communauté",
+    "accepted": "Acceptée",
+    "refused": "Refusée",
+    "expired": "Expirée sans médecin",
+    "cancelled": "Annulée",
+    "seen": "Patient vu",
+    "no_show": "Patient absent",
+    "synthesis_written": "Synthèse rédigée",
 }
-LABELS = {"states": STATE_LABELS, "sources": SOURCE_LABELS, "motives": texts.MOTIVE_LABELS,
-          "kinds": texts.KIND_LABELS, "treating": TREATING_LABELS, "roles": ROLE_LABELS, "events": EVENT_LABELS}
+LABELS = {
+    "states": STATE_LABELS,
+    "sources": SOURCE_LABELS,
+    "motives": texts.MOTIVE_LABELS,
+    "kinds": texts.KIND_LABELS,
+    "treating": TREATING_LABELS,
+    "roles": ROLE_LABELS,
+    "events": EVENT_LABELS,
+}
 
 
 def pick_community(user: User, action: Action | None = None) -> Community:
@@ -41,8 +63,9 @@ def pick_community(user: User, action: Action | None = None) -> Community:
     wanted = request.values.get("community", type=int)
     ids = policy.communities_for(user, action)
     if ids is None:  # every community
-        community = db.session.get(Community, wanted) if wanted else \
-            db.session.scalar(select(Community).order_by(Community.id).limit(1))
+        community = (
+            db.session.get(Community, wanted) if wanted else db.session.scalar(select(Community).order_by(Community.id).limit(1))
+        )
     else:
         if wanted is not None and wanted not in ids:
             raise Problem(404, "not_found", "Communauté introuvable.")

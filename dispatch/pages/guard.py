@@ -21,10 +21,16 @@ from dispatch.pages import bp
 from dispatch.policy import Action
 from dispatch.web import client_label, now, runtime
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-HOMES = {"operator": "pages.console", "physician": "pages.offers", "coordinator": "pages.dashboard",
-         "admin": "pages.communities_page"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+HOMES = {
+    "operator": "pages.console",
+    "physician": "pages.offers",
+    "coordinator": "pages.dashboard",
+    "admin": "pages.communities_page",
+}
 
 
 @bp.record_once
@@ -33,8 +39,12 @@ def _cookie_settings(state: Any) -> None:
     app: Flask = state.app
     host = urlsplit(app.config.get("DISPATCH_PUBLIC_URL", "")).hostname or ""
     dev = app.config.get("DISPATCH_PUBLIC_URL", "").startswith("http://") and host in ("127.0.0.1", "localhost")
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=not dev,
-                      SESSION_COOKIE_NAME="snp_session")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not dev,
+        SESSION_COOKIE_NAME="snp_session",
+    )
 
 
 @bp.app_template_global()
@@ -54,8 +64,7 @@ def load_session() -> None:
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf", "")
         if not expected or not hmac.compare_digest(str(sent), str(expected)):
-            raise Problem(403, "csrf", "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page "
-                                       "et recommencez.")
+            raise Problem(403, "csrf", "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page et recommencez.")
 
 
 @bp.after_request
@@ -71,8 +80,7 @@ def security_headers(response: Response) -> Response:
 def page_globals() -> dict[str, Any]:
     """Give templates the signed-in user and whether the dev inbox exists."""
     config = current_app.config
-    inbox = "inbox" in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"],
-                        config["DISPATCH_MAIL_BACKEND"])
+    inbox = "inbox" in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"], config["DISPATCH_MAIL_BACKEND"])
     return {"page_user": g.get("user"), "dev_inbox": inbox}
 
 
@@ -83,15 +91,15 @@ def html_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
     if status == 401:
         return redirect(url_for("pages.sign_in", next=request.full_path.rstrip("?")))
     detail = error.detail if isinstance(error, Problem) else None
-    titles = {403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non autorisée", 409: "Conflit",
-              429: "Trop de tentatives"}
+    titles = {403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non autorisée", 409: "Conflit", 429: "Trop de tentatives"}
     wants_json = request.accept_mimetypes.best == "application/json"
     if wants_json:
         from dispatch.errors import from_http_exception
 
         return from_http_exception(error)
-    return render_template("pages/error.html", title=titles.get(status, "Erreur"),
-                           detail=detail or "Cette page n'est pas disponible.", status=status), status
+    return render_template(
+        "pages/error.html", title=titles.get(status, "Erreur"), detail=detail or "Cette page n'est pas disponible.", status=status
+    ), status
 
 
 @bp.errorhandler(Exception)
@@ -99,8 +107,9 @@ def unexpected(error: Exception) -> tuple[str, int]:
     """Log an unexpected error of the pages and show a French page rather than a JSON problem."""
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
-    return render_template("pages/error.html", title="Erreur interne", status=500,
-                           detail="Une erreur inattendue est survenue ; elle a été consignée."), 500
+    return render_template(
+        "pages/error.html", title="Erreur interne", status=500, detail="Une erreur inattendue est survenue ; elle a été consignée."
+    ), 500
 
 
 def signed_in(action: Action | None = None) -> User:
@@ -115,13 +124,16 @@ def signed_in(action: Action | None = None) -> User:
 
 def role_page(action: Action) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a view so that only signed-in users whose role can be entitled to `action` reach it."""
+
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             signed_in(action)
             return view(*args, **kwargs)
+
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__
         return wrapper
+
     return decorate
 
 
@@ -150,13 +162,19 @@ def sign_in() -> Any:
         config = current_app.config
         try:
             result = auth.sign_in(
-                login=login, password=password, address=request.remote_addr, client=client_label(), now=now(),
-                ph=runtime().hasher, ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
+                login=login,
+                password=password,
+                address=request.remote_addr,
+                client=client_label(),
+                now=now(),
+                ph=runtime().hasher,
+                ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
                 max_failures=config["LOGIN_MAX_FAILURES"],
-                max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window_s=config["LOGIN_WINDOW_S"])
+                max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                window_s=config["LOGIN_WINDOW_S"],
+            )
         except auth.TooManyAttempts as exc:
-            error, status = (f"Trop de tentatives de connexion : réessayez dans {exc.retry_after // 60} minutes.",
-                             429)
+            error, status = (f"Trop de tentatives de connexion : réessayez dans {exc.retry_after // 60} minutes.", 429)
         except auth.BadCredentials:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:

@@ -22,33 +22,80 @@ from dispatch.policy import Action
 from dispatch.web import now, runtime
 
 # Roster columns (French headers, as a coordinator's spreadsheet has them) → API field names.
-COLUMNS = {"role": "role", "identifiant": "login", "nom": "name", "email": "email", "telephone": "phone",
-           "rpps": "rpps", "statut": "kind", "mssante": "mssante", "adresse": "address", "mot_de_passe": "password"}
-FIELD_LABELS = {"role": "rôle", "login": "identifiant", "name": "nom", "email": "email", "phone": "téléphone",
-                "rpps": "RPPS", "kind": "statut", "mssante": "MSSanté", "address": "adresse",
-                "password": "mot de passe", "_schema": "ligne"}
-ROLE_WORDS = {"médecin": "physician", "medecin": "physician", "opérateur": "operator", "operateur": "operator",
-              "coordinateur": "coordinator", "coordinatrice": "coordinator", "opératrice": "operator"}
+COLUMNS = {
+    "role": "role",
+    "identifiant": "login",
+    "nom": "name",
+    "email": "email",
+    "telephone": "phone",
+    "rpps": "rpps",
+    "statut": "kind",
+    "mssante": "mssante",
+    "adresse": "address",
+    "mot_de_passe": "password",
+}
+FIELD_LABELS = {
+    "role": "rôle",
+    "login": "identifiant",
+    "name": "nom",
+    "email": "email",
+    "phone": "téléphone",
+    "rpps": "RPPS",
+    "kind": "statut",
+    "mssante": "MSSanté",
+    "address": "adresse",
+    "password": "mot de passe",
+    "_schema": "ligne",
+}
+ROLE_WORDS = {
+    "médecin": "physician",
+    "medecin": "physician",
+    "opérateur": "operator",
+    "operateur": "operator",
+    "coordinateur": "coordinator",
+    "coordinatrice": "coordinator",
+    "opératrice": "operator",
+}
 MAX_ROSTER_BYTES = 512 * 1024
 
 
 def _members(community: Community) -> list[dict[str, Any]]:
-    query = (select(User, Membership.role, Physician).join(Membership, Membership.user_id == User.id)
-             .outerjoin(Physician, Physician.user_id == User.id)
-             .where(Membership.community_id == community.id).order_by(User.active.desc(), User.name))
+    query = (
+        select(User, Membership.role, Physician)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(Physician, Physician.user_id == User.id)
+        .where(Membership.community_id == community.id)
+        .order_by(User.active.desc(), User.name)
+    )
     at = now()
-    return [{"user": u, "role": role, "physician": p, "available": p.is_available(at) if p else None}
-            for u, role, p in db.session.execute(query)]
+    return [
+        {"user": u, "role": role, "physician": p, "available": p.is_available(at) if p else None}
+        for u, role, p in db.session.execute(query)
+    ]
 
 
-def _page(community: Community, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-          roster_errors: list[str] | None = None, created: list[dict[str, str]] | None = None,
-          status: int = 200) -> Any:
+def _page(
+    community: Community,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    roster_errors: list[str] | None = None,
+    created: list[dict[str, str]] | None = None,
+    status: int = 200,
+) -> Any:
     user = signed_in()
-    return render_template("pages/members.html", community=community, members=_members(community), labels=LABELS,
-                           values=values or {"role": "physician"}, errors=errors or {},
-                           roster_errors=roster_errors or [], created=created or [], me=user,
-                           communities=user_communities(user, Action.MANAGE_COMMUNITY)), status
+    return render_template(
+        "pages/members.html",
+        community=community,
+        members=_members(community),
+        labels=LABELS,
+        values=values or {"role": "physician"},
+        errors=errors or {},
+        roster_errors=roster_errors or [],
+        created=created or [],
+        me=user,
+        communities=user_communities(user, Action.MANAGE_COMMUNITY),
+    ), status
 
 
 @bp.route("/pilotage/membres")
@@ -114,8 +161,11 @@ def parse_roster(raw: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[str
         return [], [f"Colonnes manquantes : {', '.join(missing)} (en-tête attendu : {';'.join(COLUMNS)})."]
     rows: list[tuple[int, dict[str, Any]]] = []
     for record in reader:
-        data = {COLUMNS[(k or "").strip().lower()]: v.strip() for k, v in record.items()
-                if (k or "").strip().lower() in COLUMNS and isinstance(v, str) and v.strip()}
+        data = {
+            COLUMNS[(k or "").strip().lower()]: v.strip()
+            for k, v in record.items()
+            if (k or "").strip().lower() in COLUMNS and isinstance(v, str) and v.strip()
+        }
         if not data:
             continue
         data["role"] = ROLE_WORDS.get(data.get("role", "").lower(), data.get("role", "").lower())
@@ -149,13 +199,14 @@ def member_import() -> Any:
             valid.append((line, args, generated))
     if not problems:
         try:
-            communities.import_members(community=community, members=[a for _l, a, _g in valid], now=now(),
-                                       ph=runtime().hasher)
+            communities.import_members(community=community, members=[a for _l, a, _g in valid], now=now(), ph=runtime().hasher)
         except communities.RosterError as exc:
             problems = [f"Ligne {valid[i][0]} — {message}" for i, message in sorted(exc.errors.items())]
     if problems:
         return _page(community, roster_errors=problems, status=422)
-    created = [{"name": a["name"], "login": a["login"], "password": a["password"] if generated else "(fourni)"}
-               for _l, a, generated in valid]
+    created = [
+        {"name": a["name"], "login": a["login"], "password": a["password"] if generated else "(fourni)"}
+        for _l, a, generated in valid
+    ]
     flash(f"{len(created)} membre(s) importé(s).", "ok")
     return _page(community, created=created)

@@ -36,18 +36,21 @@ from dispatch.web import client_label, now
 
 TRIAGE = {
     "vital": "Urgence vitale : transférez l'appel au 15 (SAMU). Aucune demande n'est créée.",
-    "refused": "Renouvellement d'ordonnance ou certificat : la demande est refusée selon le protocole. "
-               "Aucune demande n'est créée.",
+    "refused": "Renouvellement d'ordonnance ou certificat : la demande est refusée selon le protocole. Aucune demande n'est créée.",
 }
 
 
 def today_requests(community: Community, at: datetime) -> list[Request]:
     """Return the community's requests opened today (local time) and those still open, newest first."""
-    midnight = datetime.combine(texts.local(at, community.timezone).date(), time(0), tzinfo=texts.local(
-        at, community.timezone).tzinfo)
-    query = (select(Request).where(Request.community_id == community.id,
-                                   or_(Request.opened_at >= midnight, Request.state.in_(OPEN_STATES)))
-             .order_by(Request.id.desc()).limit(200))
+    midnight = datetime.combine(
+        texts.local(at, community.timezone).date(), time(0), tzinfo=texts.local(at, community.timezone).tzinfo
+    )
+    query = (
+        select(Request)
+        .where(Request.community_id == community.id, or_(Request.opened_at >= midnight, Request.state.in_(OPEN_STATES)))
+        .order_by(Request.id.desc())
+        .limit(200)
+    )
     return list(db.session.scalars(query))
 
 
@@ -55,14 +58,20 @@ def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
     """Return what the live list shows of a request, from the view the policy gave of it."""
     deadline = current_deadline(shown["state"], shown["exclusive_until"], shown["expires_at"])
     patient, accepted = shown["patient"], shown["accepted_by"]
-    return {"id": shown["id"], "state": shown["state"], "state_label": STATE_LABELS.get(shown["state"], shown["state"]),
-            "motive": texts.MOTIVE_LABELS.get(shown["motive"], shown["motive"]),
-            "patient": f"{patient.get('first_name', '')} {patient.get('last_name', '').upper()}".strip(),
-            "phone": patient.get("phone") or "", "opened": local_time(shown["opened_at"], tz),
-            "deadline": iso(deadline), "deadline_label": local_time(deadline, tz),
-            "accepted_by": accepted["name"] if accepted else "",
-            "appointment": local_time(shown["appointment_at"], tz),
-            "url": url_for("pages.console_request", request_id=shown["id"])}
+    return {
+        "id": shown["id"],
+        "state": shown["state"],
+        "state_label": STATE_LABELS.get(shown["state"], shown["state"]),
+        "motive": texts.MOTIVE_LABELS.get(shown["motive"], shown["motive"]),
+        "patient": f"{patient.get('first_name', '')} {patient.get('last_name', '').upper()}".strip(),
+        "phone": patient.get("phone") or "",
+        "opened": local_time(shown["opened_at"], tz),
+        "deadline": iso(deadline),
+        "deadline_label": local_time(deadline, tz),
+        "accepted_by": accepted["name"] if accepted else "",
+        "appointment": local_time(shown["appointment_at"], tz),
+        "url": url_for("pages.console_request", request_id=shown["id"]),
+    }
 
 
 def live_rows(user: User, community: Community, at: datetime) -> list[dict[str, Any]]:
@@ -71,16 +80,30 @@ def live_rows(user: User, community: Community, at: datetime) -> list[dict[str, 
     return [row(item, community.timezone) for item in shown]
 
 
-def _console(community: Community, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-             triage: str | None = None, status: int = 200) -> Any:
+def _console(
+    community: Community,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    triage: str | None = None,
+    status: int = 200,
+) -> Any:
     user = signed_in(Action.LIST)
     at = now()
     rows = live_rows(user, community, at)
-    return render_template("pages/console.html", community=community, rows=rows, now=iso(at), labels=LABELS,
-                           values=values or {"source": "cot", "treating_physician": {"status": "unknown"}},
-                           errors=errors or {}, triage=triage, triage_text=TRIAGE.get(triage or ""),
-                           communities=user_communities(user, Action.LIST),
-                           key=secrets.token_urlsafe(16)), status
+    return render_template(
+        "pages/console.html",
+        community=community,
+        rows=rows,
+        now=iso(at),
+        labels=LABELS,
+        values=values or {"source": "cot", "treating_physician": {"status": "unknown"}},
+        errors=errors or {},
+        triage=triage,
+        triage_text=TRIAGE.get(triage or ""),
+        communities=user_communities(user, Action.LIST),
+        key=secrets.token_urlsafe(16),
+    ), status
 
 
 @bp.route("/console")
@@ -117,8 +140,9 @@ def console_open() -> Any:
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
     existing = opening.find_existing(opened_by_id=user.id, key=key)
-    opened = existing or opening.open_from_input(community=community, args=args, opened_by=user, now=now(),
-                                                 actor=actor(user), idempotency_key=key)
+    opened = existing or opening.open_from_input(
+        community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
+    )
     flash(f"Demande n° {opened.id} ouverte.", "ok")
     return redirect(url_for("pages.console_request", request_id=opened.id))
 
@@ -143,14 +167,30 @@ def physician_search() -> Any:
     if len(q) < 2:
         return jsonify([])
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = (select(Physician, User).join(User, User.id == Physician.user_id)
-             .join(Membership, Membership.user_id == User.id)
-             .where(Membership.community_id == community.id, Membership.role == "physician",
-                    or_(User.name.ilike(f"%{escaped}%", escape="\\"), Physician.rpps.startswith(q, autoescape=True)))
-             .order_by(User.name).limit(10))
+    query = (
+        select(Physician, User)
+        .join(User, User.id == Physician.user_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.community_id == community.id,
+            Membership.role == "physician",
+            or_(User.name.ilike(f"%{escaped}%", escape="\\"), Physician.rpps.startswith(q, autoescape=True)),
+        )
+        .order_by(User.name)
+        .limit(10)
+    )
     at = now()
-    return jsonify([{"rpps": p.rpps, "name": u.name, "kind": texts.KIND_LABELS.get(p.kind, p.kind),
-                     "available": p.is_available(at) and u.active} for p, u in db.session.execute(query)])
+    return jsonify(
+        [
+            {
+                "rpps": p.rpps,
+                "name": u.name,
+                "kind": texts.KIND_LABELS.get(p.kind, p.kind),
+                "available": p.is_available(at) and u.active,
+            }
+            for p, u in db.session.execute(query)
+        ]
+    )
 
 
 @bp.route("/console/demandes/<int:request_id>")
@@ -166,15 +206,26 @@ def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None
     disclosure.require(user, Action.EVENTS, req)  # the page shows the timeline: the events' audience
     at = now()
     shown = disclosure.show(user, req, what="request", now=at, client=client_label())
-    rows = db.session.execute(select(Event, User).outerjoin(User, User.id == Event.actor_id)
-                              .where(Event.request_id == req.id).order_by(Event.id.desc()))
+    rows = db.session.execute(
+        select(Event, User).outerjoin(User, User.id == Event.actor_id).where(Event.request_id == req.id).order_by(Event.id.desc())
+    )
     tz = req.community.timezone
-    timeline = [{"at": local_time(e.at, tz, "%d/%m %H:%M:%S"), "type": e.type, "data": e.data,
-                 "actor": u.name if u else "Système"} for e, u in rows]
-    return render_template("pages/console_request.html", req=shown, model=req, row=row(shown, tz), timeline=timeline,
-                           labels=LABELS, now=iso(at), errors=errors or {},
-                           can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
-                           tz=tz), status
+    timeline = [
+        {"at": local_time(e.at, tz, "%d/%m %H:%M:%S"), "type": e.type, "data": e.data, "actor": u.name if u else "Système"}
+        for e, u in rows
+    ]
+    return render_template(
+        "pages/console_request.html",
+        req=shown,
+        model=req,
+        row=row(shown, tz),
+        timeline=timeline,
+        labels=LABELS,
+        now=iso(at),
+        errors=errors or {},
+        can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
+        tz=tz,
+    ), status
 
 
 @bp.route("/console/demandes/<int:request_id>/annuler", methods=["POST"])

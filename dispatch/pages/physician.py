@@ -62,25 +62,49 @@ def offers() -> Any:
     """List the requests offered to me now, and the patients I took who wait for an outcome."""
     physician = current_physician()
     at = now()
-    query = (select(Request).join(Offer, Offer.request_id == Request.id)
-             .where(Offer.physician_id == physician.id, Offer.status.in_(("notified", "refused")),
-                    Request.state.in_(OPEN_STATES), Request.expires_at > at)
-             .order_by(Request.id.desc()).limit(200))
-    open_offers = disclosure.show_many(physician.user, db.session.scalars(query), what="offers", now=at,
-                                       client=client_label(), offered=True, extra=lambda r: {"deadline": local_time(
-                                           current_deadline(r.state, r.exclusive_until, r.expires_at),
-                                           r.community.timezone)})
-    taken = db.session.scalars(select(Request).where(Request.accepted_by_id == physician.id,
-                                                     Request.state == "accepted")
-                               .order_by(Request.appointment_at).limit(50))
-    mine = disclosure.show_many(physician.user, taken, what="offers", now=at, client=client_label(),
-                                extra=lambda r: {"time": local_time(r.appointment_at, r.community.timezone)})
-    return render_template("pages/offers.html", offers=open_offers, mine=mine, labels=LABELS,
-                           available=physician.is_available(at), physician=physician)
+    query = (
+        select(Request)
+        .join(Offer, Offer.request_id == Request.id)
+        .where(
+            Offer.physician_id == physician.id,
+            Offer.status.in_(("notified", "refused")),
+            Request.state.in_(OPEN_STATES),
+            Request.expires_at > at,
+        )
+        .order_by(Request.id.desc())
+        .limit(200)
+    )
+    open_offers = disclosure.show_many(
+        physician.user,
+        db.session.scalars(query),
+        what="offers",
+        now=at,
+        client=client_label(),
+        offered=True,
+        extra=lambda r: {"deadline": local_time(current_deadline(r.state, r.exclusive_until, r.expires_at), r.community.timezone)},
+    )
+    taken = db.session.scalars(
+        select(Request)
+        .where(Request.accepted_by_id == physician.id, Request.state == "accepted")
+        .order_by(Request.appointment_at)
+        .limit(50)
+    )
+    mine = disclosure.show_many(
+        physician.user,
+        taken,
+        what="offers",
+        now=at,
+        client=client_label(),
+        extra=lambda r: {"time": local_time(r.appointment_at, r.community.timezone)},
+    )
+    return render_template(
+        "pages/offers.html", offers=open_offers, mine=mine, labels=LABELS, available=physician.is_available(at), physician=physician
+    )
 
 
-def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None,
-                  form: dict[str, str] | None = None, status: int = 200) -> Any:
+def _request_page(
+    request_id: int, *, errors: dict[str, list[str]] | None = None, form: dict[str, str] | None = None, status: int = 200
+) -> Any:
     physician, req = _visible(request_id)
     at = now()
     tz = req.community.timezone
@@ -91,10 +115,19 @@ def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     return render_template(
-        "pages/offer.html", req=shown, labels=LABELS, errors=errors or {},
-        form={**defaults, **(form or {})}, can_answer=can_answer, refused=refused,
-        mine=req.accepted_by_id == physician.id, deadline=local_time(deadline, tz), deadline_iso=iso(deadline),
-        now=iso(at), appointment=local_time(req.appointment_at, tz, "%d/%m à %H:%M")), status
+        "pages/offer.html",
+        req=shown,
+        labels=LABELS,
+        errors=errors or {},
+        form={**defaults, **(form or {})},
+        can_answer=can_answer,
+        refused=refused,
+        mine=req.accepted_by_id == physician.id,
+        deadline=local_time(deadline, tz),
+        deadline_iso=iso(deadline),
+        now=iso(at),
+        appointment=local_time(req.appointment_at, tz, "%d/%m à %H:%M"),
+    ), status
 
 
 @bp.route("/m/requests/<int:request_id>")
@@ -121,8 +154,14 @@ def accept(request_id: int) -> Any:
     if args is None or errors:
         return _request_page(request_id, errors=errors, form=form, status=422)
     try:
-        service.accept(request=req, physician=physician, appointment_at=args["appointment_at"],
-                       place=args.get("place"), now=at, actor=actor(physician.user))
+        service.accept(
+            request=req,
+            physician=physician,
+            appointment_at=args["appointment_at"],
+            place=args.get("place"),
+            now=at,
+            actor=actor(physician.user),
+        )
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
@@ -135,13 +174,11 @@ def accept(request_id: int) -> Any:
 def refuse(request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
     physician, req = _visible(request_id, Action.REFUSE)
-    args, errors = validate(RefuseIn(), {"reason": request.form["reason"]} if request.form.get("reason", "").strip()
-                            else {})
+    args, errors = validate(RefuseIn(), {"reason": request.form["reason"]} if request.form.get("reason", "").strip() else {})
     if args is None:
         return _request_page(request_id, errors=errors, status=422)
     try:
-        service.refuse(request=req, physician=physician, reason=args.get("reason"), now=now(),
-                       actor=actor(physician.user))
+        service.refuse(request=req, physician=physician, reason=args.get("reason"), now=now(), actor=actor(physician.user))
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
@@ -160,13 +197,18 @@ def outcome(request_id: int) -> Any:
     if args is None:
         return _request_page(request_id, errors=errors, form=data, status=422)
     try:
-        service.record_outcome(request=req, physician=physician, outcome=args["outcome"],
-                               synthesis=args.get("synthesis"), now=now(), actor=actor(physician.user))
+        service.record_outcome(
+            request=req,
+            physician=physician,
+            outcome=args["outcome"],
+            synthesis=args.get("synthesis"),
+            now=now(),
+            actor=actor(physician.user),
+        )
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
     else:
-        flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""),
-              "ok")
+        flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 

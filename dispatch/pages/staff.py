@@ -47,9 +47,16 @@ def period(community: Community) -> tuple[date, date, dict[str, str]]:
 def accept_delays(community: Community, start: date, end: date) -> list[float]:
     """Return the seconds each accepted request of the period waited, for the distribution chart."""
     lower, upper = utc_bounds(start, end, community.timezone)
-    rows = db.session.execute(select(Request.opened_at, Request.accepted_at).where(and_(
-        Request.community_id == community.id, Request.opened_at >= lower, Request.opened_at < upper,
-        Request.accepted_at.is_not(None))))
+    rows = db.session.execute(
+        select(Request.opened_at, Request.accepted_at).where(
+            and_(
+                Request.community_id == community.id,
+                Request.opened_at >= lower,
+                Request.opened_at < upper,
+                Request.accepted_at.is_not(None),
+            )
+        )
+    )
     return [(accepted - opened).total_seconds() for opened, accepted in rows if accepted is not None]
 
 
@@ -64,14 +71,21 @@ def dashboard() -> Any:
     delays = accept_delays(community, start, end)
     svg = {
         "months": charts.acceptance_by_month(report["by_month"]),
-        "kinds": charts.horizontal_bars(report["accepted_by_kind"], texts.KIND_LABELS,
-                                        "Demandes acceptées par statut de médecin"),
+        "kinds": charts.horizontal_bars(report["accepted_by_kind"], texts.KIND_LABELS, "Demandes acceptées par statut de médecin"),
         "delays": charts.distribution(charts.bucket_counts(delays)),
     }
     status = 422 if errors else 200
-    return render_template("pages/dashboard.html", community=community, report=report, svg=svg, errors=errors,
-                           start=start.isoformat(), end=end.isoformat(), labels=LABELS,
-                           communities=user_communities(user, Action.MANAGE_COMMUNITY)), status
+    return render_template(
+        "pages/dashboard.html",
+        community=community,
+        report=report,
+        svg=svg,
+        errors=errors,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        labels=LABELS,
+        communities=user_communities(user, Action.MANAGE_COMMUNITY),
+    ), status
 
 
 def _csv(body: Any, name: str) -> Response:
@@ -88,8 +102,7 @@ def report_download() -> Response:
     start, end, errors = period(community)
     if errors:
         raise Problem(422, "invalid", " ".join(errors.values()))
-    return _csv(report_csv(compute_report(community=community, start=start, end=end)),
-                f"rapport-{community.id}-{start}-{end}.csv")
+    return _csv(report_csv(compute_report(community=community, start=start, end=end)), f"rapport-{community.id}-{start}-{end}.csv")
 
 
 @bp.route("/pilotage/demandes.csv")
@@ -100,5 +113,6 @@ def requests_download() -> Response:
     start, end, errors = period(community)
     if errors:
         raise Problem(422, "invalid", " ".join(errors.values()))
-    return _csv(stream_with_context(requests_csv(community=community, start=start, end=end)),
-                f"demandes-{community.id}-{start}-{end}.csv")
+    return _csv(
+        stream_with_context(requests_csv(community=community, start=start, end=end)), f"demandes-{community.id}-{start}-{end}.csv"
+    )

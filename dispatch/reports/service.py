@@ -49,11 +49,15 @@ ACCEPTED_STATES = ("accepted", "seen", "no_show")
 OPEN_STATES = ("exclusive", "community")
 PERCENTILES = {"median": Fraction(1, 2), "p90": Fraction(9, 10)}
 MICROSECONDS = 1_000_000
-_WALK = ("SELECT accept_delay_us FROM requests INDEXED BY ix_requests_community_delay WHERE community_id = :community"
-         " AND accept_delay_us IS NOT NULL AND opened_at >= :lower AND opened_at < :upper ORDER BY accept_delay_us")
+_WALK = (
+    "SELECT accept_delay_us FROM requests INDEXED BY ix_requests_community_delay WHERE community_id = :community"
+    " AND accept_delay_us IS NOT NULL AND opened_at >= :lower AND opened_at < :upper ORDER BY accept_delay_us"
+)
 _WALK_UP, _WALK_DOWN = _WALK + " LIMIT :count OFFSET :offset", _WALK + " DESC LIMIT :count OFFSET :offset"
-_WALK_COUNT = ("SELECT count(*) FROM requests INDEXED BY ix_requests_community_delay WHERE community_id = :community"
-               " AND accept_delay_us IS NOT NULL")
+_WALK_COUNT = (
+    "SELECT count(*) FROM requests INDEXED BY ix_requests_community_delay WHERE community_id = :community"
+    " AND accept_delay_us IS NOT NULL"
+)
 WORK_MEM = "64MB"
 
 
@@ -71,11 +75,17 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
     for row in physicians:
         by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["accepted"]
     return {
-        "community_id": community.id, "from": start.isoformat(), "to": end.isoformat(),
-        "opened": totals["opened"], "accepted": accepted, "expired": totals["expired"], "cancelled": cancelled,
+        "community_id": community.id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "opened": totals["opened"],
+        "accepted": accepted,
+        "expired": totals["expired"],
+        "cancelled": cancelled,
         "open": totals["open"],
         "acceptance_rate": _rate(accepted, totals["opened"] - cancelled),
-        "accepted_by_treating": totals["by_treating"], "accepted_in_community": accepted - totals["by_treating"],
+        "accepted_by_treating": totals["by_treating"],
+        "accepted_in_community": accepted - totals["by_treating"],
         "accepted_by_kind": by_kind,
         "refusals": sum(row["refused"] for row in physicians),
         "time_to_accept_s": _time_to_accept(community.id, lower, upper, accepted),
@@ -102,26 +112,60 @@ def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, 
     """
     stats = RequestDayStats
     last: ColumnElement[Any] = literal_column(str(len(periods) - 1))
-    month = case(*[(stats.day <= period.last, literal_column(str(index)))
-                   for index, period in enumerate(periods[:-1])], else_=last) if len(periods) > 1 else last
-    dimensions = (month.label("month_index"), stats.state, stats.source, stats.motive, stats.treating_status,
-                  stats.synthesis_status, stats.accepted_by_treating)
-    query = (select(*dimensions, func.sum(stats.n).label("n"))
-             .where(stats.community_id == community_id, stats.day >= periods[0].first, stats.day <= periods[-1].last)
-             .group_by(*[text(str(position)) for position in range(1, len(dimensions) + 1)]))
-    keys = ["opened", "accepted", "expired", "cancelled", "open", "by_treating", "seen", "no_show", "pending",
-            *[f"motive_{m}" for m in MOTIVES], *[f"source_{s}" for s in SOURCES],
-            *[f"treating_{t}" for t in TREATING_STATUSES], *[f"synthesis_{s}" for s in SYNTHESIS_STATUSES]]
+    month = (
+        case(*[(stats.day <= period.last, literal_column(str(index))) for index, period in enumerate(periods[:-1])], else_=last)
+        if len(periods) > 1
+        else last
+    )
+    dimensions = (
+        month.label("month_index"),
+        stats.state,
+        stats.source,
+        stats.motive,
+        stats.treating_status,
+        stats.synthesis_status,
+        stats.accepted_by_treating,
+    )
+    query = (
+        select(*dimensions, func.sum(stats.n).label("n"))
+        .where(stats.community_id == community_id, stats.day >= periods[0].first, stats.day <= periods[-1].last)
+        .group_by(*[text(str(position)) for position in range(1, len(dimensions) + 1)])
+    )
+    keys = [
+        "opened",
+        "accepted",
+        "expired",
+        "cancelled",
+        "open",
+        "by_treating",
+        "seen",
+        "no_show",
+        "pending",
+        *[f"motive_{m}" for m in MOTIVES],
+        *[f"source_{s}" for s in SOURCES],
+        *[f"treating_{t}" for t in TREATING_STATUSES],
+        *[f"synthesis_{s}" for s in SYNTHESIS_STATUSES],
+    ]
     totals = dict.fromkeys(keys, 0)
     by_month = [{"opened": 0, "accepted": 0, "expired": 0} for _ in periods]
     for index, state, source, motive, treating, synthesis, treating_accepted, n in db.session.execute(query):
         n = int(n)
         accepted = state in ACCEPTED_STATES
-        flags = {"opened": True, "accepted": accepted, "expired": state == "expired",
-                 "cancelled": state == "cancelled", "open": state in OPEN_STATES,
-                 "by_treating": accepted and bool(treating_accepted), "seen": state == "seen",
-                 "no_show": state == "no_show", "pending": state == "accepted", f"motive_{motive}": True,
-                 f"source_{source}": True, f"treating_{treating}": True, f"synthesis_{synthesis}": True}
+        flags = {
+            "opened": True,
+            "accepted": accepted,
+            "expired": state == "expired",
+            "cancelled": state == "cancelled",
+            "open": state in OPEN_STATES,
+            "by_treating": accepted and bool(treating_accepted),
+            "seen": state == "seen",
+            "no_show": state == "no_show",
+            "pending": state == "accepted",
+            f"motive_{motive}": True,
+            f"source_{source}": True,
+            f"treating_{treating}": True,
+            f"synthesis_{synthesis}": True,
+        }
         for key, hit in flags.items():
             if hit and key in totals:
                 totals[key] += n
@@ -147,23 +191,28 @@ def _time_to_accept(community_id: int, lower: datetime, upper: datetime, accepte
         if low < accepted - 1 - high:
             values = _delays(community_id, lower, upper, ascending=True, offset=low, count=high - low + 1, walk=walk)
         else:
-            values = _delays(community_id, lower, upper, ascending=False, offset=accepted - 1 - high,
-                             count=high - low + 1, walk=walk)[::-1]
+            values = _delays(
+                community_id, lower, upper, ascending=False, offset=accepted - 1 - high, count=high - low + 1, walk=walk
+            )[::-1]
         exact = values[0] + (values[-1] - values[0]) * (position - low)  # microseconds, as a fraction
         out[name] = floor(exact / MICROSECONDS + Fraction(1, 2))
     return out
 
 
-def _delays(community_id: int, lower: datetime, upper: datetime, *, ascending: bool, offset: int, count: int,
-            walk: bool) -> list[int]:
+def _delays(
+    community_id: int, lower: datetime, upper: datetime, *, ascending: bool, offset: int, count: int, walk: bool
+) -> list[int]:
     if walk:  # SQLAlchemy writes no index hint for SQLite: the same query, with the index named
-        sql = text(_WALK_UP if ascending else _WALK_DOWN).bindparams(bindparam("lower", type_=UTCDateTime),
-                                                                     bindparam("upper", type_=UTCDateTime))
-        return list(db.session.scalars(sql, {"community": community_id, "lower": lower, "upper": upper,
-                                             "count": count, "offset": offset}))
+        sql = text(_WALK_UP if ascending else _WALK_DOWN).bindparams(
+            bindparam("lower", type_=UTCDateTime), bindparam("upper", type_=UTCDateTime)
+        )
+        return list(
+            db.session.scalars(sql, {"community": community_id, "lower": lower, "upper": upper, "count": count, "offset": offset})
+        )
     delay = Request.accept_delay_us
-    query = select(delay).where(Request.community_id == community_id, delay.is_not(None),
-                                Request.opened_at >= lower, Request.opened_at < upper)
+    query = select(delay).where(
+        Request.community_id == community_id, delay.is_not(None), Request.opened_at >= lower, Request.opened_at < upper
+    )
     return list(db.session.scalars(query.order_by(delay if ascending else delay.desc()).limit(count).offset(offset)))
 
 
@@ -183,15 +232,35 @@ def _walk_delay_index(community_id: int, accepted: int) -> bool:
 def _by_physician(community_id: int, start: date, end: date) -> list[dict[str, Any]]:
     """Sum, per physician, the rollup's offers, acceptances and refusals over the local days of the period."""
     stats = PhysicianDayStats
-    counts = (select(stats.physician_id.label("physician_id"), func.sum(stats.offered).label("offered"),
-                     func.sum(stats.accepted).label("accepted"), func.sum(stats.refused).label("refused"))
-              .where(stats.community_id == community_id, stats.day >= start, stats.day <= end)
-              .group_by(stats.physician_id).having(func.sum(stats.offered) > 0).subquery())
-    query = (select(counts, User.name, Physician.kind).join(Physician, Physician.id == counts.c.physician_id)
-             .join(User, User.id == Physician.user_id)
-             .order_by(counts.c.accepted.desc(), counts.c.offered.desc(), User.name, counts.c.physician_id))
-    return [{"physician_id": row.physician_id, "name": row.name, "kind": row.kind, "offered": int(row.offered),
-             "accepted": int(row.accepted), "refused": int(row.refused)} for row in db.session.execute(query)]
+    counts = (
+        select(
+            stats.physician_id.label("physician_id"),
+            func.sum(stats.offered).label("offered"),
+            func.sum(stats.accepted).label("accepted"),
+            func.sum(stats.refused).label("refused"),
+        )
+        .where(stats.community_id == community_id, stats.day >= start, stats.day <= end)
+        .group_by(stats.physician_id)
+        .having(func.sum(stats.offered) > 0)
+        .subquery()
+    )
+    query = (
+        select(counts, User.name, Physician.kind)
+        .join(Physician, Physician.id == counts.c.physician_id)
+        .join(User, User.id == Physician.user_id)
+        .order_by(counts.c.accepted.desc(), counts.c.offered.desc(), User.name, counts.c.physician_id)
+    )
+    return [
+        {
+            "physician_id": row.physician_id,
+            "name": row.name,
+            "kind": row.kind,
+            "offered": int(row.offered),
+            "accepted": int(row.accepted),
+            "refused": int(row.refused),
+        }
+        for row in db.session.execute(query)
+    ]
 
 
 def _syntheses(totals: dict[str, int]) -> dict[str, int]:

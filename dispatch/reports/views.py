@@ -20,10 +20,8 @@ from dispatch.web import current_user
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
 
-_DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.",
-                                "required": "Ce champ est obligatoire."}
-_YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31),
-                        error="Date hors de la plage acceptée (2000 à 2100).")
+_DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.", "required": "Ce champ est obligatoire."}
+_YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31), error="Date hors de la plage acceptée (2000 à 2100).")
 
 
 class PeriodQuery(Schema):
@@ -40,8 +38,7 @@ class PeriodQuery(Schema):
 
 
 class ReportQuery(PeriodQuery):
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv"),
-                           error="Format attendu : json ou csv."))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv"), error="Format attendu : json ou csv."))
 
 
 class TimeToAcceptOut(Schema):
@@ -104,18 +101,26 @@ def _period(schema: ma.Schema) -> dict[str, Any]:
 
 
 def _query_doc(*, with_format: bool) -> list[dict[str, Any]]:
-    params = [{"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"},
-               "description": text} for name, text in (
-                   ("from", "Premier jour inclus (AAAA-MM-JJ, fuseau de la communauté)"),
-                   ("to", f"Dernier jour inclus ; au plus {MAX_DAYS} jours après `from`"))]
+    params = [
+        {"in": "query", "name": name, "required": True, "schema": {"type": "string", "format": "date"}, "description": text}
+        for name, text in (
+            ("from", "Premier jour inclus (AAAA-MM-JJ, fuseau de la communauté)"),
+            ("to", f"Dernier jour inclus ; au plus {MAX_DAYS} jours après `from`"),
+        )
+    ]
     if with_format:
-        params.append({"in": "query", "name": "format", "required": False,
-                       "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}})
+        params.append(
+            {
+                "in": "query",
+                "name": "format",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+            }
+        )
     return params
 
 
-_REPORT_DOC = ("Le rapport de la période en JSON ; avec `format=csv`, les mêmes chiffres en CSV (UTF-8, virgules). "
-               + REPORT_LAYOUT)
+_REPORT_DOC = "Le rapport de la période en JSON ; avec `format=csv`, les mêmes chiffres en CSV (UTF-8, virgules). " + REPORT_LAYOUT
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -139,9 +144,12 @@ def report(community_id: int) -> Any:
 
 @bp.route("/communities/<int:community_id>/requests.csv", methods=["GET"])
 @bp.doc(parameters=_query_doc(with_format=False))
-@bp.response(200, {"type": "string"}, content_type="text/csv",
-             description=f"Export des demandes de la période (CSV, UTF-8, virgules, envoyé au fil de l'eau). "
-                         f"{REQUESTS_LAYOUT}")
+@bp.response(
+    200,
+    {"type": "string"},
+    content_type="text/csv",
+    description=f"Export des demandes de la période (CSV, UTF-8, virgules, envoyé au fil de l'eau). {REQUESTS_LAYOUT}",
+)
 def requests_export(community_id: int) -> Response:
     """Export the community's requests of a period as CSV, without patient identity."""
     community = managed_community(current_user(), community_id)

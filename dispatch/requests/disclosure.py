@@ -27,16 +27,19 @@ from dispatch.policy import Action, View
 if TYPE_CHECKING:
     from dispatch.audit.models import AccessRecord
 
-_OFFERED = select(Offer.id).where(Offer.request_id == bindparam("request_id"),
-                                  Offer.physician_id == bindparam("physician_id"))
+_OFFERED = select(Offer.id).where(Offer.request_id == bindparam("request_id"), Offer.physician_id == bindparam("physician_id"))
 
 
 def _offered(user: User, request: Any) -> Callable[[], bool]:
     """Return how to find out whether the request was offered to the user (one indexed read, only if asked)."""
+
     def lookup() -> bool:
         physician = user.physician
-        return physician is not None and db.session.scalar(
-            _OFFERED, {"request_id": request.id, "physician_id": physician.id}) is not None
+        return (
+            physician is not None
+            and db.session.scalar(_OFFERED, {"request_id": request.id, "physician_id": physician.id}) is not None
+        )
+
     return lookup
 
 
@@ -55,8 +58,9 @@ def anonymised(request: Any, *, now: datetime, zone: str | None = None) -> dict[
     return _present(request, full=False, now=now, zone=zone)
 
 
-def show(user: User, request: Any, *, what: str, now: datetime, client: str | None, zone: str | None = None,
-         action: Action = Action.READ) -> dict[str, Any]:
+def show(
+    user: User, request: Any, *, what: str, now: datetime, client: str | None, zone: str | None = None, action: Action = Action.READ
+) -> dict[str, Any]:
     """Return the request as `user` may see it for `action`; a full view is recorded in the trail, and committed."""
     if policy.view_of(require(user, action, request)) is not View.FULL:
         return _present(request, full=False, now=now, zone=zone)
@@ -65,17 +69,24 @@ def show(user: User, request: Any, *, what: str, now: datetime, client: str | No
     return shown
 
 
-def show_many(user: User, requests: Iterable[Any], *, what: str, now: datetime, client: str | None,
-              offered: bool | None = None, zone: Callable[[Any], str | None] = lambda r: None,
-              extra: Callable[[Any], dict[str, Any]] = lambda r: {}) -> list[dict[str, Any]]:
+def show_many(
+    user: User,
+    requests: Iterable[Any],
+    *,
+    what: str,
+    now: datetime,
+    client: str | None,
+    offered: bool | None = None,
+    zone: Callable[[Any], str | None] = lambda r: None,
+    extra: Callable[[Any], dict[str, Any]] = lambda r: {},
+) -> list[dict[str, Any]]:
     """Return each request as `user` may see it (those they may not see left out); full views recorded in one insert."""
     shown: list[dict[str, Any]] = []
     for request in requests:
         view = policy.view_of(standing(user, request, offered=offered))
         if view is not None:
             shown.append(_present(request, full=view is View.FULL, now=now, zone=zone(request)) | extra(request))
-    record_accesses([item["id"] for item in shown if not item["anonymised"]], user=user, what=what, client=client,
-                    now=now)
+    record_accesses([item["id"] for item in shown if not item["anonymised"]], user=user, what=what, client=client, now=now)
     return shown
 
 
@@ -94,8 +105,9 @@ def as_opened(user: User, request: Any, *, now: datetime) -> dict[str, Any]:
 
 
 @contextmanager
-def answering(user: User, request_id: int, *, what: str, now: datetime,
-              client: str | None) -> Iterator[Callable[[Any], dict[str, Any]]]:
+def answering(
+    user: User, request_id: int, *, what: str, now: datetime, client: str | None
+) -> Iterator[Callable[[Any], dict[str, Any]]]:
     """Note the read in the transaction the use case commits, then yield what shows the request afterwards.
 
     For an answer that shows the patient to who has just become entitled (the winner of an acceptance): the read
@@ -131,8 +143,11 @@ def age(birth: date | None, at: datetime, tz: str) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-_ACCEPTED_BY = (select(Physician.id, User.name, Physician.kind).join(User, User.id == Physician.user_id)
-                .where(Physician.id == bindparam("physician_id")))
+_ACCEPTED_BY = (
+    select(Physician.id, User.name, Physician.kind)
+    .join(User, User.id == Physician.user_id)
+    .where(Physician.id == bindparam("physician_id"))
+)
 
 
 def _accepted_by(physician_id: int) -> dict[str, Any] | None:
@@ -150,23 +165,39 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
     Anonymised leaves out who the patient and their GP are.
     """
     accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
-    patient: dict[str, Any] = {"age": age(request.patient_birth_date, now, zone or request.community.timezone),
-                               "sex": request.patient_sex, "postcode": request.patient_postcode,
-                               "city": request.patient_city}
-    treating: dict[str, Any] = {"status": request.treating_status,
-                                "registered": request.treating_physician_id is not None}
+    patient: dict[str, Any] = {
+        "age": age(request.patient_birth_date, now, zone or request.community.timezone),
+        "sex": request.patient_sex,
+        "postcode": request.patient_postcode,
+        "city": request.patient_city,
+    }
+    treating: dict[str, Any] = {"status": request.treating_status, "registered": request.treating_physician_id is not None}
     if full:
-        patient.update(first_name=request.patient_first_name, last_name=request.patient_last_name,
-                       birth_date=request.patient_birth_date, phone=request.patient_phone)
+        patient.update(
+            first_name=request.patient_first_name,
+            last_name=request.patient_last_name,
+            birth_date=request.patient_birth_date,
+            phone=request.patient_phone,
+        )
         treating.update(rpps=request.treating_rpps, name=request.treating_name)
     return {
-        "id": request.id, "community_id": request.community_id, "state": request.state, "source": request.source,
-        "motive": request.motive, "description": request.description, "opened_at": request.opened_at,
-        "exclusive_until": request.exclusive_until, "expires_at": request.expires_at, "patient": patient,
+        "id": request.id,
+        "community_id": request.community_id,
+        "state": request.state,
+        "source": request.source,
+        "motive": request.motive,
+        "description": request.description,
+        "opened_at": request.opened_at,
+        "exclusive_until": request.exclusive_until,
+        "expires_at": request.expires_at,
+        "patient": patient,
         "treating_physician": treating,
         "accepted_by": accepted,
-        "accepted_at": request.accepted_at, "appointment_at": request.appointment_at, "place": request.place,
-        "outcome": request.outcome, "anonymised": not full,
+        "accepted_at": request.accepted_at,
+        "appointment_at": request.appointment_at,
+        "place": request.place,
+        "outcome": request.outcome,
+        "anonymised": not full,
     }
 
 

@@ -20,12 +20,18 @@ def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
     """Return the request this user already opened with this idempotency key, if any."""
     if key is None:
         return None
-    return db.session.scalar(select(Request).where(Request.opened_by_id == opened_by_id,
-                                                   Request.idempotency_key == key))
+    return db.session.scalar(select(Request).where(Request.opened_by_id == opened_by_id, Request.idempotency_key == key))
 
 
-def open_from_input(*, community: Community, args: dict[str, Any], opened_by: User, now: datetime,
-                    actor: service.Actor, idempotency_key: str | None = None) -> Request:
+def open_from_input(
+    *,
+    community: Community,
+    args: dict[str, Any],
+    opened_by: User,
+    now: datetime,
+    actor: service.Actor,
+    idempotency_key: str | None = None,
+) -> Request:
     """Name the treating GP (member or directory entry) and open the request, once per idempotency key."""
     patient, treating_in = args["patient"], args["treating_physician"]
     declared = treating_in["status"] == "declared"
@@ -33,23 +39,37 @@ def open_from_input(*, community: Community, args: dict[str, Any], opened_by: Us
     directory_id = None
     mssante = treating_in.get("mssante")
     if declared and treating is None:
-        entry = communities.record_outside_treating(rpps=treating_in.get("rpps"), name=treating_in.get("name"),
-                                                    mssante=mssante, now=now)
+        entry = communities.record_outside_treating(
+            rpps=treating_in.get("rpps"), name=treating_in.get("name"), mssante=mssante, now=now
+        )
         directory_id, mssante = entry.id, entry.mssante
     fields = {
-        "source": args["source"], "motive": args["motive"], "description": args.get("description"),
-        "patient_first_name": patient["first_name"], "patient_last_name": patient["last_name"],
-        "patient_birth_date": patient.get("birth_date"), "patient_sex": patient.get("sex"),
-        "patient_phone": patient.get("phone"), "patient_postcode": patient.get("postcode"),
-        "patient_city": patient.get("city"), "treating_status": treating_in["status"],
+        "source": args["source"],
+        "motive": args["motive"],
+        "description": args.get("description"),
+        "patient_first_name": patient["first_name"],
+        "patient_last_name": patient["last_name"],
+        "patient_birth_date": patient.get("birth_date"),
+        "patient_sex": patient.get("sex"),
+        "patient_phone": patient.get("phone"),
+        "patient_postcode": patient.get("postcode"),
+        "patient_city": patient.get("city"),
+        "treating_status": treating_in["status"],
         "treating_rpps": treating.rpps if treating else treating_in.get("rpps"),
         "treating_name": treating.user.name if treating else treating_in.get("name"),
         "treating_mssante": treating.mssante if treating else mssante,
     }
     try:
-        return service.open_request(community=community, fields=fields, treating=treating,
-                                    directory_id=directory_id, opened_by=opened_by, now=now, actor=actor,
-                                    idempotency_key=idempotency_key)
+        return service.open_request(
+            community=community,
+            fields=fields,
+            treating=treating,
+            directory_id=directory_id,
+            opened_by=opened_by,
+            now=now,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
     except IntegrityError:
         db.session.rollback()  # the same key raced us: answer the request the other call opened
         existing = find_existing(opened_by_id=opened_by.id, key=idempotency_key)

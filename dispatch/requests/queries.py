@@ -14,29 +14,79 @@ from dispatch.escalation.machine import OPEN_STATES
 from dispatch.escalation.models import Offer, Request
 
 # What policy.show() reads of a request: a row of these answers it without loading the request (lists).
-PRESENTED_COLUMNS = tuple(Request.__table__.c[name] for name in (
-    "id", "community_id", "state", "source", "motive", "description", "opened_at", "exclusive_until", "expires_at",
-    "patient_first_name", "patient_last_name", "patient_birth_date", "patient_sex", "patient_phone",
-    "patient_postcode", "patient_city", "treating_status", "treating_physician_id", "treating_rpps",
-    "treating_name", "accepted_by_id", "accepted_at", "appointment_at", "place", "outcome"))
+PRESENTED_COLUMNS = tuple(
+    Request.__table__.c[name]
+    for name in (
+        "id",
+        "community_id",
+        "state",
+        "source",
+        "motive",
+        "description",
+        "opened_at",
+        "exclusive_until",
+        "expires_at",
+        "patient_first_name",
+        "patient_last_name",
+        "patient_birth_date",
+        "patient_sex",
+        "patient_phone",
+        "patient_postcode",
+        "patient_city",
+        "treating_status",
+        "treating_physician_id",
+        "treating_rpps",
+        "treating_name",
+        "accepted_by_id",
+        "accepted_at",
+        "appointment_at",
+        "place",
+        "outcome",
+    )
+)
 
 # GET /requests/{id}: the consoles refresh it.
-PRESENTED = (select(*PRESENTED_COLUMNS, Community.timezone).join(Community, Community.id == Request.community_id)
-             .where(Request.id == bindparam("request_id")))
+PRESENTED = (
+    select(*PRESENTED_COLUMNS, Community.timezone)
+    .join(Community, Community.id == Request.community_id)
+    .where(Request.id == bindparam("request_id"))
+)
 
 # GET /me/offers: a physician's phone asks for it more than anything else.
-OFFERS = (select(*PRESENTED_COLUMNS, Community.timezone).select_from(Request)
-          .join(Offer, Offer.request_id == Request.id).join(Community, Community.id == Request.community_id)
-          .where(Offer.physician_id == bindparam("physician_id"), Offer.status.in_(("notified", "refused")),
-                 Request.state.in_(OPEN_STATES), Request.expires_at > bindparam("now", type_=UTCDateTime()))
-          .order_by(Request.id.desc()).limit(bindparam("limit")))
+OFFERS = (
+    select(*PRESENTED_COLUMNS, Community.timezone)
+    .select_from(Request)
+    .join(Offer, Offer.request_id == Request.id)
+    .join(Community, Community.id == Request.community_id)
+    .where(
+        Offer.physician_id == bindparam("physician_id"),
+        Offer.status.in_(("notified", "refused")),
+        Request.state.in_(OPEN_STATES),
+        Request.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+    .order_by(Request.id.desc())
+    .limit(bindparam("limit"))
+)
 OFFERS_BEFORE = OFFERS.where(Request.id < bindparam("before"))
 
 # POST /requests/{id}/accept: when many physicians accept at once, all but one lose, answered from this read and
 # the machine (`service.accept_verdict`) before any ORM load; `offer_status` also says whether it was offered.
-ACCEPT_SEEN = (select(Request.id, Request.community_id, Request.state, Request.exclusive_until, Request.expires_at,
-                      Request.treating_physician_id, Request.accepted_by_id, Request.opened_at, Request.community_at,
-                      Request.treating_mssante, Request.patient_phone,
-                      Offer.status.label("offer_status"), Offer.phase.label("offer_phase"))
-               .outerjoin(Offer, and_(Offer.request_id == Request.id, Offer.physician_id == bindparam("physician_id")))
-               .where(Request.id == bindparam("request_id")))
+ACCEPT_SEEN = (
+    select(
+        Request.id,
+        Request.community_id,
+        Request.state,
+        Request.exclusive_until,
+        Request.expires_at,
+        Request.treating_physician_id,
+        Request.accepted_by_id,
+        Request.opened_at,
+        Request.community_at,
+        Request.treating_mssante,
+        Request.patient_phone,
+        Offer.status.label("offer_status"),
+        Offer.phase.label("offer_phase"),
+    )
+    .outerjoin(Offer, and_(Offer.request_id == Request.id, Offer.physician_id == bindparam("physician_id")))
+    .where(Request.id == bindparam("request_id"))
+)

@@ -40,9 +40,13 @@ class PatientIn(Schema):
 
 class TreatingIn(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TREATING_STATUSES))
-    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."),
-                         metadata={"description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
-                                                  "téléphone et sert seulement à retrouver un membre)"})
+    rpps = fields.String(
+        validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."),
+        metadata={
+            "description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
+            "téléphone et sert seulement à retrouver un membre)"
+        },
+    )
     name = text(200)
     mssante = fields.Email(validate=validate.Length(max=254))
 

@@ -30,16 +30,16 @@ bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes
 @bp.route("/requests", methods=["POST"])
 @bp.arguments(RequestIn)
 @bp.response(201, RequestOut)
-@bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200},
-                     "required": False}])
+@bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}])
 @answers_from_memory
 def open_request(args: dict[str, Any]) -> Any:
     """Open a request: the treating GP alone for the first window, then the whole community."""
     user = current_user()
     key = (http.headers.get("Idempotency-Key") or "").strip() or None
     if key is not None and len(key) > 200:
-        raise Problem(422, "invalid", "Certains champs sont invalides.",
-                      errors={"headers.Idempotency-Key": ["200 caractères au plus."]})
+        raise Problem(
+            422, "invalid", "Certains champs sont invalides.", errors={"headers.Idempotency-Key": ["200 caractères au plus."]}
+        )
     community = db.session.get(Community, args["community_id"])
     policy.require(user, Action.OPEN, community_id=community.id if community else None)
     assert community is not None  # an unknown community is refused above (422)
@@ -47,8 +47,7 @@ def open_request(args: dict[str, Any]) -> Any:
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     if existing is not None:  # the answer of a replay shows the patient again: a read like any other
         return jsonify(request_json(disclosure.show(user, existing, what="request", now=at, client=client_label()))), 201
-    opened = opening.open_from_input(community=community, args=args, opened_by=user, now=at, actor=actor(user),
-                                     idempotency_key=key)
+    opened = opening.open_from_input(community=community, args=args, opened_by=user, now=at, actor=actor(user), idempotency_key=key)
     # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
     return jsonify(request_json(disclosure.as_opened(user, opened, now=at))), 201
 
@@ -81,8 +80,9 @@ def get_request(request_id: int) -> Any:
     request = db.session.execute(queries.PRESENTED, {"request_id": request_id}).first()
     if request is None:
         raise Problem(404, "not_found", "Demande introuvable.")
-    return jsonify(request_json(disclosure.show(user, request, what="request", now=now(), client=client_label(),
-                                            zone=request.timezone)))
+    return jsonify(
+        request_json(disclosure.show(user, request, what="request", now=now(), client=client_label(), zone=request.timezone))
+    )
 
 
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
@@ -107,14 +107,25 @@ def cancel(args: dict[str, Any], request_id: int) -> Any:
 def events(args: dict[str, Any], request_id: int) -> Any:
     """List a request's audit trail, newest first."""
     disclosure.require(current_user(), Action.EVENTS, load_request(request_id))
-    query = (select(Event, User).outerjoin(User, User.id == Event.actor_id).where(Event.request_id == request_id)
-             .order_by(Event.id.desc()).limit(args["limit"]))
+    query = (
+        select(Event, User)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.request_id == request_id)
+        .order_by(Event.id.desc())
+        .limit(args["limit"])
+    )
     if "before" in args:
         query = query.where(Event.id < args["before"])
-    items = [{"id": event.id, "at": event.at, "type": event.type, "data": event.data,
-              "actor": None if actor_user is None else {"id": actor_user.id, "name": actor_user.name,
-                                                        "role": event.actor_role}}
-             for event, actor_user in db.session.execute(query)]
+    items = [
+        {
+            "id": event.id,
+            "at": event.at,
+            "type": event.type,
+            "data": event.data,
+            "actor": None if actor_user is None else {"id": actor_user.id, "name": actor_user.name, "role": event.actor_role},
+        }
+        for event, actor_user in db.session.execute(query)
+    ]
     return with_next_link(jsonify(EventOut(many=True).dump(items)), items, args["limit"])
 
 

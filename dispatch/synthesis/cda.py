@@ -34,8 +34,7 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
     element(root, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
     element(root, "templateId", root="1.2.250.1.213.1.1.1.1")  # CI-SIS header
     element(root, "id", root=f"{doc.oid_root}.1", extension=str(doc.synthesis_id))
-    element(root, "code", code=CONSULTATION_CODE, displayName=CONSULTATION_LABEL,
-        codeSystem=LOINC, codeSystemName="LOINC")
+    element(root, "code", code=CONSULTATION_CODE, displayName=CONSULTATION_LABEL, codeSystem=LOINC, codeSystemName="LOINC")
     element(root, "title", f"{CONSULTATION_LABEL} - soins non programmés")
     element(root, "effectiveTime", value=f"{utc_stamp(doc.written_at)}+0000")
     element(root, "confidentialityCode", code="N", codeSystem="2.16.840.1.113883.5.25")
@@ -49,8 +48,7 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
     element(name, "given", doc.patient_first_name)
     element(name, "family", doc.patient_last_name.upper())
     if doc.patient_sex in SEX_LABELS:
-        element(patient, "administrativeGenderCode", code=doc.patient_sex or "",
-            codeSystem="2.16.840.1.113883.5.1")
+        element(patient, "administrativeGenderCode", code=doc.patient_sex or "", codeSystem="2.16.840.1.113883.5.1")
     else:
         element(patient, "administrativeGenderCode", nullFlavor="UNK")
     if doc.patient_birth_date:
@@ -63,8 +61,7 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
     element(assigned, "id", root=RPPS_ROOT, extension=f"8{doc.physician_rpps}")
     element(element(assigned, "assignedPerson"), "name", doc.physician_name)
     element(element(assigned, "representedOrganization"), "name", doc.community_name)
-    custodian = element(element(element(root, "custodian"), "assignedCustodian"),
-                    "representedCustodianOrganization")
+    custodian = element(element(element(root, "custodian"), "assignedCustodian"), "representedCustodianOrganization")
     element(custodian, "id", root=f"{doc.oid_root}.4", extension=doc.community_name)
     element(custodian, "name", doc.community_name)
     recipient = element(element(root, "informationRecipient"), "intendedRecipient")
@@ -75,6 +72,5 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
         event = element(element(root, "documentationOf"), "serviceEvent")
         element(element(event, "effectiveTime"), "low", value=f"{utc_stamp(doc.appointment_at)}+0000")
     body = element(element(root, "component"), "nonXMLBody")
-    element(body, "text", base64.encodebytes(pdf).decode("ascii"),
-        mediaType="application/pdf", representation="B64")
+    element(body, "text", base64.encodebytes(pdf).decode("ascii"), mediaType="application/pdf", representation="B64")
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True))

@@ -10,13 +10,23 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 MOTIVE_LABELS: dict[str, str] = {
-    "infectious": "Infectiologie", "ent": "ORL", "respiratory": "Respiratoire",
-    "trauma": "Traumatologie", "digestive": "Digestif", "dermatology": "Dermatologie",
-    "rheumatology": "Rhumatologie", "urinary": "Urinaire", "other": "Autre",
+    "infectious": "Infectiologie",
+    "ent": "ORL",
+    "respiratory": "Respiratoire",
+    "trauma": "Traumatologie",
+    "digestive": "Digestif",
+    "dermatology": "Dermatologie",
+    "rheumatology": "Rhumatologie",
+    "urinary": "Urinaire",
+    "other": "Autre",
 }
 KIND_LABELS: dict[str, str] = {
-    "titulaire": "titulaire", "remplacant": "remplaçant", "adjoint": "adjoint",
-    "assistant": "assistant", "interne": "interne", "cami": "médecin du CAMI",
+    "titulaire": "titulaire",
+    "remplacant": "remplaçant",
+    "adjoint": "adjoint",
+    "assistant": "assistant",
+    "interne": "interne",
+    "cami": "médecin du CAMI",
 }
 SEX_LABELS = {"F": "Féminin", "M": "Masculin", "U": "Indéterminé"}
 LOINC = "2.16.840.1.113883.6.1"
@@ -28,11 +38,11 @@ DEFAULT_OID_ROOT = f"2.25.{uuid.uuid5(uuid.NAMESPACE_DNS, 'snp-dispatch').int}"
 PRODUCER = "SNP Dispatch"
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-           "septembre", "octobre", "novembre", "décembre")
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
 # Core PDF fonts only know latin-1: map the usual typographic characters before encoding.
-_LATIN1_FIXES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-",
-                               "…": "...", "œ": "oe", "Œ": "OE", "\u202f": " ", "€": "EUR"})
+_LATIN1_FIXES = str.maketrans(
+    {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "œ": "oe", "Œ": "OE", "\u202f": " ", "€": "EUR"}
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +106,7 @@ def format_datetime_fr(moment: datetime, tz: str = "Europe/Paris") -> str:
     """Format an aware instant as 'lundi 23 novembre 2026 à 16:30' in the given zone."""
     local = moment.astimezone(ZoneInfo(tz))
     day = "1er" if local.day == 1 else str(local.day)
-    return (f"{_DAYS[local.weekday()]} {day} {_MONTHS[local.month - 1]} {local.year}"
-            f" à {local:%H:%M}")
+    return f"{_DAYS[local.weekday()]} {day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
 
 
 def _birth(value: date | None) -> str:
@@ -147,8 +156,9 @@ def build_pdf(doc: SynthesisDoc) -> bytes:
     pdf.set_font("helvetica", "B", 16)
     pdf.cell(0, 10, CONSULTATION_LABEL, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("helvetica", "", 11)
-    pdf.cell(0, 7, _latin1(f"{doc.community_name} - soins non programmés, demande n° "
-                           f"{doc.request_id}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0, 7, _latin1(f"{doc.community_name} - soins non programmés, demande n° {doc.request_id}"), new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.ln(4)
     seen = format_datetime_fr(doc.appointment_at, doc.timezone) if doc.appointment_at else "-"
     rows = [
@@ -174,5 +184,3 @@ def build_pdf(doc: SynthesisDoc) -> bytes:
     pdf.set_font("helvetica", "", 11)
     pdf.multi_cell(0, 6, _latin1(doc.text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
-
-

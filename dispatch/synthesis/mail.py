@@ -28,11 +28,21 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
     accepted = db.session.get(Physician, request.accepted_by_id)
     assert accepted is not None
     notice = TakenNotice(
-        request_id=request.id, community_name=request.community.name, opened_at=request.opened_at,
-        appointment_at=request.appointment_at, place=request.place, physician_name=accepted.user.name,
-        physician_kind=accepted.kind, physician_rpps=accepted.rpps,
-        patient_last_name=request.patient_last_name, patient_first_name=request.patient_first_name,
-        patient_birth_date=request.patient_birth_date, patient_sex=request.patient_sex,
-        treating_name=request.treating_name, treating_address=message.address or "",
-        timezone=request.community.timezone, notified_at=request.accepted_at)
+        request_id=request.id,
+        community_name=request.community.name,
+        opened_at=request.opened_at,
+        appointment_at=request.appointment_at,
+        place=request.place,
+        physician_name=accepted.user.name,
+        physician_kind=accepted.kind,
+        physician_rpps=accepted.rpps,
+        patient_last_name=request.patient_last_name,
+        patient_first_name=request.patient_first_name,
+        patient_birth_date=request.patient_birth_date,
+        patient_sex=request.patient_sex,
+        treating_name=request.treating_name,
+        treating_address=message.address or "",
+        timezone=request.community.timezone,
+        notified_at=request.accepted_at,
+    )
     return build_taken_message(notice, sender=sender, nil=nil)

@@ -41,8 +41,7 @@ def message_id(kind: str, number: int, sender: str) -> str:
     return f"<{kind}-{number}@{domain}>"
 
 
-def _headers(msg: EmailMessage, *, sender: str, to: str, subject: str, at: datetime,
-             ident: str, nil: str) -> None:
+def _headers(msg: EmailMessage, *, sender: str, to: str, subject: str, at: datetime, ident: str, nil: str) -> None:
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
@@ -56,8 +55,7 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
     """Build the MSSanté message carrying the synthesis to the treating GP."""
     sex = doc.patient_sex
     who = patient_label(doc.patient_last_name, doc.patient_first_name)
-    seen = (f" le {format_datetime_fr(doc.appointment_at, doc.timezone)}"
-            if doc.appointment_at else "")
+    seen = f" le {format_datetime_fr(doc.appointment_at, doc.timezone)}" if doc.appointment_at else ""
     where = f" ({doc.place})" if doc.place else ""
     greeting = f"Bonjour {doctor(doc.treating_name)}," if doc.treating_name else "Bonjour,"
     body = (
@@ -74,17 +72,21 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
         f"Cordialement,\nLa plateforme de soins non programmés - {doc.community_name}\n"
     )
     msg = EmailMessage()
-    _headers(msg, sender=sender, to=doc.treating_address, at=doc.written_at, nil=nil,
-             subject=f"Synthèse de consultation – {who} – demande n° {doc.request_id}",
-             ident=message_id("synthesis", doc.synthesis_id, sender))
+    _headers(
+        msg,
+        sender=sender,
+        to=doc.treating_address,
+        at=doc.written_at,
+        nil=nil,
+        subject=f"Synthèse de consultation – {who} – demande n° {doc.request_id}",
+        ident=message_id("synthesis", doc.synthesis_id, sender),
+    )
     msg["X-MSS-CODECDA"] = MSS_CODECDA
     msg["X-MSS-INS"] = MSS_INS
     msg.set_content(body, cte="quoted-printable")
     pdf = build_pdf(doc)
-    msg.add_attachment(pdf, maintype="application", subtype="pdf",
-                       filename=f"compte-rendu-{doc.request_id}.pdf")
-    msg.add_attachment(build_xdm_zip(doc, build_cda(doc, pdf)), maintype="application",
-                       subtype="zip", filename="IHE_XDM.zip")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"compte-rendu-{doc.request_id}.pdf")
+    msg.add_attachment(build_xdm_zip(doc, build_cda(doc, pdf)), maintype="application", subtype="zip", filename="IHE_XDM.zip")
     for part in msg.iter_attachments():
         del part["MIME-Version"]  # only the top level carries it
     msg.set_boundary(f"=_snp-synthesis-{doc.synthesis_id}")  # stable: same input, same bytes
@@ -94,11 +96,9 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
 def build_taken_message(notice: TakenNotice, *, sender: str, nil: str) -> EmailMessage:
     """Build the MSSanté message telling a GP off the platform that their patient was seen."""
     sex = notice.patient_sex
-    when = (f" le {format_datetime_fr(notice.appointment_at, notice.timezone)}"
-            if notice.appointment_at else "")
+    when = f" le {format_datetime_fr(notice.appointment_at, notice.timezone)}" if notice.appointment_at else ""
     where = f" à {notice.place}" if notice.place else ""
-    greeting = (f"Bonjour {doctor(notice.treating_name)},"
-                if notice.treating_name else "Bonjour,")
+    greeting = f"Bonjour {doctor(notice.treating_name)}," if notice.treating_name else "Bonjour,"
     body = (
         f"{greeting}\n\n"
         f"Votre {agree(sex, 'patient', 'patiente', 'patient(e)')} "
@@ -115,9 +115,14 @@ def build_taken_message(notice: TakenNotice, *, sender: str, nil: str) -> EmailM
         f"Cordialement,\nLa plateforme de soins non programmés - {notice.community_name}\n"
     )
     msg = EmailMessage()
-    _headers(msg, sender=sender, to=notice.treating_address, nil=nil,
-             at=notice.notified_at or notice.opened_at,
-             subject=f"Prise en charge de votre patient(e) – demande n° {notice.request_id}",
-             ident=message_id("taken", notice.request_id, sender))
+    _headers(
+        msg,
+        sender=sender,
+        to=notice.treating_address,
+        nil=nil,
+        at=notice.notified_at or notice.opened_at,
+        subject=f"Prise en charge de votre patient(e) – demande n° {notice.request_id}",
+        ident=message_id("taken", notice.request_id, sender),
+    )
     msg.set_content(body, cte="quoted-printable")
     return msg

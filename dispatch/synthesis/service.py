@@ -15,14 +15,25 @@ def synthesis_doc(synthesis: Synthesis, request: Request) -> SynthesisDoc:
     author = db.session.get(Physician, synthesis.physician_id)
     assert author is not None
     return SynthesisDoc(
-        synthesis_id=synthesis.id, request_id=request.id, community_name=request.community.name,
-        written_at=synthesis.written_at, appointment_at=request.appointment_at, place=request.place,
-        motive=request.motive, patient_last_name=request.patient_last_name,
-        patient_first_name=request.patient_first_name, patient_birth_date=request.patient_birth_date,
-        patient_sex=request.patient_sex, physician_name=author.user.name, physician_rpps=author.rpps,
-        physician_kind=author.kind, treating_name=request.treating_name,
-        treating_address=synthesis.to_address or "", text=synthesis.text,
-        timezone=request.community.timezone)
+        synthesis_id=synthesis.id,
+        request_id=request.id,
+        community_name=request.community.name,
+        written_at=synthesis.written_at,
+        appointment_at=request.appointment_at,
+        place=request.place,
+        motive=request.motive,
+        patient_last_name=request.patient_last_name,
+        patient_first_name=request.patient_first_name,
+        patient_birth_date=request.patient_birth_date,
+        patient_sex=request.patient_sex,
+        physician_name=author.user.name,
+        physician_rpps=author.rpps,
+        physician_kind=author.kind,
+        treating_name=request.treating_name,
+        treating_address=synthesis.to_address or "",
+        text=synthesis.text,
+        timezone=request.community.timezone,
+    )
 
 
 def consultation_pdf(*, request: Request) -> bytes | None:

@@ -19,8 +19,9 @@ PDF_SCHEMA = {"type": "string", "format": "binary"}
 
 
 @bp.route("/requests/<int:request_id>/synthesis.pdf", methods=["GET"])
-@bp.response(200, PDF_SCHEMA, content_type="application/pdf",
-             description="Le compte rendu de consultation envoyé au médecin traitant (PDF)")
+@bp.response(
+    200, PDF_SCHEMA, content_type="application/pdf", description="Le compte rendu de consultation envoyé au médecin traitant (PDF)"
+)
 @bp.alt_response(404, description="Demande inconnue, non visible, ou sans synthèse")
 def synthesis_pdf(request_id: int) -> Response:
     """Download the consultation report: operator, coordinator, admin, treating GP, accepting physician."""

@@ -29,18 +29,16 @@ def _slot(parent: ET.Element, name: str, *values: str) -> None:
         element(value_list, "Value", value)
 
 
-def _classify(parent: ET.Element, target: str, scheme: str, code: str, label: str,
-              coding: str, ident: str) -> None:
-    node = element(parent, "Classification", classificationScheme=scheme, classifiedObject=target,
-               nodeRepresentation=code, id=ident)
+def _classify(parent: ET.Element, target: str, scheme: str, code: str, label: str, coding: str, ident: str) -> None:
+    node = element(
+        parent, "Classification", classificationScheme=scheme, classifiedObject=target, nodeRepresentation=code, id=ident
+    )
     _slot(node, "codingScheme", coding)
     element(element(node, "Name"), "LocalizedString", value=label)
 
 
-def _identify(parent: ET.Element, target: str, scheme: str, value: str, label: str,
-              ident: str) -> None:
-    node = element(parent, "ExternalIdentifier", identificationScheme=scheme, value=value,
-               registryObject=target, id=ident)
+def _identify(parent: ET.Element, target: str, scheme: str, value: str, label: str, ident: str) -> None:
+    node = element(parent, "ExternalIdentifier", identificationScheme=scheme, value=value, registryObject=target, id=ident)
     element(element(node, "Name"), "LocalizedString", value=label)
 
 
@@ -51,8 +49,9 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
     author = f"8{doc.physician_rpps}^{clean}^^^^^^^&{RPPS_ROOT}&ISO^D^^^IDNPS"
     request = ET.Element("lcm:SubmitObjectsRequest", {"xmlns:lcm": LCM, "xmlns:rim": RIM})
     objects = element(request, "RegistryObjectList")
-    entry = element(objects, "ExtrinsicObject", id="Document01", mimeType="text/xml",
-                objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1")
+    entry = element(
+        objects, "ExtrinsicObject", id="Document01", mimeType="text/xml", objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
+    )
     _slot(entry, "creationTime", created)
     _slot(entry, "hash", hashlib.sha1(cda, usedforsecurity=False).hexdigest())  # XDS wants SHA-1
     _slot(entry, "languageCode", "fr-FR")
@@ -60,58 +59,116 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
     _slot(entry, "sourcePatientId", patient_id)
     _slot(entry, "URI", "DOC0001.XML")
     element(element(entry, "Name"), "LocalizedString", value=CONSULTATION_LABEL)
-    cls = element(entry, "Classification", classificationScheme="urn:uuid:93606bcf-9494-43ec-"
-              "9b4e-a7748d1a838d", classifiedObject="Document01", nodeRepresentation="",
-              id="Author01")
+    cls = element(
+        entry,
+        "Classification",
+        classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d",
+        classifiedObject="Document01",
+        nodeRepresentation="",
+        id="Author01",
+    )
     _slot(cls, "authorPerson", author)
-    for scheme, ident in (("41a5887f-8865-4c09-adf7-e362475b143a", "ClassCode01"),
-                          ("f0306f51-975f-434e-a61c-c59651d33983", "TypeCode01")):
-        _classify(entry, "Document01", f"urn:uuid:{scheme}", CONSULTATION_CODE,
-                  CONSULTATION_LABEL, LOINC, ident)
-    _classify(entry, "Document01", "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", "N",
-              "Normal", "2.16.840.1.113883.5.25", "Confidentiality01")
-    _classify(entry, "Document01", "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d",
-              "urn:ihe:iti:xds-sd:pdf:2008", "PDF/A-1 Scanned Documents",
-              "1.3.6.1.4.1.19376.1.2.3", "FormatCode01")
-    _identify(entry, "Document01", "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427",
-              patient_id, "XDSDocumentEntry.patientId", "DocPatientId01")
-    _identify(entry, "Document01", "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab",
-              f"{doc.oid_root}.1^{doc.synthesis_id}", "XDSDocumentEntry.uniqueId",
-              "DocUniqueId01")
+    for scheme, ident in (
+        ("41a5887f-8865-4c09-adf7-e362475b143a", "ClassCode01"),
+        ("f0306f51-975f-434e-a61c-c59651d33983", "TypeCode01"),
+    ):
+        _classify(entry, "Document01", f"urn:uuid:{scheme}", CONSULTATION_CODE, CONSULTATION_LABEL, LOINC, ident)
+    _classify(
+        entry,
+        "Document01",
+        "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f",
+        "N",
+        "Normal",
+        "2.16.840.1.113883.5.25",
+        "Confidentiality01",
+    )
+    _classify(
+        entry,
+        "Document01",
+        "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d",
+        "urn:ihe:iti:xds-sd:pdf:2008",
+        "PDF/A-1 Scanned Documents",
+        "1.3.6.1.4.1.19376.1.2.3",
+        "FormatCode01",
+    )
+    _identify(
+        entry,
+        "Document01",
+        "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427",
+        patient_id,
+        "XDSDocumentEntry.patientId",
+        "DocPatientId01",
+    )
+    _identify(
+        entry,
+        "Document01",
+        "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab",
+        f"{doc.oid_root}.1^{doc.synthesis_id}",
+        "XDSDocumentEntry.uniqueId",
+        "DocUniqueId01",
+    )
     package = element(objects, "RegistryPackage", id="SubmissionSet01")
     _slot(package, "submissionTime", created)
     element(element(package, "Name"), "LocalizedString", value=CONSULTATION_LABEL)
-    cls = element(package, "Classification", classificationScheme="urn:uuid:a7058bb9-b4e4-4307-"
-              "ba5b-e3f0ab85e12d", classifiedObject="SubmissionSet01", nodeRepresentation="",
-              id="Author02")
+    cls = element(
+        package,
+        "Classification",
+        classificationScheme="urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d",
+        classifiedObject="SubmissionSet01",
+        nodeRepresentation="",
+        id="Author02",
+    )
     _slot(cls, "authorPerson", author)
-    _classify(package, "SubmissionSet01", "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500",
-              CONSULTATION_CODE, CONSULTATION_LABEL, LOINC, "ContentType01")
+    _classify(
+        package,
+        "SubmissionSet01",
+        "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500",
+        CONSULTATION_CODE,
+        CONSULTATION_LABEL,
+        LOINC,
+        "ContentType01",
+    )
     for scheme, value, label, ident in (
-        ("96fdda7c-d067-4183-912e-bf5ee74998a8", f"{doc.oid_root}.3.{doc.synthesis_id}",
-         "XDSSubmissionSet.uniqueId", "SetUniqueId01"),
-        ("554ac39e-e3fe-47fe-b233-965d2a147832", doc.oid_root, "XDSSubmissionSet.sourceId",
-         "SetSourceId01"),
-        ("6b5aea1a-874d-4603-a4bc-96a0a7b38446", patient_id, "XDSSubmissionSet.patientId",
-         "SetPatientId01"),
+        (
+            "96fdda7c-d067-4183-912e-bf5ee74998a8",
+            f"{doc.oid_root}.3.{doc.synthesis_id}",
+            "XDSSubmissionSet.uniqueId",
+            "SetUniqueId01",
+        ),
+        ("554ac39e-e3fe-47fe-b233-965d2a147832", doc.oid_root, "XDSSubmissionSet.sourceId", "SetSourceId01"),
+        ("6b5aea1a-874d-4603-a4bc-96a0a7b38446", patient_id, "XDSSubmissionSet.patientId", "SetPatientId01"),
     ):
         _identify(package, "SubmissionSet01", f"urn:uuid:{scheme}", value, label, ident)
-    element(objects, "Classification", classifiedObject="SubmissionSet01", id="SetClass01",
-        classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd")
-    assoc = element(objects, "Association", id="Association01", sourceObject="SubmissionSet01",
-                targetObject="Document01",
-                associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember")
+    element(
+        objects,
+        "Classification",
+        classifiedObject="SubmissionSet01",
+        id="SetClass01",
+        classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd",
+    )
+    assoc = element(
+        objects,
+        "Association",
+        id="Association01",
+        sourceObject="SubmissionSet01",
+        targetObject="Document01",
+        associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember",
+    )
     _slot(assoc, "SubmissionSetStatus", "Original")
     return bytes(ET.tostring(request, encoding="UTF-8", xml_declaration=True))
 
 
-_INDEX = ("<html><head><meta charset=\"utf-8\"><title>IHE XDM</title></head><body>"
-          "<p>Compte rendu de consultation produit par {producer} pour {cpts}.</p>"
-          "<p><a href=\"IHE_XDM/SUBSET01/DOC0001.XML\">Document CDA</a> - "
-          "<a href=\"IHE_XDM/SUBSET01/METADATA.XML\">Métadonnées</a></p></body></html>\r\n")
-_README = ("Archive IHE XDM produite par {producer} ({cpts}).\r\n"
-           "Contenu : IHE_XDM/SUBSET01/DOC0001.XML (compte rendu de consultation, CDA R2 "
-           "niveau 1) et IHE_XDM/SUBSET01/METADATA.XML (métadonnées XDS).\r\n")
+_INDEX = (
+    '<html><head><meta charset="utf-8"><title>IHE XDM</title></head><body>'
+    "<p>Compte rendu de consultation produit par {producer} pour {cpts}.</p>"
+    '<p><a href="IHE_XDM/SUBSET01/DOC0001.XML">Document CDA</a> - '
+    '<a href="IHE_XDM/SUBSET01/METADATA.XML">Métadonnées</a></p></body></html>\r\n'
+)
+_README = (
+    "Archive IHE XDM produite par {producer} ({cpts}).\r\n"
+    "Contenu : IHE_XDM/SUBSET01/DOC0001.XML (compte rendu de consultation, CDA R2 "
+    "niveau 1) et IHE_XDM/SUBSET01/METADATA.XML (métadonnées XDS).\r\n"
+)
 
 
 def build_xdm_zip(doc: SynthesisDoc, cda: bytes) -> bytes:

@@ -39,13 +39,17 @@ def test_offers_and_request_reads_answer_and_record_the_trail_without_a_transact
     assert unknown.status_code == 404
 
     db.session.rollback()  # see what the other sessions committed
-    count = db.session.scalar(select(func.count()).select_from(AccessRecord)
-                              .where(AccessRecord.request_id == opened["id"], AccessRecord.what == "request"))
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(AccessRecord)
+        .where(AccessRecord.request_id == opened["id"], AccessRecord.what == "request")
+    )
     assert count == 1
 
 
 def test_a_connection_the_database_dropped_answers_503_once_then_the_service_goes_on(
-        app: Any, make: Any, database_url: str) -> None:
+    app: Any, make: Any, database_url: str
+) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server to drop a connection")
     community = make.community()
@@ -54,8 +58,11 @@ def test_a_connection_the_database_dropped_answers_503_once_then_the_service_goe
     assert in_own_context(app, "GET", "/api/v1/me/offers", headers).status_code == 200
 
     # A restart of PostgreSQL, as the pooled connections see it: every other session ends.
-    db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    db.session.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
     db.session.commit()
 
     dropped = in_own_context(app, "GET", "/api/v1/me/offers", headers)

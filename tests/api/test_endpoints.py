@@ -13,18 +13,24 @@ def test_admin_creates_a_community_and_its_members(make: Any) -> None:
     response = make.call("POST", "/communities", admin, json={"name": "CPTS Val-de-Marne Est"})
     assert response.status_code == 201
     community = response.json
-    assert (community["timezone"], community["exclusive_window_s"], community["response_window_s"]) == (
-        "Europe/Paris", 3600, 7200)
+    assert (community["timezone"], community["exclusive_window_s"], community["response_window_s"]) == ("Europe/Paris", 3600, 7200)
     assert make.call("POST", "/communities", admin, json={"name": "CPTS Val-de-Marne Est"}).status_code == 409
     cid = community["id"]
-    member = {"role": "physician", "login": "dr.x", "password": "un mot de passe long", "name": "Dr X",
-              "rpps": "10003456786", "kind": "cami", "phone": "06 12 34 56 78", "mssante": "x@medecin.mssante.fr"}
+    member = {
+        "role": "physician",
+        "login": "dr.x",
+        "password": "un mot de passe long",
+        "name": "Dr X",
+        "rpps": "10003456786",
+        "kind": "cami",
+        "phone": "06 12 34 56 78",
+        "mssante": "x@medecin.mssante.fr",
+    }
     created = make.call("POST", f"/communities/{cid}/members", admin, json=member)
     assert created.status_code == 201 and created.json["role"] == "physician" and created.json["physician_id"]
     again = make.call("POST", f"/communities/{cid}/members", admin, json=member)
     assert again.status_code == 409 and again.json["code"] == "login_taken"
-    bad = make.call("POST", f"/communities/{cid}/members", admin,
-                    json={**member, "login": "dr.y", "rpps": "10003456789"})
+    bad = make.call("POST", f"/communities/{cid}/members", admin, json={**member, "login": "dr.y", "rpps": "10003456789"})
     assert bad.status_code == 422 and "rpps" in bad.json["errors"]
     short = make.call("POST", f"/communities/{cid}/members", admin, json={**member, "login": "dr.z", "password": "x"})
     assert short.status_code == 422 and "password" in short.json["errors"]
@@ -72,8 +78,7 @@ def test_me_devices_and_availability(make: Any, clock: Any) -> None:
     assert make.call("PUT", "/me/availability", physician, json={"available": "yes"}).status_code == 422
 
 
-def test_unavailable_members_are_not_offered_and_an_unavailable_gp_gets_no_exclusive_hour(make: Any,
-                                                                                        ports: Any) -> None:
+def test_unavailable_members_are_not_offered_and_an_unavailable_gp_gets_no_exclusive_hour(make: Any, ports: Any) -> None:
     community = make.community()
     operator = make.member(community, "operator")
     gp = make.member(community, "physician")
@@ -148,8 +153,7 @@ def test_plan_is_copied_when_the_request_opens(make: Any, clock: Any) -> None:
     operator = make.member(community, "operator")
     gp = make.member(community, "physician")
     opened = make.open(operator, community, treating=gp)
-    make.call("PATCH", f"/communities/{community.id}", admin, json={"exclusive_window_s": 600,
-                                                                    "response_window_s": 1200})
+    make.call("PATCH", f"/communities/{community.id}", admin, json={"exclusive_window_s": 600, "response_window_s": 1200})
     clock.advance(seconds=600)
     assert make.tick() == 0  # the running request keeps its hour
     later = make.open(operator, community, treating=gp)
@@ -175,9 +179,15 @@ def test_unregistered_treating_gp_is_recorded_and_told(make: Any, ports: Any) ->
     community = make.community()
     operator = make.member(community, "operator")
     physician = make.member(community, "physician")
-    body = make.request_body(community, treating_physician={
-        "status": "declared", "rpps": "10009999999", "name": "Dr Hors Plateforme",
-        "mssante": "hors.plateforme@medecin.mssante.fr"})
+    body = make.request_body(
+        community,
+        treating_physician={
+            "status": "declared",
+            "rpps": "10009999999",
+            "name": "Dr Hors Plateforme",
+            "mssante": "hors.plateforme@medecin.mssante.fr",
+        },
+    )
     opened = make.call("POST", "/requests", operator, json=body).json
     assert opened["state"] == "community" and opened["treating_physician"]["registered"] is False
     assert opened["treating_physician"]["name"] == "Dr Hors Plateforme"

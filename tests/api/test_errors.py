@@ -29,8 +29,12 @@ def requests_count() -> int:
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community()
-    return {"community": community, "operator": make.member(community, "operator"),
-            "physician": make.member(community, "physician"), "coordinator": make.member(community, "coordinator")}
+    return {
+        "community": community,
+        "operator": make.member(community, "operator"),
+        "physician": make.member(community, "physician"),
+        "coordinator": make.member(community, "coordinator"),
+    }
 
 
 def test_no_token_or_bad_token_is_401(make: Any, client: Any) -> None:
@@ -54,8 +58,7 @@ def test_revoked_and_expired_tokens_are_refused(make: Any, world: Any, clock: An
 
 def test_sign_in_failures_then_429(make: Any, world: Any) -> None:
     login = world["operator"].login
-    body = problem(make.client.post("/api/v1/auth/token", json={"login": login, "password": "wrong"}), 401,
-                   "bad_credentials")
+    body = problem(make.client.post("/api/v1/auth/token", json={"login": login, "password": "wrong"}), 401, "bad_credentials")
     assert "password" not in str(body).lower() or "mot de passe" in body["detail"]
     for _ in range(4):
         problem(make.client.post("/api/v1/auth/token", json={"login": login, "password": "wrong"}), 401)
@@ -66,15 +69,17 @@ def test_sign_in_failures_then_429(make: Any, world: Any) -> None:
 
 
 def test_malformed_json_is_400_and_writes_nothing(make: Any, world: Any) -> None:
-    response = make.call("POST", "/requests", world["operator"], data='{"community_id": 1,',
-                         headers={"Content-Type": "application/json"})
+    response = make.call(
+        "POST", "/requests", world["operator"], data='{"community_id": 1,', headers={"Content-Type": "application/json"}
+    )
     problem(response, 400, "malformed")
     assert requests_count() == 0
 
 
 def test_not_json_is_415(make: Any, world: Any) -> None:
-    response = make.call("POST", "/requests", world["operator"], data="community_id=1",
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = make.call(
+        "POST", "/requests", world["operator"], data="community_id=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     problem(response, 415)
     problem(make.call("POST", "/requests", world["operator"], data="x", headers={"Content-Type": "text/plain"}), 415)
 
@@ -86,27 +91,31 @@ def test_body_over_one_mebibyte_is_413(make: Any, world: Any) -> None:
     assert requests_count() == 0
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"community_id": "1"}, "community_id"),
-    ({"source": "fax"}, "source"),
-    ({"motive": "vital"}, "motive"),
-    ({"patient": {"first_name": "", "last_name": "Martin"}}, "patient.first_name"),
-    ({"patient": {"first_name": "Lucie", "last_name": "Martin", "phone": "0612"}}, "patient.phone"),
-    ({"patient": {"first_name": "Lucie", "last_name": "Martin", "phone": "not a phone"}}, "patient.phone"),
-    ({"patient": {"first_name": "Lucie", "last_name": "Martin", "birth_date": "02/04/1988"}}, "patient.birth_date"),
-    ({"patient": {"first_name": "Lucie", "last_name": "Martin", "postcode": "945"}}, "patient.postcode"),
-    ({"patient": {"first_name": "Lucie", "last_name": "Martin", "sex": 1}}, "patient.sex"),
-    ({"patient": "Lucie Martin"}, "patient"),
-    ({"treating_physician": {"status": "declared"}}, "treating_physician.rpps"),
-    ({"treating_physician": {"status": "declared", "rpps": "123"}}, "treating_physician.rpps"),
-    ({"treating_physician": {"status": "maybe"}}, "treating_physician.status"),
-    ({"treating_physician": {"status": "declared", "name": "Dr X", "mssante": "pas-une-adresse"}},
-     "treating_physician.mssante"),
-    ({"unexpected": True}, "unexpected"),
-    ({"description": "x" * 5000}, "description"),
-])
-def test_invalid_fields_are_422_with_per_field_errors(make: Any, world: Any, change: dict[str, Any],
-                                                      field: str) -> None:
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"community_id": "1"}, "community_id"),
+        ({"source": "fax"}, "source"),
+        ({"motive": "vital"}, "motive"),
+        ({"patient": {"first_name": "", "last_name": "Martin"}}, "patient.first_name"),
+        ({"patient": {"first_name": "Lucie", "last_name": "Martin", "phone": "0612"}}, "patient.phone"),
+        ({"patient": {"first_name": "Lucie", "last_name": "Martin", "phone": "not a phone"}}, "patient.phone"),
+        ({"patient": {"first_name": "Lucie", "last_name": "Martin", "birth_date": "02/04/1988"}}, "patient.birth_date"),
+        ({"patient": {"first_name": "Lucie", "last_name": "Martin", "postcode": "945"}}, "patient.postcode"),
+        ({"patient": {"first_name": "Lucie", "last_name": "Martin", "sex": 1}}, "patient.sex"),
+        ({"patient": "Lucie Martin"}, "patient"),
+        ({"treating_physician": {"status": "declared"}}, "treating_physician.rpps"),
+        ({"treating_physician": {"status": "declared", "rpps": "123"}}, "treating_physician.rpps"),
+        ({"treating_physician": {"status": "maybe"}}, "treating_physician.status"),
+        (
+            {"treating_physician": {"status": "declared", "name": "Dr X", "mssante": "pas-une-adresse"}},
+            "treating_physician.mssante",
+        ),
+        ({"unexpected": True}, "unexpected"),
+        ({"description": "x" * 5000}, "description"),
+    ],
+)
+def test_invalid_fields_are_422_with_per_field_errors(make: Any, world: Any, change: dict[str, Any], field: str) -> None:
     body = make.request_body(world["community"])
     body.update(change)
     response = make.call("POST", "/requests", world["operator"], json=body)
@@ -120,8 +129,9 @@ def test_invalid_fields_are_422_with_per_field_errors(make: Any, world: Any, cha
 def test_json_that_is_not_an_object_is_422(make: Any, world: Any, payload: Any) -> None:
     import json
 
-    response = make.call("POST", "/requests", world["operator"], data=json.dumps(payload),
-                         headers={"Content-Type": "application/json"})
+    response = make.call(
+        "POST", "/requests", world["operator"], data=json.dumps(payload), headers={"Content-Type": "application/json"}
+    )
     problem(response, 422)
 
 
@@ -157,8 +167,7 @@ def test_conflicts_are_409(make: Any, world: Any, clock: Any) -> None:
     opened = make.open(world["operator"], world["community"])
     assert make.accept(world["physician"], opened["id"]).status_code == 200
     problem(make.accept(second, opened["id"]), 409, "already_accepted")
-    problem(make.call("POST", f"/requests/{opened['id']}/cancel", world["operator"], json={"reason": "doublon"}),
-            409, "closed")
+    problem(make.call("POST", f"/requests/{opened['id']}/cancel", world["operator"], json={"reason": "doublon"}), 409, "closed")
     expiring = make.open(world["operator"], world["community"])
     clock.advance(seconds=7200)
     problem(make.accept(second, expiring["id"]), 409, "closed")
@@ -166,25 +175,25 @@ def test_conflicts_are_409(make: Any, world: Any, clock: Any) -> None:
     problem(make.accept(second, expiring["id"]), 409, "closed")
     outcome = {"outcome": "no_show"}
     assert make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"], json=outcome).status_code == 200
-    problem(make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"], json=outcome), 409,
-            "already_recorded")
+    problem(make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"], json=outcome), 409, "already_recorded")
 
 
 def test_outcome_seen_needs_a_synthesis(make: Any, world: Any) -> None:
     opened = make.open(world["operator"], world["community"])
     make.accept(world["physician"], opened["id"])
-    body = problem(make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"],
-                             json={"outcome": "seen"}), 422)
+    body = problem(make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"], json={"outcome": "seen"}), 422)
     assert "synthesis" in body["errors"]
 
 
 def test_appointment_must_be_within_a_day(make: Any, world: Any, clock: Any) -> None:
     opened = make.open(world["operator"], world["community"])
-    response = make.call("POST", f"/requests/{opened['id']}/accept", world["physician"],
-                         json={"appointment_at": "2026-11-30T10:00:00+01:00"})
+    response = make.call(
+        "POST", f"/requests/{opened['id']}/accept", world["physician"], json={"appointment_at": "2026-11-30T10:00:00+01:00"}
+    )
     assert "appointment_at" in problem(response, 422)["errors"]
-    response = make.call("POST", f"/requests/{opened['id']}/accept", world["physician"],
-                         json={"appointment_at": "2026-11-23T16:00:00"})
+    response = make.call(
+        "POST", f"/requests/{opened['id']}/accept", world["physician"], json={"appointment_at": "2026-11-23T16:00:00"}
+    )
     assert "appointment_at" in problem(response, 422)["errors"]
 
 

@@ -34,8 +34,14 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
     make.deliver()
     pushes = [m for m in ports["push"].sent if isinstance(m, PushMessage)]
     assert len(pushes) == 1 and pushes[0].data["phase"] == "exclusive"
-    assert pushes[0].data == {"type": "offer", "request_id": str(opened["id"]), "phase": "exclusive",
-                              "motive": "ent", "city": "Champigny-sur-Marne", "expires_at": "2026-11-23T15:00:00Z"}
+    assert pushes[0].data == {
+        "type": "offer",
+        "request_id": str(opened["id"]),
+        "phase": "exclusive",
+        "motive": "ent",
+        "city": "Champigny-sur-Marne",
+        "expires_at": "2026-11-23T15:00:00Z",
+    }
 
     # A community member cannot take it during the exclusive hour.
     response = make.accept(world["others"][0], opened["id"])
@@ -51,8 +57,7 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
 
     # An offered community member sees the request anonymised.
     view = make.call("GET", f"/requests/{opened['id']}", world["others"][0]).json
-    assert view["anonymised"] is True and "last_name" not in view["patient"] and "name" not in view[
-        "treating_physician"]
+    assert view["anonymised"] is True and "last_name" not in view["patient"] and "name" not in view["treating_physician"]
     offers = make.call("GET", "/me/offers", world["others"][0]).json
     assert [o["id"] for o in offers] == [opened["id"]]
 
@@ -71,8 +76,12 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
     patient_sms = [m for m in ports["sms"].sent if isinstance(m, SmsMessage) and m.to == "+33612345678"]
     assert len(patient_sms) == 1 and "aujourd'hui" in patient_sms[0].body
 
-    response = make.call("POST", f"/requests/{opened['id']}/outcome", world["others"][0],
-                         json={"outcome": "seen", "synthesis": "Otite moyenne aiguë, amoxicilline 6 jours."})
+    response = make.call(
+        "POST",
+        f"/requests/{opened['id']}/outcome",
+        world["others"][0],
+        json={"outcome": "seen", "synthesis": "Otite moyenne aiguë, amoxicilline 6 jours."},
+    )
     assert response.status_code == 200 and response.json["state"] == "seen"
     make.deliver()
     assert len(ports["mail"].sent) == 1
@@ -80,7 +89,13 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
 
     events = make.call("GET", f"/requests/{opened['id']}/events", world["operator"]).json
     assert [e["type"] for e in reversed(events)] == [
-        "opened", "community_opened", "accepted", "seen", "synthesis_written", "synthesis_sent"]
+        "opened",
+        "community_opened",
+        "accepted",
+        "seen",
+        "synthesis_written",
+        "synthesis_sent",
+    ]
 
 
 def test_no_patient_identity_reaches_a_physician(make: Any, clock: Any, ports: Any) -> None:

@@ -22,22 +22,33 @@ GP, WINNER, OFFERED, MEMBER = 11, 12, 13, 14
 
 def user(role: str, community: int | None = None, physician: int | None = None) -> Any:
     memberships = [] if community is None else [SimpleNamespace(community_id=community, role=role)]
-    return SimpleNamespace(role=role, memberships=memberships,
-                           physician=SimpleNamespace(id=physician) if physician else None)
+    return SimpleNamespace(role=role, memberships=memberships, physician=SimpleNamespace(id=physician) if physician else None)
 
 
 # Who is what to a request of community A (treating GP 11, accepted by 12, offered to 13; 14 a member never offered).
 USERS = {
     "admin": user("admin"),
-    "operator": user("operator", A), "coordinator": user("coordinator", A),
-    "member": user("physician", A, MEMBER), "offered": user("physician", A, OFFERED),
-    "treating": user("physician", A, GP), "winner": user("physician", A, WINNER),
-    "operator_b": user("operator", B), "coordinator_b": user("coordinator", B),
+    "operator": user("operator", A),
+    "coordinator": user("coordinator", A),
+    "member": user("physician", A, MEMBER),
+    "offered": user("physician", A, OFFERED),
+    "treating": user("physician", A, GP),
+    "winner": user("physician", A, WINNER),
+    "operator_b": user("operator", B),
+    "coordinator_b": user("coordinator", B),
     "physician_b": user("physician", B, 21),
 }
 REQUEST = SimpleNamespace(id=7, community_id=A, treating_physician_id=GP, accepted_by_id=WINNER)
-REQUEST_ACTIONS = (Action.READ, Action.CANCEL, Action.EVENTS, Action.ACCESSES, Action.ACCEPT, Action.REFUSE,
-                   Action.OUTCOME, Action.SYNTHESIS_PDF)
+REQUEST_ACTIONS = (
+    Action.READ,
+    Action.CANCEL,
+    Action.EVENTS,
+    Action.ACCESSES,
+    Action.ACCEPT,
+    Action.REFUSE,
+    Action.OUTCOME,
+    Action.SYNTHESIS_PDF,
+)
 # The answer each one gets, in the order of REQUEST_ACTIONS, and the view of the request they are given.
 EXPECTED_ON_REQUEST: dict[str, tuple[tuple[Any, ...], str | None]] = {
     "admin": (("ok", 403, "ok", "ok", 403, 403, 403, "ok"), "full"),
@@ -78,14 +89,15 @@ def test_the_table_on_a_request_of_each_role_of_this_community_or_another(who: s
     assert got == answers
     held = policy.standing(USERS[who], REQUEST, offered=offered)
     assert policy.view_of(held) == view
-    assert all(policy.allows(USERS[who], action, REQUEST, offered=offered) == (expected == "ok")
-               for action, expected in zip(REQUEST_ACTIONS, answers, strict=True))
+    assert all(
+        policy.allows(USERS[who], action, REQUEST, offered=offered) == (expected == "ok")
+        for action, expected in zip(REQUEST_ACTIONS, answers, strict=True)
+    )
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED_ON_COMMUNITY_A))
 def test_the_table_on_a_community(who: str) -> None:
-    got = tuple(answer(who, action, community_id=None if action is Action.CREATE_COMMUNITY else A)
-                for action in COMMUNITY_ACTIONS)
+    got = tuple(answer(who, action, community_id=None if action is Action.CREATE_COMMUNITY else A) for action in COMMUNITY_ACTIONS)
     assert got == EXPECTED_ON_COMMUNITY_A[who]
 
 
@@ -97,10 +109,14 @@ def test_lists_and_pages_follow_the_same_table() -> None:
     with pytest.raises(Problem) as refused:
         policy.require_somewhere(USERS["member"], Action.LIST)
     assert refused.value.code == 403
-    assert [role for role in ("admin", "coordinator", "operator", "physician")
-            if policy.role_may(role, Action.LIST)] == ["admin", "coordinator", "operator"]
-    assert [role for role in ("admin", "coordinator", "operator", "physician")
-            if policy.role_may(role, Action.MANAGE_COMMUNITY)] == ["admin", "coordinator"]
+    assert [role for role in ("admin", "coordinator", "operator", "physician") if policy.role_may(role, Action.LIST)] == [
+        "admin",
+        "coordinator",
+        "operator",
+    ]
+    assert [
+        role for role in ("admin", "coordinator", "operator", "physician") if policy.role_may(role, Action.MANAGE_COMMUNITY)
+    ] == ["admin", "coordinator"]
     assert policy.role_may("physician", Action.ACCEPT) and not policy.role_may("admin", Action.ACCEPT)
 
 
@@ -112,8 +128,7 @@ def test_standing_asks_whether_it_was_offered_only_when_it_matters() -> None:
         return True
 
     assert policy.standing(USERS["operator"], REQUEST, offered=offered) == {policy.Standing.OPERATOR}
-    assert policy.standing(USERS["treating"], REQUEST, offered=offered) == {policy.Standing.MEMBER,
-                                                                          policy.Standing.TREATING}
+    assert policy.standing(USERS["treating"], REQUEST, offered=offered) == {policy.Standing.MEMBER, policy.Standing.TREATING}
     assert asked == []
     assert policy.Standing.OFFERED in policy.standing(USERS["offered"], REQUEST, offered=offered)
     assert asked == [1]
@@ -121,18 +136,26 @@ def test_standing_asks_whether_it_was_offered_only_when_it_matters() -> None:
 
 # --- Every full view on the API and the pages leaves a line in the trail ----------------------------------------
 
+
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community()
-    return {"community": community, "admin": make.admin(),
-            "operator": make.member(community, "operator"), "coordinator": make.member(community, "coordinator"),
-            "physician": make.member(community, "physician"), "other": make.member(community, "physician")}
+    return {
+        "community": community,
+        "admin": make.admin(),
+        "operator": make.member(community, "operator"),
+        "coordinator": make.member(community, "coordinator"),
+        "physician": make.member(community, "physician"),
+        "other": make.member(community, "physician"),
+    }
 
 
 def trail(request_id: int) -> list[tuple[int, str]]:
     db.session.expire_all()
-    return [(r.user_id, r.what) for r in db.session.scalars(
-        select(AccessRecord).where(AccessRecord.request_id == request_id).order_by(AccessRecord.id))]
+    return [
+        (r.user_id, r.what)
+        for r in db.session.scalars(select(AccessRecord).where(AccessRecord.request_id == request_id).order_by(AccessRecord.id))
+    ]
 
 
 def signed_in(app: Any, who: Any) -> PageClient:
@@ -154,8 +177,7 @@ def test_an_idempotent_replay_records_one_read_the_first_answer_none(make: Any, 
     assert trail(first.json["id"]) == [(world["operator"].id, "request")]
 
 
-def test_the_console_list_live_list_and_detail_record_their_reads(app: Any, make: Any,
-                                                                  world: dict[str, Any]) -> None:
+def test_the_console_list_live_list_and_detail_record_their_reads(app: Any, make: Any, world: dict[str, Any]) -> None:
     opened = make.open(world["operator"], world["community"])
     console = signed_in(app, world["operator"])
     assert "MARTIN" in console.get("/console").get_data(as_text=True)
@@ -163,12 +185,16 @@ def test_the_console_list_live_list_and_detail_record_their_reads(app: Any, make
     live = console.get("/console/live").json["requests"]
     assert [row["patient"] for row in live] == ["Lucie MARTIN"]
     assert console.get(f"/console/demandes/{opened['id']}").status_code == 200
-    assert trail(opened["id"]) == [(world["operator"].id, "list"), (world["operator"].id, "list"),
-                                   (world["operator"].id, "request")]
+    assert trail(opened["id"]) == [
+        (world["operator"].id, "list"),
+        (world["operator"].id, "list"),
+        (world["operator"].id, "request"),
+    ]
 
 
-def test_the_phone_pages_record_the_treating_gp_and_the_winner_not_the_offered(app: Any, make: Any, clock: Any,
-                                                                                 world: dict[str, Any]) -> None:
+def test_the_phone_pages_record_the_treating_gp_and_the_winner_not_the_offered(
+    app: Any, make: Any, clock: Any, world: dict[str, Any]
+) -> None:
     gp, other = world["physician"], world["other"]
     opened = make.open(world["operator"], world["community"], treating=gp)
     treating = signed_in(app, gp)
@@ -189,8 +215,12 @@ def test_the_phone_pages_record_the_treating_gp_and_the_winner_not_the_offered(a
 def test_the_synthesis_pdf_records_its_read(make: Any, world: dict[str, Any]) -> None:
     opened = make.open(world["operator"], world["community"], treating=world["physician"])
     assert make.accept(world["physician"], opened["id"]).status_code == 200
-    seen = make.call("POST", f"/requests/{opened['id']}/outcome", world["physician"],
-                     json={"outcome": "seen", "synthesis": "Otite moyenne aiguë, amoxicilline 6 jours."})
+    seen = make.call(
+        "POST",
+        f"/requests/{opened['id']}/outcome",
+        world["physician"],
+        json={"outcome": "seen", "synthesis": "Otite moyenne aiguë, amoxicilline 6 jours."},
+    )
     assert seen.status_code == 200, seen.json
     before = len(trail(opened["id"]))
     pdf = make.call("GET", f"/requests/{opened['id']}/synthesis.pdf", world["operator"])
@@ -200,8 +230,7 @@ def test_the_synthesis_pdf_records_its_read(make: Any, world: dict[str, Any]) ->
     assert len(trail(opened["id"])) == before + 1
 
 
-def test_the_admin_cancels_neither_through_the_api_nor_through_the_console(app: Any, make: Any,
-                                                                           world: dict[str, Any]) -> None:
+def test_the_admin_cancels_neither_through_the_api_nor_through_the_console(app: Any, make: Any, world: dict[str, Any]) -> None:
     opened = make.open(world["operator"], world["community"])
     api = make.call("POST", f"/requests/{opened['id']}/cancel", world["admin"], json={"reason": "test"})
     assert api.status_code == 403

@@ -25,12 +25,16 @@ def test_many_threads_accepting_one_request_exactly_one_wins(make: Any, app: Any
         statuses: list[tuple[int, str | None]] = []
         lock = threading.Lock()
 
-        def press(index: int, request_id: int = opened["id"], barrier: threading.Barrier = barrier,
-                  lock: Any = lock, statuses: list[tuple[int, str | None]] = statuses) -> None:
+        def press(
+            index: int,
+            request_id: int = opened["id"],
+            barrier: threading.Barrier = barrier,
+            lock: Any = lock,
+            statuses: list[tuple[int, str | None]] = statuses,
+        ) -> None:
             client = app.test_client()
             barrier.wait()
-            response = client.post(f"/api/v1/requests/{request_id}/accept", headers=headers[index],
-                                   json={"appointment_at": at})
+            response = client.post(f"/api/v1/requests/{request_id}/accept", headers=headers[index], json={"appointment_at": at})
             with lock:
                 statuses.append((response.status_code, (response.get_json() or {}).get("code")))
 
@@ -42,9 +46,11 @@ def test_many_threads_accepting_one_request_exactly_one_wins(make: Any, app: Any
         counts = Counter(statuses)
         assert counts[(200, None)] == 1, counts
         assert counts[(409, "already_accepted")] == len(physicians) - 1, counts
-        accepted_events = db.session.scalar(select(func.count()).select_from(Event).where(
-            Event.request_id == opened["id"], Event.type == "accepted"))
+        accepted_events = db.session.scalar(
+            select(func.count()).select_from(Event).where(Event.request_id == opened["id"], Event.type == "accepted")
+        )
         assert accepted_events == 1
-        accepted_offers = db.session.scalar(select(func.count()).select_from(Offer).where(
-            Offer.request_id == opened["id"], Offer.status == "accepted"))
+        accepted_offers = db.session.scalar(
+            select(func.count()).select_from(Offer).where(Offer.request_id == opened["id"], Offer.status == "accepted")
+        )
         assert accepted_offers == 1

@@ -19,14 +19,23 @@ def shown(*, full: bool, accepted: bool) -> dict[str, object]:
         patient.update(first_name="Lucie", last_name="Martin", birth_date=date(1988, 4, 2), phone="+33612345678")
         treating.update(rpps="10003456786", name="Dr Durand")
     return {
-        "id": 7, "community_id": 1, "state": "accepted" if accepted else "community", "source": "cot",
-        "motive": "ent", "description": None, "opened_at": opened,
-        "exclusive_until": None, "expires_at": opened.astimezone(PARIS_WINTER) + timedelta(hours=2),
-        "patient": patient, "treating_physician": treating,
+        "id": 7,
+        "community_id": 1,
+        "state": "accepted" if accepted else "community",
+        "source": "cot",
+        "motive": "ent",
+        "description": None,
+        "opened_at": opened,
+        "exclusive_until": None,
+        "expires_at": opened.astimezone(PARIS_WINTER) + timedelta(hours=2),
+        "patient": patient,
+        "treating_physician": treating,
         "accepted_by": {"physician_id": 3, "name": "Dr Benali", "kind": "titulaire"} if accepted else None,
         "accepted_at": opened + timedelta(minutes=4) if accepted else None,
         "appointment_at": opened + timedelta(minutes=30) if accepted else None,
-        "place": "12 rue de la Paix" if accepted else None, "outcome": None, "anonymised": not full,
+        "place": "12 rue de la Paix" if accepted else None,
+        "outcome": None,
+        "anonymised": not full,
     }
 
 

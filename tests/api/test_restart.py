@@ -14,8 +14,7 @@ from dispatch.worker import Worker
 from tests.conftest import TEST_SETTINGS
 
 
-def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, app: Any, clock: Any,
-                                                                    database_url: str) -> None:
+def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, app: Any, clock: Any, database_url: str) -> None:
     community = make.community()
     operator = make.member(community, "operator")
     gp = make.member(community, "physician")
@@ -29,8 +28,11 @@ def test_restart_after_the_deadline_escalates_once_on_the_first_tick(make: Any, 
     clock.advance(seconds=3600 + 25 * 60)
 
     pushes = Recorder()
-    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, clock=clock,
-                           ports=Ports(push=pushes, sms=Recorder(), mail=Recorder()))
+    restarted = create_app(
+        {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url},
+        clock=clock,
+        ports=Ports(push=pushes, sms=Recorder(), mail=Recorder()),
+    )
     worker = Worker(restarted, tick_s=0.2, safety_s=0.2)
     worker.start()
     try:
@@ -72,14 +74,16 @@ def test_an_offer_sent_after_its_phase_ended_announces_the_current_phase(make: A
     assert offers[0].data["phase"] == "community" and offers[0].data["expires_at"] == opened["expires_at"]
 
 
-def test_the_tick_is_on_time_for_a_deadline_between_two_interval_ticks(make: Any, clock: Any,
-                                                                       database_url: str) -> None:
+def test_the_tick_is_on_time_for_a_deadline_between_two_interval_ticks(make: Any, clock: Any, database_url: str) -> None:
     community = make.community(exclusive=1, response=120)
     operator = make.member(community, "operator")
     gp = make.member(community, "physician")
     opened = make.open(operator, community, treating=gp)  # exclusive for one second
-    restarted = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url}, clock=clock,
-                           ports=Ports(push=Recorder(), sms=Recorder(), mail=Recorder()))
+    restarted = create_app(
+        {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url},
+        clock=clock,
+        ports=Ports(push=Recorder(), sms=Recorder(), mail=Recorder()),
+    )
     worker = Worker(restarted, tick_s=30, safety_s=30)  # the interval alone would be 30 s late
     started = time.monotonic()
     worker.start()

@@ -35,20 +35,37 @@ def at(seconds: int):  # noqa: ANN201
 
 def exclusive() -> Snapshot:
     opening = machine.open_request(now=T0, plan=PLAN, treating_eligible=True)
-    return Snapshot(opening.state, opening.exclusive_until, opening.expires_at, treating_physician_id=GP,
-                    opened_at=T0, patient_reachable=True, actor_offer=ActorOffer("notified", "exclusive"))
+    return Snapshot(
+        opening.state,
+        opening.exclusive_until,
+        opening.expires_at,
+        treating_physician_id=GP,
+        opened_at=T0,
+        patient_reachable=True,
+        actor_offer=ActorOffer("notified", "exclusive"),
+    )
 
 
 def community(offer: ActorOffer | None = NOTIFIED, **changes: object) -> Snapshot:
-    fields: dict[str, object] = {"treating_physician_id": GP, "opened_at": T0, "community_at": at(3600),
-                                 "patient_reachable": True, "actor_offer": offer, **changes}
+    fields: dict[str, object] = {
+        "treating_physician_id": GP,
+        "opened_at": T0,
+        "community_at": at(3600),
+        "patient_reachable": True,
+        "actor_offer": offer,
+        **changes,
+    }
     return Snapshot("community", at(3600), at(7200), **fields)  # type: ignore[arg-type]
 
 
 def test_opening_with_an_eligible_treating_gp_is_exclusive_for_the_window() -> None:
     decision = machine.open_request(now=T0, plan=PLAN, treating_eligible=True)
     assert (decision.state, decision.exclusive_until, decision.expires_at, decision.next_deadline) == (
-        "exclusive", at(3600), at(7200), at(3600))
+        "exclusive",
+        at(3600),
+        at(7200),
+        at(3600),
+    )
     assert decision.effects == (OfferTo("treating"),)
     assert decision.events[0].type == "opened" and decision.values == {"opened_at": T0, "community_at": None}
 
@@ -61,15 +78,18 @@ def test_opening_without_exclusive_phase_goes_to_the_community(eligible: bool, p
     assert decision.values["community_at"] == T0
 
 
-@pytest.mark.parametrize("seconds, expected", [
-    (3599, None),
-    (3600, "community"),
-    (3601, "community"),
-    (7199, "community"),
-    (7200, "expired"),
-    (7201, "expired"),
-    (99999, "expired"),  # down for a day: straight to expired, no pointless offers
-])
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [
+        (3599, None),
+        (3600, "community"),
+        (3601, "community"),
+        (7199, "community"),
+        (7200, "expired"),
+        (7201, "expired"),
+        (99999, "expired"),  # down for a day: straight to expired, no pointless offers
+    ],
+)
 def test_advance_from_exclusive(seconds: int, expected: str | None) -> None:
     decision = machine.advance(exclusive(), now=at(seconds))
     assert (decision.state if decision else None) == expected
@@ -97,42 +117,59 @@ def test_closed_requests_never_advance(state: str) -> None:
     assert machine.advance(Snapshot(state, at(3600), at(7200)), now=at(10**6)) is None
 
 
-@pytest.mark.parametrize("snapshot, physician, seconds, expected", [
-    (exclusive(), GP, 0, "accepted"),
-    (exclusive(), GP, 3599, "accepted"),
-    (exclusive(), OTHER, 3599, Refusal.NOT_ELIGIBLE),
-    (exclusive(), OTHER, 3600, "accepted"),  # the deadline passed, the tick has not run yet
-    (exclusive(), GP, 7199, "accepted"),
-    (exclusive(), GP, 7200, Refusal.CLOSED),
-    (community(), GP, 3600, "accepted"),  # the treating GP may still accept in the community phase
-    (community(), OTHER, 7199, "accepted"),
-    (community(), OTHER, 7200, Refusal.CLOSED),
-    (Snapshot("accepted", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.ALREADY_ACCEPTED),
-    (Snapshot("seen", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.ALREADY_ACCEPTED),
-    (Snapshot("expired", None, at(7200)), OTHER, 7300, Refusal.CLOSED),
-    (Snapshot("cancelled", None, at(7200)), OTHER, 10, Refusal.CLOSED),
-    (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),  # never offered
-    (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
-    (community(offer=ActorOffer("refused", "community")), OTHER, 4000, "accepted"),  # changed their mind
-])
+@pytest.mark.parametrize(
+    "snapshot, physician, seconds, expected",
+    [
+        (exclusive(), GP, 0, "accepted"),
+        (exclusive(), GP, 3599, "accepted"),
+        (exclusive(), OTHER, 3599, Refusal.NOT_ELIGIBLE),
+        (exclusive(), OTHER, 3600, "accepted"),  # the deadline passed, the tick has not run yet
+        (exclusive(), GP, 7199, "accepted"),
+        (exclusive(), GP, 7200, Refusal.CLOSED),
+        (community(), GP, 3600, "accepted"),  # the treating GP may still accept in the community phase
+        (community(), OTHER, 7199, "accepted"),
+        (community(), OTHER, 7200, Refusal.CLOSED),
+        (Snapshot("accepted", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.ALREADY_ACCEPTED),
+        (Snapshot("seen", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.ALREADY_ACCEPTED),
+        (Snapshot("expired", None, at(7200)), OTHER, 7300, Refusal.CLOSED),
+        (Snapshot("cancelled", None, at(7200)), OTHER, 10, Refusal.CLOSED),
+        (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),  # never offered
+        (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
+        (community(offer=ActorOffer("refused", "community")), OTHER, 4000, "accepted"),  # changed their mind
+    ],
+)
 def test_accept(snapshot: Snapshot, physician: int, seconds: int, expected: object) -> None:
     decision = machine.accept(snapshot, physician_id=physician, now=at(seconds), appointment_at=at(9000), place="x")
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
 
 
 def test_accepting_twice_changes_nothing() -> None:
-    decision = machine.accept(Snapshot("accepted", None, at(7200), accepted_by_id=OTHER), physician_id=OTHER,
-                              now=at(10), appointment_at=at(9000), place=None)
+    decision = machine.accept(
+        Snapshot("accepted", None, at(7200), accepted_by_id=OTHER),
+        physician_id=OTHER,
+        now=at(10),
+        appointment_at=at(9000),
+        place=None,
+    )
     assert isinstance(decision, Decision) and not decision.changes and decision.state == "accepted"
 
 
 def test_accept_records_the_phase_the_winner_took_it_in() -> None:
     by_gp = machine.accept(exclusive(), physician_id=GP, now=at(10), appointment_at=at(9000), place="Cabinet")
     assert isinstance(by_gp, Decision)
-    assert by_gp.values == {"accepted_by_id": GP, "accepted_at": at(10), "accepted_phase": "exclusive",
-                            "appointment_at": at(9000), "place": "Cabinet", "closed_at": at(10)}
-    assert by_gp.events == (EventSpec("accepted", {"physician_id": GP, "phase": "exclusive",
-                                                    "appointment_at": "2026-11-23T16:30:00Z", "place": "Cabinet"}),)
+    assert by_gp.values == {
+        "accepted_by_id": GP,
+        "accepted_at": at(10),
+        "accepted_phase": "exclusive",
+        "appointment_at": at(9000),
+        "place": "Cabinet",
+        "closed_at": at(10),
+    }
+    assert by_gp.events == (
+        EventSpec(
+            "accepted", {"physician_id": GP, "phase": "exclusive", "appointment_at": "2026-11-23T16:30:00Z", "place": "Cabinet"}
+        ),
+    )
     late = machine.accept(community(), physician_id=GP, now=at(4000), appointment_at=at(9000), place=None)
     assert isinstance(late, Decision) and late.values["accepted_phase"] == "community"
 
@@ -141,25 +178,33 @@ def test_accept_tells_the_patient_and_an_unregistered_treating_gp() -> None:
     outside = community(treating_physician_id=None, outside_treating_reachable=True)
     decision = machine.accept(outside, physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None)
     assert isinstance(decision, Decision)
-    assert decision.effects == (AnswerOffer(OTHER, "accepted"), Withdraw("accepted", except_physician=OTHER),
-                                SmsPatient(), TellOutsideTreating())
+    assert decision.effects == (
+        AnswerOffer(OTHER, "accepted"),
+        Withdraw("accepted", except_physician=OTHER),
+        SmsPatient(),
+        TellOutsideTreating(),
+    )
     registered = machine.accept(community(), physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None)
     assert isinstance(registered, Decision) and TellOutsideTreating() not in registered.effects
-    no_phone = machine.accept(community(patient_reachable=False), physician_id=OTHER, now=at(4000),
-                              appointment_at=at(9000), place=None)
+    no_phone = machine.accept(
+        community(patient_reachable=False), physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None
+    )
     assert isinstance(no_phone, Decision) and SmsPatient() not in no_phone.effects
 
 
-@pytest.mark.parametrize("snapshot, physician, seconds, expected_state", [
-    (exclusive(), GP, 10, "community"),  # the treating GP's refusal opens the community at once
-    (exclusive(), OTHER, 10, Refusal.NOT_ELIGIBLE),
-    (community(), OTHER, 4000, "community"),
-    (community(), GP, 4000, "community"),
-    (community(), OTHER, 7200, Refusal.CLOSED),
-    (Snapshot("accepted", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.CLOSED),
-    (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),
-    (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
-])
+@pytest.mark.parametrize(
+    "snapshot, physician, seconds, expected_state",
+    [
+        (exclusive(), GP, 10, "community"),  # the treating GP's refusal opens the community at once
+        (exclusive(), OTHER, 10, Refusal.NOT_ELIGIBLE),
+        (community(), OTHER, 4000, "community"),
+        (community(), GP, 4000, "community"),
+        (community(), OTHER, 7200, Refusal.CLOSED),
+        (Snapshot("accepted", None, at(7200), accepted_by_id=GP), OTHER, 10, Refusal.CLOSED),
+        (community(offer=None), OTHER, 4000, Refusal.NOT_ELIGIBLE),
+        (community(offer=ActorOffer("withdrawn", "community")), OTHER, 4000, Refusal.NOT_ELIGIBLE),
+    ],
+)
 def test_refuse(snapshot: Snapshot, physician: int, seconds: int, expected_state: object) -> None:
     decision = machine.refuse(snapshot, physician_id=physician, now=at(seconds))
     assert (decision.state if isinstance(decision, Decision) else decision) == expected_state
@@ -178,11 +223,18 @@ def test_treating_refusal_offers_to_the_community() -> None:
     assert [event.type for event in decision.events] == ["refused", "community_opened"]
 
 
-@pytest.mark.parametrize("state, expected", [
-    ("exclusive", "cancelled"), ("community", "cancelled"), ("accepted", Refusal.CLOSED),
-    ("expired", Refusal.CLOSED), ("cancelled", Refusal.CLOSED), ("seen", Refusal.CLOSED),
-    ("no_show", Refusal.CLOSED),
-])
+@pytest.mark.parametrize(
+    "state, expected",
+    [
+        ("exclusive", "cancelled"),
+        ("community", "cancelled"),
+        ("accepted", Refusal.CLOSED),
+        ("expired", Refusal.CLOSED),
+        ("cancelled", Refusal.CLOSED),
+        ("seen", Refusal.CLOSED),
+        ("no_show", Refusal.CLOSED),
+    ],
+)
 def test_cancel(state: str, expected: object) -> None:
     decision = machine.cancel(Snapshot(state, at(3600), at(7200)), now=at(10), reason="Patient rappelé")
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
@@ -191,32 +243,36 @@ def test_cancel(state: str, expected: object) -> None:
         assert decision.values == {"cancel_reason": "Patient rappelé", "closed_at": at(10)}
 
 
-@pytest.mark.parametrize("state, physician, outcome, expected", [
-    ("accepted", GP, "seen", "seen"),
-    ("accepted", GP, "no_show", "no_show"),
-    ("accepted", OTHER, "seen", Refusal.NOT_ELIGIBLE),
-    ("community", GP, "seen", Refusal.NOT_ACCEPTED),
-    ("exclusive", GP, "seen", Refusal.NOT_ACCEPTED),
-    ("expired", GP, "seen", Refusal.NOT_ACCEPTED),
-    ("seen", GP, "seen", Refusal.ALREADY_RECORDED),
-    ("no_show", GP, "seen", Refusal.ALREADY_RECORDED),
-])
+@pytest.mark.parametrize(
+    "state, physician, outcome, expected",
+    [
+        ("accepted", GP, "seen", "seen"),
+        ("accepted", GP, "no_show", "no_show"),
+        ("accepted", OTHER, "seen", Refusal.NOT_ELIGIBLE),
+        ("community", GP, "seen", Refusal.NOT_ACCEPTED),
+        ("exclusive", GP, "seen", Refusal.NOT_ACCEPTED),
+        ("expired", GP, "seen", Refusal.NOT_ACCEPTED),
+        ("seen", GP, "seen", Refusal.ALREADY_RECORDED),
+        ("no_show", GP, "seen", Refusal.ALREADY_RECORDED),
+    ],
+)
 def test_record_outcome(state: str, physician: int, outcome: str, expected: object) -> None:
     snapshot = Snapshot(state, None, at(7200), accepted_by_id=GP)
     decision = machine.record_outcome(snapshot, physician_id=physician, outcome=outcome, synthesis="RAS", now=at(9000))
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
 
 
-@pytest.mark.parametrize("treating, address, status", [
-    (OTHER, "dr.other@medecin.mssante.fr", "pending"),
-    (None, "dr.outside@medecin.mssante.fr", "pending"),
-    (None, None, "not_sendable"),
-    (GP, "dr.gp@medecin.mssante.fr", "not_needed"),  # the treating GP saw their own patient
-])
-def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int | None, address: str | None,
-                                                                  status: str) -> None:
-    snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, treating_physician_id=treating,
-                        treating_address=address)
+@pytest.mark.parametrize(
+    "treating, address, status",
+    [
+        (OTHER, "dr.other@medecin.mssante.fr", "pending"),
+        (None, "dr.outside@medecin.mssante.fr", "pending"),
+        (None, None, "not_sendable"),
+        (GP, "dr.gp@medecin.mssante.fr", "not_needed"),  # the treating GP saw their own patient
+    ],
+)
+def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int | None, address: str | None, status: str) -> None:
+    snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, treating_physician_id=treating, treating_address=address)
     decision = machine.record_outcome(snapshot, physician_id=GP, outcome="seen", synthesis="Otite", now=at(9000))
     assert isinstance(decision, Decision)
     assert decision.effects == (StoreSynthesis(GP, "Otite", status, address),)
@@ -226,8 +282,9 @@ def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int 
     assert isinstance(no_show, Decision) and no_show.effects == ()
 
 
-@pytest.mark.parametrize("state, expected", [
-    ("exclusive", at(3600)), ("community", at(7200)), ("accepted", None), ("expired", None)])
+@pytest.mark.parametrize(
+    "state, expected", [("exclusive", at(3600)), ("community", at(7200)), ("accepted", None), ("expired", None)]
+)
 def test_current_deadline_is_the_end_of_the_phase(state: str, expected: object) -> None:
     assert machine.current_deadline(state, at(3600), at(7200)) == expected
     assert machine.current_deadline("exclusive", at(9000), at(7200)) == at(7200)  # never past the expiry

@@ -37,11 +37,19 @@ class Live:
 
 def live_settings(database_url: str, fcm: FcmPeer, twilio: TwilioPeer) -> dict[str, Any]:
     """Return the settings selecting FCM and Twilio, both pointed at the local peers."""
-    return {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url,
-            "DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": fcm.url, "DISPATCH_FCM_PROJECT": PROJECT,
-            "DISPATCH_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": twilio.account_sid,
-            "TWILIO_AUTH_TOKEN": twilio.auth_token, "DISPATCH_SMS_FROM": SENDER, "DISPATCH_TWILIO_URL": twilio.url,
-            "DISPATCH_PUBLIC_URL": PUBLIC_URL}
+    return {
+        **TEST_SETTINGS,
+        "DISPATCH_DATABASE_URL": database_url,
+        "DISPATCH_PUSH_BACKEND": "fcm",
+        "DISPATCH_FCM_URL": fcm.url,
+        "DISPATCH_FCM_PROJECT": PROJECT,
+        "DISPATCH_SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "DISPATCH_SMS_FROM": SENDER,
+        "DISPATCH_TWILIO_URL": twilio.url,
+        "DISPATCH_PUBLIC_URL": PUBLIC_URL,
+    }
 
 
 @pytest.fixture
@@ -57,8 +65,9 @@ def twilio_peer() -> Iterator[TwilioPeer]:
 
 
 @pytest.fixture
-def live(database_url: str, clock: FakeClock, fcm_peer: FcmPeer, twilio_peer: TwilioPeer,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+def live(
+    database_url: str, clock: FakeClock, fcm_peer: FcmPeer, twilio_peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Live]:
     """The app built by its factory with DISPATCH_PUSH_BACKEND=fcm and DISPATCH_SMS_BACKEND=twilio."""
     forbid_outbound(monkeypatch)
     settings = live_settings(database_url, fcm_peer, twilio_peer)
@@ -67,8 +76,6 @@ def live(database_url: str, clock: FakeClock, fcm_peer: FcmPeer, twilio_peer: Tw
     application = create_app(settings, clock=clock, ports=ports)
     with serving(application):
         try:
-            yield Live(application, Builders(application, application.test_client(), clock), fcm_peer,
-                       twilio_peer, clock)
+            yield Live(application, Builders(application, application.test_client(), clock), fcm_peer, twilio_peer, clock)
         finally:
             ports.close()
-

@@ -234,9 +234,7 @@ def test_service_account_fetches_its_token_from_the_json_token_uri(peer: FcmPeer
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     account = tmp_path / "service-account.json"
     account.write_text(
         json.dumps(
@@ -274,9 +272,7 @@ def test_from_config_needs_credentials_or_url_and_project(peer: FcmPeer) -> None
         adapter.close()
 
 
-def test_a_batch_of_pushes_shares_the_senders_and_answers_in_order(
-    peer: FcmPeer, push: FcmPush, sends: dict[str, int]
-) -> None:
+def test_a_batch_of_pushes_shares_the_senders_and_answers_in_order(peer: FcmPeer, push: FcmPush, sends: dict[str, int]) -> None:
     peer.unregistered.add("p2-gone")
     pushes = [offer((f"p{i}-a",)) for i in range(600)]
     pushes[2] = offer(("p2-gone",))
@@ -286,8 +282,7 @@ def test_a_batch_of_pushes_shares_the_senders_and_answers_in_order(
     results = push.send_batch(pushes)
 
     assert sends["calls"] == 600  # 600 tokens; the empty push costs nothing
-    assert [r.outcome for r in results[:5]] == [
-        Outcome.SENT, Outcome.SENT, Outcome.PERMANENT, Outcome.SENT, Outcome.PERMANENT]
+    assert [r.outcome for r in results[:5]] == [Outcome.SENT, Outcome.SENT, Outcome.PERMANENT, Outcome.SENT, Outcome.PERMANENT]
     assert results[0].sent_tokens == ("p0-a",) and results[599].sent_tokens == ("p599-a",)
     assert results[2].dead_tokens == ("p2-gone",) and results[3].sent_tokens == ("p3-a", "p3-b")
     assert results[4].detail == "no device token"

@@ -54,15 +54,26 @@ def test_offers_withdrawals_and_patient_sms_end_to_end(live: Live) -> None:
     [offer] = live.fcm.messages
     exclusive_until = datetime.fromisoformat(opened["exclusive_until"])
     assert offer["token"] == f"tok-{w['gp'].id}"
-    assert offer["data"] == {"type": "offer", "request_id": str(opened["id"]), "phase": "exclusive", "motive": "ent",
-                             "city": "Champigny-sur-Marne", "expires_at": "2026-11-23T15:00:00Z"}
-    assert offer["notification"] == {"title": "Demande de soins non programmés",
-                                     "body": "ORL · Champigny-sur-Marne · avant 16:00"}  # Paris time
+    assert offer["data"] == {
+        "type": "offer",
+        "request_id": str(opened["id"]),
+        "phase": "exclusive",
+        "motive": "ent",
+        "city": "Champigny-sur-Marne",
+        "expires_at": "2026-11-23T15:00:00Z",
+    }
+    assert offer["notification"] == {
+        "title": "Demande de soins non programmés",
+        "body": "ORL · Champigny-sur-Marne · avant 16:00",
+    }  # Paris time
     collapse = f"request-{opened['id']}"
-    assert offer["android"] == {"collapse_key": collapse, "priority": "high", "ttl": "3600s",
-                                "notification": {"tag": collapse}}
-    assert offer["apns"]["headers"] == {"apns-collapse-id": collapse, "apns-priority": "10", "apns-push-type": "alert",
-                                        "apns-expiration": str(int(exclusive_until.timestamp()))}
+    assert offer["android"] == {"collapse_key": collapse, "priority": "high", "ttl": "3600s", "notification": {"tag": collapse}}
+    assert offer["apns"]["headers"] == {
+        "apns-collapse-id": collapse,
+        "apns-priority": "10",
+        "apns-push-type": "alert",
+        "apns-expiration": str(int(exclusive_until.timestamp())),
+    }
 
     live.clock.advance(seconds=3600)
     assert live.make.tick() == 1
@@ -122,13 +133,13 @@ def test_dead_tokens_are_pruned_and_their_physicians_get_an_sms(live: Live) -> N
     remaining = set(db.session.scalars(select(Device.token)))
     assert remaining == {f"tok-{mixed.id}"}
     statuses = {r.physician_id: r.status for r in rows(channel="push")}
-    assert statuses == {unregistered.id: "dead_token", invalid.id: "dead_token", mixed.id: "sent",
-                        deviceless.id: "fallback"}
+    assert statuses == {unregistered.id: "dead_token", invalid.id: "dead_token", mixed.id: "sent", deviceless.id: "fallback"}
     sms = {m.form["To"]: m.form["Body"] for m in live.twilio.messages}
     assert set(sms) == {unregistered.user.phone, invalid.user.phone, deviceless.user.phone}
     link = f"{PUBLIC_URL}/m/requests/{opened['id']}"
-    assert sms[deviceless.user.phone] == (f"SNP : demande n° {opened['id']} · ORL · Champigny-sur-Marne · "
-                                          f"à prendre avant 17:00. Voir : {link}")
+    assert sms[deviceless.user.phone] == (
+        f"SNP : demande n° {opened['id']} · ORL · Champigny-sur-Marne · à prendre avant 17:00. Voir : {link}"
+    )
     assert_anonymous(list(sms.values()))
     assert {r.status for r in rows(channel="sms")} == {"sent"}
 

@@ -40,8 +40,7 @@ def test_a_community_goes_out_in_one_batch(make: Any, ports: Any) -> None:
     assert statuses() == ["sent"] * 30
 
 
-def test_the_claim_is_bounded_and_rounds_follow_until_nothing_is_due(app: Any, make: Any, ports: Any,
-                                                                      clock: Any) -> None:
+def test_the_claim_is_bounded_and_rounds_follow_until_nothing_is_due(app: Any, make: Any, ports: Any, clock: Any) -> None:
     community, operator, _ = community_of(make, 25)
     make.open(operator, community)
 

@@ -43,8 +43,7 @@ class Recorder:
     data_reply: str | None = None
     envelopes: list[Any] = field(default_factory=list)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if self.rcpt_reply:
             return self.rcpt_reply
         envelope.rcpt_tos.append(address)
@@ -80,16 +79,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(pki: Pki, handler: Recorder, *, mode: str = "tls",
-            port: int | None = None) -> Iterator[int]:
+def serving(pki: Pki, handler: Recorder, *, mode: str = "tls", port: int | None = None) -> Iterator[int]:
     port = port or free_port()
     context = pki.server_context()
-    options: dict[str, Any] = (
-        {"ssl_context": context} if mode == "tls"
-        else {"tls_context": context, "require_starttls": True}
-    )
-    controller = _Controller(handler, hostname=HOST, port=port, probe=pki.client_context(),
-                             server_hostname="localhost", **options)
+    options: dict[str, Any] = {"ssl_context": context} if mode == "tls" else {"tls_context": context, "require_starttls": True}
+    controller = _Controller(handler, hostname=HOST, port=port, probe=pki.client_context(), server_hostname="localhost", **options)
     controller.start()
     try:
         yield port
@@ -97,10 +91,16 @@ def serving(pki: Pki, handler: Recorder, *, mode: str = "tls",
         controller.stop()
 
 
-def mailer(pki: Pki, port: int, *, mode: str = "tls", cert: Path | None = None,
-           key: Path | None = None) -> SmtpMailer:
-    return SmtpMailer(HOST, port, mode, cert=str(cert) if cert else None,  # type: ignore[arg-type]
-                      key=str(key) if key else None, ca=str(pki.ca_cert), timeout=2.0)
+def mailer(pki: Pki, port: int, *, mode: str = "tls", cert: Path | None = None, key: Path | None = None) -> SmtpMailer:
+    return SmtpMailer(
+        HOST,
+        port,
+        mode,
+        cert=str(cert) if cert else None,  # type: ignore[arg-type]
+        key=str(key) if key else None,
+        ca=str(pki.ca_cert),
+        timeout=2.0,
+    )
 
 
 def good(pki: Pki, port: int, mode: str = "tls") -> SmtpMailer:
@@ -109,13 +109,21 @@ def good(pki: Pki, port: int, mode: str = "tls") -> SmtpMailer:
 
 def synthesis() -> EmailMessage:
     doc = SynthesisDoc(
-        synthesis_id=7, request_id=42, community_name="CPTS Val-de-Bièvre",
+        synthesis_id=7,
+        request_id=42,
+        community_name="CPTS Val-de-Bièvre",
         written_at=datetime(2026, 11, 23, 17, 0, tzinfo=UTC),
         appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
-        place="Cabinet du Dr Martin", motive="urinary", patient_last_name="Lefèvre",
-        patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), patient_sex="F",
-        physician_name="Jeanne Martin", physician_rpps="10003456789",
-        physician_kind="remplacant", treating_name="Paul Durand",
+        place="Cabinet du Dr Martin",
+        motive="urinary",
+        patient_last_name="Lefèvre",
+        patient_first_name="Zoé",
+        patient_birth_date=date(1980, 3, 12),
+        patient_sex="F",
+        physician_name="Jeanne Martin",
+        physician_rpps="10003456789",
+        physician_kind="remplacant",
+        treating_name="Paul Durand",
         treating_address="paul.durand@medecin.mssante.fr",
         text="Cystite simple ; ECBU prescrit. À revoir par le médecin traitant.",
     )
@@ -149,8 +157,7 @@ def test_message_is_delivered_and_parses_back(pki: Pki, mode: str) -> None:
 def test_rogue_client_certificate_is_permanent(pki: Pki, mode: str) -> None:
     handler = Recorder()
     with serving(pki, handler, mode=mode) as port:
-        result = mailer(pki, port, mode=mode, cert=pki.rogue_client_cert,
-                        key=pki.rogue_client_key).send(synthesis())
+        result = mailer(pki, port, mode=mode, cert=pki.rogue_client_cert, key=pki.rogue_client_key).send(synthesis())
     assert result.outcome is Outcome.PERMANENT
     assert result.detail.startswith("certificate refused:"), result.detail
     assert "Cystite" not in result.detail
@@ -169,9 +176,9 @@ def test_missing_client_certificate_is_permanent(pki: Pki, mode: str) -> None:
 
 def test_untrusted_server_certificate_is_permanent(pki: Pki) -> None:
     with serving(pki, Recorder()) as port:
-        result = SmtpMailer(HOST, port, "tls", cert=str(pki.client_cert),
-                            key=str(pki.client_key), ca=str(pki.rogue_ca_cert),
-                            timeout=2.0).send(synthesis())
+        result = SmtpMailer(
+            HOST, port, "tls", cert=str(pki.client_cert), key=str(pki.client_key), ca=str(pki.rogue_ca_cert), timeout=2.0
+        ).send(synthesis())
     assert result.outcome is Outcome.PERMANENT
     assert result.detail.startswith("server certificate rejected:"), result.detail
 
@@ -217,21 +224,23 @@ def test_from_config_requires_a_host() -> None:
 
 
 def test_from_config_reads_the_keys(pki: Pki) -> None:
-    sender = SmtpMailer.from_config({
-        "DISPATCH_SMTP_HOST": "smtp.example.mssante.fr", "DISPATCH_SMTP_SECURITY": "starttls",
-        "DISPATCH_SMTP_CERT": str(pki.client_cert), "DISPATCH_SMTP_KEY": str(pki.client_key),
-        "DISPATCH_SMTP_CA": str(pki.ca_cert),
-    })
-    assert (sender.host, sender.port, sender.security) == ("smtp.example.mssante.fr", 587,
-                                                             "starttls")
+    sender = SmtpMailer.from_config(
+        {
+            "DISPATCH_SMTP_HOST": "smtp.example.mssante.fr",
+            "DISPATCH_SMTP_SECURITY": "starttls",
+            "DISPATCH_SMTP_CERT": str(pki.client_cert),
+            "DISPATCH_SMTP_KEY": str(pki.client_key),
+            "DISPATCH_SMTP_CA": str(pki.ca_cert),
+        }
+    )
+    assert (sender.host, sender.port, sender.security) == ("smtp.example.mssante.fr", 587, "starttls")
     assert sender.context.minimum_version is ssl.TLSVersion.TLSv1_2
     with pytest.raises(ValueError, match="DISPATCH_SMTP_SECURITY"):
         SmtpMailer.from_config({"DISPATCH_SMTP_HOST": "h", "DISPATCH_SMTP_SECURITY": "ssl"})
 
 
 @pytest.mark.parametrize("tls_max", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
-def test_tls_alert_on_refused_certificate_is_permanent(pki: Pki,
-                                                       tls_max: ssl.TLSVersion) -> None:
+def test_tls_alert_on_refused_certificate_is_permanent(pki: Pki, tls_max: ssl.TLSVersion) -> None:
     # A blocking OpenSSL server sends the alert that aiosmtpd's asyncio transport drops.
     context = pki.server_context()
     context.maximum_version = tls_max
@@ -246,8 +255,7 @@ def test_tls_alert_on_refused_certificate_is_permanent(pki: Pki,
         thread = threading.Thread(target=refuse_once)
         thread.start()
         try:
-            result = mailer(pki, port, cert=pki.rogue_client_cert,
-                            key=pki.rogue_client_key).send(synthesis())
+            result = mailer(pki, port, cert=pki.rogue_client_cert, key=pki.rogue_client_key).send(synthesis())
         finally:
             thread.join(2.0)
     assert result.outcome is Outcome.PERMANENT

@@ -35,9 +35,7 @@ def sms(peer: TwilioPeer) -> Iterator[TwilioSms]:
 
 
 def message(to: str = TO, callback: str | None = None) -> SmsMessage:
-    return SmsMessage(
-        to=to, body="Demande SNP 42 à Lyon : ouvrez l'application.", idempotency_key="k-1", status_callback=callback
-    )
+    return SmsMessage(to=to, body="Demande SNP 42 à Lyon : ouvrez l'application.", idempotency_key="k-1", status_callback=callback)
 
 
 def test_sms_is_sent_with_the_provider_sid(peer: TwilioPeer, sms: TwilioSms) -> None:
@@ -83,9 +81,7 @@ def test_outage_and_throttling_are_transient(peer: TwilioPeer, sms: TwilioSms, f
     assert len(peer.calls) == 2  # no retry inside the client
 
 
-def test_invalid_number_is_permanent_and_not_logged(
-    peer: TwilioPeer, sms: TwilioSms, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_invalid_number_is_permanent_and_not_logged(peer: TwilioPeer, sms: TwilioSms, caplog: pytest.LogCaptureFixture) -> None:
     peer.invalid_numbers.add("+33699999999")
 
     result = sms.send(message(to="+33699999999"))
@@ -120,9 +116,7 @@ def test_from_config_needs_account_token_and_sender(peer: TwilioPeer) -> None:
         assert adapter.send(message()).outcome is Outcome.SENT
 
 
-def test_region_and_edge_from_the_environment_still_reach_the_base_url(
-    peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_region_and_edge_from_the_environment_still_reach_the_base_url(peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_EDGE", "dublin")
     monkeypatch.setenv("TWILIO_REGION", "ie1")
     with TwilioSms(peer.account_sid, peer.auth_token, SENDER, base_url=peer.url) as adapter:

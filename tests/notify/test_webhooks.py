@@ -35,9 +35,17 @@ def post(live: Live, form: dict[str, str], *, token: str | None = None, url: str
 
 
 def callback(sid: str, status: str, **extra: str) -> dict[str, str]:
-    return {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-            "AccountSid": "AC" + "0" * 32, "To": "+33612345678", "From": "+33700000000", "ApiVersion": "2010-04-01",
-            **extra}
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": "AC" + "0" * 32,
+        "To": "+33612345678",
+        "From": "+33700000000",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
 
 
 def status_of(row: OutboxMessage) -> str | None:
@@ -64,8 +72,9 @@ def test_undelivered_is_recorded_on_the_request(live: Live) -> None:
     assert post(live, callback(row.provider_id or "", "undelivered", ErrorCode="30003")).status_code == 204
 
     assert status_of(row) == "undelivered"
-    event = db.session.scalars(select(Event).where(Event.request_id == request_id,
-                                                   Event.type == "patient_appointment_undelivered")).one()
+    event = db.session.scalars(
+        select(Event).where(Event.request_id == request_id, Event.type == "patient_appointment_undelivered")
+    ).one()
     assert event.data == {"channel": "sms", "provider_status": "undelivered", "error_code": "30003"}
 
 
@@ -77,9 +86,11 @@ def test_a_bad_or_missing_signature_is_403(live: Live) -> None:
     answers = [
         post(live, form, token="not-the-auth-token"),
         post(live, form, url="https://elsewhere.example.fr" + PATH),  # signed for another URL
-        client.post(PATH, data={**form, "MessageStatus": "failed"},
-                    headers={"X-Twilio-Signature": RequestValidator(live.twilio.auth_token)
-                             .compute_signature(PUBLIC_URL + PATH, form)}),  # form changed after signing
+        client.post(
+            PATH,
+            data={**form, "MessageStatus": "failed"},
+            headers={"X-Twilio-Signature": RequestValidator(live.twilio.auth_token).compute_signature(PUBLIC_URL + PATH, form)},
+        ),  # form changed after signing
         client.post(PATH, data=form),
     ]
 

@@ -35,8 +35,16 @@ from tests.peers.webpush import Subscriber, WebPushPeer, b64url
 NOW = datetime(2026, 11, 23, 14, 40, tzinfo=UTC)
 EXPIRES = NOW + timedelta(minutes=60)
 SUBJECT = "mailto:snp-dispatch@cpts.mssante.fr"
-PATIENT_FIELDS = {"first_name", "last_name", "birth_date", "phone", "patient_first_name", "patient_last_name",
-                  "patient_birth_date", "patient_phone"}
+PATIENT_FIELDS = {
+    "first_name",
+    "last_name",
+    "birth_date",
+    "phone",
+    "patient_first_name",
+    "patient_last_name",
+    "patient_birth_date",
+    "patient_phone",
+}
 
 
 class Clock:
@@ -80,8 +88,14 @@ def push(key: VapidKey, clock: Clock) -> Iterator[WebPushPush]:
 def offer(*subscribers: Subscriber, collapse_key: str = "request-42") -> PushMessage:
     return PushMessage(
         tokens=tuple(s.token for s in subscribers),
-        data={"type": "offer", "request_id": "42", "phase": "exclusive", "motive": "fièvre", "city": "Lyon",
-              "expires_at": "2026-11-23T15:40:00Z"},
+        data={
+            "type": "offer",
+            "request_id": "42",
+            "phase": "exclusive",
+            "motive": "fièvre",
+            "city": "Lyon",
+            "expires_at": "2026-11-23T15:40:00Z",
+        },
         collapse_key=collapse_key,
         expires_at=EXPIRES,
         title="Nouvelle demande de soins non programmés",
@@ -116,8 +130,7 @@ def test_offer_is_decrypted_by_the_browser_keys_with_exact_headers(
     [delivery] = peer.deliveries
     assert delivery.errors == ()
     assert delivery.status == 201
-    assert delivery.payload == {**offer(browser).data, "title": "Nouvelle demande de soins non programmés",
-                                "body": "Lyon — fièvre"}
+    assert delivery.payload == {**offer(browser).data, "title": "Nouvelle demande de soins non programmés", "body": "Lyon — fièvre"}
     assert not PATIENT_FIELDS & set(delivery.payload)
     assert delivery.headers["ttl"] == "3590"  # to the deadline, from the injected clock
     assert delivery.headers["urgency"] == "high"
@@ -126,8 +139,7 @@ def test_offer_is_decrypted_by_the_browser_keys_with_exact_headers(
     assert delivery.headers["authorization"].startswith("vapid t=")
     assert ", k=" in delivery.headers["authorization"]
     assert delivery.vapid_key == key.public_key_b64url
-    assert delivery.claims == {"aud": peer.url, "exp": int((clock.now + timedelta(hours=12)).timestamp()),
-                               "sub": SUBJECT}
+    assert delivery.claims == {"aud": peer.url, "exp": int((clock.now + timedelta(hours=12)).timestamp()), "sub": SUBJECT}
 
 
 def test_withdrawal_is_normal_urgency_under_the_same_topic(peer: WebPushPeer, push: WebPushPush) -> None:
@@ -143,14 +155,13 @@ def test_withdrawal_is_normal_urgency_under_the_same_topic(peer: WebPushPeer, pu
     assert second.headers["topic"] == first.headers["topic"] == "request-42"
 
 
-def test_ttl_is_never_negative_and_has_a_default_without_expiry(
-    peer: WebPushPeer, push: WebPushPush, clock: Clock
-) -> None:
+def test_ttl_is_never_negative_and_has_a_default_without_expiry(peer: WebPushPeer, push: WebPushPush, clock: Clock) -> None:
     browser = peer.subscribe()
     clock.now = EXPIRES + timedelta(seconds=1)
     push.send(offer(browser))
-    no_expiry = PushMessage(tokens=(browser.token,), data={"type": "offer", "request_id": "7"},
-                            collapse_key="request-7", expires_at=None)
+    no_expiry = PushMessage(
+        tokens=(browser.token,), data={"type": "offer", "request_id": "7"}, collapse_key="request-7", expires_at=None
+    )
     push.send(no_expiry)
 
     assert [d.headers["ttl"] for d in peer.deliveries] == ["0", str(webpush.DEFAULT_TTL_S)]
@@ -262,8 +273,12 @@ def test_endpoint_off_the_allowlist_is_never_contacted(peer: WebPushPeer, key: V
 
 
 def test_malformed_token_is_dead_without_a_call(peer: WebPushPeer, push: WebPushPush) -> None:
-    message = PushMessage(tokens=("not json", '{"endpoint": "http://127.0.0.1:1/x"}'), data={"type": "offer"},
-                          collapse_key="request-1", expires_at=EXPIRES)
+    message = PushMessage(
+        tokens=("not json", '{"endpoint": "http://127.0.0.1:1/x"}'),
+        data={"type": "offer"},
+        collapse_key="request-1",
+        expires_at=EXPIRES,
+    )
 
     result = push.send(message)
 
@@ -297,8 +312,9 @@ def test_the_peer_refuses_a_forged_or_misaddressed_vapid_token(peer: WebPushPeer
     misaddressed = f"vapid t={vapid_jwt.sign({**good_claims, 'aud': 'https://x.fr'}, key.private_key)},k={key.public_key_b64url}"
 
     for authorization in (forged, misaddressed):
-        requests.post(browser.endpoint, data=b"", headers={"Authorization": authorization,
-                                                          "Content-Encoding": "aes128gcm"}, timeout=5)
+        requests.post(
+            browser.endpoint, data=b"", headers={"Authorization": authorization, "Content-Encoding": "aes128gcm"}, timeout=5
+        )
 
     first, second = peer.deliveries
     assert first.status == 401 and "vapid signature does not verify" in first.errors
@@ -362,8 +378,10 @@ def test_validate_subscription_returns_the_canonical_token(peer: WebPushPeer) ->
 
     assert validate_subscription(browser.info, "127.0.0.1") == browser.token
     assert validate_subscription(padded, "127.0.0.1") == browser.token
-    assert json.loads(browser.token) == {"endpoint": browser.endpoint, "keys": {"auth": b64url(browser.auth),
-                                                                                "p256dh": b64url(browser.p256dh)}}
+    assert json.loads(browser.token) == {
+        "endpoint": browser.endpoint,
+        "keys": {"auth": b64url(browser.auth), "p256dh": b64url(browser.p256dh)},
+    }
 
 
 def _with_keys(info: dict, **keys: object) -> dict:
@@ -457,8 +475,7 @@ def test_key_from_a_pem_path(tmp_path: Path, key: VapidKey) -> None:
 
 def test_key_from_raw_base64url(tmp_path: Path, key: VapidKey) -> None:
     raw = key.private_key.private_numbers().private_value.to_bytes(32, "big")
-    der = key.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
+    der = key.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
     assert load_or_create_vapid_key(b64url(raw), tmp_path).public_key_b64url == key.public_key_b64url
     assert load_or_create_vapid_key(b64url(der), tmp_path).public_key_b64url == key.public_key_b64url
@@ -467,16 +484,18 @@ def test_key_from_raw_base64url(tmp_path: Path, key: VapidKey) -> None:
 
 def test_key_that_is_not_p256_is_refused(tmp_path: Path) -> None:
     pem = tmp_path / "other.pem"
-    pem.write_bytes(ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pem.write_bytes(
+        ec.generate_private_key(ec.SECP384R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
 
     with pytest.raises(ValueError, match="P-256"):
         load_or_create_vapid_key(str(pem), tmp_path)
 
 
 def test_from_config_reads_the_settings(tmp_path: Path, peer: WebPushPeer, clock: Clock) -> None:
-    config = {"DISPATCH_WEBPUSH_HOSTS": "127.0.0.1", "DISPATCH_SMTP_FROM": "snp@cpts.mssante.fr",
-              "DISPATCH_WEBPUSH_TIMEOUT": "3"}
+    config = {"DISPATCH_WEBPUSH_HOSTS": "127.0.0.1", "DISPATCH_SMTP_FROM": "snp@cpts.mssante.fr", "DISPATCH_WEBPUSH_TIMEOUT": "3"}
     browser = peer.subscribe()
 
     with WebPushPush.from_config(config, clock=clock, instance_path=tmp_path) as adapter:

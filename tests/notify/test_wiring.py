@@ -25,14 +25,17 @@ def test_real_backends_are_closed_by_the_runtime(live: Live) -> None:
     assert runtime.push.close in runtime.ports.closers and runtime.sms.close in runtime.ports.closers
 
 
-@pytest.mark.parametrize(("settings", "missing"), [
-    ({"DISPATCH_PUSH_BACKEND": "fcm"}, "DISPATCH_FCM_CREDENTIALS"),
-    ({"DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": "http://127.0.0.1:9"}, "DISPATCH_FCM_PROJECT"),
-    ({"DISPATCH_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
-    ({"DISPATCH_SMS_BACKEND": "sms-magic"}, "DISPATCH_SMS_BACKEND='sms-magic'"),
-], ids=["fcm-nothing", "fcm-no-project", "twilio-no-token", "unknown-backend"])
-def test_a_backend_without_its_settings_stops_the_factory(database_url: str, settings: dict[str, str],
-                                                          missing: str) -> None:
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [
+        ({"DISPATCH_PUSH_BACKEND": "fcm"}, "DISPATCH_FCM_CREDENTIALS"),
+        ({"DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": "http://127.0.0.1:9"}, "DISPATCH_FCM_PROJECT"),
+        ({"DISPATCH_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
+        ({"DISPATCH_SMS_BACKEND": "sms-magic"}, "DISPATCH_SMS_BACKEND='sms-magic'"),
+    ],
+    ids=["fcm-nothing", "fcm-no-project", "twilio-no-token", "unknown-backend"],
+)
+def test_a_backend_without_its_settings_stops_the_factory(database_url: str, settings: dict[str, str], missing: str) -> None:
     with pytest.raises(ConfigurationError, match=missing) as caught:
         create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url, **settings})
     assert "configuration incomplète" in caught.value.message
@@ -40,15 +43,27 @@ def test_a_backend_without_its_settings_stops_the_factory(database_url: str, set
 
 def broken_env(tmp_path: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DISPATCH_", "TWILIO_"))}
-    env.update({"DISPATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DISPATCH_SECRET_KEY": "k",
-                "DISPATCH_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "DISPATCH_SMS_FROM": "+33700000000"})
+    env.update(
+        {
+            "DISPATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "DISPATCH_SECRET_KEY": "k",
+            "DISPATCH_SMS_BACKEND": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "DISPATCH_SMS_FROM": "+33700000000",
+        }
+    )
     return env
 
 
 def test_the_worker_exits_with_a_plain_message(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "dispatch.cli", "worker"], env=broken_env(tmp_path),
-                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-m", "dispatch.cli", "worker"],
+        env=broken_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
     assert done.returncode == 1
     assert "configuration incomplète" in done.stderr and "TWILIO_AUTH_TOKEN" in done.stderr

@@ -40,6 +40,7 @@ class PageClient:
 @pytest.fixture
 def as_user(app: Any) -> Any:
     """Return a function giving a client signed in as a User or a Physician."""
+
     def sign_in(who: Any) -> PageClient:
         client = PageClient(app)
         user = getattr(who, "user", who)
@@ -47,6 +48,7 @@ def as_user(app: Any) -> Any:
         assert response.status_code == 302, response.get_data(as_text=True)
         client.get(response.headers["Location"])
         return client
+
     return sign_in
 
 

@@ -8,17 +8,25 @@ import pytest
 
 from tests.conftest import PASSWORD
 
-PAGES = {"/console": ("operator", "coordinator", "admin"), "/m/": ("physician",),
-         "/pilotage": ("coordinator", "admin"), "/pilotage/membres": ("coordinator", "admin"),
-         "/admin/communautes": ("admin",)}
+PAGES = {
+    "/console": ("operator", "coordinator", "admin"),
+    "/m/": ("physician",),
+    "/pilotage": ("coordinator", "admin"),
+    "/pilotage/membres": ("coordinator", "admin"),
+    "/admin/communautes": ("admin",),
+}
 
 
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community()
-    return {"community": community, "operator": make.member(community, "operator"),
-            "physician": make.member(community, "physician"), "coordinator": make.member(community, "coordinator"),
-            "admin": make.admin()}
+    return {
+        "community": community,
+        "operator": make.member(community, "operator"),
+        "physician": make.member(community, "physician"),
+        "coordinator": make.member(community, "coordinator"),
+        "admin": make.admin(),
+    }
 
 
 def test_each_role_lands_on_its_home_page(world: dict[str, Any], as_user: Any) -> None:
@@ -42,8 +50,7 @@ def test_pages_are_reserved_to_their_roles(world: dict[str, Any], as_user: Any, 
 
 def test_sign_in_sets_a_safe_cookie_and_follows_next(world: dict[str, Any], page_client: Any) -> None:
     page_client.get("/connexion")
-    response = page_client.post("/connexion?next=/pilotage/membres",
-                                {"login": world["coordinator"].login, "password": PASSWORD})
+    response = page_client.post("/connexion?next=/pilotage/membres", {"login": world["coordinator"].login, "password": PASSWORD})
     assert response.headers["Location"] == "/pilotage/membres"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -52,8 +59,7 @@ def test_sign_in_sets_a_safe_cookie_and_follows_next(world: dict[str, Any], page
 
 def test_sign_in_refuses_a_next_off_site(world: dict[str, Any], page_client: Any) -> None:
     page_client.get("/connexion")
-    response = page_client.post("/connexion?next=//evil.example/x", {"login": world["operator"].login,
-                                                                       "password": PASSWORD})
+    response = page_client.post("/connexion?next=//evil.example/x", {"login": world["operator"].login, "password": PASSWORD})
     assert response.headers["Location"] == "/console"
 
 
@@ -61,8 +67,9 @@ def test_cookie_is_secure_off_loopback(database_url: str, clock: Any) -> None:
     from dispatch import create_app
     from tests.conftest import TEST_SETTINGS
 
-    app = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url,
-                      "DISPATCH_PUBLIC_URL": "https://snp.cpts-champigny.fr"})
+    app = create_app(
+        {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url, "DISPATCH_PUBLIC_URL": "https://snp.cpts-champigny.fr"}
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["dispatch"].ports.close()
 
@@ -84,8 +91,7 @@ def test_every_post_needs_the_session_csrf_token(world: dict[str, Any], as_user:
     response = page_client.post("/connexion", {"login": world["operator"].login, "password": PASSWORD}, csrf=False)
     assert response.status_code == 403 and "Le formulaire a expiré" in response.get_data(as_text=True)
     coordinator = as_user(world["coordinator"])
-    for path, form in (("/console", {"triage": "snp"}), ("/pilotage/membres", {"role": "operator"}),
-                       ("/deconnexion", {})):
+    for path, form in (("/console", {"triage": "snp"}), ("/pilotage/membres", {"role": "operator"}), ("/deconnexion", {})):
         assert coordinator.post(path, form, csrf=False).status_code == 403
         assert coordinator.post(path, {**form, "csrf_token": "forged"}).status_code == 403
     physician = as_user(world["physician"])
@@ -100,8 +106,7 @@ def test_sign_out_revokes_the_session(world: dict[str, Any], as_user: Any) -> No
     assert client.get("/console").status_code == 302
 
 
-def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(world: dict[str, Any], as_user: Any,
-                                                               page_client: Any) -> None:
+def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(world: dict[str, Any], as_user: Any, page_client: Any) -> None:
     operator = as_user(world["operator"])
     coordinator = as_user(world["coordinator"])
     response = coordinator.post(f"/pilotage/membres/{world['operator'].id}/desactiver")

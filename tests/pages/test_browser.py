@@ -17,8 +17,17 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--lang=fr-FR",
+)
 
 
 @pytest.fixture
@@ -52,8 +61,9 @@ def browser(tmp_path: Path) -> Iterator[Callable[[str, int, int], Any]]:
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         driver.set_page_load_timeout(60)
         if width < 600:  # headless windows do not shrink below ~500 px: emulate the phone's screen instead
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True}
+            )
         drivers.append(driver)
         return driver
 
@@ -67,8 +77,9 @@ def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 30) 
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.2,
-                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.2, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    ).until(condition)
 
 
 def sign_in(driver: Any, base: str, login: str, path: str = "/") -> None:
@@ -84,9 +95,14 @@ def sign_in(driver: Any, base: str, login: str, path: str = "/") -> None:
 def snap(driver: Any, path: Path) -> None:
     """Save a screenshot of the whole page, beyond the window, through the DevTools protocol."""
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1}})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1},
+        },
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -97,7 +113,8 @@ def no_horizontal_scroll(driver: Any, width: int) -> bool:
 
 
 def test_operator_opens_physician_accepts_on_phone_console_follows_dashboard_shows(
-        make: Any, server: str, browser: Any, tmp_path: Path) -> None:
+    make: Any, server: str, browser: Any, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 

@@ -11,18 +11,31 @@ from sqlalchemy import func, select
 from dispatch.db import db
 from dispatch.escalation.models import Request
 
-FORM = {"triage": "snp", "source": "cot", "motive": "ent", "description": "Otalgie droite",
-        "patient.first_name": "Lucie", "patient.last_name": "Martin", "patient.birth_date": "1988-04-02",
-        "patient.sex": "F", "patient.phone": "06 12 34 56 78", "patient.postcode": "94500",
-        "patient.city": "Champigny-sur-Marne", "treating_physician.status": "none"}
+FORM = {
+    "triage": "snp",
+    "source": "cot",
+    "motive": "ent",
+    "description": "Otalgie droite",
+    "patient.first_name": "Lucie",
+    "patient.last_name": "Martin",
+    "patient.birth_date": "1988-04-02",
+    "patient.sex": "F",
+    "patient.phone": "06 12 34 56 78",
+    "patient.postcode": "94500",
+    "patient.city": "Champigny-sur-Marne",
+    "treating_physician.status": "none",
+}
 
 
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community()
-    return {"community": community, "operator": make.member(community, "operator"),
-            "gp": make.member(community, "physician", name="Dr Paul Durand"),
-            "other": make.member(community, "physician", name="Dr Awa Diallo", kind="cami")}
+    return {
+        "community": community,
+        "operator": make.member(community, "operator"),
+        "gp": make.member(community, "physician", name="Dr Paul Durand"),
+        "other": make.member(community, "physician", name="Dr Awa Diallo", kind="cami"),
+    }
 
 
 def count() -> int:
@@ -38,8 +51,7 @@ def field_error(html: str, field: str) -> str:
 
 def test_opening_a_request_with_a_member_treating_gp(world: dict[str, Any], as_user: Any) -> None:
     operator = as_user(world["operator"])
-    form = {**FORM, "treating_physician.status": "declared", "treating_physician.rpps": world["gp"].rpps,
-            "idempotency_key": "abc"}
+    form = {**FORM, "treating_physician.status": "declared", "treating_physician.rpps": world["gp"].rpps, "idempotency_key": "abc"}
     response = operator.post("/console", form)
     assert response.status_code == 302
     request = db.session.scalar(select(Request))
@@ -52,8 +64,12 @@ def test_opening_a_request_with_a_member_treating_gp(world: dict[str, Any], as_u
 
 
 def test_an_outside_treating_gp_goes_to_the_directory(world: dict[str, Any], as_user: Any) -> None:
-    form = {**FORM, "treating_physician.status": "declared", "treating_physician.name": "Dr Jean Extérieur",
-            "treating_physician.mssante": "jean.exterieur@medecin.mssante.fr"}
+    form = {
+        **FORM,
+        "treating_physician.status": "declared",
+        "treating_physician.name": "Dr Jean Extérieur",
+        "treating_physician.mssante": "jean.exterieur@medecin.mssante.fr",
+    }
     assert as_user(world["operator"]).post("/console", form).status_code == 302
     request = db.session.scalar(select(Request))
     assert request.state == "community" and request.treating_directory_id is not None
@@ -71,8 +87,15 @@ def test_triage_outside_the_protocol_opens_nothing(world: dict[str, Any], as_use
 
 
 def test_form_errors_are_shown_next_to_their_fields_in_french(world: dict[str, Any], as_user: Any) -> None:
-    form = {**FORM, "triage": "", "motive": "", "patient.last_name": "", "patient.postcode": "945",
-            "patient.phone": "123456", "treating_physician.status": "declared"}
+    form = {
+        **FORM,
+        "triage": "",
+        "motive": "",
+        "patient.last_name": "",
+        "patient.postcode": "945",
+        "patient.phone": "123456",
+        "treating_physician.status": "declared",
+    }
     response = as_user(world["operator"]).post("/console", form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and count() == 0
@@ -81,8 +104,7 @@ def test_form_errors_are_shown_next_to_their_fields_in_french(world: dict[str, A
     assert field_error(html, "patient.last_name") == "Champ obligatoire."
     assert field_error(html, "patient.postcode") == "Code postal invalide."
     assert field_error(html, "patient.phone") == "Numéro de téléphone invalide."
-    assert field_error(html, "treating_physician.rpps") == \
-        "Le RPPS ou le nom du médecin traitant déclaré est requis."
+    assert field_error(html, "treating_physician.rpps") == "Le RPPS ou le nom du médecin traitant déclaré est requis."
     assert 'value="Lucie"' in html  # what was typed stays
 
 
@@ -97,18 +119,15 @@ def test_the_same_errors_as_the_api(world: dict[str, Any], as_user: Any, make: A
 def test_searching_the_treating_gp_by_name_or_rpps(world: dict[str, Any], as_user: Any, make: Any) -> None:
     operator = as_user(world["operator"])
     found = operator.get("/console/medecins?q=durand").json
-    assert found == [{"rpps": world["gp"].rpps, "name": "Dr Paul Durand", "kind": "médecin titulaire",
-                      "available": True}]
-    assert [p["name"] for p in operator.get(f"/console/medecins?q={world['other'].rpps}").json] == \
-        ["Dr Awa Diallo"]
+    assert found == [{"rpps": world["gp"].rpps, "name": "Dr Paul Durand", "kind": "médecin titulaire", "available": True}]
+    assert [p["name"] for p in operator.get(f"/console/medecins?q={world['other'].rpps}").json] == ["Dr Awa Diallo"]
     assert operator.get("/console/medecins?q=%25").json == []  # a wildcard is a character, not a pattern
     elsewhere = make.community()
     make.member(elsewhere, "physician", name="Dr Paul Durandal")
     assert len(operator.get("/console/medecins?q=durand").json) == 1  # only this community's physicians
 
 
-def test_live_list_counts_down_and_follows_states(world: dict[str, Any], as_user: Any, make: Any,
-                                                  clock: Any) -> None:
+def test_live_list_counts_down_and_follows_states(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
     opened = make.open(world["operator"], world["community"], treating=world["gp"])
     operator = as_user(world["operator"])
     live = operator.get("/console/live")

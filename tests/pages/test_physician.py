@@ -18,17 +18,26 @@ PARIS = "Europe/Paris"
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community()
-    world = {"community": community, "operator": make.member(community, "operator"),
-             "gp": make.member(community, "physician", name="Dr Paul Durand", address="12 rue Jaurès"),
-             "other": make.member(community, "physician", name="Dr Awa Diallo", kind="cami")}
+    world = {
+        "community": community,
+        "operator": make.member(community, "operator"),
+        "gp": make.member(community, "physician", name="Dr Paul Durand", address="12 rue Jaurès"),
+        "other": make.member(community, "physician", name="Dr Awa Diallo", kind="cami"),
+    }
     world["opened"] = make.open(world["operator"], community, treating=world["gp"])
     return world
 
 
-@pytest.mark.parametrize(("utc", "expected"), [
-    ((14, 0, 0), "15:15"), ((14, 0, 1), "15:15"), ((14, 14, 59), "15:15"), ((14, 15, 0), "15:30"),
-    ((22, 50, 0), "00:00"),
-])
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [
+        ((14, 0, 0), "15:15"),
+        ((14, 0, 1), "15:15"),
+        ((14, 14, 59), "15:15"),
+        ((14, 15, 0), "15:30"),
+        ((22, 50, 0), "00:00"),
+    ],
+)
 def test_next_quarter_hour_in_the_community_time_zone(utc: tuple[int, int, int], expected: str) -> None:
     assert next_quarter(datetime(2026, 11, 23, *utc, tzinfo=timezone.utc), PARIS) == expected
 
@@ -55,8 +64,7 @@ def test_the_treating_gp_sees_the_patient_with_defaults(world: dict[str, Any], a
     assert "Lucie Martin" in page and 'value="15:15"' in page and 'value="12 rue Jaurès"' in page
 
 
-def test_a_physician_only_offered_sees_it_anonymised(world: dict[str, Any], as_user: Any, make: Any,
-                                                     clock: Any) -> None:
+def test_a_physician_only_offered_sees_it_anonymised(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
     other = as_user(world["other"])
     assert other.get(f"/m/requests/{world['opened']['id']}").status_code == 404  # not offered yet
     clock.advance(hours=1)
@@ -106,8 +114,7 @@ def test_outcome_needs_a_synthesis_when_seen(world: dict[str, Any], as_user: Any
     assert "Mes patients à voir" in gp.get("/m/").get_data(as_text=True)
     response = gp.post(f"/m/requests/{rid}/issue", {"outcome": "seen", "synthesis": ""})
     assert response.status_code == 422
-    assert field_error(response.get_data(as_text=True), "synthesis") == \
-        "La synthèse est obligatoire quand le patient a été vu."
+    assert field_error(response.get_data(as_text=True), "synthesis") == "La synthèse est obligatoire quand le patient a été vu."
     response = gp.post(f"/m/requests/{rid}/issue", {"outcome": "seen", "synthesis": "Otite moyenne aiguë."})
     assert response.status_code == 302
     assert db.session.get(Request, rid).state == "seen"

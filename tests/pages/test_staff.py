@@ -18,14 +18,16 @@ from tests.pages.test_console import field_error
 @pytest.fixture
 def world(make: Any) -> dict[str, Any]:
     community = make.community("CPTS Champigny")
-    return {"community": community, "operator": make.member(community, "operator"),
-            "gp": make.member(community, "physician", name="Dr Paul Durand"),
-            "cami": make.member(community, "physician", name="Dr Awa Diallo", kind="cami"),
-            "coordinator": make.member(community, "coordinator")}
+    return {
+        "community": community,
+        "operator": make.member(community, "operator"),
+        "gp": make.member(community, "physician", name="Dr Paul Durand"),
+        "cami": make.member(community, "physician", name="Dr Awa Diallo", kind="cami"),
+        "coordinator": make.member(community, "coordinator"),
+    }
 
 
-def test_dashboard_shows_the_report_and_three_charts(world: dict[str, Any], as_user: Any, make: Any,
-                                                     clock: Any) -> None:
+def test_dashboard_shows_the_report_and_three_charts(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
     first = make.open(world["operator"], world["community"])
     make.open(world["operator"], world["community"])
     clock.advance(minutes=20)
@@ -40,8 +42,7 @@ def test_dashboard_shows_the_report_and_three_charts(world: dict[str, Any], as_u
 def test_a_wrong_period_is_explained(world: dict[str, Any], as_user: Any) -> None:
     coordinator = as_user(world["coordinator"])
     response = coordinator.get("/pilotage?from=2026-12-01&to=2026-11-01")
-    assert response.status_code == 422 and "La fin de la période doit suivre son début." in response.get_data(
-        as_text=True)
+    assert response.status_code == 422 and "La fin de la période doit suivre son début." in response.get_data(as_text=True)
     assert "Date invalide (AAAA-MM-JJ)." in coordinator.get("/pilotage?from=demain").get_data(as_text=True)
 
 
@@ -88,12 +89,10 @@ def test_deactivated_physician_gets_no_offers(world: dict[str, Any], as_user: An
     assert [o["id"] for o in offered] == [opened["id"]]
     from dispatch.escalation.models import Offer
 
-    assert db.session.scalar(select(func.count()).select_from(Offer).where(
-        Offer.physician_id == world["cami"].id)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Offer).where(Offer.physician_id == world["cami"].id)) == 0
 
 
-def test_a_coordinator_cannot_deactivate_outsiders_or_themself(world: dict[str, Any], as_user: Any,
-                                                              make: Any) -> None:
+def test_a_coordinator_cannot_deactivate_outsiders_or_themself(world: dict[str, Any], as_user: Any, make: Any) -> None:
     outsider = make.member(make.community(), "operator")
     coordinator = as_user(world["coordinator"])
     coordinator.get("/pilotage/membres")
@@ -107,35 +106,38 @@ def roster(client: Any, text: str) -> Any:
     import io
 
     client.get("/pilotage/membres")
-    return client.post("/pilotage/membres/import", {"roster": (io.BytesIO(text.encode()), "membres.csv")},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/pilotage/membres/import", {"roster": (io.BytesIO(text.encode()), "membres.csv")}, content_type="multipart/form-data"
+    )
 
 
 def test_roster_import_reports_each_faulty_line_and_adds_nothing(world: dict[str, Any], as_user: Any) -> None:
     before = db.session.scalar(select(func.count()).select_from(User))
-    text = ("role;identifiant;nom;email;telephone;rpps;statut;mssante;adresse;mot_de_passe\n"
-            f"médecin;mdupont;Dr Marc Dupont;;06 11 22 33 44;{luhn_rpps(501)};titulaire;;;\n"
-            "médecin;jmartin;Dr Jeanne Martin;;;12345678901;remplaçant;;;\n"
-            f"opérateur;{world['operator'].login};Autre opératrice;;;;;;;\n"
-            "plombier;x;X;pas-un-email;;;;;;\n")
+    text = (
+        "role;identifiant;nom;email;telephone;rpps;statut;mssante;adresse;mot_de_passe\n"
+        f"médecin;mdupont;Dr Marc Dupont;;06 11 22 33 44;{luhn_rpps(501)};titulaire;;;\n"
+        "médecin;jmartin;Dr Jeanne Martin;;;12345678901;remplaçant;;;\n"
+        f"opérateur;{world['operator'].login};Autre opératrice;;;;;;;\n"
+        "plombier;x;X;pas-un-email;;;;;;\n"
+    )
     response = roster(as_user(world["coordinator"]), text)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Ligne 3 — RPPS : Numéro RPPS invalide (11 chiffres, clé de Luhn)." in html
-    assert "Ligne 5 — rôle : Valeur attendue parmi" in html and "Ligne 5 — email : Adresse électronique invalide." \
-        in html
+    assert "Ligne 5 — rôle : Valeur attendue parmi" in html and "Ligne 5 — email : Adresse électronique invalide." in html
     assert "Ligne 2" not in html
     assert db.session.scalar(select(func.count()).select_from(User)) == before
     # With the format errors fixed, the clash with an existing login is reported on its line.
     fixed = "\n".join(text.splitlines()[:2] + [text.splitlines()[3]])
-    assert "Ligne 3 — Cet identifiant est déjà utilisé." in roster(as_user(world["coordinator"]), fixed).get_data(
-        as_text=True)
+    assert "Ligne 3 — Cet identifiant est déjà utilisé." in roster(as_user(world["coordinator"]), fixed).get_data(as_text=True)
 
 
 def test_roster_import_adds_everyone_with_provisional_passwords(world: dict[str, Any], as_user: Any) -> None:
-    text = ("role,identifiant,nom,rpps,statut\n"
-            f"médecin,mdupont,Dr Marc Dupont,{luhn_rpps(601)},remplaçant\n"
-            "coordinateur,cbrun,Claire Brun,,\n")
+    text = (
+        "role,identifiant,nom,rpps,statut\n"
+        f"médecin,mdupont,Dr Marc Dupont,{luhn_rpps(601)},remplaçant\n"
+        "coordinateur,cbrun,Claire Brun,,\n"
+    )
     response = roster(as_user(world["coordinator"]), text)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "2 membre(s) importé(s)." in html
@@ -152,13 +154,16 @@ def test_roster_without_the_required_columns(world: dict[str, Any], as_user: Any
 def test_admin_lists_and_creates_communities(world: dict[str, Any], as_user: Any, make: Any) -> None:
     admin = as_user(make.admin())
     assert "CPTS Champigny" in admin.get("/admin/communautes").get_data(as_text=True)
-    response = admin.post("/admin/communautes", {"name": "CPTS Essonne", "timezone": "Europe/Paris",
-                                                 "exclusive_window_s": "120", "response_window_s": "60"})
+    response = admin.post(
+        "/admin/communautes",
+        {"name": "CPTS Essonne", "timezone": "Europe/Paris", "exclusive_window_s": "120", "response_window_s": "60"},
+    )
     assert response.status_code == 422
-    assert "plus courte que la fenêtre de réponse" in field_error(response.get_data(as_text=True),
-                                                                   "exclusive_window_s")
-    response = admin.post("/admin/communautes", {"name": "CPTS Essonne", "timezone": "Europe/Paris",
-                                                 "exclusive_window_s": "30", "response_window_s": "240"})
+    assert "plus courte que la fenêtre de réponse" in field_error(response.get_data(as_text=True), "exclusive_window_s")
+    response = admin.post(
+        "/admin/communautes",
+        {"name": "CPTS Essonne", "timezone": "Europe/Paris", "exclusive_window_s": "30", "response_window_s": "240"},
+    )
     assert response.status_code == 302
     created = db.session.scalar(select(Community).where(Community.name == "CPTS Essonne"))
     assert (created.exclusive_window_s, created.response_window_s) == (1800, 14400)

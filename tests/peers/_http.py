@@ -77,9 +77,7 @@ class LoopbackPeer:
     def start(self) -> LoopbackPeer:
         """Start serving in a daemon thread."""
         self._server = _Server(self.handler, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=type(self).__name__, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 

@@ -50,15 +50,16 @@ class Subscriber:
 
     @property
     def p256dh(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+        return self.private_key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
     @property
     def info(self) -> dict[str, Any]:
         """Return the PushSubscription JSON a browser would post to the server."""
-        return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64url(self.p256dh), "auth": b64url(self.auth)}}
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(self.p256dh), "auth": b64url(self.auth)},
+        }
 
     @property
     def token(self) -> str:
@@ -97,8 +98,7 @@ class WebPushPeer(LoopbackPeer):
 
     def subscribe(self) -> Subscriber:
         """Create a subscription on this peer, with fresh browser keys."""
-        subscriber = Subscriber(f"{self.url}/push/{os.urandom(12).hex()}", ec.generate_private_key(ec.SECP256R1()),
-                                os.urandom(16))
+        subscriber = Subscriber(f"{self.url}/push/{os.urandom(12).hex()}", ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
         with self.lock:
             self._subscribers[subscriber.path] = subscriber
         return subscriber
@@ -179,8 +179,7 @@ def _decrypt(subscriber: Subscriber, headers: dict[str, str], body: bytes, error
         errors.append(f"content-encoding {headers.get('content-encoding')!r}")
         return None
     try:
-        plain = http_ece.decrypt(body, private_key=subscriber.private_key, auth_secret=subscriber.auth,
-                                 version="aes128gcm")
+        plain = http_ece.decrypt(body, private_key=subscriber.private_key, auth_secret=subscriber.auth, version="aes128gcm")
         return json.loads(plain.decode("utf-8"))
     except (http_ece.ECEException, ValueError) as error:
         errors.append(f"cannot decrypt: {error}")

@@ -28,30 +28,91 @@ def cpts(make: Any, seed: Any) -> dict[str, Any]:
     other = make.community("CPTS Voisine")
     e = make.member(other, "physician", kind="titulaire")
     r = seed.request
-    r(community, at(2025, 12, 31, 23, 0), state="seen", treating=a, accepted_by=a, after_s=600, phase="exclusive",
-      offers={a: "accepted"}, synthesis="not_needed")
-    r(community, at(2026, 1, 6, 10), state="seen", treating=a, accepted_by=b, after_s=4000,
-      offers={a: "refused", b: "accepted", d: "withdrawn"}, synthesis="sent")
-    r(community, at(2026, 1, 7, 10), state="no_show", source="sas", motive="infectious", accepted_by=d, after_s=1200,
-      offers={b: "withdrawn", d: "accepted"})
-    r(community, at(2026, 1, 20, 10), state="expired", motive="respiratory", treating_status="unknown",
-      offers={a: "refused", b: "refused", d: "withdrawn"})
+    r(
+        community,
+        at(2025, 12, 31, 23, 0),
+        state="seen",
+        treating=a,
+        accepted_by=a,
+        after_s=600,
+        phase="exclusive",
+        offers={a: "accepted"},
+        synthesis="not_needed",
+    )
+    r(
+        community,
+        at(2026, 1, 6, 10),
+        state="seen",
+        treating=a,
+        accepted_by=b,
+        after_s=4000,
+        offers={a: "refused", b: "accepted", d: "withdrawn"},
+        synthesis="sent",
+    )
+    r(
+        community,
+        at(2026, 1, 7, 10),
+        state="no_show",
+        source="sas",
+        motive="infectious",
+        accepted_by=d,
+        after_s=1200,
+        offers={b: "withdrawn", d: "accepted"},
+    )
+    r(
+        community,
+        at(2026, 1, 20, 10),
+        state="expired",
+        motive="respiratory",
+        treating_status="unknown",
+        offers={a: "refused", b: "refused", d: "withdrawn"},
+    )
     r(community, at(2026, 2, 2, 10), state="cancelled", source="sas", motive="trauma", offers={b: "withdrawn"})
-    r(community, at(2026, 2, 10, 10), state="community", source="samu", motive="digestive",
-      offers={a: "notified", b: "notified"})
-    r(community, at(2026, 2, 11, 10), state="accepted", treating_status="declared", accepted_by=b, after_s=300,
-      offers={a: "refused", b: "accepted"})
-    r(community, at(2026, 2, 12, 10), state="seen", source="pharmacy", motive="urinary", treating=a, accepted_by=a,
-      after_s=5000, offers={a: "accepted", b: "withdrawn"}, synthesis="not_needed")
-    r(community, at(2026, 2, 13, 10), state="seen", motive="dermatology", accepted_by=d, after_s=2000,
-      offers={d: "accepted", a: "withdrawn"}, synthesis="not_sendable")
-    r(community, at(2026, 2, 14, 10), state="seen", treating_status="declared", accepted_by=b, after_s=100,
-      offers={b: "accepted", d: "refused"}, synthesis="failed")
-    r(community, at(2026, 2, 28, 22, 59, 59), state="expired", motive="other", treating_status="unknown",
-      offers={d: "refused"})
+    r(community, at(2026, 2, 10, 10), state="community", source="samu", motive="digestive", offers={a: "notified", b: "notified"})
+    r(
+        community,
+        at(2026, 2, 11, 10),
+        state="accepted",
+        treating_status="declared",
+        accepted_by=b,
+        after_s=300,
+        offers={a: "refused", b: "accepted"},
+    )
+    r(
+        community,
+        at(2026, 2, 12, 10),
+        state="seen",
+        source="pharmacy",
+        motive="urinary",
+        treating=a,
+        accepted_by=a,
+        after_s=5000,
+        offers={a: "accepted", b: "withdrawn"},
+        synthesis="not_needed",
+    )
+    r(
+        community,
+        at(2026, 2, 13, 10),
+        state="seen",
+        motive="dermatology",
+        accepted_by=d,
+        after_s=2000,
+        offers={d: "accepted", a: "withdrawn"},
+        synthesis="not_sendable",
+    )
+    r(
+        community,
+        at(2026, 2, 14, 10),
+        state="seen",
+        treating_status="declared",
+        accepted_by=b,
+        after_s=100,
+        offers={b: "accepted", d: "refused"},
+        synthesis="failed",
+    )
+    r(community, at(2026, 2, 28, 22, 59, 59), state="expired", motive="other", treating_status="unknown", offers={d: "refused"})
     # Outside the period: 31 December and 1 March in Paris, and another community.
-    r(community, at(2025, 12, 31, 22, 59, 59), state="seen", accepted_by=a, after_s=10, offers={a: "accepted"},
-      synthesis="sent")
+    r(community, at(2025, 12, 31, 22, 59, 59), state="seen", accepted_by=a, after_s=10, offers={a: "accepted"}, synthesis="sent")
     r(community, at(2026, 2, 28, 23, 0), state="expired", offers={a: "refused"})
     r(other, at(2026, 1, 15, 10), state="seen", accepted_by=e, after_s=50, offers={e: "accepted"}, synthesis="sent")
     return {"community": community, "a": a, "b": b, "d": d}
@@ -61,39 +122,57 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
     report = compute_report(community=cpts["community"], start=date(2026, 1, 1), end=date(2026, 2, 28))
     a, b, d = cpts["a"], cpts["b"], cpts["d"]
     assert report == {
-        "community_id": cpts["community"].id, "from": "2026-01-01", "to": "2026-02-28",
-        "opened": 11, "accepted": 7, "expired": 2, "cancelled": 1, "open": 1,
+        "community_id": cpts["community"].id,
+        "from": "2026-01-01",
+        "to": "2026-02-28",
+        "opened": 11,
+        "accepted": 7,
+        "expired": 2,
+        "cancelled": 1,
+        "open": 1,
         "acceptance_rate": 0.7,
-        "accepted_by_treating": 2, "accepted_in_community": 5,
+        "accepted_by_treating": 2,
+        "accepted_in_community": 5,
         "accepted_by_kind": {"titulaire": 2, "remplacant": 2, "adjoint": 0, "assistant": 0, "interne": 0, "cami": 3},
         "refusals": 6,
         # Sorted: 100 300 600 1200 2000 4000 5000; p90 at rank 5.4: 4000 + 0.4 x 1000.
         "time_to_accept_s": {"median": 1200, "p90": 4400},
         "outcomes": {"seen": 5, "no_show": 1, "pending": 1},
         "no_show_rate": 0.1667,
-        "by_motive": {"infectious": 1, "ent": 4, "respiratory": 1, "trauma": 1, "digestive": 1, "dermatology": 1,
-                      "rheumatology": 0, "urinary": 1, "other": 1},
+        "by_motive": {
+            "infectious": 1,
+            "ent": 4,
+            "respiratory": 1,
+            "trauma": 1,
+            "digestive": 1,
+            "dermatology": 1,
+            "rheumatology": 0,
+            "urinary": 1,
+            "other": 1,
+        },
         "by_source": {"cot": 7, "sas": 2, "samu": 1, "pharmacy": 1, "nurse": 0, "emergency_dept": 0, "other": 0},
         "treating_physician": {"declared": 5, "none": 4, "unknown": 2},
         "syntheses": {"sent": 1, "pending": 0, "failed": 1, "not_sendable": 1, "not_needed": 2},
         "by_physician": [
-            {"physician_id": b.id, "name": "Dr Bruno Bernard", "kind": "cami", "offered": 8, "accepted": 3,
-             "refused": 1},
-            {"physician_id": a.id, "name": "Dr Anne Arnaud", "kind": "titulaire", "offered": 7, "accepted": 2,
-             "refused": 3},
-            {"physician_id": d.id, "name": "Dr Denis Dupont", "kind": "remplacant", "offered": 6, "accepted": 2,
-             "refused": 2},
+            {"physician_id": b.id, "name": "Dr Bruno Bernard", "kind": "cami", "offered": 8, "accepted": 3, "refused": 1},
+            {"physician_id": a.id, "name": "Dr Anne Arnaud", "kind": "titulaire", "offered": 7, "accepted": 2, "refused": 3},
+            {"physician_id": d.id, "name": "Dr Denis Dupont", "kind": "remplacant", "offered": 6, "accepted": 2, "refused": 2},
         ],
-        "by_month": [{"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1},
-                     {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1}],
+        "by_month": [
+            {"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1},
+            {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1},
+        ],
     }
 
 
 def test_a_single_day_and_the_days_around_it(cpts: dict[str, Any]) -> None:
     new_year = compute_report(community=cpts["community"], start=date(2026, 1, 1), end=date(2026, 1, 1))
     eve = compute_report(community=cpts["community"], start=date(2025, 12, 31), end=date(2025, 12, 31))
-    assert (new_year["opened"], new_year["accepted_by_treating"], new_year["time_to_accept_s"]) == \
-        (1, 1, {"median": 600, "p90": 600})
+    assert (new_year["opened"], new_year["accepted_by_treating"], new_year["time_to_accept_s"]) == (
+        1,
+        1,
+        {"median": 600, "p90": 600},
+    )
     assert (eve["opened"], eve["time_to_accept_s"], eve["syntheses"]["sent"]) == (1, {"median": 10, "p90": 10}, 1)
     assert [m["month"] for m in eve["by_month"]] == ["2025-12"]
 
@@ -104,8 +183,10 @@ def test_an_empty_period_has_zeros_and_no_rates(cpts: dict[str, Any]) -> None:
     assert report["acceptance_rate"] is None and report["no_show_rate"] is None
     assert report["time_to_accept_s"] == {"median": None, "p90": None}
     assert report["by_physician"] == [] and set(report["accepted_by_kind"].values()) == {0}
-    assert report["by_month"] == [{"month": "2026-06", "opened": 0, "accepted": 0, "expired": 0},
-                                  {"month": "2026-07", "opened": 0, "accepted": 0, "expired": 0}]
+    assert report["by_month"] == [
+        {"month": "2026-06", "opened": 0, "accepted": 0, "expired": 0},
+        {"month": "2026-07", "opened": 0, "accepted": 0, "expired": 0},
+    ]
 
 
 def test_a_community_without_physicians(make: Any, seed: Any) -> None:
@@ -125,16 +206,26 @@ def test_only_cancelled_requests_give_no_rate(make: Any, seed: Any) -> None:
     assert (report["opened"], report["cancelled"], report["acceptance_rate"]) == (1, 1, None)
 
 
-@pytest.mark.parametrize(("day", "inside", "outside"), [
-    # Spring forward, Sunday 29 March 2026: a day of 23 hours, 23:00 UTC the day before to 22:00 UTC.
-    (date(2026, 3, 29), [at(2026, 3, 28, 23, 0), at(2026, 3, 29, 21, 59, 59)],
-     [at(2026, 3, 28, 22, 59, 59), at(2026, 3, 29, 22, 0)]),
-    # Fall back, Sunday 25 October 2026: a day of 25 hours, 22:00 UTC the day before to 23:00 UTC.
-    (date(2026, 10, 25), [at(2026, 10, 24, 22, 0), at(2026, 10, 25, 22, 59, 59)],
-     [at(2026, 10, 24, 21, 59, 59), at(2026, 10, 25, 23, 0)]),
-])
-def test_days_of_the_daylight_saving_changes(make: Any, seed: Any, day: date, inside: list[datetime],
-                                             outside: list[datetime]) -> None:
+@pytest.mark.parametrize(
+    ("day", "inside", "outside"),
+    [
+        # Spring forward, Sunday 29 March 2026: a day of 23 hours, 23:00 UTC the day before to 22:00 UTC.
+        (
+            date(2026, 3, 29),
+            [at(2026, 3, 28, 23, 0), at(2026, 3, 29, 21, 59, 59)],
+            [at(2026, 3, 28, 22, 59, 59), at(2026, 3, 29, 22, 0)],
+        ),
+        # Fall back, Sunday 25 October 2026: a day of 25 hours, 22:00 UTC the day before to 23:00 UTC.
+        (
+            date(2026, 10, 25),
+            [at(2026, 10, 24, 22, 0), at(2026, 10, 25, 22, 59, 59)],
+            [at(2026, 10, 24, 21, 59, 59), at(2026, 10, 25, 23, 0)],
+        ),
+    ],
+)
+def test_days_of_the_daylight_saving_changes(
+    make: Any, seed: Any, day: date, inside: list[datetime], outside: list[datetime]
+) -> None:
     community = make.community()
     for opened_at in inside:
         seed.request(community, opened_at, state="expired")
@@ -156,8 +247,7 @@ def test_months_follow_paris_across_the_year_and_summer_time(make: Any, seed: An
     report = compute_report(community=community, start=date(2026, 1, 1), end=date(2026, 11, 30))
     months = {m["month"]: m["opened"] for m in report["by_month"]}
     assert len(months) == 11 and report["opened"] == 5
-    assert (months["2026-01"], months["2026-03"], months["2026-04"], months["2026-10"], months["2026-11"]) == \
-        (1, 1, 1, 1, 1)
+    assert (months["2026-01"], months["2026-03"], months["2026-04"], months["2026-10"], months["2026-11"]) == (1, 1, 1, 1, 1)
     assert compute_report(community=community, start=date(2025, 12, 1), end=date(2025, 12, 31))["opened"] == 0
 
 
@@ -165,8 +255,9 @@ def test_percentiles_interpolate_between_two_durations(make: Any, seed: Any) -> 
     community = make.community()
     physician = make.member(community, "physician")
     for after_s in (100, 301):
-        seed.request(community, at(2026, 5, 4, 8), state="accepted", accepted_by=physician, after_s=after_s,
-                     offers={physician: "accepted"})
+        seed.request(
+            community, at(2026, 5, 4, 8), state="accepted", accepted_by=physician, after_s=after_s, offers={physician: "accepted"}
+        )
     report = compute_report(community=community, start=date(2026, 5, 4), end=date(2026, 5, 4))
     # 200.5 rounds up to 201; 100 + 0.9 x 201 = 280.9 rounds to 281.
     assert report["time_to_accept_s"] == {"median": 201, "p90": 281}

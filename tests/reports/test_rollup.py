@@ -30,8 +30,9 @@ def _recomputed() -> dict[tuple[int, int, date], tuple[int, int, int]]:
         key = (request.community_id, offer.physician_id, day)
         counts[key, "offered"] += 1
         counts[key, offer.status] += 1
-    return {key: (counts[key, "offered"], counts[key, "accepted"], counts[key, "refused"])
-            for key, kind in counts if kind == "offered"}
+    return {
+        key: (counts[key, "offered"], counts[key, "accepted"], counts[key, "refused"]) for key, kind in counts if kind == "offered"
+    }
 
 
 def _columns() -> dict[int, tuple[int | None, str | None]]:
@@ -68,8 +69,7 @@ def test_the_rollup_follows_a_mixed_lifecycle_and_the_backfill_agrees(make: Any,
     clock.advance(hours=3)
     assert make.tick() == 1
     # 5: opened at 23:30 UTC, 00:30 the next day in Paris; o2 refuses, it stays open.
-    clock.advance(seconds=(23 * 60 + 30) * 60 - clock.now().hour * 3600 - clock.now().minute * 60
-                  - clock.now().second)
+    clock.advance(seconds=(23 * 60 + 30) * 60 - clock.now().hour * 3600 - clock.now().minute * 60 - clock.now().second)
     fifth = make.open(operator, community)["id"]
     post(f"/requests/{fifth}/refuse", o2)
     db.session.expire_all()
@@ -79,26 +79,33 @@ def test_the_rollup_follows_a_mixed_lifecycle_and_the_backfill_agrees(make: Any,
     today, tomorrow = date(2026, 11, 23), date(2026, 11, 24)
     cid = community.id
     assert live == {
-        (cid, gp.id, today): (4, 1, 1), (cid, o0.id, today): (3, 1, 0), (cid, o1.id, today): (3, 0, 1),
-        (cid, o2.id, today): (3, 0, 0), (cid, gp.id, tomorrow): (1, 0, 0), (cid, o0.id, tomorrow): (1, 0, 0),
-        (cid, o1.id, tomorrow): (1, 0, 0), (cid, o2.id, tomorrow): (1, 0, 1),
+        (cid, gp.id, today): (4, 1, 1),
+        (cid, o0.id, today): (3, 1, 0),
+        (cid, o1.id, today): (3, 0, 1),
+        (cid, o2.id, today): (3, 0, 0),
+        (cid, gp.id, tomorrow): (1, 0, 0),
+        (cid, o0.id, tomorrow): (1, 0, 0),
+        (cid, o1.id, tomorrow): (1, 0, 0),
+        (cid, o2.id, tomorrow): (1, 0, 1),
     }
     columns = _columns()
     requests = {r.id: r for r in db.session.scalars(select(Request))}
     assert columns[first] == (75_250_001, "sent") and columns[fourth] == (600_000_000, None)
     assert columns[second] == columns[third] == columns[fifth] == (None, None)
-    assert all(delay == (delay_us(requests[i].opened_at, requests[i].accepted_at) if requests[i].accepted_at
-                         else None) for i, (delay, _) in columns.items())
+    assert all(
+        delay == (delay_us(requests[i].opened_at, requests[i].accepted_at) if requests[i].accepted_at else None)
+        for i, (delay, _) in columns.items()
+    )
     synthesis = db.session.scalar(select(Synthesis).where(Synthesis.request_id == first))
     assert synthesis is not None and synthesis.status == "sent"
 
     report = compute_report(community=community, start=today, end=tomorrow)
     assert (report["opened"], report["accepted"], report["refusals"]) == (5, 2, 3)
     assert report["time_to_accept_s"] == {"median": 338, "p90": 548}  # 75.250001 and 600: 337.63, 547.525
-    assert [(row["physician_id"], row["offered"], row["accepted"], row["refused"]) for row in report["by_physician"]
-            ] == sorted([(gp.id, 5, 1, 1), (o0.id, 4, 1, 0), (o2.id, 4, 0, 1), (o1.id, 4, 0, 1)],
-                        key=lambda row: (-row[2], -row[1], next(p.user.name for p in (gp, o0, o1, o2)
-                                                                  if p.id == row[0]), row[0]))
+    assert [(row["physician_id"], row["offered"], row["accepted"], row["refused"]) for row in report["by_physician"]] == sorted(
+        [(gp.id, 5, 1, 1), (o0.id, 4, 1, 0), (o2.id, 4, 0, 1), (o1.id, 4, 0, 1)],
+        key=lambda row: (-row[2], -row[1], next(p.user.name for p in (gp, o0, o1, o2) if p.id == row[0]), row[0]),
+    )
     assert report["syntheses"]["sent"] == 1
 
     # What migration 0003 computes from the same rows is what the services kept.
@@ -121,13 +128,20 @@ def _requests_recounted() -> dict[tuple[Any, ...], int]:
     counts: Counter[tuple[Any, ...]] = Counter()
     for r in db.session.scalars(select(Request)):
         day = r.opened_at.astimezone(ZoneInfo(r.community.timezone)).date()
-        counts[r.community_id, day, r.state, r.source, r.motive, r.treating_status, r.synthesis_status or "",
-               r.accepted_by_id is not None and r.accepted_by_id == r.treating_physician_id] += 1
+        counts[
+            r.community_id,
+            day,
+            r.state,
+            r.source,
+            r.motive,
+            r.treating_status,
+            r.synthesis_status or "",
+            r.accepted_by_id is not None and r.accepted_by_id == r.treating_physician_id,
+        ] += 1
     return dict(counts)
 
 
-def test_the_request_rollup_follows_every_change_and_the_backfill_agrees(make: Any, clock: Any,
-                                                                          ports: Any) -> None:
+def test_the_request_rollup_follows_every_change_and_the_backfill_agrees(make: Any, clock: Any, ports: Any) -> None:
     community = make.community()
     operator = make.member(community, "operator")
     gp = make.member(community, "physician", name="Dr Paul Durand")
@@ -185,23 +199,26 @@ def test_the_request_rollup_follows_every_change_and_the_backfill_agrees(make: A
     assert make.tick() == 2  # the fifth and the seventh expire
     same()
     # 8: opened at 00:30 in Paris, the next local day; it stays open.
-    clock.advance(seconds=(23 * 60 + 30) * 60 - clock.now().hour * 3600 - clock.now().minute * 60
-                  - clock.now().second)
+    clock.advance(seconds=(23 * 60 + 30) * 60 - clock.now().hour * 3600 - clock.now().minute * 60 - clock.now().second)
     make.open(operator, community)
     same()
 
     live = _request_rollup()
     cid, today, tomorrow = community.id, date(2026, 11, 23), date(2026, 11, 24)
     states = Counter((key[1], key[2]) for key, n in live.items() for _ in range(n))
-    assert states == {(today, "seen"): 3, (today, "no_show"): 1, (today, "expired"): 2, (today, "cancelled"): 1,
-                      (tomorrow, "community"): 1}
+    assert states == {
+        (today, "seen"): 3,
+        (today, "no_show"): 1,
+        (today, "expired"): 2,
+        (today, "cancelled"): 1,
+        (tomorrow, "community"): 1,
+    }
     syntheses = Counter(key[6] for key, n in live.items() for _ in range(n))
     assert syntheses == {"sent": 1, "failed": 1, "not_needed": 1, "": 5}
     assert sum(n for key, n in live.items() if key[7]) == 2 and all(key[0] == cid for key in live)
     report = compute_report(community=community, start=today, end=tomorrow)
     assert (report["opened"], report["accepted"], report["accepted_by_treating"]) == (8, 4, 2)
-    assert {k: report["syntheses"][k] for k in ("sent", "failed", "not_needed")} == {
-        "sent": 1, "failed": 1, "not_needed": 1}
+    assert {k: report["syntheses"][k] for k in ("sent", "failed", "not_needed")} == {"sent": 1, "failed": 1, "not_needed": 1}
     assert checks == 10
 
     # What migration 0004 computes from the same rows is what the services kept.

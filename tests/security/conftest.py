@@ -18,8 +18,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run tests/security/fuzz_server.py in a subprocess on 127.0.0.1; yield its base URL."""
     folder = tmp_path_factory.mktemp("fuzz")
     log = (folder / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, str(HERE / "fuzz_server.py"), "--database",
-                                str(folder / "fuzz.sqlite3")], stdout=subprocess.PIPE, stderr=log, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "fuzz_server.py"), "--database", str(folder / "fuzz.sqlite3")],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -39,9 +43,11 @@ def world(make: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"admin": make.admin()}
     for key in ("a", "b"):
         community = make.community()
-        out[key] = {"community": community,
-                    "coordinator": make.member(community, "coordinator"),
-                    "operator": make.member(community, "operator"),
-                    "physician": make.member(community, "physician"),
-                    "other": make.member(community, "physician")}
+        out[key] = {
+            "community": community,
+            "coordinator": make.member(community, "coordinator"),
+            "operator": make.member(community, "operator"),
+            "physician": make.member(community, "physician"),
+            "other": make.member(community, "physician"),
+        }
     return out

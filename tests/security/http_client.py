@@ -27,8 +27,7 @@ class HttpClient:
     def __init__(self, port: int) -> None:
         self.port = port
 
-    def open(self, path: str, method: str = "GET", headers: dict[str, str] | None = None, json: Any = None,
-             **_: Any) -> Answer:
+    def open(self, path: str, method: str = "GET", headers: dict[str, str] | None = None, json: Any = None, **_: Any) -> Answer:
         """Send one request and read the whole answer."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         body = None if json is None else jsonlib.dumps(json).encode()

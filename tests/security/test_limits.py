@@ -32,8 +32,10 @@ def raw_exchange(port: int, head: str, body_chunks: list[bytes] = ()) -> bytes: 
 
 def test_a_declared_big_body_is_refused_before_it_is_sent(app: Any) -> None:
     with serving(app) as http:
-        head = (f"POST /api/v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {2 * MIB}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"POST /api/v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {2 * MIB}\r\nConnection: close\r\n\r\n"
+        )
         answer = raw_exchange(http.port, head)  # not one byte of the body is sent
     assert answer.split(b" ", 2)[1] == b"413" and b"application/problem+json" in answer
 
@@ -43,8 +45,10 @@ def test_a_chunked_big_body_is_cut_at_one_mib(app: Any, make: Any) -> None:
     operator = make.member(community, "operator")
     token = make.token(operator)
     with serving(app) as http:
-        head = (f"POST /api/v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        head = (
+            f"POST /api/v1/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
         piece = b'{"description": "' + b"x" * (64 * 1024)
         chunks = [f"{len(piece):x}\r\n".encode() + piece + b"\r\n"] * 40 + [b"0\r\n\r\n"]
         answer = raw_exchange(http.port, head, chunks)
@@ -88,15 +92,21 @@ def test_sign_in_is_throttled_per_login_and_per_address(make: Any, world: Any, a
         assert make.call("POST", "/auth/token", json={"login": f"nobody{n}", "password": "x"}).status_code == 401
     other = world["a"]["coordinator"].login
     assert make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD}).status_code == 429
-    elsewhere = make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD},
-                          environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    elsewhere = make.call(
+        "POST", "/auth/token", json={"login": other, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
     assert elsewhere.status_code == 200
 
 
 def test_headers_on_api_pages_and_errors(client: Any, make: Any, world: Any) -> None:
-    responses = [client.get("/api/v1/healthz"), client.get("/api/v1/me"), client.get("/api/v1/openapi.json"),
-                 make.call("GET", "/requests", world["a"]["operator"]), client.get("/dev/inbox"),
-                 client.get("/no/such/page")]
+    responses = [
+        client.get("/api/v1/healthz"),
+        client.get("/api/v1/me"),
+        client.get("/api/v1/openapi.json"),
+        make.call("GET", "/requests", world["a"]["operator"]),
+        client.get("/dev/inbox"),
+        client.get("/no/such/page"),
+    ]
     for response in responses:
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -108,16 +118,26 @@ def test_headers_on_api_pages_and_errors(client: Any, make: Any, world: Any) -> 
 
 def test_passwords_are_never_returned(make: Any, world: Any) -> None:
     a = world["a"]
-    created = make.call("POST", f"/communities/{a['community'].id}/members", a["coordinator"],
-                        json={"role": "operator", "login": "osnp.new", "password": "a long enough one",
-                              "name": "Nouvel opérateur"})
+    created = make.call(
+        "POST",
+        f"/communities/{a['community'].id}/members",
+        a["coordinator"],
+        json={"role": "operator", "login": "osnp.new", "password": "a long enough one", "name": "Nouvel opérateur"},
+    )
     assert created.status_code == 201
-    short = make.call("POST", f"/communities/{a['community'].id}/members", a["coordinator"],
-                      json={"role": "operator", "login": "osnp.short", "password": "too short", "name": "X"})
+    short = make.call(
+        "POST",
+        f"/communities/{a['community'].id}/members",
+        a["coordinator"],
+        json={"role": "operator", "login": "osnp.short", "password": "too short", "name": "X"},
+    )
     assert short.status_code == 422 and "password" in short.json["errors"]
-    answers = [created, make.call("GET", f"/communities/{a['community'].id}/members", a["coordinator"]),
-               make.call("GET", "/me", a["operator"]),
-               make.call("POST", "/auth/token", json={"login": "osnp.new", "password": "a long enough one"})]
+    answers = [
+        created,
+        make.call("GET", f"/communities/{a['community'].id}/members", a["coordinator"]),
+        make.call("GET", "/me", a["operator"]),
+        make.call("POST", "/auth/token", json={"login": "osnp.new", "password": "a long enough one"}),
+    ]
     for answer in answers:
         text = json.dumps(answer.json)
         assert "password" not in text and "a long enough one" not in text and "argon2" not in text

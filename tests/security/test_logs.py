@@ -42,17 +42,19 @@ def test_a_whole_lifecycle_over_http_logs_no_identity_no_token(app: Any, clock: 
         other = make.member(community, "physician")
         for physician in (gp, other):
             make.device(physician)
-        assert make.call("POST", "/auth/token", json={"login": operator.login, "password": "wrong-" + PASSWORD}
-                         ).status_code == 401
+        assert make.call("POST", "/auth/token", json={"login": operator.login, "password": "wrong-" + PASSWORD}).status_code == 401
         opened = make.open(operator, community, treating=gp)
         make.deliver()
-        assert make.call("POST", f"/requests/{opened['id']}/refuse", gp, json={"reason": "En congés"}
-                         ).status_code == 200
+        assert make.call("POST", f"/requests/{opened['id']}/refuse", gp, json={"reason": "En congés"}).status_code == 200
         make.deliver()
         assert make.accept(other, opened["id"]).status_code == 200
         make.deliver()
-        assert make.call("POST", f"/requests/{opened['id']}/outcome", other,
-                         json={"outcome": "seen", "synthesis": "Otite, amoxicilline."}).status_code == 200
+        assert (
+            make.call(
+                "POST", f"/requests/{opened['id']}/outcome", other, json={"outcome": "seen", "synthesis": "Otite, amoxicilline."}
+            ).status_code
+            == 200
+        )
         make.deliver()
         for path in (f"/requests/{opened['id']}", "/requests", f"/requests/{opened['id']}/events"):
             assert make.call("GET", path, operator, headers={"X-Request-Id": "trace-42"}).status_code == 200
@@ -79,9 +81,15 @@ def test_request_id_is_echoed_or_made(client: Any) -> None:
 
 
 def test_redaction_masks_what_a_careless_caller_logs() -> None:
-    record = logging.LogRecord("dispatch", logging.INFO, __file__, 1, "auth %s body %s",
-                               ("Authorization: Bearer abc.DEF-123", '{"login": "x", "password": "hunter22"}'),
-                               None)
+    record = logging.LogRecord(
+        "dispatch",
+        logging.INFO,
+        __file__,
+        1,
+        "auth %s body %s",
+        ("Authorization: Bearer abc.DEF-123", '{"login": "x", "password": "hunter22"}'),
+        None,
+    )
     line = logs.JsonFormatter().format(record)
     assert "abc.DEF-123" not in line and "hunter22" not in line
     assert json.loads(line)["level"] == "info"

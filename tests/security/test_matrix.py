@@ -8,8 +8,17 @@ from typing import Any
 
 import pytest
 
-ACTORS = ("admin", "a.coordinator", "a.operator", "a.physician", "a.other", "b.coordinator", "b.operator",
-          "b.physician", "anonymous")
+ACTORS = (
+    "admin",
+    "a.coordinator",
+    "a.operator",
+    "a.physician",
+    "a.other",
+    "b.coordinator",
+    "b.operator",
+    "b.physician",
+    "anonymous",
+)
 _logins = itertools.count(1)
 
 
@@ -34,45 +43,71 @@ CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "community": ("GET", "/communities/{a}", None, expect(STAFF_A, 403, **B_HIDDEN)),
     "patch community": ("PATCH", "/communities/{a}", {}, expect(STAFF_A, 403, **B_HIDDEN)),
     "members": ("GET", "/communities/{a}/members", None, expect(STAFF_A, 403, **B_HIDDEN)),
-    "add member": ("POST", "/communities/{a}/members", "member",
-                   expect({"admin": 201, "a.coordinator": 201}, 403, **B_HIDDEN)),
+    "add member": ("POST", "/communities/{a}/members", "member", expect({"admin": 201, "a.coordinator": 201}, 403, **B_HIDDEN)),
     # Strangers to community A are told it does not exist (422 on the field), like a 404.
-    "open request": ("POST", "/requests", "request",
-                     expect({"a.operator": 201, "a.coordinator": 201}, 403,
-                            b_coordinator=422, b_operator=422, b_physician=422)),
-    "list requests": ("GET", "/requests", None, expect({"a.physician": 403, "a.other": 403, "b.physician": 403},
-                                                        200)),
-    "read request": ("GET", "/requests/{r}", None,
-                     expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 200}, 404)),
-    "events": ("GET", "/requests/{r}/events", None,
-               expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 403}, 404)),
-    "access trail": ("GET", "/requests/{r}/access", None,
-                     expect({"admin": 200, "a.coordinator": 200, "a.operator": 403, "a.physician": 403}, 404)),
+    "open request": (
+        "POST",
+        "/requests",
+        "request",
+        expect({"a.operator": 201, "a.coordinator": 201}, 403, b_coordinator=422, b_operator=422, b_physician=422),
+    ),
+    "list requests": ("GET", "/requests", None, expect({"a.physician": 403, "a.other": 403, "b.physician": 403}, 200)),
+    "read request": (
+        "GET",
+        "/requests/{r}",
+        None,
+        expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 200}, 404),
+    ),
+    "events": (
+        "GET",
+        "/requests/{r}/events",
+        None,
+        expect({"admin": 200, "a.coordinator": 200, "a.operator": 200, "a.physician": 403}, 404),
+    ),
+    "access trail": (
+        "GET",
+        "/requests/{r}/access",
+        None,
+        expect({"admin": 200, "a.coordinator": 200, "a.operator": 403, "a.physician": 403}, 404),
+    ),
     # CONTRACT.md names operators and coordinators: the admin (the whole installation) is refused.
-    "cancel": ("POST", "/requests/{r}/cancel", {"reason": "Doublon"},
-               expect({"a.coordinator": 200, "a.operator": 200, "admin": 403, "a.physician": 403}, 404)),
+    "cancel": (
+        "POST",
+        "/requests/{r}/cancel",
+        {"reason": "Doublon"},
+        expect({"a.coordinator": 200, "a.operator": 200, "admin": 403, "a.physician": 403}, 404),
+    ),
     # The exclusive hour: only the treating GP may take it; other physicians of A know it by its offer.
-    "accept": ("POST", "/requests/{r}/accept", "accept",
-               expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),
-    "refuse": ("POST", "/requests/{r}/refuse", {}, expect({"a.physician": 200, "a.other": 403}, 403,
-                                                          b_physician=404)),
+    "accept": ("POST", "/requests/{r}/accept", "accept", expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),
+    "refuse": ("POST", "/requests/{r}/refuse", {}, expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),
     # Only the accepting physician gives the outcome; nobody accepted yet.
     "outcome": ("POST", "/requests/{r}/outcome", {"outcome": "no_show"}, expect({}, 403, b_physician=404)),
     "offers": ("GET", "/me/offers", None, expect(PHYSICIANS, 403)),
-    "add device": ("POST", "/me/devices", {"platform": "android", "token": "device-token-123456"},
-                   expect({"a.physician": 201, "a.other": 201, "b.physician": 201}, 403)),
+    "add device": (
+        "POST",
+        "/me/devices",
+        {"platform": "android", "token": "device-token-123456"},
+        expect({"a.physician": 201, "a.other": 201, "b.physician": 201}, 403),
+    ),
     "availability": ("PUT", "/me/availability", {"available": True}, expect(PHYSICIANS, 403)),
-    "report": ("GET", "/communities/{a}/report?from=2026-11-01&to=2026-11-30", None,
-               expect(STAFF_A, 403, **B_HIDDEN)),
+    "report": ("GET", "/communities/{a}/report?from=2026-11-01&to=2026-11-30", None, expect(STAFF_A, 403, **B_HIDDEN)),
 }
 
 
 @pytest.fixture
 def people(world: Any) -> dict[str, Any]:
     a, b = world["a"], world["b"]
-    return {"admin": world["admin"], "a.coordinator": a["coordinator"], "a.operator": a["operator"],
-            "a.physician": a["physician"], "a.other": a["other"], "b.coordinator": b["coordinator"],
-            "b.operator": b["operator"], "b.physician": b["physician"], "anonymous": None}
+    return {
+        "admin": world["admin"],
+        "a.coordinator": a["coordinator"],
+        "a.operator": a["operator"],
+        "a.physician": a["physician"],
+        "a.other": a["other"],
+        "b.coordinator": b["coordinator"],
+        "b.operator": b["operator"],
+        "b.physician": b["physician"],
+        "anonymous": None,
+    }
 
 
 def body_for(kind: Any, make: Any, world: Any) -> Any:

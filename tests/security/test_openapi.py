@@ -9,8 +9,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items()
-            if method in METHODS]
+    return [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items() if method in METHODS]
 
 
 def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +27,11 @@ def unbounded_strings(doc: dict[str, Any], schema: dict[str, Any], where: str, s
         seen = seen | {name}
     schema = resolve(doc, schema)
     found: list[str] = []
-    if schema.get("type") == "string" and not ({"maxLength", "enum", "pattern"} & set(schema)) \
-            and schema.get("format") not in ("date", "date-time"):
+    if (
+        schema.get("type") == "string"
+        and not ({"maxLength", "enum", "pattern"} & set(schema))
+        and schema.get("format") not in ("date", "date-time")
+    ):
         found.append(where)
     for key, sub in schema.get("properties", {}).items():
         found += unbounded_strings(doc, sub, f"{where}.{key}", seen)
@@ -41,9 +43,11 @@ def unbounded_strings(doc: dict[str, Any], schema: dict[str, Any], where: str, s
 def test_every_operation_documents_its_errors_and_security(client: Any) -> None:
     doc = client.get("/api/v1/openapi.json").json
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": "Jeton obtenu par POST /api/v1/auth/token."}
-    assert set(resolve(doc, {"$ref": "#/components/schemas/Problem"})["required"]) == {
-        "type", "title", "status", "detail", "code"}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Jeton obtenu par POST /api/v1/auth/token.",
+    }
+    assert set(resolve(doc, {"$ref": "#/components/schemas/Problem"})["required"]) == {"type", "title", "status", "detail", "code"}
     for method, path, op in operations(doc):
         where = f"{method.upper()} {path}"
         statuses = {int(s) for s in op["responses"] if s.isdigit()}

@@ -27,8 +27,9 @@ CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance"]
 def sign_in(base: str, login: str) -> str:
     """Return a bearer token of the live server."""
     body = json.dumps({"login": login, "password": PASSWORD}).encode()
-    request = urllib.request.Request(f"{base}/api/v1/auth/token", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/api/v1/auth/token", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- loopback only
         return json.load(response)["access_token"]  # type: ignore[no-any-return]
 
@@ -36,8 +37,20 @@ def sign_in(base: str, login: str) -> str:
 def run_schemathesis(base: str, *extra: str, examples: int) -> subprocess.CompletedProcess[str]:
     """Run `st run` against the live server with our hooks (problem+json check, ids that exist)."""
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "st_hooks", "PYTHONPATH": str(HERE)}
-    command = [str(ST), "run", f"{base}/api/v1/openapi.json", *CHECKS, "--max-examples", str(examples),
-               "--workers", "1", "--request-timeout", "10", "--no-color", *extra]
+    command = [
+        str(ST),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        *CHECKS,
+        "--max-examples",
+        str(examples),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "10",
+        "--no-color",
+        *extra,
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=HERE)
 
 
@@ -52,8 +65,9 @@ def tokens(live_server: str) -> dict[str, str]:
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_fuzz_as_each_role(live_server: str, tokens: dict[str, str], role: str) -> None:
     # Signing out would revoke the token mid-run; the anonymous run covers that operation.
-    result = run_schemathesis(live_server, "--header", f"Authorization: Bearer {tokens[role]}",
-                              "--exclude-name", "DELETE /api/v1/auth/token", examples=5)
+    result = run_schemathesis(
+        live_server, "--header", f"Authorization: Bearer {tokens[role]}", "--exclude-name", "DELETE /api/v1/auth/token", examples=5
+    )
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
     assert "Tested:" in result.stdout
 

@@ -14,8 +14,7 @@ PHONE = {"User-Agent": "SNP-Mobile/2.1 (Android 14)"}
 
 
 def rows(request_id: int) -> list[AccessRecord]:
-    return list(db.session.scalars(select(AccessRecord).where(AccessRecord.request_id == request_id)
-                                   .order_by(AccessRecord.id)))
+    return list(db.session.scalars(select(AccessRecord).where(AccessRecord.request_id == request_id).order_by(AccessRecord.id)))
 
 
 def test_full_reads_are_recorded_anonymised_ones_are_not(make: Any, world: Any, clock: Any) -> None:
@@ -31,8 +30,7 @@ def test_full_reads_are_recorded_anonymised_ones_are_not(make: Any, world: Any, 
     assert [r.what for r in rows(opened["id"])] == ["request"]
 
     assert make.accept(a["other"], opened["id"]).status_code == 200
-    assert make.call("POST", f"/requests/{opened['id']}/outcome", a["other"],
-                     json={"outcome": "no_show"}).status_code == 200
+    assert make.call("POST", f"/requests/{opened['id']}/outcome", a["other"], json={"outcome": "no_show"}).status_code == 200
     trail = rows(opened["id"])
     assert [r.what for r in trail] == ["request", "accept", "outcome"]
     first = trail[0]
@@ -46,8 +44,10 @@ def test_a_list_records_one_row_per_request_shown(make: Any, world: Any) -> None
     ids = [make.open(a["operator"], a["community"])["id"] for _ in range(3)]
     response = make.call("GET", "/requests?limit=2", a["coordinator"])
     assert [r["id"] for r in response.json] == ids[:0:-1]
-    counted = {request_id: n for request_id, n in db.session.execute(
-        select(AccessRecord.request_id, func.count()).group_by(AccessRecord.request_id))}
+    counted = {
+        request_id: n
+        for request_id, n in db.session.execute(select(AccessRecord.request_id, func.count()).group_by(AccessRecord.request_id))
+    }
     assert counted == {ids[2]: 1, ids[1]: 1}
 
 
@@ -79,5 +79,4 @@ def test_record_access_for_other_endpoints(make: Any, world: Any, app: Any) -> N
     with app.test_request_context():
         record_access(opened["id"], user=a["operator"], what="synthesis_pdf", client="127.0.0.1 pytest")
     [row] = rows(opened["id"])
-    assert (row.what, row.client, row.at.isoformat()) == ("synthesis_pdf", "127.0.0.1 pytest",
-                                                         "2026-11-23T14:00:00+00:00")
+    assert (row.what, row.client, row.at.isoformat()) == ("synthesis_pdf", "127.0.0.1 pytest", "2026-11-23T14:00:00+00:00")

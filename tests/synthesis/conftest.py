@@ -45,8 +45,7 @@ class _Controller(Controller):
         self.probe = probe
 
     def _trigger_server(self) -> None:
-        with socket.create_connection((HOST, self.port), 1.0) as raw, \
-                self.probe.wrap_socket(raw, server_hostname=HOST) as tls:
+        with socket.create_connection((HOST, self.port), 1.0) as raw, self.probe.wrap_socket(raw, server_hostname=HOST) as tls:
             tls.recv(1024)
 
 
@@ -63,9 +62,14 @@ class MailServer:
 
     def start(self) -> None:
         """Listen on the same port as before, keeping what was already received."""
-        self.controller = _Controller(self.handler, hostname=HOST, port=self.port,
-                                      ssl_context=self.pki.server_context(), probe=self.pki.client_context(),
-                                      server_hostname="localhost")
+        self.controller = _Controller(
+            self.handler,
+            hostname=HOST,
+            port=self.port,
+            ssl_context=self.pki.server_context(),
+            probe=self.pki.client_context(),
+            server_hostname="localhost",
+        )
         self.controller.start()
 
     def stop(self) -> None:
@@ -77,8 +81,7 @@ class MailServer:
     @property
     def messages(self) -> list[EmailMessage]:
         """Return the messages received, parsed back with the email package."""
-        parsed = [email.message_from_bytes(e.original_content, policy=email.policy.default)
-                  for e in self.handler.envelopes]
+        parsed = [email.message_from_bytes(e.original_content, policy=email.policy.default) for e in self.handler.envelopes]
         assert all(isinstance(m, EmailMessage) for m in parsed)
         return parsed  # type: ignore[return-value]
 
@@ -104,10 +107,16 @@ def mail_server(pki: Pki) -> Iterator[MailServer]:
 def smtp_settings(pki: Pki, port: int, *, cert: Path | None = None, key: Path | None = None) -> dict[str, Any]:
     """Return the DISPATCH_SMTP_* settings of a platform presenting `cert` (ours by default)."""
     return {
-        "DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": HOST, "DISPATCH_SMTP_PORT": str(port),
-        "DISPATCH_SMTP_SECURITY": "tls", "DISPATCH_SMTP_CERT": str(cert or pki.client_cert),
-        "DISPATCH_SMTP_KEY": str(key or pki.client_key), "DISPATCH_SMTP_CA": str(pki.ca_cert),
-        "DISPATCH_SMTP_FROM": SENDER, "DISPATCH_MSSANTE_NIL": NIL, "DISPATCH_SMTP_TIMEOUT": 3.0,
+        "DISPATCH_MAIL_BACKEND": "smtp",
+        "DISPATCH_SMTP_HOST": HOST,
+        "DISPATCH_SMTP_PORT": str(port),
+        "DISPATCH_SMTP_SECURITY": "tls",
+        "DISPATCH_SMTP_CERT": str(cert or pki.client_cert),
+        "DISPATCH_SMTP_KEY": str(key or pki.client_key),
+        "DISPATCH_SMTP_CA": str(pki.ca_cert),
+        "DISPATCH_SMTP_FROM": SENDER,
+        "DISPATCH_MSSANTE_NIL": NIL,
+        "DISPATCH_SMTP_TIMEOUT": 3.0,
     }
 
 
@@ -120,8 +129,7 @@ def smtp_overrides(pki: Pki, mail_server: MailServer, request: pytest.FixtureReq
 
 
 @pytest.fixture
-def mail_app(database_url: str, clock: FakeClock, smtp_overrides: dict[str, Any],
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def mail_app(database_url: str, clock: FakeClock, smtp_overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The application built by its factory with DISPATCH_MAIL_BACKEND=smtp; push and SMS are recorded."""
     forbid_outbound(monkeypatch)
     settings = {**TEST_SETTINGS, "DISPATCH_DATABASE_URL": database_url, **smtp_overrides}

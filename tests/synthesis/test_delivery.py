@@ -22,8 +22,7 @@ from tests.synthesis.conftest import NIL, SENDER, MailServer
 V3 = "{urn:hl7-org:v3}"
 RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
 SYNTHESIS = "Otite moyenne aiguë droite ; amoxicilline 6 jours. À revoir par le médecin traitant si fièvre à J3."
-OUTSIDE_GP = {"status": "declared", "rpps": luhn_rpps(990), "name": "Dr Paul Durand",
-              "mssante": "paul.durand@medecin.mssante.fr"}
+OUTSIDE_GP = {"status": "declared", "rpps": luhn_rpps(990), "name": "Dr Paul Durand", "mssante": "paul.durand@medecin.mssante.fr"}
 
 
 @pytest.fixture
@@ -59,8 +58,7 @@ def take(make: Any, physician: Any, request: dict[str, Any], clock: Any) -> None
 
 
 def see(make: Any, physician: Any, request_id: int, text: str = SYNTHESIS) -> None:
-    response = make.call("POST", f"/requests/{request_id}/outcome", physician,
-                         json={"outcome": "seen", "synthesis": text})
+    response = make.call("POST", f"/requests/{request_id}/outcome", physician, json={"outcome": "seen", "synthesis": text})
     assert response.status_code == 200, response.json
 
 
@@ -90,8 +88,9 @@ def attachments(message: EmailMessage) -> dict[str, bytes]:
     return {part.get_filename() or "": part.get_content() for part in message.iter_attachments()}
 
 
-def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(make: Any, clock: Any, mail_server: MailServer,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(
+    make: Any, clock: Any, mail_server: MailServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="dispatch")
     w = world(make)
     take(make, w["cami"], w["request"], clock)
@@ -163,8 +162,7 @@ def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(make: Any, clock: An
     assert "Lucie" not in logged and "1988" not in logged  # ... but never the patient
 
 
-def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make: Any, clock: Any,
-                                                                           mail_server: MailServer) -> None:
+def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make: Any, clock: Any, mail_server: MailServer) -> None:
     w = world(make, treating="outside")
     assert w["request"]["state"] == "community"  # no exclusive hour for a GP off the platform
     take(make, w["cami"], w["request"], clock)
@@ -178,8 +176,10 @@ def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make:
     text = " ".join(taken.get_content().split())
     assert text.startswith("Bonjour Dr Paul Durand,")
     assert "Votre patiente MARTIN Lucie (née le 02/04/1988) a appelé le lundi 23 novembre 2026 à 15:00" in text
-    assert (f"elle a été prise en charge par Dr Jeanne Martin (médecin du CAMI, RPPS {w['cami'].rpps}) "
-            "le lundi 23 novembre 2026 à 15:30") in text
+    assert (
+        f"elle a été prise en charge par Dr Jeanne Martin (médecin du CAMI, RPPS {w['cami'].rpps}) "
+        "le lundi 23 novembre 2026 à 15:30"
+    ) in text
     assert w["cami"].address in text
     trail = events(make, w["operator"], w["request"]["id"])
     assert [e["data"]["to"] for e in of_type(trail, "taken_sent")] == [OUTSIDE_GP["mssante"]]
@@ -192,8 +192,7 @@ def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make:
 
 
 @pytest.mark.parametrize("smtp_overrides", ["rogue"], indirect=True)
-def test_refused_client_certificate_fails_the_delivery_with_its_reason(make: Any, clock: Any,
-                                                                        mail_server: MailServer) -> None:
+def test_refused_client_certificate_fails_the_delivery_with_its_reason(make: Any, clock: Any, mail_server: MailServer) -> None:
     w = world(make)
     take(make, w["cami"], w["request"], clock)
     see(make, w["cami"], w["request"]["id"])
@@ -211,8 +210,7 @@ def test_refused_client_certificate_fails_the_delivery_with_its_reason(make: Any
     assert make.deliver() == 0
 
 
-def test_outage_is_retried_with_backoff_until_the_server_is_back(make: Any, clock: Any,
-                                                                 mail_server: MailServer) -> None:
+def test_outage_is_retried_with_backoff_until_the_server_is_back(make: Any, clock: Any, mail_server: MailServer) -> None:
     w = world(make)
     take(make, w["cami"], w["request"], clock)
     make.deliver()
@@ -242,8 +240,7 @@ def test_outage_is_retried_with_backoff_until_the_server_is_back(make: Any, cloc
     assert make.deliver() == 0 and len(mail_server.messages) == 1
 
 
-def test_outage_longer_than_the_attempts_marks_it_failed(make: Any, app: Any, clock: Any,
-                                                          mail_server: MailServer) -> None:
+def test_outage_longer_than_the_attempts_marks_it_failed(make: Any, app: Any, clock: Any, mail_server: MailServer) -> None:
     app.config["OUTBOX_MAX_ATTEMPTS"] = 3
     w = world(make)
     take(make, w["cami"], w["request"], clock)
@@ -261,8 +258,7 @@ def test_outage_longer_than_the_attempts_marks_it_failed(make: Any, app: Any, cl
     clock.advance(hours=1)
     assert make.deliver() == 0 and mail_server.messages == []  # given up: staff see it in the trail ...
     coordinator = make.member(w["community"], "coordinator")
-    report = make.call("GET", f"/communities/{w['community'].id}/report?from=2026-11-01&to=2026-11-30",
-                       coordinator)
+    report = make.call("GET", f"/communities/{w['community'].id}/report?from=2026-11-01&to=2026-11-30", coordinator)
     assert report.status_code == 200, report.json
     assert (report.json["syntheses"]["failed"], report.json["syntheses"]["sent"]) == (1, 0)  # ... and the report
 
@@ -279,8 +275,7 @@ def test_treating_gp_seeing_their_own_patient_sends_nothing(make: Any, clock: An
 
 
 @pytest.mark.parametrize("treating", ["none", "outside_no_address"])
-def test_no_address_keeps_the_synthesis_as_not_sendable(make: Any, clock: Any, mail_server: MailServer,
-                                                        treating: str) -> None:
+def test_no_address_keeps_the_synthesis_as_not_sendable(make: Any, clock: Any, mail_server: MailServer, treating: str) -> None:
     w = world(make, treating=treating)
     take(make, w["cami"], w["request"], clock)
     see(make, w["cami"], w["request"]["id"])

@@ -38,26 +38,41 @@ TEXT = "Otite moyenne aiguë ; sœur déjà traitée – amoxicilline 7 j. L’e
 
 def make_doc(**changes: object) -> SynthesisDoc:
     doc = SynthesisDoc(
-        synthesis_id=7, request_id=42, community_name="CPTS Val-de-Bièvre",
+        synthesis_id=7,
+        request_id=42,
+        community_name="CPTS Val-de-Bièvre",
         written_at=datetime(2026, 11, 23, 17, 5, tzinfo=UTC),
         appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
-        place="Maison de santé de l’Haÿ", motive="ent", patient_last_name="Lefèvre",
-        patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), patient_sex="F",
-        physician_name="Jeanne Martin", physician_rpps="10003456789",
-        physician_kind="remplacant", treating_name="Paul Durand",
-        treating_address="paul.durand@medecin.mssante.fr", text=TEXT,
+        place="Maison de santé de l’Haÿ",
+        motive="ent",
+        patient_last_name="Lefèvre",
+        patient_first_name="Zoé",
+        patient_birth_date=date(1980, 3, 12),
+        patient_sex="F",
+        physician_name="Jeanne Martin",
+        physician_rpps="10003456789",
+        physician_kind="remplacant",
+        treating_name="Paul Durand",
+        treating_address="paul.durand@medecin.mssante.fr",
+        text=TEXT,
     )
     return dataclasses.replace(doc, **changes)  # type: ignore[arg-type]
 
 
 def make_notice(**changes: object) -> TakenNotice:
     notice = TakenNotice(
-        request_id=42, community_name="CPTS Val-de-Bièvre",
+        request_id=42,
+        community_name="CPTS Val-de-Bièvre",
         opened_at=datetime(2026, 11, 23, 13, 2, tzinfo=UTC),
         appointment_at=datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
-        place="Centre de soins non programmés", physician_name="Jeanne Martin",
-        physician_kind="cami", physician_rpps="10003456789", patient_last_name="Lefèvre",
-        patient_first_name="Zoé", patient_birth_date=date(1980, 3, 12), treating_name=None,
+        place="Centre de soins non programmés",
+        physician_name="Jeanne Martin",
+        physician_kind="cami",
+        physician_rpps="10003456789",
+        patient_last_name="Lefèvre",
+        patient_first_name="Zoé",
+        patient_birth_date=date(1980, 3, 12),
+        treating_name=None,
         treating_address="paul.durand@medecin.mssante.fr",
     )
     return dataclasses.replace(notice, **changes)  # type: ignore[arg-type]
@@ -84,8 +99,7 @@ def pdf_text(pdf: bytes) -> bytes:
 def test_labels_are_french() -> None:
     assert motive_label("ent") == "ORL"
     assert motive_label("trauma") == "Traumatologie"
-    assert set(MOTIVE_LABELS) >= {"infectious", "respiratory", "digestive", "dermatology",
-                                  "rheumatology", "urinary", "other"}
+    assert set(MOTIVE_LABELS) >= {"infectious", "respiratory", "digestive", "dermatology", "rheumatology", "urinary", "other"}
     assert KIND_LABELS["remplacant"] == "remplaçant"
     assert KIND_LABELS["cami"] == "médecin du CAMI"
 
@@ -93,12 +107,9 @@ def test_labels_are_french() -> None:
 @pytest.mark.parametrize(
     ("moment", "zone", "expected"),
     [
-        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "Europe/Paris",
-         "lundi 23 novembre 2026 à 16:30"),
-        (datetime(2026, 7, 31, 22, 5, tzinfo=UTC), "Europe/Paris",
-         "samedi 1er août 2026 à 00:05"),
-        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "America/Cayenne",
-         "lundi 23 novembre 2026 à 12:30"),
+        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "Europe/Paris", "lundi 23 novembre 2026 à 16:30"),
+        (datetime(2026, 7, 31, 22, 5, tzinfo=UTC), "Europe/Paris", "samedi 1er août 2026 à 00:05"),
+        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), "America/Cayenne", "lundi 23 novembre 2026 à 12:30"),
     ],
 )
 def test_format_datetime_fr(moment: datetime, zone: str, expected: str) -> None:
@@ -142,8 +153,7 @@ def test_cda_has_the_required_header_and_the_pdf() -> None:
     author_id = root.find(f"{V3}author/{V3}assignedAuthor/{V3}id")
     assert author_id is not None and author_id.get("root") == "1.2.250.1.71.4.2.1"
     assert author_id.get("extension") == "810003456789"
-    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name") == (
-        "Jeanne Martin")
+    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name") == ("Jeanne Martin")
     custodian = f"{V3}custodian/{V3}assignedCustodian/{V3}representedCustodianOrganization"
     assert root.findtext(f"{custodian}/{V3}name") == "CPTS Val-de-Bièvre"
     text = root.find(f"{V3}component/{V3}nonXMLBody/{V3}text")
@@ -167,16 +177,18 @@ def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
     archive_bytes = build_xdm_zip(doc, cda)
     assert archive_bytes == build_xdm_zip(doc, cda)
     with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
-        assert sorted(archive.namelist()) == ["IHE_XDM/SUBSET01/DOC0001.XML",
-                                              "IHE_XDM/SUBSET01/METADATA.XML", "INDEX.HTM",
-                                              "README.TXT"]
+        assert sorted(archive.namelist()) == [
+            "IHE_XDM/SUBSET01/DOC0001.XML",
+            "IHE_XDM/SUBSET01/METADATA.XML",
+            "INDEX.HTM",
+            "README.TXT",
+        ]
         assert archive.read("IHE_XDM/SUBSET01/DOC0001.XML") == cda
         assert archive.getinfo("README.TXT").date_time == (2026, 11, 23, 18, 5, 0)
         metadata = ET.fromstring(archive.read("IHE_XDM/SUBSET01/METADATA.XML"))
     entry = metadata.find(f"{RIM}RegistryObjectList/{RIM}ExtrinsicObject")
     assert entry is not None and entry.get("mimeType") == "text/xml"
-    slots = {slot.get("name"): [v.text for v in slot.iter(f"{RIM}Value")]
-             for slot in entry.findall(f"{RIM}Slot")}
+    slots = {slot.get("name"): [v.text for v in slot.iter(f"{RIM}Value")] for slot in entry.findall(f"{RIM}Slot")}
     assert slots["hash"] == [hashlib.sha1(cda, usedforsecurity=False).hexdigest()]
     assert slots["size"] == [str(len(cda))]
     assert slots["creationTime"] == ["20261123170500"]
@@ -184,15 +196,13 @@ def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
     codes = {c.get("nodeRepresentation") for c in entry.findall(f"{RIM}Classification")}
     assert "11488-4" in codes
     author = entry.find(f"{RIM}Classification/{RIM}Slot[@name='authorPerson']/{RIM}ValueList")
-    assert author is not None and (author.findtext(f"{RIM}Value") or "").startswith(
-        "810003456789^Jeanne Martin^")
+    assert author is not None and (author.findtext(f"{RIM}Value") or "").startswith("810003456789^Jeanne Martin^")
     assert metadata.find(f"{RIM}RegistryObjectList/{RIM}RegistryPackage") is not None
 
 
 def test_synthesis_message_headers_and_parts() -> None:
     message = build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7")
-    assert message.as_bytes() == build_synthesis_message(
-        make_doc(), sender=SENDER, nil="NIL-7").as_bytes()
+    assert message.as_bytes() == build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7").as_bytes()
     parsed = parse(message)
     assert parsed["From"] == SENDER
     assert parsed["To"] == "paul.durand@medecin.mssante.fr"
@@ -232,8 +242,7 @@ def test_synthesis_message_id_is_stable_per_synthesis() -> None:
 
 def test_taken_message_in_french() -> None:
     message = build_taken_message(make_notice(), sender=SENDER, nil="NIL-7")
-    assert message.as_bytes() == build_taken_message(
-        make_notice(), sender=SENDER, nil="NIL-7").as_bytes()
+    assert message.as_bytes() == build_taken_message(make_notice(), sender=SENDER, nil="NIL-7").as_bytes()
     parsed = parse(message)
     assert parsed["Message-ID"] == "<taken-42@cpts-vdb.mssante.fr>"
     assert parsed["X-MSS-NIL"] == "NIL-7"  # on every message
@@ -241,17 +250,18 @@ def test_taken_message_in_french() -> None:
     assert parsed["Disposition-Notification-To"] == SENDER
     assert parsed.get_content_type() == "text/plain"
     text = parsed.get_content()
-    assert ("Votre patient(e) LEFÈVRE Zoé (né(e) le 12/03/1980) a appelé le lundi "
-            "23 novembre 2026 à 14:02 ; il/elle a été pris(e) en charge par Dr Jeanne Martin "
-            "(médecin du CAMI, RPPS 10003456789) le lundi 23 novembre 2026 à 16:30 à Centre de "
-            "soins non programmés.") in " ".join(text.split())
+    assert (
+        "Votre patient(e) LEFÈVRE Zoé (né(e) le 12/03/1980) a appelé le lundi "
+        "23 novembre 2026 à 14:02 ; il/elle a été pris(e) en charge par Dr Jeanne Martin "
+        "(médecin du CAMI, RPPS 10003456789) le lundi 23 novembre 2026 à 16:30 à Centre de "
+        "soins non programmés."
+    ) in " ".join(text.split())
 
 
 def test_taken_message_agrees_with_a_known_sex_and_tolerates_gaps() -> None:
     text = build_taken_message(
-        make_notice(patient_sex="M", appointment_at=None, place=None, patient_birth_date=None),
-        sender=SENDER, nil="N").get_content()
+        make_notice(patient_sex="M", appointment_at=None, place=None, patient_birth_date=None), sender=SENDER, nil="N"
+    ).get_content()
     flat = " ".join(text.split())
     assert "Votre patient LEFÈVRE Zoé (date de naissance inconnue) a appelé" in flat
-    assert "il a été pris en charge par Dr Jeanne Martin (médecin du CAMI, RPPS 10003456789)." in (
-        flat)
+    assert "il a été pris en charge par Dr Jeanne Martin (médecin du CAMI, RPPS 10003456789)." in (flat)

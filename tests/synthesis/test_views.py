@@ -20,11 +20,9 @@ def seen(make: Any, clock: Any) -> dict[str, Any]:
     clock.advance(hours=1)
     make.tick()
     assert make.accept(taker, opened["id"]).status_code == 200
-    response = make.call("POST", f"/requests/{opened['id']}/outcome", taker,
-                         json={"outcome": "seen", "synthesis": SYNTHESIS})
+    response = make.call("POST", f"/requests/{opened['id']}/outcome", taker, json={"outcome": "seen", "synthesis": SYNTHESIS})
     assert response.status_code == 200, response.json
-    return {"community": community, "operator": operator, "gp": gp, "taker": taker, "other": other,
-            "id": opened["id"]}
+    return {"community": community, "operator": operator, "gp": gp, "taker": taker, "other": other, "id": opened["id"]}
 
 
 def pdf_of(make: Any, request_id: int, who: Any) -> Any:
@@ -53,8 +51,12 @@ def test_those_with_the_full_view_get_the_report(make: Any, seen: dict[str, Any]
 
 def test_a_physician_it_was_offered_to_and_other_communities_get_404(make: Any, seen: dict[str, Any]) -> None:
     elsewhere = make.community()
-    strangers = [seen["other"], make.member(elsewhere, "operator"), make.member(elsewhere, "coordinator"),
-                 make.member(elsewhere, "physician")]
+    strangers = [
+        seen["other"],
+        make.member(elsewhere, "operator"),
+        make.member(elsewhere, "coordinator"),
+        make.member(elsewhere, "physician"),
+    ]
     for stranger in strangers:
         response = pdf_of(make, seen["id"], stranger)
         assert response.status_code == 404, stranger
@@ -81,6 +83,5 @@ def test_no_synthesis_no_report(make: Any, clock: Any) -> None:
 def test_report_is_documented_as_a_pdf(client: Any) -> None:
     spec = client.get("/api/v1/openapi.json").json
     operation = spec["paths"]["/api/v1/requests/{request_id}/synthesis.pdf"]["get"]
-    assert operation["responses"]["200"]["content"] == {
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    assert operation["responses"]["200"]["content"] == {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
     assert "404" in operation["responses"]

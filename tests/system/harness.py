@@ -32,8 +32,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def service_env(url: str, *, fcm_url: str | None = None, clock_file: str | None = None,
-                **extra: str) -> dict[str, str]:
+def service_env(url: str, *, fcm_url: str | None = None, clock_file: str | None = None, **extra: str) -> dict[str, str]:
     """Return the environment of a service process on `url`, pushing to the FCM peer when given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
     env.update(DISPATCH_DATABASE_URL=url, DISPATCH_SECRET_KEY="system-test-secret", PYTHONUNBUFFERED="1")
@@ -52,8 +51,7 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed in stop()
-        self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
     def pid(self) -> int:
@@ -96,12 +94,23 @@ def wait_for(predicate: Any, *, timeout: float, interval: float = 0.05, what: st
         time.sleep(interval)
 
 
-def start_gunicorn(env: dict[str, str], log_dir: Path, *, workers: int = 3, port: int | None = None,
-                   name: str = "gunicorn") -> tuple[Process, str]:
+def start_gunicorn(
+    env: dict[str, str], log_dir: Path, *, workers: int = 3, port: int | None = None, name: str = "gunicorn"
+) -> tuple[Process, str]:
     """Start gunicorn on dispatch.wsgi:app and wait until it answers; return it and its base URL."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-            "dispatch.wsgi:app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "dispatch.wsgi:app",
+    ]
     process = Process(name, argv, env, log_dir)
     base = f"http://127.0.0.1:{port}"
     _wait_http(process, base)
@@ -144,16 +153,21 @@ def _wait_http(process: Process, base: str) -> None:
 
 
 def _listening(url: str, pid: int) -> bool:
-    return bool(query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name",
-                      name=f"dispatch-listener-{pid}")[0][0])
+    return bool(
+        query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name", name=f"dispatch-listener-{pid}")[0][0]
+    )
 
 
 def leader_pid(url: str) -> int | None:
     """Return the process id of the worker holding the tick's advisory lock, if any."""
     from dispatch.leader import TICK_LOCK_KEY
 
-    rows = query(url, "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                      "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key", key=TICK_LOCK_KEY)
+    rows = query(
+        url,
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key",
+        key=TICK_LOCK_KEY,
+    )
     return int(rows[0][0].rsplit("-", 1)[1]) if rows else None
 
 
@@ -229,17 +243,33 @@ class World:
 
     def request_body(self, treating: Member | None = None) -> dict[str, Any]:
         """Return the body opening a request (to the treating GP first when given)."""
-        return {"community_id": self.community_id, "source": "cot", "motive": "ent",
-                "description": "Otalgie droite depuis 2 jours",
-                "patient": {"first_name": "Lucie", "last_name": "Martin", "birth_date": "1988-04-02", "sex": "F",
-                            "phone": "+33612345678", "postcode": "94500", "city": "Champigny-sur-Marne"},
-                "treating_physician": {"status": "declared", "rpps": treating.rpps} if treating
-                else {"status": "none"}}
+        return {
+            "community_id": self.community_id,
+            "source": "cot",
+            "motive": "ent",
+            "description": "Otalgie droite depuis 2 jours",
+            "patient": {
+                "first_name": "Lucie",
+                "last_name": "Martin",
+                "birth_date": "1988-04-02",
+                "sex": "F",
+                "phone": "+33612345678",
+                "postcode": "94500",
+                "city": "Champigny-sur-Marne",
+            },
+            "treating_physician": {"status": "declared", "rpps": treating.rpps} if treating else {"status": "none"},
+        }
 
 
-def seed_world(url: str, *, physicians: int, exclusive_s: int = 3600, response_s: int = 7200,
-               password_hash: str = "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$unused",
-               tokens: bool = True) -> World:
+def seed_world(
+    url: str,
+    *,
+    physicians: int,
+    exclusive_s: int = 3600,
+    response_s: int = 7200,
+    password_hash: str = "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$unused",
+    tokens: bool = True,
+) -> World:
     """Insert a community, an operator and physicians with phones; tokens are issued directly when asked."""
     from dispatch.auth.service import token_digest
     from dispatch.communities.service import device_key, rpps_valid
@@ -251,36 +281,73 @@ def seed_world(url: str, *, physicians: int, exclusive_s: int = 3600, response_s
         prefix = f"2{int(tag, 16) % 10**5:05d}{n:04d}"
         return next(prefix + d for d in "0123456789" if rpps_valid(prefix + d))
 
-    community_id = query(url, "INSERT INTO communities (name, timezone, exclusive_window_s, response_window_s, "
-                              "created_at) VALUES (:n, 'Europe/Paris', :e, :r, :t) RETURNING id",
-                         n=f"CPTS {tag}", e=exclusive_s, r=response_s, t=_naive(now))[0][0]
+    community_id = query(
+        url,
+        "INSERT INTO communities (name, timezone, exclusive_window_s, response_window_s, "
+        "created_at) VALUES (:n, 'Europe/Paris', :e, :r, :t) RETURNING id",
+        n=f"CPTS {tag}",
+        e=exclusive_s,
+        r=response_s,
+        t=_naive(now),
+    )[0][0]
 
     def member(role: str, n: int) -> Member:
         login = f"{role}-{tag}-{n}"
-        user_id = query(url, "INSERT INTO users (login, password_hash, name, role, phone, active, created_at) "
-                             "VALUES (:l, :h, :n, :r, :p, :a, :t) RETURNING id", l=login, h=password_hash,
-                        n=f"Dr {login}" if role == "physician" else login, r=role, p=f"+336{n:08d}", a=True,
-                        t=_naive(now))[0][0]
-        query(url, "INSERT INTO memberships (user_id, community_id, role, created_at) VALUES (:u, :c, :r, :t)",
-              u=user_id, c=community_id, r=role, t=_naive(now))
+        user_id = query(
+            url,
+            "INSERT INTO users (login, password_hash, name, role, phone, active, created_at) "
+            "VALUES (:l, :h, :n, :r, :p, :a, :t) RETURNING id",
+            l=login,
+            h=password_hash,
+            n=f"Dr {login}" if role == "physician" else login,
+            r=role,
+            p=f"+336{n:08d}",
+            a=True,
+            t=_naive(now),
+        )[0][0]
+        query(
+            url,
+            "INSERT INTO memberships (user_id, community_id, role, created_at) VALUES (:u, :c, :r, :t)",
+            u=user_id,
+            c=community_id,
+            r=role,
+            t=_naive(now),
+        )
         token = secrets.token_urlsafe(24) if tokens else ""
         if tokens:
-            query(url, "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (:u, :h, :t, :x)",
-                  u=user_id, h=token_digest(token), t=_naive(now), x=_naive(now + timedelta(days=30)))
+            query(
+                url,
+                "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (:u, :h, :t, :x)",
+                u=user_id,
+                h=token_digest(token),
+                t=_naive(now),
+                x=_naive(now + timedelta(days=30)),
+            )
         return Member(user_id=user_id, login=login, token=token)
 
     world = World(community_id=community_id, operator=member("operator", 0))
     for n in range(1, physicians + 1):
         doctor = member("physician", n)
         doctor.rpps = rpps(n)
-        doctor.physician_id = query(url, "INSERT INTO physicians (user_id, rpps, kind, available, mssante, address) "
-                                         "VALUES (:u, :r, 'titulaire', :a, :m, :d) RETURNING id", u=doctor.user_id,
-                                    r=doctor.rpps, a=True, m=f"{doctor.login}@medecin.mssante.fr",
-                                    d=f"{n} rue de la Paix")[0][0]
+        doctor.physician_id = query(
+            url,
+            "INSERT INTO physicians (user_id, rpps, kind, available, mssante, address) "
+            "VALUES (:u, :r, 'titulaire', :a, :m, :d) RETURNING id",
+            u=doctor.user_id,
+            r=doctor.rpps,
+            a=True,
+            m=f"{doctor.login}@medecin.mssante.fr",
+            d=f"{n} rue de la Paix",
+        )[0][0]
         doctor.device = f"device-{tag}-{n}-{secrets.token_hex(8)}"
-        query(url, "INSERT INTO devices (physician_id, platform, token, token_key, created_at) "
-                   "VALUES (:p, 'android', :t, :k, :c)", p=doctor.physician_id, t=doctor.device,
-              k=device_key(doctor.device), c=_naive(now))
+        query(
+            url,
+            "INSERT INTO devices (physician_id, platform, token, token_key, created_at) VALUES (:p, 'android', :t, :k, :c)",
+            p=doctor.physician_id,
+            t=doctor.device,
+            k=device_key(doctor.device),
+            c=_naive(now),
+        )
         world.physicians.append(doctor)
     return world
 

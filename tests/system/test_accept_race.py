@@ -27,8 +27,9 @@ def test_fifty_simultaneous_accepts_have_exactly_one_winner(web: harness.Api, pg
     def physician(member: harness.Member) -> None:
         for round_no in range(ROUNDS):
             barrier.wait(timeout=60)  # all fifty fire together once the request is open
-            status, body = web.call("POST", f"/requests/{current['id']}/accept", member.token,
-                                    {"appointment_at": current["appointment_at"]})
+            status, body = web.call(
+                "POST", f"/requests/{current['id']}/accept", member.token, {"appointment_at": current["appointment_at"]}
+            )
             winner = body.get("accepted_by", {}).get("physician_id") if status == 200 else None
             with lock:
                 answers[round_no].append((status, (body or {}).get("code"), winner))
@@ -51,9 +52,13 @@ def test_fifty_simultaneous_accepts_have_exactly_one_winner(web: harness.Api, pg
         statuses = Counter(status for status, _, _ in round_answers)
         assert statuses == {200: 1, 409: PHYSICIANS - 1}, (round_no, statuses)
         assert {code for status, code, _ in round_answers if status == 409} == {"already_accepted"}
-    accepted = harness.query(pg_url, "SELECT count(*), count(DISTINCT accepted_by_id) FROM requests "
-                                     "WHERE state = 'accepted' AND community_id = :c", c=world.community_id)
+    accepted = harness.query(
+        pg_url,
+        "SELECT count(*), count(DISTINCT accepted_by_id) FROM requests WHERE state = 'accepted' AND community_id = :c",
+        c=world.community_id,
+    )
     assert accepted[0][0] == ROUNDS
-    events = harness.query(pg_url, "SELECT request_id, count(*) FROM events WHERE type = 'accepted' "
-                                   "GROUP BY request_id HAVING count(*) <> 1")
+    events = harness.query(
+        pg_url, "SELECT request_id, count(*) FROM events WHERE type = 'accepted' GROUP BY request_id HAVING count(*) <> 1"
+    )
     assert events == []

@@ -15,8 +15,7 @@ from dispatch.leader import TickLeader
 from dispatch.wakeup import Listener
 
 
-def test_the_clock_file_shifts_the_time_and_is_reread_at_most_every_100_ms(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_clock_file_shifts_the_time_and_is_reread_at_most_every_100_ms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(tmp_path / "offset")
     readings = iter([1000.0, 1000.05, 1000.2])
     monkeypatch.setattr(clock.time, "monotonic", lambda: next(readings))

@@ -24,8 +24,7 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *argv], env=env, cwd=harness.ROOT, capture_output=True, text=True,
-                          timeout=90)
+    return subprocess.run([sys.executable, "-m", *argv], env=env, cwd=harness.ROOT, capture_output=True, text=True, timeout=90)
 
 
 def test_a_worker_or_gunicorn_beside_serve_is_refused(sqlite_env: dict[str, str], tmp_path: Path) -> None:
@@ -42,7 +41,6 @@ def test_a_worker_or_gunicorn_beside_serve_is_refused(sqlite_env: dict[str, str]
 
 def test_gunicorn_with_several_workers_on_sqlite_halts_with_the_reason(sqlite_env: dict[str, str]) -> None:
     port = harness.free_port()
-    result = run(["gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
-                  "dispatch.wsgi:app"], sqlite_env)
+    result = run(["gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "dispatch.wsgi:app"], sqlite_env)
     assert result.returncode != 0
     assert REFUSAL in result.stderr and "gunicorn" in result.stderr

@@ -27,8 +27,7 @@ def outbox(pg_url: str) -> dict[str, int]:
     return dict(harness.query(pg_url, "SELECT status, count(*) FROM outbox GROUP BY status"))
 
 
-def test_two_workers_share_the_outbox_and_send_nothing_twice(web: harness.Api, workers: Any, pg_url: str,
-                                                            peer: FcmPeer) -> None:
+def test_two_workers_share_the_outbox_and_send_nothing_twice(web: harness.Api, workers: Any, pg_url: str, peer: FcmPeer) -> None:
     world = harness.seed_world(pg_url, physicians=40)
     workers()
     workers()
@@ -47,9 +46,9 @@ def test_two_workers_share_the_outbox_and_send_nothing_twice(web: harness.Api, w
     assert {token for token, *_ in counts} == {p.device for p in world.physicians}
 
 
-def test_killing_the_leader_during_the_exclusive_phase_hands_the_tick_over(web: harness.Api, workers: Any,
-                                                                          pg_url: str, peer: FcmPeer,
-                                                                          clock_file: Any) -> None:
+def test_killing_the_leader_during_the_exclusive_phase_hands_the_tick_over(
+    web: harness.Api, workers: Any, pg_url: str, peer: FcmPeer, clock_file: Any
+) -> None:
     world = harness.seed_world(pg_url, physicians=6, exclusive_s=600)
     gp, others = world.physicians[0], world.physicians[1:]
     first, second = workers(), workers()
@@ -62,20 +61,19 @@ def test_killing_the_leader_during_the_exclusive_phase_hands_the_tick_over(web: 
     doomed, survivor = (first, second) if leader == first.pid else (second, first)
     doomed.kill9()
     killed_at = time.monotonic()
-    harness.wait_for(lambda: harness.leader_pid(pg_url) == survivor.pid, timeout=10, interval=0.05,
-                     what="the surviving worker to lead")
+    harness.wait_for(
+        lambda: harness.leader_pid(pg_url) == survivor.pid, timeout=10, interval=0.05, what="the surviving worker to lead"
+    )
     takeover_s = time.monotonic() - killed_at
     assert takeover_s < 5, takeover_s
 
     clock_file.jump(601)  # past exclusive_until for every process
     harness.wait_for(lambda: len(deliveries(peer)) == 1 + len(others), timeout=15, what="the community offers")
     time.sleep(2.5)  # two more ticks: nothing may happen twice
-    events = Counter(t for (t,) in harness.query(pg_url, "SELECT type FROM events WHERE request_id = :r",
-                                                 r=opened["id"]))
+    events = Counter(t for (t,) in harness.query(pg_url, "SELECT type FROM events WHERE request_id = :r", r=opened["id"]))
     assert events == {"opened": 1, "community_opened": 1}
     offers = harness.query(pg_url, "SELECT physician_id, phase FROM offers WHERE request_id = :r", r=opened["id"])
-    assert sorted(offers) == sorted([(gp.physician_id, "exclusive")] + [(p.physician_id, "community")
-                                                                          for p in others])
+    assert sorted(offers) == sorted([(gp.physician_id, "exclusive")] + [(p.physician_id, "community") for p in others])
     counts = deliveries(peer)
     assert all(n == 1 for n in counts.values()), counts
     assert {token for token, _, _, phase in counts if phase == "community"} == {p.device for p in others}
@@ -83,8 +81,9 @@ def test_killing_the_leader_during_the_exclusive_phase_hands_the_tick_over(web: 
     assert now_open["state"] == "community"
 
 
-def test_killing_a_worker_while_it_sends_loses_no_message(web: harness.Api, workers: Any, pg_url: str,
-                                                         peer: FcmPeer, clock_file: Any) -> None:
+def test_killing_a_worker_while_it_sends_loses_no_message(
+    web: harness.Api, workers: Any, pg_url: str, peer: FcmPeer, clock_file: Any
+) -> None:
     world = harness.seed_world(pg_url, physicians=16)
     sender = workers()
     peer.latency_s = 2.0  # the 16 offers go out in one batch: keep it in flight long enough to kill
@@ -101,8 +100,7 @@ def test_killing_a_worker_while_it_sends_loses_no_message(web: harness.Api, work
 
     workers()
     clock_file.jump(60)  # past the 30 s lease of the dead worker's claims
-    harness.wait_for(lambda: outbox(pg_url) == {"sent": len(world.physicians)}, timeout=30,
-                     what="every offer to be sent")
+    harness.wait_for(lambda: outbox(pg_url) == {"sent": len(world.physicians)}, timeout=30, what="every offer to be sent")
     counts = deliveries(peer)
     assert {token for token, *_ in counts} == {p.device for p in world.physicians}  # none lost
     assert {collapse for _, collapse, _, _ in counts} == {f"request-{opened['id']}"}

@@ -101,10 +101,6 @@ CSP_DEFAULT = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; obje
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
 
 
-# The busiest reads (a physician's offers, a request): each statement stands alone, none needs a transaction.
-AUTOCOMMIT_READS = frozenset({"mobile.offers", "requests.get_request"})
-
-
 def _register_guards(app: Flask) -> None:
     from dispatch.auth.service import resolve_token
     from dispatch.web import bearer_token, id_out_of_range, now
@@ -133,8 +129,9 @@ def _register_guards(app: Flask) -> None:
         if has_body and not request.is_json and not request.path.startswith("/api/v1/webhooks/"):
             return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
         token = bearer_token()
-        if token and request.endpoint in AUTOCOMMIT_READS and not _db.session().in_transaction():
-            # These reads write at most one INSERT (the access trail): no BEGIN and COMMIT round trips.
+        view = app.view_functions.get(request.endpoint or "")
+        if token and getattr(view, "autocommit_read", False) and not _db.session().in_transaction():
+            # A read declared @autocommit_read writes at most one INSERT (the access trail): no BEGIN, no COMMIT.
             _db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         g.user = resolve_token(token=token, now=now()) if token else None
         g.user_id = g.user.id if g.user is not None else None

@@ -22,7 +22,7 @@ from dispatch.requests.disclosure import answering, require, show, show_many
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, RequestOut, request_json
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
-from dispatch.web import answers_from_memory, client_label, current_user, now
+from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
 if TYPE_CHECKING:
     from dispatch.communities.models import Physician
@@ -98,6 +98,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @bp.route("/me/offers", methods=["GET"])
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, RequestOut(many=True))
+@autocommit_read
 def offers(args: dict[str, Any]) -> Any:
     """List the requests open and offered to me now, newest first."""
     physician = current_physician()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -98,24 +100,26 @@ def sign_in(
     return Session(token=token, expires_in=ttl_s, user=user)
 
 
-# Built once: on every API call only the token's digest and the time change.
-_RESOLVE = (
-    select(User)
-    .join(Token, Token.user_id == User.id)
-    .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
-    .where(
-        Token.token_hash == bindparam("digest"),
-        Token.revoked_at.is_(None),
-        Token.expires_at > bindparam("now", type_=UTCDateTime()),
-        User.active.is_(True),
+@functools.cache
+def _resolve_statement() -> Any:
+    """Return the token lookup, built once (on first use: its loader options need every model mapped)."""
+    return (
+        select(User)
+        .join(Token, Token.user_id == User.id)
+        .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
+        .where(
+            Token.token_hash == bindparam("digest"),
+            Token.revoked_at.is_(None),
+            Token.expires_at > bindparam("now", type_=UTCDateTime()),
+            User.active.is_(True),
+        )
     )
-)
 
 
 def resolve_token(*, token: str, now: datetime) -> User | None:
     """Return the active user holding this unexpired, unrevoked token."""
     # One round trip on every call: the token's checks are in the query, the user and memberships come with it.
-    return db.session.scalars(_RESOLVE, {"digest": token_digest(token), "now": now}).unique().first()
+    return db.session.scalars(_resolve_statement(), {"digest": token_digest(token), "now": now}).unique().first()
 
 
 def sign_out(*, token: str, now: datetime) -> None:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm.util import identity_key
 
 from dispatch import policy
 from dispatch.audit.service import note_access, record_access, record_accesses
@@ -143,20 +142,10 @@ def age(birth: date | None, at: datetime, tz: str) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-_ACCEPTED_BY = (
-    select(Physician.id, User.name, Physician.kind)
-    .join(User, User.id == Physician.user_id)
-    .where(Physician.id == bindparam("physician_id"))
-)
-
-
 def _accepted_by(physician_id: int) -> dict[str, Any] | None:
-    """Return who accepted, from the session when it holds them (their own answer), else in one light read."""
-    known = db.session.identity_map.get(identity_key(Physician, physician_id))
-    if isinstance(known, Physician):
-        return {"physician_id": known.id, "name": known.user.name, "kind": known.kind}
-    row = db.session.execute(_ACCEPTED_BY, {"physician_id": physician_id}).first()
-    return None if row is None else {"physician_id": row.id, "name": row.name, "kind": row.kind}
+    """Return who accepted (from the session when it holds them: the winner reading their own answer)."""
+    physician = db.session.get(Physician, physician_id)
+    return None if physician is None else {"physician_id": physician.id, "name": physician.user.name, "kind": physician.kind}
 
 
 def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from dispatch.requests import disclosure, opening, queries
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import AccessOut, CancelIn, EventOut, RequestIn, RequestOut, RequestQuery, request_json
 from dispatch.schemas import PageArgs, with_next_link
-from dispatch.web import answers_from_memory, client_label, current_user, now
+from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
 bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes de soins non programmés")
 
@@ -74,6 +74,7 @@ def list_requests(args: dict[str, Any]) -> Any:
 
 @bp.route("/requests/<int:request_id>", methods=["GET"])
 @bp.response(200, RequestOut)
+@autocommit_read
 def get_request(request_id: int) -> Any:
     """Read a request: in full for those who need the patient's identity, anonymised for other offered physicians."""
     user = current_user()

@@ -89,7 +89,13 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(pages_bp)
 
 
-PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/healthz"), ("HEAD", "/api/v1/healthz")}
+PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/healthz"),
+    ("HEAD", "/api/v1/healthz"),
+    ("GET", "/api/v1/webpush/key"),
+}
 
 
 def _public(method: str, path: str) -> bool:

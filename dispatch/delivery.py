@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from dispatch.communities.models import Device, Physician
 from dispatch.communities.service import device_key
@@ -46,6 +46,13 @@ def devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
 def forget_devices(tokens: list[str]) -> None:
     """Delete the devices whose tokens the push service declared dead."""
     db.session.execute(delete(Device).where(Device.token_key.in_([device_key(token) for token in tokens])))
+
+
+def reached(tokens: list[str], now: datetime) -> None:
+    """Note when a push last reached these devices, in one statement (shown by GET /me/devices)."""
+    db.session.execute(
+        update(Device).where(Device.token_key.in_([device_key(token) for token in tokens])).values(last_success_at=now)
+    )
 
 
 def phone_of(physician_id: int) -> str | None:
@@ -111,6 +118,7 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
 HOOKS = Hooks(
     devices=devices,
     forget_devices=forget_devices,
+    reached=reached,
     phone_of=phone_of,
     open_requests=open_requests,
     current_offer=current_offer,

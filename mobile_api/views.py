@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import jsonify
+import marshmallow as ma
+from flask import current_app, jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from dispatch.communities import service as communities
 from dispatch.communities.models import Device
@@ -16,6 +17,7 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation import service
 from dispatch.escalation.models import Request
+from dispatch.notify.webpush import validate_subscription
 from dispatch.policy import Action, acting_physician
 from dispatch.requests import queries
 from dispatch.requests.disclosure import answering, require, show, show_many
@@ -35,13 +37,50 @@ def current_physician() -> Physician:
     return acting_physician(current_user())
 
 
+class SubscriptionKeysIn(Schema):
+    p256dh = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    auth = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class SubscriptionIn(Schema):
+    """A browser's `PushSubscription.toJSON()`."""
+
+    endpoint = fields.String(required=True, validate=validate.Length(min=8, max=2048))
+    expirationTime = fields.Integer(allow_none=True, validate=validate.Range(min=0))  # noqa: N815 -- the browser's name
+    keys = fields.Nested(SubscriptionKeysIn, required=True)
+
+
 class DeviceIn(Schema):
-    platform = fields.String(required=True, validate=validate.OneOf(("android", "ios", "web")))
-    token = fields.String(required=True, validate=validate.Length(min=8, max=4096))
+    """An app's FCM token (android, ios, web), or an installed web app's Web Push subscription (webpush)."""
+
+    platform = fields.String(required=True, validate=validate.OneOf(("android", "ios", "web", "webpush")))
+    token = fields.String(validate=validate.Length(min=8, max=4096))
+    subscription = fields.Nested(SubscriptionIn)
+
+    @ma.validates_schema
+    def token_or_subscription(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("platform") == "webpush":
+            if "subscription" not in data:
+                raise ma.ValidationError({"subscription": ["Champ obligatoire pour un appareil webpush."]})
+            if "token" in data:
+                raise ma.ValidationError({"token": ["Un appareil webpush s'enregistre par son abonnement."]})
+        elif data.get("platform") and "token" not in data:
+            raise ma.ValidationError({"token": ["Champ obligatoire."]})
 
 
 class DeviceOut(Schema):
     id = fields.Integer()
+
+
+class DeviceListOut(Schema):
+    id = fields.Integer()
+    platform = fields.String()
+    created_at = UTCDateTime()
+    last_success_at = UTCDateTime(allow_none=True)
+
+
+class WebPushKeyOut(Schema):
+    public_key = fields.String(metadata={"description": "Clé VAPID du serveur (point P-256 non compressé, base64url)"})
 
 
 class AvailabilityIn(Schema):
@@ -58,11 +97,38 @@ class AvailabilityOut(Schema):
 @bp.arguments(DeviceIn)
 @bp.response(201, DeviceOut)
 @bp.alt_response(200, schema=DeviceOut, description="Appareil déjà enregistré")
+@bp.alt_response(422, description="Abonnement Web Push invalide, ou service de notification non autorisé")
 def add_device(args: dict[str, Any]) -> Any:
-    """Register this phone for push notifications."""
+    """Register this phone (FCM token) or this installed web app (Web Push subscription) for notifications.
+
+    A Web Push subscription's endpoint must be https on a host of DISPATCH_WEBPUSH_HOSTS: the server never
+    posts anywhere else.
+    """
     physician = current_physician()
-    device, created = communities.register_device(physician=physician, platform=args["platform"], token=args["token"], now=now())
+    token = args.get("token", "")
+    if args["platform"] == "webpush":
+        try:
+            token = validate_subscription(args["subscription"], current_app.config["DISPATCH_WEBPUSH_HOSTS"])
+        except ValueError as exc:
+            raise Problem(422, "invalid", "Certains champs sont invalides.", errors={"subscription.endpoint": [str(exc)]}) from None
+    device, created = communities.register_device(physician=physician, platform=args["platform"], token=token, now=now())
     return jsonify({"id": device.id}), 201 if created else 200
+
+
+@bp.route("/me/devices", methods=["GET"])
+@bp.response(200, DeviceListOut(many=True))
+def list_devices() -> Any:
+    """List my devices registered for notifications, and when a push last reached each."""
+    physician = current_physician()
+    return list(db.session.scalars(select(Device).where(Device.physician_id == physician.id).order_by(Device.id)))
+
+
+@bp.route("/webpush/key", methods=["GET"])
+@bp.response(200, WebPushKeyOut)
+@bp.doc(security=[])
+def webpush_key() -> Any:
+    """The VAPID application server key, for `pushManager.subscribe({applicationServerKey})`."""
+    return {"public_key": current_app.extensions["dispatch"].ports.vapid_public_key}
 
 
 @bp.route("/me/devices/<int:device_id>", methods=["DELETE"])

@@ -239,7 +239,7 @@ class Builders:
         assert response.status_code == 201, response.json
         return response.json  # type: ignore[no-any-return]
 
-    def accept(self, physician: Any, request_id: int, minutes: int = 30) -> Any:
+    def accept(self, physician: Any, request_id: int, minutes: int = 0) -> Any:
         at = (self.clock.now() + timedelta(minutes=minutes)).isoformat()
         return self.call("POST", f"/requests/{request_id}/accept", physician, json={"appointment_at": at})
 

@@ -58,6 +58,7 @@ class Device(Model):
     token: Mapped[str] = mapped_column(String(4096))
     token_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a push last reached it
 
     physician: Mapped[Physician] = relationship(back_populates="devices")
 

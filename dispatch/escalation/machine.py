@@ -106,6 +106,7 @@ class Snapshot:
     patient_reachable: bool = False  # the patient has a phone for the appointment's SMS
     actor_offer: ActorOffer | None = None
     treating_address: str | None = None  # the treating GP's MSSanté address (read for an outcome only)
+    appointment_at: datetime | None = None
 
     @property
     def treating_registered(self) -> bool:
@@ -163,6 +164,7 @@ class Refusal(str, enum.Enum):
     NOT_ELIGIBLE = "not_eligible"
     NOT_ACCEPTED = "not_accepted"
     ALREADY_RECORDED = "already_recorded"
+    TOO_EARLY = "too_early"
 
 
 def current_deadline(state: str, exclusive_until: datetime | None, expires_at: datetime) -> datetime | None:
@@ -322,6 +324,8 @@ def record_outcome(
         return Refusal.NOT_ACCEPTED
     if physician_id != snapshot.accepted_by_id:
         return Refusal.NOT_ELIGIBLE
+    if snapshot.appointment_at is not None and now < snapshot.appointment_at:
+        return Refusal.TOO_EARLY  # whether the patient came is known from the appointment on, not before
     events = [EventSpec(outcome, {"physician_id": physician_id})]
     effects: tuple[Effect, ...] = ()
     values: dict[str, Any] = {"outcome": outcome, "outcome_at": now}

@@ -71,6 +71,7 @@ def snapshot(
         patient_reachable=bool(request.patient_phone),
         actor_offer=offer,
         treating_address=treating_address(request) if with_treating_address else None,
+        appointment_at=getattr(request, "appointment_at", None),
     )
 
 

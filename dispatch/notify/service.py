@@ -46,6 +46,7 @@ class Hooks:
     # physician ids -> their devices as (platform, token), oldest first; platform "webpush" for browsers
     devices: Callable[[set[int]], dict[int, list[tuple[str, str]]]]
     forget_devices: Callable[[list[str]], None]  # tokens the push service says are dead
+    reached: Callable[[list[str], datetime], None]  # tokens a push just reached
     phone_of: Callable[[int], str | None]  # a physician's phone, for the SMS fallback
     open_requests: Callable[[set[int]], set[int]]  # those of these requests still open (offers worth sending)
     current_offer: Callable[[int], dict[str, Any]]  # a request's offer payload for the phase it is in now
@@ -61,6 +62,7 @@ def _no_devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
 NO_HOOKS = Hooks(
     devices=_no_devices,
     forget_devices=lambda tokens: None,
+    reached=lambda tokens, at: None,
     phone_of=lambda physician_id: None,
     open_requests=lambda request_ids: set(request_ids),
     current_offer=lambda request_id: {},
@@ -183,6 +185,9 @@ def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Se
     dead = [token for result in results for token in result.dead_tokens]
     if dead:
         hooks.forget_devices(dead)
+    reached = [token for result in results for token in result.sent_tokens]
+    if reached:
+        hooks.reached(reached, now)
     sent: list[int] = []
     for (message, devices), result in zip(ready, results, strict=True):
         if result.outcome is Outcome.SENT and not result.detail:

@@ -20,6 +20,7 @@ _REFUSALS = {
     "not_eligible": (403, "Cette demande ne vous est pas proposée en ce moment."),
     "not_accepted": (409, "La demande n'a pas été acceptée."),
     "already_recorded": (409, "L'issue de la consultation est déjà enregistrée."),
+    "too_early": (409, "L'issue de la consultation s'enregistre à partir de l'heure du rendez-vous."),
 }
 
 

@@ -293,3 +293,10 @@ def test_current_deadline_is_the_end_of_the_phase(state: str, expected: object) 
 def test_exclusive_window_longer_than_response_is_capped() -> None:
     decision = machine.open_request(now=T0, plan=Plan(exclusive_s=9000, response_s=7200), treating_eligible=True)
     assert decision.exclusive_until == at(7200) == decision.expires_at
+
+
+@pytest.mark.parametrize("seconds, expected", [(8999, Refusal.TOO_EARLY), (9000, "seen"), (9001, "seen")])
+def test_the_outcome_is_known_from_the_appointment_on(seconds: int, expected: object) -> None:
+    snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, appointment_at=at(9000))
+    decision = machine.record_outcome(snapshot, physician_id=GP, outcome="seen", synthesis="RAS", now=at(seconds))
+    assert (decision.state if isinstance(decision, Decision) else decision) == expected

@@ -109,7 +109,7 @@ def test_offers_withdrawals_and_patient_sms_end_to_end(live: Live) -> None:
     assert patient.form["StatusCallback"] == f"{PUBLIC_URL}/api/v1/webhooks/twilio/status"
     accepted_by = w["others"][0]
     assert accepted_by.user.name in patient.form["Body"] and accepted_by.address in patient.form["Body"]
-    assert "aujourd'hui à 16:40" in patient.form["Body"]  # 15:40 UTC, Paris time
+    assert "aujourd'hui à 16:10" in patient.form["Body"]  # an appointment at once: 15:10 UTC, Paris time
     [row] = rows(kind="patient_appointment")
     assert (row.status, row.attempts, row.provider_id, row.provider_status) == ("sent", 3, patient.sid, "queued")
     assert {r.status for r in rows(channel="push")} == {"sent"}

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-PUBLIC = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"), ("post", "/api/v1/webhooks/twilio/status")}
+PUBLIC = {
+    ("post", "/api/v1/auth/token"),
+    ("get", "/api/v1/healthz"),
+    ("post", "/api/v1/webhooks/twilio/status"),
+    ("get", "/api/v1/webpush/key"),
+}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 

@@ -178,7 +178,7 @@ def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make:
     assert "Votre patiente MARTIN Lucie (née le 02/04/1988) a appelé le lundi 23 novembre 2026 à 15:00" in text
     assert (
         f"elle a été prise en charge par Dr Jeanne Martin (médecin du CAMI, RPPS {w['cami'].rpps}) "
-        "le lundi 23 novembre 2026 à 15:30"
+        "le lundi 23 novembre 2026 à 15:00"
     ) in text
     assert w["cami"].address in text
     trail = events(make, w["operator"], w["request"]["id"])

@@ -88,41 +88,27 @@ def _withdraw_effect(request: Request, effect: Any, now: datetime, batch: Batch 
 
 
 def _answer_offer(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
-    """Write the physician's answer on their offer, and count it; the request's own change already holds it."""
-    # The request's conditional update went first: only this physician could still change their offer, so
-    # one UPDATE ... RETURNING gives the status it replaces (for the rollup) under the row's lock.
-    previous = db.session.execute(_PREVIOUS_STATUS, {"request_id": request.id, "physician_id": effect.physician_id}).scalar()
-    if previous not in _ANSWERABLE[effect.status]:
-        raise Stale(f"offer of request {request.id} to physician {effect.physician_id} is {previous}")
-    db.session.execute(
+    """Write the physician's answer on their offer if it still has the status the decision read, and count it."""
+    answered = db.session.execute(
         update(Offer)
-        .where(Offer.request_id == request.id, Offer.physician_id == effect.physician_id)
+        .where(Offer.request_id == request.id, Offer.physician_id == effect.physician_id, Offer.status == effect.previous)
         .values(status=effect.status, responded_at=now, **({"reason": effect.reason} if effect.status == "refused" else {}))
         .execution_options(synchronize_session=False)
     )
+    if answered.rowcount != 1:  # type: ignore[attr-defined]
+        # Answered or withdrawn since the snapshot (the same physician on two phones, a winner): decide again.
+        raise Stale(f"offer of request {request.id} to physician {effect.physician_id} is no longer {effect.previous}")
     rollup.count_answer(
         community_id=request.community_id,
         physician_id=effect.physician_id,
         answer=effect.status,
-        previous=previous,
+        previous=effect.previous,
         day=rollup.local_day(request.opened_at, request.community.timezone),
     )
 
 
-# The statuses an offer may be answered from: a refusal may be taken back by an acceptance, not the reverse.
-_ANSWERABLE = {"accepted": ("notified", "refused"), "refused": ("notified",)}
-
-
 class Stale(Exception):
     """The physician's offer was answered or withdrawn since the decision was taken: take it again."""
-
-
-# The offer's status before this transaction's answer, locked until commit (PostgreSQL).
-_PREVIOUS_STATUS = (
-    select(Offer.status)
-    .where(Offer.request_id == bindparam("request_id"), Offer.physician_id == bindparam("physician_id"))
-    .with_for_update()
-)
 
 
 def _sms_patient(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:

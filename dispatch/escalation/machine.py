@@ -43,6 +43,7 @@ class AnswerOffer:
     physician_id: int
     status: str  # accepted or refused
     reason: str | None = None
+    previous: str = "notified"  # the status it answers, as the snapshot read it (written only if still so)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str 
     if offer is None or offer.status != "notified":
         return Refusal.NOT_ELIGIBLE
     refused = EventSpec("refused", {"physician_id": physician_id, "reason": reason, "phase": offer.phase})
-    answer = AnswerOffer(physician_id, "refused", reason)
+    answer = AnswerOffer(physician_id, "refused", reason, previous=offer.status)
     if treating_in_exclusive:
         return Decision(
             "community",
@@ -281,7 +282,10 @@ def accept(
     if offer is None or offer.status not in ("notified", "refused"):
         return Refusal.NOT_ELIGIBLE  # never offered, or withdrawn by a winner who committed since
     phase = "exclusive" if physician_id == snapshot.treating_physician_id and snapshot.state == "exclusive" else snapshot.state
-    effects: list[Effect] = [AnswerOffer(physician_id, "accepted"), Withdraw("accepted", except_physician=physician_id)]
+    effects: list[Effect] = [
+        AnswerOffer(physician_id, "accepted", previous=offer.status),
+        Withdraw("accepted", except_physician=physician_id),
+    ]
     if snapshot.patient_reachable:
         effects.append(SmsPatient())
     if not snapshot.treating_registered and snapshot.outside_treating_reachable:

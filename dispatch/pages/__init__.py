@@ -6,4 +6,14 @@ from flask import Blueprint
 
 bp = Blueprint("pages", __name__)
 
-from dispatch.pages import admin, guard, members, operator, physician, staff  # noqa: E402,F401 -- register routes
+from dispatch.pages import (  # noqa: E402,F401 -- register routes
+    admin,
+    app_shell,
+    guard,
+    live,
+    members,
+    operator,
+    patients,
+    physician,
+    staff,
+)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
+import phonenumbers
 from flask import request
 from sqlalchemy import select
 
@@ -114,3 +115,49 @@ def local_time(at: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
 def iso(at: datetime | None) -> str | None:
     """Return a time in ISO 8601 UTC with Z."""
     return at.isoformat().replace("+00:00", "Z") if at else None
+
+
+def user_zone(user: User) -> str:
+    """Return the time zone of the user's first community (Europe/Paris if they have none)."""
+    for membership in sorted(user.memberships, key=lambda m: m.community_id):
+        community = db.session.get(Community, membership.community_id)
+        if community is not None:
+            return community.timezone
+    return "Europe/Paris"
+
+
+def appointment_label(at: datetime | None, tz: str, now: datetime) -> str:
+    """Return an appointment with its date: 'aujourd'hui lundi 23/11 à 15:30', 'demain …', or 'mercredi 25/11 à …'."""
+    if at is None:
+        return ""
+    day, today = texts.local(at, tz), texts.local(now, tz).date()
+    name = f"{texts.DAYS[day.weekday()]} {day:%d/%m}"
+    if day.date() == today:
+        name = f"aujourd'hui {name}"
+    elif (day.date() - today).days == 1:
+        name = f"demain {name}"
+    elif day.year != today.year:
+        name = f"{name}/{day.year}"
+    return f"{name} à {day:%H:%M}"
+
+
+def phone_link(e164: str | None) -> dict[str, str] | None:
+    """Return a patient's phone for a `tel:` link and for the eye, in the national format (06 12 34 56 78)."""
+    if not e164:
+        return None
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return {"href": "tel:" + "".join(c for c in e164 if c.isdigit() or c == "+"), "text": e164}
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 33 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    text = phonenumbers.format_number(number, fmt)
+    return {"href": "tel:" + "".join(c for c in text if c.isdigit() or c == "+"), "text": text}
+
+
+CACHEABLE = "X-Dispatch-Cacheable"  # the only pages the service worker may keep on the device carry it (sw.js)
+
+
+def cacheable(response: Any) -> Any:
+    """Mark a page that shows no patient's identity as one the service worker may keep for offline use."""
+    response.headers[CACHEABLE] = "anonymised"
+    return response

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g, redirect, render_template, re
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from dispatch import policy
+from dispatch import errors, policy
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.db import db
@@ -55,13 +55,23 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
+RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had expired, the form is offered again
+
+
 @bp.before_request
 def load_session() -> None:
-    """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token."""
+    """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token.
+
+    A form posted once the session is gone (expired token, or no cookie at all) is not an attack to refuse but a
+    user to sign in again: it answers 401, which sends them to sign in and back to the page the form was on.
+    """
     token = session.get("token")
     g.user = auth.resolve_token(token=token, now=now()) if token else None
     if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
+        if g.user is None and request.endpoint not in ("pages.sign_in", "pages.sign_out"):
+            raise Problem(401, "unauthorized", "Votre session a expiré : reconnectez-vous.")
+        # Forms send the token as a field; the page's scripts (JSON bodies) as a header.
+        sent = request.form.get("csrf_token", "") or request.headers.get("X-CSRF-Token", "")
         expected = session.get("csrf", "")
         if not expected or not hmac.compare_digest(str(sent), str(expected)):
             raise Problem(403, "csrf", "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page et recommencez.")
@@ -84,22 +94,67 @@ def page_globals() -> dict[str, Any]:
     return {"page_user": g.get("user"), "dev_inbox": inbox}
 
 
+TITLES = {
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Adresse à ouvrir autrement",
+    409: "Conflit",
+    429: "Trop de tentatives",
+}
+DETAILS = {
+    403: "Vous n'avez pas accès à cette page avec ce compte.",
+    404: "Cette adresse ne correspond à aucune page : vérifiez-la, ou repartez de l'accueil.",
+    405: "Cette adresse s'utilise depuis un formulaire : repartez de la page précédente ou de l'accueil.",
+}
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _resume_target() -> str:
+    """Return where to come back after signing in: the page itself, or, for a posted form, the page it came from."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    adapter = current_app.url_map.bind("localhost")
+    path = request.path.rstrip("/")
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        for candidate in (path, path + "/") if path else ("/",):
+            try:
+                adapter.match(candidate, method="GET")
+            except HTTPException:
+                continue
+            return f"{candidate}?{RESUME}=1"
+    return "/"
+
+
 @bp.errorhandler(HTTPException)
 def html_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
-    """Show errors of the pages as pages; send strangers to the sign-in page."""
+    """Show errors of the pages as French pages; send strangers to sign in, and back where they were."""
     status = error.code or 500
+    if _wants_json():  # the pages' own scripts (fetch) read problems
+        return errors.from_http_exception(error)
     if status == 401:
-        return redirect(url_for("pages.sign_in", next=request.full_path.rstrip("?")))
+        return redirect(url_for("pages.sign_in", next=_resume_target()))
     detail = error.detail if isinstance(error, Problem) else None
-    titles = {403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non autorisée", 409: "Conflit", 429: "Trop de tentatives"}
-    wants_json = request.accept_mimetypes.best == "application/json"
-    if wants_json:
-        from dispatch.errors import from_http_exception
-
-        return from_http_exception(error)
     return render_template(
-        "pages/error.html", title=titles.get(status, "Erreur"), detail=detail or "Cette page n'est pas disponible.", status=status
+        "pages/error.html",
+        title=TITLES.get(status, "Erreur"),
+        detail=detail or DETAILS.get(status, "Cette page n'est pas disponible."),
+        status=status,
     ), status
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def outside_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
+    """Answer an unknown address or method as a French page, except under /api/ where the API speaks problem+json."""
+    if request.path.startswith("/api/") or _wants_json():
+        return errors.from_http_exception(error)
+    token = session.get("token")  # outside the blueprint nobody read the session yet: the page shows who is signed in
+    g.user = auth.resolve_token(token=token, now=now()) if token else None
+    return html_error(error)
 
 
 @bp.errorhandler(Exception)
@@ -183,7 +238,8 @@ def sign_in() -> Any:
             csrf_token()
             target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
             return redirect(target)
-    return render_template("pages/sign_in.html", error=error, login=login), status
+    resuming = f"{RESUME}=1" in (request.args.get("next") or "")
+    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming), status
 
 
 @bp.route("/deconnexion", methods=["POST"])

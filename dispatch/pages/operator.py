@@ -69,7 +69,7 @@ def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
         "deadline": iso(deadline),
         "deadline_label": local_time(deadline, tz),
         "accepted_by": accepted["name"] if accepted else "",
-        "appointment": local_time(shown["appointment_at"], tz),
+        "appointment": local_time(shown["appointment_at"], tz, "le %d/%m à %H:%M"),
         "url": url_for("pages.console_request", request_id=shown["id"]),
     }
 

@@ -1,11 +1,12 @@
-"""The physician's pages, reached from the SMS link: open offers, accept or refuse, the outcome, availability."""
+"""The physician's pages, reached from the SMS link or the app: open offers, accept or refuse, the outcome, availability."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from dispatch import policy, texts
@@ -16,13 +17,17 @@ from dispatch.escalation import service
 from dispatch.escalation.machine import OPEN_STATES, current_deadline
 from dispatch.escalation.models import Offer, Request
 from dispatch.pages import bp
-from dispatch.pages.common import LABELS, iso, local_time, validate
-from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, validate
+from dispatch.pages.guard import RESUME, role_page, signed_in
+from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
 from dispatch.requests import disclosure
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn
 from dispatch.web import client_label, now
+
+PAST_GRACE = timedelta(minutes=5)  # "15:00" typed at 15:03 means "now", not a time already gone
+FURTHEST = timedelta(days=7)
 
 
 def current_physician() -> Physician:
@@ -30,25 +35,31 @@ def current_physician() -> Physician:
     return policy.acting_physician(signed_in())
 
 
-def next_quarter(at: datetime, tz: str) -> str:
-    """Return the next quarter hour after `at`, as local HH:MM."""
+def next_quarter(at: datetime, tz: str) -> datetime:
+    """Return the next quarter hour after `at`, in the community's time zone."""
     local = texts.local(at, tz).replace(second=0, microsecond=0)
-    return (local + timedelta(minutes=15 - local.minute % 15)).strftime("%H:%M")
+    return local + timedelta(minutes=15 - local.minute % 15)
 
 
-def appointment_from(hhmm: str, at: datetime, tz: str) -> str | None:
-    """Return the next local occurrence of HH:MM (today, or tomorrow if already well past) in ISO 8601."""
+def parse_appointment(day: str, hhmm: str, at: datetime, tz: str) -> tuple[datetime | None, str | None]:
+    """Return the appointment for a local date (today if blank) and HH:MM, or why it cannot be: never moved to another day."""
     try:
-        hour, minute = (int(part) for part in hhmm.split(":", 1))
-        local = texts.local(at, tz).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        when_day = date.fromisoformat(day.strip()) if day.strip() else texts.local(at, tz).date()
+        hour, minute = (int(part) for part in hhmm.strip().split(":", 1))
+        local = datetime(when_day.year, when_day.month, when_day.day, hour, minute, tzinfo=ZoneInfo(tz))
     except ValueError:
-        return None
-    if local < texts.local(at, tz) - timedelta(minutes=30):
-        local = (local + timedelta(days=1)).replace(hour=hour, minute=minute)
-    return local.isoformat()
+        return None, "Indiquez la date et l'heure du rendez-vous (JJ/MM/AAAA et HH:MM)."
+    if local < at - PAST_GRACE:
+        return None, (
+            f"Ce rendez-vous ({appointment_label(local, tz, at)}) est déjà passé : il est {texts.hhmm(at, tz)}. "
+            "Indiquez une heure à venir."
+        )
+    if local > at + FURTHEST:
+        return None, "Le rendez-vous doit avoir lieu dans les 7 jours."
+    return local, None
 
 
-def _visible(request_id: int, action: Action = Action.READ) -> tuple[Physician, Request]:
+def visible(request_id: int, action: Action = Action.READ) -> tuple[Physician, Request]:
     """Return the physician and the request if the policy lets them do `action` to it; 403 or 404 otherwise."""
     physician = current_physician()
     req = load_request(request_id)
@@ -59,61 +70,47 @@ def _visible(request_id: int, action: Action = Action.READ) -> tuple[Physician, 
 @bp.route("/m/")
 @role_page(Action.ACCEPT)
 def offers() -> Any:
-    """List the requests offered to me now, and the patients I took who wait for an outcome."""
+    """List the requests offered to me now, and the patients I took who wait for an outcome: no identity shown."""
     physician = current_physician()
     at = now()
-    query = (
-        select(Request)
-        .join(Offer, Offer.request_id == Request.id)
-        .where(
-            Offer.physician_id == physician.id,
-            Offer.status.in_(("notified", "refused")),
-            Request.state.in_(OPEN_STATES),
-            Request.expires_at > at,
-        )
-        .order_by(Request.id.desc())
-        .limit(200)
+    open_offers, mine = offered_now(physician.id, at)
+    cards = [
+        disclosure.anonymised(r, now=at)
+        | {"deadline": local_time(current_deadline(r.state, r.exclusive_until, r.expires_at), r.community.timezone)}
+        for r in open_offers
+    ]
+    taken = [
+        disclosure.anonymised(r, now=at) | {"time": appointment_label(r.appointment_at, r.community.timezone, at)} for r in mine
+    ]
+    refused = request.args.get("refusee", type=int)
+    page = render_template(
+        "pages/offers.html",
+        offers=cards,
+        mine=taken,
+        labels=LABELS,
+        available=physician.is_available(at),
+        physician=physician,
+        signature=list_signature(open_offers, mine),
+        refused=refused if refused and refused not in {c["id"] for c in cards} else None,
+        now=iso(at),
     )
-    open_offers = disclosure.show_many(
-        physician.user,
-        db.session.scalars(query),
-        what="offers",
-        now=at,
-        client=client_label(),
-        offered=True,
-        extra=lambda r: {"deadline": local_time(current_deadline(r.state, r.exclusive_until, r.expires_at), r.community.timezone)},
-    )
-    taken = db.session.scalars(
-        select(Request)
-        .where(Request.accepted_by_id == physician.id, Request.state == "accepted")
-        .order_by(Request.appointment_at)
-        .limit(50)
-    )
-    mine = disclosure.show_many(
-        physician.user,
-        taken,
-        what="offers",
-        now=at,
-        client=client_label(),
-        extra=lambda r: {"time": local_time(r.appointment_at, r.community.timezone)},
-    )
-    return render_template(
-        "pages/offers.html", offers=open_offers, mine=mine, labels=LABELS, available=physician.is_available(at), physician=physician
-    )
+    return cacheable(make_response(page))
 
 
 def _request_page(
     request_id: int, *, errors: dict[str, list[str]] | None = None, form: dict[str, str] | None = None, status: int = 200
 ) -> Any:
-    physician, req = _visible(request_id)
+    physician, req = visible(request_id)
     at = now()
     tz = req.community.timezone
     offer = db.session.scalar(select(Offer).where(Offer.request_id == req.id, Offer.physician_id == physician.id))
-    can_answer = req.state in OPEN_STATES and offer is not None and offer.status in ("notified", "refused")
+    can_answer = req.state in OPEN_STATES and req.expires_at > at and offer is not None and offer.status in ("notified", "refused")
     refused = offer is not None and offer.status == "refused"
-    defaults = {"time": next_quarter(at, tz), "place": physician.address or ""}
+    start = next_quarter(at, tz)
+    defaults = {"date": start.date().isoformat(), "time": start.strftime("%H:%M"), "place": physician.address or ""}
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
+    mine = req.accepted_by_id == physician.id
     return render_template(
         "pages/offer.html",
         req=shown,
@@ -122,11 +119,16 @@ def _request_page(
         form={**defaults, **(form or {})},
         can_answer=can_answer,
         refused=refused,
-        mine=req.accepted_by_id == physician.id,
+        mine=mine,
         deadline=local_time(deadline, tz),
         deadline_iso=iso(deadline),
         now=iso(at),
-        appointment=local_time(req.appointment_at, tz, "%d/%m à %H:%M"),
+        today=texts.local(at, tz).date().isoformat(),
+        appointment=appointment_label(req.appointment_at, tz, at),
+        appointment_iso=iso(req.appointment_at),
+        outcome_open=req.appointment_at is not None and at >= req.appointment_at,
+        phone=None if shown["anonymised"] else phone_link(shown["patient"].get("phone")),
+        resumed=request.args.get(RESUME) == "1",
     ), status
 
 
@@ -140,17 +142,17 @@ def offer(request_id: int) -> Any:
 @bp.route("/m/requests/<int:request_id>/accepter", methods=["POST"])
 @role_page(Action.ACCEPT)
 def accept(request_id: int) -> Any:
-    """Take the patient at the chosen time and place; the first acceptance wins."""
-    physician, req = _visible(request_id, Action.ACCEPT)
+    """Take the patient at the chosen date, time and place; the first acceptance wins."""
+    physician, req = visible(request_id, Action.ACCEPT)
     at = now()
-    form = {"time": request.form.get("time", ""), "place": request.form.get("place", "")}
+    form = {k: request.form.get(k, "") for k in ("date", "time", "place")}
     data: dict[str, Any] = {"place": form["place"]} if form["place"].strip() else {}
-    when = appointment_from(form["time"], at, req.community.timezone)
+    when, problem = parse_appointment(form["date"], form["time"], at, req.community.timezone)
     if when is not None:
-        data["appointment_at"] = when
+        data["appointment_at"] = when.isoformat()
     args, errors = validate(AcceptIn(), data)
-    if when is None:
-        errors = {**errors, "appointment_at": ["Indiquez l'heure du rendez-vous (HH:MM)."]}
+    if problem is not None:
+        errors = {**errors, "appointment_at": [problem]}
     if args is None or errors:
         return _request_page(request_id, errors=errors, form=form, status=422)
     try:
@@ -165,7 +167,7 @@ def accept(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    flash("Vous avez pris ce patient : il reçoit un SMS avec le rendez-vous.", "ok")
+    flash("Vous avez pris ce patient : il reçoit un SMS avec la date et l'heure du rendez-vous.", "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 
@@ -173,7 +175,7 @@ def accept(request_id: int) -> Any:
 @role_page(Action.ACCEPT)
 def refuse(request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
-    physician, req = _visible(request_id, Action.REFUSE)
+    physician, req = visible(request_id, Action.REFUSE)
     args, errors = validate(RefuseIn(), {"reason": request.form["reason"]} if request.form.get("reason", "").strip() else {})
     if args is None:
         return _request_page(request_id, errors=errors, status=422)
@@ -182,15 +184,16 @@ def refuse(request_id: int) -> Any:
     except service.Rejected as exc:
         flash(rejected(exc).detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    flash("Refus enregistré. Merci d'avoir répondu.", "ok")
-    return redirect(url_for("pages.offers"))
+    motive = LABELS["motives"].get(req.motive, req.motive)
+    flash(f"Refus enregistré : la demande n° {req.id} ({motive}) a quitté votre liste. Merci d'avoir répondu.", "ok")
+    return redirect(url_for("pages.offers", refusee=req.id))
 
 
 @bp.route("/m/requests/<int:request_id>/issue", methods=["POST"])
 @role_page(Action.ACCEPT)
 def outcome(request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP."""
-    physician, req = _visible(request_id)
+    physician, req = visible(request_id)
     data = {k: request.form[k] for k in ("outcome", "synthesis") if request.form.get(k, "").strip()}
     args, errors = validate(OutcomeIn(), data)
     disclosure.require(physician.user, Action.OUTCOME, req)
@@ -206,6 +209,11 @@ def outcome(request_id: int) -> Any:
             actor=actor(physician.user),
         )
     except service.Rejected as exc:
+        if exc.code == "too_early":
+            opens = appointment_label(req.appointment_at, req.community.timezone, now())
+            return _request_page(
+                request_id, errors={"outcome": [f"L'issue s'enregistre à partir du rendez-vous ({opens})."]}, form=data, status=409
+            )
         flash(rejected(exc).detail or "", "error")
     else:
         flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")

@@ -26,7 +26,7 @@ How: the request-level figures sum the rollup `request_day_stats` (requests per 
 state, source, motive, treating status, synthesis status, accepted by the treating GP) over the period's
 local days, months being unions of local days; the percentiles walk an index of the integer
 `accept_delay_us`; `by_physician` sums the rollup `physician_day_stats` over the same days (see
-dispatch/reports/rollup.py for how the copies are kept in step).
+dispatch/escalation/rollup.py for how the copies are kept in step).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@
  */
 "use strict";
 
-const VERSION = "1";
+const VERSION = "2";
 const SHELL_CACHE = "snp-shell-v" + VERSION;
 const PAGES_CACHE = "snp-pages-v" + VERSION;
 const SCOPE = "/m/";
@@ -233,8 +233,11 @@ self.addEventListener("push", (event) => {
     } else if (data.type === "offer_withdrawn") {
       await showWithdrawal(data, id);
     } else {
-      await self.registration.showNotification("SNP Dispatch", {
-        body: "Du nouveau sur vos demandes.", tag: id || "snp-dispatch", icon: ICON, lang: "fr",
+      // A test from the settings page, or a kind this version does not know: its own words when it has them.
+      const text = (value, fallback) => (typeof value === "string" && value ? value.slice(0, 200) : fallback);
+      await self.registration.showNotification(text(data.title, "SNP Dispatch"), {
+        body: text(data.body, "Du nouveau sur vos demandes."), tag: id || (data.type === "test" ? "snp-test" : "snp-dispatch"),
+        icon: ICON, badge: ICON, lang: "fr",
         data: { url: id ? "/m/requests/" + id : LIST_URL, request_id: id },
       });
     }

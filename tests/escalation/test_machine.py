@@ -179,7 +179,7 @@ def test_accept_tells_the_patient_and_an_unregistered_treating_gp() -> None:
     decision = machine.accept(outside, physician_id=OTHER, now=at(4000), appointment_at=at(9000), place=None)
     assert isinstance(decision, Decision)
     assert decision.effects == (
-        AnswerOffer(OTHER, "accepted"),
+        AnswerOffer(OTHER, "accepted", previous="notified"),
         Withdraw("accepted", except_physician=OTHER),
         SmsPatient(),
         TellOutsideTreating(),
@@ -218,7 +218,7 @@ def test_refusing_twice_changes_nothing() -> None:
 def test_treating_refusal_offers_to_the_community() -> None:
     decision = machine.refuse(exclusive(), physician_id=GP, now=at(10), reason="Complet")
     assert isinstance(decision, Decision)
-    assert decision.effects == (AnswerOffer(GP, "refused", "Complet"), OfferTo("community"))
+    assert decision.effects == (AnswerOffer(GP, "refused", "Complet", previous="notified"), OfferTo("community"))
     assert decision.next_deadline == at(7200) and decision.values == {"community_at": at(10)}
     assert [event.type for event in decision.events] == ["refused", "community_opened"]
 

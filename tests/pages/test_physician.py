@@ -9,7 +9,7 @@ import pytest
 
 from dispatch.db import db
 from dispatch.escalation.models import Request, Synthesis
-from dispatch.pages.physician import appointment_from, next_quarter
+from dispatch.pages.physician import next_quarter, parse_appointment
 from tests.pages.test_console import field_error
 
 PARIS = "Europe/Paris"
@@ -39,15 +39,29 @@ def world(make: Any) -> dict[str, Any]:
     ],
 )
 def test_next_quarter_hour_in_the_community_time_zone(utc: tuple[int, int, int], expected: str) -> None:
-    assert next_quarter(datetime(2026, 11, 23, *utc, tzinfo=timezone.utc), PARIS) == expected
+    assert next_quarter(datetime(2026, 11, 23, *utc, tzinfo=timezone.utc), PARIS).strftime("%H:%M") == expected
 
 
-def test_appointment_time_is_the_next_occurrence_within_a_day() -> None:
+def test_the_next_quarter_after_a_late_evening_falls_on_the_next_day() -> None:
+    assert next_quarter(datetime(2026, 11, 23, 22, 50, tzinfo=timezone.utc), PARIS).date().isoformat() == "2026-11-24"
+
+
+def test_appointment_is_the_date_and_time_given_and_never_moved_to_another_day() -> None:
     now = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)  # 15:00 in Paris
-    assert appointment_from("15:30", now, PARIS) == "2026-11-23T15:30:00+01:00"
-    assert appointment_from("14:31", now, PARIS) == "2026-11-23T14:31:00+01:00"  # just done, same day
-    assert appointment_from("14:29", now, PARIS) == "2026-11-24T14:29:00+01:00"  # long past: tomorrow
-    assert appointment_from("25:00", now, PARIS) is None and appointment_from("midi", now, PARIS) is None
+    assert parse_appointment("", "15:30", now, PARIS)[0].isoformat() == "2026-11-23T15:30:00+01:00"  # type: ignore[union-attr]
+    assert parse_appointment("2026-11-24", "09:00", now, PARIS)[0].isoformat() == "2026-11-24T09:00:00+01:00"  # type: ignore[union-attr]
+    assert parse_appointment("", "14:55", now, PARIS)[0] is not None  # 5 minutes ago: "now"
+    when, problem = parse_appointment("", "14:54", now, PARIS)  # 5 minutes 1 s... past the grace: refused
+    assert when is None and problem == (
+        "Ce rendez-vous (aujourd'hui lundi 23/11 à 14:54) est déjà passé : il est 15:00. Indiquez une heure à venir."
+    )
+    assert parse_appointment("2026-11-22", "16:00", now, PARIS)[0] is None
+    assert parse_appointment("2026-12-01", "16:00", now, PARIS)[1] == "Le rendez-vous doit avoir lieu dans les 7 jours."
+    for day, hhmm in (("", "25:00"), ("", "midi"), ("23/11/2026", "16:00"), ("", "")):
+        assert parse_appointment(day, hhmm, now, PARIS) == (
+            None,
+            "Indiquez la date et l'heure du rendez-vous (JJ/MM/AAAA et HH:MM).",
+        )
 
 
 def test_the_sms_link_asks_to_sign_in_then_shows_the_request(world: dict[str, Any], page_client: Any) -> None:
@@ -61,7 +75,7 @@ def test_the_treating_gp_sees_the_patient_with_defaults(world: dict[str, Any], a
     offers = gp.get("/m/").get_data(as_text=True)
     assert "ORL" in offers and "Pour vous (médecin traitant) · avant 16:00" in offers
     page = gp.get(f"/m/requests/{world['opened']['id']}").get_data(as_text=True)
-    assert "Lucie Martin" in page and 'value="15:15"' in page and 'value="12 rue Jaurès"' in page
+    assert "Lucie Martin" in page and 'value="15:15"' in page and 'value="2026-11-23"' in page and 'value="12 rue Jaurès"' in page
 
 
 def test_a_physician_only_offered_sees_it_anonymised(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
@@ -95,23 +109,24 @@ def test_accept_errors_are_shown_next_to_the_field(world: dict[str, Any], as_use
     response = gp.post(f"/m/requests/{world['opened']['id']}/accepter", {"time": "", "place": "x" * 301})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert field_error(html, "appointment_at") == "Indiquez l&#39;heure du rendez-vous (HH:MM)."
+    assert field_error(html, "appointment_at") == "Indiquez la date et l&#39;heure du rendez-vous (JJ/MM/AAAA et HH:MM)."
     assert field_error(html, "place") == "Entre 1 et 300 caractères."
     assert db.session.get(Request, world["opened"]["id"]).state == "exclusive"
 
 
 def test_the_treating_gp_refusing_opens_the_community(world: dict[str, Any], as_user: Any) -> None:
     response = as_user(world["gp"]).post(f"/m/requests/{world['opened']['id']}/refuser", {"reason": "En congé"})
-    assert response.headers["Location"] == "/m/"
+    assert response.headers["Location"] == f"/m/?refusee={world['opened']['id']}"
     assert db.session.get(Request, world["opened"]["id"]).state == "community"
     assert "ORL" in as_user(world["other"]).get("/m/").get_data(as_text=True)
 
 
-def test_outcome_needs_a_synthesis_when_seen(world: dict[str, Any], as_user: Any) -> None:
+def test_outcome_needs_a_synthesis_when_seen(world: dict[str, Any], as_user: Any, clock: Any) -> None:
     gp = as_user(world["gp"])
     rid = world["opened"]["id"]
     gp.post(f"/m/requests/{rid}/accepter", {"time": "15:30"})
     assert "Mes patients à voir" in gp.get("/m/").get_data(as_text=True)
+    clock.advance(minutes=30)  # the appointment: from now on the outcome may be recorded
     response = gp.post(f"/m/requests/{rid}/issue", {"outcome": "seen", "synthesis": ""})
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "synthesis") == "La synthèse est obligatoire quand le patient a été vu."

@@ -1,0 +1,117 @@
+"""What keeps the physician's pages live: the rows they show, and two small JSON answers polled every second.
+
+Short polling rather than server-sent events: a page asks `/m/etat` (the list) or `/m/requests/<id>/etat` (an
+offer) once a second while it is visible. Each answer is one session lookup and one indexed read, a few hundred
+bytes, never a patient's identity and never a line in the access trail; a held-open stream would instead keep a
+web worker per phone (gunicorn's sync workers) for as long as the page stays open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from flask import jsonify
+from sqlalchemy import Select, select
+
+from dispatch import policy
+from dispatch.db import db
+from dispatch.escalation.machine import OPEN_STATES, current_deadline
+from dispatch.escalation.models import Offer, Request
+from dispatch.pages import bp
+from dispatch.pages.common import STATE_LABELS, iso
+from dispatch.pages.guard import role_page, signed_in
+from dispatch.policy import Action
+from dispatch.requests import disclosure
+from dispatch.requests.edge import load_request
+from dispatch.web import now
+
+CLOSED_MESSAGES = {
+    "accepted": "Un confrère a accepté cette demande : elle n'est plus à prendre.",
+    "expired": "Le délai de réponse est passé : la demande a expiré.",
+    "cancelled": "La demande a été annulée par l'opérateur.",
+}
+
+
+def _offers_query(physician_id: int, at: datetime) -> Select[Any]:
+    """Return the requests open and offered to the physician now, that they have not refused, newest first."""
+    return (
+        select(Request)
+        .join(Offer, Offer.request_id == Request.id)
+        .where(
+            Offer.physician_id == physician_id,
+            Offer.status == "notified",
+            Request.state.in_(OPEN_STATES),
+            Request.expires_at > at,
+        )
+        .order_by(Request.id.desc())
+        .limit(200)
+    )
+
+
+def _mine_query(physician_id: int) -> Select[Any]:
+    """Return the requests the physician took that wait for their outcome, soonest appointment first."""
+    return (
+        select(Request)
+        .where(Request.accepted_by_id == physician_id, Request.state == "accepted")
+        .order_by(Request.appointment_at)
+        .limit(50)
+    )
+
+
+def offered_now(physician_id: int, at: datetime) -> tuple[list[Request], list[Request]]:
+    """Return the offers open to the physician and the patients they took who wait for an outcome."""
+    return list(db.session.scalars(_offers_query(physician_id, at))), list(db.session.scalars(_mine_query(physician_id)))
+
+
+def list_signature(offers: Sequence[Any], mine: Sequence[Any]) -> str:
+    """Return a short digest of what the list shows: it changes whenever a card comes, goes or changes phase."""
+    parts = [f"o{r.id}:{r.state}" for r in offers] + [f"m{r.id}:{r.appointment_at}" for r in mine]
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
+
+
+@bp.route("/m/etat")
+@role_page(Action.ACCEPT)
+def list_state() -> Any:
+    """Answer the list's digest, for the page to reload itself when it changed."""
+    physician = policy.acting_physician(signed_in())
+    at = now()
+    columns = (Request.id, Request.state, Request.appointment_at)
+    offers = db.session.execute(_offers_query(physician.id, at).with_only_columns(*columns)).all()
+    mine = db.session.execute(_mine_query(physician.id).with_only_columns(*columns)).all()
+    return jsonify({"now": iso(at), "signature": list_signature(offers, mine), "offers": len(offers), "mine": len(mine)})
+
+
+@bp.route("/m/requests/<int:request_id>/etat")
+@role_page(Action.ACCEPT)
+def offer_state(request_id: int) -> Any:
+    """Answer whether the request is still open to me, and what to tell me if not (no identity, nothing recorded)."""
+    user = signed_in()
+    req = load_request(request_id)
+    disclosure.require(user, Action.READ, req)
+    at = now()
+    physician_id = policy.acting_physician(user).id
+    offer = db.session.scalar(select(Offer.status).where(Offer.request_id == req.id, Offer.physician_id == physician_id))
+    open_to_me = req.state in OPEN_STATES and req.expires_at > at and offer in ("notified", "refused")
+    message = None
+    if req.accepted_by_id == physician_id:
+        message = "Vous avez accepté cette demande."
+    elif not open_to_me:
+        expired = req.state in OPEN_STATES and req.expires_at <= at
+        message = CLOSED_MESSAGES["expired" if expired else req.state] if expired or req.state in CLOSED_MESSAGES else None
+        message = message or "Cette demande ne vous est plus proposée."
+    deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
+    return jsonify(
+        {
+            "now": iso(at),
+            "id": req.id,
+            "state": req.state,
+            "label": STATE_LABELS.get(req.state, req.state),
+            "open": open_to_me,
+            "mine": req.accepted_by_id == physician_id,
+            "deadline": iso(deadline) if open_to_me else None,
+            "message": message,
+        }
+    )

@@ -1,0 +1,142 @@
+"""The physician's app in a headless Chromium at 390 × 844: installable, offline shell, live pages, thumb-sized."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.pages.test_browser import browser, no_horizontal_scroll, server, sign_in, wait_for  # noqa: F401 -- fixtures used below
+
+pytestmark = pytest.mark.browser
+
+WIDTH, HEIGHT = 390, 844
+# Every visible tap target and its size; a radio or checkbox counts by the label that holds it.
+TAP_TARGETS = """
+const small = [];
+for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+  if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') { continue; }
+  const target = (el.type === 'radio' || el.type === 'checkbox') ? (el.closest('label') || el) : el;
+  const box = target.getBoundingClientRect();
+  if (box.width === 0 && box.height === 0) { continue; }
+  if (box.height < 44 || box.width < 44) {
+    small.push((el.id || el.tagName) + ' "' + (el.textContent || el.value || '').trim().slice(0, 30) + '" ' +
+      Math.round(box.width) + 'x' + Math.round(box.height));
+  }
+}
+return small;
+"""
+IN_VIEW = "const b = document.getElementById(arguments[0]).getBoundingClientRect(); return b.top >= 0 && b.bottom <= innerHeight;"
+
+
+@pytest.fixture
+def stoppable(app: Any) -> Iterator[Any]:
+    """Serve the app on loopback like `server`, with a way to take the network away (the worker's fetches fail)."""
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield http
+    http.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def world(make: Any) -> dict[str, Any]:
+    community = make.community()
+    operator = make.member(community, "operator")
+    gp = make.member(community, "physician", name="Dr Paul Durand", address="12 rue Jaurès, Champigny")
+    other = make.member(community, "physician", name="Dr Awa Diallo", kind="cami")
+    offered = make.open(operator, community, treating=gp)
+    taken = make.open(operator, community)
+    assert make.accept(gp, taken["id"], minutes=30).status_code == 200
+    return {"community": community, "operator": operator, "gp": gp, "other": other, "offered": offered, "taken": taken}
+
+
+def test_the_app_is_installable_registers_its_worker_and_shows_the_shell_offline(
+    world: dict[str, Any],
+    stoppable: Any,
+    browser: Any,  # noqa: F811 -- the fixture
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    base = f"http://127.0.0.1:{stoppable.server_port}"
+    phone = browser("pwa", WIDTH, HEIGHT)
+    sign_in(phone, base, world["gp"].user.login, "/m/")
+    manifest = phone.execute_async_script(
+        "const done = arguments[0]; fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json()).then(done);"
+    )
+    assert manifest["start_url"] == "/m/" and manifest["display"] == "standalone"
+    scope = phone.execute_async_script("const done = arguments[0]; navigator.serviceWorker.ready.then(r => done(r.scope));")
+    assert scope == base + "/m/"
+    assert phone.execute_cdp_cmd("Page.getInstallabilityErrors", {})["installabilityErrors"] == []
+    phone.get(base + "/m/")  # now controlled by the worker, which keeps this anonymised list
+    wait_for(phone, lambda d: d.execute_script("return !!navigator.serviceWorker.controller"))
+    # DevTools' offline emulation does not reach the worker's own fetches: the base goes away instead.
+    stoppable.shutdown()
+    phone.get(f"{base}/m/requests/{world['taken']['id']}")  # never cached: it names the patient
+    assert phone.find_element(By.CSS_SELECTOR, ".offline-banner").text == "Hors ligne"
+    assert "Lucie" not in phone.page_source and "Martin" not in phone.page_source
+    phone.get(base + "/m/")  # the last anonymised list
+    assert "Demandes ouvertes" in phone.page_source and "ORL" in phone.page_source
+    assert "Lucie" not in phone.page_source and "Martin" not in phone.page_source
+
+
+def test_the_list_and_an_open_offer_follow_the_server_within_two_seconds(
+    world: dict[str, Any],
+    server: str,  # noqa: F811 -- the shared fixture
+    browser: Any,  # noqa: F811 -- the shared fixture
+    make: Any,
+    clock: Any,  # noqa: F811 -- the shared fixtures
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    phone = browser("live", WIDTH, HEIGHT)
+    sign_in(phone, server, world["gp"].user.login, "/m/")
+    cards = "a.offer-card:not(.mine)"
+    assert len(phone.find_elements(By.CSS_SELECTOR, cards)) == 1
+    started = time.monotonic()
+    make.open(world["operator"], world["community"], treating=world["gp"])
+    wait_for(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, cards)) == 2, timeout=10)
+    assert time.monotonic() - started < 2.0
+
+    clock.advance(hours=1)
+    make.tick()  # the community may now take the first request
+    other = browser("other", WIDTH, HEIGHT)
+    rid = world["offered"]["id"]
+    sign_in(other, server, world["other"].user.login, f"/m/requests/{rid}")
+    assert other.find_element(By.ID, "closed-banner").is_displayed() is False
+    started = time.monotonic()
+    assert make.accept(world["gp"], rid, minutes=30).status_code == 200
+    banner = wait_for(
+        other,
+        lambda d: d.find_element(By.ID, "closed-banner") if d.find_element(By.ID, "closed-banner").is_displayed() else None,
+        timeout=10,
+    )
+    assert time.monotonic() - started < 2.0
+    assert banner.text == "Un confrère a accepté cette demande : elle n'est plus à prendre."
+    assert not other.find_element(By.ID, "answer-bar").is_displayed()
+
+
+def test_every_physician_page_fits_the_phone_with_thumb_sized_targets(world: dict[str, Any], server: str, browser: Any) -> None:  # noqa: F811 -- the shared fixtures
+    phone = browser("taps", WIDTH, HEIGHT)
+    sign_in(phone, server, world["gp"].user.login, "/m/")
+    pages = [
+        "/m/",
+        f"/m/requests/{world['offered']['id']}",
+        f"/m/requests/{world['taken']['id']}",
+        "/m/patients",
+        "/m/notifications",
+        "/m/offline",
+    ]
+    for path in pages:
+        phone.get(server + path)
+        assert no_horizontal_scroll(phone, WIDTH), path
+        assert phone.execute_script(TAP_TARGETS) == [], path
+        if path == pages[1]:  # both answers without scrolling
+            assert phone.execute_script(IN_VIEW, "accept") and phone.execute_script(IN_VIEW, "refuse")
+        if path == pages[2]:
+            assert phone.execute_script(IN_VIEW, "call")

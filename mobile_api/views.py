@@ -46,7 +46,7 @@ class SubscriptionIn(Schema):
     """A browser's `PushSubscription.toJSON()`."""
 
     endpoint = fields.String(required=True, validate=validate.Length(min=8, max=2048))
-    expirationTime = fields.Integer(allow_none=True, validate=validate.Range(min=0))  # noqa: N815 -- the browser's name
+    expirationTime = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0))  # noqa: N815 -- the browser's name
     keys = fields.Nested(SubscriptionKeysIn, required=True)
 
 
@@ -64,8 +64,11 @@ class DeviceIn(Schema):
                 raise ma.ValidationError({"subscription": ["Champ obligatoire pour un appareil webpush."]})
             if "token" in data:
                 raise ma.ValidationError({"token": ["Un appareil webpush s'enregistre par son abonnement."]})
-        elif data.get("platform") and "token" not in data:
-            raise ma.ValidationError({"token": ["Champ obligatoire."]})
+        elif data.get("platform"):
+            if "token" not in data:
+                raise ma.ValidationError({"token": ["Champ obligatoire."]})
+            if "subscription" in data:
+                raise ma.ValidationError({"subscription": ["Réservé aux appareils webpush."]})
 
 
 class DeviceOut(Schema):

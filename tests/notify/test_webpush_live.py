@@ -162,3 +162,20 @@ def test_the_key_is_public_and_a_webpush_device_needs_its_subscription(web: Buil
     assert missing.status_code == 422 and "subscription" in str(missing.json["errors"])
     operator = web.member(community, "operator")
     assert web.call("GET", "/me/devices", operator).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"platform": "ios", "token": "fcm-token-123", "subscription": {"endpoint": "x" * 8, "keys": {"p256dh": "a", "auth": "b"}}},
+        {
+            "platform": "webpush",
+            "subscription": {"endpoint": "x" * 8, "expirationTime": 2.5e-42, "keys": {"p256dh": "a", "auth": "b"}},
+        },
+    ],
+)
+def test_a_device_body_mixing_kinds_or_types_is_refused(web: Builders, body: dict[str, Any]) -> None:
+    physician = web.member(web.community(), "physician")
+    response = web.call("POST", "/me/devices", physician, json=body)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert db.session.scalars(select(Device)).all() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -140,3 +141,55 @@ def test_every_physician_page_fits_the_phone_with_thumb_sized_targets(world: dic
             assert phone.execute_script(IN_VIEW, "accept") and phone.execute_script(IN_VIEW, "refuse")
         if path == pages[2]:
             assert phone.execute_script(IN_VIEW, "call")
+
+
+NOTIFICATIONS = """
+const tag = arguments[0], done = arguments[arguments.length - 1];
+navigator.serviceWorker.ready
+  .then(r => r.getNotifications({tag: tag}))
+  .then(list => done(list.map(n => ({title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction}))));
+"""
+
+
+def test_a_push_shows_the_offer_under_its_tag_without_identity_and_the_withdrawal_replaces_it(
+    world: dict[str, Any],
+    server: str,  # noqa: F811 -- the fixture
+    browser: Any,  # noqa: F811 -- the fixture
+) -> None:
+    """The browser's push service, played by DevTools (ServiceWorker.deliverPushMessage), wakes the worker."""
+    from dispatch.db import db
+    from dispatch.escalation.effects import offer_payload
+    from dispatch.escalation.models import Request
+
+    phone = browser("push", WIDTH, HEIGHT)
+    sign_in(phone, server, world["other"].user.login, "/m/")
+    scope = phone.execute_async_script("const done = arguments[0]; navigator.serviceWorker.ready.then(r => done(r.scope));")
+    assert scope == server + "/m/"
+    phone.execute_cdp_cmd("Browser.grantPermissions", {"origin": server, "permissions": ["notifications"]})
+    phone.execute_cdp_cmd("ServiceWorker.enable", {})
+    request = db.session.get(Request, world["offered"]["id"])
+    assert request is not None
+    offer = offer_payload(request, phase="community")  # what the outbox sends
+    tag = str(request.id)
+    registration = _deliver(phone, server, {**offer["data"], "title": offer["title"], "body": offer["body"]})
+    shown = wait_for(phone, lambda d: d.execute_async_script(NOTIFICATIONS, tag) or None)
+    assert len(shown) == 1 and shown[0]["tag"] == tag and shown[0]["sticky"] is True
+    for secret in ("Lucie", "Martin", "1988", "06 12", "+336"):
+        assert secret not in json.dumps(shown)
+    _deliver(phone, server, {"type": "offer_withdrawn", "request_id": tag, "reason": "accepted"}, registration)
+    wait_for(phone, lambda d: all(n["title"] != shown[0]["title"] for n in d.execute_async_script(NOTIFICATIONS, tag)))
+
+
+def _deliver(phone: Any, origin: str, data: dict[str, Any], registration: str | None = None) -> str:
+    """Deliver a push to the page's worker; DevTools names registrations by small numbers: try the first few."""
+    from selenium.common.exceptions import WebDriverException
+
+    for candidate in [registration] if registration else [str(n) for n in range(10)]:
+        try:
+            phone.execute_cdp_cmd(
+                "ServiceWorker.deliverPushMessage", {"origin": origin, "registrationId": candidate, "data": json.dumps(data)}
+            )
+        except WebDriverException:
+            continue
+        return candidate
+    raise AssertionError("no service worker registration took the push")

@@ -33,11 +33,14 @@ ENV_KEYS = (
     "DISPATCH_SMTP_TIMEOUT",
     "DISPATCH_SMTP_LOCAL_HOSTNAME",
     "DISPATCH_MSSANTE_NIL",
+    "DISPATCH_CUSTODIAN_ID",
     "DISPATCH_PUBLIC_URL",
     "DISPATCH_TOKEN_TTL_S",
     "DISPATCH_WEBPUSH_HOSTS",
     "DISPATCH_VAPID_PRIVATE_KEY",
     "DISPATCH_WEBPUSH_TIMEOUT",
+    "DISPATCH_DEV_INBOX",
+    "DISPATCH_PROXY_HOPS",
 )
 
 BASE: dict[str, Any] = {
@@ -46,11 +49,12 @@ BASE: dict[str, Any] = {
     "DISPATCH_MAIL_BACKEND": "inbox",
     "DISPATCH_WEBPUSH_BACKEND": "inbox",
     "DISPATCH_SMTP_SECURITY": "tls",
-    "DISPATCH_SMTP_PORT": "465",
     "DISPATCH_SMTP_FROM": "snp-dispatch@cpts.mssante.fr",
     "DISPATCH_MSSANTE_NIL": "SNP-DISPATCH",
     "DISPATCH_PUBLIC_URL": "http://127.0.0.1:5000",
     "DISPATCH_TOKEN_TTL_S": "43200",
+    # The dev inbox page (/dev/inbox) shows every message kept by the inbox backends: only when asked ("1").
+    "DISPATCH_DEV_INBOX": "0",
     # Hosts a Web Push subscription's endpoint may point at; a leading dot matches subdomains.
     "DISPATCH_WEBPUSH_HOSTS": "fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -65,12 +69,22 @@ BASE: dict[str, Any] = {
     # Password hashing cost (argon2id); tests lower it.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
-    # Failed logins before 429, and the window they are counted over.
+    # Sign-in throttling, never an account lock: failures of one login from one address before each attempt waits
+    # LOGIN_DELAY_S, doubling per failure up to the window; failures from one address (any login) before it waits
+    # the window out; the window they are counted over.
     "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_DELAY_S": 30,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
     "LOGIN_WINDOW_S": 900,
+    # Reverse proxies in front of the service (werkzeug ProxyFix): 0 trusts no X-Forwarded-For; 1 behind one proxy.
+    "DISPATCH_PROXY_HOPS": "0",
     "OUTBOX_MAX_ATTEMPTS": 8,
 }
+
+
+# DISPATCH_SMTP_PORT, when not set, is the port of the security mode: implicit TLS (RFC 8314), submission
+# upgraded by STARTTLS (RFC 6409), plain relay.
+SMTP_PORTS = {"tls": "465", "starttls": "587", "none": "25"}
 
 
 def instance_secret(instance_path: Path) -> str:
@@ -91,6 +105,9 @@ def load(
     settings = dict(BASE)
     settings.update({key: env[key] for key in ENV_KEYS if env.get(key)})
     settings.update(overrides or {})
+    if not settings.get("DISPATCH_SMTP_PORT"):
+        security = str(settings.get("DISPATCH_SMTP_SECURITY") or "").strip().lower()
+        settings["DISPATCH_SMTP_PORT"] = SMTP_PORTS.get(security, SMTP_PORTS["tls"])  # a bad mode is refused at start
     if not settings.get("DISPATCH_DATABASE_URL"):
         instance_path.mkdir(parents=True, exist_ok=True)
         settings["DISPATCH_DATABASE_URL"] = f"sqlite:///{instance_path / 'dispatch.sqlite3'}"
@@ -99,3 +116,8 @@ def load(
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DISPATCH_DATABASE_URL"]
     settings["SECRET_KEY"] = settings["DISPATCH_SECRET_KEY"]
     return settings
+
+
+def dev_inbox(config: Mapping[str, Any]) -> bool:
+    """Tell whether the dev inbox page is served (DISPATCH_DEV_INBOX=1): never by default."""
+    return str(config.get("DISPATCH_DEV_INBOX", "")).strip().lower() in ("1", "true", "yes", "on")

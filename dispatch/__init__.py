@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings
 from dispatch import errors
@@ -43,6 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"), instance_relative_config=True)
     app.config.update(settings.load(Path(app.instance_path), config))
+    wiring.check_settings(app.config)
+    hops = wiring.proxy_hops(app.config)
+    if hops:  # the client's address (throttling, logs, the access trail) is the one the proxies saw, not theirs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     messages_fr.install()
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
@@ -85,7 +90,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.notify.webhooks import bp as webhooks_bp  # provider callbacks, signed (issue 3)
 
     api.register_blueprint(webhooks_bp)
-    app.register_blueprint(dev_bp)
+    if settings.dev_inbox(app.config):  # every patient's mail and SMS: served only when asked, never on https
+        app.register_blueprint(dev_bp)
     app.register_blueprint(pages_bp)
 
 
@@ -109,13 +115,28 @@ CSP_API = "default-src 'none'; frame-ancestors 'none'"
 
 def _register_guards(app: Flask) -> None:
     from dispatch.auth.service import resolve_token
-    from dispatch.web import bearer_token, id_out_of_range, now
+    from dispatch.web import bearer_token, id_out_of_range, json_too_deep, now
+
+    def _too_deep() -> Response | None:
+        """Answer 400 to a JSON body nested beyond the parser's recursion limit, rather than a 500 in the view."""
+        length = request.content_length
+        if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
+            return None
+        if length is None and not request.headers.get("Transfer-Encoding"):
+            return None  # nothing to read
+        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
+            return None  # too long: answered 413 (the API above, werkzeug for the pages)
+        if json_too_deep(request.get_data(cache=True)):
+            return errors.problem_response(400, code="invalid_json", detail="Le corps JSON est trop imbriqué.")
+        return None
 
     @app.before_request
     def guard() -> Response | None:
         g.pop("now", None)  # read the clock once per HTTP request, even under a shared app context
         if not request.path.startswith("/api/"):
-            return None
+            if id_out_of_range(request.view_args):
+                raise NotFound()  # a page id beyond the database's integers: the pages' French 404
+            return _too_deep()
         if id_out_of_range(request.view_args):
             return errors.problem_response(404, detail="Ressource introuvable.")
         if request.routing_exception is not None:
@@ -149,7 +170,7 @@ def _register_guards(app: Flask) -> None:
                 detail="Jeton d'accès absent, expiré ou révoqué.",
                 headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'},
             )
-        return None
+        return _too_deep()
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from config import settings
 from dispatch import create_app
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,7 +63,8 @@ def serve(host: str, port: int) -> None:
     app = create_app()
     _one_process_on_sqlite(app.config["SQLALCHEMY_DATABASE_URI"], role="dispatch serve")
     Worker(app).start()
-    click.echo(f"SNP Dispatch sur http://{host}:{port}  (boîte de réception : http://{host}:{port}/dev/inbox)")
+    inbox = f"  (boîte de réception : http://{host}:{port}/dev/inbox)" if settings.dev_inbox(app.config) else ""
+    click.echo(f"SNP Dispatch sur http://{host}:{port}{inbox}")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

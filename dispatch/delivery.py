@@ -22,6 +22,7 @@ from dispatch.escalation.machine import OPEN_STATES
 from dispatch.escalation.models import Request, Synthesis
 from dispatch.events import Actor, record_event
 from dispatch.notify.models import OutboxMessage
+from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
@@ -98,13 +99,10 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
             data["error"] = message.last_error
         record_event(message.request_id, type=f"{message.kind}_{outcome}", at=now, actor=NOBODY, data=data)
     elif message.channel == "sms" and outcome == "failed":
-        record_event(
-            message.request_id,
-            type=f"{message.kind}_failed",
-            at=now,
-            actor=NOBODY,
-            data={"channel": "sms", "attempts": message.attempts, "error": message.last_error},
-        )
+        data = {"channel": "sms", "attempts": message.attempts, "error": message.last_error}
+        if message.last_error and f"({NOT_MOBILE})" in message.last_error:
+            data["reason"] = NOT_MOBILE  # a landline: the person will never get a text, the operator must call
+        record_event(message.request_id, type=f"{message.kind}_failed", at=now, actor=NOBODY, data=data)
     elif message.channel == "sms" and outcome == "undelivered":
         record_event(
             message.request_id,

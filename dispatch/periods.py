@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 # The longest range a report covers: two years, a leap day included.
 MAX_DAYS = 731
+# The days a period may start or end on (API and pages alike): year 1 or 9999 would overflow the UTC bounds.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+OUT_OF_RANGE = "Date hors de la plage acceptée (2000 à 2100)."
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,24 @@ from phonenumbers import PhoneNumberType
 
 INVALID_PHONE = "Numéro de téléphone invalide"
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+# The overseas departments share the French ten-digit national format ("0690 12 34 56") but have
+# country codes of their own: the ARCEP prefix says which (phonenumbers' region for it).
+OVERSEAS_PREFIXES = {
+    "0590": "GP",  # Guadeloupe, Saint-Barthélemy, Saint-Martin: +590
+    "0690": "GP",
+    "0691": "GP",
+    "0594": "GF",  # Guyane: +594
+    "0694": "GF",
+    "0596": "MQ",  # Martinique: +596
+    "0696": "MQ",
+    "0697": "MQ",
+    "0262": "RE",  # La Réunion: +262
+    "0263": "RE",
+    "0692": "RE",
+    "0693": "RE",
+    "0269": "YT",  # Mayotte: +262
+    "0639": "YT",
+}
 
 
 def normalize_phone(raw: str, region: str = "FR") -> str:
@@ -16,6 +34,9 @@ def normalize_phone(raw: str, region: str = "FR") -> str:
         raise ValueError(INVALID_PHONE)
     if text.startswith("00"):
         text = "+" + text[2:]  # international prefix used in France and most of Europe
+    digits = "".join(c for c in text if c.isdigit())
+    if not text.startswith("+") and len(digits) == 10:
+        region = OVERSEAS_PREFIXES.get(digits[:4], region)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:

@@ -52,11 +52,12 @@ class Action(enum.StrEnum):
 
 
 S = Standing
-# Which view each standing gives (the best one held wins); a standing not listed sees nothing.
+# Which view each standing gives (the best one held wins); a standing not listed sees nothing. The patient's identity
+# is for three people only: the community's operators, the treating GP and the physician who accepted.
 VIEWS: dict[Standing, View] = {
-    S.ADMIN: View.FULL,
+    S.ADMIN: View.ANONYMISED,
     S.OPERATOR: View.FULL,
-    S.COORDINATOR: View.FULL,
+    S.COORDINATOR: View.ANONYMISED,
     S.TREATING: View.FULL,
     S.WINNER: View.FULL,
     S.OFFERED: View.ANONYMISED,

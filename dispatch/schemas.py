@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +23,8 @@ class Schema(ma.Schema):
         messages_fr.translate(field_obj)
 
 
-# What a phone number may be written with; the number itself is checked with phonenumbers.
+# What a phone number may be written with; the number itself is checked with phonenumbers. (Python's `$` also
+# matches before a final newline: the control-character check of the field catches it.)
 PHONE_CHARS = validate.Regexp(r"^[0-9+ .()/-]+$", error="Numéro de téléphone invalide.")
 
 
@@ -50,16 +52,51 @@ class UTCDateTime(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)  # type: ignore[no-any-return]
 
 
-def text(max_length: int, *, required: bool = False, allow_empty: bool = False, **kwargs: Any) -> fields.String:
-    """Return a bounded, trimmed string field."""
-    return Trimmed(required=required, validate=validate.Length(min=0 if allow_empty else 1, max=max_length), **kwargs)
+# Characters no text may hold: controls (C0, DEL, C1), line and paragraph separators, bidirectional overrides.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+class NoControl(validate.Validator):
+    """Refuse control characters; a multi-line text keeps its newlines and tabs."""
+
+    def __init__(self, *, multiline: bool) -> None:
+        self.allowed = frozenset("\n\t") if multiline else frozenset()
+        self.error: str = (
+            "Caractères de contrôle interdits (seuls les retours à la ligne et les tabulations sont permis)."
+            if multiline
+            else "Caractères de contrôle interdits (une seule ligne, sans tabulation)."
+        )
+
+    def __call__(self, value: str) -> str:
+        for char in value:
+            if char not in self.allowed and (char in _BIDI or unicodedata.category(char) in _FORBIDDEN_CATEGORIES):
+                raise ma.ValidationError(self.error)
+        return value
+
+
+SINGLE_LINE = NoControl(multiline=False)  # for the fields that are not text(): codes, numbers, phone numbers
+
+
+def text(
+    max_length: int, *, required: bool = False, allow_empty: bool = False, multiline: bool = False, **kwargs: Any
+) -> fields.String:
+    """Return a bounded, trimmed string field with no control characters (newlines and tabs only if `multiline`)."""
+    checks = [validate.Length(min=0 if allow_empty else 1, max=max_length), NoControl(multiline=multiline)]
+    return Trimmed(required=required, multiline=multiline, validate=checks, **kwargs)
 
 
 class Trimmed(fields.String):
-    """A string with its surrounding blanks removed."""
+    """A string with its surrounding blanks removed; a multi-line one with its line ends made \\n."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.multiline = multiline
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         result = super()._deserialize(value, attr, data, **kwargs)
+        if self.multiline:
+            result = result.replace("\r\n", "\n")  # what a browser's textarea posts
         return result.strip()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from dispatch.gsm7 import to_gsm7
+
 MOTIVE_LABELS = {
     "infectious": "Infectieux",
     "ent": "ORL",
@@ -62,19 +64,31 @@ def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) ->
     return "Demande de soins non programmés", " · ".join(parts)
 
 
+# SMS are written in the GSM 7-bit alphabet: one character outside it ("°", "·", "ê") sends the whole
+# text in UCS-2, 70 characters a segment instead of 160, and multiplies its cost. The templates keep to
+# it; to_gsm7 maps what the values bring (a town, a name, a place) to their nearest GSM letters.
+
+
 def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datetime, tz: str, link: str) -> str:
-    """Return the SMS sent to a physician without a working device; no patient identity."""
-    place = f" · {city}" if city else ""
-    return (
-        f"SNP : demande n° {request_id} · {MOTIVE_LABELS.get(motive, motive)}{place} · "
+    """Return the SMS sent to a physician without a working device; no patient identity; one segment."""
+    place = f" - {city}" if city else ""
+    return to_gsm7(
+        f"SNP : demande {request_id} - {MOTIVE_LABELS.get(motive, motive)}{place} - "
         f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}"
     )
 
 
 def patient_sms(*, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime) -> str:
-    """Return the SMS that gives the patient their appointment."""
+    """Return the SMS that gives the patient their appointment; two segments at most."""
     where = f", {place}" if place else ""
-    return (
+    return to_gsm7(
         f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
-        "En cas d'empêchement, merci de prévenir le cabinet."
+        "Si vous ne pouvez pas venir, merci de prévenir le cabinet."
+    )
+
+
+def operator_expired_sms(*, request_id: int, motive: str) -> str:
+    """Return the SMS telling the operator a request expired with nobody; one segment."""
+    return to_gsm7(
+        f"SNP : la demande {request_id} ({MOTIVE_LABELS.get(motive, motive)}) a expiré sans médecin. Merci de rappeler le patient."
     )

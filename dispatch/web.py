@@ -6,6 +6,7 @@ A leaf of the edge: it imports no domain package at run time (who may do what is
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,23 @@ class IdConverter(IntegerConverter):
 def id_out_of_range(view_args: dict[str, Any] | None) -> bool:
     """Tell whether an id in the path is outside what the database holds."""
     return any(isinstance(value, int) and not 1 <= value <= MAX_ID for value in (view_args or {}).values())
+
+
+# Fewer opening brackets than this cannot reach the parser's recursion limit: such bodies are not parsed twice.
+_NESTING_SAFE = 256
+
+
+def json_too_deep(body: bytes) -> bool:
+    """Tell whether a JSON body nests deeper than the parser can go (a RecursionError would answer 500)."""
+    if body.count(b"[") + body.count(b"{") < _NESTING_SAFE:
+        return False
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False  # malformed: the view's parser answers its 400
+    return False
 
 
 def id_param_schema(converter: IdConverter) -> dict[str, Any]:

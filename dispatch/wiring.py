@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import click
 from argon2 import PasswordHasher
 from flask import Flask
 
+from config import settings
 from dispatch.clock import SystemClock
 from dispatch.notify.inbox import InboxMail, InboxPush, InboxSms
 from dispatch.notify.service import Senders
@@ -32,6 +34,28 @@ def build_ports(config: Mapping[str, Any], clock: Clock, instance_path: Path | N
         return _ports(config, clock, instance_path or INSTANCE)
     except ValueError as exc:
         raise ConfigurationError(f"configuration incomplète, le service ne démarre pas : {exc}") from exc
+
+
+def proxy_hops(config: Mapping[str, Any]) -> int:
+    """Return how many reverse proxies stand in front of the service (DISPATCH_PROXY_HOPS), or refuse to start."""
+    raw = str(config.get("DISPATCH_PROXY_HOPS") or "0").strip()
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigurationError(
+            f"DISPATCH_PROXY_HOPS={raw!r} : nombre de mandataires inverses attendu (0 à 5) ; le service ne démarre pas."
+        )
+    return int(raw)
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Refuse settings the service must not start with: the dev inbox on a public (https) address, bad proxy hops."""
+    proxy_hops(config)
+    public = str(config.get("DISPATCH_PUBLIC_URL") or "").strip().lower()
+    if settings.dev_inbox(config) and public.startswith("https:"):
+        raise ConfigurationError(
+            "DISPATCH_DEV_INBOX=1 publierait chaque message (patients, médecins) à l'adresse publique "
+            f"{config['DISPATCH_PUBLIC_URL']} : la boîte de réception de démonstration est réservée au poste local. "
+            "Retirez DISPATCH_DEV_INBOX ; le service ne démarre pas."
+        )
 
 
 def build_runtime(config: Mapping[str, Any], *, clock: Clock | None = None, ports: Ports | None = None) -> Runtime:
@@ -86,6 +110,10 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
             closers.append(sms_port.close)
         if mail == "smtp":
             from dispatch.notify.smtp import SmtpMailer
+
+            if not re.fullmatch(r"1\d{9}|3\d{14}", str(config.get("DISPATCH_CUSTODIAN_ID") or "")):
+                # The CDA of every synthesis names the structure keeping it (CI-SIS custodian).
+                raise ValueError("DISPATCH_CUSTODIAN_ID must be the IdNatStruct of the CPTS: 3 + SIRET or 1 + FINESS")
 
             mail_port = SmtpMailer.from_config(config)
     except BaseException:

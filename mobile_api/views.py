@@ -100,6 +100,7 @@ class AvailabilityOut(Schema):
 @bp.arguments(DeviceIn)
 @bp.response(201, DeviceOut)
 @bp.alt_response(200, schema=DeviceOut, description="Appareil déjà enregistré")
+@bp.alt_response(409, description="Appareil déjà enregistré pour un autre médecin")
 @bp.alt_response(422, description="Abonnement Web Push invalide, ou service de notification non autorisé")
 def add_device(args: dict[str, Any]) -> Any:
     """Register this phone (FCM token) or this installed web app (Web Push subscription) for notifications.
@@ -114,7 +115,10 @@ def add_device(args: dict[str, Any]) -> Any:
             token = validate_subscription(args["subscription"], current_app.config["DISPATCH_WEBPUSH_HOSTS"])
         except ValueError as exc:
             raise Problem(422, "invalid", "Certains champs sont invalides.", errors={"subscription.endpoint": [str(exc)]}) from None
-    device, created = communities.register_device(physician=physician, platform=args["platform"], token=token, now=now())
+    try:
+        device, created = communities.register_device(physician=physician, platform=args["platform"], token=token, now=now())
+    except communities.Conflict as exc:
+        raise Problem(409, exc.code, exc.detail) from None
     return jsonify({"id": device.id}), 201 if created else 200
 
 

@@ -58,6 +58,22 @@ class Token(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client: Mapped[str | None] = mapped_column(String(200))
+    # "api": a bearer token; "page": the id of a pages' session, kept in its cookie, never accepted by the API.
+    scope: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
+
+
+class PasswordReset(Model):
+    """A single-use link to choose a new password, sent to the member by SMS or mail; it expires."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginFailure(Model):

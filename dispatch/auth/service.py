@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +18,17 @@ from sqlalchemy.orm import joinedload
 from dispatch.auth.models import LoginFailure, Token, User
 from dispatch.db import UTCDateTime, db
 
-# Checked against when the login is unknown, so both cases cost the same time.
-_DUMMY = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$0a4xz8Vn7IWLR6c3Slkn2Q"
+# Checked against when the login is unknown, so both cases cost the same time: one per set of argon2 parameters,
+# made by the runtime's own hasher (a hash of other parameters would cost another time).
+_DUMMIES: dict[tuple[Any, ...], str] = {}
+
+
+def _dummy_hash(ph: PasswordHasher) -> str:
+    """Return a hash of a random secret made with `ph`'s parameters, computed once per set of parameters."""
+    key = (ph.type, ph.time_cost, ph.memory_cost, ph.parallelism, ph.hash_len, ph.salt_len)
+    if key not in _DUMMIES:
+        _DUMMIES[key] = ph.hash(secrets.token_urlsafe(24))
+    return _DUMMIES[key]
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,11 @@ class TooManyAttempts(Exception):
 
 
 class BadCredentials(Exception):
-    """The login or the password is wrong, or the account is inactive."""
+    """The login or the password is wrong."""
+
+
+class AccountDisabled(BadCredentials):
+    """The login and password are right but the account was deactivated: its holder is told so."""
 
 
 def hasher(time_cost: int, memory_cost: int) -> PasswordHasher:
@@ -64,28 +78,42 @@ def sign_in(
     max_failures: int,
     max_failures_per_address: int,
     window_s: int,
+    delay_s: int = 30,
+    scope: str = "api",
 ) -> Session:
-    """Check a login and password and issue a bearer token."""
-    since = now - timedelta(seconds=window_s)
-    by_login = db.session.scalar(select(func.count()).where(LoginFailure.login == login, LoginFailure.at > since))
-    by_address: int | None = 0
-    if address:
-        by_address = db.session.scalar(select(func.count()).where(LoginFailure.address == address, LoginFailure.at > since))
-    if (by_login or 0) >= max_failures or (by_address or 0) >= max_failures_per_address:
-        raise TooManyAttempts(retry_after=window_s)
+    """Check a login and password and issue a bearer token.
+
+    Slows attackers without locking the rightful user out: after `max_failures` failures of one login from one
+    address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`; an
+    address with `max_failures_per_address` failures (any login) in the window waits it out. Nothing blocks the
+    same login from another address.
+    """
+    wait = attempt_delay(
+        login=login,
+        address=address,
+        now=now,
+        max_failures=max_failures,
+        max_failures_per_address=max_failures_per_address,
+        window_s=window_s,
+        delay_s=delay_s,
+    )
+    if wait > 0:
+        raise TooManyAttempts(retry_after=wait)
     user = db.session.scalar(select(User).where(User.login == login))
     try:
-        ph.verify(user.password_hash if user else _DUMMY, password)
-        ok = user is not None and user.active
+        ph.verify(user.password_hash if user else _dummy_hash(ph), password)
+        ok = user is not None
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
         db.session.add(LoginFailure(login=login[:120], address=address, at=now))
         db.session.commit()
         raise BadCredentials()
+    if not user.active:  # only who knows the password learns it: no enumeration
+        raise AccountDisabled()
     if ph.check_needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
-    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login, _same_address(address)))
     token = secrets.token_urlsafe(32)
     db.session.add(
         Token(
@@ -94,10 +122,45 @@ def sign_in(
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_s),
             client=(client or "")[:200] or None,
+            scope=scope,
         )
     )
     db.session.commit()
     return Session(token=token, expires_in=ttl_s, user=user)
+
+
+def _same_address(address: str | None) -> Any:
+    return LoginFailure.address == address if address else LoginFailure.address.is_(None)
+
+
+def attempt_delay(
+    *,
+    login: str,
+    address: str | None,
+    now: datetime,
+    max_failures: int,
+    max_failures_per_address: int,
+    window_s: int,
+    delay_s: int,
+) -> int:
+    """Return how many seconds this (login, address) must still wait before trying again (0: it may try now)."""
+    since = now - timedelta(seconds=window_s)
+    recent = LoginFailure.at > since
+    count, last = db.session.execute(
+        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, _same_address(address), recent)
+    ).one()
+    wait = 0
+    if count >= max_failures and last is not None:
+        delay = min(delay_s * 2 ** min(count - max_failures, 20), window_s)
+        wait = max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
+    if address:
+        from_address, oldest = db.session.execute(
+            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.address == address, recent)
+        ).one()
+        if from_address >= max_failures_per_address and oldest is not None:
+            ceiling = math.ceil((oldest + timedelta(seconds=window_s) - now).total_seconds())
+            wait = max(wait, ceiling, 1)
+    return wait
 
 
 @functools.cache
@@ -109,6 +172,7 @@ def _resolve_statement() -> Any:
         .options(joinedload(User.memberships), joinedload(User.physician).lazyload("*"))
         .where(
             Token.token_hash == bindparam("digest"),
+            Token.scope == bindparam("scope"),
             Token.revoked_at.is_(None),
             Token.expires_at > bindparam("now", type_=UTCDateTime()),
             User.active.is_(True),
@@ -116,10 +180,11 @@ def _resolve_statement() -> Any:
     )
 
 
-def resolve_token(*, token: str, now: datetime) -> User | None:
-    """Return the active user holding this unexpired, unrevoked token."""
+def resolve_token(*, token: str, now: datetime, scope: str = "api") -> User | None:
+    """Return the active user holding this unexpired, unrevoked token of this scope (a page session is no bearer)."""
     # One round trip on every call: the token's checks are in the query, the user and memberships come with it.
-    return db.session.scalars(_resolve_statement(), {"digest": token_digest(token), "now": now}).unique().first()
+    params = {"digest": token_digest(token), "now": now, "scope": scope}
+    return db.session.scalars(_resolve_statement(), params).unique().first()
 
 
 def sign_out(*, token: str, now: datetime) -> None:

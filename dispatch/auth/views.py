@@ -7,9 +7,9 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from dispatch.auth import service
+from dispatch.auth import accounts, service
 from dispatch.errors import Problem
 from dispatch.schemas import Schema, text
 from dispatch.web import bearer_token, client_label, current_user, now, runtime
@@ -39,6 +39,7 @@ class TokenOut(Schema):
 @bp.arguments(TokenIn)
 @bp.response(200, TokenOut)
 @bp.alt_response(401, description="Identifiant ou mot de passe incorrect")
+@bp.alt_response(403, description="Compte désactivé (identifiant et mot de passe justes)")
 @bp.alt_response(429, description="Trop de tentatives")
 def sign_in(args: dict[str, Any]) -> dict[str, Any]:
     """Exchange a login and password for a bearer token."""
@@ -55,6 +56,7 @@ def sign_in(args: dict[str, Any]) -> dict[str, Any]:
             max_failures=config["LOGIN_MAX_FAILURES"],
             max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
             window_s=config["LOGIN_WINDOW_S"],
+            delay_s=config["LOGIN_DELAY_S"],
         )
     except service.TooManyAttempts as exc:
         raise Problem(
@@ -62,6 +64,10 @@ def sign_in(args: dict[str, Any]) -> dict[str, Any]:
             "too_many_attempts",
             "Trop de tentatives de connexion : réessayez plus tard.",
             headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    except service.AccountDisabled:
+        raise Problem(
+            403, "account_disabled", "Ce compte a été désactivé. Adressez-vous à la coordination de votre CPTS."
         ) from None
     except service.BadCredentials:
         raise Problem(401, "bad_credentials", "Identifiant ou mot de passe incorrect.") from None
@@ -83,3 +89,38 @@ def sign_out() -> None:
     token = bearer_token()
     assert token is not None
     service.sign_out(token=token, now=now())
+
+
+PASSWORD = validate.Length(min=10, max=256, error="Le mot de passe doit compter entre 10 et 256 caractères.")
+
+
+class PasswordChangeIn(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    new_password = fields.String(required=True, validate=PASSWORD)
+
+
+@bp.route("/me/password", methods=["POST"])
+@bp.arguments(PasswordChangeIn)
+@bp.response(204)
+@bp.alt_response(422, description="Mot de passe actuel incorrect, ou nouveau mot de passe trop court")
+def change_password(args: dict[str, Any]) -> None:
+    """Change my password; every other token of mine (phones, browsers) is revoked, this one stays."""
+    try:
+        accounts.change_password(
+            user=current_user(),
+            current=args["current_password"],
+            new=args["new_password"],
+            ph=runtime().hasher,
+            now=now(),
+            keep=bearer_token(),
+        )
+    except accounts.WrongPassword:
+        errors = {"current_password": ["Mot de passe actuel incorrect."]}
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=errors) from None
+
+
+@bp.route("/auth/tokens", methods=["DELETE"])
+@bp.response(204)
+def sign_out_everywhere() -> None:
+    """Sign out everywhere: revoke every token of mine, this one included (phones, browsers, the pages)."""
+    accounts.sign_out_everywhere(user=current_user(), now=now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
@@ -22,6 +22,8 @@ class Community(Model):
     exclusive_window_s: Mapped[int] = mapped_column(default=3600)
     response_window_s: Mapped[int] = mapped_column(default=7200)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Whether a treating GP's secure address may be outside the MSSanté space (a domain ending in mssante.fr).
+    allow_non_mssante: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Physician(Model):
@@ -64,12 +66,15 @@ class Device(Model):
 
 
 class DirectoryEntry(Model):
-    """A treating GP named on a request who has no account on the platform."""
+    """A treating GP named on a request who has no account on the platform, as one community knows them."""
 
     __tablename__ = "directory_entries"
+    __table_args__ = (Index("ix_directory_entries_community_rpps", "community_id", "rpps"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rpps: Mapped[str | None] = mapped_column(String(11), index=True)
+    # Each community keeps its own: another one can never redirect this community's secure mail.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    rpps: Mapped[str | None] = mapped_column(String(11))
     name: Mapped[str | None] = mapped_column(String(200))
     mssante: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

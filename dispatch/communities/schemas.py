@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from dispatch.communities import service
 from dispatch.communities.models import KINDS
 from dispatch.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, Schema, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
 
 if TYPE_CHECKING:
     from dispatch.communities.models import Community
@@ -47,6 +47,9 @@ class CommunityPatch(Schema):
     name = text(200)
     exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
     response_window_s = fields.Integer(validate=WINDOW, strict=True)
+    allow_non_mssante = fields.Boolean(
+        metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
+    )
 
 
 class CommunityOut(Schema):
@@ -55,6 +58,7 @@ class CommunityOut(Schema):
     timezone = fields.String()
     exclusive_window_s = fields.Integer()
     response_window_s = fields.Integer()
+    allow_non_mssante = fields.Boolean()
     created_at = UTCDateTime()
 
 
@@ -66,8 +70,8 @@ class MemberIn(Schema):
     )
     name = text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
-    rpps = fields.String(validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."))
+    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
+    rpps = fields.String(validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE])
     kind = fields.String(validate=validate.OneOf(KINDS))
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,36 @@ def update_community(*, community: Community, changes: dict[str, Any]) -> Commun
     return community
 
 
+# (code, detail) of each conflict: a fresh exception is raised each time.
+LOGIN_TAKEN = ("login_taken", "Cet identifiant est déjà utilisé.")
+RPPS_TAKEN = ("rpps_taken", "Ce numéro RPPS est déjà enregistré.")
+# Taken by an account of another community: which one, and that it exists, is not the coordinator's to know.
+UNAVAILABLE = (
+    "member_unavailable",
+    "Identifiant ou numéro RPPS indisponible. Choisissez un autre identifiant ; "
+    "pour un médecin déjà inscrit dans une autre CPTS, adressez-vous à l'administrateur.",
+)
+
+
+def _clash(*, community_id: int, logins: list[str], rpps: list[str]) -> dict[str, tuple[str, str]]:
+    """Return, for each taken login or RPPS, what a coordinator of the community may be told about it.
+
+    Taken in this community: which field (they see their members anyway). Taken elsewhere only: a generic
+    conflict that names neither the field nor the community, so no account of another community is revealed.
+    """
+    members = select(Membership.user_id).where(Membership.community_id == community_id)
+    found: dict[str, tuple[str, str]] = {}
+    if logins:
+        for login, mine in db.session.execute(select(User.login, User.id.in_(members)).where(User.login.in_(logins))):
+            found[login] = LOGIN_TAKEN if mine else UNAVAILABLE
+    if rpps:
+        for number, mine in db.session.execute(
+            select(Physician.rpps, Physician.user_id.in_(members)).where(Physician.rpps.in_(rpps))
+        ):
+            found.setdefault(number, RPPS_TAKEN if mine else UNAVAILABLE)
+    return found
+
+
 def add_member(
     *,
     community: Community,
@@ -82,10 +113,10 @@ def add_member(
     address: str | None = None,
 ) -> tuple[User, Physician | None]:
     """Create an account in a community (a physician record for physicians) and commit."""
-    if db.session.scalar(select(User.id).where(User.login == login)) is not None:
-        raise Conflict("login_taken", "Cet identifiant est déjà utilisé.")
-    if rpps and db.session.scalar(select(Physician.id).where(Physician.rpps == rpps)) is not None:
-        raise Conflict("rpps_taken", "Ce numéro RPPS est déjà enregistré.")
+    clash = _clash(community_id=community.id, logins=[login], rpps=[rpps] if rpps else [])
+    for value in (login, rpps):
+        if value and value in clash:
+            raise Conflict(*clash[value])
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
     physician = None
@@ -97,16 +128,20 @@ def add_member(
     return user, physician
 
 
+DEVICE_TAKEN = (
+    "device_taken",
+    "Cet appareil reçoit déjà les notifications d'un autre médecin : il doit d'abord les désactiver sur cet appareil.",
+)
+
+
 def register_device(*, physician: Physician, platform: str, token: str, now: datetime) -> tuple[Device, bool]:
-    """Register a phone for pushes; return the device and whether it is new."""
+    """Register a phone for pushes; return the device and whether it is new; Conflict if another physician holds it."""
     key = device_key(token)
     device = db.session.scalar(select(Device).where(Device.token_key == key))
     if device is not None and device.physician_id == physician.id:
         return device, False
-    if device is not None:  # the phone changed hands: the token follows its new owner
-        device.physician_id, device.platform, device.created_at = physician.id, platform, now
-        db.session.commit()
-        return device, True
+    if device is not None:  # held by another physician: never take their notifications over silently
+        raise Conflict(*DEVICE_TAKEN)
     device = Device(physician_id=physician.id, platform=platform, token=token, token_key=key, created_at=now)
     db.session.add(device)
     db.session.commit()
@@ -133,31 +168,67 @@ def find_treating(*, community_id: int, rpps: str | None) -> Physician | None:
     return db.session.scalar(query)
 
 
-def record_outside_treating(*, rpps: str | None, name: str | None, mssante: str | None, now: datetime) -> DirectoryEntry:
-    """Record or refresh a treating GP who is not a member, in the caller's transaction."""
+MSSANTE_DOMAIN = "mssante.fr"
+
+
+def is_mssante(address: str) -> bool:
+    """Tell whether a secure address is in the MSSanté space: its domain is mssante.fr or ends with .mssante.fr."""
+    domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+    return domain == MSSANTE_DOMAIN or domain.endswith("." + MSSANTE_DOMAIN)
+
+
+@dataclass(frozen=True)
+class OutsideTreating:
+    """The community's directory entry of an outside treating GP, and the address it replaced, if it changed."""
+
+    entry: DirectoryEntry
+    previous_mssante: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous_mssante is not None
+
+
+def record_outside_treating(
+    *, community: Community, rpps: str | None, name: str | None, mssante: str | None, now: datetime
+) -> OutsideTreating:
+    """Record or refresh a treating GP who is not a member in the community's own directory (caller's transaction).
+
+    Raise ValueError if the address is outside the MSSanté space and the community does not allow it.
+    """
+    if mssante and not community.allow_non_mssante and not is_mssante(mssante):
+        raise ValueError("L'adresse doit être une adresse de messagerie sécurisée de santé (domaine mssante.fr).")
+    mine = select(DirectoryEntry).where(DirectoryEntry.community_id == community.id).order_by(DirectoryEntry.id)
     entry = None
     if rpps:
-        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.rpps == rpps))
+        entry = db.session.scalar(mine.where(DirectoryEntry.rpps == rpps).limit(1))
     elif name and mssante:
-        entry = db.session.scalar(select(DirectoryEntry).where(DirectoryEntry.name == name, DirectoryEntry.mssante == mssante))
+        entry = db.session.scalar(mine.where(DirectoryEntry.name == name, DirectoryEntry.mssante == mssante).limit(1))
     if entry is None:
-        entry = DirectoryEntry(rpps=rpps, name=name, mssante=mssante, created_at=now, updated_at=now)
+        entry = DirectoryEntry(community_id=community.id, rpps=rpps, name=name, mssante=mssante, created_at=now, updated_at=now)
         db.session.add(entry)
-    else:
-        entry.name = name or entry.name
-        entry.mssante = mssante or entry.mssante
-        entry.updated_at = now
+        db.session.flush()
+        return OutsideTreating(entry)
+    previous = entry.mssante if mssante and entry.mssante and mssante.lower() != entry.mssante.lower() else None
+    entry.name = name or entry.name
+    entry.mssante = mssante or entry.mssante
+    entry.updated_at = now
     db.session.flush()
-    return entry
+    return OutsideTreating(entry, previous)
 
 
-def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
-    """Deactivate a member's account: no sign-in, no new offers, every token revoked; commit."""
-    user = db.session.scalar(
+def member_of(*, community: Community, user_id: int) -> User | None:
+    """Return the account of a member of the community, or None."""
+    return db.session.scalar(
         select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(User.id == user_id, Membership.community_id == community.id)
     )
+
+
+def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
+    """Deactivate a member's account: no sign-in, no new offers, every token revoked; commit."""
+    user = member_of(community=community, user_id=user_id)
     if user is None:
         raise LookupError(user_id)
     user.active = False
@@ -180,16 +251,19 @@ def import_members(
     """Add validated members all at once, after checking no login or RPPS is taken; raise RosterError if any."""
     errors: dict[int, str] = {}
     logins = [m["login"] for m in members]
-    rpps = [m.get("rpps") for m in members if m.get("rpps")]
-    taken_logins = set(db.session.scalars(select(User.login).where(User.login.in_(logins))))
-    taken_rpps = set(db.session.scalars(select(Physician.rpps).where(Physician.rpps.in_(rpps))))
+    rpps = [str(m["rpps"]) for m in members if m.get("rpps")]
+    taken = _clash(community_id=community.id, logins=logins, rpps=rpps)
     seen_logins: set[str] = set()
     seen_rpps: set[str] = set()
     for index, member in enumerate(members):
-        if member["login"] in taken_logins or member["login"] in seen_logins:
-            errors[index] = "Cet identifiant est déjà utilisé."
-        elif member.get("rpps") and (member["rpps"] in taken_rpps or member["rpps"] in seen_rpps):
-            errors[index] = "Ce numéro RPPS est déjà enregistré."
+        if member["login"] in taken:
+            errors[index] = taken[member["login"]][1]
+        elif member["login"] in seen_logins:
+            errors[index] = LOGIN_TAKEN[1]
+        elif member.get("rpps") and member["rpps"] in taken:
+            errors[index] = taken[member["rpps"]][1]
+        elif member.get("rpps") and member["rpps"] in seen_rpps:
+            errors[index] = RPPS_TAKEN[1]
         seen_logins.add(member["login"])
         if member.get("rpps"):
             seen_rpps.add(member["rpps"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from dispatch import policy
+from dispatch.auth import accounts
 from dispatch.auth.models import Membership, User
 from dispatch.communities import service
 from dispatch.communities.edge import managed_community
@@ -27,7 +28,7 @@ from dispatch.communities.schemas import (
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.policy import Action
-from dispatch.schemas import PageArgs, with_next_link
+from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.web import current_user, now, runtime
 
 bp = Blueprint("communities", __name__, url_prefix="/api/v1", description="Communautés (CPTS) et membres")
@@ -109,7 +110,7 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
 @bp.route("/communities/<int:community_id>/members", methods=["POST"])
 @bp.arguments(MemberIn)
 @bp.response(201, MemberCreated)
-@bp.alt_response(409, description="Identifiant ou RPPS déjà pris")
+@bp.alt_response(409, description="Identifiant ou RPPS déjà pris (login_taken, rpps_taken), ou pris ailleurs (member_unavailable)")
 def add_member(args: dict[str, Any], community_id: int) -> dict[str, Any]:
     """Create an account in the community."""
     community = visible_community(community_id)
@@ -179,3 +180,25 @@ def deactivate_member(community_id: int, user_id: int) -> None:
         service.deactivate_member(community=community, user_id=user_id, now=now())
     except LookupError:
         raise Problem(404, "not_found", "Membre introuvable dans cette communauté.") from None
+
+
+class ResetOut(Schema):
+    expires_at = UTCDateTime()
+
+
+@bp.route("/communities/<int:community_id>/members/<int:user_id>/password-reset", methods=["POST"])
+@bp.response(202, ResetOut)
+@bp.alt_response(422, description="Le membre n'a pas de numéro de portable (no_phone)")
+def reset_password(community_id: int, user_id: int) -> dict[str, Any]:
+    """Send a member a single-use link, valid 24 h, to choose a new password (by SMS); earlier links stop working."""
+    community = visible_community(community_id)
+    member = service.member_of(community=community, user_id=user_id)
+    if member is None or not member.active:
+        raise Problem(404, "not_found", "Membre introuvable dans cette communauté.")
+    try:
+        reset = accounts.start_reset(
+            user=member, by=current_user(), now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"]
+        )
+    except accounts.NoPhone:
+        raise Problem(422, "no_phone", "Ce membre n'a pas de numéro de portable : ajoutez-le d'abord.") from None
+    return {"expires_at": reset.expires_at}

@@ -317,10 +317,7 @@ def _tell_operator(request: Request, *, now: datetime) -> None:
     operator = db.session.get(User, request.opened_by_id)
     if operator is None or not operator.phone:
         return  # the console shows the expiry; there is no phone to text
-    body = (
-        f"SNP : la demande n° {request.id} ({texts.MOTIVE_LABELS.get(request.motive, request.motive)}) "
-        "a expiré sans médecin. Merci de rappeler le patient."
-    )
+    body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
     enqueue(
         channel="sms",
         kind="expired_operator",

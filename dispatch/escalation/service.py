@@ -107,8 +107,12 @@ def open_request(
     now: datetime,
     actor: Actor,
     idempotency_key: str | None = None,
+    notes: tuple[tuple[str, dict[str, Any]], ...] = (),
 ) -> Request:
-    """Open a request, offer it to the treating GP alone or to the community, and commit."""
+    """Open a request, offer it to the treating GP alone or to the community, and commit.
+
+    `notes` are events of the opening itself (type, data), written on the request's trail after the machine's own.
+    """
     plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
     decision = machine.open_request(now=now, plan=plan, treating_eligible=treating_eligible(treating, community.id, now=now))
     request = Request(
@@ -124,6 +128,8 @@ def open_request(
     )
     db.session.add(request)
     _write(request, decision, now=now, actor=actor)
+    for type_, data in notes:
+        record_event(request.id, type=type_, at=now, actor=actor, data=data)
     db.session.commit()
     return request
 

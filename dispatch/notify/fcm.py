@@ -20,6 +20,7 @@ from google.auth import exceptions as google_auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 
 from dispatch.notify.ports import Outcome, PushMessage, PushResult
+from dispatch.notify.retry_after import parse_retry_after, with_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ _FCM_CODES: dict[type[Exception], str] = {
     messaging.SenderIdMismatchError: "SENDER_ID_MISMATCH",
     messaging.ThirdPartyAuthError: "THIRD_PARTY_AUTH_ERROR",
 }
+# Google asks senders over quota to wait at least a minute (FCM HTTP v1, "Best practices"): sooner
+# retries keep the quota exhausted. A Retry-After header, when FCM sends one, is honoured as well.
+QUOTA_BACKOFF_S = 60
 _app_counter = itertools.count(1)
 
 
@@ -195,6 +199,10 @@ class FcmPush:
             apns_headers["apns-expiration"] = str(int(message.expires_at.timestamp()))
         if visible:
             apns_headers.update({"apns-priority": "10", "apns-push-type": "alert"})
+            # An urgent offer rings, and on iOS 15+ breaks through Focus ("time-sensitive"; the app needs
+            # the Time Sensitive Notifications capability). Anything else visible arrives quietly.
+            sound = "default" if message.urgent else None
+            aps = messaging.Aps(sound=sound, custom_data={"interruption-level": "time-sensitive" if message.urgent else "active"})
             return _with_token(
                 messaging.Message(
                     data=dict(message.data),
@@ -203,9 +211,9 @@ class FcmPush:
                         collapse_key=message.collapse_key,
                         priority="high" if message.urgent else "normal",
                         ttl=ttl,
-                        notification=messaging.AndroidNotification(tag=message.collapse_key),
+                        notification=messaging.AndroidNotification(tag=message.collapse_key, sound=sound),
                     ),
-                    apns=messaging.APNSConfig(headers=apns_headers),
+                    apns=messaging.APNSConfig(headers=apns_headers, payload=messaging.APNSPayload(aps=aps)),
                 ),
                 token,
             )
@@ -247,7 +255,7 @@ class FcmPush:
             chunk = targets[start : start + BATCH_SIZE]
             outcomes = self._send_batch(fcm_messages[start : start + BATCH_SIZE], [token for _, token in chunk])
             for (index, _), (token, error) in zip(chunk, outcomes, strict=True):
-                tallies[index].add(token, error)
+                tallies[index].add(token, error, now)
         permanent: collections.Counter[str] = collections.Counter()
         for tally in tallies:
             if tally.permanent:
@@ -283,14 +291,20 @@ class _Tally:
         self.retry: list[str] = []
         self.permanent: list[str] = []
         self.codes: collections.Counter[str] = collections.Counter()
+        self.retry_after: int | None = None  # the longest delay FCM asked for, in seconds
 
-    def add(self, token: str, error: BaseException | None) -> None:
+    def add(self, token: str, error: BaseException | None, now: datetime) -> None:
         """Record how the send to one token ended."""
         if error is None:
             self.sent.append(token)
             return
         self.codes[error_code(error)] += 1
-        {"dead": self.dead, "retry": self.retry, "permanent": self.permanent}[classify(error)].append(token)
+        kind = classify(error)
+        {"dead": self.dead, "retry": self.retry, "permanent": self.permanent}[kind].append(token)
+        if kind == "retry":
+            delay = retry_delay(error, now)
+            if delay is not None:
+                self.retry_after = max(delay, self.retry_after or 0)
 
     def result(self) -> PushResult:
         """Return the push's result: transient if any token may succeed later."""
@@ -301,9 +315,20 @@ class _Tally:
         else:
             outcome = Outcome.PERMANENT  # nothing delivered and retrying cannot help
         detail = _describe(self.codes) if self.codes else ("" if self.tokens else "no device token")
+        if self.retry:
+            detail = with_retry_after(detail, self.retry_after)
         return PushResult(
             outcome, sent_tokens=tuple(self.sent), dead_tokens=tuple(self.dead), retry_tokens=tuple(self.retry), detail=detail
         )
+
+
+def retry_delay(error: BaseException, now: datetime) -> int | None:
+    """Return how long FCM asked us to wait before sending again, in seconds; None when it did not say."""
+    response = error.http_response if isinstance(error, exceptions.FirebaseError) else None
+    delay = parse_retry_after(response.headers.get("Retry-After"), now) if response is not None else None
+    if isinstance(error, messaging.QuotaExceededError):
+        delay = max(delay or 0, QUOTA_BACKOFF_S)
+    return delay
 
 
 def _with_token(fcm_message: messaging.Message, token: str) -> messaging.Message:

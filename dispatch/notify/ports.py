@@ -51,6 +51,11 @@ class SmsMessage:
     status_callback: str | None = None
 
 
+# The reason an SMS adapter gives, in its detail "... (not_mobile)", when the number is a landline:
+# no retry helps, and the request's trail says so for the operator to call instead.
+NOT_MOBILE = "not_mobile"
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """What happened to an SMS or a secure message."""

@@ -16,7 +16,7 @@ from dispatch.db import db
 from dispatch.notify import outbox
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
-from dispatch.notify.webpush import retry_after_s
+from dispatch.notify.retry_after import retry_after_s
 from dispatch.phones import normalize_phone
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,12 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from dispatch.notify.ports import DeliveryResult, Outcome, SmsMessage
+from dispatch.notify.ports import NOT_MOBILE, DeliveryResult, Outcome, SmsMessage
 
 logger = logging.getLogger(__name__)
 
 _AUTH_STATUSES = {401, 403}
+LANDLINE = 21614  # "'To' number is not a valid mobile number": no retry helps, a person must call
 
 
 class _RoutedHttpClient(TwilioHttpClient):
@@ -114,6 +115,8 @@ def _classify_rest_error(status: int | None, code: int | None) -> DeliveryResult
     detail = f"http {status} code {code}"
     if status is not None and (status == 429 or status >= 500):
         return DeliveryResult(Outcome.TRANSIENT, detail=detail)
+    if code == LANDLINE:
+        return DeliveryResult(Outcome.PERMANENT, detail=f"{detail} ({NOT_MOBILE})", extra={"reason": NOT_MOBILE})
     if status in _AUTH_STATUSES:
         logger.error("twilio refused our credentials (%s): check TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN", detail)
     else:

@@ -20,7 +20,6 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +31,7 @@ from py_vapid import jwt as vapid_jwt
 from pywebpush import WebPusher
 
 from dispatch.notify.ports import Outcome, PushMessage, PushResult
+from dispatch.notify.retry_after import parse_retry_after
 from dispatch.notify.vapid import VapidKey, b64url, b64url_decode, load_or_create_vapid_key
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,9 @@ SENDERS = 50  # push-service calls in flight at once
 DEFAULT_TTL_S = 24 * 3600  # a push without expiry
 JWT_LIFETIME = timedelta(hours=12)  # RFC 8292 asks for at most 24 h
 JWT_RENEW_BEFORE = timedelta(hours=1)  # sign again rather than send a token about to expire
-MAX_RETRY_AFTER_S = 24 * 3600
 MAX_BODY = 4096  # RFC 8030 §7.2: push services may refuse anything larger
 MAX_ENDPOINT = 2048
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_RETRY_AFTER = re.compile(r"(?:^|,\s*)retry_after=(\d+)")
 
 
 # --- Endpoints and subscriptions ----------------------------------------------------------------------------------
@@ -134,28 +132,6 @@ def topic(collapse_key: str) -> str:
     if _TOPIC.match(collapse_key):
         return collapse_key
     return b64url(hashlib.sha256(collapse_key.encode()).digest())[:32]
-
-
-def parse_retry_after(value: str | None, now: datetime) -> int | None:
-    """Return the delay a Retry-After header asks for, in seconds (delay-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(int(value), MAX_RETRY_AFTER_S)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return min(max(0, int((when - now).total_seconds())), MAX_RETRY_AFTER_S)
-
-
-def retry_after_s(detail: str) -> int | None:
-    """Return the `retry_after=<seconds>` a PushResult.detail carries, if any."""
-    match = _RETRY_AFTER.search(detail)
-    return int(match.group(1)) if match else None
 
 
 # --- The adapter --------------------------------------------------------------------------------------------------

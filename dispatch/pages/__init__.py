@@ -7,6 +7,7 @@ from flask import Blueprint
 bp = Blueprint("pages", __name__)
 
 from dispatch.pages import (  # noqa: E402,F401 -- register routes
+    account,
     admin,
     app_shell,
     guard,

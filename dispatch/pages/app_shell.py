@@ -66,7 +66,10 @@ def register_browser() -> Any:
         token = validate_subscription(subscription, current_app.config["DISPATCH_WEBPUSH_HOSTS"])
     except ValueError as exc:
         return jsonify({"status": 422, "code": "invalid", "detail": str(exc)}), 422
-    device, created = communities.register_device(physician=physician, platform="webpush", token=token, now=now())
+    try:
+        device, created = communities.register_device(physician=physician, platform="webpush", token=token, now=now())
+    except communities.Conflict as exc:
+        return jsonify({"status": 409, "code": exc.code, "detail": exc.detail}), 409
     return jsonify({"id": device.id}), 201 if created else 200
 
 

@@ -16,6 +16,7 @@ from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem, flatten
 from dispatch.policy import Action
+from dispatch.web import MAX_ID
 
 STATE_LABELS = {
     "exclusive": "Médecin traitant",
@@ -39,6 +40,7 @@ TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu
 ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
 EVENT_LABELS = {
     "opened": "Demande ouverte",
+    "treating_address_changed": "Adresse MSSanté du médecin traitant modifiée",
     "community_opened": "Ouverte à la communauté",
     "accepted": "Acceptée",
     "refused": "Refusée",
@@ -47,7 +49,11 @@ EVENT_LABELS = {
     "seen": "Patient vu",
     "no_show": "Patient absent",
     "synthesis_written": "Synthèse rédigée",
+    "patient_appointment_failed": "SMS de rendez-vous au patient non envoyé",
+    "patient_appointment_undelivered": "SMS de rendez-vous au patient non remis",
 }
+# Machine reasons some events carry, as the operator reads them.
+REASON_LABELS = {"not_mobile": "ce numéro n'est pas un mobile, il ne reçoit pas de SMS : appelez le patient"}
 LABELS = {
     "states": STATE_LABELS,
     "sources": SOURCE_LABELS,
@@ -56,12 +62,15 @@ LABELS = {
     "treating": TREATING_LABELS,
     "roles": ROLE_LABELS,
     "events": EVENT_LABELS,
+    "reasons": REASON_LABELS,
 }
 
 
 def pick_community(user: User, action: Action | None = None) -> Community:
     """Return the community asked for in ?community= (or the user's first one) where the user may do `action`."""
     wanted = request.values.get("community", type=int)
+    if wanted is not None and not 1 <= wanted <= MAX_ID:  # beyond the database's integers: no such community
+        raise Problem(404, "not_found", "Communauté introuvable.")
     ids = policy.communities_for(user, action)
     if ids is None:  # every community
         community = (

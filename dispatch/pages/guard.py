@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import unicodedata
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from config import settings
 from dispatch import errors, policy
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
@@ -58,6 +61,15 @@ def csrf_token() -> str:
 RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had expired, the form is offered again
 
 
+SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
+
+
+def _session_user() -> User | None:
+    """Return the user of the pages' session in the cookie, if it is still valid."""
+    sid = session.get(SESSION_KEY)
+    return auth.resolve_token(token=sid, now=now(), scope="page") if isinstance(sid, str) and sid else None
+
+
 @bp.before_request
 def load_session() -> None:
     """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token.
@@ -65,10 +77,9 @@ def load_session() -> None:
     A form posted once the session is gone (expired token, or no cookie at all) is not an attack to refuse but a
     user to sign in again: it answers 401, which sends them to sign in and back to the page the form was on.
     """
-    token = session.get("token")
-    g.user = auth.resolve_token(token=token, now=now()) if token else None
+    g.user = _session_user()
     if request.method == "POST":
-        if g.user is None and request.endpoint not in ("pages.sign_in", "pages.sign_out"):
+        if g.user is None and request.endpoint not in ("pages.sign_in", "pages.sign_out", "pages.reset_password"):
             raise Problem(401, "unauthorized", "Votre session a expiré : reconnectez-vous.")
         # Forms send the token as a field; the page's scripts (JSON bodies) as a header.
         sent = request.form.get("csrf_token", "") or request.headers.get("X-CSRF-Token", "")
@@ -89,9 +100,7 @@ def security_headers(response: Response) -> Response:
 @bp.app_context_processor
 def page_globals() -> dict[str, Any]:
     """Give templates the signed-in user and whether the dev inbox exists."""
-    config = current_app.config
-    inbox = "inbox" in (config["DISPATCH_PUSH_BACKEND"], config["DISPATCH_SMS_BACKEND"], config["DISPATCH_MAIL_BACKEND"])
-    return {"page_user": g.get("user"), "dev_inbox": inbox}
+    return {"page_user": g.get("user"), "dev_inbox": settings.dev_inbox(current_app.config)}
 
 
 TITLES = {
@@ -152,8 +161,7 @@ def outside_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
     """Answer an unknown address or method as a French page, except under /api/ where the API speaks problem+json."""
     if request.path.startswith("/api/") or _wants_json():
         return errors.from_http_exception(error)
-    token = session.get("token")  # outside the blueprint nobody read the session yet: the page shows who is signed in
-    g.user = auth.resolve_token(token=token, now=now()) if token else None
+    g.user = _session_user()  # outside the blueprint nobody read the session yet: the page shows who is signed in
     return html_error(error)
 
 
@@ -192,11 +200,29 @@ def role_page(action: Action) -> Callable[[Callable[..., Any]], Callable[..., An
     return decorate
 
 
+def _duration(seconds: int) -> str:
+    """Say a wait in French: « 30 secondes », « 2 minutes »."""
+    if seconds < 60:
+        return f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Return `target` if it is a path on this site (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Return `target` rebuilt as a path of this site, or None (no open redirect, no header injection).
+
+    Parsed, not pattern-matched: no scheme, no host, a path starting with a single slash; no backslash and no
+    control character or blank, which browsers strip or read as a slash (`/%09/evil.example` becomes `//evil.example`).
+    """
+    if not target or len(target) > 2000 or "\\" in target or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in target):
         return None
-    return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 @bp.route("/")
@@ -227,14 +253,18 @@ def sign_in() -> Any:
                 max_failures=config["LOGIN_MAX_FAILURES"],
                 max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
                 window_s=config["LOGIN_WINDOW_S"],
+                delay_s=config["LOGIN_DELAY_S"],
+                scope="page",
             )
         except auth.TooManyAttempts as exc:
-            error, status = (f"Trop de tentatives de connexion : réessayez dans {exc.retry_after // 60} minutes.", 429)
+            error, status = (f"Trop de tentatives de connexion : réessayez dans {_duration(exc.retry_after)}.", 429)
+        except auth.AccountDisabled:
+            error, status = "Ce compte a été désactivé. Adressez-vous à la coordination de votre CPTS.", 403
         except auth.BadCredentials:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
-            session["token"] = result.token
+            session[SESSION_KEY] = result.token
             csrf_token()
             target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
             return redirect(target)
@@ -245,9 +275,9 @@ def sign_in() -> Any:
 @bp.route("/deconnexion", methods=["POST"])
 def sign_out() -> BaseResponse:
     """Revoke the session's token and forget the session."""
-    token = session.get("token")
-    if token:
-        auth.sign_out(token=token, now=now())
+    sid = session.get(SESSION_KEY)
+    if isinstance(sid, str) and sid:
+        auth.sign_out(token=sid, now=now())
     session.clear()
     return redirect(url_for("pages.sign_in"))
 

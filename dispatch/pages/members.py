@@ -120,7 +120,7 @@ def member_add() -> Any:
     try:
         user, _physician = communities.add_member(community=community, now=now(), ph=runtime().hasher, **args)
     except communities.Conflict as exc:
-        field = "rpps" if exc.code == "rpps_taken" else "login"
+        field = "rpps" if exc.code == "rpps_taken" else "login"  # member_unavailable names no field: shown at the login
         return _page(community, values=data, errors={field: [exc.detail]}, status=409)
     flash(f"{user.name} ajouté·e à la communauté.", "ok")
     return redirect(url_for("pages.members", community=community.id))

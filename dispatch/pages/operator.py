@@ -140,10 +140,22 @@ def console_open() -> Any:
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
     existing = opening.find_existing(opened_by_id=user.id, key=key)
-    opened = existing or opening.open_from_input(
-        community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
-    )
+    try:
+        opened = existing or opening.open_from_input(
+            community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
+        )
+    except opening.Invalid as exc:
+        return _console(community, values=data, errors=exc.errors, triage=triage, status=422)
     flash(f"Demande n° {opened.id} ouverte.", "ok")
+    changed = db.session.scalar(
+        select(Event.data).where(Event.request_id == opened.id, Event.type == "treating_address_changed").limit(1)
+    )
+    if changed and not existing:  # the operator is told when the address differs from the one the directory had
+        flash(
+            f"Attention : l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']}) ; "
+            f"la nouvelle ({changed['after']}) est retenue.",
+            "warn",
+        )
     return redirect(url_for("pages.console_request", request_id=opened.id))
 
 
@@ -203,7 +215,7 @@ def console_request(request_id: int) -> Any:
 def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     user = signed_in()
     req = load_request(request_id)
-    disclosure.require(user, Action.EVENTS, req)  # the page shows the timeline: the events' audience
+    held = disclosure.require(user, Action.EVENTS, req)  # the page shows the timeline: the events' audience
     at = now()
     shown = disclosure.show(user, req, what="request", now=at, client=client_label())
     rows = db.session.execute(
@@ -211,7 +223,12 @@ def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None
     )
     tz = req.community.timezone
     timeline = [
-        {"at": local_time(e.at, tz, "%d/%m %H:%M:%S"), "type": e.type, "data": e.data, "actor": u.name if u else "Système"}
+        {
+            "at": local_time(e.at, tz, "%d/%m %H:%M:%S"),
+            "type": e.type,
+            "data": disclosure.event_data(e.data, held),
+            "actor": u.name if u else "Système",
+        }
         for e, u in rows
     ]
     return render_template(

@@ -16,7 +16,7 @@ from dispatch.escalation.models import Request
 from dispatch.pages import bp, charts
 from dispatch.pages.common import LABELS, pick_community, user_communities
 from dispatch.pages.guard import role_page, signed_in
-from dispatch.periods import MAX_DAYS, utc_bounds
+from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE, utc_bounds
 from dispatch.policy import Action
 from dispatch.reports.exports import report_csv, requests_csv
 from dispatch.reports.service import compute_report
@@ -34,6 +34,9 @@ def period(community: Community) -> tuple[date, date, dict[str, str]]:
             values[key] = date.fromisoformat(raw) if raw else default
         except ValueError:
             errors[key] = "Date invalide (AAAA-MM-JJ)."
+            values[key] = default
+        if not FIRST_DAY <= values[key] <= LAST_DAY:
+            errors[key] = OUT_OF_RANGE
             values[key] = default
     if not errors and values["from"] > values["to"]:
         errors["to"] = "La fin de la période doit suivre son début."

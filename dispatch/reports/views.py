@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -12,7 +11,7 @@ from marshmallow import fields, validate
 
 from dispatch.communities.edge import managed_community
 from dispatch.errors import Problem, flatten
-from dispatch.periods import MAX_DAYS
+from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE
 from dispatch.reports.exports import REPORT_LAYOUT, REQUESTS_LAYOUT, report_csv, requests_csv
 from dispatch.reports.service import compute_report
 from dispatch.schemas import Schema
@@ -21,7 +20,7 @@ from dispatch.web import current_user
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
 
 _DATE_ERRORS: dict[str, Any] = {"invalid": "Date attendue au format AAAA-MM-JJ.", "required": "Ce champ est obligatoire."}
-_YEARS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31), error="Date hors de la plage acceptée (2000 à 2100).")
+_YEARS = validate.Range(min=FIRST_DAY, max=LAST_DAY, error=OUT_OF_RANGE)
 
 
 class PeriodQuery(Schema):

@@ -190,6 +190,19 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
     }
 
 
+# What an event may carry of the treating GP's identity (their secure mail address, a delivery error quoting it,
+# a changed address before and after).
+_EVENT_IDENTITY = frozenset({"to", "error", "before", "after"})
+
+
+def event_data(data: dict[str, Any] | None, held: frozenset[policy.Standing]) -> dict[str, Any]:
+    """Return an event's data as those standings may see it: without the treating GP's address unless the view is full."""
+    data = dict(data or {})
+    if policy.view_of(held) is View.FULL:
+        return data
+    return {key: value for key, value in data.items() if key not in _EVENT_IDENTITY}
+
+
 def allows(user: User, action: Action, request: Any) -> bool:
     """Tell whether the policy lets the user do `action` to the request."""
     return policy.allows(user, action, request, offered=_offered(user, request))

@@ -16,6 +16,14 @@ from dispatch.escalation import service
 from dispatch.escalation.models import Request
 
 
+class Invalid(Exception):
+    """The input is valid alone but not in this community (e.g. a secure address outside MSSanté); `errors` by field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("invalid")
+        self.errors = errors
+
+
 def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
     """Return the request this user already opened with this idempotency key, if any."""
     if key is None:
@@ -38,11 +46,18 @@ def open_from_input(
     treating = communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps")) if declared else None
     directory_id = None
     mssante = treating_in.get("mssante")
+    notes: tuple[tuple[str, dict[str, Any]], ...] = ()
     if declared and treating is None:
-        entry = communities.record_outside_treating(
-            rpps=treating_in.get("rpps"), name=treating_in.get("name"), mssante=mssante, now=now
-        )
-        directory_id, mssante = entry.id, entry.mssante
+        try:
+            outside = communities.record_outside_treating(
+                community=community, rpps=treating_in.get("rpps"), name=treating_in.get("name"), mssante=mssante, now=now
+            )
+        except ValueError as exc:
+            db.session.rollback()
+            raise Invalid({"treating_physician.mssante": [str(exc)]}) from None
+        directory_id, mssante = outside.entry.id, outside.entry.mssante
+        if outside.changed:  # recorded (who, when, before, after) and shown to the operator on the request's trail
+            notes = (("treating_address_changed", {"before": outside.previous_mssante, "after": mssante}),)
     fields = {
         "source": args["source"],
         "motive": args["motive"],
@@ -69,6 +84,7 @@ def open_from_input(
             now=now,
             actor=actor,
             idempotency_key=idempotency_key,
+            notes=notes,
         )
     except IntegrityError:
         db.session.rollback()  # the same key raced us: answer the request the other call opened

@@ -12,7 +12,7 @@ from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.escalation.machine import STATES
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES
 from dispatch.phones import normalize_phone
-from dispatch.schemas import PHONE_CHARS, Schema, UTCDateTime, text, utc_iso
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
 
 class PatientIn(Schema):
@@ -20,8 +20,8 @@ class PatientIn(Schema):
     last_name = text(100, required=True)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
     sex = fields.String(validate=validate.OneOf(("F", "M", "U")))
-    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS])
-    postcode = fields.String(validate=validate.Regexp(r"^(\d{5}|2[AB]\d{3})$", error="Code postal invalide."))
+    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
+    postcode = fields.String(validate=[validate.Regexp(r"^(\d{5}|2[AB]\d{3})$", error="Code postal invalide."), SINGLE_LINE])
     city = text(100)
 
     @ma.validates("phone")
@@ -41,7 +41,7 @@ class PatientIn(Schema):
 class TreatingIn(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TREATING_STATUSES))
     rpps = fields.String(
-        validate=validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."),
+        validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE],
         metadata={
             "description": "11 chiffres (la clé n'est pas exigée : le numéro est lu au "
             "téléphone et sert seulement à retrouver un membre)"
@@ -63,7 +63,7 @@ class RequestIn(Schema):
     community_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31))
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     motive = fields.String(required=True, validate=validate.OneOf(MOTIVES))
-    description = text(4000, allow_empty=True)
+    description = text(4000, allow_empty=True, multiline=True)
     patient = fields.Nested(PatientIn, required=True)
     treating_physician = fields.Nested(TreatingIn, required=True)
 
@@ -120,7 +120,7 @@ class RequestOut(Schema):
 
 
 class CancelIn(Schema):
-    reason = text(500, required=True)
+    reason = text(500, required=True, multiline=True)
 
 
 class AcceptIn(Schema):
@@ -129,12 +129,12 @@ class AcceptIn(Schema):
 
 
 class RefuseIn(Schema):
-    reason = text(500)
+    reason = text(500, multiline=True)
 
 
 class OutcomeIn(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
-    synthesis = text(10000)
+    synthesis = text(10000, multiline=True)
 
     @ma.validates_schema
     def synthesis_when_seen(self, data: dict[str, Any], **kwargs: Any) -> None:

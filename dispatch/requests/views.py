@@ -47,7 +47,12 @@ def open_request(args: dict[str, Any]) -> Any:
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     if existing is not None:  # the answer of a replay shows the patient again: a read like any other
         return jsonify(request_json(disclosure.show(user, existing, what="request", now=at, client=client_label()))), 201
-    opened = opening.open_from_input(community=community, args=args, opened_by=user, now=at, actor=actor(user), idempotency_key=key)
+    try:
+        opened = opening.open_from_input(
+            community=community, args=args, opened_by=user, now=at, actor=actor(user), idempotency_key=key
+        )
+    except opening.Invalid as exc:
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
     # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
     return jsonify(request_json(disclosure.as_opened(user, opened, now=at))), 201
 
@@ -107,7 +112,7 @@ def cancel(args: dict[str, Any], request_id: int) -> Any:
 @bp.response(200, EventOut(many=True))
 def events(args: dict[str, Any], request_id: int) -> Any:
     """List a request's audit trail, newest first."""
-    disclosure.require(current_user(), Action.EVENTS, load_request(request_id))
+    held = disclosure.require(current_user(), Action.EVENTS, load_request(request_id))
     query = (
         select(Event, User)
         .outerjoin(User, User.id == Event.actor_id)
@@ -122,7 +127,7 @@ def events(args: dict[str, Any], request_id: int) -> Any:
             "id": event.id,
             "at": event.at,
             "type": event.type,
-            "data": event.data,
+            "data": disclosure.event_data(event.data, held),
             "actor": None if actor_user is None else {"id": actor_user.id, "name": actor_user.name, "role": event.actor_role},
         }
         for event, actor_user in db.session.execute(query)

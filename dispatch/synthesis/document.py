@@ -33,6 +33,11 @@ LOINC = "2.16.840.1.113883.6.1"
 CONSULTATION_CODE = "11488-4"
 CONSULTATION_LABEL = "Compte rendu de consultation"
 RPPS_ROOT = "1.2.250.1.71.4.2.1"  # national physician ids (IdNatPS = "8" + RPPS)
+STRUCTURE_ROOT = "1.2.250.1.71.4.2.2"  # national structure ids (IdNatStruct = "3" + SIRET or "1" + FINESS)
+# The consultation happens in a GP's practice, out of hospital: the CI-SIS codes that say so, the
+# same in the CDA header and in the XDS metadata (TRE_R02-SecteurActivite, TRE_A00-ProducteurDocNonPS).
+FACILITY_TYPE = ("SA07", "Cabinet individuel", "1.2.250.1.71.4.2.4")
+PRACTICE_SETTING = ("AMBULATOIRE", "Ambulatoire", "1.2.250.1.213.1.1.4.9")
 # Our own OID arc: 2.25.<uuid> needs no registration; swap for an ANS-assigned OID if we get one.
 DEFAULT_OID_ROOT = f"2.25.{uuid.uuid5(uuid.NAMESPACE_DNS, 'snp-dispatch').int}"
 PRODUCER = "SNP Dispatch"
@@ -68,6 +73,7 @@ class SynthesisDoc:
     text: str
     timezone: str = "Europe/Paris"
     oid_root: str = DEFAULT_OID_ROOT
+    custodian_id: str = ""  # IdNatStruct of the organisation keeping the document; "" when not configured
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,26 @@ def agree(sex: str | None, masculine: str, feminine: str, neutral: str) -> str:
 def doctor(name: str) -> str:
     """Return the name prefixed with 'Dr' unless it already is."""
     return name if name.lower().startswith(("dr ", "dr.", "docteur")) else f"Dr {name}"
+
+
+_PARTICLES = frozenset({"de", "du", "des", "d'", "le", "la", "van", "von", "der", "den", "da", "di", "dos", "del"})
+_TITLES = ("dr.", "dr", "docteur", "pr.", "pr", "professeur")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """Split a name typed as one field into (given, family): 'Dr Anne de La Tour' -> ('Anne', 'de La Tour')."""
+    words = name.split()
+    while words and words[0].lower() in _TITLES:
+        words = words[1:]
+    if len(words) < 2:
+        return "", " ".join(words)
+    upper = [i for i, word in enumerate(words) if word.isupper() and len(word.strip(".-'")) > 1]
+    if upper and upper[0] > 0:  # 'Jeanne MARTIN', 'Jean-Paul LE GALL': the capitals are the family name
+        return " ".join(words[: upper[0]]), " ".join(words[upper[0] :])
+    if upper and upper[-1] < len(words) - 1:  # 'MARTIN Jeanne'
+        return " ".join(words[upper[-1] + 1 :]), " ".join(words[: upper[-1] + 1])
+    start = next((i for i in range(1, len(words) - 1) if words[i].lower() in _PARTICLES), len(words) - 1)
+    return " ".join(words[:start]), " ".join(words[start:])
 
 
 def patient_label(last: str, first: str) -> str:

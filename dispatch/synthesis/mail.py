@@ -24,7 +24,8 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
     if message.kind == "synthesis":
         synthesis = db.session.get(Synthesis, message.payload["synthesis_id"])
         assert synthesis is not None
-        return build_synthesis_message(synthesis_doc(synthesis, request), sender=sender, nil=nil)
+        doc = synthesis_doc(synthesis, request, custodian_id=str(current_app.config.get("DISPATCH_CUSTODIAN_ID") or ""))
+        return build_synthesis_message(doc, sender=sender, nil=nil)
     accepted = db.session.get(Physician, request.accepted_by_id)
     assert accepted is not None
     notice = TakenNotice(

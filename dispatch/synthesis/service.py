@@ -10,7 +10,7 @@ from dispatch.escalation.models import Request, Synthesis
 from dispatch.synthesis.document import SynthesisDoc, build_pdf
 
 
-def synthesis_doc(synthesis: Synthesis, request: Request) -> SynthesisDoc:
+def synthesis_doc(synthesis: Synthesis, request: Request, *, custodian_id: str = "") -> SynthesisDoc:
     """Return the report of a stored synthesis: same rows, same document."""
     author = db.session.get(Physician, synthesis.physician_id)
     assert author is not None
@@ -33,6 +33,7 @@ def synthesis_doc(synthesis: Synthesis, request: Request) -> SynthesisDoc:
         treating_address=synthesis.to_address or "",
         text=synthesis.text,
         timezone=request.community.timezone,
+        custodian_id=custodian_id,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import xml.etree.ElementTree as ET
 import zipfile
@@ -12,15 +13,23 @@ from dispatch.synthesis.cda import element
 from dispatch.synthesis.document import (
     CONSULTATION_CODE,
     CONSULTATION_LABEL,
+    FACILITY_TYPE,
     LOINC,
+    PRACTICE_SETTING,
     PRODUCER,
     RPPS_ROOT,
     SynthesisDoc,
+    split_name,
     utc_stamp,
 )
 
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
+# CI-SIS XDS metadata (volet "Partage de documents de santé", JDV_J06 and JDV_J10): the class of a
+# report is "10 - Compte rendu" in TRE_A03-ClasseDocument; a CDA level 1 whose body is application/pdf
+# has the XDS-SD PDF format code (ASS_A12 maps the body's media type to it).
+CLASS_CODE = ("10", "Compte rendu", "1.2.250.1.213.1.1.4.1")
+FORMAT_CODE = ("urn:ihe:iti:xds-sd:pdf:2008", "PDF embarqué dans un document CDA (IHE XDS-SD)", "1.3.6.1.4.1.19376.1.2.3")
 
 
 def _slot(parent: ET.Element, name: str, *values: str) -> None:
@@ -45,8 +54,8 @@ def _identify(parent: ET.Element, target: str, scheme: str, value: str, label: s
 def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
     created = utc_stamp(doc.written_at)
     patient_id = f"{doc.request_id}^^^&{doc.oid_root}.2&ISO"
-    clean = doc.physician_name.replace("^", " ").replace("&", " ")
-    author = f"8{doc.physician_rpps}^{clean}^^^^^^^&{RPPS_ROOT}&ISO^D^^^IDNPS"
+    given, family = (part.replace("^", " ").replace("&", " ") for part in split_name(doc.physician_name))
+    author = f"8{doc.physician_rpps}^{family}^{given}^^^^^^&{RPPS_ROOT}&ISO^D^^^IDNPS"
     request = ET.Element("lcm:SubmitObjectsRequest", {"xmlns:lcm": LCM, "xmlns:rim": RIM})
     objects = element(request, "RegistryObjectList")
     entry = element(
@@ -68,11 +77,14 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
         id="Author01",
     )
     _slot(cls, "authorPerson", author)
-    for scheme, ident in (
-        ("41a5887f-8865-4c09-adf7-e362475b143a", "ClassCode01"),
-        ("f0306f51-975f-434e-a61c-c59651d33983", "TypeCode01"),
+    for scheme, (code, label, coding), ident in (
+        ("41a5887f-8865-4c09-adf7-e362475b143a", CLASS_CODE, "ClassCode01"),
+        ("f0306f51-975f-434e-a61c-c59651d33983", (CONSULTATION_CODE, CONSULTATION_LABEL, LOINC), "TypeCode01"),
+        ("f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1", FACILITY_TYPE, "FacilityType01"),
+        ("cccf5598-8b07-4b77-a05e-ae952c785ead", PRACTICE_SETTING, "PracticeSetting01"),
+        ("a09d5840-386c-46f2-b5ad-9c3699a4309d", FORMAT_CODE, "FormatCode01"),
     ):
-        _classify(entry, "Document01", f"urn:uuid:{scheme}", CONSULTATION_CODE, CONSULTATION_LABEL, LOINC, ident)
+        _classify(entry, "Document01", f"urn:uuid:{scheme}", code, label, coding, ident)
     _classify(
         entry,
         "Document01",
@@ -81,15 +93,6 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
         "Normal",
         "2.16.840.1.113883.5.25",
         "Confidentiality01",
-    )
-    _classify(
-        entry,
-        "Document01",
-        "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d",
-        "urn:ihe:iti:xds-sd:pdf:2008",
-        "PDF/A-1 Scanned Documents",
-        "1.3.6.1.4.1.19376.1.2.3",
-        "FormatCode01",
     )
     _identify(
         entry,
@@ -175,8 +178,9 @@ def build_xdm_zip(doc: SynthesisDoc, cda: bytes) -> bytes:
     """Package the CDA as a deterministic IHE_XDM.zip archive."""
     stamp = doc.written_at.astimezone(ZoneInfo(doc.timezone)).timetuple()[:6]
     names = {"producer": PRODUCER, "cpts": doc.community_name}
+    in_html = {key: html.escape(value, quote=True) for key, value in names.items()}  # opened in the GP's mailbox
     files = (
-        ("INDEX.HTM", _INDEX.format(**names).encode()),
+        ("INDEX.HTM", _INDEX.format(**in_html).encode()),
         ("README.TXT", _README.format(**names).encode()),
         ("IHE_XDM/SUBSET01/METADATA.XML", _metadata(doc, cda)),
         ("IHE_XDM/SUBSET01/DOC0001.XML", cda),

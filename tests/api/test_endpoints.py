@@ -208,7 +208,9 @@ def test_a_deactivated_member_can_no_longer_sign_in_nor_be_offered(make: Any, po
     assert make.call("DELETE", f"/communities/{community.id}/members/{leaving.user.id}", coordinator).status_code == 204
     assert make.client.get("/api/v1/me", headers=headers).status_code == 401
     signin = make.client.post("/api/v1/auth/token", json={"login": leaving.user.login, "password": "correct horse battery"})
-    assert signin.status_code == 401
+    assert signin.status_code == 403 and signin.json["code"] == "account_disabled"  # told so (issue 14, point 14)
+    wrong = make.client.post("/api/v1/auth/token", json={"login": leaving.user.login, "password": "wrong"})
+    assert wrong.status_code == 401  # without the password, a deactivated account is an unknown one
     make.open(operator, community)
     make.deliver()
     assert [m.tokens for m in ports["push"].sent] == [(f"device-{staying.id}",)]

@@ -13,6 +13,7 @@ from firebase_admin import messaging
 
 from dispatch.notify.fcm import SENDERS, FcmPush
 from dispatch.notify.ports import Outcome, PushMessage
+from dispatch.notify.retry_after import retry_after_s
 from tests.peers.fcm import QUOTA_EXCEEDED, UNAVAILABLE, FcmPeer
 from tests.peers.guard import forbid_outbound
 
@@ -82,7 +83,7 @@ def test_offer_reaches_the_peer_with_the_exact_mapping(peer: FcmPeer, push: FcmP
             "collapse_key": "request-42",
             "priority": "high",
             "ttl": "3600s",
-            "notification": {"tag": "request-42"},
+            "notification": {"tag": "request-42", "sound": "default"},
         },
         "apns": {
             "headers": {
@@ -90,7 +91,8 @@ def test_offer_reaches_the_peer_with_the_exact_mapping(peer: FcmPeer, push: FcmP
                 "apns-expiration": str(int(EXPIRES.timestamp())),
                 "apns-priority": "10",
                 "apns-push-type": "alert",
-            }
+            },
+            "payload": {"aps": {"sound": "default", "interruption-level": "time-sensitive"}},
         },
     }
 
@@ -206,6 +208,52 @@ def test_unavailable_and_quota_are_transient_then_sent(peer: FcmPeer, push: FcmP
     assert second.outcome is Outcome.SENT
     assert set(second.sent_tokens) == set(first.retry_tokens)
     assert len(peer.calls) == 7
+
+
+@pytest.mark.parametrize(
+    ("failure", "header", "expected"),
+    [
+        (UNAVAILABLE, "120", "UNAVAILABLE=1, retry_after=120"),  # Retry-After in seconds
+        (UNAVAILABLE, "Mon, 23 Nov 2026 14:45:00 GMT", "UNAVAILABLE=1, retry_after=300"),  # or as a date
+        (UNAVAILABLE, None, "UNAVAILABLE=1"),  # nothing said: the outbox's own backoff
+        (QUOTA_EXCEEDED, None, "QUOTA_EXCEEDED=1, retry_after=60"),  # over quota: a minute at least
+        (QUOTA_EXCEEDED, "10", "QUOTA_EXCEEDED=1, retry_after=60"),
+        (QUOTA_EXCEEDED, "600", "QUOTA_EXCEEDED=1, retry_after=600"),
+    ],
+)
+def test_fcm_asking_to_wait_is_carried_to_the_outbox(
+    peer: FcmPeer, push: FcmPush, failure: tuple, header: str | None, expected: str
+) -> None:
+    peer.fail_next(1, failure, retry_after=header)
+
+    result = push.send(offer())
+
+    assert result.outcome is Outcome.TRANSIENT and result.retry_tokens == ("tok-a",)
+    assert result.detail == expected
+    assert retry_after_s(result.detail) == (int(expected.rpartition("=")[2]) if "retry_after" in expected else None)
+
+
+def test_the_longest_wait_of_a_push_wins_and_a_sent_token_drops_it(peer: FcmPeer, push: FcmPush) -> None:
+    peer.fail_next(1, UNAVAILABLE, retry_after="30")
+    peer.fail_next(1, QUOTA_EXCEEDED)
+
+    waiting = push.send(offer(("t1", "t2")))
+
+    assert retry_after_s(waiting.detail) == 60
+    peer.fail_next(1, QUOTA_EXCEEDED)
+    partly = push.send(offer(("t1", "t2")))
+    assert partly.outcome is Outcome.TRANSIENT and len(partly.sent_tokens) == 1  # the outbox keeps what was sent
+
+
+def test_a_visible_push_that_is_not_urgent_is_quiet(peer: FcmPeer, push: FcmPush) -> None:
+    quiet = PushMessage(
+        tokens=("tok-a",), data={"type": "info"}, collapse_key="c", expires_at=None, title="Information", body="…", urgent=False
+    )
+
+    assert push.send(quiet).outcome is Outcome.SENT
+    [message] = peer.messages
+    assert message["apns"]["payload"] == {"aps": {"interruption-level": "active"}}
+    assert "sound" not in message["android"]["notification"]
 
 
 def test_unreachable_peer_is_transient() -> None:

@@ -135,10 +135,28 @@ def test_region_and_edge_from_the_environment_still_reach_the_base_url(peer: Twi
         ("0033612345678", "+33612345678"),
         ("01 42 68 53 00", "+33142685300"),
         ("+32 470 12 34 56", "+32470123456"),
+        # overseas departments written the French national way: their own country code (issue 15)
+        ("0690 12 34 56", "+590690123456"),  # Guadeloupe, mobile
+        ("0590 27 12 34", "+590590271234"),  # Guadeloupe, landline
+        ("0692 12 34 56", "+262692123456"),  # La Réunion, mobile
+        ("0262 20 12 34", "+262262201234"),  # La Réunion, landline
+        ("0694 12 34 56", "+594694123456"),  # Guyane, mobile
+        ("0594 30 12 34", "+594594301234"),  # Guyane, landline
+        ("0696 12 34 56", "+596696123456"),  # Martinique, mobile
+        ("0596 60 12 34", "+596596601234"),  # Martinique, landline
+        ("0639 69 12 34", "+262639691234"),  # Mayotte, mobile
+        ("0269 61 12 34", "+262269611234"),  # Mayotte, landline
+        ("+590 690 12 34 56", "+590690123456"),
+        ("00262 692 12 34 56", "+262692123456"),
     ],
 )
 def test_normalize_phone(raw: str, expected: str) -> None:
     assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["0690 12 34 56", "0692123456", "0694123456", "0696123456", "0639691234"])
+def test_overseas_mobiles_can_receive_sms(raw: str) -> None:
+    assert is_mobile(normalize_phone(raw))
 
 
 @pytest.mark.parametrize("raw", ["0612", "06 12 34 56 7", "abc", "06 12 34 56 7a", "", "   ", "+33 12"])
@@ -152,3 +170,13 @@ def test_is_mobile() -> None:
     assert is_mobile("+33756123456")
     assert not is_mobile("+33142685300")
     assert not is_mobile("not a number")
+
+
+def test_a_landline_is_permanent_and_says_so(peer: TwilioPeer, sms: TwilioSms, caplog: pytest.LogCaptureFixture) -> None:
+    peer.landline_numbers.add("+33142685300")
+
+    result = sms.send(message(to="+33142685300"))
+
+    assert result.outcome is Outcome.PERMANENT
+    assert result.detail == "http 400 code 21614 (not_mobile)" and result.extra == {"reason": "not_mobile"}
+    assert "+33142685300" not in caplog.text + result.detail

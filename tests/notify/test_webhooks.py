@@ -118,3 +118,25 @@ def test_the_callback_is_documented_as_public_and_signed(live: Live) -> None:
     forbidden = operation["responses"]["403"]
     assert "application/problem+json" in forbidden["content"]
     assert "204" in operation["responses"]
+
+
+def test_a_patient_landline_is_on_the_request_for_the_operator(live: Live) -> None:
+    """Twilio 21614: the patient's number is no mobile; the trail says so at once (issue 15)."""
+    make = live.make
+    community = make.community()
+    operator = make.member(community, "operator")
+    physician = make.member(community, "physician")
+    make.device(physician)
+    body = make.request_body(community)
+    landline = "+33142685300"
+    live.twilio.landline_numbers.add(landline)
+    opened = make.open(operator, community, patient={**body["patient"], "phone": "01 42 68 53 00"})
+    assert make.accept(physician, opened["id"]).status_code == 200
+    make.deliver()
+
+    row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "patient_appointment")).one()
+    assert (row.status, row.attempts) == ("failed", 1)  # no retry: it would never arrive
+    events = make.call("GET", f"/requests/{opened['id']}/events", operator).json
+    [failed] = [e for e in events if e["type"] == "patient_appointment_failed"]
+    assert failed["data"]["reason"] == "not_mobile" and "21614" in failed["data"]["error"]
+    assert landline not in str(failed["data"])  # the trail is also read by coordinators: no patient number in it

@@ -20,15 +20,9 @@ from py_vapid import jwt as vapid_jwt
 
 from dispatch.notify import webpush
 from dispatch.notify.ports import Outcome, PushMessage
+from dispatch.notify.retry_after import MAX_RETRY_AFTER_S, parse_retry_after, retry_after_s
 from dispatch.notify.vapid import KEY_FILE, VapidKey, load_or_create_vapid_key
-from dispatch.notify.webpush import (
-    WebPushPush,
-    endpoint_allowed,
-    parse_retry_after,
-    retry_after_s,
-    topic,
-    validate_subscription,
-)
+from dispatch.notify.webpush import WebPushPush, endpoint_allowed, topic, validate_subscription
 from tests.peers.guard import forbid_outbound
 from tests.peers.webpush import Subscriber, WebPushPeer, b64url
 
@@ -434,7 +428,7 @@ def test_topic_digests_anything_else_deterministically(collapse_key: str) -> Non
         (" 0 ", 0),
         ("Mon, 23 Nov 2026 14:42:00 GMT", 120),
         ("Mon, 23 Nov 2026 14:39:00 GMT", 0),  # in the past
-        ("999999999", webpush.MAX_RETRY_AFTER_S),
+        ("999999999", MAX_RETRY_AFTER_S),
         ("soon", None),
         ("-5", None),
         ("\u00b2", None),

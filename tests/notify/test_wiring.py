@@ -32,8 +32,13 @@ def test_real_backends_are_closed_by_the_runtime(live: Live) -> None:
         ({"DISPATCH_PUSH_BACKEND": "fcm", "DISPATCH_FCM_URL": "http://127.0.0.1:9"}, "DISPATCH_FCM_PROJECT"),
         ({"DISPATCH_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "TWILIO_AUTH_TOKEN"),
         ({"DISPATCH_SMS_BACKEND": "sms-magic"}, "DISPATCH_SMS_BACKEND='sms-magic'"),
+        ({"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1"}, "DISPATCH_CUSTODIAN_ID"),
+        (
+            {"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1", "DISPATCH_CUSTODIAN_ID": "12345678901234"},
+            "DISPATCH_CUSTODIAN_ID",
+        ),
     ],
-    ids=["fcm-nothing", "fcm-no-project", "twilio-no-token", "unknown-backend"],
+    ids=["fcm-nothing", "fcm-no-project", "twilio-no-token", "unknown-backend", "smtp-no-custodian", "smtp-bad-custodian"],
 )
 def test_a_backend_without_its_settings_stops_the_factory(database_url: str, settings: dict[str, str], missing: str) -> None:
     with pytest.raises(ConfigurationError, match=missing) as caught:

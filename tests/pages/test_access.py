@@ -113,7 +113,8 @@ def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(world: dict[str, 
     assert response.status_code == 302
     assert operator.get("/console").status_code == 302
     page_client.get("/connexion")
-    assert page_client.post("/connexion", {"login": world["operator"].login, "password": PASSWORD}).status_code == 401
+    refused = page_client.post("/connexion", {"login": world["operator"].login, "password": PASSWORD})
+    assert refused.status_code == 403 and "Ce compte a été désactivé" in refused.get_data(as_text=True)
 
 
 def test_pages_send_security_headers_and_no_store(world: dict[str, Any], as_user: Any, page_client: Any) -> None:
@@ -130,8 +131,10 @@ def test_the_api_still_answers_bearer_calls_without_csrf(world: dict[str, Any], 
     assert opened["state"] == "community"
 
 
-def test_footer_links_the_dev_inbox_with_inbox_backends(world: dict[str, Any], page_client: Any) -> None:
-    assert 'href="/dev/inbox"' in page_client.get("/connexion").get_data(as_text=True)
+def test_the_dev_inbox_is_not_served_without_dispatch_dev_inbox(world: dict[str, Any], page_client: Any) -> None:
+    # Inbox backends alone (a site waiting for its MSSanté setup) must not publish every message (issue 14, point 2).
+    assert "/dev/inbox" not in page_client.get("/connexion").get_data(as_text=True)
+    assert page_client.get("/dev/inbox").status_code == 404
 
 
 def test_unknown_pages_answer_a_french_page(world: dict[str, Any], as_user: Any) -> None:

@@ -46,11 +46,15 @@ class JsonHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def reply(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+    def reply(
+        self, status: int, payload: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         """Answer with a JSON body and an explicit length (keeps the connection reusable)."""
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

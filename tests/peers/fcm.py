@@ -69,13 +69,14 @@ class FcmPeer(LoopbackPeer):
 
     def __post_init__(self) -> None:
         LoopbackPeer.__init__(self)
-        self._failures: collections.deque[tuple[int, dict[str, Any]]] = collections.deque()
+        self._failures: collections.deque[tuple[int, dict[str, Any], dict[str, str]]] = collections.deque()
         self._ids = itertools.count(1)
 
-    def fail_next(self, count: int, failure: tuple[int, dict[str, Any]] = UNAVAILABLE) -> None:
-        """Answer the next `count` send calls with the given (status, body) failure."""
+    def fail_next(self, count: int, failure: tuple[int, dict[str, Any]] = UNAVAILABLE, retry_after: str | None = None) -> None:
+        """Answer the next `count` send calls with the given (status, body) failure, and Retry-After if given."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
         with self.lock:
-            self._failures.extend([failure] * count)
+            self._failures.extend([(*failure, headers)] * count)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -95,13 +96,14 @@ class FcmPeer(LoopbackPeer):
             self._failures.clear()
             self.token_requests = 0
 
-    def answer_send(self, project: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
-        """Decide and record the answer to one messages:send call."""
+    def answer_send(self, project: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """Decide and record the answer to one messages:send call: status, body and response headers."""
         message = payload.get("message") or {}
         token = message.get("token")
+        answer_headers: dict[str, str] = {}
         with self.lock:
             if self._failures:
-                status, body = self._failures.popleft()
+                status, body, answer_headers = self._failures.popleft()
             elif token in self.unregistered:
                 status, body = UNREGISTERED
             elif token in self.invalid or not token:
@@ -109,7 +111,7 @@ class FcmPeer(LoopbackPeer):
             else:
                 status, body = 200, {"name": f"projects/{project}/messages/{next(self._ids)}"}
             self.calls.append(Call(project, message, headers, status, time.monotonic()))
-        return status, body
+        return status, body, answer_headers
 
     def answer_token(self) -> dict[str, Any]:
         """Record an OAuth token fetch and hand out a dummy access token."""
@@ -140,8 +142,8 @@ class _Handler(JsonHandler):
             self.reply(400, google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received."))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, answer = peer.answer_send(match["project"], payload, headers)
-        self.reply(status, answer)
+        status, answer, answer_headers = peer.answer_send(match["project"], payload, headers)
+        self.reply(status, answer, headers=answer_headers)
 
 
 FcmPeer.handler = _Handler

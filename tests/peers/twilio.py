@@ -51,6 +51,7 @@ class TwilioPeer(LoopbackPeer):
     latency_s: float = 0.0
     invalid_numbers: set[str] = field(default_factory=set)  # answer 400, code 21211
     unsubscribed_numbers: set[str] = field(default_factory=set)  # answer 400, code 21610
+    landline_numbers: set[str] = field(default_factory=set)  # answer 400, code 21614
     calls: list[SentSms] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -87,6 +88,8 @@ class TwilioPeer(LoopbackPeer):
                 status, body = 400, twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
             elif to in self.unsubscribed_numbers:
                 status, body = 400, twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+            elif to in self.landline_numbers:
+                status, body = 400, twilio_error(400, 21614, f"'To' number {to} is not a valid mobile number")
             else:
                 sid = "SM" + secrets.token_hex(16)
                 status, body = 201, self._message_json(sid, account_sid, form)

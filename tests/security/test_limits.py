@@ -79,19 +79,36 @@ def test_offers_and_events_are_paginated(make: Any, world: Any, clock: Any) -> N
     assert make.call("GET", "/me/offers?limit=201", a["other"]).status_code == 422
 
 
-def test_sign_in_is_throttled_per_login_and_per_address(make: Any, world: Any, app: Any) -> None:
+def test_sign_in_is_throttled_per_login_and_address_with_growing_delays_never_locked(
+    make: Any, world: Any, app: Any, clock: Any
+) -> None:
+    """Issue 14, point 4: 5 wrong passwords used to lock the account for everyone for 15 min."""
     login = world["a"]["operator"].login
     for _ in range(5):
         assert make.call("POST", "/auth/token", json={"login": login, "password": "wrong password"}).status_code == 401
-    locked = make.call("POST", "/auth/token", json={"login": login, "password": PASSWORD})
-    assert locked.status_code == 429 and locked.headers["Retry-After"] == "900"
-    assert locked.mimetype == "application/problem+json"
+    slowed = make.call("POST", "/auth/token", json={"login": login, "password": PASSWORD})
+    assert slowed.status_code == 429 and slowed.headers["Retry-After"] == "30"
+    assert slowed.mimetype == "application/problem+json"
+    # The rightful user, from their own address, is not locked out by the attacker's failures.
+    rightful = make.call(
+        "POST", "/auth/token", json={"login": login, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
+    assert rightful.status_code == 200
+    # The attacker's delays grow: 30 s, then 60 s, then 120 s...
+    for expected in (60, 120, 240):
+        clock.advance(seconds=int(slowed.headers["Retry-After"]))
+        assert make.call("POST", "/auth/token", json={"login": login, "password": "wrong"}).status_code == 401
+        slowed = make.call("POST", "/auth/token", json={"login": login, "password": "wrong"})
+        assert slowed.status_code == 429 and slowed.headers["Retry-After"] == str(expected)
 
-    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 8  # 5 failures already counted for this address
-    for n in range(3):
+
+def test_sign_in_has_a_ceiling_per_address(make: Any, world: Any, app: Any) -> None:
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 8
+    for n in range(8):
         assert make.call("POST", "/auth/token", json={"login": f"nobody{n}", "password": "x"}).status_code == 401
     other = world["a"]["coordinator"].login
-    assert make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD}).status_code == 429
+    ceiling = make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD})
+    assert ceiling.status_code == 429 and ceiling.headers["Retry-After"] == "900"
     elsewhere = make.call(
         "POST", "/auth/token", json={"login": other, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
     )

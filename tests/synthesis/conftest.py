@@ -24,6 +24,7 @@ from tests.peers.guard import forbid_outbound
 HOST = "127.0.0.1"
 SENDER = "snp-dispatch@cpts-test.mssante.fr"
 NIL = "NIL-TEST-0042"
+CUSTODIAN = "312345678900011"  # "3" + a SIRET
 
 
 class _Handler:
@@ -116,6 +117,7 @@ def smtp_settings(pki: Pki, port: int, *, cert: Path | None = None, key: Path | 
         "DISPATCH_SMTP_CA": str(pki.ca_cert),
         "DISPATCH_SMTP_FROM": SENDER,
         "DISPATCH_MSSANTE_NIL": NIL,
+        "DISPATCH_CUSTODIAN_ID": CUSTODIAN,
         "DISPATCH_SMTP_TIMEOUT": 3.0,
     }
 

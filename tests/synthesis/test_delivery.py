@@ -17,7 +17,7 @@ from dispatch.db import db
 from dispatch.escalation.models import Synthesis
 from dispatch.notify.models import OutboxMessage
 from tests.conftest import luhn_rpps
-from tests.synthesis.conftest import NIL, SENDER, MailServer
+from tests.synthesis.conftest import CUSTODIAN, NIL, SENDER, MailServer
 
 V3 = "{urn:hl7-org:v3}"
 RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
@@ -144,6 +144,8 @@ def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(
     assert author is not None and author.get("extension") == f"8{w['cami'].rpps}"
     custodian = f"{V3}custodian/{V3}assignedCustodian/{V3}representedCustodianOrganization/{V3}name"
     assert cda.findtext(custodian) == "CPTS Val-de-Bièvre"
+    custodian_id = cda.find(f"{V3}custodian/{V3}assignedCustodian/{V3}representedCustodianOrganization/{V3}id")
+    assert custodian_id is not None and custodian_id.attrib == {"root": "1.2.250.1.71.4.2.2", "extension": CUSTODIAN}
     embedded = cda.find(f"{V3}component/{V3}nonXMLBody/{V3}text")
     assert embedded is not None and embedded.get("mediaType") == "application/pdf"
     assert base64.b64decode(embedded.text or "") == pdf

@@ -153,7 +153,8 @@ def test_cda_has_the_required_header_and_the_pdf() -> None:
     author_id = root.find(f"{V3}author/{V3}assignedAuthor/{V3}id")
     assert author_id is not None and author_id.get("root") == "1.2.250.1.71.4.2.1"
     assert author_id.get("extension") == "810003456789"
-    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name") == ("Jeanne Martin")
+    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name/{V3}family") == "Martin"
+    assert root.findtext(f"{V3}author/{V3}assignedAuthor/{V3}assignedPerson/{V3}name/{V3}given") == "Jeanne"
     custodian = f"{V3}custodian/{V3}assignedCustodian/{V3}representedCustodianOrganization"
     assert root.findtext(f"{custodian}/{V3}name") == "CPTS Val-de-Bièvre"
     text = root.find(f"{V3}component/{V3}nonXMLBody/{V3}text")
@@ -167,7 +168,7 @@ def test_cda_without_sex_nor_birth_date_uses_null_flavors() -> None:
     root = ET.fromstring(build_cda(doc, build_pdf(doc)))
     patient = root.find(f"{V3}recordTarget/{V3}patientRole/{V3}patient")
     assert patient is not None
-    assert patient.find(f"{V3}administrativeGenderCode").get("nullFlavor") == "UNK"  # type: ignore[union-attr]
+    assert patient.find(f"{V3}administrativeGenderCode").get("code") == "UN"  # type: ignore[union-attr]
     assert patient.find(f"{V3}birthTime").get("nullFlavor") == "UNK"  # type: ignore[union-attr]
 
 
@@ -185,7 +186,8 @@ def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
         ]
         assert archive.read("IHE_XDM/SUBSET01/DOC0001.XML") == cda
         assert archive.getinfo("README.TXT").date_time == (2026, 11, 23, 18, 5, 0)
-        metadata = ET.fromstring(archive.read("IHE_XDM/SUBSET01/METADATA.XML"))
+        metadata_bytes = archive.read("IHE_XDM/SUBSET01/METADATA.XML")
+    metadata = ET.fromstring(metadata_bytes)
     entry = metadata.find(f"{RIM}RegistryObjectList/{RIM}ExtrinsicObject")
     assert entry is not None and entry.get("mimeType") == "text/xml"
     slots = {slot.get("name"): [v.text for v in slot.iter(f"{RIM}Value")] for slot in entry.findall(f"{RIM}Slot")}
@@ -196,7 +198,27 @@ def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
     codes = {c.get("nodeRepresentation") for c in entry.findall(f"{RIM}Classification")}
     assert "11488-4" in codes
     author = entry.find(f"{RIM}Classification/{RIM}Slot[@name='authorPerson']/{RIM}ValueList")
-    assert author is not None and (author.findtext(f"{RIM}Value") or "").startswith("810003456789^Jeanne Martin^")
+    assert author is not None and (author.findtext(f"{RIM}Value") or "").startswith("810003456789^Martin^Jeanne^")
+    schemes = {c.get("classificationScheme"): c for c in entry.findall(f"{RIM}Classification")}
+
+    def coded(scheme: str) -> tuple[str | None, list[str | None]]:
+        node = schemes[f"urn:uuid:{scheme}"]
+        return node.get("nodeRepresentation"), [v.text for v in node.iter(f"{RIM}Value")]
+
+    assert coded("41a5887f-8865-4c09-adf7-e362475b143a") == ("10", ["1.2.250.1.213.1.1.4.1"])  # classCode
+    assert coded("f0306f51-975f-434e-a61c-c59651d33983") == ("11488-4", ["2.16.840.1.113883.6.1"])  # typeCode
+    assert coded("f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1") == ("SA07", ["1.2.250.1.71.4.2.4"])  # healthcareFacilityTypeCode
+    assert coded("cccf5598-8b07-4b77-a05e-ae952c785ead") == ("AMBULATOIRE", ["1.2.250.1.213.1.1.4.9"])  # practiceSettingCode
+    assert coded("a09d5840-386c-46f2-b5ad-9c3699a4309d") == ("urn:ihe:iti:xds-sd:pdf:2008", ["1.3.6.1.4.1.19376.1.2.3"])
+    # the metadata say what the CDA header says
+    cda_root = ET.fromstring(cda)
+    facility = cda_root.find(f"{V3}componentOf/{V3}encompassingEncounter/{V3}location/{V3}healthCareFacility/{V3}code")
+    assert facility is not None and facility.get("code") == "SA07"
+    setting = cda_root.find(
+        f".//{V3}serviceEvent/{V3}performer/{V3}assignedEntity/{V3}representedOrganization/{V3}standardIndustryClassCode"
+    )
+    assert setting is not None and setting.get("code") == "AMBULATOIRE"
+    assert b"PDF/A" not in metadata_bytes  # our PDF is not PDF/A: the metadata do not claim it
     assert metadata.find(f"{RIM}RegistryObjectList/{RIM}RegistryPackage") is not None
 
 

@@ -1,0 +1,107 @@
+"""Pages of one's account: change one's password, sign out everywhere; choose a new password from a reset link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from dispatch.auth import accounts
+from dispatch.auth.models import User
+from dispatch.communities import service as communities
+from dispatch.pages import bp
+from dispatch.pages.common import pick_community
+from dispatch.pages.guard import SESSION_KEY, role_page, signed_in
+from dispatch.policy import Action
+from dispatch.web import now, runtime
+
+MIN_LENGTH, MAX_LENGTH = 10, 256
+LENGTH_ERROR = f"Le mot de passe doit compter entre {MIN_LENGTH} et {MAX_LENGTH} caractères."
+
+
+def _new_password_errors() -> tuple[str, dict[str, list[str]]]:
+    new, again = request.form.get("new_password", ""), request.form.get("new_password_again", "")
+    errors: dict[str, list[str]] = {}
+    if not MIN_LENGTH <= len(new) <= MAX_LENGTH:
+        errors["new_password"] = [LENGTH_ERROR]
+    elif new != again:
+        errors["new_password_again"] = ["Les deux saisies ne sont pas identiques."]
+    return new, errors
+
+
+@bp.route("/compte")
+def account() -> Any:
+    """Show the forms to change one's password and to sign out everywhere."""
+    signed_in()
+    return render_template("pages/account.html", errors={})
+
+
+@bp.route("/compte/mot-de-passe", methods=["POST"])
+def account_password() -> Any:
+    """Change one's own password; one's other sessions (phones, browsers) are signed out, this one stays."""
+    user: User = signed_in()
+    new, errors = _new_password_errors()
+    if not errors:
+        try:
+            accounts.change_password(
+                user=user,
+                current=request.form.get("current_password", "")[:MAX_LENGTH],
+                new=new,
+                ph=runtime().hasher,
+                now=now(),
+                keep=session.get(SESSION_KEY),
+            )
+        except accounts.WrongPassword:
+            errors["current_password"] = ["Mot de passe actuel incorrect."]
+    if errors:
+        return render_template("pages/account.html", errors=errors), 422
+    flash("Mot de passe changé. Vos autres sessions (téléphones, navigateurs) sont déconnectées.", "ok")
+    return redirect(url_for("pages.account"))
+
+
+@bp.route("/compte/deconnexion-partout", methods=["POST"])
+def account_sign_out_everywhere() -> BaseResponse:
+    """Sign out everywhere: every session and token of mine is revoked, this one included."""
+    accounts.sign_out_everywhere(user=signed_in(), now=now())
+    session.clear()
+    flash("Vous êtes déconnecté·e de tous vos appareils.", "ok")
+    return redirect(url_for("pages.sign_in"))
+
+
+@bp.route("/pilotage/membres/<int:user_id>/reinitialiser", methods=["POST"])
+@role_page(Action.MANAGE_COMMUNITY)
+def member_reset(user_id: int) -> BaseResponse:
+    """Send a member a single-use link, valid 24 h, to choose a new password."""
+    me = signed_in()
+    community = pick_community(me, Action.MANAGE_COMMUNITY)
+    member = communities.member_of(community=community, user_id=user_id)
+    if member is None or not member.active:
+        flash("Ce compte n'est pas un membre actif de la communauté.", "error")
+    else:
+        try:
+            accounts.start_reset(user=member, by=me, now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"])
+        except accounts.NoPhone:
+            flash(f"{member.name} n'a pas de numéro de portable : ajoutez-le d'abord.", "error")
+        else:
+            flash(f"Un lien de réinitialisation (valable 24 h, une seule fois) a été envoyé par SMS à {member.name}.", "ok")
+    return redirect(url_for("pages.members", community=community.id))
+
+
+@bp.route("/reinitialisation/<secret>", methods=["GET", "POST"])
+def reset_password(secret: str) -> Any:
+    """Choose a new password from a reset link; every session of the account is then signed out."""
+    at = now()
+    try:
+        accounts.usable_reset(secret=secret[:100], now=at)
+    except accounts.ResetUnusable:
+        return render_template("pages/reset.html", unusable=True, errors={}), 404
+    if request.method == "GET":
+        return render_template("pages/reset.html", unusable=False, errors={})
+    new, errors = _new_password_errors()
+    if errors:
+        return render_template("pages/reset.html", unusable=False, errors=errors), 422
+    accounts.finish_reset(secret=secret[:100], new=new, ph=runtime().hasher, now=at)
+    session.clear()
+    flash("Mot de passe enregistré : connectez-vous avec le nouveau.", "ok")
+    return redirect(url_for("pages.sign_in"))

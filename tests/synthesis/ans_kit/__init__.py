@@ -1,0 +1,1 @@
+"""The ANS test kit for CDA documents, as the tests run it."""

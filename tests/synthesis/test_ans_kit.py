@@ -1,0 +1,70 @@
+"""The synthesis CDA passes the ANS conformance kit: CDA extended XSD and CI-SIS schematron (issue 15)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dispatch.synthesis.cda import build_cda
+from dispatch.synthesis.document import build_pdf
+from dispatch.synthesis.messages import build_synthesis_message
+from tests.synthesis.ans_kit.kit import AnsKit
+from tests.synthesis.test_document import make_doc
+
+CUSTODIAN = "312345678900011"  # "3" + a SIRET
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> AnsKit:
+    return AnsKit(Path(tmp_path_factory.mktemp("ans-kit")))
+
+
+def test_the_cda_sent_in_the_xdm_archive_has_no_failed_rule(kit: AnsKit) -> None:
+    message = build_synthesis_message(make_doc(custodian_id=CUSTODIAN), sender="snp@cpts.mssante.fr", nil="NIL")
+    archive = next(part for part in message.iter_attachments() if part.get_filename() == "IHE_XDM.zip")
+    with zipfile.ZipFile(io.BytesIO(archive.get_content())) as xdm:
+        cda = xdm.read("IHE_XDM/SUBSET01/DOC0001.XML")
+    assert kit.failures(cda) == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"patient_sex": None, "appointment_at": None, "place": None},
+        {"patient_sex": "U", "treating_name": None, "physician_name": "Durand"},
+        {"physician_name": "Dr Anne de La Tour", "treating_name": "Jean-Paul LE GALL", "patient_sex": "M"},
+        {"custodian_id": "1750000123", "community_name": 'CPTS <Nord> & "Sud"', "text": "Fièvre à 39 °C"},
+    ],
+)
+def test_every_shape_of_synthesis_has_no_failed_rule(kit: AnsKit, changes: dict[str, object]) -> None:
+    doc = make_doc(**{"custodian_id": CUSTODIAN, **changes})
+    assert kit.failures(build_cda(doc, build_pdf(doc))) == []
+
+
+def test_an_unknown_birth_date_is_the_one_rule_left_to_the_operator(kit: AnsKit) -> None:
+    """The CI-SIS wants the birth date: without it we say it is unknown rather than invent one."""
+    doc = make_doc(custodian_id=CUSTODIAN, patient_birth_date=None)
+    failures = kit.failures(build_cda(doc, build_pdf(doc)))
+    assert len(failures) == 1 and "birthTime" in failures[0]
+
+
+def test_the_kit_catches_what_the_issue_found(kit: AnsKit) -> None:
+    """The kit is no rubber stamp: the header we produced before issue 15 fails it."""
+    doc = make_doc(custodian_id=CUSTODIAN)
+    cda = build_cda(doc, build_pdf(doc)).decode()
+    broken = re.sub(r"<legalAuthenticator>.*?</legalAuthenticator>", "", cda)
+    broken = broken.replace('<templateId root="1.3.6.1.4.1.19376.1.2.20" />', "")
+    failures = kit.failures(broken.encode())
+    assert any("legalAuthenticator" in failure for failure in failures)
+    assert any("1.3.6.1.4.1.19376.1.2.20" in failure for failure in failures)
+
+
+def test_without_a_configured_custodian_the_document_says_so_and_fails(kit: AnsKit) -> None:
+    """DISPATCH_CUSTODIAN_ID is required with the SMTP backend: an unknown custodian is not conformant."""
+    doc = make_doc()
+    failures = kit.failures(build_cda(doc, build_pdf(doc)))
+    assert failures and all("Custodian" in failure for failure in failures)

@@ -50,6 +50,7 @@ BASE: dict[str, Any] = {
     "DISPATCH_WEBPUSH_BACKEND": "inbox",
     "DISPATCH_SMTP_SECURITY": "tls",
     "DISPATCH_SMTP_FROM": "snp-dispatch@cpts.mssante.fr",
+    # The X-MSS-NIL header of every secure message: the placeholder until the MSSanté operator gives ours.
     "DISPATCH_MSSANTE_NIL": "SNP-DISPATCH",
     "DISPATCH_PUBLIC_URL": "http://127.0.0.1:5000",
     "DISPATCH_TOKEN_TTL_S": "43200",
@@ -85,6 +86,7 @@ BASE: dict[str, Any] = {
 # DISPATCH_SMTP_PORT, when not set, is the port of the security mode: implicit TLS (RFC 8314), submission
 # upgraded by STARTTLS (RFC 6409), plain relay.
 SMTP_PORTS = {"tls": "465", "starttls": "587", "none": "25"}
+MSSANTE_NIL_PLACEHOLDER = BASE["DISPATCH_MSSANTE_NIL"]
 
 
 def instance_secret(instance_path: Path) -> str:
@@ -113,9 +115,16 @@ def load(
         settings["DISPATCH_DATABASE_URL"] = f"sqlite:///{instance_path / 'dispatch.sqlite3'}"
     if not settings.get("DISPATCH_SECRET_KEY"):
         settings["DISPATCH_SECRET_KEY"] = instance_secret(instance_path)
+    # Links and Twilio's signed callback URL are the public address followed by a path: no double slash.
+    settings["DISPATCH_PUBLIC_URL"] = str(settings.get("DISPATCH_PUBLIC_URL") or "").strip().rstrip("/")
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DISPATCH_DATABASE_URL"]
     settings["SECRET_KEY"] = settings["DISPATCH_SECRET_KEY"]
     return settings
+
+
+def public_url(config: Mapping[str, Any], path: str) -> str:
+    """Return the address the public reaches `path` at: DISPATCH_PUBLIC_URL (any trailing slash dropped), then `path`."""
+    return str(config.get("DISPATCH_PUBLIC_URL") or "").strip().rstrip("/") + path
 
 
 def dev_inbox(config: Mapping[str, Any]) -> bool:

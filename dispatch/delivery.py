@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import bindparam, delete, select, update
 
+from dispatch.auth.accounts import RESET_KIND
 from dispatch.communities.models import Device, Physician
 from dispatch.communities.service import device_key
 from dispatch.db import db
@@ -113,6 +114,20 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
         )
 
 
+SENT_MARK = "[envoyé]"
+
+
+def reset_link_spent(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
+    """Blank a password-reset link once its message is sent or given up: the outbox keeps no usable secret."""
+    link = message.payload.get("link")
+    if outcome not in ("sent", "failed") or not link or link == SENT_MARK:
+        return
+    # A new dict: the JSON column sees an assignment, not an in-place change.
+    message.payload = {
+        key: value.replace(link, SENT_MARK) if isinstance(value, str) else value for key, value in message.payload.items()
+    }
+
+
 HOOKS = Hooks(
     devices=devices,
     forget_devices=forget_devices,
@@ -120,7 +135,7 @@ HOOKS = Hooks(
     phone_of=phone_of,
     open_requests=open_requests,
     current_offer=current_offer,
-    delivered={"synthesis": synthesis_delivered, None: trail},
+    delivered={"synthesis": synthesis_delivered, RESET_KIND: reset_link_spent, None: trail},
 )
 
 

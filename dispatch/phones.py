@@ -6,6 +6,9 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 INVALID_PHONE = "Numéro de téléphone invalide"
+# The numbering regions a community can be in: metropolitan France and the overseas departments and
+# collectivities with French numbers (La Réunion, Guadeloupe, Martinique, Guyane, Mayotte, Saint-Pierre-et-Miquelon).
+REGIONS = ("FR", "RE", "GP", "MQ", "GF", "YT", "PM")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 # The overseas departments share the French ten-digit national format ("0690 12 34 56") but have
 # country codes of their own: the ARCEP prefix says which (phonenumbers' region for it).
@@ -28,15 +31,17 @@ OVERSEAS_PREFIXES = {
 
 
 def normalize_phone(raw: str, region: str = "FR") -> str:
-    """Return the E.164 form of a phone number, or raise ValueError with a French message."""
+    """Return the E.164 form of a phone number, national formats read as in `region`; raise ValueError (French)."""
     text = (raw or "").strip()
     if not text or any(c.isalpha() for c in text):
         raise ValueError(INVALID_PHONE)
     if text.startswith("00"):
         text = "+" + text[2:]  # international prefix used in France and most of Europe
     digits = "".join(c for c in text if c.isdigit())
-    if not text.startswith("+") and len(digits) == 10:
-        region = OVERSEAS_PREFIXES.get(digits[:4], region)
+    if not text.startswith("+") and len(digits) == 10 and digits.startswith("0"):
+        # The ten-digit plan is one for metropolitan France and the overseas departments: the prefix says where
+        # the number belongs, whatever the community's region (a visitor's 06 in La Réunion is metropolitan).
+        region = OVERSEAS_PREFIXES.get(digits[:4], "FR")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
@@ -44,6 +49,17 @@ def normalize_phone(raw: str, region: str = "FR") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError(INVALID_PHONE)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def valid_in_some_region(raw: str) -> bool:
+    """Tell whether the number is valid read from one of the REGIONS (its community's is checked later)."""
+    for region in REGIONS:
+        try:
+            normalize_phone(raw, region)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def is_mobile(e164: str) -> bool:

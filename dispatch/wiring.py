@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,8 +17,10 @@ from dispatch.clock import SystemClock
 from dispatch.notify.inbox import InboxMail, InboxPush, InboxSms
 from dispatch.notify.service import Senders
 from dispatch.notify.vapid import load_or_create_vapid_key
+from dispatch.notify.webhooks import status_callback_url
 from dispatch.runtime import Clock, Ports, Runtime
 
+log = logging.getLogger(__name__)
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"  # the app's instance folder: kept keys
 
 
@@ -47,9 +50,23 @@ def proxy_hops(config: Mapping[str, Any]) -> int:
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Refuse settings the service must not start with: the dev inbox on a public (https) address, bad proxy hops."""
+    """Refuse settings the service must not start with (the dev inbox on a public address, Twilio without https,
+    bad proxy hops); warn of those it should not run with for long."""
     proxy_hops(config)
     public = str(config.get("DISPATCH_PUBLIC_URL") or "").strip().lower()
+    if config.get("DISPATCH_SMS_BACKEND") == "twilio" and not public.startswith("https://"):
+        # Twilio posts each SMS's statuses to DISPATCH_PUBLIC_URL, signed: in clear text anyone on the way
+        # reads the patients' numbers it carries.
+        raise ConfigurationError(
+            f"DISPATCH_SMS_BACKEND=twilio : DISPATCH_PUBLIC_URL={config.get('DISPATCH_PUBLIC_URL')!r} doit être une "
+            "adresse https, celle où Twilio rappelle le service avec le statut de chaque SMS ; le service ne démarre pas."
+        )
+    if config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_MSSANTE_NIL") == settings.MSSANTE_NIL_PLACEHOLDER:
+        log.warning(
+            "DISPATCH_MSSANTE_NIL is still the placeholder %r: every secure message carries it as X-MSS-NIL; "
+            "set the identifier the MSSanté operator gave the platform",
+            settings.MSSANTE_NIL_PLACEHOLDER,
+        )
     if settings.dev_inbox(config) and public.startswith("https:"):
         raise ConfigurationError(
             "DISPATCH_DEV_INBOX=1 publierait chaque message (patients, médecins) à l'adresse publique "
@@ -138,7 +155,7 @@ def senders(app: Flask) -> Senders:
     config = app.config
     callback = None
     if config["DISPATCH_SMS_BACKEND"] == "twilio":
-        callback = f"{config['DISPATCH_PUBLIC_URL']}/api/v1/webhooks/twilio/status"
+        callback = status_callback_url(config)  # the very URL the webhook checks Twilio's signature against
     return Senders(
         push=runtime.push,
         sms=runtime.sms,

@@ -27,7 +27,16 @@ class ResetUnusable(Exception):
 
 
 class NoPhone(Exception):
-    """The member has no mobile number to send the link to."""
+    """The member has no address on the channel asked for (mobile number for an SMS, email for a mail)."""
+
+    def __init__(self, channel: str = "sms") -> None:
+        super().__init__(channel)
+        self.channel = channel
+
+
+RESET_KIND = "password_reset"  # the outbox's kind: its link is blanked once sent (dispatch.delivery)
+RESET_CHANNELS = ("sms", "mail")
+RESET_SUBJECT = "SNP Dispatch : réinitialisation de votre mot de passe"
 
 
 def revoke_tokens(*, user_id: int, now: datetime, keep: str | None = None) -> int:
@@ -56,10 +65,36 @@ def sign_out_everywhere(*, user: User, now: datetime) -> int:
     return count
 
 
-def start_reset(*, user: User, by: User, now: datetime, public_url: str) -> PasswordReset:
-    """Send the member a single-use link to choose a new password, by SMS; earlier links stop working; commit."""
-    if not user.phone:
-        raise NoPhone()
+def reset_channel(user: User, channel: str | None) -> str:
+    """Return the channel a reset link goes by: the one asked for, else SMS if the member has a mobile, else mail."""
+    if channel is None:
+        channel = "sms" if user.phone or not user.email else "mail"
+    if not (user.phone if channel == "sms" else user.email):
+        raise NoPhone(channel)
+    return channel
+
+
+def reset_texts(*, name: str, link: str) -> tuple[str, str]:
+    """Return the SMS text and the mail's text that carry a reset link."""
+    sms = f"SNP Dispatch : choisissez votre nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
+    mail = (
+        f"Bonjour {name},\n\n"
+        "Le coordinateur de votre communauté a demandé la réinitialisation de votre mot de passe SNP Dispatch.\n"
+        "Pour choisir un nouveau mot de passe, ouvrez ce lien (valable 24 heures, utilisable une seule fois) :\n\n"
+        f"{link}\n\n"
+        "Si vous n'attendiez pas ce message, ignorez-le et prévenez votre coordinateur : "
+        "votre mot de passe actuel reste valable tant que le lien n'est pas utilisé.\n\n"
+        "SNP Dispatch\n"
+    )
+    return sms, mail
+
+
+def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel: str | None = None) -> PasswordReset:
+    """Send the member a single-use link to choose a new password, by SMS or mail; earlier links stop working; commit.
+
+    Only a hash of the link's secret is kept; the outbox holds the link until the message is sent (then blanked).
+    """
+    channel = reset_channel(user, channel)
     db.session.execute(
         update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)).values(used_at=now)
     )
@@ -70,13 +105,15 @@ def start_reset(*, user: User, by: User, now: datetime, public_url: str) -> Pass
     db.session.add(reset)
     db.session.flush()
     link = public_url.rstrip("/") + RESET_PATH + secret
+    sms, mail = reset_texts(name=user.name, link=link)
+    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
     enqueue(
-        channel="sms",
-        kind="password_reset",
+        channel=channel,
+        kind=RESET_KIND,
         key=f"password-reset-{reset.id}",
         now=now,
-        address=user.phone,
-        payload={"body": f"SNP Dispatch : choisissez votre nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"},
+        address=user.phone if channel == "sms" else user.email,
+        payload=payload,
     )
     db.session.commit()
     return reset

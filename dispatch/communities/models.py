@@ -19,6 +19,8 @@ class Community(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    # Where its national-format phone numbers belong ("0690 ...", "41 23 45"): FR or an overseas region.
+    region: Mapped[str] = mapped_column(String(2), default="FR", server_default="FR")
     exclusive_window_s: Mapped[int] = mapped_column(default=3600)
     response_window_s: Mapped[int] = mapped_column(default=7200)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

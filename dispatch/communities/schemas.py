@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import available_timezones
 
 import marshmallow as ma
+from flask import has_request_context, request
 from marshmallow import fields, validate
 
 from dispatch.communities import service
-from dispatch.communities.models import KINDS
-from dispatch.phones import normalize_phone
+from dispatch.communities.models import KINDS, Community
+from dispatch.db import db
+from dispatch.phones import REGIONS, normalize_phone
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
-
-if TYPE_CHECKING:
-    from dispatch.communities.models import Community
 
 TIMEZONES = sorted(available_timezones())
 WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
+REGION = fields.String(
+    validate=validate.OneOf(REGIONS),
+    metadata={
+        "description": "Région de numérotation des numéros saisis au format national (« 41 23 45 ») : FR (métropole), "
+        "RE, GP, MQ, GF, YT ou PM. Un numéro à dix chiffres se lit d'après son préfixe (0690, 0692…), où qu'il soit saisi."
+    },
+)
+
+
+def community_region(community_id: object) -> str:
+    """Return the phone region of a community, FR when there is no such community (refused further on)."""
+    if not isinstance(community_id, int) or isinstance(community_id, bool):
+        return "FR"
+    community = db.session.get(Community, community_id)
+    return community.region if community is not None else "FR"
 
 
 def windows_valid(data: dict[str, Any], community: Community | None = None) -> None:
@@ -50,6 +64,7 @@ class CommunityPatch(Schema):
     allow_non_mssante = fields.Boolean(
         metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
     )
+    region = REGION
 
 
 class CommunityOut(Schema):
@@ -59,6 +74,7 @@ class CommunityOut(Schema):
     exclusive_window_s = fields.Integer()
     response_window_s = fields.Integer()
     allow_non_mssante = fields.Boolean()
+    region = fields.String(metadata={"description": REGION.metadata["description"]})
     created_at = UTCDateTime()
 
 
@@ -76,12 +92,22 @@ class MemberIn(Schema):
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)
 
+    def __init__(self, *args: Any, region: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = region  # the community's; None: the one named by the URL (/communities/<id>/members)
+
+    def _region(self) -> str:
+        if self.region is not None:
+            return self.region
+        view_args = request.view_args if has_request_context() else None
+        return community_region((view_args or {}).get("community_id"))
+
     @ma.validates_schema
     def physician_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, list[str]] = {}
         if "phone" in data:
             try:
-                data["phone"] = normalize_phone(data["phone"])
+                data["phone"] = normalize_phone(data["phone"], self._region())
             except ValueError:
                 errors["phone"] = ["Numéro de téléphone invalide."]
         if data.get("role") == "physician":

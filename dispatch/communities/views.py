@@ -186,19 +186,37 @@ class ResetOut(Schema):
     expires_at = UTCDateTime()
 
 
+class ResetIn(Schema):
+    channel = ma.fields.String(
+        validate=ma.validate.OneOf(accounts.RESET_CHANNELS),
+        metadata={"description": "sms ou mail (l'adresse email du membre) ; par défaut SMS s'il a un portable, sinon mail"},
+    )
+
+
+NO_ADDRESS = {
+    "sms": ("no_phone", "Ce membre n'a pas de numéro de portable : ajoutez-le d'abord."),
+    "mail": ("no_email", "Ce membre n'a pas d'adresse email : ajoutez-la d'abord."),
+}
+
+
 @bp.route("/communities/<int:community_id>/members/<int:user_id>/password-reset", methods=["POST"])
+@bp.arguments(ResetIn, required=False)
 @bp.response(202, ResetOut)
-@bp.alt_response(422, description="Le membre n'a pas de numéro de portable (no_phone)")
-def reset_password(community_id: int, user_id: int) -> dict[str, Any]:
-    """Send a member a single-use link, valid 24 h, to choose a new password (by SMS); earlier links stop working."""
+@bp.alt_response(422, description="Le membre n'a pas de portable (no_phone) ou pas d'email (no_email) pour ce canal")
+def reset_password(args: dict[str, Any], community_id: int, user_id: int) -> dict[str, Any]:
+    """Send a member a single-use link, valid 24 h, to choose a new password (by SMS or mail); earlier links stop working."""
     community = visible_community(community_id)
     member = service.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         raise Problem(404, "not_found", "Membre introuvable dans cette communauté.")
     try:
         reset = accounts.start_reset(
-            user=member, by=current_user(), now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"]
+            user=member,
+            by=current_user(),
+            now=now(),
+            public_url=current_app.config["DISPATCH_PUBLIC_URL"],
+            channel=(args or {}).get("channel"),
         )
-    except accounts.NoPhone:
-        raise Problem(422, "no_phone", "Ce membre n'a pas de numéro de portable : ajoutez-le d'abord.") from None
+    except accounts.NoPhone as exc:
+        raise Problem(422, *NO_ADDRESS[exc.channel]) from None
     return {"expires_at": reset.expires_at}

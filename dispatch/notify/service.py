@@ -22,7 +22,8 @@ from dispatch.phones import normalize_phone
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 50  # a round's fallbacks are due at once; bounded so a bug cannot spin forever
-# Twilio's message statuses in the order they can follow each other; the last rank is final.
+# Twilio's statuses of an outgoing message (the Message resource's `status`) in the order they can follow
+# each other; rank 4 ends delivery, `read` (RCS, WhatsApp) can still follow it.
 PROVIDER_RANKS = {
     "accepted": 0,
     "scheduled": 0,
@@ -30,11 +31,17 @@ PROVIDER_RANKS = {
     "sending": 2,
     "sent": 3,
     "delivered": 4,
+    "partially_delivered": 4,  # only some segments of a long SMS arrived
     "undelivered": 4,
     "failed": 4,
     "canceled": 4,
     "read": 5,
 }
+# Statuses of an incoming message: no SMS of ours ever has them, a callback bearing one changes nothing.
+INBOUND_STATUSES = ("receiving", "received")
+TWILIO_STATUSES = (*PROVIDER_RANKS, *INBOUND_STATUSES)
+# Final statuses after which the recipient may lack the text: the domain is told (the operator calls).
+NOT_DELIVERED = ("undelivered", "failed", "canceled", "partially_delivered")
 
 
 # What the sender asks the domain it serves: registered by create_app (dispatch.delivery), so that this
@@ -328,8 +335,8 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
             retry=result.outcome is Outcome.TRANSIENT,
             rng=senders.rng,
         )
-    if message.status == "failed":
-        _after(message, "failed", now=now, hooks=senders.hooks)
+    if message.status in ("sent", "failed"):
+        _after(message, message.status, now=now, hooks=senders.hooks)
 
 
 def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime, hooks: Hooks = NO_HOOKS) -> bool:
@@ -337,11 +344,14 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
     row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id, OutboxMessage.channel == "sms"))
     if row is None:
         return False
+    if status not in PROVIDER_RANKS:  # an incoming message's status: nothing to say about ours
+        log.warning("twilio reported %s for the outgoing sms %s: ignored", status, row.id)
+        return True
     rank = PROVIDER_RANKS[status]
     earlier = [name for name, value in PROVIDER_RANKS.items() if value < rank]
     # Conditional update: callbacks arrive out of order and concurrently; a status never moves back.
     values: dict[str, Any] = {"provider_status": status}
-    if status in ("undelivered", "failed"):
+    if status in NOT_DELIVERED:
         values["last_error"] = f"twilio {status}" + (f" (error {error_code})" if error_code else "")
     moved = db.session.execute(
         update(OutboxMessage)
@@ -349,7 +359,7 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount == 1 and status in ("undelivered", "failed"):  # type: ignore[attr-defined]
+    if moved.rowcount == 1 and status in NOT_DELIVERED:  # type: ignore[attr-defined]
         db.session.refresh(row)
         _after(row, "undelivered", now=now, hooks=hooks, error_code=error_code)
     db.session.commit()

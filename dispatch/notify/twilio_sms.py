@@ -107,7 +107,9 @@ class TwilioSms:
         except (TwilioException, requests.exceptions.RequestException) as error:
             logger.error("twilio sms failed: %s", type(error).__name__)
             return DeliveryResult(Outcome.PERMANENT, detail=type(error).__name__)
-        return DeliveryResult(Outcome.SENT, provider_id=sent.sid, extra={"status": str(sent.status or "")})
+        # Segments are what Twilio bills: texts are written to stay within one or two (dispatch.texts).
+        extra = {"status": str(sent.status or ""), "segments": str(sent.num_segments or "")}
+        return DeliveryResult(Outcome.SENT, provider_id=sent.sid, extra=extra)
 
 
 def _classify_rest_error(status: int | None, code: int | None) -> DeliveryResult:

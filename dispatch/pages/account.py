@@ -72,19 +72,25 @@ def account_sign_out_everywhere() -> BaseResponse:
 @bp.route("/pilotage/membres/<int:user_id>/reinitialiser", methods=["POST"])
 @role_page(Action.MANAGE_COMMUNITY)
 def member_reset(user_id: int) -> BaseResponse:
-    """Send a member a single-use link, valid 24 h, to choose a new password."""
+    """Send a member a single-use link, valid 24 h, to choose a new password, by the channel chosen (SMS or mail)."""
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
     member = communities.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         flash("Ce compte n'est pas un membre actif de la communauté.", "error")
     else:
+        asked = request.form.get("channel")
         try:
-            accounts.start_reset(user=member, by=me, now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"])
-        except accounts.NoPhone:
-            flash(f"{member.name} n'a pas de numéro de portable : ajoutez-le d'abord.", "error")
+            channel = accounts.reset_channel(member, asked if asked in accounts.RESET_CHANNELS else None)
+            accounts.start_reset(
+                user=member, by=me, now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"], channel=channel
+            )
+        except accounts.NoPhone as exc:
+            missing = "de numéro de portable : ajoutez-le" if exc.channel == "sms" else "d'adresse email : ajoutez-la"
+            flash(f"{member.name} n'a pas {missing} d'abord.", "error")
         else:
-            flash(f"Un lien de réinitialisation (valable 24 h, une seule fois) a été envoyé par SMS à {member.name}.", "ok")
+            by = "SMS" if channel == "sms" else "mail"
+            flash(f"Un lien de réinitialisation (valable 24 h, une seule fois) a été envoyé par {by} à {member.name}.", "ok")
     return redirect(url_for("pages.members", community=community.id))
 
 

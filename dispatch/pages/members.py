@@ -114,7 +114,7 @@ def member_add() -> Any:
     data.pop("community", None)
     if data.get("role") != "physician":
         data = {k: v for k, v in data.items() if k not in ("rpps", "kind", "mssante", "address")}
-    args, errors = validate(MemberIn(), data)
+    args, errors = validate(MemberIn(region=community.region), data)
     if args is None:
         return _page(community, values=data, errors=errors, status=422)
     try:
@@ -192,7 +192,7 @@ def member_import() -> Any:
         generated = "password" not in data
         if generated:
             data["password"] = secrets.token_urlsafe(12)
-        args, errors = validate(MemberIn(), data)
+        args, errors = validate(MemberIn(region=community.region), data)
         for field, messages in errors.items():
             problems.append(f"Ligne {line} — {FIELD_LABELS.get(field, field)} : {' '.join(messages)}")
         if args is not None:

@@ -141,22 +141,23 @@ def console_open() -> Any:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     try:
-        opened = existing or opening.open_from_input(
-            community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
+        opened = (
+            opening.Opened(existing)
+            if existing
+            else opening.open_from_input(
+                community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
+            )
         )
     except opening.Invalid as exc:
         return _console(community, values=data, errors=exc.errors, triage=triage, status=422)
-    flash(f"Demande n° {opened.id} ouverte.", "ok")
-    changed = db.session.scalar(
-        select(Event.data).where(Event.request_id == opened.id, Event.type == "treating_address_changed").limit(1)
-    )
-    if changed and not existing:  # the operator is told when the address differs from the one the directory had
+    flash(f"Demande n° {opened.request.id} ouverte.", "ok")
+    for changed in opened.warnings:  # the operator is told when the address differs from the one the directory had
         flash(
             f"Attention : l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']}) ; "
             f"la nouvelle ({changed['after']}) est retenue.",
             "warn",
         )
-    return redirect(url_for("pages.console_request", request_id=opened.id))
+    return redirect(url_for("pages.console_request", request_id=opened.request.id))
 
 
 @bp.route("/console/live")

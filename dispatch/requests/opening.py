@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,14 @@ class Invalid(Exception):
         self.errors = errors
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A request just opened, and what the operator must be told about it (e.g. a treating GP's changed address)."""
+
+    request: Request
+    warnings: tuple[dict[str, Any], ...] = ()
+
+
 def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
     """Return the request this user already opened with this idempotency key, if any."""
     if key is None:
@@ -39,7 +48,7 @@ def open_from_input(
     now: datetime,
     actor: service.Actor,
     idempotency_key: str | None = None,
-) -> Request:
+) -> Opened:
     """Name the treating GP (member or directory entry) and open the request, once per idempotency key."""
     patient, treating_in = args["patient"], args["treating_physician"]
     declared = treating_in["status"] == "declared"
@@ -75,7 +84,7 @@ def open_from_input(
         "treating_mssante": treating.mssante if treating else mssante,
     }
     try:
-        return service.open_request(
+        request = service.open_request(
             community=community,
             fields=fields,
             treating=treating,
@@ -91,4 +100,6 @@ def open_from_input(
         existing = find_existing(opened_by_id=opened_by.id, key=idempotency_key)
         if existing is None:
             raise
-        return existing
+        return Opened(existing)
+    # The notes, recorded on the trail, are also what the operator is warned of now.
+    return Opened(request, tuple({"code": code, **data} for code, data in notes))

@@ -9,9 +9,10 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from dispatch.audit.service import KINDS as ACCESS_KINDS
+from dispatch.communities.schemas import community_region
 from dispatch.escalation.machine import STATES
 from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES
-from dispatch.phones import normalize_phone
+from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
 
@@ -26,16 +27,9 @@ class PatientIn(Schema):
 
     @ma.validates("phone")
     def phone_valid(self, value: str, **kwargs: Any) -> None:
-        try:
-            normalize_phone(value)
-        except ValueError:
-            raise ma.ValidationError("Numéro de téléphone invalide.") from None
-
-    @ma.post_load
-    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if data.get("phone"):
-            data["phone"] = normalize_phone(data["phone"])
-        return data
+        # Read as in the community's region by RequestIn, which knows the community.
+        if not valid_in_some_region(value):
+            raise ma.ValidationError("Numéro de téléphone invalide.")
 
 
 class TreatingIn(Schema):
@@ -66,6 +60,17 @@ class RequestIn(Schema):
     description = text(4000, allow_empty=True, multiline=True)
     patient = fields.Nested(PatientIn, required=True)
     treating_physician = fields.Nested(TreatingIn, required=True)
+
+    @ma.post_load
+    def patient_phone(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Put the patient's number in E.164, a national format read as in the community's region."""
+        patient = data["patient"]
+        if patient.get("phone"):
+            try:
+                patient["phone"] = normalize_phone(patient["phone"], community_region(data["community_id"]))
+            except ValueError:
+                raise ma.ValidationError({"patient": {"phone": ["Numéro de téléphone invalide."]}}) from None
+        return data
 
 
 class RequestQuery(Schema):
@@ -117,6 +122,22 @@ class RequestOut(Schema):
     place = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
     anonymised = fields.Boolean()
+
+
+class WarningOut(Schema):
+    code = fields.String(
+        validate=validate.OneOf(("treating_address_changed",)),
+        metadata={"description": "treating_address_changed : l'adresse MSSanté saisie remplace celle de l'annuaire"},
+    )
+    before = fields.String(metadata={"description": "L'adresse que l'annuaire de la communauté avait"})
+    after = fields.String(metadata={"description": "L'adresse retenue, celle saisie"})
+
+
+class OpenedOut(RequestOut):
+    warnings = fields.List(
+        fields.Nested(WarningOut),
+        metadata={"description": "Ce que l'opérateur doit savoir de la demande qu'il vient d'ouvrir ; vide le plus souvent"},
+    )
 
 
 class CancelIn(Schema):

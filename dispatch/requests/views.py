@@ -20,7 +20,16 @@ from dispatch.escalation.models import Event, Request
 from dispatch.policy import Action
 from dispatch.requests import disclosure, opening, queries
 from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import AccessOut, CancelIn, EventOut, RequestIn, RequestOut, RequestQuery, request_json
+from dispatch.requests.schemas import (
+    AccessOut,
+    CancelIn,
+    EventOut,
+    OpenedOut,
+    RequestIn,
+    RequestOut,
+    RequestQuery,
+    request_json,
+)
 from dispatch.schemas import PageArgs, with_next_link
 from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
@@ -29,7 +38,7 @@ bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes
 
 @bp.route("/requests", methods=["POST"])
 @bp.arguments(RequestIn)
-@bp.response(201, RequestOut)
+@bp.response(201, OpenedOut)
 @bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}])
 @answers_from_memory
 def open_request(args: dict[str, Any]) -> Any:
@@ -46,7 +55,8 @@ def open_request(args: dict[str, Any]) -> Any:
     at = now()
     existing = opening.find_existing(opened_by_id=user.id, key=key)
     if existing is not None:  # the answer of a replay shows the patient again: a read like any other
-        return jsonify(request_json(disclosure.show(user, existing, what="request", now=at, client=client_label()))), 201
+        shown = request_json(disclosure.show(user, existing, what="request", now=at, client=client_label()))
+        return jsonify(shown | {"warnings": []}), 201
     try:
         opened = opening.open_from_input(
             community=community, args=args, opened_by=user, now=at, actor=actor(user), idempotency_key=key
@@ -54,7 +64,8 @@ def open_request(args: dict[str, Any]) -> Any:
     except opening.Invalid as exc:
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
     # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
-    return jsonify(request_json(disclosure.as_opened(user, opened, now=at))), 201
+    shown = request_json(disclosure.as_opened(user, opened.request, now=at))
+    return jsonify(shown | {"warnings": list(opened.warnings)}), 201
 
 
 @bp.route("/requests", methods=["GET"])

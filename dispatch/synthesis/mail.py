@@ -1,8 +1,9 @@
-"""Build the secure messages of the outbox from the stored request and synthesis."""
+"""Build the mails of the outbox: secure messages from the stored request and synthesis, plain ones from their payload."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 from flask import current_app
 
@@ -11,13 +12,27 @@ from dispatch.db import db
 from dispatch.escalation.models import Request, Synthesis
 from dispatch.notify.models import OutboxMessage
 from dispatch.synthesis.document import TakenNotice
-from dispatch.synthesis.messages import build_synthesis_message, build_taken_message
+from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, message_id
 from dispatch.synthesis.service import synthesis_doc
+
+
+def build_plain(message: OutboxMessage, *, sender: str) -> EmailMessage:
+    """Return a plain French mail whose payload says everything: subject and text (e.g. a password-reset link)."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.address or ""
+    mail["Subject"] = message.payload["subject"]
+    mail["Date"] = format_datetime(message.created_at)
+    mail["Message-ID"] = message_id(message.kind.replace("_", "-"), message.id, sender)
+    mail.set_content(message.payload["body"])
+    return mail
 
 
 def build_mail(message: OutboxMessage) -> EmailMessage:
     """Return the MIME message for an outbox row of the mail channel."""
     sender = current_app.config["DISPATCH_SMTP_FROM"]
+    if "subject" in message.payload:  # a plain mail, about no request (not an MSSanté message)
+        return build_plain(message, sender=sender)
     nil = current_app.config["DISPATCH_MSSANTE_NIL"]
     request = db.session.get(Request, message.request_id)
     assert request is not None

@@ -14,7 +14,7 @@ from dispatch.escalation.models import Event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.twilio_sms import TwilioSms
 from tests.notify.conftest import PUBLIC_URL, SENDER, Live
-from tests.peers.fcm import QUOTA_EXCEEDED, UNAVAILABLE
+from tests.peers.fcm import INTERNAL, QUOTA_EXCEEDED, UNAVAILABLE
 from tests.peers.twilio import TOO_MANY_REQUESTS
 from tests.peers.twilio import UNAVAILABLE as TWILIO_UNAVAILABLE
 
@@ -182,6 +182,31 @@ def test_bursts_of_503_and_429_are_retried_with_backoff_then_delivered(live: Liv
     assert [r.status for r in rows(channel="push")] == ["sent"] * 6
     assert sorted(m["token"] for m in live.fcm.messages) == sorted(f"tok-{p.id}" for p in w["others"])
     assert len(live.fcm.calls) == 11 and live.twilio.calls == []
+
+
+def test_unavailable_and_internal_are_backed_off_exponentially(live: Live) -> None:
+    """FCM's 503 UNAVAILABLE and 500 INTERNAL: the outbox's backoff doubles per attempt, never sooner (issue 15)."""
+    w = world(live, physicians=1, treating=False)
+    for failure in (UNAVAILABLE, INTERNAL, UNAVAILABLE, INTERNAL):
+        live.fcm.fail_next(1, failure)
+    live.make.open(w["operator"], w["community"])
+    [physician] = w["others"]
+    no_jitter = 1.0  # the jitter draws its top value: the delay is the whole exponential step
+
+    for attempt, (code, delay) in enumerate([("UNAVAILABLE", 2), ("INTERNAL", 4), ("UNAVAILABLE", 8), ("INTERNAL", 16)], 1):
+        live.make.deliver(rng=lambda: no_jitter)
+        [row] = rows(channel="push")
+        assert (row.status, row.attempts, row.last_error) == ("pending", attempt, f"{code}=1")
+        assert row.next_attempt_at == live.clock.now() + timedelta(seconds=delay)
+        live.clock.advance(seconds=delay - 1)
+        live.make.deliver(rng=lambda: no_jitter)  # one second early: not asked again
+        assert len(live.fcm.calls) == attempt
+        live.clock.advance(seconds=1)
+
+    live.make.deliver(rng=lambda: no_jitter)
+    [row] = rows(channel="push")
+    assert (row.status, row.attempts) == ("sent", 5)
+    assert [m["token"] for m in live.fcm.messages] == [f"tok-{physician.id}"] and live.twilio.calls == []
 
 
 def test_a_push_failing_past_its_attempts_falls_back_to_an_sms(live: Live) -> None:

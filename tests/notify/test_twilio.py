@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
+from dispatch import texts
+from dispatch.gsm7 import segments
 from dispatch.notify.ports import Outcome, SmsMessage
 from dispatch.notify.twilio_sms import TwilioSms
 from dispatch.phones import is_mobile, normalize_phone
+from tests.notify.test_sms_texts import LINK, NOW, PHYSICIAN, PLACE, TOWN
 from tests.peers.guard import forbid_outbound
 from tests.peers.twilio import TOO_MANY_REQUESTS, UNAVAILABLE, TwilioPeer
 
@@ -43,7 +47,7 @@ def test_sms_is_sent_with_the_provider_sid(peer: TwilioPeer, sms: TwilioSms) -> 
 
     assert result.outcome is Outcome.SENT
     assert result.provider_id is not None and re.fullmatch(r"SM[0-9a-f]{32}", result.provider_id)
-    assert result.extra == {"status": "queued"}
+    assert result.extra == {"status": "queued", "segments": "1"}
     [sent] = peer.messages
     assert sent.sid == result.provider_id
     assert sent.form["To"] == TO
@@ -180,3 +184,29 @@ def test_a_landline_is_permanent_and_says_so(peer: TwilioPeer, sms: TwilioSms, c
     assert result.outcome is Outcome.PERMANENT
     assert result.detail == "http 400 code 21614 (not_mobile)" and result.extra == {"reason": "not_mobile"}
     assert "+33142685300" not in caplog.text + result.detail
+
+
+def longest_texts() -> list[tuple[str, str, int]]:
+    """Return (template, text, most segments allowed) for each SMS at its longest realistic values."""
+    deadline, appointment = datetime(2026, 9, 22, 14, 30, tzinfo=UTC), datetime(2026, 9, 23, 14, 30, tzinfo=UTC)
+    offers = [
+        texts.offer_sms(request_id=123456, motive=motive, city=TOWN, deadline=deadline, tz="Europe/Paris", link=LINK)
+        for motive in texts.MOTIVE_LABELS
+    ]
+    operators = [texts.operator_expired_sms(request_id=123456, motive=motive) for motive in texts.MOTIVE_LABELS]
+    patient = texts.patient_sms(physician_name=PHYSICIAN, appointment_at=appointment, place=PLACE, tz="Europe/Paris", now=NOW)
+    return [
+        ("offer", max(offers, key=len), 1),
+        ("patient_appointment", patient, 2),
+        ("operator_expired", max(operators, key=len), 1),
+    ]
+
+
+@pytest.mark.parametrize(("template", "body", "most"), longest_texts(), ids=lambda value: value if isinstance(value, str) else "")
+def test_each_sms_template_takes_the_segments_twilio_reports(
+    peer: TwilioPeer, sms: TwilioSms, template: str, body: str, most: int
+) -> None:
+    result = sms.send(SmsMessage(to=TO, body=body, idempotency_key=template))
+
+    assert result.outcome is Outcome.SENT
+    assert int(result.extra["segments"]) == segments(body) <= most, (template, len(body), body)

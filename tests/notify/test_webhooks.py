@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from dispatch import create_app
 from dispatch.db import db
 from dispatch.escalation.models import Event
+from dispatch.notify.inbox import Recorder
 from dispatch.notify.models import OutboxMessage
+from dispatch.runtime import Ports
+from dispatch.wiring import senders
+from tests.conftest import TEST_SETTINGS, serving
 from tests.notify.conftest import PUBLIC_URL, Live
 
 PATH = "/api/v1/webhooks/twilio/status"
@@ -140,3 +146,55 @@ def test_a_patient_landline_is_on_the_request_for_the_operator(live: Live) -> No
     [failed] = [e for e in events if e["type"] == "patient_appointment_failed"]
     assert failed["data"]["reason"] == "not_mobile" and "21614" in failed["data"]["error"]
     assert landline not in str(failed["data"])  # the trail is also read by coordinators: no patient number in it
+
+
+@pytest.mark.parametrize(
+    ("statuses", "final"),
+    [
+        (("accepted", "scheduled", "queued", "sending", "sent", "delivered", "read"), "read"),
+        (("sent", "partially_delivered", "delivered"), "partially_delivered"),
+        (("scheduled", "canceled", "queued"), "canceled"),
+        (("sending", "failed", "sent"), "failed"),
+        (("sent", "receiving", "received"), "sent"),  # an incoming message's statuses say nothing of ours
+    ],
+    ids=["the-whole-path", "partially-delivered", "canceled", "failed", "inbound"],
+)
+def test_every_twilio_status_is_understood(live: Live, statuses: tuple[str, ...], final: str) -> None:
+    _, row = patient_sms(live)
+    for status in statuses:
+        assert post(live, callback(row.provider_id or "", status)).status_code == 204, status
+    assert status_of(row) == final
+
+
+@pytest.mark.parametrize("status", ["partially_delivered", "canceled"])
+def test_an_sms_that_may_lack_its_text_is_recorded_on_the_request(live: Live, status: str) -> None:
+    request_id, row = patient_sms(live)
+
+    assert post(live, callback(row.provider_id or "", status)).status_code == 204
+
+    event = db.session.scalars(
+        select(Event).where(Event.request_id == request_id, Event.type == "patient_appointment_undelivered")
+    ).one()
+    assert event.data["provider_status"] == status
+
+
+def test_a_trailing_slash_in_the_public_url_changes_neither_the_callback_nor_its_check(
+    database_url: str, ports: dict[str, Recorder]
+) -> None:
+    settings = {
+        **TEST_SETTINGS,
+        "DISPATCH_DATABASE_URL": database_url,
+        "DISPATCH_SMS_BACKEND": "twilio",
+        "TWILIO_AUTH_TOKEN": "auth-token",
+        "DISPATCH_PUBLIC_URL": PUBLIC_URL + "/",
+    }
+    application = create_app(settings, ports=Ports(**ports))
+    with serving(application):
+        url = senders(application).sms_callback
+        assert url == PUBLIC_URL + PATH  # what Twilio is given, and what it signs
+
+        form = callback("SM" + "f" * 32, "delivered")
+        signature = RequestValidator("auth-token").compute_signature(url, form)
+        answer = application.test_client().post(PATH, data=form, headers={"X-Twilio-Signature": signature})
+
+    assert answer.status_code == 404  # signature accepted; no SMS of ours bears that sid

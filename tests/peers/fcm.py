@@ -35,6 +35,7 @@ INVALID_TOKEN = (
     ),
 )
 UNAVAILABLE = (503, google_error(503, "UNAVAILABLE", "The service is currently unavailable.", "UNAVAILABLE"))
+INTERNAL = (500, google_error(500, "INTERNAL", "Internal error encountered.", "INTERNAL"))
 QUOTA_EXCEEDED = (
     429,
     google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for the sender.", "QUOTA_EXCEEDED"),

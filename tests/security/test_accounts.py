@@ -2,7 +2,8 @@
 
 11: the pages' cookie carried the raw API bearer token (signed, not encrypted): a leaked cookie was a 12-hour API
 credential. It now holds a pages' session id that the API refuses.
-14: change one's password, a coordinator's single-use reset link by SMS, sign out everywhere, "compte désactivé".
+14: change one's password, a coordinator's single-use reset link by SMS or mail (blanked in the outbox once sent),
+sign out everywhere, "compte désactivé".
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import re
 from typing import Any
 
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
 
+from dispatch.auth import accounts
 from dispatch.auth.models import PasswordReset
 from dispatch.db import db
+from dispatch.notify.models import OutboxMessage
+from dispatch.notify.ports import DeliveryResult, Outcome
 from tests.conftest import PASSWORD
 from tests.pages.conftest import PageClient
 
@@ -128,3 +133,75 @@ def test_the_members_page_sends_the_link(app: Any, make: Any, world: dict[str, A
     response = coordinator.post(f"/pilotage/membres/{a['physician'].user.id}/reinitialiser")
     assert response.status_code == 302
     assert "Un lien de réinitialisation" in coordinator.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def _reset_rows() -> list[OutboxMessage]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "password_reset")))
+
+
+def test_a_reset_link_by_sms_leaves_the_outbox_once_sent(
+    app: Any, make: Any, world: dict[str, Any], ports: Any, clock: Any
+) -> None:
+    a = world["a"]
+    member = a["physician"]
+    path = f"/communities/{a['community'].id}/members/{member.user.id}/password-reset"
+    assert make.call("POST", path, a["coordinator"], json={"channel": "sms"}).status_code == 202
+    (row,) = _reset_rows()
+    link = row.payload["link"]
+    secret = link.rsplit("/", 1)[1]
+    assert link in row.payload["body"]  # kept only while it must still be sent
+    (reset,) = db.session.scalars(select(PasswordReset))
+    assert secret not in repr([getattr(reset, c.key) for c in PasswordReset.__table__.columns])  # a hash only
+    ports["sms"].script.append(DeliveryResult(outcome=Outcome.TRANSIENT, detail="twilio 503"))
+    make.deliver()
+    (row,) = _reset_rows()
+    assert row.status == "pending" and row.payload["link"] == link  # not sent yet: the retry needs it
+    clock.advance(minutes=10)  # the retry is due after its backoff
+    make.deliver()
+    (row,) = _reset_rows()
+    assert row.status == "sent"
+    assert secret not in str(row.payload) and row.payload["link"] == "[envoyé]"
+    assert row.payload["body"].endswith("une seule fois) : [envoyé]")
+    assert secret in ports["sms"].sent[-1].body  # the member got the real link
+    assert PageClient(app).get(f"/reinitialisation/{secret}").status_code == 200
+
+
+def test_a_reset_link_by_mail_goes_to_the_members_email(app: Any, make: Any, world: dict[str, Any], ports: Any) -> None:
+    a = world["a"]
+    member = a["physician"]
+    path = f"/communities/{a['community'].id}/members/{member.user.id}/password-reset"
+    refused = make.call("POST", path, a["coordinator"], json={"channel": "mail"})
+    assert refused.status_code == 422 and refused.json["code"] == "no_email"
+    assert make.call("POST", path, a["coordinator"], json={"channel": "pigeon"}).status_code == 422
+    member.user.email = "marie.medecin@example.fr"
+    db.session.commit()
+    assert make.call("POST", path, a["coordinator"], json={"channel": "mail"}).status_code == 202
+    make.deliver()
+    (mail,) = [m for m in ports["mail"].sent if "mot de passe" in str(m["Subject"])]
+    assert mail["To"] == "marie.medecin@example.fr" and mail["Subject"] == accounts.RESET_SUBJECT
+    assert not mail.is_multipart() and mail["X-MSS-NIL"] is None  # a plain mail, not an MSSanté message
+    text = mail.get_content()
+    assert text.startswith(f"Bonjour {member.user.name},")
+    found = re.search(r"https?://\S+/reinitialisation/(\S+)", text)
+    assert found is not None
+    (row,) = _reset_rows()
+    assert row.channel == "mail" and row.status == "sent"
+    assert found.group(1) not in str(row.payload) and "[envoyé]" in row.payload["body"]
+    page = PageClient(app)
+    assert page.get(f"/reinitialisation/{found.group(1)}").status_code == 200
+    done = page.post(f"/reinitialisation/{found.group(1)}", {"new_password": NEW, "new_password_again": NEW})
+    assert done.status_code == 302
+    assert make.client.post("/api/v1/auth/token", json={"login": member.user.login, "password": NEW}).status_code == 200
+
+
+def test_without_a_channel_the_link_goes_by_sms_else_by_mail(app: Any, make: Any, world: dict[str, Any], ports: Any) -> None:
+    a = world["a"]
+    member = a["physician"].user
+    member.phone, member.email = None, "sans.portable@example.fr"
+    db.session.commit()
+    coordinator = _signed_in(app, a["coordinator"])
+    response = coordinator.post(f"/pilotage/membres/{member.id}/reinitialiser")
+    assert "envoyé par mail" in coordinator.get(response.headers["Location"]).get_data(as_text=True)
+    (row,) = _reset_rows()
+    assert row.channel == "mail" and row.address == "sans.portable@example.fr"

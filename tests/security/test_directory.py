@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import select
@@ -68,6 +69,40 @@ def test_a_changed_address_is_recorded_and_shown_to_the_operator(app: Any, make:
     assert event.data == {"before": "x.dehors@cabinet.mssante.fr", "after": "x.dehors@nouveau-cabinet.mssante.fr"}
     coordinator = make.call("GET", f"/requests/{request_id}/events", a["coordinator"]).get_data(as_text=True)
     assert "cabinet.mssante.fr" not in coordinator  # the treating GP's identity: not for the anonymised view
+
+
+def test_the_api_tells_the_operator_the_address_changed(make: Any, world: dict[str, Any]) -> None:
+    a = world["a"]
+    first = make.call(
+        "POST",
+        "/requests",
+        a["operator"],
+        json=make.request_body(a["community"], treating_physician=outside("x.dehors@cabinet.mssante.fr")),
+    )
+    assert first.status_code == 201 and first.json["warnings"] == []
+    body = make.request_body(a["community"], treating_physician=outside("x.dehors@nouveau-cabinet.mssante.fr"))
+    changed = make.call("POST", "/requests", a["operator"], json=body, headers={"Idempotency-Key": "k-1"})
+    assert changed.status_code == 201
+    assert changed.json["warnings"] == [
+        {
+            "code": "treating_address_changed",
+            "before": "x.dehors@cabinet.mssante.fr",
+            "after": "x.dehors@nouveau-cabinet.mssante.fr",
+        }
+    ]
+    # Only the answer of POST /requests carries them, not the request's other views.
+    replay = make.call("POST", "/requests", a["operator"], json=body, headers={"Idempotency-Key": "k-1"})
+    assert replay.json["id"] == changed.json["id"]
+    assert "warnings" not in make.call("GET", f"/requests/{changed.json['id']}", a["operator"]).json
+
+
+def test_the_warnings_are_documented(client: Any) -> None:
+    doc = client.get("/api/v1/openapi.json").json
+    answer = doc["paths"]["/api/v1/requests"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    opened = doc["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
+    warning = doc["components"]["schemas"][opened["properties"]["warnings"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert set(warning["properties"]) == {"code", "before", "after"}
+    assert warning["properties"]["code"]["enum"] == ["treating_address_changed"]
 
 
 def test_an_address_outside_mssante_is_refused_unless_the_community_allows_it(make: Any, world: dict[str, Any]) -> None:
@@ -139,6 +174,11 @@ def test_the_migration_gives_each_entry_the_community_of_its_requests(tmp_path: 
     assert copy[1:] == (2, X, "x@cab.mssante.fr")  # community 2 got its own copy...
     assert pointers == [(1, 1), (2, copy[0]), (3, copy[0])]  # ...and its requests point at it
     assert not flag
+    with engine.connect() as conn:  # the new column's foreign key, on SQLite too
+        keys = sa.inspect(conn).get_foreign_keys("directory_entries")
+        assert [(k["constrained_columns"], k["referred_table"]) for k in keys] == [(["community_id"], "communities")]
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("UPDATE directory_entries SET community_id = 99 WHERE id = 1"))
     command.downgrade(alembic_config(url), "0005")
     command.upgrade(alembic_config(url), "head")
     engine.dispose()

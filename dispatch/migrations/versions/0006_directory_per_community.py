@@ -32,11 +32,14 @@ _requests = sa.table(
 
 def upgrade() -> None:
     # No batch (table copy) on directory_entries: requests reference it, and SQLite, foreign keys on, refuses to
-    # drop a referenced table. SQLite adds the column in place, without the foreign key (which it could not drop
-    # again); PostgreSQL gets the constraint.
+    # drop a referenced table. SQLite adds the column in place with its REFERENCES clause inline (ADD COLUMN
+    # allows it, the default being NULL; DROP COLUMN removes it again); PostgreSQL gets a named constraint.
     sqlite = op.get_bind().dialect.name == "sqlite"
-    op.add_column("directory_entries", sa.Column("community_id", sa.Integer(), nullable=True))
-    if not sqlite:
+    if sqlite:
+        column = sa.Column("community_id", sa.Integer(), sa.ForeignKey("communities.id"), nullable=True)
+        op.add_column("directory_entries", column, inline_references=True)
+    else:
+        op.add_column("directory_entries", sa.Column("community_id", sa.Integer(), nullable=True))
         op.create_foreign_key(
             "fk_directory_entries_community_id_communities", "directory_entries", "communities", ["community_id"], ["id"]
         )

@@ -1,4 +1,4 @@
-"""A demo community: one CPTS, its operator, coordinator, six physicians and a treating GP."""
+"""A demo community: one CPTS, its operator, coordinator, six physicians and a treating GP, and a year of history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dispatch.auth.models import User
 from dispatch.communities import service
 from dispatch.communities.models import Community
 from dispatch.db import db
+from dispatch.demo_history import load_history
 
 PASSWORD = "demo-snp-2026"
 
@@ -79,8 +80,8 @@ PEOPLE = [
 ]
 
 
-def load_demo(app: Flask) -> list[str]:
-    """Create the demo community unless it exists; return the lines to print."""
+def load_demo(app: Flask, *, history: bool = True) -> list[str]:
+    """Create the demo community and its year of history unless they exist; return the lines to print."""
     runtime = app.extensions["dispatch"]
     now = runtime.clock.now()
     lines = [f"Communauté de démonstration : CPTS Champigny (mot de passe de tous les comptes : {PASSWORD})"]
@@ -116,6 +117,11 @@ def load_demo(app: Flask) -> list[str]:
             if physician is not None and device:
                 service.register_device(physician=physician, platform="android", token=f"demo-device-{login}", now=now)
         lines.append(f"  {login:<15} {role}  {name}")
+    operator = db.session.scalar(select(User.id).where(User.login == "operateur"))
+    if history and operator is not None:
+        added = load_history(community=community, operator_id=operator, now=now)
+        if added:
+            lines.append(f"Historique de démonstration : {added} demandes sur les douze derniers mois.")
     lines.append(
         "Le médecin traitant inscrit est dr.durand (RPPS 10003456786) ; dr.moreau n'a pas d'appareil "
         "(il reçoit les offres par SMS)."

@@ -2,6 +2,7 @@
 
 from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
+from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.escalation.models import Event, Offer, Request, Synthesis
 from dispatch.notify.models import InboxMessage, OutboxMessage
@@ -9,6 +10,7 @@ from dispatch.reports.models import PhysicianDayStats
 
 __all__ = [
     "AccessRecord",
+    "Call",
     "Community",
     "Device",
     "DirectoryEntry",

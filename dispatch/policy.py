@@ -46,6 +46,10 @@ class Action(enum.StrEnum):
     ACCEPT = "accept"
     REFUSE = "refuse"
     OUTCOME = "outcome"
+    RELEASE = "release"  # hand the patient back before the appointment
+    CALL = "call"  # record a call triaged without a request
+    CALLBACK = "callback"  # record the call-back of an expired request's patient
+    RELAUNCH = "relaunch"  # open a new request for the same patient and motive
     SYNTHESIS_PDF = "synthesis_pdf"  # the consultation report: it names the patient
     MANAGE_COMMUNITY = "manage_community"  # a community's settings, members, figures and exports
     CREATE_COMMUNITY = "create_community"
@@ -74,6 +78,10 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.ACCEPT: frozenset({S.TREATING, S.WINNER, S.OFFERED, S.MEMBER}),
     Action.REFUSE: frozenset({S.TREATING, S.WINNER, S.OFFERED, S.MEMBER}),
     Action.OUTCOME: frozenset({S.WINNER}),
+    Action.RELEASE: frozenset({S.WINNER}),
+    Action.CALL: frozenset({S.OPERATOR}),
+    Action.CALLBACK: frozenset({S.OPERATOR}),
+    Action.RELAUNCH: frozenset({S.OPERATOR}),
     Action.SYNTHESIS_PDF: _FULL,
     Action.MANAGE_COMMUNITY: frozenset({S.COORDINATOR, S.ADMIN}),
     Action.CREATE_COMMUNITY: frozenset({S.ADMIN}),
@@ -113,6 +121,19 @@ REFUSALS: dict[Action, Refusal] = {
         detail="Seul le médecin qui a accepté la demande peut en donner l'issue.",
         known_to=frozenset(VIEWS) | {S.MEMBER},
     ),
+    Action.RELEASE: Refusal(
+        code="not_eligible",
+        detail="Seul le médecin qui a accepté la demande peut s'en désister.",
+        known_to=frozenset(VIEWS) | {S.MEMBER},
+    ),
+    Action.CALL: Refusal(
+        detail="Seuls les opérateurs de la communauté enregistrent les appels.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=(422, "invalid", "Communauté inconnue."),
+        errors={"community_id": ["Communauté inconnue."]},
+    ),
+    Action.CALLBACK: Refusal(detail="Seuls les opérateurs de la communauté enregistrent le rappel du patient."),
+    Action.RELAUNCH: Refusal(detail="Seuls les opérateurs de la communauté relancent une demande."),
     Action.SYNTHESIS_PDF: Refusal(known_to=frozenset()),  # it names the patient: the full view or nothing
     Action.MANAGE_COMMUNITY: Refusal(
         detail="Seuls les coordinateurs de la communauté peuvent faire cela.", known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY

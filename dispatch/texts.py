@@ -1,4 +1,4 @@
-"""Everything a person reads in a push or an SMS, in French, built from plain values."""
+"""Everything a person reads in a push, an SMS or an export, in French, built from plain values."""
 
 from __future__ import annotations
 
@@ -26,6 +26,35 @@ KIND_LABELS = {
     "assistant": "médecin assistant",
     "interne": "interne",
     "cami": "médecin du CAMI",
+}
+
+STATE_LABELS = {
+    "exclusive": "Médecin traitant",
+    "community": "Communauté",
+    "accepted": "Acceptée",
+    "expired": "Expirée",
+    "cancelled": "Annulée",
+    "seen": "Patient vu",
+    "no_show": "Patient absent",
+}
+SOURCE_LABELS = {
+    "cot": "COT (centre d'orientation)",
+    "sas": "SAS",
+    "samu": "SAMU / centre 15",
+    "pharmacy": "Pharmacie",
+    "nurse": "Infirmier·e",
+    "emergency_dept": "Service d'urgences",
+    "other": "Autre",
+}
+TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu"}
+PHASE_LABELS = {"exclusive": "Médecin traitant (exclusivité)", "community": "Communauté"}
+OUTCOME_LABELS = {"seen": "Patient vu", "no_show": "Patient absent"}
+SYNTHESIS_LABELS = {
+    "pending": "En attente",
+    "sent": "Envoyée",
+    "failed": "En échec",
+    "not_sendable": "Non envoyable",
+    "not_needed": "Non nécessaire",
 }
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -91,4 +120,20 @@ def operator_expired_sms(*, request_id: int, motive: str) -> str:
     """Return the SMS telling the operator a request expired with nobody; one segment."""
     return to_gsm7(
         f"SNP : la demande {request_id} ({MOTIVE_LABELS.get(motive, motive)}) a expiré sans médecin. Merci de rappeler le patient."
+    )
+
+
+def patient_released_sms() -> str:
+    """Return the SMS telling the patient their appointment is cancelled and another doctor is sought; one segment."""
+    return to_gsm7(
+        "Votre rendez-vous de soins non programmés est annulé : le médecin ne peut plus vous recevoir. "
+        "Nous cherchons un autre médecin et vous recontactons."
+    )
+
+
+def operator_released_sms(*, request_id: int, motive: str) -> str:
+    """Return the SMS telling the operator the accepting physician handed a request back; one segment."""
+    return to_gsm7(
+        f"SNP : le médecin s'est désisté de la demande {request_id} ({MOTIVE_LABELS.get(motive, motive)}). "
+        "Elle est à nouveau proposée."
     )

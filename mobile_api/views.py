@@ -22,7 +22,7 @@ from dispatch.policy import Action, acting_physician
 from dispatch.requests import queries
 from dispatch.requests.disclosure import answering, require, show, show_many
 from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, RequestOut, request_json
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, request_json
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
@@ -275,3 +275,20 @@ def outcome(args: dict[str, Any], request_id: int) -> Any:
     return jsonify(
         request_json(show(physician.user, request, what="outcome", now=at, client=client_label(), action=Action.OUTCOME))
     )
+
+
+@bp.route("/requests/<int:request_id>/release", methods=["POST"])
+@bp.arguments(ReleaseIn)
+@bp.response(200, RequestOut)
+@bp.alt_response(409, description="Pas acceptée (not_accepted) ou rendez-vous passé (too_late)")
+@answers_from_memory
+def release(args: dict[str, Any], request_id: int) -> Any:
+    """Hand the patient back before the appointment: the request goes back to the community, the patient is told."""
+    physician, request = _acted_on(request_id, Action.RELEASE)
+    at = now()
+    try:
+        request = service.release(request=request, physician=physician, reason=args["reason"], now=at, actor=actor(physician.user))
+    except service.Rejected as exc:
+        raise rejected(exc) from None
+    # Handed back, the physician is no longer the winner: they see what any physician it is offered to sees.
+    return jsonify(request_json(show(physician.user, request, what="release", now=at, client=client_label(), action=Action.READ)))

@@ -20,7 +20,9 @@ from dispatch.escalation.machine import (
     AnswerOffer,
     Effect,
     OfferTo,
+    ReOffer,
     SmsPatient,
+    SmsPatientReleased,
     StoreSynthesis,
     TellOperator,
     TellOutsideTreating,
@@ -128,7 +130,67 @@ def _tell_outside_treating(request: Request, effect: Any, now: datetime, batch: 
 
 
 def _tell_operator_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
-    _tell_operator(request, now=now)
+    _tell_operator(request, now=now, reason=effect.reason)
+
+
+def _reoffer(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    """Offer a handed-back request again, in the community phase, to those it was withdrawn from who still take requests."""
+    members = list(db.session.scalars(_COMMUNITY_ELIGIBLE, {"community_id": request.community_id, "now": now}))
+    again = sorted(
+        db.session.scalars(
+            update(Offer)
+            .where(
+                Offer.request_id == request.id,
+                Offer.status == "withdrawn",
+                Offer.physician_id != effect.except_physician,
+                Offer.physician_id.in_(members),
+            )
+            .values(status="notified", phase="community", offered_at=now, responded_at=None)
+            .returning(Offer.physician_id)
+            .execution_options(synchronize_session="fetch")
+        ).all()
+    )
+    if not again:
+        return
+    payload = offer_payload(request, phase="community")
+    rollup.count_offers(
+        community_id=request.community_id, physician_ids=again, day=rollup.local_day(request.opened_at, request.community.timezone)
+    )
+    enqueue_many(
+        [
+            {
+                "channel": "push",
+                "kind": "offer",
+                "idempotency_key": f"offer:{request.id}:{physician_id}{_round(request)}",
+                "request_id": request.id,
+                "physician_id": physician_id,
+                "payload": payload,
+            }
+            for physician_id in again
+        ],
+        now=now,
+    )
+
+
+def _sms_patient_released(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    enqueue(
+        channel="sms",
+        kind="patient_released",
+        key=f"released:{request.id}{_round(request)}",
+        now=now,
+        request_id=request.id,
+        address=request.patient_phone,
+        payload={"body": texts.patient_released_sms()},
+    )
+
+
+def _round(request: Request) -> str:
+    """Return what names this round's messages of a request: nothing at first, then the number of hand-backs so far.
+
+    A handed-back request is offered, withdrawn and accepted again: the new messages must not reuse the keys of
+    the first round's.
+    """
+    return f":{request.releases}" if request.releases else ""
 
 
 def _store_synthesis(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -163,6 +225,8 @@ CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = 
     TellOutsideTreating: _tell_outside_treating,
     TellOperator: _tell_operator_effect,
     StoreSynthesis: _store_synthesis,
+    ReOffer: _reoffer,
+    SmsPatientReleased: _sms_patient_released,
 }
 
 
@@ -282,7 +346,7 @@ def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None)
                 "channel": "push",
                 "kind": "offer_withdrawn",
                 "request_id": request.id,
-                "idempotency_key": f"withdraw:{request.id}:{physician_id}",
+                "idempotency_key": f"withdraw:{request.id}:{physician_id}{_round(request)}",
                 "physician_id": physician_id,
                 "payload": payload,
             }
@@ -305,7 +369,7 @@ def _tell_patient(request: Request, *, now: datetime) -> None:
     enqueue(
         channel="sms",
         kind="patient_appointment",
-        key=f"patient:{request.id}",
+        key=f"patient:{request.id}{_round(request)}",
         now=now,
         request_id=request.id,
         address=request.patient_phone,
@@ -313,15 +377,20 @@ def _tell_patient(request: Request, *, now: datetime) -> None:
     )
 
 
-def _tell_operator(request: Request, *, now: datetime) -> None:
+def _tell_operator(request: Request, *, now: datetime, reason: str) -> None:
     operator = db.session.get(User, request.opened_by_id)
     if operator is None or not operator.phone:
-        return  # the console shows the expiry; there is no phone to text
-    body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
+        return  # the console shows the expiry or the hand-back; there is no phone to text
+    if reason == "released":
+        body = texts.operator_released_sms(request_id=request.id, motive=request.motive)
+        kind, key = "released_operator", f"released-operator:{request.id}{_round(request)}"
+    else:
+        body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
+        kind, key = "expired_operator", f"expired:{request.id}{_round(request)}"
     enqueue(
         channel="sms",
-        kind="expired_operator",
-        key=f"expired:{request.id}",
+        kind=kind,
+        key=key,
         now=now,
         request_id=request.id,
         address=operator.phone,

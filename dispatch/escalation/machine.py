@@ -58,7 +58,21 @@ class TellOutsideTreating:
 
 @dataclass(frozen=True)
 class TellOperator:
-    """Text the operator who opened the request that it expired: the patient must be called back."""
+    """Text the operator who opened the request: it expired (call the patient back) or was handed back."""
+
+    reason: str = "expired"  # expired or released
+
+
+@dataclass(frozen=True)
+class ReOffer:
+    """Offer a handed-back request again to those it was withdrawn from who are still eligible (not `except_physician`)."""
+
+    except_physician: int
+
+
+@dataclass(frozen=True)
+class SmsPatientReleased:
+    """Text the patient that their appointment is cancelled and another doctor is being sought."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +85,29 @@ class StoreSynthesis:
     address: str | None = None
 
 
-Effect = OfferTo | Withdraw | AnswerOffer | SmsPatient | TellOutsideTreating | TellOperator | StoreSynthesis
-EFFECT_TYPES: tuple[type, ...] = (OfferTo, Withdraw, AnswerOffer, SmsPatient, TellOutsideTreating, TellOperator, StoreSynthesis)
+Effect = (
+    OfferTo
+    | Withdraw
+    | AnswerOffer
+    | SmsPatient
+    | TellOutsideTreating
+    | TellOperator
+    | StoreSynthesis
+    | ReOffer
+    | SmsPatientReleased
+)
+EFFECT_TYPES: tuple[type, ...] = (
+    OfferTo,
+    Withdraw,
+    AnswerOffer,
+    SmsPatient,
+    TellOutsideTreating,
+    TellOperator,
+    StoreSynthesis,
+    ReOffer,
+    SmsPatientReleased,
+)
+RELEASE_GRACE = timedelta(minutes=15)  # a handed-back request is offered again for at least this long
 
 
 @dataclass(frozen=True)
@@ -108,6 +143,8 @@ class Snapshot:
     actor_offer: ActorOffer | None = None
     treating_address: str | None = None  # the treating GP's MSSanté address (read for an outcome only)
     appointment_at: datetime | None = None
+    releases: int = 0  # how many times the request was handed back (names the messages of each round)
+    called_back: bool = False  # the operator recorded the call-back of the patient
 
     @property
     def treating_registered(self) -> bool:
@@ -166,6 +203,9 @@ class Refusal(str, enum.Enum):
     NOT_ACCEPTED = "not_accepted"
     ALREADY_RECORDED = "already_recorded"
     TOO_EARLY = "too_early"
+    TOO_LATE = "too_late"
+    STILL_OPEN = "still_open"
+    NOT_EXPIRED = "not_expired"
 
 
 def current_deadline(state: str, exclusive_until: datetime | None, expires_at: datetime) -> datetime | None:
@@ -344,3 +384,64 @@ def record_outcome(
         events.append(EventSpec("synthesis_written", {"status": status}))
         values["synthesis_status"] = status  # the report's copy
     return Decision(outcome, snapshot.exclusive_until, snapshot.expires_at, tuple(events), effects, values)
+
+
+def release(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str) -> Decision | Refusal:
+    """Decide whether the accepting physician may hand the patient back now: back to the community, never exclusive.
+
+    The request is offered again for what is left of its window, and at least RELEASE_GRACE; the patient and the
+    operator are told.
+    """
+    if snapshot.state != "accepted":
+        return Refusal.NOT_ACCEPTED
+    if physician_id != snapshot.accepted_by_id:
+        return Refusal.NOT_ELIGIBLE
+    if snapshot.appointment_at is not None and now >= snapshot.appointment_at:
+        return Refusal.TOO_LATE  # the appointment has come: record the outcome (no_show) instead
+    expires_at = max(snapshot.expires_at, now + RELEASE_GRACE)
+    effects: list[Effect] = [
+        AnswerOffer(physician_id, "released", previous="accepted"),
+        ReOffer(except_physician=physician_id),
+        OfferTo("community"),
+    ]
+    if snapshot.patient_reachable:
+        effects.append(SmsPatientReleased())
+    effects.append(TellOperator("released"))
+    values: dict[str, Any] = {
+        "accepted_by_id": None,
+        "accepted_at": None,
+        "accepted_phase": None,
+        "appointment_at": None,
+        "place": None,
+        "closed_at": None,
+        "releases": snapshot.releases + 1,
+        **_opening_community(snapshot, now),
+    }
+    event = EventSpec(
+        "released",
+        {
+            "physician_id": physician_id,
+            "reason": reason,
+            "appointment_at": iso(snapshot.appointment_at),
+            "expires_at": iso(expires_at),
+        },
+    )
+    return Decision("community", snapshot.exclusive_until, expires_at, (event,), tuple(effects), values)
+
+
+def call_back(snapshot: Snapshot, *, operator_id: int, result: str, note: str | None, now: datetime) -> Decision | Refusal:
+    """Decide whether the operator may record the call-back of an expired request's patient (once)."""
+    if snapshot.state in OPEN_STATES:
+        return Refusal.STILL_OPEN
+    if snapshot.state != "expired":
+        return Refusal.NOT_EXPIRED
+    if snapshot.called_back:
+        return Refusal.ALREADY_RECORDED
+    values = {"callback_result": result, "callback_note": note, "callback_at": now, "callback_by_id": operator_id}
+    event = EventSpec("called_back", {"result": result, "note": note})
+    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (event,), (), values)
+
+
+def relaunchable(snapshot: Snapshot) -> Refusal | None:
+    """Say why a request may not be relaunched (it is still open), or None: a new one may follow it."""
+    return Refusal.STILL_OPEN if snapshot.state in OPEN_STATES else None

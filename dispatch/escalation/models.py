@@ -16,6 +16,7 @@ __all__ = ["Event", "Offer", "Request", "Synthesis"]
 SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
 MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
 TREATING_STATUSES = ("declared", "none", "unknown")
+CALLBACK_RESULTS = ("reoriented_sas", "reoriented_15", "advice_given", "unreachable", "relaunched")
 
 
 class Request(Model):
@@ -69,6 +70,15 @@ class Request(Model):
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # How many times the accepting physician handed the patient back (each round's messages are named by it).
+    releases: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The request this one relaunches (same patient and motive, fresh windows), if any.
+    relaunch_of_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    # The operator's call-back once the request expired: its result, note, when and by whom.
+    callback_result: Mapped[str | None] = mapped_column(String(20))
+    callback_note: Mapped[str | None] = mapped_column(String(1000))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Copies kept for the report, so that it reads requests alone: accepted_at - opened_at in
     # microseconds, set at acceptance; the status of the request's synthesis, set with the synthesis.
     accept_delay_us: Mapped[int | None] = mapped_column(BigInteger)

@@ -109,13 +109,13 @@ def count_offers(*, community_id: int, day: date, physician_ids: list[int]) -> N
 
 
 def count_answer(*, community_id: int, day: date, physician_id: int, answer: str, previous: str) -> None:
-    """Record a physician's answer (`accepted` or `refused`) to an offer last `previous`; the caller commits."""
+    """Record a physician's answer (`accepted`, `refused`, `released`) to an offer last `previous`; the caller commits."""
     row = {
         "community_id": community_id,
         "physician_id": physician_id,
         "day": day,
         "offered": 0,
-        "accepted": int(answer == "accepted"),
+        "accepted": int(answer == "accepted") - int(previous == "accepted"),  # a hand-back undoes its acceptance
         "refused": int(answer == "refused") - int(previous == "refused"),
     }
     _upsert([row])
@@ -186,8 +186,8 @@ def _derive(session: Session, _context: Any, _instances: Any) -> None:
             if not changed:
                 continue
             before = _key(old, _zone(session, obj))
-        if obj.accepted_at is not None and state.attrs["accepted_at"].history.added:
-            obj.accept_delay_us = delay_us(obj.opened_at, obj.accepted_at)
+        if state.attrs["accepted_at"].history.added:  # accepted, or handed back (None): the delay follows
+            obj.accept_delay_us = delay_us(obj.opened_at, obj.accepted_at) if obj.accepted_at is not None else None
         _move_request(before, _key({name: getattr(obj, name) for name in _TRACKED}, _zone(session, obj)))
 
 

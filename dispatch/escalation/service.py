@@ -21,7 +21,20 @@ from dispatch.escalation.machine import ActorOffer, Decision, Plan, Refusal, Sna
 from dispatch.escalation.models import Offer, Request
 from dispatch.events import SYSTEM, Actor, record_event
 
-__all__ = ["SYSTEM", "Actor", "Rejected", "accept", "advance_due", "cancel", "open_request", "record_outcome", "refuse"]
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Rejected",
+    "accept",
+    "advance_due",
+    "cancel",
+    "open_request",
+    "call_back",
+    "record_outcome",
+    "refuse",
+    "relaunch",
+    "release",
+]
 
 RETRIES = 3  # a decision taken on a stale read is taken again, at most this many times
 
@@ -72,6 +85,8 @@ def snapshot(
         actor_offer=offer,
         treating_address=treating_address(request) if with_treating_address else None,
         appointment_at=getattr(request, "appointment_at", None),
+        releases=getattr(request, "releases", 0) or 0,
+        called_back=getattr(request, "callback_result", None) is not None,
     )
 
 
@@ -258,3 +273,74 @@ def record_outcome(
         actor=actor,
         with_treating_address=outcome == "seen",
     )
+
+
+def release(*, request: Request, physician: Physician, reason: str, now: datetime, actor: Actor) -> Request:
+    """Hand the patient back before the appointment: the request is offered to the community again."""
+    return _decide_and_write(
+        request,
+        lambda shot: machine.release(shot, physician_id=physician.id, now=now, reason=reason),
+        now=now,
+        actor=actor,
+    )
+
+
+def call_back(*, request: Request, operator: User, result: str, note: str | None, now: datetime, actor: Actor) -> Request:
+    """Record the result of calling back an expired request's patient: every console drops its banner."""
+    return _decide_and_write(
+        request,
+        lambda shot: machine.call_back(shot, operator_id=operator.id, result=result, note=note, now=now),
+        now=now,
+        actor=actor,
+    )
+
+
+# What a relaunch copies of the request it follows: the patient, the motive, the treating GP as named then.
+_RELAUNCH_COPIES = (
+    "source",
+    "motive",
+    "description",
+    "patient_first_name",
+    "patient_last_name",
+    "patient_birth_date",
+    "patient_sex",
+    "patient_phone",
+    "patient_postcode",
+    "patient_city",
+    "treating_status",
+    "treating_rpps",
+    "treating_name",
+    "treating_mssante",
+)
+
+
+def relaunch(*, request: Request, opened_by: User, now: datetime, actor: Actor) -> Request:
+    """Open a new request for the same patient and motive, with fresh windows (the treating GP first if registered).
+
+    An expired request not yet called back is recorded as called back with the result `relaunched`.
+    """
+    refusal = machine.relaunchable(snapshot(request))
+    if refusal is not None:
+        raise Rejected(refusal)
+    treating = db.session.get(Physician, request.treating_physician_id) if request.treating_physician_id else None
+    fields = {name: getattr(request, name) for name in _RELAUNCH_COPIES} | {"relaunch_of_id": request.id}
+    original_id = request.id
+    community = db.session.get(Community, request.community_id)
+    assert community is not None
+    new = open_request(
+        community=community,
+        fields=fields,
+        treating=treating,
+        directory_id=request.treating_directory_id,
+        opened_by=opened_by,
+        now=now,
+        actor=actor,
+        notes=(("relaunch_of", {"request_id": original_id}),),
+    )
+    original = db.session.get(Request, original_id)
+    assert original is not None
+    record_event(original.id, type="relaunched", at=now, actor=actor, data={"request_id": new.id})
+    db.session.commit()
+    if original.state == "expired" and original.callback_result is None:
+        call_back(request=original, operator=opened_by, result="relaunched", note=None, now=now, actor=actor)
+    return new

@@ -18,25 +18,7 @@ from dispatch.errors import Problem, flatten
 from dispatch.policy import Action
 from dispatch.web import MAX_ID
 
-STATE_LABELS = {
-    "exclusive": "Médecin traitant",
-    "community": "Communauté",
-    "accepted": "Acceptée",
-    "expired": "Expirée",
-    "cancelled": "Annulée",
-    "seen": "Patient vu",
-    "no_show": "Patient absent",
-}
-SOURCE_LABELS = {
-    "cot": "COT (centre d'orientation)",
-    "sas": "SAS",
-    "samu": "SAMU / centre 15",
-    "pharmacy": "Pharmacie",
-    "nurse": "Infirmier·e",
-    "emergency_dept": "Service d'urgences",
-    "other": "Autre",
-}
-TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu"}
+STATE_LABELS, SOURCE_LABELS, TREATING_LABELS = texts.STATE_LABELS, texts.SOURCE_LABELS, texts.TREATING_LABELS
 ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
 EVENT_LABELS = {
     "opened": "Demande ouverte",

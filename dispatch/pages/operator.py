@@ -11,11 +11,12 @@ from sqlalchemy import or_, select
 
 from dispatch import policy, texts
 from dispatch.auth.models import Membership, User
+from dispatch.calls import service as calls
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation import service
 from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import Event, Request
+from dispatch.escalation.models import MOTIVES, SOURCES, Event, Request
 from dispatch.pages import bp
 from dispatch.pages.common import (
     LABELS,
@@ -37,7 +38,10 @@ from dispatch.web import client_label, now
 TRIAGE = {
     "vital": "Urgence vitale : transférez l'appel au 15 (SAMU). Aucune demande n'est créée.",
     "refused": "Renouvellement d'ordonnance ou certificat : la demande est refusée selon le protocole. Aucune demande n'est créée.",
+    "other": "Patient orienté ailleurs (pharmacie, consultation programmée...). Aucune demande n'est créée.",
 }
+# What a triage without a request records as the call's outcome (POST /calls).
+TRIAGE_OUTCOMES = {"vital": "emergency_15", "refused": "renewal_refused", "other": "other_orientation"}
 
 
 def today_requests(community: Community, at: datetime) -> list[Request]:
@@ -71,6 +75,7 @@ def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
         "accepted_by": accepted["name"] if accepted else "",
         "appointment": local_time(shown["appointment_at"], tz, "le %d/%m à %H:%M"),
         "url": url_for("pages.console_request", request_id=shown["id"]),
+        "called_back": shown.get("callback") is not None,  # every console drops the expiry banner once recorded
     }
 
 
@@ -129,6 +134,17 @@ def console_open() -> Any:
     if treating.get("status") != "declared":
         data["treating_physician"] = {k: v for k, v in treating.items() if k == "status"}
     if triage in TRIAGE:
+        if policy.allows(user, Action.CALL, community_id=community.id):  # the call is counted, once per form
+            source, motive = data.get("source"), data.get("motive")
+            calls.record_call(
+                community_id=community.id,
+                operator_id=user.id,
+                source=source if source in SOURCES else "other",
+                outcome=TRIAGE_OUTCOMES[triage],
+                motive=motive if motive in MOTIVES else None,
+                now=now(),
+                key=key,
+            )
         return _console(community, values=data, triage=triage)
     errors: dict[str, list[str]] = {}
     if triage != "snp":

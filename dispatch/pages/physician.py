@@ -23,7 +23,7 @@ from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
 from dispatch.requests import disclosure
 from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn
 from dispatch.web import client_label, now
 
 PAST_GRACE = timedelta(minutes=5)  # "15:00" typed at 15:03 means "now", not a time already gone
@@ -218,6 +218,28 @@ def outcome(request_id: int) -> Any:
     else:
         flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
+
+
+@bp.route("/m/requests/<int:request_id>/desister", methods=["POST"])
+@role_page(Action.ACCEPT)
+def release(request_id: int) -> Any:
+    """Hand the patient back before the appointment: the request is offered to the community again."""
+    physician, req = visible(request_id, Action.RELEASE)
+    args, errors = validate(ReleaseIn(), {"reason": request.form["reason"]} if request.form.get("reason", "").strip() else {})
+    if args is None:
+        errors = {"release_reason": ["Indiquez pourquoi vous ne pouvez plus recevoir ce patient."]}
+        return _request_page(request_id, errors=errors, status=422)
+    try:
+        service.release(request=req, physician=physician, reason=args["reason"], now=now(), actor=actor(physician.user))
+    except service.Rejected as exc:
+        flash(rejected(exc).detail or "", "error")
+        return redirect(url_for("pages.offer", request_id=request_id))
+    flash(
+        f"Vous vous êtes désisté de la demande n° {req.id} : elle est à nouveau proposée aux médecins, "
+        "le patient et l'opérateur sont prévenus.",
+        "ok",
+    )
+    return redirect(url_for("pages.offers"))
 
 
 @bp.route("/m/disponibilite", methods=["POST"])

@@ -1,4 +1,4 @@
-"""The staff dashboard: the report's figures for a period, SVG charts, the per-physician table, CSV downloads."""
+"""The staff dashboard: the report's figures for a period, SVG charts, the per-physician table, CSV and XLSX downloads."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from dispatch.pages.common import LABELS, pick_community, user_communities
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE, utc_bounds
 from dispatch.policy import Action
-from dispatch.reports.exports import report_csv, requests_csv
+from dispatch.reports.exports import CSV_TYPE, XLSX_TYPE, report_csv, report_xlsx, requests_csv, requests_xlsx
 from dispatch.reports.service import compute_report
+from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES
 from dispatch.web import now
 
 
@@ -91,31 +92,55 @@ def dashboard() -> Any:
     ), status
 
 
-def _csv(body: Any, name: str) -> Response:
-    response = Response(body, mimetype="text/csv")
+def _download(body: Any, name: str, content_type: str) -> Response:
+    response = Response(body, content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _export_period() -> tuple[Community, date, date]:
+    """Return the community and the period of a download, or answer 422."""
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
+    start, end, errors = period(community)
+    if errors:
+        raise Problem(422, "invalid", " ".join(errors.values()))
+    return community, start, end
 
 
 @bp.route("/pilotage/rapport.csv")
 @role_page(Action.MANAGE_COMMUNITY)
 def report_download() -> Response:
-    """Download the period's report as CSV, the same figures as the API's ?format=csv."""
-    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
-    start, end, errors = period(community)
-    if errors:
-        raise Problem(422, "invalid", " ".join(errors.values()))
-    return _csv(report_csv(compute_report(community=community, start=start, end=end)), f"rapport-{community.id}-{start}-{end}.csv")
+    """Download one table of the period's report (?table=summary|by_physician|by_month) as CSV."""
+    community, start, end = _export_period()
+    table = request.args.get("table", "summary")
+    if table not in REPORT_TABLES:
+        raise Problem(422, "invalid", "Tableau inconnu : summary, by_physician ou by_month.")
+    body = report_csv(compute_report(community=community, start=start, end=end), table)
+    return _download(body, f"rapport-{REPORT_SLUGS[table]}-{community.id}-{start}-{end}.csv", CSV_TYPE)
+
+
+@bp.route("/pilotage/rapport.xlsx")
+@role_page(Action.MANAGE_COMMUNITY)
+def report_workbook() -> Response:
+    """Download the period's report as an XLSX workbook, one sheet per table."""
+    community, start, end = _export_period()
+    body = report_xlsx(compute_report(community=community, start=start, end=end))
+    return _download(body, f"rapport-{community.id}-{start}-{end}.xlsx", XLSX_TYPE)
 
 
 @bp.route("/pilotage/demandes.csv")
 @role_page(Action.MANAGE_COMMUNITY)
 def requests_download() -> Response:
     """Download the period's requests as CSV, without patient identity."""
-    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
-    start, end, errors = period(community)
-    if errors:
-        raise Problem(422, "invalid", " ".join(errors.values()))
-    return _csv(
-        stream_with_context(requests_csv(community=community, start=start, end=end)), f"demandes-{community.id}-{start}-{end}.csv"
-    )
+    community, start, end = _export_period()
+    body = stream_with_context(requests_csv(community=community, start=start, end=end))
+    return _download(body, f"demandes-{community.id}-{start}-{end}.csv", CSV_TYPE)
+
+
+@bp.route("/pilotage/demandes.xlsx")
+@role_page(Action.MANAGE_COMMUNITY)
+def requests_workbook() -> Response:
+    """Download the period's requests as XLSX, without patient identity."""
+    community, start, end = _export_period()
+    body = requests_xlsx(community=community, start=start, end=end)
+    return _download(body, f"demandes-{community.id}-{start}-{end}.xlsx", XLSX_TYPE)

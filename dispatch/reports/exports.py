@@ -1,92 +1,129 @@
-"""CSV exports of the report and of the period's requests, with no patient identity."""
+"""CSV and XLSX exports of the report and of the period's requests, for French spreadsheets, with no patient identity.
+
+CSV is what French Excel and LibreOffice open as they are: UTF-8 with a BOM, `;` between cells, a decimal
+comma, dates as JJ/MM/AAAA, one table per file. XLSX holds one sheet per table with typed cells (dates as
+dates, rates as percentages) and a frozen header row.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, select
 
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation.models import Request, Synthesis
 from dispatch.periods import utc_bounds
+from dispatch.reports.tables import REQUEST_HEADERS, MonthOf, Rate, Table, report_tables, request_row
 
 # Described in the OpenAPI document of the endpoints; keep both in step.
 REPORT_LAYOUT = (
-    "Trois sections séparées par une ligne vide, chacune avec sa ligne d'en-tête : "
-    "1) `figure,value` : chaque chiffre du rapport JSON, les objets aplatis avec un point "
-    "(`by_motive.ent`, `time_to_accept_s.median`), une valeur vide pour null ; "
-    "2) `physician_id,name,kind,offered,accepted,refused` : une ligne par médecin ; "
-    "3) `month,opened,accepted,expired` : une ligne par mois (fuseau de la communauté)."
-)
-REQUEST_COLUMNS = (
-    "id",
-    "opened_at",
-    "opened_at_local",
-    "source",
-    "motive",
-    "treating_status",
-    "state",
-    "accepted_phase",
-    "accepted_by_treating",
-    "accepted_by_kind",
-    "seconds_to_accept",
-    "outcome",
-    "synthesis_status",
+    "CSV (UTF-8 avec BOM, séparateur `;`, virgule décimale, dates JJ/MM/AAAA), un tableau par fichier choisi par "
+    "`table` : `summary` (Indicateur ; Valeur : chaque chiffre du rapport avec un libellé en français, les taux en "
+    "pourcentage), `by_physician` (une ligne par médecin), `by_month` (une ligne par mois, fuseau de la communauté). "
+    "XLSX : un classeur avec une feuille par tableau (Indicateurs, Par médecin, Par mois), cellules typées."
 )
 REQUESTS_LAYOUT = (
-    "Une ligne par demande ouverte dans la période, sans identité du patient ni du médecin : "
-    "`id`, `opened_at` (UTC, Z), `opened_at_local` (heure de la communauté, avec décalage), `source`, "
-    "`motive`, `treating_status` (declared, none, unknown), `state` (état final ou actuel), "
-    "`accepted_phase` (exclusive, community), `accepted_by_treating` (1 si le médecin traitant l'a prise, "
-    "0 sinon), `accepted_by_kind` (statut du médecin), `seconds_to_accept`, `outcome` (seen, no_show), "
-    "`synthesis_status` (pending, sent, failed, not_sendable, not_needed). Cases vides quand sans objet."
+    "Une ligne par demande ouverte dans la période, sans identité du patient ni du médecin, en-têtes et libellés "
+    "en français : n° de demande, ouverture (heure de la communauté), source, motif, médecin traitant (déclaré, "
+    "aucun, inconnu), état, phase d'acceptation, prise par le médecin traitant (Oui, Non), statut du médecin qui "
+    "l'a prise, délai avant acceptation en minutes, issue, synthèse. Cases vides quand sans objet."
 )
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BOM = "\ufeff"
 _BATCH = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMATS = ((Rate, "0.00%"), (MonthOf, "mm/yyyy"), (datetime, "dd/mm/yyyy hh:mm"), (date, "dd/mm/yyyy"), (float, "0.0"))
 
 
-def report_csv(report: dict[str, Any]) -> str:
-    """Render a report (as computed by compute_report) as CSV, one section per table."""
+def report_csv(report: dict[str, Any], table: str = "summary") -> str:
+    """Render one table of a report (as computed by compute_report) as CSV for French spreadsheets."""
+    chosen = next(t for t in report_tables(report) if t.key == table)
+    return BOM + _lines([chosen.headers, *chosen.rows])
+
+
+def report_xlsx(report: dict[str, Any]) -> bytes:
+    """Render a report as an XLSX workbook, one sheet per table."""
+    return _workbook(report_tables(report))
+
+
+def csv_value(value: Any) -> str:
+    """Return a typed value as a French spreadsheet reads it in a CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    if isinstance(value, Rate):
+        return _decimal(round(value * 100, 2))
+    if isinstance(value, float):
+        return _decimal(value)
+    if isinstance(value, MonthOf):
+        return f"{value:%m/%Y}"
+    if isinstance(value, datetime):
+        return f"{value:%d/%m/%Y %H:%M}"
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    if isinstance(value, str):
+        return _neutralised(value)
+    return str(value)
+
+
+def _decimal(value: float) -> str:
+    return repr(float(value)).replace(".", ",")
+
+
+def _neutralised(value: str) -> str:
+    # A spreadsheet would run a text cell that starts like a formula: neutralise it.
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _lines(rows: Iterable[Iterable[Any]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(("figure", "value"))
-    for key, value in _flatten({k: v for k, v in report.items() if k not in ("by_physician", "by_month")}):
-        writer.writerow((key, "" if value is None else value))
-    writer.writerow(())
-    columns = ("physician_id", "name", "kind", "offered", "accepted", "refused")
-    writer.writerow(columns)
-    for row in report["by_physician"]:
-        writer.writerow([_cell(row[column]) for column in columns])
-    writer.writerow(())
-    writer.writerow(("month", "opened", "accepted", "expired"))
-    for row in report["by_month"]:
-        writer.writerow((row["month"], row["opened"], row["accepted"], row["expired"]))
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows([csv_value(value) for value in row] for row in rows)
     return out.getvalue()
 
 
-def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in values.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
+def _workbook(tables: list[Table]) -> bytes:
+    book = Workbook(write_only=True)
+    for table in tables:
+        sheet = book.create_sheet(table.title)
+        sheet.freeze_panes = "A2"
+        for index, header in enumerate(table.headers, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = max(12, min(45, len(header) + 4))
+        sheet.append(list(table.headers))
+        for row in table.rows:
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
-def _cell(value: Any) -> Any:
-    # A spreadsheet would run a text cell that starts like a formula: neutralise it.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "Oui" if value else "Non"
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # text, never a formula, whatever it starts with
+        return cell
+    for kind, number_format in _FORMATS:
+        if isinstance(value, kind):
+            cell.number_format = number_format
+            break
+    return cell
 
 
-def requests_csv(*, community: Community, start: date, end: date) -> Iterator[str]:
-    """Yield the CSV of the requests opened in the local days `start` to `end`, a batch of lines at a time."""
+def _request_rows(*, community: Community, start: date, end: date) -> Iterator[list[tuple[Any, ...]]]:
+    """Yield the typed rows of the requests opened in the local days `start` to `end`, a batch at a time."""
     lower, upper = utc_bounds(start, end, community.timezone)
     zone = ZoneInfo(community.timezone)
     query = (
@@ -111,50 +148,18 @@ def requests_csv(*, community: Community, start: date, end: date) -> Iterator[st
         .order_by(Request.opened_at, Request.id)
         .execution_options(yield_per=_BATCH)
     )
-    yield _lines([REQUEST_COLUMNS])
     for batch in db.session.execute(query).partitions():
-        yield _lines(_request_row(row, zone) for row in batch)
+        yield [request_row(row, zone) for row in batch]
 
 
-def _request_row(row: Any, zone: ZoneInfo) -> tuple[Any, ...]:
-    (
-        request_id,
-        opened_at,
-        source,
-        motive,
-        treating_status,
-        state,
-        phase,
-        accepted_by,
-        treating,
-        kind,
-        accepted_at,
-        outcome,
-        synthesis,
-    ) = row
-    accepted = accepted_at is not None
-    return (
-        request_id,
-        _utc(opened_at),
-        opened_at.astimezone(zone).isoformat(),
-        source,
-        motive,
-        treating_status,
-        state,
-        phase or "",
-        int(accepted_by == treating) if accepted else "",
-        kind or "",
-        round((accepted_at - opened_at).total_seconds()) if accepted else "",
-        outcome or "",
-        synthesis or "",
-    )
+def requests_csv(*, community: Community, start: date, end: date) -> Iterator[str]:
+    """Yield the CSV of the requests opened in the local days `start` to `end`, a batch of lines at a time."""
+    yield BOM + _lines([REQUEST_HEADERS])
+    for rows in _request_rows(community=community, start=start, end=end):
+        yield _lines(rows)
 
 
-def _utc(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _lines(rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return out.getvalue()
+def requests_xlsx(*, community: Community, start: date, end: date) -> bytes:
+    """Return the XLSX workbook of the requests opened in the local days `start` to `end`."""
+    rows = [row for batch in _request_rows(community=community, start=start, end=end) for row in batch]
+    return _workbook([Table("requests", "Demandes", "demandes", REQUEST_HEADERS, rows)])

@@ -36,12 +36,21 @@ from fractions import Fraction
 from math import floor
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, select, text
+from sqlalchemy import ColumnElement, bindparam, case, func, literal_column, or_, select, text
 
 from dispatch.auth.models import User
+from dispatch.calls.models import CALL_OUTCOMES, Call
 from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.escalation.models import MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES, Request
+from dispatch.escalation.models import (
+    CALLBACK_RESULTS,
+    MOTIVES,
+    SOURCES,
+    SYNTHESIS_STATUSES,
+    TREATING_STATUSES,
+    Event,
+    Request,
+)
 from dispatch.periods import Month, months, utc_bounds
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 
@@ -70,6 +79,9 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
     periods = months(start, end, community.timezone)
     totals, by_month = _request_counts(community.id, periods)
     physicians = _by_physician(community.id, start, end)
+    released = _released(community.id, lower, upper)
+    for row in physicians:
+        row["released"] = released.get(row["physician_id"], 0)
     accepted, cancelled = totals["accepted"], totals["cancelled"]
     by_kind = dict.fromkeys(KINDS, 0)
     for row in physicians:
@@ -97,6 +109,7 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         "syntheses": _syntheses(totals),
         "by_physician": physicians,
         "by_month": [{"month": period.label, **by_month[index]} for index, period in enumerate(periods)],
+        **_calls_and_callbacks(community.id, lower, upper),
     }
 
 
@@ -267,3 +280,49 @@ def _syntheses(totals: dict[str, int]) -> dict[str, int]:
     """Return the syntheses of the period's requests by status, from the request counts."""
     out = {status: totals[f"synthesis_{status}"] for status in SYNTHESIS_STATUSES}
     return {key: out.pop(key) for key in ("sent", "pending", "failed")} | out
+
+
+def _released(community_id: int, lower: datetime, upper: datetime) -> dict[int, int]:
+    """Count, per physician, the hand-backs of the period's requests (their `released` events)."""
+    query = (
+        select(Physician.id, func.count())
+        .select_from(Event)
+        .join(Request, Request.id == Event.request_id)
+        .join(Physician, Physician.user_id == Event.actor_id)
+        .where(
+            Event.type == "released", Request.community_id == community_id, Request.opened_at >= lower, Request.opened_at < upper
+        )
+        .group_by(Physician.id)
+    )
+    return {physician_id: int(n) for physician_id, n in db.session.execute(query)}
+
+
+def _calls_and_callbacks(community_id: int, lower: datetime, upper: datetime) -> dict[str, Any]:
+    """Return the period's calls (each request counts its call, a relaunch none) and the call-backs of its requests.
+
+    A call without a request belongs to the period by when it was received; `callbacks.pending` counts expired
+    requests nobody called back yet.
+    """
+    without = dict.fromkeys(CALL_OUTCOMES, 0)
+    calls = (
+        select(Call.outcome, func.count())
+        .where(Call.community_id == community_id, Call.received_at >= lower, Call.received_at < upper)
+        .group_by(Call.outcome)
+    )
+    for outcome, n in db.session.execute(calls):
+        without[outcome] = int(n)
+    in_period = (Request.community_id == community_id, Request.opened_at >= lower, Request.opened_at < upper)
+    with_request = db.session.scalar(select(func.count()).select_from(Request).where(*in_period, Request.relaunch_of_id.is_(None)))
+    callbacks = dict.fromkeys((*CALLBACK_RESULTS, "pending"), 0)
+    rows = db.session.execute(
+        select(Request.callback_result, func.count())
+        .where(*in_period, or_(Request.callback_result.is_not(None), Request.state == "expired"))
+        .group_by(Request.callback_result)
+    )
+    for result, n in rows:
+        callbacks[result or "pending"] = int(n)
+    received = int(with_request or 0) + sum(without.values())
+    return {
+        "calls": {"received": received, "with_request": int(with_request or 0), "without_request": without},
+        "callbacks": callbacks,
+    }

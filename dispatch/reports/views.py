@@ -1,4 +1,4 @@
-"""Endpoints of the figures CPTS staff audit: the report (JSON or CSV) and the requests as CSV."""
+"""Endpoints of the figures CPTS staff audit: the report (JSON, CSV or XLSX) and the requests as CSV or XLSX."""
 
 from __future__ import annotations
 
@@ -12,8 +12,18 @@ from marshmallow import fields, validate
 from dispatch.communities.edge import managed_community
 from dispatch.errors import Problem, flatten
 from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE
-from dispatch.reports.exports import REPORT_LAYOUT, REQUESTS_LAYOUT, report_csv, requests_csv
+from dispatch.reports.exports import (
+    CSV_TYPE,
+    REPORT_LAYOUT,
+    REQUESTS_LAYOUT,
+    XLSX_TYPE,
+    report_csv,
+    report_xlsx,
+    requests_csv,
+    requests_xlsx,
+)
 from dispatch.reports.service import compute_report
+from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES
 from dispatch.schemas import Schema
 from dispatch.web import current_user
 
@@ -36,8 +46,15 @@ class PeriodQuery(Schema):
                 raise ma.ValidationError({"to": [f"La période couvre au plus {MAX_DAYS} jours."]})
 
 
+FORMATS = ("json", "csv", "xlsx")
+
+
 class ReportQuery(PeriodQuery):
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv"), error="Format attendu : json ou csv."))
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS, error="Format attendu : json, csv ou xlsx."))
+    table = fields.String(
+        load_default="summary",
+        validate=validate.OneOf(REPORT_TABLES, error="Tableau attendu : summary, by_physician ou by_month."),
+    )
 
 
 class TimeToAcceptOut(Schema):
@@ -52,6 +69,7 @@ class PhysicianFiguresOut(Schema):
     offered = fields.Integer()
     accepted = fields.Integer()
     refused = fields.Integer()
+    released = fields.Integer(metadata={"description": "hand-backs: accepted, then released before the appointment"})
 
 
 class MonthFiguresOut(Schema):
@@ -63,6 +81,12 @@ class MonthFiguresOut(Schema):
 
 def _counts() -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class CallsOut(Schema):
+    received = fields.Integer()
+    with_request = fields.Integer()
+    without_request = _counts()
 
 
 class ReportOut(Schema):
@@ -88,6 +112,8 @@ class ReportOut(Schema):
     syntheses = _counts()
     by_physician = fields.List(fields.Nested(PhysicianFiguresOut))
     by_month = fields.List(fields.Nested(MonthFiguresOut))
+    calls = fields.Nested(CallsOut)
+    callbacks = _counts()
 
 
 def _period(schema: ma.Schema) -> dict[str, Any]:
@@ -113,13 +139,22 @@ def _query_doc(*, with_format: bool) -> list[dict[str, Any]]:
                 "in": "query",
                 "name": "format",
                 "required": False,
-                "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+                "schema": {"type": "string", "enum": list(FORMATS), "default": "json"},
+            }
+        )
+        params.append(
+            {
+                "in": "query",
+                "name": "table",
+                "required": False,
+                "schema": {"type": "string", "enum": list(REPORT_TABLES), "default": "summary"},
+                "description": "Le tableau exporté en CSV (un tableau par fichier) ; sans effet en JSON et XLSX",
             }
         )
     return params
 
 
-_REPORT_DOC = "Le rapport de la période en JSON ; avec `format=csv`, les mêmes chiffres en CSV (UTF-8, virgules). " + REPORT_LAYOUT
+_REPORT_DOC = "Le rapport de la période en JSON ; avec `format=csv` ou `format=xlsx`, les mêmes chiffres. " + REPORT_LAYOUT
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -130,14 +165,18 @@ def _attachment(name: str) -> dict[str, str]:
 @bp.doc(parameters=_query_doc(with_format=True))
 @bp.response(200, ReportOut, description=_REPORT_DOC)
 @bp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True, description=_REPORT_DOC)
+@bp.alt_response(200, schema={"type": "string", "format": "binary"}, content_type=XLSX_TYPE, success=True, description=_REPORT_DOC)
 def report(community_id: int) -> Any:
     """Report the community's figures over a period (admins and the community's coordinators)."""
     community = managed_community(current_user(), community_id)
     args = _period(ReportQuery())
     figures = compute_report(community=community, start=args["start"], end=args["end"])
+    period = f"{community.id}-{args['start']}-{args['end']}"
     if args["format"] == "csv":
-        name = f"rapport-{community.id}-{args['start']}-{args['end']}.csv"
-        return Response(report_csv(figures), mimetype="text/csv", headers=_attachment(name))
+        name = f"rapport-{REPORT_SLUGS[args['table']]}-{period}.csv"
+        return Response(report_csv(figures, args["table"]), content_type=CSV_TYPE, headers=_attachment(name))
+    if args["format"] == "xlsx":
+        return Response(report_xlsx(figures), content_type=XLSX_TYPE, headers=_attachment(f"rapport-{period}.xlsx"))
     return figures
 
 
@@ -147,7 +186,7 @@ def report(community_id: int) -> Any:
     200,
     {"type": "string"},
     content_type="text/csv",
-    description=f"Export des demandes de la période (CSV, UTF-8, virgules, envoyé au fil de l'eau). {REQUESTS_LAYOUT}",
+    description=f"Export des demandes de la période (CSV UTF-8 avec BOM, `;`, envoyé au fil de l'eau). {REQUESTS_LAYOUT}",
 )
 def requests_export(community_id: int) -> Response:
     """Export the community's requests of a period as CSV, without patient identity."""
@@ -155,4 +194,21 @@ def requests_export(community_id: int) -> Response:
     args = _period(PeriodQuery())
     name = f"demandes-{community.id}-{args['start']}-{args['end']}.csv"
     rows = requests_csv(community=community, start=args["start"], end=args["end"])
-    return Response(stream_with_context(rows), mimetype="text/csv", headers=_attachment(name))
+    return Response(stream_with_context(rows), content_type=CSV_TYPE, headers=_attachment(name))
+
+
+@bp.route("/communities/<int:community_id>/requests.xlsx", methods=["GET"])
+@bp.doc(parameters=_query_doc(with_format=False))
+@bp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type=XLSX_TYPE,
+    description=f"Export des demandes de la période (XLSX, une feuille, cellules typées). {REQUESTS_LAYOUT}",
+)
+def requests_workbook(community_id: int) -> Response:
+    """Export the community's requests of a period as XLSX, without patient identity."""
+    community = managed_community(current_user(), community_id)
+    args = _period(PeriodQuery())
+    name = f"demandes-{community.id}-{args['start']}-{args['end']}.xlsx"
+    body = requests_xlsx(community=community, start=args["start"], end=args["end"])
+    return Response(body, content_type=XLSX_TYPE, headers=_attachment(name))

@@ -21,6 +21,9 @@ _REFUSALS = {
     "not_accepted": (409, "La demande n'a pas été acceptée."),
     "already_recorded": (409, "L'issue de la consultation est déjà enregistrée."),
     "too_early": (409, "L'issue de la consultation s'enregistre à partir de l'heure du rendez-vous."),
+    "still_open": (409, "La demande est encore ouverte."),
+    "not_expired": (409, "Seule une demande expirée sans médecin se rappelle."),
+    "too_late": (409, "L'heure du rendez-vous est passée : vous ne pouvez plus vous désister, indiquez l'issue."),
 }
 
 

@@ -40,6 +40,9 @@ PRESENTED_COLUMNS = tuple(
         "accepted_by_id",
         "accepted_at",
         "appointment_at",
+        "relaunch_of_id",
+        "callback_result",
+        "callback_at",
         "place",
         "outcome",
     )

@@ -9,9 +9,10 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from dispatch.audit.service import KINDS as ACCESS_KINDS
+from dispatch.calls.models import CALL_OUTCOMES
 from dispatch.communities.schemas import community_region
 from dispatch.escalation.machine import STATES
-from dispatch.escalation.models import MOTIVES, SOURCES, TREATING_STATUSES
+from dispatch.escalation.models import CALLBACK_RESULTS, MOTIVES, SOURCES, TREATING_STATUSES
 from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
@@ -104,6 +105,11 @@ class AcceptedByOut(Schema):
     kind = fields.String()
 
 
+class CallbackOut(Schema):
+    result = fields.String()
+    at = UTCDateTime()
+
+
 class RequestOut(Schema):
     id = fields.Integer()
     community_id = fields.Integer()
@@ -121,6 +127,8 @@ class RequestOut(Schema):
     appointment_at = UTCDateTime(allow_none=True)
     place = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
+    relaunch_of = fields.Integer(allow_none=True, metadata={"description": "the request this one relaunches"})
+    callback = fields.Nested(CallbackOut, allow_none=True)
     anonymised = fields.Boolean()
 
 
@@ -151,6 +159,31 @@ class AcceptIn(Schema):
 
 class RefuseIn(Schema):
     reason = text(500, multiline=True)
+
+
+class CallIn(Schema):
+    community_id = fields.Integer(required=True, strict=True)
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    outcome = fields.String(required=True, validate=validate.OneOf(CALL_OUTCOMES))
+    motive = fields.String(validate=validate.OneOf(MOTIVES))
+
+
+class CallOut(Schema):
+    id = fields.Integer()
+    community_id = fields.Integer()
+    source = fields.String()
+    outcome = fields.String()
+    motive = fields.String(allow_none=True)
+    received_at = UTCDateTime()
+
+
+class CallbackIn(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(CALLBACK_RESULTS))
+    note = text(1000, multiline=True)
+
+
+class ReleaseIn(Schema):
+    reason = text(500, required=True, multiline=True)
 
 
 class OutcomeIn(Schema):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from dispatch import policy
 from dispatch.audit.service import list_accesses
 from dispatch.auth.models import User
+from dispatch.calls import service as calls
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -22,6 +23,9 @@ from dispatch.requests import disclosure, opening, queries
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import (
     AccessOut,
+    CallbackIn,
+    CallIn,
+    CallOut,
     CancelIn,
     EventOut,
     OpenedOut,
@@ -154,3 +158,63 @@ def access_trail(args: dict[str, Any], request_id: int) -> Any:
     disclosure.require(current_user(), Action.ACCESSES, load_request(request_id))
     items = list_accesses(request_id=request_id, limit=args["limit"], before=args.get("before"))
     return with_next_link(jsonify(AccessOut(many=True).dump(items)), items, args["limit"])
+
+
+@bp.route("/calls", methods=["POST"])
+@bp.arguments(CallIn)
+@bp.response(201, CallOut)
+@bp.alt_response(200, schema=CallOut, description="Appel déjà enregistré avec cette clé d'idempotence")
+@bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}])
+def record_call(args: dict[str, Any]) -> Any:
+    """Record a call triaged without a request (sent to the 15, renewal refused, other orientation)."""
+    user = current_user()
+    key = (http.headers.get("Idempotency-Key") or "").strip()[:200] or None
+    community = db.session.get(Community, args["community_id"])
+    policy.require(user, Action.CALL, community_id=community.id if community else None)
+    call, created = calls.record_call(
+        community_id=args["community_id"],
+        operator_id=user.id,
+        source=args["source"],
+        outcome=args["outcome"],
+        motive=args.get("motive"),
+        now=now(),
+        key=key,
+    )
+    return call, 201 if created else 200
+
+
+@bp.route("/requests/<int:request_id>/callback", methods=["POST"])
+@bp.arguments(CallbackIn)
+@bp.response(200, RequestOut)
+@bp.alt_response(409, description="Demande encore ouverte (still_open), non expirée (not_expired) ou déjà rappelée")
+@answers_from_memory
+def call_back(args: dict[str, Any], request_id: int) -> Any:
+    """Record the result of calling back an expired request's patient: every operator's banner for it disappears."""
+    user = current_user()
+    request = load_request(request_id)
+    disclosure.require(user, Action.CALLBACK, request)
+    at = now()
+    try:
+        request = service.call_back(
+            request=request, operator=user, result=args["result"], note=args.get("note"), now=at, actor=actor(user)
+        )
+    except service.Rejected as exc:
+        raise rejected(exc) from None
+    return jsonify(request_json(disclosure.show(user, request, what="callback", now=at, client=client_label())))
+
+
+@bp.route("/requests/<int:request_id>/relaunch", methods=["POST"])
+@bp.response(201, RequestOut)
+@bp.alt_response(409, description="Demande encore ouverte (still_open)")
+@answers_from_memory
+def relaunch(request_id: int) -> Any:
+    """Open a new request for the same patient and motive, linked to this one, with fresh windows."""
+    user = current_user()
+    request = load_request(request_id)
+    disclosure.require(user, Action.RELAUNCH, request)
+    at = now()
+    try:
+        new = service.relaunch(request=request, opened_by=user, now=at, actor=actor(user))
+    except service.Rejected as exc:
+        raise rejected(exc) from None
+    return jsonify(request_json(disclosure.as_opened(user, new, now=at))), 201

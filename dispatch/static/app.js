@@ -60,7 +60,7 @@
         body.appendChild(tr);
       });
       table.replaceChild(body, table.tBodies[0]);
-      banner(data.requests.filter(function (r) { return r.state === "expired" && dismissed.indexOf(r.id) < 0; }));
+      banner(data.requests.filter(function (r) { return r.state === "expired" && !r.called_back && dismissed.indexOf(r.id) < 0; }));
       tick();
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,9 @@ from dispatch.escalation.machine import (
     OfferTo,
     Plan,
     Refusal,
+    ReOffer,
     SmsPatient,
+    SmsPatientReleased,
     Snapshot,
     StoreSynthesis,
     TellOperator,
@@ -300,3 +303,97 @@ def test_the_outcome_is_known_from_the_appointment_on(seconds: int, expected: ob
     snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, appointment_at=at(9000))
     decision = machine.record_outcome(snapshot, physician_id=GP, outcome="seen", synthesis="RAS", now=at(seconds))
     assert (decision.state if isinstance(decision, Decision) else decision) == expected
+
+
+def accepted(appointment: int = 9000, **changes: object) -> Snapshot:
+    """A request OTHER accepted in the community phase at T0+65 min, with its appointment at `appointment` seconds."""
+    fields: dict[str, object] = {
+        "treating_physician_id": GP,
+        "accepted_by_id": OTHER,
+        "opened_at": T0,
+        "community_at": at(3600),
+        "patient_reachable": True,
+        "appointment_at": at(appointment),
+        **changes,
+    }
+    return Snapshot("accepted", at(3600), at(7200), **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "snapshot, physician, seconds, expected, expires",
+    [
+        (accepted(), OTHER, 4000, "community", at(7200)),  # what is left of the window: until T0+2 h
+        (accepted(), OTHER, 6299, "community", at(7200)),  # 15 min 1 s left: kept
+        (accepted(), OTHER, 6300, "community", at(7200)),  # exactly 15 min left
+        (accepted(), OTHER, 6301, "community", at(7201)),  # less than 15 min left: 15 min from now
+        (accepted(), OTHER, 7200, "community", at(8100)),  # after the expiry: 15 min again
+        (accepted(), OTHER, 8999, "community", at(9899)),  # the last second before the appointment
+        (accepted(), OTHER, 9000, Refusal.TOO_LATE, None),  # the appointment has come
+        (accepted(), OTHER, 9001, Refusal.TOO_LATE, None),
+        (accepted(), GP, 4000, Refusal.NOT_ELIGIBLE, None),  # another physician (even the treating GP)
+        (accepted(accepted_by_id=GP), GP, 4000, "community", at(7200)),  # the treating GP hands back: no exclusive hour
+        (community(), OTHER, 4000, Refusal.NOT_ACCEPTED, None),
+        (exclusive(), GP, 10, Refusal.NOT_ACCEPTED, None),
+        (Snapshot("expired", None, at(7200)), OTHER, 7300, Refusal.NOT_ACCEPTED, None),
+        (Snapshot("cancelled", None, at(7200)), OTHER, 10, Refusal.NOT_ACCEPTED, None),
+        (Snapshot("seen", None, at(7200), accepted_by_id=OTHER), OTHER, 9500, Refusal.NOT_ACCEPTED, None),
+        (Snapshot("no_show", None, at(7200), accepted_by_id=OTHER), OTHER, 9500, Refusal.NOT_ACCEPTED, None),
+    ],
+)
+def test_release(snapshot: Snapshot, physician: int, seconds: int, expected: object, expires: object) -> None:
+    decision = machine.release(snapshot, physician_id=physician, now=at(seconds), reason="Urgence au cabinet")
+    assert (decision.state if isinstance(decision, Decision) else decision) == expected
+    if isinstance(decision, Decision):
+        assert decision.expires_at == expires == decision.next_deadline
+
+
+def test_release_offers_the_patient_to_the_community_again_and_tells_everyone() -> None:
+    decision = machine.release(accepted(), physician_id=OTHER, now=at(4000), reason="Urgence au cabinet")
+    assert isinstance(decision, Decision)
+    assert (decision.state, decision.exclusive_until, decision.expires_at) == ("community", at(3600), at(7200))
+    assert decision.effects == (
+        AnswerOffer(OTHER, "released", previous="accepted"),
+        ReOffer(except_physician=OTHER),
+        OfferTo("community"),
+        SmsPatientReleased(),
+        TellOperator("released"),
+    )
+    assert decision.values == {
+        "accepted_by_id": None,
+        "accepted_at": None,
+        "accepted_phase": None,
+        "appointment_at": None,
+        "place": None,
+        "closed_at": None,
+        "releases": 1,
+    }
+    assert decision.events == (
+        EventSpec(
+            "released",
+            {
+                "physician_id": OTHER,
+                "reason": "Urgence au cabinet",
+                "appointment_at": "2026-11-23T16:30:00Z",
+                "expires_at": "2026-11-23T16:00:00Z",
+            },
+        ),
+    )
+
+
+def test_release_of_a_request_taken_in_the_exclusive_hour_opens_the_community() -> None:
+    snapshot = accepted(accepted_by_id=GP, community_at=None, patient_reachable=False, releases=1)
+    decision = machine.release(snapshot, physician_id=GP, now=at(600), reason="Imprévu")
+    assert isinstance(decision, Decision)
+    assert decision.state == "community" and decision.values["community_at"] == at(600)
+    assert decision.values["releases"] == 2
+    assert SmsPatientReleased() not in decision.effects  # no phone: nobody to text
+
+
+def test_a_released_request_can_be_accepted_by_another_physician_but_not_by_the_releaser() -> None:
+    released = machine.release(accepted(), physician_id=OTHER, now=at(4000), reason="Imprévu")
+    assert isinstance(released, Decision)
+    after = Snapshot(released.state, released.exclusive_until, released.expires_at, treating_physician_id=GP)
+    taken = machine.accept(replace(after, actor_offer=NOTIFIED), physician_id=3, now=at(4100), appointment_at=at(9000), place=None)
+    assert isinstance(taken, Decision) and taken.state == "accepted"
+    releaser = replace(after, actor_offer=ActorOffer("released", "community"))
+    assert machine.accept(releaser, physician_id=OTHER, now=at(4100), appointment_at=at(9000), place=None) == Refusal.NOT_ELIGIBLE

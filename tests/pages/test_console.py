@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dispatch.calls.models import Call
 from dispatch.db import db
 from dispatch.escalation.models import Request
 
@@ -84,6 +85,19 @@ def test_triage_outside_the_protocol_opens_nothing(world: dict[str, Any], as_use
     expected = "transférez l&#39;appel au 15" if triage == "vital" else "Renouvellement d&#39;ordonnance ou certificat"
     assert expected in html
     assert "Aucune demande n&#39;est créée." in html
+
+
+@pytest.mark.parametrize(
+    ("triage", "outcome"), [("vital", "emergency_15"), ("refused", "renewal_refused"), ("other", "other_orientation")]
+)
+def test_triage_without_a_request_counts_the_call_once(world: dict[str, Any], as_user: Any, triage: str, outcome: str) -> None:
+    operator = as_user(world["operator"])
+    form = {**FORM, "triage": triage, "idempotency_key": "form-1"}
+    operator.post("/console", form)
+    operator.post("/console", form)  # sent twice (a double click): one call
+    calls = db.session.scalars(select(Call)).all()
+    assert [(c.outcome, c.source, c.community_id) for c in calls] == [(outcome, FORM["source"], world["community"].id)]
+    assert count() == 0
 
 
 def test_form_errors_are_shown_next_to_their_fields_in_french(world: dict[str, Any], as_user: Any) -> None:

@@ -150,3 +150,30 @@ def test_availability_switch(world: dict[str, Any], as_user: Any) -> None:
     db.session.refresh(world["gp"])
     assert world["gp"].available is False
     assert "Indisponible : je ne reçois rien" in gp.get("/m/").get_data(as_text=True)
+
+
+def test_the_accepting_physician_hands_the_patient_back_with_a_reason(world: dict[str, Any], as_user: Any, clock: Any) -> None:
+    gp = as_user(world["gp"])
+    rid = world["opened"]["id"]
+    gp.post(f"/m/requests/{rid}/accepter", {"time": "15:30"})
+    page = gp.get(f"/m/requests/{rid}").get_data(as_text=True)
+    assert "Me désister" in page
+    missing = gp.post(f"/m/requests/{rid}/desister", {"reason": " "})
+    assert missing.status_code == 422 and field_error(missing.get_data(as_text=True), "release_reason")
+    response = gp.post(f"/m/requests/{rid}/desister", {"reason": "Urgence au cabinet"})
+    assert response.status_code == 302 and response.headers["Location"] == "/m/"
+    request = db.session.get(Request, rid)
+    assert request.state == "community" and request.accepted_by_id is None and request.releases == 1
+    assert "ORL" in as_user(world["other"]).get("/m/").get_data(as_text=True)
+    assert "Me désister" not in gp.get(f"/m/requests/{rid}").get_data(as_text=True)
+
+
+def test_no_hand_back_once_the_appointment_has_come(world: dict[str, Any], as_user: Any, clock: Any) -> None:
+    gp = as_user(world["gp"])
+    rid = world["opened"]["id"]
+    gp.post(f"/m/requests/{rid}/accepter", {"time": "15:30"})
+    clock.advance(minutes=30)
+    assert "Me désister" not in gp.get(f"/m/requests/{rid}").get_data(as_text=True)
+    response = gp.post(f"/m/requests/{rid}/desister", {"reason": "Trop tard"})
+    assert "désister" in gp.get(response.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(Request, rid).state == "accepted"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from dispatch.auth.models import User
@@ -46,15 +48,25 @@ def test_a_wrong_period_is_explained(world: dict[str, Any], as_user: Any) -> Non
     assert "Date invalide (AAAA-MM-JJ)." in coordinator.get("/pilotage?from=demain").get_data(as_text=True)
 
 
-def test_csv_downloads_use_the_session(world: dict[str, Any], as_user: Any, make: Any) -> None:
+def test_csv_and_xlsx_downloads_use_the_session(world: dict[str, Any], as_user: Any, make: Any) -> None:
     make.open(world["operator"], world["community"])
     coordinator = as_user(world["coordinator"])
+    dashboard = coordinator.get("/pilotage?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    for link in ("rapport.xlsx?", "table=summary", "table=by_physician", "table=by_month", "demandes.csv?", "demandes.xlsx?"):
+        assert link in dashboard
     report = coordinator.get("/pilotage/rapport.csv?from=2026-11-01&to=2026-11-30")
     assert report.mimetype == "text/csv" and "attachment" in report.headers["Content-Disposition"]
-    assert "opened,1\r\n" in report.get_data(as_text=True)
-    rows = coordinator.get("/pilotage/demandes.csv?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
-    assert rows.startswith("id,opened_at") and len(rows.strip().splitlines()) == 2 and "Martin" not in rows
+    assert "\r\nDemandes ouvertes;1\r\n" in report.get_data().decode("utf-8-sig")
+    months = coordinator.get("/pilotage/rapport.csv?from=2026-11-01&to=2026-11-30&table=by_month").get_data().decode("utf-8-sig")
+    assert months.startswith("Mois;Demandes ouvertes") and "11/2026;1;0;0" in months
+    assert coordinator.get("/pilotage/rapport.csv?table=tout").status_code == 422
+    rows = coordinator.get("/pilotage/demandes.csv?from=2026-11-01&to=2026-11-30").get_data()
+    assert rows.startswith("\ufeffN° de demande;".encode()) and len(rows.strip().splitlines()) == 2 and b"Martin" not in rows
+    for path in ("rapport.xlsx", "demandes.xlsx"):
+        book = load_workbook(io.BytesIO(coordinator.http.get(f"/pilotage/{path}?from=2026-11-01&to=2026-11-30").get_data()))
+        assert book.worksheets[0].freeze_panes == "A2"
     assert as_user(world["operator"]).get("/pilotage/rapport.csv").status_code == 403
+    assert as_user(world["operator"]).http.get("/pilotage/demandes.xlsx").status_code == 403
 
 
 def test_bucket_counts() -> None:

@@ -154,14 +154,51 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
         "treating_physician": {"declared": 5, "none": 4, "unknown": 2},
         "syntheses": {"sent": 1, "pending": 0, "failed": 1, "not_sendable": 1, "not_needed": 2},
         "by_physician": [
-            {"physician_id": b.id, "name": "Dr Bruno Bernard", "kind": "cami", "offered": 8, "accepted": 3, "refused": 1},
-            {"physician_id": a.id, "name": "Dr Anne Arnaud", "kind": "titulaire", "offered": 7, "accepted": 2, "refused": 3},
-            {"physician_id": d.id, "name": "Dr Denis Dupont", "kind": "remplacant", "offered": 6, "accepted": 2, "refused": 2},
+            {
+                "physician_id": b.id,
+                "name": "Dr Bruno Bernard",
+                "kind": "cami",
+                "offered": 8,
+                "accepted": 3,
+                "refused": 1,
+                "released": 0,
+            },
+            {
+                "physician_id": a.id,
+                "name": "Dr Anne Arnaud",
+                "kind": "titulaire",
+                "offered": 7,
+                "accepted": 2,
+                "refused": 3,
+                "released": 0,
+            },
+            {
+                "physician_id": d.id,
+                "name": "Dr Denis Dupont",
+                "kind": "remplacant",
+                "offered": 6,
+                "accepted": 2,
+                "refused": 2,
+                "released": 0,
+            },
         ],
         "by_month": [
             {"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1},
             {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1},
         ],
+        "calls": {
+            "received": 11,
+            "with_request": 11,
+            "without_request": {"emergency_15": 0, "renewal_refused": 0, "other_orientation": 0},
+        },
+        "callbacks": {
+            "reoriented_sas": 0,
+            "reoriented_15": 0,
+            "advice_given": 0,
+            "unreachable": 0,
+            "relaunched": 0,
+            "pending": 2,
+        },
     }
 
 

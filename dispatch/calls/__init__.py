@@ -1,0 +1,1 @@
+"""Calls to the operators: each one triaged, with or without a request."""

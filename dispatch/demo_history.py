@@ -1,0 +1,191 @@
+"""A year of closed requests for the demo community, shaped like Champigny's, generated from a fixed seed.
+
+About 2,000 requests over the twelve months before today, more in the winter epidemics (bronchiolitis, flu),
+about 80 % accepted, most by the CAMI's doctors, about 16 % of patients absent. Inserted in bulk, then the
+rollups recomputed from the rows, so that the dashboard and the exports show a real picture at once.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from dispatch.auth.models import User
+from dispatch.communities.models import Community, Physician
+from dispatch.db import db
+from dispatch.escalation import rollup
+from dispatch.escalation.models import Offer, Request, Synthesis
+
+SEED = 94500
+COUNT = 2000
+KEY = "demo-history-{:04d}"  # the idempotency key of each generated request: a second run finds the first
+# Requests by month (1 = January): the winter epidemics double the summer's load.
+SEASON = {1: 1.55, 2: 1.4, 3: 1.1, 4: 0.9, 5: 0.85, 6: 0.8, 7: 0.7, 8: 0.6, 9: 0.85, 10: 0.95, 11: 1.15, 12: 1.5}
+WEEKDAY = (1.2, 1.0, 1.0, 1.0, 1.1, 0.9, 0.5)
+HOURS = {8: 4, 9: 9, 10: 10, 11: 9, 12: 6, 13: 6, 14: 8, 15: 8, 16: 8, 17: 7, 18: 5, 19: 3}
+MOTIVES = {"winter": (30, 25, 22, 6, 7, 2, 2, 3, 3), "other": (18, 18, 10, 14, 12, 8, 6, 8, 6)}
+MOTIVE_KEYS = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
+SOURCES = {"cot": 68, "sas": 24, "pharmacy": 3, "nurse": 2, "samu": 1, "emergency_dept": 1, "other": 1}
+# Who accepts in the community phase, by login: the CAMI first.
+TAKERS = {"dr.benali": 36, "dr.nguyen": 32, "dr.roux": 12, "dr.moreau": 8, "dr.fontaine": 7, "dr.durand": 5}
+FIRST = ("Lucie", "Hugo", "Inès", "Nathan", "Chloé", "Karim", "Jeanne", "Mamadou", "Léa", "Paul", "Yasmine", "Louis")
+LAST = ("Martin", "Bernard", "Dubois", "Haddad", "Lefèvre", "Diallo", "Moreau", "Garcia", "Nguyen", "Lambert")
+GPS = ("Dr Anne Lemoine", "Dr Karim Saïdi", "Dr Sylvie Perrin", "Dr Marc Aubert")
+
+
+def load_history(*, community: Community, operator_id: int, now: datetime) -> int:
+    """Insert the year of history unless it is there; return how many requests were inserted."""
+    first = select(Request.id).where(Request.opened_by_id == operator_id, Request.idempotency_key == KEY.format(0))
+    if db.session.scalar(first) is not None:
+        return 0
+    query = select(User.login, Physician).join(Physician.user).where(User.login.in_(TAKERS))
+    physicians: dict[str, Physician] = {login: physician for login, physician in db.session.execute(query)}
+    rng = random.Random(SEED)
+    end = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    requests = [_request(rng, index, end, community, operator_id, physicians) for index in range(COUNT)]
+    ids = db.session.scalars(insert(Request).returning(Request.id, sort_by_parameter_order=True), [r for r, _ in requests]).all()
+    offers, syntheses = [], []
+    for request_id, (row, plan) in zip(ids, requests, strict=True):
+        offers += [{**offer, "request_id": request_id} for offer in _offers(rng, row, plan, physicians)]
+        if row["state"] == "seen":
+            syntheses.append(_synthesis(row, plan, request_id))
+    db.session.execute(insert(Offer), offers)
+    if syntheses:
+        db.session.execute(insert(Synthesis), syntheses)
+    rollup.discard_pending(db.session())
+    rollup.backfill(db.session.connection())
+    db.session.commit()
+    return len(ids)
+
+
+def _day(rng: random.Random, end: datetime) -> datetime:
+    days = [end - timedelta(days=offset) for offset in range(1, 366)]
+    weights = [SEASON[day.month] * WEEKDAY[day.weekday()] for day in days]
+    return rng.choices(days, weights)[0]
+
+
+def _request(
+    rng: random.Random, index: int, end: datetime, community: Community, operator_id: int, physicians: dict[str, Physician]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    day = _day(rng, end)
+    hour = rng.choices(list(HOURS), list(HOURS.values()))[0]
+    # 08:00-19:59 in Paris is 07:00-18:59 UTC in winter, 06:00-17:59 in summer; an hour off is fine for a demo.
+    opened_at = day.replace(hour=hour - 1, minute=rng.randrange(60), second=rng.randrange(60))
+    winter = day.month in (11, 12, 1, 2, 3)
+    treating_status = rng.choices(("declared", "none", "unknown"), (60, 16, 24))[0]
+    registered = treating_status == "declared" and rng.random() < 0.15
+    gp = physicians["dr.durand"] if registered else None
+    exclusive_until = opened_at + timedelta(seconds=community.exclusive_window_s) if gp else None
+    expires_at = opened_at + timedelta(seconds=community.response_window_s)
+    busy = SEASON[day.month] - 1
+    accepted = rng.random() < 0.81 - 0.05 * busy
+    plan: dict[str, Any] = {"gp": gp, "taker": None, "phase": None}
+    row: dict[str, Any] = {
+        "community_id": community.id,
+        "source": rng.choices(list(SOURCES), list(SOURCES.values()))[0],
+        "motive": rng.choices(MOTIVE_KEYS, MOTIVES["winter" if winter else "other"])[0],
+        "description": "Demande de démonstration",
+        "opened_by_id": operator_id,
+        "idempotency_key": KEY.format(index),
+        "patient_first_name": rng.choice(FIRST),
+        "patient_last_name": rng.choice(LAST),
+        "patient_birth_date": date(rng.randint(1935, 2022), rng.randint(1, 12), rng.randint(1, 28)),
+        "patient_sex": rng.choice("FM"),
+        "patient_phone": f"+3363998{rng.randrange(10000):04d}",  # numbers ARCEP keeps for fiction
+        "patient_postcode": "94500",
+        "patient_city": "Champigny-sur-Marne",
+        "treating_status": treating_status,
+        "treating_rpps": gp.rpps if gp else None,
+        "treating_name": gp.user.name if gp else (rng.choice(GPS) if treating_status == "declared" else None),
+        "treating_mssante": gp.mssante if gp else None,
+        "treating_physician_id": gp.id if gp else None,
+        "plan_exclusive_s": community.exclusive_window_s,
+        "plan_response_s": community.response_window_s,
+        "opened_at": opened_at,
+        "exclusive_until": exclusive_until,
+        "expires_at": expires_at,
+        "next_deadline": None,
+        "community_at": exclusive_until or opened_at,
+        "state": "expired",
+        "closed_at": expires_at,
+        **dict.fromkeys(("accepted_by_id", "accepted_at", "accepted_phase", "appointment_at", "place", "outcome", "outcome_at")),
+    }
+    if treating_status == "declared" and not gp and rng.random() < 0.7:
+        row["treating_mssante"] = "cabinet@medecin.mssante.fr"
+    if accepted:
+        by_gp = gp is not None and rng.random() < 0.45
+        taker = gp if gp is not None and by_gp else _taker(rng, physicians, gp)
+        start, limit = (
+            (opened_at, 3500) if by_gp else (row["community_at"], (expires_at - row["community_at"]).total_seconds() - 60)
+        )
+        delay = min(limit, max(30.0, rng.lognormvariate(math.log(900), 0.9)))
+        accepted_at = start + timedelta(seconds=delay)
+        appointment = accepted_at + timedelta(minutes=rng.randrange(30, 240, 15))
+        no_show = rng.random() < 0.16
+        plan.update(taker=taker, phase="exclusive" if by_gp else "community")
+        row.update(
+            state="no_show" if no_show else "seen",
+            accepted_by_id=taker.id,
+            accepted_at=accepted_at,
+            accepted_phase=plan["phase"],
+            appointment_at=appointment,
+            place=taker.address,
+            outcome="no_show" if no_show else "seen",
+            outcome_at=appointment + timedelta(minutes=30),
+            closed_at=accepted_at,
+        )
+    return row, plan
+
+
+def _taker(rng: random.Random, physicians: dict[str, Physician], gp: Physician | None) -> Physician:
+    logins = [login for login in TAKERS if physicians[login] is not gp]
+    return physicians[rng.choices(logins, [TAKERS[login] for login in logins])[0]]
+
+
+def _offers(
+    rng: random.Random, row: dict[str, Any], plan: dict[str, Any], physicians: dict[str, Physician]
+) -> list[dict[str, Any]]:
+    gp, taker = plan["gp"], plan["taker"]
+    done_at = row.get("accepted_at") or row["expires_at"]
+    offers = []
+    if gp is not None:
+        status = "accepted" if taker is gp else rng.choices(("refused", "withdrawn"), (60, 40))[0]
+        responded = row["accepted_at"] if taker is gp else row["opened_at"] + timedelta(minutes=rng.randrange(2, 55))
+        offers.append(_offer(gp, "exclusive", status, row["opened_at"], responded if status != "withdrawn" else None))
+        if taker is gp:
+            return offers
+    for physician in physicians.values():
+        if physician is gp:
+            continue
+        if physician is taker:
+            offers.append(_offer(physician, "community", "accepted", row["community_at"], done_at))
+        elif rng.random() < 0.03:
+            offers.append(
+                _offer(physician, "community", "refused", row["community_at"], row["community_at"] + timedelta(minutes=5))
+            )
+        else:
+            offers.append(_offer(physician, "community", "withdrawn", row["community_at"], None))
+    return offers
+
+
+def _offer(physician: Physician, phase: str, status: str, at: datetime, responded: datetime | None) -> dict[str, Any]:
+    return {"physician_id": physician.id, "phase": phase, "status": status, "offered_at": at, "responded_at": responded}
+
+
+def _synthesis(row: dict[str, Any], plan: dict[str, Any], request_id: int) -> dict[str, Any]:
+    if plan["taker"] is plan["gp"]:
+        status = "not_needed"
+    else:
+        status = "sent" if row["treating_mssante"] else "not_sendable"
+    return {
+        "request_id": request_id,
+        "physician_id": plan["taker"].id,
+        "text": "Synthèse de démonstration : examen, conduite à tenir, suivi par le médecin traitant.",
+        "written_at": row["outcome_at"],
+        "to_address": row["treating_mssante"],
+        "status": status,
+    }

@@ -54,8 +54,3 @@ def record_event(request_id: int, *, type: str, at: datetime, actor: Actor = SYS
     )
     db.session.add(event)
     return event
-
-
-def iso(value: datetime | None) -> str | None:
-    """Return an aware datetime as the ISO 8601 text the trail and the API use (Z for UTC)."""
-    return value.isoformat().replace("+00:00", "Z") if value else None

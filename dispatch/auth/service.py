@@ -6,6 +6,7 @@ import functools
 import hashlib
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +67,27 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class SignInLimits:
+    """How long a token lives and how failed sign-ins are slowed, as the settings say."""
+
+    ttl_s: int
+    max_failures: int
+    max_failures_per_address: int
+    window_s: int
+    delay_s: int = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SignInLimits:
+        return cls(
+            ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
+            max_failures=int(config["LOGIN_MAX_FAILURES"]),
+            max_failures_per_address=int(config["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+            window_s=int(config["LOGIN_WINDOW_S"]),
+            delay_s=int(config["LOGIN_DELAY_S"]),
+        )
+
+
 def sign_in(
     *,
     login: str,
@@ -74,28 +96,24 @@ def sign_in(
     client: str | None,
     now: datetime,
     ph: PasswordHasher,
-    ttl_s: int,
-    max_failures: int,
-    max_failures_per_address: int,
-    window_s: int,
-    delay_s: int = 30,
+    limits: SignInLimits,
     scope: str = "api",
 ) -> Session:
     """Check a login and password and issue a bearer token.
 
-    Slows attackers without locking the rightful user out: after `max_failures` failures of one login from one
-    address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`; an
-    address with `max_failures_per_address` failures (any login) in the window waits it out. Nothing blocks the
-    same login from another address.
+    Slows attackers without locking the rightful user out: after `limits.max_failures` failures of one login from
+    one address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`;
+    an address with `max_failures_per_address` failures (any login) in the window waits it out. Nothing blocks
+    the same login from another address.
     """
     wait = attempt_delay(
         login=login,
         address=address,
         now=now,
-        max_failures=max_failures,
-        max_failures_per_address=max_failures_per_address,
-        window_s=window_s,
-        delay_s=delay_s,
+        max_failures=limits.max_failures,
+        max_failures_per_address=limits.max_failures_per_address,
+        window_s=limits.window_s,
+        delay_s=limits.delay_s,
     )
     if wait > 0:
         raise TooManyAttempts(retry_after=wait)
@@ -120,13 +138,13 @@ def sign_in(
             user_id=user.id,
             token_hash=token_digest(token),
             created_at=now,
-            expires_at=now + timedelta(seconds=ttl_s),
+            expires_at=now + timedelta(seconds=limits.ttl_s),
             client=(client or "")[:200] or None,
             scope=scope,
         )
     )
     db.session.commit()
-    return Session(token=token, expires_in=ttl_s, user=user)
+    return Session(token=token, expires_in=limits.ttl_s, user=user)
 
 
 def _same_address(address: str | None) -> Any:

@@ -150,26 +150,8 @@ def _reoffer(request: Request, effect: Any, now: datetime, batch: Batch | None) 
             .execution_options(synchronize_session="fetch")
         ).all()
     )
-    if not again:
-        return
-    payload = offer_payload(request, phase="community")
-    rollup.count_offers(
-        community_id=request.community_id, physician_ids=again, day=rollup.local_day(request.opened_at, request.community.timezone)
-    )
-    enqueue_many(
-        [
-            {
-                "channel": "push",
-                "kind": "offer",
-                "idempotency_key": f"offer:{request.id}:{physician_id}{_round(request)}",
-                "request_id": request.id,
-                "physician_id": physician_id,
-                "payload": payload,
-            }
-            for physician_id in again
-        ],
-        now=now,
-    )
+    if again:
+        enqueue_many(_announce(request, again, phase="community"), now=now)
 
 
 def _sms_patient_released(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -291,34 +273,39 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
 def _offer(request: Request, physician_ids: list[int], *, phase: str, now: datetime, batch: Batch | None = None) -> None:
     if not physician_ids:
         return
-    payload = offer_payload(request, phase=phase)
     # A fan-out reaches ~800 physicians: two multi-row INSERTs instead of 1,600 ORM objects.
     offers = [
         {"request_id": request.id, "physician_id": physician_id, "phase": phase, "status": "notified", "offered_at": now}
         for physician_id in physician_ids
     ]
-    pushes = [
-        {
-            "channel": "push",
-            "kind": "offer",
-            "idempotency_key": f"offer:{request.id}:{physician_id}",
-            "request_id": request.id,
-            "physician_id": physician_id,
-            "payload": payload,
-        }
-        for physician_id in physician_ids
-    ]
-    rollup.count_offers(
-        community_id=request.community_id,
-        physician_ids=physician_ids,
-        day=rollup.local_day(request.opened_at, request.community.timezone),
-    )
+    pushes = _announce(request, physician_ids, phase=phase)
     if batch is not None:
         batch.offers += offers
         batch.pushes += pushes
         return
     db.session.execute(insert(Offer), offers)
     enqueue_many(pushes, now=now)
+
+
+def _announce(request: Request, physician_ids: list[int], *, phase: str) -> list[dict[str, Any]]:
+    """Count new offers to these physicians in the rollup and return their pushes, keyed per round."""
+    rollup.count_offers(
+        community_id=request.community_id,
+        physician_ids=physician_ids,
+        day=rollup.local_day(request.opened_at, request.community.timezone),
+    )
+    payload = offer_payload(request, phase=phase)
+    return [
+        {
+            "channel": "push",
+            "kind": "offer",
+            "idempotency_key": f"offer:{request.id}:{physician_id}{_round(request)}",
+            "request_id": request.id,
+            "physician_id": physician_id,
+            "payload": payload,
+        }
+        for physician_id in physician_ids
+    ]
 
 
 def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from dispatch.communities.models import Community
 from dispatch.db import UTCDateTime, db
 from dispatch.periods import local_midnight
 
@@ -193,10 +194,9 @@ def _derive(session: Session, _context: Any, _instances: Any) -> None:
 
 def _zone(session: Session, request: Any) -> str:
     """Return the time zone of the request's community (a pending request may hold only its id)."""
-    community = request.community
-    if community is None:
-        community = session.get(inspect(request).mapper.relationships["community"].mapper, request.community_id)
-    return community.timezone  # type: ignore[no-any-return]
+    community = request.community or session.get(Community, request.community_id)
+    assert community is not None
+    return str(community.timezone)
 
 
 def _upsert(rows: list[dict[str, Any]], *, table: Table = STATS) -> None:

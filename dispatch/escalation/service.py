@@ -239,7 +239,7 @@ def accept(
 
 
 def accept_verdict(row: Any, *, physician_id: int, now: datetime) -> Refusal | None:
-    """Return the machine's refusal of an acceptance, from a light read (`accept_read`), or None if it may go on."""
+    """Return the machine's refusal of an acceptance from a light read (`requests.queries.ACCEPT_SEEN`), or None."""
     offer = ActorOffer(row.offer_status, row.offer_phase) if row.offer_status is not None else None
     # The light read has no appointment yet: a placeholder (the decision itself is taken again on the request).
     verdict = machine.accept(snapshot(row, offer=offer), physician_id=physician_id, now=now, appointment_at=now, place=None)

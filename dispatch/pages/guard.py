@@ -249,11 +249,7 @@ def sign_in() -> Any:
                 client=client_label(),
                 now=now(),
                 ph=runtime().hasher,
-                ttl_s=int(config["DISPATCH_TOKEN_TTL_S"]),
-                max_failures=config["LOGIN_MAX_FAILURES"],
-                max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-                window_s=config["LOGIN_WINDOW_S"],
-                delay_s=config["LOGIN_DELAY_S"],
+                limits=auth.SignInLimits.from_config(config),
                 scope="page",
             )
         except auth.TooManyAttempts as exc:

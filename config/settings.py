@@ -41,6 +41,16 @@ ENV_KEYS = (
     "DISPATCH_WEBPUSH_TIMEOUT",
     "DISPATCH_DEV_INBOX",
     "DISPATCH_PROXY_HOPS",
+    "DISPATCH_IMAP_HOST",
+    "DISPATCH_IMAP_PORT",
+    "DISPATCH_IMAP_USER",
+    "DISPATCH_IMAP_PASSWORD",
+    "DISPATCH_IMAP_FOLDER",
+    "DISPATCH_IMAP_POLL_S",
+    "DISPATCH_IMAP_TIMEOUT",
+    "DISPATCH_ANNUAIRE_URL",
+    "DISPATCH_ANNUAIRE_API_KEY",
+    "DISPATCH_ANNUAIRE_TIMEOUT",
 )
 
 BASE: dict[str, Any] = {
@@ -80,6 +90,18 @@ BASE: dict[str, Any] = {
     # Reverse proxies in front of the service (werkzeug ProxyFix): 0 trusts no X-Forwarded-For; 1 behind one proxy.
     "DISPATCH_PROXY_HOPS": "0",
     "OUTBOX_MAX_ATTEMPTS": 8,
+    # The platform's own MSSanté mailbox, where delivery reports (DSN) and read receipts (MDN) come back: read over
+    # IMAP with TLS and the certificate of DISPATCH_SMTP_CERT/KEY (LOGIN too when a password is set, else SASL
+    # EXTERNAL). No host: not read (the dev inbox, or an operator that offers no IMAP).
+    "DISPATCH_IMAP_HOST": "",
+    "DISPATCH_IMAP_PORT": "993",
+    "DISPATCH_IMAP_FOLDER": "INBOX",
+    "DISPATCH_IMAP_POLL_S": "60",
+    # The national directory (API FHIR Annuaire Santé, e.g. https://gateway.api.esante.gouv.fr/fhir/v2) where a treating
+    # GP's MSSanté address is looked up by RPPS when the operator gives none; unset: no lookup. Its key: ESANTE-API-KEY.
+    "DISPATCH_ANNUAIRE_URL": "",
+    "DISPATCH_ANNUAIRE_API_KEY": "",
+    "DISPATCH_ANNUAIRE_TIMEOUT": "10",
 }
 
 

@@ -74,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
 def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.auth.views import bp as auth_bp
+    from dispatch.communities.member_views import bp as members_bp
     from dispatch.communities.views import bp as communities_bp
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
@@ -82,7 +83,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.synthesis.views import bp as synthesis_bp
     from mobile_api.views import bp as mobile_bp
 
-    for bp in (health_bp, auth_bp, communities_bp, requests_bp, mobile_bp, synthesis_bp):
+    for bp in (health_bp, auth_bp, communities_bp, members_bp, requests_bp, mobile_bp, synthesis_bp):
         api.register_blueprint(bp)
     from dispatch.reports.views import bp as reports_bp  # staff figures (issue 6)
 

@@ -14,7 +14,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import bindparam, delete, select, update
 
-from dispatch.auth.accounts import RESET_KIND
+from dispatch.auth.accounts import INVITATION_KIND, RESET_KIND
+from dispatch.communities.directory import LOOKUP_KIND
 from dispatch.communities.models import Device, Physician
 from dispatch.communities.service import device_key
 from dispatch.db import db
@@ -25,6 +26,7 @@ from dispatch.events import Actor, record_event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
+from dispatch.requests.directory import mailbox_answered
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
 
@@ -77,15 +79,33 @@ def current_offer(request_id: int) -> dict[str, Any]:
     return offer_payload(request, phase=request.state)
 
 
+# A synthesis's statuses in the order they can follow each other: it never moves back (a late "delivered" report
+# after a read receipt changes nothing); refused and failed end it.
+SYNTHESIS_RANKS = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "refused": 4, "failed": 4}
+
+
 def synthesis_delivered(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
-    """Keep the synthesis's status, and the request's copy of it for the report (the rollup follows)."""
-    synthesis = db.session.get(Synthesis, message.payload.get("synthesis_id"))
-    if synthesis is None or outcome not in ("sent", "failed"):
+    """Keep the synthesis's status (sent, then what the reports say), and the request's copy of it for the report."""
+    if outcome not in SYNTHESIS_RANKS:
+        return
+    synthesis_id = message.payload.get("synthesis_id")
+    # The request as committed, locked until commit, then the synthesis as committed: the sender and the receipts
+    # poller write both one after the other, and the request's version and the report's rollup move together.
+    request_id = db.session.scalar(select(Synthesis.request_id).where(Synthesis.id == synthesis_id))
+    if request_id is None:
+        return
+    locked = select(Request).where(Request.id == request_id).with_for_update(of=Request)
+    request = db.session.scalar(locked.execution_options(populate_existing=True))
+    synthesis = db.session.scalar(select(Synthesis).where(Synthesis.id == synthesis_id).execution_options(populate_existing=True))
+    if synthesis is None or SYNTHESIS_RANKS[outcome] <= SYNTHESIS_RANKS.get(synthesis.status, 0):
         return
     synthesis.status = outcome
-    # The request as committed, locked until commit: its version and the report's rollup move together.
-    locked = select(Request).where(Request.id == synthesis.request_id).with_for_update(of=Request)
-    request = db.session.scalar(locked.execution_options(populate_existing=True))
+    synthesis.status_at = now
+    if outcome == "sent":
+        synthesis.message_id = message.provider_id
+    if outcome == "failed" and not info.get("receipt"):  # the platform's own SMTP server gave it up
+        info = {**info, "explained": f"l'opérateur MSSanté de la plateforme ne l'a pas acceptée ({message.last_error})"}
+    synthesis.status_reason = (info.get("explained") or None) if outcome in ("refused", "failed") else None
     if request is not None:
         request.synthesis_status = outcome
 
@@ -94,8 +114,15 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
     """Record on the request's trail what became of a secure message, and of an SMS that did not arrive."""
     if not message.request_id:
         return
-    if message.channel == "mail":
-        data: dict[str, Any] = {"to": message.address, "attempts": message.attempts}
+    if message.channel == "mail" and info.get("receipt"):  # a delivery or read report (DSN, MDN) about it
+        data: dict[str, Any] = {"to": message.address, "via": info["receipt"], "code": info.get("code")}
+        if info.get("reason"):
+            data["reason"] = info["reason"]  # French, without the address: shown to whoever sees the trail
+        if info.get("diagnostic"):
+            data["error"] = info["diagnostic"]  # the remote's own words, which may quote the address
+        record_event(message.request_id, type=f"{message.kind}_{outcome}", at=now, actor=NOBODY, data=data)
+    elif message.channel == "mail":
+        data = {"to": message.address, "attempts": message.attempts}
         if outcome == "failed":
             data["error"] = message.last_error
         record_event(message.request_id, type=f"{message.kind}_{outcome}", at=now, actor=NOBODY, data=data)
@@ -118,7 +145,7 @@ SENT_MARK = "[envoyé]"
 
 
 def reset_link_spent(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
-    """Blank a password-reset link once its message is sent or given up: the outbox keeps no usable secret."""
+    """Blank a password-reset or invitation link once its message is sent or given up: the outbox keeps no usable secret."""
     link = message.payload.get("link")
     if outcome not in ("sent", "failed") or not link or link == SENT_MARK:
         return
@@ -135,7 +162,13 @@ HOOKS = Hooks(
     phone_of=phone_of,
     open_requests=open_requests,
     current_offer=current_offer,
-    delivered={"synthesis": synthesis_delivered, RESET_KIND: reset_link_spent, None: trail},
+    delivered={
+        "synthesis": synthesis_delivered,
+        RESET_KIND: reset_link_spent,
+        INVITATION_KIND: reset_link_spent,
+        LOOKUP_KIND: mailbox_answered,  # the national directory's answer about a treating GP's MSSanté box
+        None: trail,
+    },
 )
 
 

@@ -1,8 +1,12 @@
 """A year of closed requests for the demo community, shaped like Champigny's, generated from a fixed seed.
 
 About 2,000 requests over the twelve months before today, more in the winter epidemics (bronchiolitis, flu),
-about 80 % accepted, most by the CAMI's doctors, about 16 % of patients absent. Inserted in bulk, then the
-rollups recomputed from the rows, so that the dashboard and the exports show a real picture at once.
+about 80 % accepted, most by the CAMI's doctors, about 16 % of patients absent. The operator called back the
+patients of expired requests: most reoriented to the SAS or given advice, a few unreachable, a few relaunched
+as a new request (same patient and motive, `relaunch_of`); the last three to expire are still to call back.
+About 180 calls were triaged without a request (vital emergencies sent to the 15, renewals refused, other
+orientations). Inserted in bulk, then the rollups recomputed from the rows, so that the dashboard, the exports
+and the PDF report show a real picture at once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from dispatch.auth.models import User
+from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation import rollup
@@ -23,6 +28,7 @@ from dispatch.escalation.models import Offer, Request, Synthesis
 SEED = 94500
 COUNT = 2000
 KEY = "demo-history-{:04d}"  # the idempotency key of each generated request: a second run finds the first
+CALL_KEY = "demo-call-{:04d}"
 # Requests by month (1 = January): the winter epidemics double the summer's load.
 SEASON = {1: 1.55, 2: 1.4, 3: 1.1, 4: 0.9, 5: 0.85, 6: 0.8, 7: 0.7, 8: 0.6, 9: 0.85, 10: 0.95, 11: 1.15, 12: 1.5}
 WEEKDAY = (1.2, 1.0, 1.0, 1.0, 1.1, 0.9, 0.5)
@@ -35,6 +41,30 @@ TAKERS = {"dr.benali": 36, "dr.nguyen": 32, "dr.roux": 12, "dr.moreau": 8, "dr.f
 FIRST = ("Lucie", "Hugo", "Inès", "Nathan", "Chloé", "Karim", "Jeanne", "Mamadou", "Léa", "Paul", "Yasmine", "Louis")
 LAST = ("Martin", "Bernard", "Dubois", "Haddad", "Lefèvre", "Diallo", "Moreau", "Garcia", "Nguyen", "Lambert")
 GPS = ("Dr Anne Lemoine", "Dr Karim Saïdi", "Dr Sylvie Perrin", "Dr Marc Aubert")
+# What the operator did when calling back the patient of an expired request, and how often.
+CALLBACKS = {"reoriented_sas": 38, "advice_given": 30, "reoriented_15": 6, "unreachable": 13, "relaunched": 13}
+CALLBACK_DELAY_MIN = (3, 45)  # minutes after the expiry
+PENDING_CALLBACKS = 3  # the most recent expired requests, not called back yet
+# Calls triaged without opening a request, in the year, and what became of them.
+CALLS = 180
+CALL_OUTCOMES = {"emergency_15": 25, "renewal_refused": 45, "other_orientation": 30}
+# The fields a relaunch copies from the request it relaunches (dispatch.escalation.service._RELAUNCH_COPIES).
+COPIED = (
+    "source",
+    "motive",
+    "patient_first_name",
+    "patient_last_name",
+    "patient_birth_date",
+    "patient_sex",
+    "patient_phone",
+    "patient_postcode",
+    "patient_city",
+    "treating_status",
+    "treating_rpps",
+    "treating_name",
+    "treating_mssante",
+    "treating_physician_id",
+)
 
 
 def load_history(*, community: Community, operator_id: int, now: datetime) -> int:
@@ -46,8 +76,37 @@ def load_history(*, community: Community, operator_id: int, now: datetime) -> in
     physicians: dict[str, Physician] = {login: physician for login, physician in db.session.execute(query)}
     rng = random.Random(SEED)
     end = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
-    requests = [_request(rng, index, end, community, operator_id, physicians) for index in range(COUNT)]
-    ids = db.session.scalars(insert(Request).returning(Request.id, sort_by_parameter_order=True), [r for r, _ in requests]).all()
+    requests = [_request(rng, index, _opening(rng, end), community, operator_id, physicians) for index in range(COUNT)]
+    # The call-backs draw from a generator of their own: the requests above stay the same with or without them.
+    called = random.Random(SEED + 1)
+    expired = sorted((row for row, _plan in requests if row["state"] == "expired"), key=lambda row: row["opened_at"])
+    for row in expired[:-PENDING_CALLBACKS]:
+        _call_back(called, row, operator_id)
+    ids = _insert(rng, requests, physicians)
+    originals = [(request_id, row, plan) for request_id, (row, plan) in zip(ids, requests, strict=True)]
+    relaunched = [
+        _request(called, COUNT + index, row["callback_at"], community, operator_id, physicians, like=(row, plan, request_id))
+        for index, (request_id, row, plan) in enumerate(o for o in originals if o[1]["callback_result"] == "relaunched")
+    ]
+    for row, _plan in relaunched:  # a relaunch that expires again is called back, not relaunched twice
+        if row["state"] == "expired":
+            _call_back(called, row, operator_id, relaunch=False)
+    ids += _insert(called, relaunched, physicians)
+    db.session.execute(insert(Call), _calls(random.Random(SEED + 2), end, community, operator_id))
+    rollup.discard_pending(db.session())
+    rollup.backfill(db.session.connection())
+    db.session.commit()
+    return len(ids)
+
+
+def _insert(
+    rng: random.Random, requests: list[tuple[dict[str, Any], dict[str, Any]]], physicians: dict[str, Physician]
+) -> list[int]:
+    """Insert the requests with their offers and syntheses; return their ids, in order."""
+    if not requests:
+        return []
+    rows = [row for row, _plan in requests]
+    ids = list(db.session.scalars(insert(Request).returning(Request.id, sort_by_parameter_order=True), rows).all())
     offers, syntheses = [], []
     for request_id, (row, plan) in zip(ids, requests, strict=True):
         offers += [{**offer, "request_id": request_id} for offer in _offers(rng, row, plan, physicians)]
@@ -56,10 +115,34 @@ def load_history(*, community: Community, operator_id: int, now: datetime) -> in
     db.session.execute(insert(Offer), offers)
     if syntheses:
         db.session.execute(insert(Synthesis), syntheses)
-    rollup.discard_pending(db.session())
-    rollup.backfill(db.session.connection())
-    db.session.commit()
-    return len(ids)
+    return ids
+
+
+def _calls(rng: random.Random, end: datetime, community: Community, operator_id: int) -> list[dict[str, Any]]:
+    """Draw the year's calls triaged without a request."""
+    calls = []
+    for index in range(CALLS):
+        outcome = rng.choices(list(CALL_OUTCOMES), list(CALL_OUTCOMES.values()))[0]
+        calls.append(
+            {
+                "community_id": community.id,
+                "operator_id": operator_id,
+                "idempotency_key": CALL_KEY.format(index),
+                "received_at": _opening(rng, end),
+                "source": rng.choices(list(SOURCES), list(SOURCES.values()))[0],
+                "outcome": outcome,
+                "motive": None if outcome == "renewal_refused" else rng.choice(MOTIVE_KEYS),
+            }
+        )
+    return calls
+
+
+def _call_back(rng: random.Random, row: dict[str, Any], operator_id: int, *, relaunch: bool = True) -> None:
+    """Record the operator's call-back of an expired request's patient, a few minutes after it expired."""
+    results = {result: weight for result, weight in CALLBACKS.items() if relaunch or result != "relaunched"}
+    row["callback_result"] = rng.choices(list(results), list(results.values()))[0]
+    row["callback_at"] = row["expires_at"] + timedelta(minutes=rng.randrange(*CALLBACK_DELAY_MIN))
+    row["callback_by_id"] = operator_id
 
 
 def _day(rng: random.Random, end: datetime) -> datetime:
@@ -68,20 +151,33 @@ def _day(rng: random.Random, end: datetime) -> datetime:
     return rng.choices(days, weights)[0]
 
 
-def _request(
-    rng: random.Random, index: int, end: datetime, community: Community, operator_id: int, physicians: dict[str, Physician]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _opening(rng: random.Random, end: datetime) -> datetime:
+    """Draw when a request of the year opened: a day by season and weekday, an hour of the COT's day."""
     day = _day(rng, end)
     hour = rng.choices(list(HOURS), list(HOURS.values()))[0]
     # 08:00-19:59 in Paris is 07:00-18:59 UTC in winter, 06:00-17:59 in summer; an hour off is fine for a demo.
-    opened_at = day.replace(hour=hour - 1, minute=rng.randrange(60), second=rng.randrange(60))
-    winter = day.month in (11, 12, 1, 2, 3)
+    return day.replace(hour=hour - 1, minute=rng.randrange(60), second=rng.randrange(60))
+
+
+def _request(
+    rng: random.Random,
+    index: int,
+    opened_at: datetime,
+    community: Community,
+    operator_id: int,
+    physicians: dict[str, Physician],
+    like: tuple[dict[str, Any], dict[str, Any], int] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Draw one request opened at `opened_at`; `like` (row, plan, id) makes it the relaunch of that request."""
+    winter = opened_at.month in (11, 12, 1, 2, 3)
     treating_status = rng.choices(("declared", "none", "unknown"), (60, 16, 24))[0]
     registered = treating_status == "declared" and rng.random() < 0.15
+    if like is not None:
+        treating_status, registered = like[0]["treating_status"], like[1]["gp"] is not None
     gp = physicians["dr.durand"] if registered else None
     exclusive_until = opened_at + timedelta(seconds=community.exclusive_window_s) if gp else None
     expires_at = opened_at + timedelta(seconds=community.response_window_s)
-    busy = SEASON[day.month] - 1
+    busy = SEASON[opened_at.month] - 1
     accepted = rng.random() < 0.81 - 0.05 * busy
     plan: dict[str, Any] = {"gp": gp, "taker": None, "phase": None}
     row: dict[str, Any] = {
@@ -113,9 +209,12 @@ def _request(
         "state": "expired",
         "closed_at": expires_at,
         **dict.fromkeys(("accepted_by_id", "accepted_at", "accepted_phase", "appointment_at", "place", "outcome", "outcome_at")),
+        **dict.fromkeys(("callback_result", "callback_at", "callback_by_id", "relaunch_of_id")),
     }
     if treating_status == "declared" and not gp and rng.random() < 0.7:
         row["treating_mssante"] = "cabinet@medecin.mssante.fr"
+    if like is not None:
+        row.update({name: like[0][name] for name in COPIED}, relaunch_of_id=like[2])
     if accepted:
         by_gp = gp is not None and rng.random() < 0.45
         taker = gp if gp is not None and by_gp else _taker(rng, physicians, gp)

@@ -61,9 +61,9 @@ def translate(field: fields.Field) -> None:
 
 def install() -> None:
     """Give the validators whose messages are read when they fail (Length, Range) French ones (idempotent)."""
-    validate.Length.message_min = "Au moins {min} caractère(s)."
-    validate.Length.message_max = "Au plus {max} caractères."
-    validate.Length.message_all = "Entre {min} et {max} caractères."
+    validate.Length.message_min = "{min} caractères au moins."
+    validate.Length.message_max = "{max} caractères au plus."
+    validate.Length.message_all = "De {min} à {max} caractères."
     validate.Length.message_equal = "Exactement {equal} caractères."
     validate.Range.message_min = "Doit être {min_op} {{min}}."
     validate.Range.message_max = "Doit être {max_op} {{max}}."

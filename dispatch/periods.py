@@ -45,3 +45,20 @@ def months(start: date, end: date, zone: str) -> list[Month]:
         out.append(Month(f"{first.year:04d}-{first.month:02d}", lower, upper, first, last))
         first = following
     return out
+
+
+def shortcuts(today: date) -> list[tuple[str, date, date]]:
+    """Return the dashboard's usual periods around the local date `today`, each as (label, first day, last day).
+
+    The periods under way end today: what has happened so far, not empty days to come.
+    """
+    month_start = today.replace(day=1)
+    last_month_end = month_start - timedelta(days=1)
+    quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return [
+        ("Ce mois-ci", month_start, today),
+        ("Le mois dernier", last_month_end.replace(day=1), last_month_end),
+        ("Ce trimestre", quarter_start, today),
+        ("Cette année", date(today.year, 1, 1), today),
+        ("L'année dernière", date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    ]

@@ -50,6 +50,7 @@ class Action(enum.StrEnum):
     CALL = "call"  # record a call triaged without a request
     CALLBACK = "callback"  # record the call-back of an expired request's patient
     RELAUNCH = "relaunch"  # open a new request for the same patient and motive
+    RETURNING = "returning"  # find a patient's requests of the last 30 days in the community (before opening one)
     SYNTHESIS_PDF = "synthesis_pdf"  # the consultation report: it names the patient
     MANAGE_COMMUNITY = "manage_community"  # a community's settings, members, figures and exports
     CREATE_COMMUNITY = "create_community"
@@ -82,6 +83,7 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.CALL: frozenset({S.OPERATOR}),
     Action.CALLBACK: frozenset({S.OPERATOR}),
     Action.RELAUNCH: frozenset({S.OPERATOR}),
+    Action.RETURNING: frozenset({S.OPERATOR}),
     Action.SYNTHESIS_PDF: _FULL,
     Action.MANAGE_COMMUNITY: frozenset({S.COORDINATOR, S.ADMIN}),
     Action.CREATE_COMMUNITY: frozenset({S.ADMIN}),
@@ -102,6 +104,9 @@ class Refusal:
     known_to: frozenset[Standing] = frozenset(VIEWS)
     hidden: tuple[int, str, str] = _HIDDEN_REQUEST
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # Standings for whom the refusal is a conflict with the request's state, not their role: 409 with (code, detail).
+    conflict_for: frozenset[Standing] = frozenset()
+    conflict: tuple[str, str] = ("conflict", "Conflit.")
 
 
 REFUSALS: dict[Action, Refusal] = {
@@ -122,9 +127,12 @@ REFUSALS: dict[Action, Refusal] = {
         known_to=frozenset(VIEWS) | {S.MEMBER},
     ),
     Action.RELEASE: Refusal(
-        code="not_eligible",
         detail="Seul le médecin qui a accepté la demande peut s'en désister.",
         known_to=frozenset(VIEWS) | {S.MEMBER},
+        # A physician of the community who did not take it (yet, or another took it): the state answers, as the
+        # contract says ("409 if not accepted by me"); other roles are refused for their role.
+        conflict_for=frozenset({S.TREATING, S.OFFERED, S.MEMBER}),
+        conflict=("not_accepted_by_you", "Vous n'avez pas accepté cette demande\u00a0: ce n'est pas à vous de vous en désister."),
     ),
     Action.CALL: Refusal(
         detail="Seuls les opérateurs de la communauté enregistrent les appels.",
@@ -134,6 +142,11 @@ REFUSALS: dict[Action, Refusal] = {
     ),
     Action.CALLBACK: Refusal(detail="Seuls les opérateurs de la communauté enregistrent le rappel du patient."),
     Action.RELAUNCH: Refusal(detail="Seuls les opérateurs de la communauté relancent une demande."),
+    Action.RETURNING: Refusal(
+        detail="Seuls les opérateurs de la communauté consultent les demandes passées d'un patient.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=_HIDDEN_COMMUNITY,
+    ),
     Action.SYNTHESIS_PDF: Refusal(known_to=frozenset()),  # it names the patient: the full view or nothing
     Action.MANAGE_COMMUNITY: Refusal(
         detail="Seuls les coordinateurs de la communauté peuvent faire cela.", known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY
@@ -196,6 +209,8 @@ def require(
     if held & ENTITLED[action]:
         return held
     refusal = REFUSALS.get(action, Refusal())
+    if held & refusal.conflict_for:
+        raise Problem(409, *refusal.conflict)
     if held & refusal.known_to:
         raise Problem(403, refusal.code, refusal.detail)
     status, code, detail = refusal.hidden

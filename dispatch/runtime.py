@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
-    from dispatch.notify.ports import MailPort, PushPort, SmsPort
+    from dispatch.notify.annuaire import DirectoryPort
+    from dispatch.notify.ports import MailboxPort, MailPort, PushPort, SmsPort
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Ports:
     mail: MailPort
     webpush: PushPort | None = None  # the installable app's browsers; None: every device through `push`
     vapid_public_key: str = ""  # the application server key browsers subscribe with (GET /webpush/key)
+    directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: no lookups
+    mailbox: MailboxPort | None = None  # the platform's own MSSanté mailbox (receipts); None: not read
     closers: tuple[Callable[[], None], ...] = ()
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from flask import Response, request
 from marshmallow import fields, validate
 
 from dispatch import messages_fr
+from dispatch.french import number
 
 
 class Schema(ma.Schema):
@@ -78,11 +79,26 @@ class NoControl(validate.Validator):
 SINGLE_LINE = NoControl(multiline=False)  # for the fields that are not text(): codes, numbers, phone numbers
 
 
+class TextLength(validate.Length):
+    """A length check that says what is wrong the French way: '4 000 caractères au plus', 'Ce champ est vide.'
+
+    A Length still, so the OpenAPI document gets its minLength and maxLength.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        length = len(value)
+        if self.min is not None and length < self.min:
+            raise ma.ValidationError("Ce champ est vide." if self.min == 1 else f"{number(self.min)} caractères au moins.")
+        if self.max is not None and length > self.max:
+            raise ma.ValidationError(f"{number(self.max)} caractères au plus.")
+        return value
+
+
 def text(
     max_length: int, *, required: bool = False, allow_empty: bool = False, multiline: bool = False, **kwargs: Any
 ) -> fields.String:
     """Return a bounded, trimmed string field with no control characters (newlines and tabs only if `multiline`)."""
-    checks = [validate.Length(min=0 if allow_empty else 1, max=max_length), NoControl(multiline=multiline)]
+    checks = [TextLength(min=None if allow_empty else 1, max=max_length), NoControl(multiline=multiline)]
     return Trimmed(required=required, multiline=multiline, validate=checks, **kwargs)
 
 

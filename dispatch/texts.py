@@ -52,10 +52,26 @@ OUTCOME_LABELS = {"seen": "Patient vu", "no_show": "Patient absent"}
 SYNTHESIS_LABELS = {
     "pending": "En attente",
     "sent": "Envoyée",
+    "delivered": "Remise",
+    "read": "Lue",
+    "refused": "Refusée",
     "failed": "En échec",
     "not_sendable": "Non envoyable",
     "not_needed": "Non nécessaire",
 }
+
+# What became of a synthesis, as the operator's page of the request says it (the physician's page says it to them).
+SYNTHESIS_DELIVERY = {
+    "pending": "en cours d'envoi au médecin traitant",
+    "sent": "envoyée au médecin traitant (MSSanté)",
+    "delivered": "remise au médecin traitant (MSSanté)",
+    "read": "lue par le médecin traitant",
+    "refused": "refusée",  # the reason says by whom and why
+    "failed": "non remise au médecin traitant",
+    "not_sendable": "non envoyée, faute d'adresse MSSanté du médecin traitant",
+    "not_needed": "non envoyée\u00a0: le médecin traitant a vu le patient lui-même",
+}
+NBSP = "\u00a0"  # before ":", as French typography wants
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
@@ -137,3 +153,17 @@ def operator_released_sms(*, request_id: int, motive: str) -> str:
         f"SNP : le médecin s'est désisté de la demande {request_id} ({MOTIVE_LABELS.get(motive, motive)}). "
         "Elle est à nouveau proposée."
     )
+
+
+def delivery_note(status: str, *, reason: str | None, at: datetime | None, tz: str, now: datetime) -> str:
+    """Return what follows a synthesis's status: when it was delivered or read, why it was refused or failed."""
+    if status in ("delivered", "read") and at is not None:
+        return f" {when(at, tz, now)}"
+    if status in ("refused", "failed"):
+        return f"{NBSP}: {reason or 'raison non précisée'}"
+    return ""
+
+
+def synthesis_delivery(status: str, *, reason: str | None, at: datetime | None, tz: str, now: datetime) -> str:
+    """Return what became of a synthesis in a sentence: 'Synthèse lue par le médecin traitant aujourd'hui à 16:30'."""
+    return "Synthèse " + SYNTHESIS_DELIVERY.get(status, status) + delivery_note(status, reason=reason, at=at, tz=tz, now=now)

@@ -14,6 +14,8 @@ from flask import Flask
 
 from config import settings
 from dispatch.clock import SystemClock
+from dispatch.notify.annuaire import AnnuaireSante
+from dispatch.notify.imap import ImapMailbox
 from dispatch.notify.inbox import InboxMail, InboxPush, InboxSms
 from dispatch.notify.service import Senders
 from dispatch.notify.vapid import load_or_create_vapid_key
@@ -49,10 +51,22 @@ def proxy_hops(config: Mapping[str, Any]) -> int:
     return int(raw)
 
 
+def imap_poll_s(config: Mapping[str, Any]) -> int:
+    """Return how often the worker reads the platform's mailbox for receipts (DISPATCH_IMAP_POLL_S), or refuse to start."""
+    raw = str(config.get("DISPATCH_IMAP_POLL_S") or "60").strip()
+    if not raw.isdigit() or not 10 <= int(raw) <= 3600:
+        raise ConfigurationError(
+            f"DISPATCH_IMAP_POLL_S={raw!r} : intervalle de lecture de la boîte MSSanté attendu en secondes (10 à 3600) ; "
+            "le service ne démarre pas."
+        )
+    return int(raw)
+
+
 def check_settings(config: Mapping[str, Any]) -> None:
     """Refuse settings the service must not start with (the dev inbox on a public address, Twilio without https,
-    bad proxy hops); warn of those it should not run with for long."""
+    bad proxy hops or mailbox interval); warn of those it should not run with for long."""
     proxy_hops(config)
+    imap_poll_s(config)
     public = str(config.get("DISPATCH_PUBLIC_URL") or "").strip().lower()
     if config.get("DISPATCH_SMS_BACKEND") == "twilio" and not public.startswith("https://"):
         # Twilio posts each SMS's statuses to DISPATCH_PUBLIC_URL, signed: in clear text anyone on the way
@@ -133,6 +147,10 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
                 raise ValueError("DISPATCH_CUSTODIAN_ID must be the IdNatStruct of the CPTS: 3 + SIRET or 1 + FINESS")
 
             mail_port = SmtpMailer.from_config(config)
+        directory = AnnuaireSante.from_config(config, clock=clock.now)  # None unless DISPATCH_ANNUAIRE_URL is set
+        mailbox = ImapMailbox.from_config(config)  # None unless DISPATCH_IMAP_HOST is set
+        if directory is not None:
+            closers.append(directory.close)
     except BaseException:
         for close in reversed(closers):  # what did start must not leak
             close()
@@ -143,6 +161,8 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
         mail=mail_port,
         webpush=webpush_port,
         vapid_public_key=key.public_key_b64url,
+        directory=directory,
+        mailbox=mailbox,
         closers=tuple(closers),
     )
 
@@ -166,4 +186,5 @@ def senders(app: Flask) -> Senders:
         sms_callback=callback,
         hooks=app.extensions["dispatch.hooks"],
         webpush=runtime.ports.webpush,
+        directory=runtime.ports.directory,
     )

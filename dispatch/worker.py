@@ -1,4 +1,4 @@
-"""The worker: the one-second tick that advances due requests, and the outbox sender."""
+"""The worker: the one-second tick that advances due requests, the outbox sender, and the receipts poller."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from dispatch.clock import system_now
 from dispatch.db import db
 from dispatch.escalation.service import advance_due, next_deadline_after
 from dispatch.leader import TickLeader, is_postgresql
+from dispatch.notify.receiving import Polled, ReceiptPoller
 from dispatch.notify.service import deliver_pending
+from dispatch.wiring import imap_poll_s
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class Worker:
         self.leader = TickLeader(url) if self.shared else None
         self.listener: Any = None
         self.notify: Any = None
+        mailbox = app.extensions["dispatch"].ports.mailbox
+        self.poller = ReceiptPoller(mailbox) if mailbox is not None else None
         if self.shared:
             from dispatch.wakeup import Listener, notifier
 
@@ -60,6 +64,17 @@ class Worker:
         self.scheduler.add_job(
             self.tick, "interval", seconds=self.tick_s, max_instances=1, coalesce=True, id="tick", misfire_grace_time=None
         )
+        if self.poller is not None:
+            # The platform's mailbox, for delivery and read reports: one reader at a time, a first look soon after start.
+            self.scheduler.add_job(
+                self.poll_receipts,
+                "interval",
+                seconds=imap_poll_s(self.app.config),
+                max_instances=1,
+                coalesce=True,
+                id="receipts",
+                next_run_time=system_now() + timedelta(seconds=5),
+            )
         self.scheduler.start()
         self.thread.start()
         self.tick()  # overdue transitions happen at once after a start
@@ -126,6 +141,19 @@ class Worker:
                 if self.stopping.is_set():
                     break
         return moved
+
+    def poll_receipts(self) -> Polled | None:
+        """Read the platform's mailbox and record the reports, if this process leads (one reader at a time)."""
+        if self.poller is None or (self.leader is not None and not self.leader.held):
+            return None  # the leader's flag, kept by the tick: no second session on the lock from this thread
+        with self.app.app_context():
+            try:
+                runtime = self.app.extensions["dispatch"]
+                return self.poller.poll(now=runtime.clock.now(), hooks=self.app.extensions["dispatch.hooks"])
+            except Exception:
+                log.exception("receipts poller failed; the next poll will retry")
+                db.session.rollback()
+                return None
 
     def send(self) -> int:
         """Deliver what is due in the outbox."""

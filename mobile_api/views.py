@@ -280,7 +280,11 @@ def outcome(args: dict[str, Any], request_id: int) -> Any:
 @bp.route("/requests/<int:request_id>/release", methods=["POST"])
 @bp.arguments(ReleaseIn)
 @bp.response(200, RequestOut)
-@bp.alt_response(409, description="Pas acceptée (not_accepted) ou rendez-vous passé (too_late)")
+@bp.alt_response(
+    409,
+    description="Pas acceptée par moi (not_accepted_by_you : pas encore acceptée, ou par un autre médecin) "
+    "ou rendez-vous passé (too_late)",
+)
 @answers_from_memory
 def release(args: dict[str, Any], request_id: int) -> Any:
     """Hand the patient back before the appointment: the request goes back to the community, the patient is told."""

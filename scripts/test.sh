@@ -17,6 +17,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt_install chromium chromium-driver
 fi
 
+# A real IMAP server for the receipts poller's tests (tests/peers/dovecot.py starts a private one per module;
+# Debian's package would start a system one too where an init system runs: stop it, the tests need none).
+if [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/dovecot-lda ]; then
+  echo "Installing Dovecot (IMAP) from Debian's packages..."
+  apt_install dovecot-imapd
+fi
+
 # PostgreSQL: the given server, or a private cluster in a temporary folder.
 if [ -z "${DISPATCH_TEST_POSTGRES_URL:-}" ]; then
   source scripts/pg-cluster.sh

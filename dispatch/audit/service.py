@@ -14,7 +14,20 @@ from dispatch.auth.models import User
 from dispatch.db import db
 
 # What was read: the full request, a list, an answer to an action, the synthesis document.
-KINDS = ("request", "list", "offers", "accept", "refuse", "cancel", "outcome", "synthesis_pdf")
+# "returning": the operator typed a patient in and was shown their requests of the last 30 days.
+KINDS = (
+    "request",
+    "list",
+    "offers",
+    "accept",
+    "refuse",
+    "cancel",
+    "outcome",
+    "synthesis_pdf",
+    "release",
+    "callback",
+    "returning",
+)
 
 
 def _now(now: datetime | None) -> datetime:

@@ -1,4 +1,4 @@
-"""Use cases of one's account: change one's password, sign out everywhere, reset a member's password by a link."""
+"""Use cases of one's account: change one's password, sign out everywhere; links to choose a password (reset, invitation)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from sqlalchemy import select, update
 from dispatch.auth.models import PasswordReset, Token, User
 from dispatch.auth.service import token_digest
 from dispatch.db import db
+from dispatch.gsm7 import to_gsm7
 from dispatch.notify.outbox import enqueue
 
 RESET_TTL = timedelta(hours=24)
 RESET_PATH = "/reinitialisation/"
+INVITATION_TTL = timedelta(days=7)
+INVITATION_PATH = "/definir-mot-de-passe/"
 
 
 class WrongPassword(Exception):
@@ -35,6 +38,7 @@ class NoPhone(Exception):
 
 
 RESET_KIND = "password_reset"  # the outbox's kind: its link is blanked once sent (dispatch.delivery)
+INVITATION_KIND = "invitation"  # likewise
 RESET_CHANNELS = ("sms", "mail")
 RESET_SUBJECT = "SNP Dispatch : réinitialisation de votre mot de passe"
 
@@ -54,6 +58,7 @@ def change_password(*, user: User, current: str, new: str, ph: PasswordHasher, n
     except (VerificationError, InvalidHashError):
         raise WrongPassword() from None
     user.password_hash = ph.hash(new)
+    user.password_set_at = now
     revoke_tokens(user_id=user.id, now=now, keep=keep)
     db.session.commit()
 
@@ -95,28 +100,94 @@ def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel
     Only a hash of the link's secret is kept; the outbox holds the link until the message is sent (then blanked).
     """
     channel = reset_channel(user, channel)
-    db.session.execute(
-        update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)).values(used_at=now)
-    )
+    reset, link = _new_link(user=user, by=by, now=now, purpose="reset", path=RESET_PATH, public_url=public_url)
+    sms, mail = reset_texts(name=user.name, link=link)
+    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
+    _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
+    db.session.commit()
+    return reset
+
+
+def _new_link(*, user: User, by: User, now: datetime, purpose: str, path: str, public_url: str) -> tuple[PasswordReset, str]:
+    """Add a link of this purpose for the user, every earlier unused one of theirs used up; return it and its URL."""
+    cancel_links(user_id=user.id, now=now)
     secret = secrets.token_urlsafe(32)
+    ttl = INVITATION_TTL if purpose == "invitation" else RESET_TTL
     reset = PasswordReset(
-        user_id=user.id, token_hash=token_digest(secret), created_by_id=by.id, created_at=now, expires_at=now + RESET_TTL
+        user_id=user.id,
+        token_hash=token_digest(secret),
+        created_by_id=by.id,
+        created_at=now,
+        expires_at=now + ttl,
+        purpose=purpose,
     )
     db.session.add(reset)
     db.session.flush()
-    link = public_url.rstrip("/") + RESET_PATH + secret
-    sms, mail = reset_texts(name=user.name, link=link)
-    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
-    enqueue(
-        channel=channel,
-        kind=RESET_KIND,
-        key=f"password-reset-{reset.id}",
-        now=now,
-        address=user.phone if channel == "sms" else user.email,
-        payload=payload,
+    return reset, public_url.rstrip("/") + path + secret
+
+
+def _send(*, user: User, channel: str, kind: str, key: str, now: datetime, payload: dict[str, str]) -> None:
+    enqueue(channel=channel, kind=kind, key=key, now=now, address=user.phone if channel == "sms" else user.email, payload=payload)
+
+
+def cancel_links(*, user_id: int, now: datetime) -> None:
+    """Use up every unused reset or invitation link of a user (a newer one replaces them, or the account closes)."""
+    db.session.execute(
+        update(PasswordReset).where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None)).values(used_at=now)
     )
-    db.session.commit()
-    return reset
+
+
+def invitation_texts(*, name: str, login: str, community: str, link: str, public_url: str) -> tuple[str, str, str]:
+    """Return the SMS text, the mail's subject and the mail's text of an invitation to choose one's password."""
+    sms = to_gsm7(
+        f"SNP Dispatch\u202f: {community} vous a ouvert un compte. Identifiant\u202f: {login}. "
+        f"Choisissez votre mot de passe (lien valable 7 jours, une seule fois)\u202f: {link}"
+    )
+    subject = f"SNP Dispatch\u202f: votre compte de {community}"
+    mail = (
+        f"Bonjour {name},\n\n"
+        f"La coordination de {community} vous a ouvert un compte sur SNP Dispatch, le service qui transmet "
+        "les demandes de soins non programmés de la CPTS.\n\n"
+        f"Votre identifiant\u202f: {login}\n\n"
+        "Pour choisir votre mot de passe, ouvrez ce lien (valable 7 jours, utilisable une seule fois)\u202f:\n\n"
+        f"{link}\n\n"
+        f"Vous vous connecterez ensuite sur {public_url.rstrip('/')}/connexion avec cet identifiant.\n"
+        "Si vous n'attendiez pas ce message, ignorez-le et prévenez la coordination de votre CPTS.\n\n"
+        "SNP Dispatch\n"
+    )
+    return sms, subject, mail
+
+
+def start_invitation(
+    *, user: User, by: User, community: str, now: datetime, public_url: str, channel: str | None = None
+) -> tuple[PasswordReset, str]:
+    """Send a new member a single-use link, valid 7 days, to choose their password (SMS or mail); return it and the channel.
+
+    Earlier links stop working; the caller commits (with the account, when it is created with it).
+    """
+    channel = reset_channel(user, channel)
+    invitation, link = _new_link(user=user, by=by, now=now, purpose="invitation", path=INVITATION_PATH, public_url=public_url)
+    sms, subject, mail = invitation_texts(name=user.name, login=user.login, community=community, link=link, public_url=public_url)
+    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": subject, "body": mail, "link": link}
+    _send(user=user, channel=channel, kind=INVITATION_KIND, key=invitation_key(invitation.id), now=now, payload=payload)
+    return invitation, channel
+
+
+def invitation_key(invitation_id: int) -> str:
+    """Return the outbox key of an invitation's message (to tell whether it was sent)."""
+    return f"invitation-{invitation_id}"
+
+
+def latest_invitations(user_ids: list[int]) -> dict[int, PasswordReset]:
+    """Return the latest invitation of each of these users that has one."""
+    if not user_ids:
+        return {}
+    query = (
+        select(PasswordReset)
+        .where(PasswordReset.user_id.in_(user_ids), PasswordReset.purpose == "invitation")
+        .order_by(PasswordReset.id)
+    )
+    return {invitation.user_id: invitation for invitation in db.session.scalars(query)}
 
 
 def usable_reset(*, secret: str, now: datetime) -> PasswordReset:
@@ -136,6 +207,7 @@ def finish_reset(*, secret: str, new: str, ph: PasswordHasher, now: datetime) ->
     user = db.session.get(User, reset.user_id)
     assert user is not None  # checked by usable_reset
     user.password_hash = ph.hash(new)
+    user.password_set_at = now
     reset.used_at = now
     revoke_tokens(user_id=user.id, now=now)
     db.session.commit()

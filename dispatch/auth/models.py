@@ -29,6 +29,8 @@ class User(Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the holder last had a password they know; None: invited, they have not chosen one yet.
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
     # A physician's record, loaded with the user on every API call (resolve_token), never on its own.
@@ -62,8 +64,14 @@ class Token(Model):
     scope: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
 
 
+PURPOSES = ("reset", "invitation")
+
+
 class PasswordReset(Model):
-    """A single-use link to choose a new password, sent to the member by SMS or mail; it expires."""
+    """A single-use link to choose a password, sent to the member by SMS or mail; it expires.
+
+    A reset (24 h) replaces a forgotten password; an invitation (7 days) lets a new member choose their first one.
+    """
 
     __tablename__ = "password_resets"
 
@@ -74,6 +82,7 @@ class PasswordReset(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purpose: Mapped[str] = mapped_column(String(12), default="reset", server_default="reset")
 
 
 class LoginFailure(Model):

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import math
 import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -213,10 +214,19 @@ def sign_out(*, token: str, now: datetime) -> None:
         db.session.commit()
 
 
+# What generated passwords are made of: no letter or digit a reader mistakes for another (I, l, 1, O, 0, o).
+PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "IlO0o1")
+
+
+def generate_password(length: int = 16) -> str:
+    """Return a random password of `length` characters, none of them ambiguous (I, l, 1, O, 0, o)."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
 def create_user(
     *,
     login: str,
-    password: str,
+    password: str | None,
     name: str,
     role: str,
     now: datetime,
@@ -224,9 +234,19 @@ def create_user(
     email: str | None = None,
     phone: str | None = None,
 ) -> User:
-    """Create an account; the caller commits."""
+    """Create an account; without a password, one nobody knows until the holder chooses theirs; the caller commits."""
+    # An invited member's hash is a real one (of a secret nobody keeps): signing in costs the same time either way.
+    known = password is not None
     user = User(
-        login=login, password_hash=ph.hash(password), name=name, role=role, email=email, phone=phone, active=True, created_at=now
+        login=login,
+        password_hash=ph.hash(password if password is not None else generate_password(32)),
+        name=name,
+        role=role,
+        email=email,
+        phone=phone,
+        active=True,
+        created_at=now,
+        password_set_at=now if known else None,
     )
     db.session.add(user)
     db.session.flush()

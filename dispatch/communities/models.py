@@ -1,10 +1,11 @@
-"""Communities (CPTS), their physicians and devices, and the directory of outside treating GPs."""
+"""Communities (CPTS), their physicians and devices, the directory of outside treating GPs, and roster imports."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, false
+from sqlalchemy import JSON, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
@@ -79,5 +80,28 @@ class DirectoryEntry(Model):
     rpps: Mapped[str | None] = mapped_column(String(11))
     name: Mapped[str | None] = mapped_column(String(200))
     mssante: Mapped[str | None] = mapped_column(String(254))
+    # Where the address came from: "operator" (typed on a request) or "annuaire" (the national directory, by RPPS);
+    # and, from the directory, the kind of mailbox (PER personal, CAB practice, ORG organisational).
+    mssante_source: Mapped[str | None] = mapped_column(String(10))
+    mssante_type: Mapped[str | None] = mapped_column(String(3))
+    # The national directory asked by RPPS: pending, found, not_found or failed; and when it last answered.
+    lookup_status: Mapped[str | None] = mapped_column(String(10))
+    looked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberImport(Model):
+    """What a roster import did (members added and invited, or the French report of its faulty lines), shown after
+    the redirect that follows the upload, so that reloading the page never posts the file again."""
+
+    __tablename__ = "member_imports"
+    __table_args__ = (Index("ix_member_imports_community_created", "community_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    # {"errors": [French lines], "members": [{"name", "login", "role", "channel"}]}
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -17,8 +17,9 @@ from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
 
 TIMEZONES = sorted(available_timezones())
 WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
+REGION_ERROR = "Région inconnue\u00a0: FR, RE, GP, MQ, GF, YT ou PM attendue."
 REGION = fields.String(
-    validate=validate.OneOf(REGIONS),
+    validate=validate.OneOf(REGIONS, error=REGION_ERROR),
     metadata={
         "description": "Région de numérotation des numéros saisis au format national (« 41 23 45 ») : FR (métropole), "
         "RE, GP, MQ, GF, YT ou PM. Un numéro à dix chiffres se lit d'après son préfixe (0690, 0692…), où qu'il soit saisi."
@@ -51,6 +52,7 @@ class CommunityIn(Schema):
     timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
     exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
     response_window_s = fields.Integer(load_default=7200, validate=WINDOW, strict=True)
+    region = fields.String(load_default="FR", validate=validate.OneOf(REGIONS, error=REGION_ERROR), metadata=REGION.metadata)
 
     @ma.validates_schema
     def windows(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -78,53 +80,149 @@ class CommunityOut(Schema):
     created_at = UTCDateTime()
 
 
-class MemberIn(Schema):
+PASSWORD_LENGTH = validate.Length(min=10, max=256, error="Le mot de passe doit compter entre 10 et 256 caractères.")
+PHONE = [validate.Length(min=4, max=40, error="Numéro de téléphone invalide."), PHONE_CHARS, SINGLE_LINE]
+INVITE_CHANNELS = ("sms", "mail")
+NOT_MSSANTE = "L'adresse doit être une adresse de messagerie sécurisée de santé (domaine mssante.fr)."
+
+
+class _MemberFields(Schema):
+    """What the member schemas check against their community: phone numbers in its region, MSSanté addresses."""
+
+    def __init__(self, *args: Any, region: str | None = None, community: Community | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The community's; None: the one named by the URL (/communities/<id>/members...).
+        self.community = community
+        self.region = region if region is not None else (community.region if community is not None else None)
+
+    def _community(self) -> Community | None:
+        if self.community is not None:
+            return self.community
+        view_args = request.view_args if has_request_context() else None
+        community_id = (view_args or {}).get("community_id")
+        return db.session.get(Community, community_id) if isinstance(community_id, int) else None
+
+    def _region(self) -> str:
+        if self.region is not None:
+            return self.region
+        community = self._community()
+        return community.region if community is not None else "FR"
+
+    def contact_errors(self, data: dict[str, Any]) -> dict[str, list[str]]:
+        """Normalise the phone number in `data`; return the errors of the phone and the MSSanté address."""
+        errors: dict[str, list[str]] = {}
+        if data.get("phone"):
+            try:
+                data["phone"] = normalize_phone(data["phone"], self._region())
+            except ValueError:
+                errors["phone"] = ["Numéro de téléphone invalide."]
+        if data.get("mssante") and not service.is_mssante(data["mssante"]):
+            community = self._community()
+            if community is None or not community.allow_non_mssante:
+                errors["mssante"] = [NOT_MSSANTE]
+        return errors
+
+
+class MemberIn(_MemberFields):
     role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
     login = text(120, required=True)
     password = fields.String(
-        required=True, validate=validate.Length(min=10, max=256, error="Le mot de passe doit compter entre 10 et 256 caractères.")
+        validate=PASSWORD_LENGTH,
+        metadata={"description": "Mot de passe provisoire ; sans lui, le membre reçoit une invitation (voir invite)"},
+    )
+    invite = fields.String(
+        validate=validate.OneOf(INVITE_CHANNELS),
+        metadata={
+            "description": "Sans mot de passe : l'invitation à choisir son mot de passe (lien à usage unique, valable "
+            "7 jours) part par SMS (sms) ou par mail (mail) ; par défaut SMS s'il a un portable, sinon mail"
+        },
     )
     name = text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
+    phone = fields.String(validate=PHONE)
     rpps = fields.String(validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE])
     kind = fields.String(validate=validate.OneOf(KINDS))
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)
 
-    def __init__(self, *args: Any, region: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.region = region  # the community's; None: the one named by the URL (/communities/<id>/members)
-
-    def _region(self) -> str:
-        if self.region is not None:
-            return self.region
-        view_args = request.view_args if has_request_context() else None
-        return community_region((view_args or {}).get("community_id"))
-
-    @ma.validates_schema
-    def physician_fields(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        if "phone" in data:
-            try:
-                data["phone"] = normalize_phone(data["phone"], self._region())
-            except ValueError:
-                errors["phone"] = ["Numéro de téléphone invalide."]
+    # Run even when a field is wrong, so that every mistake of a line is reported at once (a roster's report).
+    @ma.validates_schema(skip_on_field_errors=False, pass_original=True)
+    def physician_fields(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
+        errors = self.contact_errors(data)
+        given = original if isinstance(original, dict) else {}
         if data.get("role") == "physician":
-            if not data.get("rpps"):
+            if "rpps" in given and "rpps" not in data:
+                pass  # refused by its own field already
+            elif not data.get("rpps"):
                 errors["rpps"] = ["Le numéro RPPS est obligatoire pour un médecin."]
             elif not service.rpps_valid(data["rpps"]):
                 errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
-            if not data.get("kind"):
+            if not data.get("kind") and "kind" not in given:
                 errors["kind"] = ["Le statut du médecin est obligatoire."]
+        if "password" in data and "invite" in data:
+            errors["invite"] = ["Donnez un mot de passe provisoire ou demandez une invitation, pas les deux."]
+        elif "password" not in given:
+            channel = data.get("invite")
+            if channel == "sms" and not data.get("phone"):
+                errors.setdefault("phone", ["Un numéro de portable est nécessaire pour inviter par SMS."])
+            elif channel == "mail" and not data.get("email"):
+                errors.setdefault("email", ["Une adresse email est nécessaire pour inviter par mail."])
+            elif channel is None and not data.get("phone") and not data.get("email"):
+                errors.setdefault(
+                    "phone", ["Sans mot de passe provisoire, un portable ou un email est nécessaire pour envoyer l'invitation."]
+                )
         if errors:
             raise ma.ValidationError(errors)
+
+
+class MemberPatch(_MemberFields):
+    """The fields of a member that change (the RPPS, the login and the role do not): a blank value clears it."""
+
+    name = text(200)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, validate=PHONE)
+    kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Médecins seulement"})
+    mssante = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={"description": "Médecins seulement"})
+    address = text(300, allow_none=True, metadata={"description": "Adresse du cabinet ; médecins seulement"})
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def contacts(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = self.contact_errors(data)
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class InvitationIn(Schema):
+    channel = fields.String(
+        validate=validate.OneOf(INVITE_CHANNELS),
+        metadata={"description": "sms ou mail ; par défaut SMS si le membre a un portable, sinon mail"},
+    )
+
+
+class InvitationOut(Schema):
+    channel = fields.String(metadata={"description": "sms ou mail"})
+    expires_at = UTCDateTime()
+
+
+class InvitationState(Schema):
+    status = fields.String(
+        metadata={
+            "description": "sending (message pas encore parti), sent (envoyé, lien pas encore utilisé), failed (envoi ou "
+            "remise en échec), expired (lien expiré sans servir), accepted (mot de passe choisi), cancelled (remplacé "
+            "par un lien plus récent, ou compte désactivé)"
+        }
+    )
+    channel = fields.String(allow_none=True)
+    created_at = UTCDateTime()
+    sent_at = UTCDateTime(allow_none=True)
+    expires_at = UTCDateTime()
 
 
 class MemberCreated(Schema):
     user_id = fields.Integer()
     role = fields.String()
     physician_id = fields.Integer()
+    invitation = fields.Nested(InvitationOut, metadata={"description": "Présente quand une invitation est partie"})
 
 
 class MemberOut(Schema):
@@ -135,6 +233,10 @@ class MemberOut(Schema):
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     active = fields.Boolean()
+    pending = fields.Boolean(metadata={"description": "Invité, le membre n'a pas encore choisi son mot de passe"})
+    invitation = fields.Nested(
+        InvitationState, allow_none=True, metadata={"description": "La dernière invitation, s'il y en a une"}
+    )
     physician = fields.Dict(allow_none=True)
 
 

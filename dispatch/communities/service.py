@@ -10,6 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
+from dispatch.auth import accounts
 from dispatch.auth import service as auth
 from dispatch.auth.models import Membership, Token, User
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
@@ -43,12 +44,19 @@ def rpps_valid(rpps: str) -> bool:
     return total % 10 == 0
 
 
-def create_community(*, name: str, timezone: str, exclusive_window_s: int, response_window_s: int, now: datetime) -> Community:
-    """Create a community (CPTS) and commit."""
+def create_community(
+    *, name: str, timezone: str, exclusive_window_s: int, response_window_s: int, now: datetime, region: str = "FR"
+) -> Community:
+    """Create a community (CPTS) in a phone numbering region and commit."""
     if db.session.scalar(select(Community.id).where(Community.name == name)) is not None:
         raise Conflict("name_taken", "Une communauté porte déjà ce nom.")
     community = Community(
-        name=name, timezone=timezone, exclusive_window_s=exclusive_window_s, response_window_s=response_window_s, created_at=now
+        name=name,
+        timezone=timezone,
+        region=region,
+        exclusive_window_s=exclusive_window_s,
+        response_window_s=response_window_s,
+        created_at=now,
     )
     db.session.add(community)
     db.session.commit()
@@ -101,22 +109,67 @@ def add_member(
     community: Community,
     role: str,
     login: str,
-    password: str,
     name: str,
     now: datetime,
     ph: PasswordHasher,
+    password: str | None = None,
     email: str | None = None,
     phone: str | None = None,
     rpps: str | None = None,
     kind: str | None = None,
     mssante: str | None = None,
     address: str | None = None,
+    invite: str | None = None,
+    by: User | None = None,
+    public_url: str | None = None,
 ) -> tuple[User, Physician | None]:
-    """Create an account in a community (a physician record for physicians) and commit."""
+    """Create an account in a community (a physician record for physicians) and commit.
+
+    Without a password the member is invited, in the same transaction, to choose theirs by a single-use link
+    (SMS or mail, `invite`; the default as accounts.reset_channel says): `by` and `public_url` are then required.
+    """
     clash = _clash(community_id=community.id, logins=[login], rpps=[rpps] if rpps else [])
     for value in (login, rpps):
         if value and value in clash:
             raise Conflict(*clash[value])
+    user, physician = _new_member(
+        community=community,
+        role=role,
+        login=login,
+        password=password,
+        name=name,
+        now=now,
+        ph=ph,
+        email=email,
+        phone=phone,
+        rpps=rpps,
+        kind=kind,
+        mssante=mssante,
+        address=address,
+    )
+    if password is None:
+        assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
+        accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
+    db.session.commit()
+    return user, physician
+
+
+def _new_member(
+    *,
+    community: Community,
+    role: str,
+    login: str,
+    password: str | None,
+    name: str,
+    now: datetime,
+    ph: PasswordHasher,
+    email: str | None,
+    phone: str | None,
+    rpps: str | None,
+    kind: str | None,
+    mssante: str | None,
+    address: str | None,
+) -> tuple[User, Physician | None]:
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
     physician = None
@@ -124,7 +177,7 @@ def add_member(
         assert rpps and kind
         physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, available=True)
         db.session.add(physician)
-    db.session.commit()
+    db.session.flush()
     return user, physician
 
 
@@ -204,12 +257,17 @@ def record_outside_treating(
         entry = db.session.scalar(mine.where(DirectoryEntry.rpps == rpps).limit(1))
     elif name and mssante:
         entry = db.session.scalar(mine.where(DirectoryEntry.name == name, DirectoryEntry.mssante == mssante).limit(1))
+    typed = "operator" if mssante else None  # where the address came from (a lookup may give one later)
     if entry is None:
-        entry = DirectoryEntry(community_id=community.id, rpps=rpps, name=name, mssante=mssante, created_at=now, updated_at=now)
+        entry = DirectoryEntry(
+            community_id=community.id, rpps=rpps, name=name, mssante=mssante, mssante_source=typed, created_at=now, updated_at=now
+        )
         db.session.add(entry)
         db.session.flush()
         return OutsideTreating(entry)
     previous = entry.mssante if mssante and entry.mssante and mssante.lower() != entry.mssante.lower() else None
+    if mssante and (previous is not None or not entry.mssante):
+        entry.mssante_source, entry.mssante_type = typed, None  # the operator's word replaces the directory's
     entry.name = name or entry.name
     entry.mssante = mssante or entry.mssante
     entry.updated_at = now
@@ -227,12 +285,13 @@ def member_of(*, community: Community, user_id: int) -> User | None:
 
 
 def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
-    """Deactivate a member's account: no sign-in, no new offers, every token revoked; commit."""
+    """Deactivate a member's account: no sign-in, no new offers, every token and unused link revoked; commit."""
     user = member_of(community=community, user_id=user_id)
     if user is None:
         raise LookupError(user_id)
     user.active = False
     db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=now))
+    accounts.cancel_links(user_id=user.id, now=now)  # a reactivated account gets a fresh link, never an old one
     db.session.commit()
     return user
 
@@ -246,9 +305,18 @@ class RosterError(Exception):
 
 
 def import_members(
-    *, community: Community, members: list[dict[str, Any]], now: datetime, ph: PasswordHasher
+    *,
+    community: Community,
+    members: list[dict[str, Any]],
+    now: datetime,
+    ph: PasswordHasher,
+    by: User | None = None,
+    public_url: str | None = None,
 ) -> list[tuple[User, Physician | None]]:
-    """Add validated members all at once, after checking no login or RPPS is taken; raise RosterError if any."""
+    """Add validated members all at once, in one transaction, after checking no login or RPPS is taken (RosterError).
+
+    Each member without a password is invited to choose theirs (SMS, else mail): `by` and `public_url` are then required.
+    """
     errors: dict[int, str] = {}
     logins = [m["login"] for m in members]
     rpps = [str(m["rpps"]) for m in members if m.get("rpps")]
@@ -269,4 +337,15 @@ def import_members(
             seen_rpps.add(member["rpps"])
     if errors:
         raise RosterError(errors)
-    return [add_member(community=community, now=now, ph=ph, **member) for member in members]
+    added = []
+    for member in members:
+        fields = {"email": None, "phone": None, "rpps": None, "kind": None, "mssante": None, "address": None, **member}
+        invite = fields.pop("invite", None)
+        fields.setdefault("password", None)
+        user, physician = _new_member(community=community, now=now, ph=ph, **fields)
+        if fields["password"] is None:
+            assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
+            accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
+        added.append((user, physician))
+    db.session.commit()
+    return added

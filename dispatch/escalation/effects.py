@@ -13,7 +13,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from dispatch import texts
 from dispatch.auth.models import Membership, User
-from dispatch.communities.models import Physician
+from dispatch.communities import directory
+from dispatch.communities.models import DirectoryEntry, Physician
 from dispatch.db import UTCDateTime, db
 from dispatch.escalation import rollup
 from dispatch.escalation.machine import (
@@ -31,6 +32,7 @@ from dispatch.escalation.machine import (
     iso,
 )
 from dispatch.escalation.models import Offer, Request, Synthesis
+from dispatch.notify.models import OutboxMessage
 from dispatch.notify.outbox import enqueue, enqueue_many
 
 
@@ -118,15 +120,27 @@ def _sms_patient(request: Request, effect: Any, now: datetime, batch: Batch | No
 
 
 def _tell_outside_treating(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    tell_outside_treating(request, now=now)
+
+
+def tell_outside_treating(request: Request, *, now: datetime) -> bool:
+    """Queue the secure message telling an outside treating GP who took their patient, once per round; say if queued.
+
+    Also called when the GP's address arrives after the acceptance (requests.directory).
+    """
+    key = f"taken:{request.id}{_round(request)}"  # accepted again after a hand-back: a message of its own
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+        return False
     enqueue(
         channel="mail",
         kind="taken",
-        key=f"taken:{request.id}",
+        key=key,
         now=now,
         request_id=request.id,
         address=request.treating_mssante,
         payload={"request_id": request.id},
     )
+    return True
 
 
 def _tell_operator_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -186,6 +200,11 @@ def _store_synthesis(request: Request, effect: Any, now: datetime, batch: Batch 
         status=effect.status,
     )
     db.session.add(synthesis)
+    if effect.status == "not_sendable" and request.treating_directory_id is not None:
+        # No address yet for an outside GP: ask the national directory (again); its answer sends this synthesis.
+        entry = db.session.get(DirectoryEntry, request.treating_directory_id)
+        if entry is not None:
+            directory.ask_directory(entry, now=now)
     if effect.status == "pending":
         db.session.flush()  # the synthesis's id names its message
         enqueue(

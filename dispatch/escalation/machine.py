@@ -201,6 +201,7 @@ class Refusal(str, enum.Enum):
     ALREADY_ACCEPTED = "already_accepted"
     NOT_ELIGIBLE = "not_eligible"
     NOT_ACCEPTED = "not_accepted"
+    NOT_ACCEPTED_BY_YOU = "not_accepted_by_you"  # another physician took it: nothing of theirs to hand back
     ALREADY_RECORDED = "already_recorded"
     TOO_EARLY = "too_early"
     TOO_LATE = "too_late"
@@ -395,7 +396,7 @@ def release(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str
     if snapshot.state != "accepted":
         return Refusal.NOT_ACCEPTED
     if physician_id != snapshot.accepted_by_id:
-        return Refusal.NOT_ELIGIBLE
+        return Refusal.NOT_ACCEPTED_BY_YOU
     if snapshot.appointment_at is not None and now >= snapshot.appointment_at:
         return Refusal.TOO_LATE  # the appointment has come: record the outcome (no_show) instead
     expires_at = max(snapshot.expires_at, now + RELEASE_GRACE)

@@ -109,9 +109,11 @@ class Offer(Model):
     reason: Mapped[str | None] = mapped_column(String(500))
 
 
-# pending: waits in the outbox; sent; failed; not_sendable: no treating GP or no address;
-# not_needed: the treating GP saw the patient themselves.
-SYNTHESIS_STATUSES = ("pending", "sent", "failed", "not_sendable", "not_needed")
+# pending: waits in the outbox; sent: the platform's MSSanté operator took it; then what the reports read back
+# from the platform's mailbox say (dispatch.notify.receiving): delivered (a DSN, or the GP's software processed it),
+# read (a read receipt), refused (the GP's software refused it or deleted it unread); failed: not sent, or bounced;
+# not_sendable: no treating GP or no address; not_needed: the treating GP saw the patient themselves.
+SYNTHESIS_STATUSES = ("pending", "sent", "delivered", "read", "refused", "failed", "not_sendable", "not_needed")
 
 
 class Synthesis(Model):
@@ -126,3 +128,8 @@ class Synthesis(Model):
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
     to_address: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # The Message-ID it was sent with (the reports name it by it), when its status last moved, and why it was
+    # refused or failed (French, with the remote's own words).
+    message_id: Mapped[str | None] = mapped_column(String(250), index=True)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_reason: Mapped[str | None] = mapped_column(String(500))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dispatch.db import Model, UTCDateTime
 
-CHANNELS = ("push", "sms", "mail")
+CHANNELS = ("push", "sms", "mail", "directory")  # "directory": a lookup in the national directory, retried alike
 
 
 class OutboxMessage(Model):

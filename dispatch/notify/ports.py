@@ -1,8 +1,9 @@
-"""Ports to the outside systems (push, SMS, secure mail) and the values they exchange."""
+"""Ports to the outside systems (push, SMS, secure mail and the platform's own mailbox) and the values they exchange."""
 
 from __future__ import annotations
 
 import enum
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -85,4 +86,37 @@ class SmsPort(Protocol):
 class MailPort(Protocol):
     def send(self, message: EmailMessage) -> DeliveryResult:
         """Send one secure message (MSSanté) already built."""
+        ...
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """A mail of the platform's mailbox not yet marked read: its UID, size in bytes and Content-Type."""
+
+    uid: str
+    size: int
+    content_type: str
+
+
+class MailboxSession(Protocol):
+    """The platform's mailbox, open: UIDs name its mails only together with its `validity` (IMAP UIDVALIDITY)."""
+
+    validity: str
+
+    def unseen(self) -> list[Unseen]:
+        """List the mails not yet marked read, oldest first, without reading their bodies or marking anything."""
+        ...
+
+    def fetch(self, uids: list[str]) -> dict[str, bytes]:
+        """Return these mails whole, by UID, without marking them read."""
+        ...
+
+    def mark_seen(self, uids: list[str]) -> None:
+        """Mark these mails read: they are not listed again."""
+        ...
+
+
+class MailboxPort(Protocol):
+    def open(self) -> AbstractContextManager[MailboxSession]:
+        """Connect and open the mailbox for the time of a `with` block."""
         ...

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 
 from dispatch.db import db
 from dispatch.notify import outbox
+from dispatch.notify.annuaire import DirectoryPort
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
 from dispatch.notify.retry_after import retry_after_s
@@ -94,6 +95,7 @@ class Senders:
     mail: MailPort
     build_mail: Callable[[OutboxMessage], Any]
     webpush: PushPort | None = None  # browsers' push services (the installable app); None: push port for all
+    directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: lookups not configured
     max_attempts: int = 8
     lease_s: int = 30
     sms_callback: str | None = None
@@ -154,6 +156,8 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
             _deliver_sms(message, now=now, senders=senders)
         elif message.channel == "mail":
             _deliver_mail(message, now=now, senders=senders)
+        elif message.channel == "directory":
+            _look_up(message, now=now, senders=senders)
         else:
             outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"unknown channel {message.channel}")
 
@@ -380,9 +384,34 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
             now=now,
             max_attempts=senders.max_attempts,
             error=result.detail,
-            provider_id=result.provider_id,
+            # The Message-ID we wrote: the delivery and read reports name the message by it (dispatch.notify.receiving).
+            provider_id=str(email.get("Message-ID") or "").strip() or result.provider_id,
             retry=result.outcome is Outcome.TRANSIENT,
             rng=senders.rng,
         )
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks)
+
+
+def _look_up(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
+    """Ask the national directory for a physician's MSSanté box (payload `rpps`); the domain keeps the answer.
+
+    "sent" means the directory answered, the box found (or None) handed to the kind's hook as `mailbox`.
+    """
+    if senders.directory is None:  # queued while lookups were configured, sent after they were turned off
+        outbox.settle(message, status="failed", now=now, max_attempts=0, error="directory lookups are not configured")
+        _after(message, "failed", now=now, hooks=senders.hooks)
+        return
+    result = senders.directory.find_mailbox(str(message.payload["rpps"]))
+    outbox.settle(
+        message,
+        status=_status(result.outcome),
+        now=now,
+        max_attempts=senders.max_attempts,
+        error=result.detail,
+        retry=result.outcome is Outcome.TRANSIENT,
+        rng=senders.rng,
+        not_before_s=retry_after_s(result.detail),
+    )
+    if message.status in ("sent", "failed"):
+        _after(message, message.status, now=now, hooks=senders.hooks, mailbox=result.mailbox)

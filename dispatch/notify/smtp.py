@@ -55,7 +55,7 @@ class SmtpMailer:
         self.security = security
         self.timeout = timeout
         self.local_hostname = local_hostname
-        self.context = _client_context(cert=cert, key=key, ca=ca)
+        self.context = client_context(cert=cert, key=key, ca=ca)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpMailer:
@@ -121,7 +121,9 @@ class SmtpMailer:
                     smtp.ehlo()
                 except smtplib.SMTPServerDisconnected as exc:
                     raise _closed_after_handshake(exc) from exc
-            refused = smtp.send_message(message)
+            smtp.ehlo_or_helo_if_needed()
+            mail_options, rcpt_options = dsn_options(message) if smtp.has_extn("dsn") else ((), ())
+            refused = smtp.send_message(message, mail_options=mail_options, rcpt_options=rcpt_options)
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.quit()  # the message is accepted; a failed QUIT changes nothing
             return dict(refused)
@@ -129,8 +131,21 @@ class SmtpMailer:
             smtp.close()
 
 
-def _client_context(*, cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
-    """Build the TLS context: TLS 1.2 at least, server verified, our certificate presented."""
+def dsn_options(message: EmailMessage) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the MAIL and RCPT parameters asking a DSN-capable server for delivery reports (RFC 3461).
+
+    A report on success as well as on failure (the receipts poller reads both); only the headers returned, never
+    the message: a bounce must not carry the synthesis back; the envelope id names the message even when a report
+    returns no headers.
+    """
+    ident = str(message.get("Message-ID") or "").strip()
+    envid = "".join(c if "!" <= c <= "~" and c not in "+=" else f"+{ord(c):02X}" for c in ident)
+    mail = ("RET=HDRS", f"ENVID={envid}") if envid and len(envid) <= 100 else ("RET=HDRS",)
+    return mail, ("NOTIFY=SUCCESS,FAILURE",)
+
+
+def client_context(*, cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
+    """Build the TLS context of SMTP and IMAP: TLS 1.2 at least, server verified, our certificate presented."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = True
@@ -140,7 +155,7 @@ def _client_context(*, cert: str | None, key: str | None, ca: str | None) -> ssl
     return context
 
 
-def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     """Return the TLS error behind an exception, following its cause and context."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -152,7 +167,7 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def _tls_detail(error: ssl.SSLError) -> str:
+def tls_detail(error: ssl.SSLError) -> str:
     """Describe a TLS failure without anything from the message."""
     reason = (getattr(error, "reason", None) or "").upper()
     text = getattr(error, "verify_message", None) or reason or str(error)
@@ -170,9 +185,9 @@ def _reply(code: int, message: bytes | str) -> str:
 
 def classify(exc: BaseException) -> tuple[Outcome, str]:
     """Return the outcome and a technical detail for an SMTP or network failure."""
-    tls = _ssl_cause(exc)
+    tls = ssl_cause(exc)
     if tls is not None and not isinstance(tls, _NETWORK_SSL_ERRORS):
-        return Outcome.PERMANENT, _tls_detail(tls)
+        return Outcome.PERMANENT, tls_detail(tls)
     if isinstance(exc, ClosedAfterHandshakeError):
         return Outcome.PERMANENT, f"certificate refused: closed after the TLS handshake ({exc})"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):

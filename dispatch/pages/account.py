@@ -1,4 +1,4 @@
-"""Pages of one's account: change one's password, sign out everywhere; choose a new password from a reset link."""
+"""Pages of one's account: change one's password, sign out everywhere; choose a password from a reset or invitation link."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from dispatch.auth import accounts
 from dispatch.auth.models import User
 from dispatch.communities import service as communities
+from dispatch.db import db
 from dispatch.pages import bp
 from dispatch.pages.common import pick_community
 from dispatch.pages.guard import SESSION_KEY, role_page, signed_in
@@ -109,5 +110,25 @@ def reset_password(secret: str) -> Any:
         return render_template("pages/reset.html", unusable=False, errors=errors), 422
     accounts.finish_reset(secret=secret[:100], new=new, ph=runtime().hasher, now=at)
     session.clear()
-    flash("Mot de passe enregistré : connectez-vous avec le nouveau.", "ok")
+    flash("Mot de passe enregistré\u00a0: connectez-vous avec le nouveau.", "ok")
+    return redirect(url_for("pages.sign_in"))
+
+
+@bp.route("/definir-mot-de-passe/<secret>", methods=["GET", "POST"])
+def choose_password(secret: str) -> Any:
+    """Choose one's first password from an invitation link (a reset link works too); the link is then used up."""
+    at = now()
+    try:
+        link = accounts.usable_reset(secret=secret[:100], now=at)
+    except accounts.ResetUnusable:
+        return render_template("pages/set_password.html", unusable=True, errors={}, user=None), 404
+    user = db.session.get(User, link.user_id)
+    if request.method == "GET":
+        return render_template("pages/set_password.html", unusable=False, errors={}, user=user)
+    new, errors = _new_password_errors()
+    if errors:
+        return render_template("pages/set_password.html", unusable=False, errors=errors, user=user), 422
+    user = accounts.finish_reset(secret=secret[:100], new=new, ph=runtime().hasher, now=at)
+    session.clear()
+    flash(f"Mot de passe enregistré\u202f: connectez-vous avec votre identifiant «\u00a0{user.login}\u00a0».", "ok")
     return redirect(url_for("pages.sign_in"))

@@ -45,5 +45,5 @@ def community_create() -> Any:
         community = communities.create_community(now=now(), **args)
     except communities.Conflict as exc:
         return _page(values=shown, errors={"name": [exc.detail]}, status=409)
-    flash(f"Communauté « {community.name} » créée.", "ok")
+    flash(f"Communauté «\u00a0{community.name}\u00a0» créée.", "ok")
     return redirect(url_for("pages.communities_page"))

@@ -81,7 +81,7 @@ def test_push() -> Any:
     at = now()
     count = db.session.scalar(select(func.count(Device.id)).where(Device.physician_id == physician.id)) or 0
     if not count:
-        flash("Aucun appareil n'est inscrit : activez d'abord les notifications sur ce téléphone.", "warn")
+        flash("Aucun appareil n'est inscrit\u00a0: activez d'abord les notifications sur ce téléphone.", "warn")
         return redirect(url_for("pages.settings"))
     enqueue(
         channel="push",
@@ -99,7 +99,7 @@ def test_push() -> Any:
         },
     )
     db.session.commit()
-    flash(f"Notification d'essai envoyée à vos appareils inscrits ({count}) : elle arrive dans quelques secondes.", "ok")
+    flash(f"Notification d'essai envoyée à vos appareils inscrits ({count})\u00a0: elle arrive dans quelques secondes.", "ok")
     return redirect(url_for("pages.settings"))
 
 

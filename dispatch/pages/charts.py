@@ -1,4 +1,10 @@
-"""Charts of the staff dashboard, rendered server-side as inline SVG from plain values (no I/O)."""
+"""Charts of the staff dashboard, rendered server-side as inline SVG from plain values (no I/O).
+
+The SVGs are never scaled: positions along the width are percentages and text sizes are CSS pixels, so a label
+set at 12 px reads 12 px on a phone as on a desktop. Bar charts put each label on its own line with its figure
+at the right end and the bar below; the monthly chart scrolls inside its card when the screen is too narrow for
+its columns (style.css, .chart-months: 46 px a month at the least).
+"""
 
 from __future__ import annotations
 
@@ -7,102 +13,79 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-MONTHS_SHORT = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+from dispatch.french import MONTHS_SHORT, NBSP, number, percent
+from dispatch.reports.pdf_charts import axis_top
+
+ROW = 38  # px per bar: a line of text, then the bar
+BAR = 11
+MONTH_HEIGHT, MONTH_TOP, MONTH_BOTTOM = 260, 26, 40
 
 
-def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
+def _text(x: str, y: float, value: object, cls: str, anchor: str = "start") -> str:
+    return f'<text x="{x}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}">{escape(str(value))}</text>'
+
+
+def _svg(body: list[str], label: str, height: int, cls: str = "chart", width: str = "100%") -> str:
     # Every text part went through escape(); numbers are formatted by us.
-    svg = (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
+    return (
+        f'<svg class="{cls}" width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>'
     )
-    return Markup(svg)  # noqa: S704
 
 
-def _text(x: float, y: float, value: object, cls: str = "lbl", anchor: str = "middle") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}" text-anchor="{anchor}">{escape(str(value))}</text>'
-
-
-def month_label(month: str) -> str:
-    """Return '2023-01' as 'janv. 23'."""
-    year, number = month.split("-")
-    return f"{MONTHS_SHORT[int(number) - 1]} {year[2:]}"
+def bars(items: Sequence[tuple[str, int]], title: str, *, total: int | None = None, cls: str = "bar-accepted") -> Markup:
+    """Draw one bar per (label, value) in the order given; with `total`, each figure shows its share of it."""
+    peak = max([value for _label, value in items] + [1])
+    body = []
+    for index, (label, value) in enumerate(items):
+        y = index * ROW
+        figure = number(value) + (f" ({percent(value / total, 0)})" if total else "")
+        body.append(_text("0", y + 15, label, "lbl"))
+        body.append(_text("100%", y + 15, figure, "val", "end"))
+        body.append(f'<rect x="0" y="{y + 21}" width="100%" height="{BAR}" rx="2" class="track"/>')
+        if value:
+            body.append(f'<rect x="0" y="{y + 21}" width="{100 * value / peak:.2f}%" height="{BAR}" rx="2" class="{cls}"/>')
+    return Markup(_svg(body, title, max(len(items), 1) * ROW))  # noqa: S704
 
 
 def acceptance_by_month(by_month: Sequence[dict[str, Any]]) -> Markup:
-    """Draw opened and accepted requests per month as paired bars, with the month's acceptance rate."""
-    width, height, top, bottom, left = 1100, 280, 28, 40, 36
+    """Draw opened and accepted requests per month as paired columns, the share accepted above each pair."""
     slots = max(len(by_month), 1)
-    peak = max([m["opened"] for m in by_month] + [1])
-    slot = (width - left - 8) / slots
-    bar = max(min(slot * 0.36, 28), 2)
-    plot = height - top - bottom
-    body = [
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 4}" y2="{height - bottom}" class="axis"/>',
-        _text(left - 6, top + 4, peak, "tick", "end"),
-        _text(left - 6, height - bottom, 0, "tick", "end"),
-    ]
+    peak = axis_top(max([month["opened"] for month in by_month] + [1]))
+    plot = MONTH_HEIGHT - MONTH_TOP - MONTH_BOTTOM
+    base = MONTH_HEIGHT - MONTH_BOTTOM
+    axis, body = [], []
+    for step in range(5):
+        y = base - plot * step / 4
+        axis.append(_text("100%", y + 4, number(peak * step / 4), "tick", "end"))
+        body.append(f'<line x1="0" y1="{y:.1f}" x2="100%" y2="{y:.1f}" class="{"axis" if step == 0 else "grid"}"/>')
+    slot = 100 / slots
+    bar = slot * 0.34
     for index, month in enumerate(by_month):
-        x = left + index * slot + slot / 2
-        for offset, key, cls in ((-bar, "opened", "bar-opened"), (0.0, "accepted", "bar-accepted")):
+        centre = slot * (index + 0.5)
+        for left, key, cls in ((centre - bar, "opened", "bar-opened"), (centre, "accepted", "bar-accepted")):
             h = plot * month[key] / peak
+            name = "ouvertes" if key == "opened" else "acceptées"
             body.append(
-                f'<rect x="{x + offset:.1f}" y="{height - bottom - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" class="{cls}"><title>{escape(key)}: {month[key]}</title></rect>'
+                f'<rect x="{left:.2f}%" y="{base - h:.1f}" width="{bar:.2f}%" height="{h:.1f}" class="{cls}">'
+                f"<title>{escape(_month_name(month['month']))}{NBSP}: {number(month[key])} {name}</title></rect>"
             )
-        denominator = month["opened"]
-        if denominator:
-            rate = round(100 * month["accepted"] / denominator)
-            body.append(_text(x, height - bottom - plot * month["opened"] / peak - 6, f"{rate} %", "val"))
-        if slots <= 12 or index % 2 == 0:
-            body.append(_text(x, height - bottom + 18, month_label(month["month"]), "tick"))
-    return _svg(width, height, body, "Demandes ouvertes et acceptées par mois")
+        if month["opened"]:
+            share = percent(month["accepted"] / month["opened"], 0)
+            body.append(_text(f"{centre:.2f}%", base - plot * month["opened"] / peak - 6, share, "val", "middle"))
+        year, index_in_year = month["month"].split("-")
+        body.append(_text(f"{centre:.2f}%", base + 18, MONTHS_SHORT[int(index_in_year) - 1], "tick", "middle"))
+        if index == 0 or index_in_year == "01":
+            body.append(_text(f"{centre:.2f}%", base + 34, year, "tick", "middle"))
+    title = "Demandes ouvertes et acceptées par mois"
+    axis_svg = f'<svg class="chart-axis" width="44" height="{MONTH_HEIGHT}" aria-hidden="true">{"".join(axis)}</svg>'
+    plot_svg = _svg(body, title, MONTH_HEIGHT, "chart months")
+    return Markup(  # noqa: S704
+        f'<div class="chart-scroll" role="group" tabindex="0" aria-label="{escape(title)}">'
+        f'<div class="chart-months{" many" if slots > 13 else ""}">{axis_svg}{plot_svg}</div></div>'
+    )
 
 
-def horizontal_bars(values: dict[str, int], labels: dict[str, str], title: str) -> Markup:
-    """Draw one labelled horizontal bar per key, largest first, zeros included."""
-    items = sorted(values.items(), key=lambda kv: -kv[1])
-    width, row, left = 520, 30, 190
-    height = max(len(items), 1) * row + 8
-    peak = max([v for _k, v in items] + [1])
-    body = []
-    for index, (key, value) in enumerate(items):
-        y = 4 + index * row
-        w = (width - left - 60) * value / peak
-        body.append(_text(left - 8, y + 19, labels.get(key, key), "lbl", "end"))
-        body.append(f'<rect x="{left}" y="{y + 5}" width="{w:.1f}" height="{row - 10}" class="bar-accepted"/>')
-        body.append(_text(left + w + 6, y + 19, value, "val", "start"))
-    return _svg(width, height, body, title)
-
-
-BUCKETS = ((300, "< 5 min"), (900, "5–15 min"), (1800, "15–30 min"), (3600, "30 min–1 h"), (7200, "1–2 h"), (None, "> 2 h"))
-
-
-def bucket_counts(seconds: Sequence[float]) -> list[tuple[str, int]]:
-    """Count times to accept into the dashboard's buckets."""
-    counts = [0] * len(BUCKETS)
-    for value in seconds:
-        for index, (limit, _label) in enumerate(BUCKETS):
-            if limit is None or value < limit:
-                counts[index] += 1
-                break
-    return [(label, counts[index]) for index, (_limit, label) in enumerate(BUCKETS)]
-
-
-def distribution(buckets: Sequence[tuple[str, int]]) -> Markup:
-    """Draw how long requests waited before being accepted, one column per bucket."""
-    width, height, top, bottom, left = 520, 220, 24, 36, 12
-    slot = (width - 2 * left) / max(len(buckets), 1)
-    peak = max([count for _label, count in buckets] + [1])
-    plot = height - top - bottom
-    body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" class="axis"/>']
-    for index, (label, count) in enumerate(buckets):
-        x = left + index * slot
-        h = plot * count / peak
-        body.append(
-            f'<rect x="{x + slot * 0.15:.1f}" y="{height - bottom - h:.1f}" width="{slot * 0.7:.1f}" '
-            f'height="{h:.1f}" class="bar-time"/>'
-        )
-        body.append(_text(x + slot / 2, height - bottom - h - 6, count, "val"))
-        body.append(_text(x + slot / 2, height - bottom + 18, label, "tick"))
-    return _svg(width, height, body, "Répartition du délai d'acceptation")
+def _month_name(label: str) -> str:
+    year, index = label.split("-")
+    return f"{MONTHS_SHORT[int(index) - 1]}{NBSP}{year}"

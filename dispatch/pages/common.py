@@ -15,27 +15,14 @@ from dispatch.auth.models import User
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem, flatten
+from dispatch.pages import history
 from dispatch.policy import Action
 from dispatch.web import MAX_ID
 
 STATE_LABELS, SOURCE_LABELS, TREATING_LABELS = texts.STATE_LABELS, texts.SOURCE_LABELS, texts.TREATING_LABELS
 ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
-EVENT_LABELS = {
-    "opened": "Demande ouverte",
-    "treating_address_changed": "Adresse MSSanté du médecin traitant modifiée",
-    "community_opened": "Ouverte à la communauté",
-    "accepted": "Acceptée",
-    "refused": "Refusée",
-    "expired": "Expirée sans médecin",
-    "cancelled": "Annulée",
-    "seen": "Patient vu",
-    "no_show": "Patient absent",
-    "synthesis_written": "Synthèse rédigée",
-    "patient_appointment_failed": "SMS de rendez-vous au patient non envoyé",
-    "patient_appointment_undelivered": "SMS de rendez-vous au patient non remis",
-}
-# Machine reasons some events carry, as the operator reads them.
-REASON_LABELS = {"not_mobile": "ce numéro n'est pas un mobile, il ne reçoit pas de SMS : appelez le patient"}
+# The history's words are dispatch.pages.history's (one place for every event type).
+EVENT_LABELS, REASON_LABELS = history.EVENT_LABELS, history.REASON_LABELS
 LABELS = {
     "states": STATE_LABELS,
     "sources": SOURCE_LABELS,
@@ -45,6 +32,8 @@ LABELS = {
     "roles": ROLE_LABELS,
     "events": EVENT_LABELS,
     "reasons": REASON_LABELS,
+    "callbacks": history.CALLBACK_LABELS,
+    "outcomes": texts.OUTCOME_LABELS,
 }
 
 

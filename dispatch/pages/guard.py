@@ -61,6 +61,8 @@ def csrf_token() -> str:
 RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had expired, the form is offered again
 
 
+# The forms one posts without being signed in: signing in and out, choosing a password from a reset or invitation link.
+ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.reset_password", "pages.choose_password")
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
 
 
@@ -79,7 +81,7 @@ def load_session() -> None:
     """
     g.user = _session_user()
     if request.method == "POST":
-        if g.user is None and request.endpoint not in ("pages.sign_in", "pages.sign_out", "pages.reset_password"):
+        if g.user is None and request.endpoint not in ANONYMOUS_FORMS:
             raise Problem(401, "unauthorized", "Votre session a expiré : reconnectez-vous.")
         # Forms send the token as a field; the page's scripts (JSON bodies) as a header.
         sent = request.form.get("csrf_token", "") or request.headers.get("X-CSRF-Token", "")

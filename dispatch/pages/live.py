@@ -1,9 +1,11 @@
-"""What keeps the physician's pages live: the rows they show, and two small JSON answers polled every second.
+"""What keeps the pages live: the rows they show, and small JSON answers polled every second.
 
-Short polling rather than server-sent events: a page asks `/m/etat` (the list) or `/m/requests/<id>/etat` (an
-offer) once a second while it is visible. Each answer is one session lookup and one indexed read, a few hundred
-bytes, never a patient's identity and never a line in the access trail; a held-open stream would instead keep a
-web worker per phone (gunicorn's sync workers) for as long as the page stays open.
+Short polling rather than server-sent events: a physician's page asks `/m/etat` (the list) or `/m/requests/<id>/etat`
+(an offer), the operator's console `/console/etat` (today's list and its expiry banner), once a second while it is
+visible; the console fetches the list itself (`/console/live`, each full view recorded) only when the digest moved.
+Each answer is one session lookup and one indexed read, a few hundred bytes, never a patient's identity and never a
+line in the access trail; a held-open stream would instead keep a web worker per page (gunicorn's sync workers) for
+as long as the page stays open.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from dispatch.db import db
 from dispatch.escalation.machine import OPEN_STATES, current_deadline
 from dispatch.escalation.models import Offer, Request
 from dispatch.pages import bp
-from dispatch.pages.common import STATE_LABELS, iso
+from dispatch.pages.common import STATE_LABELS, iso, pick_community
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.operator import SIGNED_COLUMNS, today_query
+from dispatch.pages.operator import list_signature as console_signature
 from dispatch.policy import Action
 from dispatch.requests import disclosure
 from dispatch.requests.edge import load_request
@@ -115,3 +119,18 @@ def offer_state(request_id: int) -> Any:
             "message": message,
         }
     )
+
+
+@bp.route("/console/etat")
+@role_page(Action.LIST)
+def console_state() -> Any:
+    """Answer the digest of the console's list, for every operator's console to fetch the list when it moved.
+
+    A request opened, accepted, expired, handed back or called back by anyone changes it: the list and the expiry
+    banner follow within the second. No identity, nothing recorded.
+    """
+    user = signed_in()
+    community = pick_community(user, Action.LIST)
+    at = now()
+    rows = db.session.execute(today_query(community, at).with_only_columns(*SIGNED_COLUMNS)).all()
+    return jsonify({"now": iso(at), "signature": console_signature(rows), "count": len(rows)})

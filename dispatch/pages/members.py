@@ -1,101 +1,97 @@
-"""The members page of staff: list, add, deactivate, and import a CSV roster with an error per faulty line."""
+"""The members page of staff: list, add and invite, edit, deactivate after a confirmation, reactivate, resend an
+invitation (the roster import is in dispatch.pages.roster)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import secrets
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response as BaseResponse
 
-from dispatch.auth.models import Membership, User
+from dispatch import texts
+from dispatch.auth import accounts
+from dispatch.communities import members as use_cases
 from dispatch.communities import service as communities
-from dispatch.communities.models import Community, Physician
-from dispatch.communities.schemas import MemberIn
+from dispatch.communities.models import Community
+from dispatch.communities.schemas import MemberIn, MemberPatch
 from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.escalation.models import Request
 from dispatch.pages import bp
-from dispatch.pages.common import LABELS, nested_form, pick_community, user_communities, validate
+from dispatch.pages.common import LABELS, nested_form, phone_link, pick_community, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.policy import Action
 from dispatch.web import now, runtime
 
-# Roster columns (French headers, as a coordinator's spreadsheet has them) → API field names.
-COLUMNS = {
-    "role": "role",
-    "identifiant": "login",
-    "nom": "name",
-    "email": "email",
-    "telephone": "phone",
-    "rpps": "rpps",
-    "statut": "kind",
-    "mssante": "mssante",
-    "adresse": "address",
-    "mot_de_passe": "password",
-}
-FIELD_LABELS = {
-    "role": "rôle",
-    "login": "identifiant",
-    "name": "nom",
-    "email": "email",
-    "phone": "téléphone",
-    "rpps": "RPPS",
-    "kind": "statut",
-    "mssante": "MSSanté",
-    "address": "adresse",
-    "password": "mot de passe",
-    "_schema": "ligne",
-}
-ROLE_WORDS = {
-    "médecin": "physician",
-    "medecin": "physician",
-    "opérateur": "operator",
-    "operateur": "operator",
-    "coordinateur": "coordinator",
-    "coordinatrice": "coordinator",
-    "opératrice": "operator",
-}
-MAX_ROSTER_BYTES = 512 * 1024
+NNBSP = "\u202f"
+ACCESS = {"sms": "Invitation par SMS", "mail": "Invitation par mail", "password": "Mot de passe provisoire"}
+CHANNEL_WORDS = {"sms": "par SMS", "mail": "par mail"}
+EDITABLE = ("name", "phone", "email", "kind", "mssante", "address")
+PHYSICIAN_ONLY = ("kind", "mssante", "address")
+
+
+def _when(at: Any, community: Community) -> str:
+    return texts.local(at, community.timezone).strftime("%d/%m/%Y à %H:%M") if at else ""
+
+
+def invitation_label(member: dict[str, Any], community: Community) -> str | None:
+    """Say in French where a member's invitation stands: « Invitation envoyée le 23/11/2026 à 15:00 », …"""
+    invitation = member["invitation"]
+    if invitation is None:
+        return "Sans mot de passe" if member["pending"] else None
+    status = invitation["status"]
+    by = CHANNEL_WORDS.get(invitation["channel"] or "", "")
+    if status == "sent":
+        return f"Invitation envoyée {by} le {_when(invitation['sent_at'] or invitation['created_at'], community)}"
+    if status == "sending":
+        return f"Invitation en cours d'envoi {by}"
+    if status == "failed":
+        return f"Échec de l'envoi de l'invitation {by}{NNBSP}: vérifiez le numéro ou l'adresse"
+    if status == "expired":
+        return f"Invitation expirée le {_when(invitation['expires_at'], community)}"
+    if status == "cancelled" and member["pending"]:
+        return "Invitation annulée"
+    return None
 
 
 def _members(community: Community) -> list[dict[str, Any]]:
-    query = (
-        select(User, Membership.role, Physician)
-        .join(Membership, Membership.user_id == User.id)
-        .outerjoin(Physician, Physician.user_id == User.id)
-        .where(Membership.community_id == community.id)
-        .order_by(User.active.desc(), User.name)
-    )
-    at = now()
-    return [
-        {"user": u, "role": role, "physician": p, "available": p.is_available(at) if p else None}
-        for u, role, p in db.session.execute(query)
-    ]
+    rows = use_cases.list_members(community=community, now=now())
+    for row in rows:
+        row["phone_text"] = (phone_link(row["phone"]) or {}).get("text", "")
+        row["invitation_label"] = invitation_label(row, community)
+        row["awaiting"] = row["active"] and row["pending"]
+    return rows
 
 
 def _page(
-    community: Community,
-    *,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, list[str]] | None = None,
-    roster_errors: list[str] | None = None,
-    created: list[dict[str, str]] | None = None,
-    status: int = 200,
+    community: Community, *, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> Any:
     user = signed_in()
+    rows = _members(community)
     return render_template(
         "pages/members.html",
         community=community,
-        members=_members(community),
+        members=rows,
+        counts={"active": sum(1 for m in rows if m["active"]), "awaiting": sum(1 for m in rows if m["awaiting"])},
         labels=LABELS,
-        values=values or {"role": "physician"},
+        access=ACCESS,
+        values=values or {"role": "physician", "access": "sms"},
         errors=errors or {},
-        roster_errors=roster_errors or [],
-        created=created or [],
         me=user,
         communities=user_communities(user, Action.MANAGE_COMMUNITY),
     ), status
+
+
+def _back(community: Community) -> BaseResponse:
+    return redirect(url_for("pages.members", community=community.id))
+
+
+def _member_or_404(community: Community, user_id: int) -> dict[str, Any]:
+    try:
+        return use_cases.one_member(community=community, user_id=user_id, now=now())
+    except LookupError:
+        raise Problem(404, "not_found", "Ce compte n'est pas membre de la communauté.") from None
 
 
 @bp.route("/pilotage/membres")
@@ -108,105 +104,162 @@ def members() -> Any:
 @bp.route("/pilotage/membres", methods=["POST"])
 @role_page(Action.MANAGE_COMMUNITY)
 def member_add() -> Any:
-    """Add one member, validated like the API's POST /communities/{id}/members."""
-    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
-    data = nested_form()
-    data.pop("community", None)
-    if data.get("role") != "physician":
-        data = {k: v for k, v in data.items() if k not in ("rpps", "kind", "mssante", "address")}
-    args, errors = validate(MemberIn(region=community.region), data)
-    if args is None:
-        return _page(community, values=data, errors=errors, status=422)
-    try:
-        user, _physician = communities.add_member(community=community, now=now(), ph=runtime().hasher, **args)
-    except communities.Conflict as exc:
-        field = "rpps" if exc.code == "rpps_taken" else "login"  # member_unavailable names no field: shown at the login
-        return _page(community, values=data, errors={field: [exc.detail]}, status=409)
-    flash(f"{user.name} ajouté·e à la communauté.", "ok")
-    return redirect(url_for("pages.members", community=community.id))
-
-
-@bp.route("/pilotage/membres/<int:user_id>/desactiver", methods=["POST"])
-@role_page(Action.MANAGE_COMMUNITY)
-def member_deactivate(user_id: int) -> Any:
-    """Deactivate a member: they can no longer sign in and get no more offers."""
+    """Add one member, validated like the API's POST /communities/{id}/members; invite them unless given a password."""
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
+    data = nested_form()
+    data.pop("community", None)
+    values = dict(data)
+    access = data.pop("access", "sms")
+    if access in CHANNEL_WORDS:
+        data.pop("password", None)
+        data["invite"] = access
+    if data.get("role") != "physician":
+        data = {k: v for k, v in data.items() if k not in ("rpps", *PHYSICIAN_ONLY)}
+    if access == "password" and "password" not in data:
+        args, errors = None, {"password": ["Choisissez un mot de passe provisoire, ou envoyez une invitation."]}
+    else:
+        args, errors = validate(MemberIn(community=community), data)
+    if args is None:
+        return _page(community, values=values, errors=errors, status=422)
+    try:
+        user, _physician = communities.add_member(
+            community=community,
+            now=now(),
+            ph=runtime().hasher,
+            by=me,
+            public_url=current_app.config["DISPATCH_PUBLIC_URL"],
+            **args,
+        )
+    except communities.Conflict as exc:
+        field = "rpps" if exc.code == "rpps_taken" else "login"  # member_unavailable names no field: shown at the login
+        return _page(community, values=values, errors={field: [exc.detail]}, status=409)
+    if "invite" in args:
+        flash(
+            f"{user.name} ajouté·e à la communauté{NNBSP}: une invitation à choisir son mot de passe (lien valable "
+            f"7 jours) part {CHANNEL_WORDS[args['invite']]}.",
+            "ok",
+        )
+    else:
+        flash(f"{user.name} ajouté·e à la communauté avec le mot de passe provisoire que vous avez choisi.", "ok")
+    return _back(community)
+
+
+@bp.route("/pilotage/membres/<int:user_id>/modifier", methods=["GET", "POST"])
+@role_page(Action.MANAGE_COMMUNITY)
+def member_edit(user_id: int) -> Any:
+    """Edit a member's name, contacts and, for a physician, kind, MSSanté address and practice (not the RPPS)."""
+    community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
+    member = _member_or_404(community, user_id)
+    physician = member["physician"]
+    current = {
+        "name": member["name"],
+        "phone": (phone_link(member["phone"]) or {}).get("text", ""),
+        "email": member["email"] or "",
+        **({k: physician[k] or "" for k in PHYSICIAN_ONLY} if physician else {}),
+    }
+    if request.method == "GET":
+        return _edit_page(community, member, current, {})
+    fields = EDITABLE if physician else tuple(f for f in EDITABLE if f not in PHYSICIAN_ONLY)
+    values = {field: request.form.get(field, "").strip() for field in fields}
+    changes: dict[str, Any] = {field: value or None for field, value in values.items()}
+    changes["name"] = values["name"]  # required: a blank name is refused, not cleared
+    if physician and not values.get("kind"):
+        changes.pop("kind")
+    args, errors = validate(MemberPatch(community=community), changes)
+    if args is None:
+        return _edit_page(community, member, values, errors, status=422)
+    try:
+        use_cases.update_member(community=community, user_id=user_id, changes=args)
+    except use_cases.Invalid as exc:
+        return _edit_page(community, member, values, exc.errors, status=422)
+    flash(f"Fiche de {args['name']} enregistrée.", "ok")
+    return _back(community)
+
+
+def _edit_page(
+    community: Community, member: dict[str, Any], values: dict[str, Any], errors: dict[str, list[str]], status: int = 200
+) -> Any:
+    return render_template(
+        "pages/member_edit.html",
+        community=community,
+        member=member,
+        values=values,
+        errors=errors,
+        labels=LABELS,
+        invitation_label=invitation_label(member, community),
+    ), status
+
+
+def _open_acceptances(member: dict[str, Any]) -> int:
+    """Count the patients a physician accepted and has not yet seen (they stay theirs after deactivation)."""
+    if member["physician"] is None:
+        return 0
+    query = select(func.count()).where(Request.accepted_by_id == member["physician"]["id"], Request.state == "accepted")
+    return db.session.scalar(query) or 0
+
+
+@bp.route("/pilotage/membres/<int:user_id>/desactiver", methods=["GET", "POST"])
+@role_page(Action.MANAGE_COMMUNITY)
+def member_deactivate(user_id: int) -> Any:
+    """Ask to confirm, naming the member, then deactivate: no more sign-in, no more offers, history kept."""
+    me = signed_in()
+    community = pick_community(me, Action.MANAGE_COMMUNITY)
+    member = _member_or_404(community, user_id)
     if user_id == me.id:
         flash("Vous ne pouvez pas désactiver votre propre compte.", "error")
-    else:
-        try:
-            user = communities.deactivate_member(community=community, user_id=user_id, now=now())
-        except LookupError:
-            flash("Ce compte n'est pas membre de la communauté.", "error")
-        else:
-            flash(f"Le compte de {user.name} est désactivé.", "ok")
-    return redirect(url_for("pages.members", community=community.id))
+        return _back(community)
+    if not member["active"]:
+        flash(f"Le compte de {member['name']} est déjà désactivé.", "ok")
+        return _back(community)
+    if request.method == "GET" or request.form.get("confirm") != "oui":
+        return render_template(
+            "pages/member_deactivate.html", community=community, member=member, accepted=_open_acceptances(member)
+        )
+    communities.deactivate_member(community=community, user_id=user_id, now=now())
+    flash(f"Le compte de {member['name']} est désactivé. Son historique est conservé.", "ok")
+    return _back(community)
 
 
-def parse_roster(raw: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Read a CSV roster (';' or ',', UTF-8) into (line number, API fields) rows, with French errors per line."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], ["Le fichier doit être enregistré en UTF-8 (CSV)."]
-    try:
-        dialect: Any = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=";,")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    headers = [(h or "").strip().lower() for h in reader.fieldnames or []]
-    missing = [h for h in ("role", "identifiant", "nom") if h not in headers]
-    if missing:
-        return [], [f"Colonnes manquantes : {', '.join(missing)} (en-tête attendu : {';'.join(COLUMNS)})."]
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for record in reader:
-        data = {
-            COLUMNS[(k or "").strip().lower()]: v.strip()
-            for k, v in record.items()
-            if (k or "").strip().lower() in COLUMNS and isinstance(v, str) and v.strip()
-        }
-        if not data:
-            continue
-        data["role"] = ROLE_WORDS.get(data.get("role", "").lower(), data.get("role", "").lower())
-        if "kind" in data:
-            data["kind"] = data["kind"].lower().replace("ç", "c")
-        rows.append((reader.line_num, data))
-    if not rows:
-        return [], ["Le fichier ne contient aucune ligne de membre."]
-    return rows, []
-
-
-@bp.route("/pilotage/membres/import", methods=["POST"])
+@bp.route("/pilotage/membres/<int:user_id>/reactiver", methods=["POST"])
 @role_page(Action.MANAGE_COMMUNITY)
-def member_import() -> Any:
-    """Import a CSV roster: every line is checked first; nothing is added unless all lines are right."""
+def member_reactivate(user_id: int) -> BaseResponse:
+    """Reactivate a member: they can sign in again and get offers."""
     community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
-    upload = request.files.get("roster")
-    raw = upload.read(MAX_ROSTER_BYTES + 1) if upload else b""
-    if not raw or len(raw) > MAX_ROSTER_BYTES:
-        return _page(community, roster_errors=["Choisissez un fichier CSV de 512 Kio au plus."], status=422)
-    rows, problems = parse_roster(raw)
-    valid: list[tuple[int, dict[str, Any], bool]] = []
-    for line, data in rows:
-        generated = "password" not in data
-        if generated:
-            data["password"] = secrets.token_urlsafe(12)
-        args, errors = validate(MemberIn(region=community.region), data)
-        for field, messages in errors.items():
-            problems.append(f"Ligne {line} — {FIELD_LABELS.get(field, field)} : {' '.join(messages)}")
-        if args is not None:
-            valid.append((line, args, generated))
-    if not problems:
-        try:
-            communities.import_members(community=community, members=[a for _l, a, _g in valid], now=now(), ph=runtime().hasher)
-        except communities.RosterError as exc:
-            problems = [f"Ligne {valid[i][0]} — {message}" for i, message in sorted(exc.errors.items())]
-    if problems:
-        return _page(community, roster_errors=problems, status=422)
-    created = [
-        {"name": a["name"], "login": a["login"], "password": a["password"] if generated else "(fourni)"}
-        for _l, a, generated in valid
-    ]
-    flash(f"{len(created)} membre(s) importé(s).", "ok")
-    return _page(community, created=created)
+    try:
+        user = use_cases.reactivate_member(community=community, user_id=user_id)
+    except LookupError:
+        flash("Ce compte n'est pas membre de la communauté.", "error")
+    else:
+        flash(f"Le compte de {user.name} est réactivé.", "ok")
+    return _back(community)
+
+
+@bp.route("/pilotage/membres/<int:user_id>/inviter", methods=["POST"])
+@role_page(Action.MANAGE_COMMUNITY)
+def member_invite(user_id: int) -> BaseResponse:
+    """(Re)send an invited member a link, valid 7 days, to choose their password; the earlier link stops working."""
+    me = signed_in()
+    community = pick_community(me, Action.MANAGE_COMMUNITY)
+    asked = request.form.get("channel")
+    try:
+        _invitation, channel = use_cases.invite_member(
+            community=community,
+            user_id=user_id,
+            by=me,
+            now=now(),
+            public_url=current_app.config["DISPATCH_PUBLIC_URL"],
+            channel=asked if asked in CHANNEL_WORDS else None,
+        )
+    except LookupError:
+        flash("Ce compte n'est pas membre de la communauté.", "error")
+    except use_cases.Refused as exc:
+        flash(exc.detail, "error")
+    except accounts.NoPhone as exc:
+        missing = "de numéro de portable" if exc.channel == "sms" else "d'adresse email"
+        flash(f"Ce membre n'a pas {missing}{NNBSP}: modifiez sa fiche d'abord.", "error")
+    else:
+        user = communities.member_of(community=community, user_id=user_id)
+        name = user.name if user is not None else ""
+        flash(f"Invitation envoyée {CHANNEL_WORDS[channel]} à {name} (lien valable 7 jours, une seule fois).", "ok")
+    return _back(community)

@@ -1,22 +1,28 @@
-"""The operator console: triage and open a request, follow today's requests live, read and cancel one."""
+"""The operator console: triage and open a request (seeing first whether the patient called lately), today's list.
+
+A request's own page (read, cancel, call back, relaunch) is `request_page`; the list's digest, polled every second,
+is `live`'s.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import secrets
-from datetime import datetime, time
+from collections.abc import Iterable
+from datetime import date, datetime, time
 from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from dispatch import policy, texts
 from dispatch.auth.models import Membership, User
 from dispatch.calls import service as calls
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation import service
 from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import MOTIVES, SOURCES, Event, Request
+from dispatch.escalation.models import MOTIVES, SOURCES, Request
 from dispatch.pages import bp
 from dispatch.pages.common import (
     LABELS,
@@ -24,38 +30,64 @@ from dispatch.pages.common import (
     iso,
     local_time,
     nested_form,
+    phone_link,
     pick_community,
     user_communities,
     validate,
 )
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.history import CALLBACK_LABELS, lower_first
+from dispatch.phones import normalize_phone
 from dispatch.policy import Action
-from dispatch.requests import disclosure, opening
-from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import CancelIn, RequestIn
+from dispatch.requests import disclosure, opening, returning
+from dispatch.requests.edge import actor
+from dispatch.requests.schemas import RequestIn
 from dispatch.web import client_label, now
 
 TRIAGE = {
-    "vital": "Urgence vitale : transférez l'appel au 15 (SAMU). Aucune demande n'est créée.",
-    "refused": "Renouvellement d'ordonnance ou certificat : la demande est refusée selon le protocole. Aucune demande n'est créée.",
+    "vital": "Urgence vitale\u00a0: transférez l'appel au 15 (SAMU). Aucune demande n'est créée.",
+    "refused": "Renouvellement d'ordonnance ou certificat\u00a0: la demande est refusée selon le protocole. "
+    "Aucune demande n'est créée.",
     "other": "Patient orienté ailleurs (pharmacie, consultation programmée...). Aucune demande n'est créée.",
 }
 # What a triage without a request records as the call's outcome (POST /calls).
 TRIAGE_OUTCOMES = {"vital": "emergency_15", "refused": "renewal_refused", "other": "other_orientation"}
 
 
-def today_requests(community: Community, at: datetime) -> list[Request]:
-    """Return the community's requests opened today (local time) and those still open, newest first."""
-    midnight = datetime.combine(
-        texts.local(at, community.timezone).date(), time(0), tzinfo=texts.local(at, community.timezone).tzinfo
-    )
-    query = (
+def today_query(community: Community, at: datetime) -> Select[Any]:
+    """Return the query of the community's requests opened today (local time) and those still open, newest first."""
+    local = texts.local(at, community.timezone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    return (
         select(Request)
         .where(Request.community_id == community.id, or_(Request.opened_at >= midnight, Request.state.in_(OPEN_STATES)))
         .order_by(Request.id.desc())
         .limit(200)
     )
-    return list(db.session.scalars(query))
+
+
+def today_requests(community: Community, at: datetime) -> list[Request]:
+    """Return the community's requests opened today (local time) and those still open, newest first."""
+    return list(db.session.scalars(today_query(community, at)))
+
+
+# What the list shows that can change: a change of any of these makes every console fetch the list again.
+SIGNED_COLUMNS = (
+    Request.id,
+    Request.state,
+    Request.exclusive_until,
+    Request.expires_at,
+    Request.accepted_by_id,
+    Request.appointment_at,
+    Request.callback_result,
+    Request.outcome,
+)
+
+
+def list_signature(rows: Iterable[Any]) -> str:
+    """Return a short digest of the list: it changes when a request comes, changes state or deadline, or is called back."""
+    parts = [",".join(str(getattr(r, c.key)) for c in SIGNED_COLUMNS) for r in rows]
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
 
 
 def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
@@ -68,7 +100,8 @@ def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
         "state_label": STATE_LABELS.get(shown["state"], shown["state"]),
         "motive": texts.MOTIVE_LABELS.get(shown["motive"], shown["motive"]),
         "patient": f"{patient.get('first_name', '')} {patient.get('last_name', '').upper()}".strip(),
-        "phone": patient.get("phone") or "",
+        "phone": (phone_link(patient.get("phone")) or {}).get("text", ""),
+        "phone_href": (phone_link(patient.get("phone")) or {}).get("href", ""),
         "opened": local_time(shown["opened_at"], tz),
         "deadline": iso(deadline),
         "deadline_label": local_time(deadline, tz),
@@ -76,13 +109,18 @@ def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
         "appointment": local_time(shown["appointment_at"], tz, "le %d/%m à %H:%M"),
         "url": url_for("pages.console_request", request_id=shown["id"]),
         "called_back": shown.get("callback") is not None,  # every console drops the expiry banner once recorded
+        "callback_label": lower_first(CALLBACK_LABELS.get((shown.get("callback") or {}).get("result", ""), "")),
+        "relaunch_of": shown.get("relaunch_of"),
+        "callback_url": url_for("pages.console_callback", request_id=shown["id"]),
+        "relaunch_url": url_for("pages.console_relaunch", request_id=shown["id"]),
     }
 
 
-def live_rows(user: User, community: Community, at: datetime) -> list[dict[str, Any]]:
-    """Return today's requests as the list shows them: each one's view is the policy's, and recorded when full."""
-    shown = disclosure.show_many(user, today_requests(community, at), what="list", now=at, client=client_label())
-    return [row(item, community.timezone) for item in shown]
+def live_rows(user: User, community: Community, at: datetime) -> tuple[list[dict[str, Any]], str]:
+    """Return today's requests as the list shows them (each view the policy's, recorded when full), and their digest."""
+    requests = today_requests(community, at)
+    shown = disclosure.show_many(user, requests, what="list", now=at, client=client_label())
+    return [row(item, community.timezone) for item in shown], list_signature(requests)
 
 
 def _console(
@@ -95,11 +133,15 @@ def _console(
 ) -> Any:
     user = signed_in(Action.LIST)
     at = now()
-    rows = live_rows(user, community, at)
+    rows, signature = live_rows(user, community, at)
     return render_template(
         "pages/console.html",
         community=community,
         rows=rows,
+        signature=signature,
+        can_call_back=policy.allows(user, Action.CALLBACK, community_id=community.id),
+        can_look_up=policy.allows(user, Action.RETURNING, community_id=community.id),
+        callback_results=CALLBACK_LABELS,
         now=iso(at),
         labels=LABELS,
         values=values or {"source": "cot", "treating_physician": {"status": "unknown"}},
@@ -148,7 +190,7 @@ def console_open() -> Any:
         return _console(community, values=data, triage=triage)
     errors: dict[str, list[str]] = {}
     if triage != "snp":
-        errors["triage"] = ["Appliquez le protocole : choisissez la nature de l'appel."]
+        errors["triage"] = ["Appliquez le protocole\u00a0: choisissez la nature de l'appel."]
     if not policy.allows(user, Action.OPEN, community_id=community.id):
         errors["community_id"] = ["Seuls les opérateurs et coordinateurs de la communauté ouvrent des demandes."]
     args, invalid = validate(RequestIn(), data)
@@ -169,7 +211,7 @@ def console_open() -> Any:
     flash(f"Demande n° {opened.request.id} ouverte.", "ok")
     for changed in opened.warnings:  # the operator is told when the address differs from the one the directory had
         flash(
-            f"Attention : l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']}) ; "
+            f"Attention\u00a0: l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']})\u202f; "
             f"la nouvelle ({changed['after']}) est retenue.",
             "warn",
         )
@@ -183,7 +225,8 @@ def console_live() -> Any:
     user = signed_in()
     community = pick_community(user, Action.LIST)
     at = now()
-    return jsonify({"now": iso(at), "requests": live_rows(user, community, at)})
+    rows, signature = live_rows(user, community, at)
+    return jsonify({"now": iso(at), "signature": signature, "requests": rows})
 
 
 @bp.route("/console/medecins")
@@ -222,60 +265,55 @@ def physician_search() -> Any:
     )
 
 
-@bp.route("/console/demandes/<int:request_id>")
+MATCHED = {"phone": "même téléphone", "identity": "mêmes nom, prénom et date de naissance"}
+
+
+def _typed_patient(body: dict[str, Any], region: str) -> returning.Patient:
+    """Return the patient as typed so far: what cannot be read yet (a phone half typed, a partial date) is left out."""
+
+    def text(name: str) -> str | None:
+        value = body.get(name)
+        return value.strip()[:100] or None if isinstance(value, str) else None
+
+    phone, birth = None, None
+    with contextlib.suppress(ValueError):  # not a number yet
+        phone = normalize_phone(text("phone") or "", region)
+    with contextlib.suppress(ValueError):  # not a whole date yet
+        birth = date.fromisoformat(text("birth_date") or "")
+    return returning.Patient(phone=phone, first_name=text("first_name"), last_name=text("last_name"), birth_date=birth)
+
+
+@bp.route("/console/patients", methods=["POST"])
 @role_page(Action.LIST)
-def console_request(request_id: int) -> Any:
-    """Show a request in full with its timeline, and the form to cancel it."""
-    return _request_page(request_id)
+def returning_patient() -> Any:
+    """Answer the patient's requests of the last 30 days in the community, as the operator types them in.
 
-
-def _request_page(request_id: int, *, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
+    The identity comes in a JSON body, never in the address; each request shown is recorded in the access trail.
+    """
     user = signed_in()
-    req = load_request(request_id)
-    held = disclosure.require(user, Action.EVENTS, req)  # the page shows the timeline: the events' audience
-    at = now()
-    shown = disclosure.show(user, req, what="request", now=at, client=client_label())
-    rows = db.session.execute(
-        select(Event, User).outerjoin(User, User.id == Event.actor_id).where(Event.request_id == req.id).order_by(Event.id.desc())
-    )
-    tz = req.community.timezone
-    timeline = [
+    community = pick_community(user, Action.LIST)
+    policy.require(user, Action.RETURNING, community_id=community.id)
+    body = request.get_json(silent=True)
+    patient = _typed_patient(body if isinstance(body, dict) else {}, community.region)
+    at, tz = now(), community.timezone
+    shown = returning.shown(user, community_id=community.id, patient=patient, now=at, client=client_label())
+    return jsonify(
         {
-            "at": local_time(e.at, tz, "%d/%m %H:%M:%S"),
-            "type": e.type,
-            "data": disclosure.event_data(e.data, held),
-            "actor": u.name if u else "Système",
+            "requests": [
+                {
+                    "id": item["id"],
+                    "url": url_for("pages.console_request", request_id=item["id"]),
+                    "opened": local_time(item["opened_at"], tz, "%d/%m/%Y à %H:%M"),
+                    "motive": texts.MOTIVE_LABELS.get(item["motive"], item["motive"]),
+                    "state": item["state"],
+                    "state_label": STATE_LABELS.get(item["state"], item["state"]),
+                    "outcome": texts.OUTCOME_LABELS.get(item["outcome"] or "", ""),
+                    "accepted_by": (item["accepted_by"] or {}).get("name", ""),
+                    "callback": lower_first(CALLBACK_LABELS.get((item["callback"] or {}).get("result", ""), "")),
+                    "patient": f"{item['patient']['first_name']} {item['patient']['last_name'].upper()}",
+                    "matched": " et ".join(MATCHED[m] for m in item["matched_by"]),
+                }
+                for item in shown
+            ]
         }
-        for e, u in rows
-    ]
-    return render_template(
-        "pages/console_request.html",
-        req=shown,
-        model=req,
-        row=row(shown, tz),
-        timeline=timeline,
-        labels=LABELS,
-        now=iso(at),
-        errors=errors or {},
-        can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
-        tz=tz,
-    ), status
-
-
-@bp.route("/console/demandes/<int:request_id>/annuler", methods=["POST"])
-@role_page(Action.LIST)
-def console_cancel(request_id: int) -> Any:
-    """Cancel an open request with a reason; every phone it was offered to is cleared."""
-    user = signed_in()
-    req = load_request(request_id)
-    disclosure.require(user, Action.CANCEL, req)  # as the API: the admin does not cancel (403)
-    args, errors = validate(CancelIn(), {k: v for k, v in request.form.items() if k == "reason" and v.strip()})
-    if args is None:
-        return _request_page(request_id, errors=errors, status=422)
-    try:
-        service.cancel(request=req, reason=args["reason"], now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
-    else:
-        flash(f"Demande n° {req.id} annulée.", "ok")
-    return redirect(url_for("pages.console_request", request_id=req.id))
+    )

@@ -1,4 +1,5 @@
-"""The patients a physician took: the last 30 days with outcome and synthesis, the report PDF, the calendar entry."""
+"""The patients a physician took: the last 30 days with outcome and what became of the synthesis, the report PDF, the
+calendar entry; and the synthesis's fate in a line for the operator's page of the request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from flask import Response, render_template, request, url_for
 from sqlalchemy import select
 
+from dispatch import texts
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation.models import Request, Synthesis
@@ -25,10 +27,30 @@ CONSULTATION = timedelta(minutes=20)
 SYNTHESIS_LABELS = {
     "pending": ("En cours d'envoi au médecin traitant", "warn"),
     "sent": ("Envoyée au médecin traitant (MSSanté)", "ok"),
-    "failed": ("Échec de l'envoi : la CPTS en est avertie", "error"),
+    "delivered": ("Remise au médecin traitant (MSSanté)", "ok"),
+    "read": ("Lue par le médecin traitant", "ok"),
+    "refused": ("Refusée", "error"),  # the reason says by whom and why
+    "failed": ("Non remise au médecin traitant", "error"),
     "not_sendable": ("Non envoyée : pas d'adresse MSSanté connue pour le médecin traitant", "warn"),
     "not_needed": ("Rien à envoyer : vous êtes son médecin traitant", "muted"),
 }
+
+
+def delivery(synthesis: Synthesis, tz: str, at: datetime) -> tuple[str, str]:
+    """Return what became of a synthesis, for the physician who wrote it: words (when, or why not) and their tone."""
+    text, tone = SYNTHESIS_LABELS.get(synthesis.status, (synthesis.status, "muted"))
+    note = texts.delivery_note(synthesis.status, reason=synthesis.status_reason, at=synthesis.status_at, tz=tz, now=at)
+    return text + note, tone
+
+
+@bp.app_template_filter("synthesis_delivery")
+def synthesis_delivery(request: Request) -> str:
+    """Return what became of a request's synthesis, for the operator's page ('' when none was written)."""
+    synthesis = db.session.scalar(select(Synthesis).where(Synthesis.request_id == request.id))
+    if synthesis is None:
+        return ""
+    tz = request.community.timezone
+    return texts.synthesis_delivery(synthesis.status, reason=synthesis.status_reason, at=synthesis.status_at, tz=tz, now=now())
 
 
 @bp.route("/m/patients")
@@ -52,7 +74,7 @@ def patients() -> Any:
         return {
             "when": appointment_label(r.appointment_at, r.community.timezone, at),
             "synthesis": synthesis.text if synthesis else None,
-            "delivery": SYNTHESIS_LABELS.get(synthesis.status, (synthesis.status, "muted")) if synthesis else None,
+            "delivery": delivery(synthesis, r.community.timezone, at) if synthesis else None,
         }
 
     shown = disclosure.show_many(physician.user, taken, what="patients", now=at, client=client_label(), extra=extra)

@@ -1,4 +1,4 @@
-"""The staff dashboard: the report's figures for a period, SVG charts, the per-physician table, CSV and XLSX downloads."""
+"""The staff dashboard: the report's figures for a period, SVG charts, the per-physician table, PDF, CSV and XLSX downloads."""
 
 from __future__ import annotations
 
@@ -6,21 +6,22 @@ from datetime import date
 from typing import Any
 
 from flask import Response, render_template, request, stream_with_context
-from sqlalchemy import and_, select
+from markupsafe import Markup
 
 from dispatch import texts
 from dispatch.communities.models import Community
-from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request
 from dispatch.pages import bp, charts
 from dispatch.pages.common import LABELS, pick_community, user_communities
 from dispatch.pages.guard import role_page, signed_in
-from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE, utc_bounds
+from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE, shortcuts
 from dispatch.policy import Action
+from dispatch.reports.definitions import CALLBACKS, CALLS, DEFINITIONS, OUTCOMES
+from dispatch.reports.delays import delay_buckets
+from dispatch.reports.document import PDF_TYPE, report_document
 from dispatch.reports.exports import CSV_TYPE, XLSX_TYPE, report_csv, report_xlsx, requests_csv, requests_xlsx
 from dispatch.reports.service import compute_report
-from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES
+from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES, kind_label
 from dispatch.web import now
 
 
@@ -48,22 +49,6 @@ def period(community: Community) -> tuple[date, date, dict[str, str]]:
     return values["from"], values["to"], errors
 
 
-def accept_delays(community: Community, start: date, end: date) -> list[float]:
-    """Return the seconds each accepted request of the period waited, for the distribution chart."""
-    lower, upper = utc_bounds(start, end, community.timezone)
-    rows = db.session.execute(
-        select(Request.opened_at, Request.accepted_at).where(
-            and_(
-                Request.community_id == community.id,
-                Request.opened_at >= lower,
-                Request.opened_at < upper,
-                Request.accepted_at.is_not(None),
-            )
-        )
-    )
-    return [(accepted - opened).total_seconds() for opened, accepted in rows if accepted is not None]
-
-
 @bp.route("/pilotage")
 @role_page(Action.MANAGE_COMMUNITY)
 def dashboard() -> Any:
@@ -72,24 +57,55 @@ def dashboard() -> Any:
     community = pick_community(user, Action.MANAGE_COMMUNITY)
     start, end, errors = period(community)
     report = compute_report(community=community, start=start, end=end)
-    delays = accept_delays(community, start, end)
-    svg = {
-        "months": charts.acceptance_by_month(report["by_month"]),
-        "kinds": charts.horizontal_bars(report["accepted_by_kind"], texts.KIND_LABELS, "Demandes acceptées par statut de médecin"),
-        "delays": charts.distribution(charts.bucket_counts(delays)),
-    }
+    today = texts.local(now(), community.timezone).date()
     status = 422 if errors else 200
     return render_template(
         "pages/dashboard.html",
         community=community,
         report=report,
-        svg=svg,
+        svg=_charts(report, delay_buckets(community=community, start=start, end=end)),
         errors=errors,
-        start=start.isoformat(),
-        end=end.isoformat(),
+        start=start,
+        end=end,
+        shortcuts=shortcuts(today),
+        definitions=DEFINITIONS,
         labels=LABELS,
         communities=user_communities(user, Action.MANAGE_COMMUNITY),
     ), status
+
+
+def _charts(report: dict[str, Any], delays: list[tuple[str, int]]) -> dict[str, Markup]:
+    """Draw the dashboard's charts, the same as the PDF report's."""
+    opened, calls = report["opened"], report["calls"]
+
+    def labelled(counts: dict[str, int], labels: dict[str, str], *, by_size: bool = False) -> list[tuple[str, int]]:
+        items = [(labels.get(key, key), value) for key, value in counts.items()]
+        return sorted(items, key=lambda item: -item[1]) if by_size else items
+
+    kinds = {kind: kind_label(kind) or kind for kind in report["accepted_by_kind"]}
+    call_rows = [("Avec une demande", calls["with_request"]), *labelled(calls["without_request"], CALLS)]
+    return {
+        "months": charts.acceptance_by_month(report["by_month"]),
+        "kinds": charts.bars(labelled(report["accepted_by_kind"], kinds, by_size=True), "Demandes acceptées par statut de médecin"),
+        "delays": charts.bars(delays, "Répartition du délai d'acceptation", cls="bar-time"),
+        "motives": charts.bars(
+            labelled(report["by_motive"], texts.MOTIVE_LABELS, by_size=True), "Demandes par motif", total=opened
+        ),
+        "sources": charts.bars(
+            labelled(report["by_source"], texts.SOURCE_LABELS, by_size=True), "Demandes par origine", total=opened
+        ),
+        "treating": charts.bars(
+            labelled(report["treating_physician"], texts.TREATING_LABELS),
+            "Médecin traitant du patient",
+            total=opened,
+            cls="bar-opened",
+        ),
+        "outcomes": charts.bars(
+            labelled(report["outcomes"], OUTCOMES), "Issue des demandes acceptées", total=report["accepted"], cls="bar-accepted"
+        ),
+        "calls": charts.bars(call_rows, "Appels reçus", total=calls["received"], cls="bar-opened"),
+        "callbacks": charts.bars(labelled(report["callbacks"], CALLBACKS), "Rappels des demandes expirées", cls="bar-other"),
+    }
 
 
 def _download(body: Any, name: str, content_type: str) -> Response:
@@ -117,6 +133,15 @@ def report_download() -> Response:
         raise Problem(422, "invalid", "Tableau inconnu : summary, by_physician ou by_month.")
     body = report_csv(compute_report(community=community, start=start, end=end), table)
     return _download(body, f"rapport-{REPORT_SLUGS[table]}-{community.id}-{start}-{end}.csv", CSV_TYPE)
+
+
+@bp.route("/pilotage/rapport.pdf")
+@role_page(Action.MANAGE_COMMUNITY)
+def report_document_download() -> Response:
+    """Download the period's report as a PDF in French, to print or send to the board or the ARS."""
+    community, start, end = _export_period()
+    name, body = report_document(community=community, start=start, end=end, now=now())
+    return _download(body, name, PDF_TYPE)
 
 
 @bp.route("/pilotage/rapport.xlsx")

@@ -18,8 +18,14 @@ Definitions (CONTRACT.md, "The report"), and the choices the contract leaves ope
 - `refusals` and `by_physician.refused` count offers whose last answer is a refusal (a
   physician who refused and then accepted counts as accepting). `by_physician` lists every
   physician offered at least one request of the period, most acceptances first.
-- `syntheses` has the contract's `sent`, `pending`, `failed`, plus `not_sendable` (no
-  treating GP or no secure address) and `not_needed` (the treating GP saw the patient).
+- `syntheses` has the contract's `sent`, `pending`, `failed`, plus `delivered`, `read`, `refused`,
+  `not_sendable` (no treating GP or no secure address) and `not_needed` (the treating GP saw the patient).
+  What the platform's mailbox reads back (dispatch/notify/receiving.py) decides the last word on each:
+  `sent` counts the syntheses the platform's MSSanté operator took and that no report since says refused
+  or failed; of those, `delivered` the ones whose arrival a report confirms (a delivery report, or the GP's
+  software processed it) and `read` the ones a read receipt came back for (read ⊆ delivered ⊆ sent);
+  `refused` the ones the GP's software refused or deleted unread; `failed` the ones never sent or bounced.
+  pending + sent + refused + failed + not_sendable + not_needed = the syntheses written.
 - `by_month` lists every month the period touches, empty ones included.
 
 How: the request-level figures sum the rollup `request_day_stats` (requests per local day and group of
@@ -277,9 +283,18 @@ def _by_physician(community_id: int, start: date, end: date) -> list[dict[str, A
 
 
 def _syntheses(totals: dict[str, int]) -> dict[str, int]:
-    """Return the syntheses of the period's requests by status, from the request counts."""
-    out = {status: totals[f"synthesis_{status}"] for status in SYNTHESIS_STATUSES}
-    return {key: out.pop(key) for key in ("sent", "pending", "failed")} | out
+    """Return the syntheses of the period's requests by status, from the request counts (read ⊆ delivered ⊆ sent)."""
+    n = {status: totals[f"synthesis_{status}"] for status in SYNTHESIS_STATUSES}
+    return {
+        "sent": n["sent"] + n["delivered"] + n["read"],
+        "pending": n["pending"],
+        "failed": n["failed"],
+        "delivered": n["delivered"] + n["read"],
+        "read": n["read"],
+        "refused": n["refused"],
+        "not_sendable": n["not_sendable"],
+        "not_needed": n["not_needed"],
+    }
 
 
 def _released(community_id: int, lower: datetime, upper: datetime) -> dict[int, int]:

@@ -53,6 +53,9 @@ _SYNTHESES = {
     "sent": "envoyées",
     "pending": "en attente",
     "failed": "en échec",
+    "delivered": "remises (parmi les envoyées)",
+    "read": "lues (parmi les remises)",
+    "refused": "refusées par le logiciel du destinataire",
     "not_sendable": "non envoyables",
     "not_needed": "non nécessaires",
 }

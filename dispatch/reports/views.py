@@ -1,4 +1,4 @@
-"""Endpoints of the figures CPTS staff audit: the report (JSON, CSV or XLSX) and the requests as CSV or XLSX."""
+"""Endpoints of the figures CPTS staff audit: the report (JSON, CSV, XLSX or PDF) and the requests as CSV or XLSX."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from marshmallow import fields, validate
 from dispatch.communities.edge import managed_community
 from dispatch.errors import Problem, flatten
 from dispatch.periods import FIRST_DAY, LAST_DAY, MAX_DAYS, OUT_OF_RANGE
+from dispatch.reports.document import PDF_LAYOUT, PDF_TYPE, report_document
 from dispatch.reports.exports import (
     CSV_TYPE,
     REPORT_LAYOUT,
@@ -25,7 +26,7 @@ from dispatch.reports.exports import (
 from dispatch.reports.service import compute_report
 from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES
 from dispatch.schemas import Schema
-from dispatch.web import current_user
+from dispatch.web import current_user, now
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
 
@@ -83,6 +84,23 @@ def _counts() -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class SynthesesOut(Schema):
+    sent = fields.Integer(
+        metadata={"description": "taken by the platform's MSSanté operator, and no report since says refused or failed"}
+    )
+    pending = fields.Integer(metadata={"description": "waiting in the outbox"})
+    failed = fields.Integer(metadata={"description": "not sent, or bounced (a delivery status notification, RFC 3464)"})
+    delivered = fields.Integer(
+        metadata={"description": "of `sent`: arrival confirmed (a delivery report, or the GP's software processed it)"}
+    )
+    read = fields.Integer(metadata={"description": "of `delivered`: a read receipt came back (MDN displayed, RFC 8098)"})
+    refused = fields.Integer(
+        metadata={"description": "the GP's software refused it (MDN processed/error: document not integrated) or deleted it"}
+    )
+    not_sendable = fields.Integer(metadata={"description": "no treating GP, or no MSSanté address for them"})
+    not_needed = fields.Integer(metadata={"description": "the treating GP saw the patient themselves"})
+
+
 class CallsOut(Schema):
     received = fields.Integer()
     with_request = fields.Integer()
@@ -109,7 +127,7 @@ class ReportOut(Schema):
     by_motive = _counts()
     by_source = _counts()
     treating_physician = _counts()
-    syntheses = _counts()
+    syntheses = fields.Nested(SynthesesOut)
     by_physician = fields.List(fields.Nested(PhysicianFiguresOut))
     by_month = fields.List(fields.Nested(MonthFiguresOut))
     calls = fields.Nested(CallsOut)
@@ -178,6 +196,17 @@ def report(community_id: int) -> Any:
     if args["format"] == "xlsx":
         return Response(report_xlsx(figures), content_type=XLSX_TYPE, headers=_attachment(f"rapport-{period}.xlsx"))
     return figures
+
+
+@bp.route("/communities/<int:community_id>/report.pdf", methods=["GET"])
+@bp.doc(parameters=_query_doc(with_format=False))
+@bp.response(200, {"type": "string", "format": "binary"}, content_type=PDF_TYPE, description=PDF_LAYOUT)
+def report_pdf(community_id: int) -> Response:
+    """Report the community's figures over a period as a PDF in French, to print or send (admins and coordinators)."""
+    community = managed_community(current_user(), community_id)
+    args = _period(PeriodQuery())
+    name, body = report_document(community=community, start=args["start"], end=args["end"], now=now())
+    return Response(body, content_type=PDF_TYPE, headers=_attachment(name))
 
 
 @bp.route("/communities/<int:community_id>/requests.csv", methods=["GET"])

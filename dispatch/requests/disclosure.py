@@ -186,6 +186,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "appointment_at": request.appointment_at,
         "place": request.place,
         "outcome": request.outcome,
+        "synthesis_status": request.synthesis_status,
         "relaunch_of": request.relaunch_of_id,
         "callback": {"result": request.callback_result, "at": request.callback_at} if request.callback_result else None,
         "anonymised": not full,

@@ -19,6 +19,7 @@ _REFUSALS = {
     "already_accepted": (409, "La demande a déjà été acceptée par un autre médecin."),
     "not_eligible": (403, "Cette demande ne vous est pas proposée en ce moment."),
     "not_accepted": (409, "La demande n'a pas été acceptée."),
+    "not_accepted_by_you": (409, "Vous n'avez pas accepté cette demande\u00a0: ce n'est pas à vous de vous en désister."),
     "already_recorded": (409, "L'issue de la consultation est déjà enregistrée."),
     "too_early": (409, "L'issue de la consultation s'enregistre à partir de l'heure du rendez-vous."),
     "still_open": (409, "La demande est encore ouverte."),

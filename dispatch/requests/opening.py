@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.auth.models import User
+from dispatch.communities import directory
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community
 from dispatch.db import db
@@ -65,6 +66,8 @@ def open_from_input(
             db.session.rollback()
             raise Invalid({"treating_physician.mssante": [str(exc)]}) from None
         directory_id, mssante = outside.entry.id, outside.entry.mssante
+        # No address, or one the national directory gave long ago: the worker asks the directory after commit.
+        directory.ask_directory(outside.entry, now=now)
         if outside.changed:  # recorded (who, when, before, after) and shown to the operator on the request's trail
             notes = (("treating_address_changed", {"before": outside.previous_mssante, "after": mssante}),)
     fields = {

@@ -45,6 +45,7 @@ PRESENTED_COLUMNS = tuple(
         "callback_at",
         "place",
         "outcome",
+        "synthesis_status",
     )
 )
 

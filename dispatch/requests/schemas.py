@@ -12,7 +12,7 @@ from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.calls.models import CALL_OUTCOMES
 from dispatch.communities.schemas import community_region
 from dispatch.escalation.machine import STATES
-from dispatch.escalation.models import CALLBACK_RESULTS, MOTIVES, SOURCES, TREATING_STATUSES
+from dispatch.escalation.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
@@ -127,6 +127,17 @@ class RequestOut(Schema):
     appointment_at = UTCDateTime(allow_none=True)
     place = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
+    synthesis_status = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SYNTHESIS_STATUSES),
+        metadata={
+            "description": "What became of the synthesis sent to the treating GP (null: none written yet). pending; sent "
+            "(the platform's MSSanté operator took it); delivered (a delivery report, or the GP's software processed it); "
+            "read (a read receipt came back); refused (the GP's software refused it or deleted it unread); failed (not "
+            "sent, or bounced); not_sendable (no MSSanté address); not_needed (the treating GP saw the patient). "
+            "The reason of a refusal or failure is in the request's events (synthesis_refused, synthesis_failed)."
+        },
+    )
     relaunch_of = fields.Integer(allow_none=True, metadata={"description": "the request this one relaunches"})
     callback = fields.Nested(CallbackOut, allow_none=True)
     anonymised = fields.Boolean()
@@ -180,6 +191,51 @@ class CallOut(Schema):
 class CallbackIn(Schema):
     result = fields.String(required=True, validate=validate.OneOf(CALLBACK_RESULTS))
     note = text(1000, multiline=True)
+
+
+class ReturningIn(Schema):
+    """Who the operator is typing in: the phone, or the last name, first name and birth date (or all four)."""
+
+    phone = fields.String(
+        validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE],
+        metadata={"description": "Lu comme dans la région de la communauté, comparé en E.164"},
+    )
+    first_name = text(100)
+    last_name = text(100)
+    birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
+
+    @ma.validates_schema
+    def enough(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("phone") and not (data.get("first_name") and data.get("last_name") and data.get("birth_date")):
+            message = "Indiquez le téléphone du patient, ou ses nom, prénom et date de naissance."
+            raise ma.ValidationError({"phone": [message]})
+
+
+class ReturningPatientOut(Schema):
+    first_name = fields.String()
+    last_name = fields.String()
+    birth_date = fields.Date(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class ReturningOut(Schema):
+    """One of the patient's requests of the last 30 days in the community."""
+
+    id = fields.Integer(required=True)
+    opened_at = UTCDateTime(required=True)
+    source = fields.String()
+    motive = fields.String()
+    state = fields.String(validate=validate.OneOf(STATES))
+    outcome = fields.String(allow_none=True)
+    accepted_by = fields.Nested(AcceptedByOut, allow_none=True)
+    appointment_at = UTCDateTime(allow_none=True)
+    callback = fields.Nested(CallbackOut, allow_none=True)
+    relaunch_of = fields.Integer(allow_none=True)
+    patient = fields.Nested(ReturningPatientOut)
+    matched_by = fields.List(
+        fields.String(validate=validate.OneOf(("phone", "identity"))),
+        metadata={"description": "phone : même téléphone ; identity : même nom, prénom et date de naissance"},
+    )
 
 
 class ReleaseIn(Schema):

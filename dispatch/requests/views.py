@@ -18,8 +18,9 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.escalation import service
 from dispatch.escalation.models import Event, Request
+from dispatch.phones import normalize_phone
 from dispatch.policy import Action
-from dispatch.requests import disclosure, opening, queries
+from dispatch.requests import disclosure, opening, queries, returning
 from dispatch.requests.edge import actor, load_request, rejected
 from dispatch.requests.schemas import (
     AccessOut,
@@ -32,6 +33,8 @@ from dispatch.requests.schemas import (
     RequestIn,
     RequestOut,
     RequestQuery,
+    ReturningIn,
+    ReturningOut,
     request_json,
 )
 from dispatch.schemas import PageArgs, with_next_link
@@ -218,3 +221,34 @@ def relaunch(request_id: int) -> Any:
     except service.Rejected as exc:
         raise rejected(exc) from None
     return jsonify(request_json(disclosure.as_opened(user, new, now=at))), 201
+
+
+@bp.route("/communities/<int:community_id>/patients/recent", methods=["POST"])
+@bp.arguments(ReturningIn)
+@bp.response(200, ReturningOut(many=True))
+@bp.doc(
+    description="Les demandes des 30 derniers jours dans la communauté pour ce patient (même téléphone, ou mêmes nom, "
+    "prénom et date de naissance, sans tenir compte de la casse, des accents ni des espaces), les plus récentes "
+    "d'abord : à consulter avant d'en ouvrir une nouvelle. Un POST, pour que l'identité du patient ne figure ni "
+    "dans une adresse ni dans un journal d'accès ; chaque demande montrée est inscrite au registre des accès."
+)
+def recent_patient_requests(args: dict[str, Any], community_id: int) -> Any:
+    """List the community's requests of the last 30 days for the patient being typed in (operators only)."""
+    user = current_user()
+    policy.require(user, Action.RETURNING, community_id=community_id)
+    community = db.session.get(Community, community_id)
+    assert community is not None  # an unknown community is hidden by the policy (404)
+    phone = None
+    if args.get("phone"):
+        try:
+            phone = normalize_phone(args["phone"], community.region)
+        except ValueError:
+            raise Problem(
+                422, "invalid", "Certains champs sont invalides.", errors={"phone": ["Numéro de téléphone invalide."]}
+            ) from None
+    at = now()
+    patient = returning.Patient(
+        phone=phone, first_name=args.get("first_name"), last_name=args.get("last_name"), birth_date=args.get("birth_date")
+    )
+    shown = returning.shown(user, community_id=community.id, patient=patient, now=at, client=client_label())
+    return jsonify(ReturningOut(many=True).dump(shown))

@@ -10,7 +10,8 @@
     if (ms <= 0) { return "échue"; }
     var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
     var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (h > 0 ? h + " h " + two(m) + " min" : m + " min " + two(r) + " s");
+    var nb = "\u00a0"; // no-break spaces: a unit never leaves its number (dispatch/french.py, duration)
+    return (h > 0 ? h + nb + "h" + nb + two(m) + nb + "min" : m + nb + "min" + nb + two(r) + nb + "s");
   }
 
   function tick() {
@@ -29,14 +30,27 @@
     return node;
   }
 
-  // The console's list of today's requests, refreshed without reloading.
+  // ---- The operator's console: today's list and the expiry banner, shared by every operator of the community.
+
+  var NB = "\u00a0"; // before a colon, as French typography wants
+
+  function cell(label, child) {
+    var td = el("td"); td.setAttribute("data-label", label);
+    if (typeof child === "string") { td.textContent = child; } else if (child) { td.appendChild(child); }
+    return td;
+  }
+
+  // The list follows the server within 2 s: a digest polled every second (no identity, nothing recorded), the list
+  // itself fetched only when the digest moved (its full views are recorded in the access trail).
   function live(table) {
-    var url = table.getAttribute("data-url"), states = {};
+    var url = table.getAttribute("data-url"), signature = table.getAttribute("data-signature"), states = {}, busy = false;
+    var box = document.getElementById("expired-banner"), template = document.getElementById("callback-template");
     table.querySelectorAll("tbody tr[data-id]").forEach(function (tr) { states[tr.getAttribute("data-id")] = tr.getAttribute("data-state"); });
-    var dismissed = JSON.parse(sessionStorage.getItem("snp-dismissed") || "[]");
 
     function render(data) {
       setServerNow(data.now);
+      signature = data.signature;
+      table.setAttribute("data-signature", signature);
       var body = el("tbody");
       if (!data.requests.length) {
         var tr = el("tr", "empty"), td = el("td", "", "Aucune demande aujourd'hui.");
@@ -46,80 +60,248 @@
         var tr = el("tr"); tr.setAttribute("data-id", r.id); tr.setAttribute("data-state", r.state);
         if (states[r.id] !== undefined && states[r.id] !== r.state) { tr.className = "flash-row"; }
         states[r.id] = r.state;
-        var first = el("td"), link = el("a", "", String(r.id)); link.href = r.url;
+        var first = el("span"), link = el("a", "", String(r.id)); link.href = r.url;
         first.appendChild(link); first.appendChild(el("br")); first.appendChild(el("small", "", r.opened));
-        tr.appendChild(first);
-        tr.appendChild(el("td", "", r.patient));
-        tr.appendChild(el("td", "", r.motive));
-        var state = el("td"); state.appendChild(el("span", "badge s-" + r.state, r.state_label));
+        tr.appendChild(cell("N°", first));
+        tr.appendChild(cell("Patient", r.patient));
+        tr.appendChild(cell("Motif", r.motive));
+        var state = el("span"); state.appendChild(el("span", "badge s-" + r.state, r.state_label));
         if (r.accepted_by) { state.appendChild(el("br")); state.appendChild(el("small", "", r.accepted_by + " · " + r.appointment)); }
-        tr.appendChild(state);
-        var due = el("td");
-        if (r.deadline) { var c = el("span", "countdown", r.deadline_label); c.setAttribute("data-deadline", r.deadline); due.appendChild(c); }
-        tr.appendChild(due);
+        if (r.callback_label) { state.appendChild(el("br")); state.appendChild(el("small", "", "Rappel" + NB + ": " + r.callback_label)); }
+        tr.appendChild(cell("État", state));
+        var due = null;
+        if (r.deadline) { due = el("span", "countdown", r.deadline_label); due.setAttribute("data-deadline", r.deadline); }
+        tr.appendChild(cell("Échéance", due));
         body.appendChild(tr);
       });
       table.replaceChild(body, table.tBodies[0]);
-      banner(data.requests.filter(function (r) { return r.state === "expired" && !r.called_back && dismissed.indexOf(r.id) < 0; }));
+      banner(data.requests.filter(function (r) { return r.state === "expired" && !r.called_back; }));
       tick();
     }
 
+    // One item per expired request not yet called back; an item being filled in is kept as it is across refreshes.
     function banner(expired) {
-      var box = document.getElementById("expired-banner");
-      if (!box) { return; }
-      box.textContent = "";
-      expired.forEach(function (r) {
-        var p = el("p"), text = el("span");
-        text.appendChild(el("strong", "", "Demande n° " + r.id + " expirée sans médecin : rappelez le patient "));
-        text.appendChild(document.createTextNode(r.patient + (r.phone ? " au " + r.phone : "") + "."));
-        var ok = el("button", "", "Patient rappelé"); ok.type = "button";
-        ok.addEventListener("click", function () {
-          dismissed.push(r.id); sessionStorage.setItem("snp-dismissed", JSON.stringify(dismissed)); p.remove();
-          if (!box.children.length) { box.hidden = true; }
-        });
-        p.appendChild(text); p.appendChild(ok); box.appendChild(p);
+      if (!box || !template) { return; }
+      var wanted = {};
+      expired.forEach(function (r) { wanted[r.id] = r; });
+      box.querySelectorAll(".callback-item").forEach(function (item) {
+        if (!wanted[item.getAttribute("data-id")]) { item.remove(); }
       });
-      box.hidden = expired.length === 0;
+      expired.forEach(function (r) {
+        if (box.querySelector('.callback-item[data-id="' + r.id + '"]')) { return; }
+        box.appendChild(bannerItem(r));
+      });
+      box.hidden = !box.querySelector(".callback-item");
     }
 
-    function poll() {
-      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
-        .then(render).catch(function () { /* keep the last list; try again at the next beat */ });
+    function bannerItem(r) {
+      var item = template.content.firstElementChild.cloneNode(true);
+      item.setAttribute("data-id", r.id);
+      item.querySelector(".js-title").textContent = "Demande n° " + r.id + " expirée sans médecin" + NB + ": rappelez le patient";
+      var who = item.querySelector(".js-patient");
+      who.textContent = r.patient + (r.phone ? " au " : ".");
+      if (r.phone) { var tel = el("a", "", r.phone); tel.href = r.phone_href; who.appendChild(tel); who.appendChild(document.createTextNode(".")); }
+      item.querySelector(".js-open").href = r.url;
+      var form = item.querySelector(".callback-form"), called = item.querySelector(".js-called");
+      var relaunch = item.querySelector(".relaunch-form");
+      if (relaunch) { relaunch.action = r.relaunch_url; }
+      if (!form || !called) { return item; }
+      form.action = r.callback_url;
+      form.setAttribute("data-keep", "no");
+      form.querySelectorAll("input[type=radio]").forEach(function (radio, i) { radio.id = "cb-" + r.id + "-" + i; radio.parentNode.htmlFor = radio.id; });
+      called.setAttribute("aria-expanded", "false");
+      called.addEventListener("click", function () {
+        form.hidden = false; called.setAttribute("aria-expanded", "true");
+        var first = form.querySelector("input[type=radio]"); if (first) { first.focus(); }
+      });
+      item.querySelector(".js-cancel").addEventListener("click", function () { form.hidden = true; called.setAttribute("aria-expanded", "false"); called.focus(); });
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var error = form.querySelector(".js-error"), submit = form.querySelector("button[type=submit]");
+        if (!form.querySelector("input[name=result]:checked")) {
+          error.textContent = "Choisissez le résultat du rappel."; error.hidden = false; return;
+        }
+        submit.disabled = true;
+        fetch(form.action, {
+          method: "POST", credentials: "same-origin", body: new FormData(form),
+          headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
+        }).then(function (res) {
+          if (res.status === 401) { window.location.reload(); return null; }
+          return res.json().then(function (answer) {
+            if (!res.ok) { throw new Error(answer.detail || "Le rappel n'a pas été enregistré."); }
+            return answer;
+          });
+        }).then(function (answer) {
+          if (!answer) { return; }
+          if (answer.location) { window.location.assign(answer.location); return; }
+          item.remove();
+          box.hidden = !box.querySelector(".callback-item");
+          status("");
+          announce(answer.message);
+          refresh(true);
+        }).catch(function (e) {
+          error.textContent = e.message; error.hidden = false; submit.disabled = false;
+        });
+      });
+      return item;
     }
-    poll();
-    setInterval(poll, 3000);
+
+    function announce(message) {
+      var note = document.getElementById("console-note");
+      if (!note) { return; }
+      note.textContent = message || ""; note.hidden = !message;
+    }
+
+    function refresh(force) {
+      if (busy && !force) { return; }
+      busy = true;
+      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
+        .then(render).catch(function () { /* keep the last list; the digest asks again at the next beat */ })
+        .then(function () { busy = false; });
+    }
+
+    // The page came with the list's data (the same as /console/live): the banner is built from it, then it follows.
+    var initial = document.getElementById("live-data");
+    if (initial) { try { render(JSON.parse(initial.textContent)); } catch (e) { refresh(true); } } else { refresh(true); }
+    poller(table.getAttribute("data-state-url"), function (data) {
+      if (data.signature !== signature) { refresh(false); }
+      return true;
+    });
   }
 
-  // Finding the treating GP among the community's physicians.
+  // Finding the treating GP among the community's physicians: an ARIA combobox, usable with the keyboard alone.
   function search(input) {
-    var list = document.getElementById("treating-results"), timer = null;
+    var list = document.getElementById("treating-results"), chosen = document.getElementById("treating-chosen");
     var rpps = document.getElementById("f-treating_physician-rpps"), name = document.getElementById("f-treating_physician-name");
+    var timer = null, items = [], active = -1, asked = "";
+
+    function open(visible) {
+      list.hidden = !visible;
+      input.setAttribute("aria-expanded", visible ? "true" : "false");
+      if (!visible) { setActive(-1); }
+    }
+    function setActive(index) {
+      var options = list.querySelectorAll("li[role=option]:not([aria-disabled=true])");
+      active = options.length ? index : -1;
+      options.forEach(function (li, i) { li.setAttribute("aria-selected", i === active ? "true" : "false"); li.classList.toggle("active", i === active); });
+      if (active >= 0) {
+        input.setAttribute("aria-activedescendant", options[active].id);
+        options[active].scrollIntoView({ block: "nearest" });
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
+    }
+    function choose(p) {
+      rpps.value = p.rpps; name.value = p.name; input.value = p.name;
+      open(false);
+      if (chosen) { chosen.textContent = "Médecin traitant choisi" + NB + ": " + p.name + " (RPPS " + p.rpps + ")" + (p.available ? "." : ", indisponible en ce moment."); }
+      var declared = document.querySelector('input[name="treating_physician.status"][value="declared"]');
+      if (declared && !declared.checked) { declared.checked = true; declared.dispatchEvent(new Event("change", { bubbles: true })); }
+    }
+    function show(found) {
+      items = found; list.textContent = "";
+      if (!found.length) {
+        var none = el("li", "none", "Aucun médecin de la communauté" + NB + ": saisissez son nom et son adresse MSSanté.");
+        none.setAttribute("role", "option"); none.setAttribute("aria-disabled", "true"); none.id = "treating-none";
+        list.appendChild(none);
+      }
+      found.forEach(function (p, i) {
+        var li = el("li"); li.setAttribute("role", "option"); li.id = "treating-option-" + i; li.setAttribute("aria-selected", "false");
+        li.appendChild(el("strong", "", p.name)); li.appendChild(document.createTextNode(" "));
+        li.appendChild(el("small", "", p.rpps + " · " + p.kind + (p.available ? "" : " · indisponible")));
+        li.addEventListener("mousedown", function (event) { event.preventDefault(); }); // keep the focus in the field
+        li.addEventListener("click", function () { choose(p); });
+        list.appendChild(li);
+      });
+      open(true);
+      setActive(-1);
+    }
+    function ask(q) {
+      asked = q;
+      fetch(input.getAttribute("data-url") + "&q=" + encodeURIComponent(q), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (res) { return res.json(); })
+        .then(function (found) { if (q === asked && input.value.trim() === q) { show(found); } })
+        .catch(function () { /* the operator can still type the name and address */ });
+    }
     input.addEventListener("input", function () {
       clearTimeout(timer);
       var q = input.value.trim();
-      if (q.length < 2) { list.hidden = true; return; }
-      timer = setTimeout(function () {
-        fetch(input.getAttribute("data-url") + "&q=" + encodeURIComponent(q), { headers: { "Accept": "application/json" } })
-          .then(function (res) { return res.json(); })
-          .then(function (items) {
-            list.textContent = "";
-            if (!items.length) { list.appendChild(el("li", "", "Aucun médecin de la communauté : saisissez son nom et son adresse MSSanté.")); }
-            items.forEach(function (p) {
-              var li = el("li"); li.setAttribute("role", "option");
-              li.appendChild(el("strong", "", p.name)); li.appendChild(document.createTextNode(" "));
-              li.appendChild(el("small", "", p.rpps + " · " + p.kind + (p.available ? "" : " · indisponible")));
-              li.addEventListener("click", function () {
-                rpps.value = p.rpps; name.value = p.name; list.hidden = true; input.value = p.name;
-                var declared = document.querySelector('input[name="treating_physician.status"][value="declared"]');
-                if (declared) { declared.checked = true; declared.dispatchEvent(new Event("change", { bubbles: true })); }
-              });
-              list.appendChild(li);
-            });
-            list.hidden = false;
-          });
-      }, 250);
+      if (q.length < 2) { items = []; open(false); return; }
+      timer = setTimeout(function () { ask(q); }, 200);
     });
+    input.addEventListener("keydown", function (event) {
+      var count = items.length;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        if (list.hidden) { if (count) { open(true); } else if (input.value.trim().length >= 2) { ask(input.value.trim()); } return; }
+        if (!count) { return; }
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        setActive(active < 0 ? (step > 0 ? 0 : count - 1) : (active + step + count) % count);
+      } else if (event.key === "Enter") {
+        if (!list.hidden) {
+          event.preventDefault(); // Enter in the field chooses, never submits the request
+          if (active >= 0 && items[active]) { choose(items[active]); } else if (count === 1) { choose(items[0]); }
+        }
+      } else if (event.key === "Escape") {
+        if (!list.hidden) { event.preventDefault(); open(false); } else if (input.value) { event.preventDefault(); input.value = ""; }
+      } else if (event.key === "Tab") {
+        open(false);
+      }
+    });
+    input.addEventListener("blur", function () { setTimeout(function () { open(false); }, 150); });
+  }
+
+  // A returning patient: as the operator types the phone, or the names and birth date, the requests of the last
+  // 30 days are shown before a new one is opened. The identity goes in a POST body, never in an address.
+  function returning(panel) {
+    var fields = ["phone", "first_name", "last_name", "birth_date"].map(function (n) { return document.getElementById("f-patient-" + n); });
+    var title = document.getElementById("returning-title"), list = document.getElementById("returning-list");
+    var timer = null, last = "";
+    function typed() {
+      var v = fields.map(function (f) { return f ? f.value.trim() : ""; });
+      return { phone: v[0], first_name: v[1], last_name: v[2], birth_date: v[3] };
+    }
+    function enough(p) {
+      return p.phone.replace(/\D/g, "").length >= 9 || (p.first_name && p.last_name && /^\d{4}-\d{2}-\d{2}$/.test(p.birth_date));
+    }
+    function render(found) {
+      list.textContent = "";
+      if (!found.length) { panel.hidden = true; return; }
+      title.textContent = "Ce patient a déjà appelé" + NB + ": " + found.length + (found.length > 1 ? " demandes" : " demande") + " ces 30 derniers jours";
+      found.forEach(function (r) {
+        var li = el("li"), head = el("a", "", "Demande n° " + r.id + " du " + r.opened);
+        head.href = r.url; head.target = "_blank"; head.rel = "noopener";
+        li.appendChild(head);
+        var what = [r.motive, r.state_label];
+        if (r.accepted_by) { what.push(r.accepted_by); }
+        if (r.outcome) { what.push(r.outcome); }
+        if (r.callback) { what.push("rappel" + NB + ": " + r.callback); }
+        li.appendChild(el("span", "what", what.join(" · ")));
+        li.appendChild(el("small", "", r.patient + " · " + r.matched));
+        list.appendChild(li);
+      });
+      panel.hidden = false;
+    }
+    function check() {
+      var p = typed(), key = JSON.stringify(p);
+      if (!enough(p)) { last = ""; render([]); return; }
+      if (key === last) { return; }
+      last = key;
+      fetch(panel.getAttribute("data-url"), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf() },
+        body: key,
+      }).then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
+        .then(function (data) { if (last === key) { render(data.requests); } })
+        .catch(function () { last = ""; });
+    }
+    fields.forEach(function (f) {
+      if (!f) { return; }
+      f.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 350); });
+      f.addEventListener("change", function () { clearTimeout(timer); check(); });
+    });
+    check(); // a form given back with its values (an error) shows the panel at once
   }
 
   function toggles() {
@@ -400,6 +582,8 @@
     if (table) { live(table); }
     var input = document.getElementById("treating-search");
     if (input) { search(input); }
+    var panel = document.getElementById("returning");
+    if (panel) { returning(panel); }
     toggles();
     keepForms();
     var refreshers = [];

@@ -64,3 +64,39 @@ def test_a_member_number_is_read_in_the_community_region(make: Any, region: str,
     if status == 201:
         members = make.call("GET", f"/communities/{community.id}/members", admin).json
         assert [m["phone"] for m in members if m["login"] == member["login"]] == ["+508412345"]
+
+
+def test_a_community_is_created_in_its_region(make: Any) -> None:
+    from dispatch.communities.models import Community
+    from dispatch.db import db
+
+    admin = make.admin()
+    created = make.call("POST", "/communities", admin, json={"name": "CPTS de Saint-Pierre", "region": "PM"})
+    assert created.status_code == 201 and created.json["region"] == "PM", created.json
+    assert make.call("GET", f"/communities/{created.json['id']}", admin).json["region"] == "PM"
+    community = db.session.get(Community, created.json["id"])
+    operator = make.member(community, "operator")
+    body = make.request_body(community)
+    # Six digits are a Saint-Pierre-et-Miquelon number there, and no number at all in metropolitan France.
+    opened = make.open(operator, community, patient={**body["patient"], "phone": "41 23 45"})
+    assert opened["patient"]["phone"] == "+508412345"
+
+
+def test_a_community_created_without_a_region_is_in_metropolitan_france(make: Any) -> None:
+    created = make.call("POST", "/communities", make.admin(), json={"name": "CPTS de Champigny"})
+    assert created.status_code == 201 and created.json["region"] == "FR"
+
+
+@pytest.mark.parametrize("region", ["US", "fr", "", 974, None])
+def test_an_unknown_region_is_refused_on_creation(make: Any, region: Any) -> None:
+    answer = make.call("POST", "/communities", make.admin(), json={"name": f"CPTS {region!r}", "region": region})
+    assert answer.status_code == 422, answer.json
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert list(answer.json["errors"]) == ["region"]
+    assert answer.json["errors"]["region"][0].startswith("Région inconnue") or region in (974, None)
+
+
+def test_the_region_of_a_new_community_is_documented(make: Any) -> None:
+    schemas = make.call("GET", "/openapi.json", None).json["components"]["schemas"]
+    region = schemas["CommunityIn"]["properties"]["region"]
+    assert region["enum"] == ["FR", "RE", "GP", "MQ", "GF", "YT", "PM"] and region["default"] == "FR"

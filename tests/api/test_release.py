@@ -79,11 +79,15 @@ def test_hand_back_refusals(make: Any, clock: Any) -> None:
     first, second, _ = w["others"]
     opened = make.open(w["operator"], w["community"])
     not_yet = release(make, first, opened["id"])
-    assert not_yet.status_code == 403  # not theirs: the policy's answer
+    assert not_yet.status_code == 409 and not_yet.json["code"] == "not_accepted_by_you"  # CONTRACT: not accepted by me
     assert make.accept(first, opened["id"], minutes=30).status_code == 200
     other = release(make, second, opened["id"])
-    assert other.status_code == 403 and other.json["code"] == "not_eligible"
-    assert release(make, w["operator"], opened["id"]).status_code == 403
+    assert other.status_code == 409 and other.json["code"] == "not_accepted_by_you"
+    assert other.json["detail"].startswith("Vous n'avez pas accepté cette demande")
+    operator = release(make, w["operator"], opened["id"])
+    assert operator.status_code == 403 and operator.json["code"] == "forbidden"  # not a physician: the role answers
+    stranger = make.member(make.community(), "physician")
+    assert release(make, stranger, opened["id"]).status_code == 404  # another community's: not even there
     missing = make.call("POST", f"/requests/{opened['id']}/release", first, json={})
     assert missing.status_code == 422 and "reason" in missing.json["errors"]
     clock.advance(minutes=30)

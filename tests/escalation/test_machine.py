@@ -330,7 +330,7 @@ def accepted(appointment: int = 9000, **changes: object) -> Snapshot:
         (accepted(), OTHER, 8999, "community", at(9899)),  # the last second before the appointment
         (accepted(), OTHER, 9000, Refusal.TOO_LATE, None),  # the appointment has come
         (accepted(), OTHER, 9001, Refusal.TOO_LATE, None),
-        (accepted(), GP, 4000, Refusal.NOT_ELIGIBLE, None),  # another physician (even the treating GP)
+        (accepted(), GP, 4000, Refusal.NOT_ACCEPTED_BY_YOU, None),  # another physician (even the treating GP)
         (accepted(accepted_by_id=GP), GP, 4000, "community", at(7200)),  # the treating GP hands back: no exclusive hour
         (community(), OTHER, 4000, Refusal.NOT_ACCEPTED, None),
         (exclusive(), GP, 10, Refusal.NOT_ACCEPTED, None),

@@ -107,14 +107,14 @@ def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey |
         )
 
 
-def make_pki(directory: Path) -> Pki:
-    """Generate the CA, server, client and rogue client certificates as PEM files."""
+def make_pki(directory: Path, *, client_name: str = "snp-dispatch client") -> Pki:
+    """Generate the CA, server, client and rogue client certificates as PEM files; `client_name` is the clients' CN."""
     directory.mkdir(parents=True, exist_ok=True)
     ca, ca_key = _ca("SNP test CA")
     rogue_ca, rogue_key = _ca("Rogue test CA")
     server, server_key = _leaf("localhost", ca, ca_key, 2, server=True)
-    client, client_key = _leaf("snp-dispatch client", ca, ca_key, 3, server=False)
-    rogue, rogue_client_key = _leaf("snp-dispatch client", rogue_ca, rogue_key, 4, server=False)
+    client, client_key = _leaf(client_name, ca, ca_key, 3, server=False)
+    rogue, rogue_client_key = _leaf(client_name, rogue_ca, rogue_key, 4, server=False)
     _write(directory / "ca", ca, None)
     _write(directory / "rogue-ca", rogue_ca, None)
     _write(directory / "server", server, server_key)

@@ -109,7 +109,7 @@ def test_sign_out_revokes_the_session(world: dict[str, Any], as_user: Any) -> No
 def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(world: dict[str, Any], as_user: Any, page_client: Any) -> None:
     operator = as_user(world["operator"])
     coordinator = as_user(world["coordinator"])
-    response = coordinator.post(f"/pilotage/membres/{world['operator'].id}/desactiver")
+    response = coordinator.post(f"/pilotage/membres/{world['operator'].id}/desactiver", {"confirm": "oui"})
     assert response.status_code == 302
     assert operator.get("/console").status_code == 302
     page_client.get("/connexion")

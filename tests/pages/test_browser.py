@@ -175,7 +175,7 @@ def test_operator_opens_physician_accepts_on_phone_console_follows_dashboard_sho
     assert desk.find_element(By.ID, "kpi-opened").text == "1"
     assert desk.find_element(By.ID, "kpi-accepted").text == "1"
     assert "Dr Paul Durand" in desk.find_element(By.ID, "by-physician").text
-    assert len(desk.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    assert len(desk.find_elements(By.CSS_SELECTOR, "svg.chart")) == 9
     snap(desk, tmp_path / "5-dashboard.png")
     desk.find_element(By.LINK_TEXT, "Membres").click()
     assert "Dr Paul Durand" in desk.find_element(By.ID, "members").text

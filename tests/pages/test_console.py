@@ -113,7 +113,7 @@ def test_form_errors_are_shown_next_to_their_fields_in_french(world: dict[str, A
     response = as_user(world["operator"]).post("/console", form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and count() == 0
-    assert field_error(html, "triage") == "Appliquez le protocole : choisissez la nature de l&#39;appel."
+    assert field_error(html, "triage") == "Appliquez le protocole\u00a0: choisissez la nature de l&#39;appel."
     assert field_error(html, "motive") == "Champ obligatoire."
     assert field_error(html, "patient.last_name") == "Champ obligatoire."
     assert field_error(html, "patient.postcode") == "Code postal invalide."
@@ -178,3 +178,164 @@ def test_an_operator_of_another_community_sees_nothing(world: dict[str, Any], as
     assert stranger.get(f"/console/demandes/{opened['id']}").status_code == 404
     assert stranger.get(f"/console?community={world['community'].id}").status_code == 404
     assert stranger.get("/console/live").json["requests"] == []
+
+
+def expired(world: dict[str, Any], make: Any, clock: Any) -> dict[str, Any]:
+    """Open a request offered to the treating GP first, and let it expire."""
+    opened = make.open(world["operator"], world["community"], treating=world["gp"])
+    clock.advance(hours=2)
+    make.tick()
+    return opened
+
+
+def test_the_call_back_result_is_recorded_and_the_banner_goes_for_everyone(
+    world: dict[str, Any], as_user: Any, make: Any, clock: Any
+) -> None:
+    opened = expired(world, make, clock)
+    first, second = as_user(world["operator"]), as_user(make.member(world["community"], "operator"))
+    before = second.get("/console/etat").json["signature"]
+    banner = [r for r in second.get("/console/live").json["requests"] if r["state"] == "expired" and not r["called_back"]]
+    assert [r["id"] for r in banner] == [opened["id"]]
+    page = first.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    assert 'id="callback-form"' in page and "Réorienté vers le SAS" in page and 'id="relaunch-form"' in page
+    response = first.post(
+        f"/console/demandes/{opened['id']}/rappel",
+        {"result": "reoriented_sas", "note": "Adressé au SAS 94"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json == {
+        "message": f"Rappel de la demande n° {opened['id']} enregistré\u00a0: réorienté vers le SAS.",
+        "location": None,
+    }
+    request = db.session.get(Request, opened["id"])
+    assert (request.callback_result, request.callback_note, request.callback_by_id) == (
+        "reoriented_sas",
+        "Adressé au SAS 94",
+        world["operator"].id,
+    )
+    assert second.get("/console/etat").json["signature"] != before  # every console fetches the list again
+    row = second.get("/console/live").json["requests"][0]
+    assert row["called_back"] is True and row["callback_label"] == "réorienté vers le SAS"
+    page = second.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    assert 'id="callback-form"' not in page and "rappelez le patient" not in page
+    assert "Réorienté vers le SAS" in page and "Adressé au SAS 94" in page and "Patient rappelé" in page
+    # The API's service refuses a second result, and the page says so in French.
+    again = first.post(
+        f"/console/demandes/{opened['id']}/rappel", {"result": "unreachable"}, headers={"Accept": "application/json"}
+    )
+    assert again.status_code == 409 and again.json["code"] == "already_recorded"
+
+
+def test_the_call_back_needs_a_result(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = expired(world, make, clock)
+    operator = as_user(world["operator"])
+    operator.get(f"/console/demandes/{opened['id']}")
+    response = operator.post(f"/console/demandes/{opened['id']}/rappel", {"note": "Rien"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert field_error(html, "result") == "Choisissez le résultat du rappel." and "Rien" in html
+    as_json = operator.post(
+        f"/console/demandes/{opened['id']}/rappel", {"result": "forgot"}, headers={"Accept": "application/json"}
+    )
+    assert as_json.status_code == 422 and as_json.json["errors"]["result"] == ["Choisissez le résultat du rappel."]
+    assert db.session.get(Request, opened["id"]).callback_result is None
+
+
+def test_relaunched_as_a_result_opens_the_new_request(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = expired(world, make, clock)
+    operator = as_user(world["operator"])
+    operator.get(f"/console/demandes/{opened['id']}")
+    response = operator.post(
+        f"/console/demandes/{opened['id']}/rappel", {"result": "relaunched", "note": "Souhaite un médecin aujourd'hui"}
+    )
+    assert response.status_code == 302
+    new = db.session.scalar(select(Request).where(Request.relaunch_of_id == opened["id"]))
+    assert response.headers["Location"] == f"/console/demandes/{new.id}"
+    assert new.state == "exclusive" and new.treating_physician_id == world["gp"].id  # the treating GP first again
+    first = db.session.get(Request, opened["id"])
+    assert (first.callback_result, first.callback_note) == ("relaunched", "Souhaite un médecin aujourd'hui")
+    page = operator.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Demande n° {opened['id']} relancée" in page and f"la demande n° {opened['id']}</a>" in page
+    assert "Relance d&#39;une demande précédente" in page
+    old = operator.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    assert f"demande n° {new.id}</a>" in old and "Demande relancée" in old
+
+
+def test_the_relaunch_button_opens_a_linked_request(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = expired(world, make, clock)
+    operator = as_user(world["operator"])
+    operator.get(f"/console/demandes/{opened['id']}")
+    response = operator.post(f"/console/demandes/{opened['id']}/relancer")
+    new = db.session.scalar(select(Request).where(Request.relaunch_of_id == opened["id"]))
+    assert response.status_code == 302 and response.headers["Location"] == f"/console/demandes/{new.id}"
+    assert db.session.get(Request, opened["id"]).callback_result == "relaunched"  # as the API: the call-back is recorded
+    still_open = operator.post(f"/console/demandes/{new.id}/relancer")
+    assert "La demande est encore ouverte." in operator.get(still_open.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_coordinator_sees_the_request_but_does_not_call_back(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = expired(world, make, clock)
+    coordinator = as_user(make.member(world["community"], "coordinator"))
+    page = coordinator.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    assert 'id="callback-form"' not in page and 'id="relaunch-form"' not in page
+    assert coordinator.post(f"/console/demandes/{opened['id']}/rappel", {"result": "advice_given"}).status_code == 403
+    assert coordinator.post(f"/console/demandes/{opened['id']}/relancer").status_code == 403
+    lookup = coordinator.http.post("/console/patients", json={"phone": "0612345678"}, headers={"X-CSRF-Token": coordinator.csrf})
+    assert lookup.status_code == 403
+
+
+def test_the_history_reads_as_french_sentences(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = make.open(world["operator"], world["community"], treating=world["gp"])
+    make.call("POST", f"/requests/{opened['id']}/refuse", world["gp"], json={"reason": "Cabinet complet"})
+    assert make.accept(world["other"], opened["id"], minutes=60).status_code == 200
+    make.call("POST", f"/requests/{opened['id']}/release", world["other"], json={"reason": "Urgence au cabinet"})
+    clock.advance(hours=3)
+    make.tick()
+    page = as_user(world["operator"]).get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    history = page[page.index('id="history"') :]
+    for sentence in (
+        "Demande ouverte",
+        "Proposée d&#39;abord au médecin traitant seul, jusqu&#39;à 16:00.",
+        "Refusée par un médecin",
+        "Motif\u00a0: Cabinet complet",
+        "Le médecin traitant a refusé\u00a0: tous les médecins la reçoivent.",
+        "Acceptée",
+        "Le médecin s&#39;est désisté",
+        "Motif\u00a0: Urgence au cabinet",
+        "Expirée sans médecin",
+    ):
+        assert sentence in history, sentence
+    codes = re.findall(r"<strong>([a-z_]+)</strong>", history)
+    assert codes == []  # no raw event code as a title
+
+
+def test_the_console_digest_says_nothing_of_the_patient_and_records_nothing(world: dict[str, Any], as_user: Any, make: Any) -> None:
+    from dispatch.audit.models import AccessRecord
+
+    make.open(world["operator"], world["community"])
+    operator = as_user(world["operator"])
+    reads = int(db.session.scalar(select(func.count()).select_from(AccessRecord)) or 0)
+    state = operator.get("/console/etat")
+    assert state.headers["Cache-Control"] == "no-store" and set(state.json) == {"now", "signature", "count"}
+    assert "Lucie" not in state.get_data(as_text=True) and "+336" not in state.get_data(as_text=True)
+    assert int(db.session.scalar(select(func.count()).select_from(AccessRecord)) or 0) == reads
+    assert state.json["signature"] == operator.get("/console/live").json["signature"]
+
+
+def test_the_console_shows_a_returning_patient(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+    opened = expired(world, make, clock)
+    operator = as_user(world["operator"])
+    page = operator.get("/console").get_data(as_text=True)
+    assert 'id="returning"' in page
+    lookup = operator.http.post("/console/patients", json={"phone": "06 12 34 56 78"}, headers={"X-CSRF-Token": operator.csrf})
+    assert lookup.status_code == 200
+    [item] = lookup.json["requests"]
+    assert item["id"] == opened["id"] and item["state_label"] == "Expirée" and item["motive"] == "ORL"
+    assert item["matched"] == "même téléphone" and item["opened"] == "23/11/2026 à 15:00"
+    by_name = {"first_name": "LUCIE", "last_name": "martin ", "birth_date": "1988-04-02", "phone": "06 1"}
+    named = operator.http.post("/console/patients", json=by_name, headers={"X-CSRF-Token": operator.csrf}).json["requests"]
+    assert [r["matched"] for r in named] == ["mêmes nom, prénom et date de naissance"]
+    partial = {"first_name": "Lucie", "last_name": "Martin", "birth_date": "1988-04"}  # still being typed: nothing yet
+    assert operator.http.post("/console/patients", json=partial, headers={"X-CSRF-Token": operator.csrf}).json == {"requests": []}
+    assert operator.http.post("/console/patients", json={"phone": "0612345678"}).status_code == 403  # no CSRF token

@@ -110,7 +110,7 @@ def test_accept_errors_are_shown_next_to_the_field(world: dict[str, Any], as_use
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert field_error(html, "appointment_at") == "Indiquez la date et l&#39;heure du rendez-vous (JJ/MM/AAAA et HH:MM)."
-    assert field_error(html, "place") == "Entre 1 et 300 caractères."
+    assert field_error(html, "place") == "300 caractères au plus."
     assert db.session.get(Request, world["opened"]["id"]).state == "exclusive"
 
 

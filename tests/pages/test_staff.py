@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from dispatch.auth.models import User
 from dispatch.communities.models import Community
 from dispatch.db import db
-from dispatch.pages.charts import bucket_counts
+from dispatch.reports.delays import bucket_counts
 from tests.conftest import luhn_rpps
 from tests.pages.test_console import field_error
 
@@ -29,16 +29,17 @@ def world(make: Any) -> dict[str, Any]:
     }
 
 
-def test_dashboard_shows_the_report_and_three_charts(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
+def test_dashboard_shows_the_report_and_its_charts(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
     first = make.open(world["operator"], world["community"])
     make.open(world["operator"], world["community"])
     clock.advance(minutes=20)
     assert make.accept(world["cami"], first["id"]).status_code == 200
     html = as_user(world["coordinator"]).get("/pilotage?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
-    assert 'id="kpi-opened">2<' in html and 'id="kpi-accepted">1<' in html and "acceptées · 50 %" in html
-    assert html.count('<svg class="chart"') == 3
-    assert "Dr Awa Diallo" in html and "20 min" in html  # the physician's row, the median delay
-    assert "15–30 min" in html and "nov. 26" in html
+    assert 'id="kpi-opened">2<' in html and 'id="kpi-accepted">1<' in html and "acceptées · 50,0\u202f%" in html
+    charts = html.count('<svg class="chart"') + html.count('<svg class="chart months"')
+    assert charts == 9  # by month, kind, delay, motive, source, treating GP, outcome, calls, call-backs
+    assert "Dr Awa Diallo" in html and "20\u00a0min" in html  # the physician's row, the median delay
+    assert "15–30\u00a0min" in html and ">nov.</text>" in html and ">2026</text>" in html
 
 
 def test_a_wrong_period_is_explained(world: dict[str, Any], as_user: Any) -> None:
@@ -71,13 +72,21 @@ def test_csv_and_xlsx_downloads_use_the_session(world: dict[str, Any], as_user: 
 
 def test_bucket_counts() -> None:
     counts = dict(bucket_counts([0, 299.9, 300, 3599, 3600, 7200, 90000]))
+    counts = {label.replace("\u00a0", " "): n for label, n in counts.items()}  # no-break spaces in the labels
     assert counts == {"< 5 min": 2, "5–15 min": 1, "15–30 min": 0, "30 min–1 h": 1, "1–2 h": 1, "> 2 h": 2}
 
 
 def test_adding_a_member_with_errors_next_to_fields(world: dict[str, Any], as_user: Any) -> None:
     coordinator = as_user(world["coordinator"])
     coordinator.get("/pilotage/membres")
-    form = {"role": "physician", "name": "Dr Léa Petit", "login": "lpetit", "password": "court", "rpps": "12345678901"}
+    form = {
+        "role": "physician",
+        "name": "Dr Léa Petit",
+        "login": "lpetit",
+        "access": "password",
+        "password": "court",
+        "rpps": "12345678901",
+    }
     response = coordinator.post("/pilotage/membres", form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -95,7 +104,7 @@ def test_adding_a_member_with_errors_next_to_fields(world: dict[str, Any], as_us
 
 
 def test_deactivated_physician_gets_no_offers(world: dict[str, Any], as_user: Any, make: Any) -> None:
-    as_user(world["coordinator"]).post(f"/pilotage/membres/{world['cami'].user.id}/desactiver")
+    as_user(world["coordinator"]).post(f"/pilotage/membres/{world['cami'].user.id}/desactiver", {"confirm": "oui"})
     opened = make.open(world["operator"], world["community"])
     offered = make.call("GET", "/me/offers", world["gp"]).json
     assert [o["id"] for o in offered] == [opened["id"]]
@@ -108,35 +117,39 @@ def test_a_coordinator_cannot_deactivate_outsiders_or_themself(world: dict[str, 
     outsider = make.member(make.community(), "operator")
     coordinator = as_user(world["coordinator"])
     coordinator.get("/pilotage/membres")
-    page = coordinator.get(coordinator.post(f"/pilotage/membres/{outsider.id}/desactiver").headers["Location"])
-    assert "n&#39;est pas membre de la communauté" in page.get_data(as_text=True)
-    coordinator.post(f"/pilotage/membres/{world['coordinator'].id}/desactiver")
+    page = coordinator.post(f"/pilotage/membres/{outsider.id}/desactiver", {"confirm": "oui"})
+    assert page.status_code == 404 and "n&#39;est pas membre de la communauté" in page.get_data(as_text=True)
+    coordinator.post(f"/pilotage/membres/{world['coordinator'].id}/desactiver", {"confirm": "oui"})
     assert db.session.get(User, outsider.id).active and db.session.get(User, world["coordinator"].id).active
 
 
 def roster(client: Any, text: str) -> Any:
+    """Post a roster and follow the redirect to its result page (POST/redirect/GET)."""
     import io
 
     client.get("/pilotage/membres")
-    return client.post(
+    posted = client.post(
         "/pilotage/membres/import", {"roster": (io.BytesIO(text.encode()), "membres.csv")}, content_type="multipart/form-data"
     )
+    assert posted.status_code == 303, posted.status_code
+    return client.get(posted.headers["Location"])
 
 
 def test_roster_import_reports_each_faulty_line_and_adds_nothing(world: dict[str, Any], as_user: Any) -> None:
     before = db.session.scalar(select(func.count()).select_from(User))
     text = (
-        "role;identifiant;nom;email;telephone;rpps;statut;mssante;adresse;mot_de_passe\n"
-        f"médecin;mdupont;Dr Marc Dupont;;06 11 22 33 44;{luhn_rpps(501)};titulaire;;;\n"
-        "médecin;jmartin;Dr Jeanne Martin;;;12345678901;remplaçant;;;\n"
-        f"opérateur;{world['operator'].login};Autre opératrice;;;;;;;\n"
-        "plombier;x;X;pas-un-email;;;;;;\n"
+        "role;identifiant;nom;email;telephone;rpps;statut;mssante;adresse\n"
+        f"médecin;mdupont;Dr Marc Dupont;;06 11 22 33 44;{luhn_rpps(501)};titulaire;;\n"
+        "médecin;jmartin;Dr Jeanne Martin;;06 11 22 33 45;12345678901;remplaçant;;\n"
+        f"opérateur;{world['operator'].login};Autre opératrice;;06 11 22 33 46;;;;\n"
+        "plombier;x;X;pas-un-email;;;;;\n"
     )
     response = roster(as_user(world["coordinator"]), text)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
+    html = response.get_data(as_text=True).replace("\u202f", " ")
+    assert "Import refusé" in html
     assert "Ligne 3 — RPPS : Numéro RPPS invalide (11 chiffres, clé de Luhn)." in html
-    assert "Ligne 5 — rôle : Valeur attendue parmi" in html and "Ligne 5 — email : Adresse électronique invalide." in html
+    assert "Ligne 5 — rôle : Rôle inconnu : médecin, opérateur ou coordinateur attendu." in html
+    assert "Ligne 5 — email : Adresse électronique invalide." in html
     assert "Ligne 2" not in html
     assert db.session.scalar(select(func.count()).select_from(User)) == before
     # With the format errors fixed, the clash with an existing login is reported on its line.
@@ -144,23 +157,23 @@ def test_roster_import_reports_each_faulty_line_and_adds_nothing(world: dict[str
     assert "Ligne 3 — Cet identifiant est déjà utilisé." in roster(as_user(world["coordinator"]), fixed).get_data(as_text=True)
 
 
-def test_roster_import_adds_everyone_with_provisional_passwords(world: dict[str, Any], as_user: Any) -> None:
+def test_roster_import_adds_and_invites_everyone_without_showing_passwords(world: dict[str, Any], as_user: Any) -> None:
     text = (
-        "role,identifiant,nom,rpps,statut\n"
-        f"médecin,mdupont,Dr Marc Dupont,{luhn_rpps(601)},remplaçant\n"
-        "coordinateur,cbrun,Claire Brun,,\n"
+        "role,identifiant,nom,telephone,email,rpps,statut\n"
+        f"médecin,mdupont,Dr Marc Dupont,06 11 22 33 44,,{luhn_rpps(601)},remplaçant\n"
+        "coordinateur,cbrun,Claire Brun,,claire.brun@cpts.example.fr,,\n"
     )
     response = roster(as_user(world["coordinator"]), text)
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "2 membre(s) importé(s)." in html
-    assert html.count("<code>") >= 2 and "Dr Marc Dupont" in html
+    assert response.status_code == 200 and "2 membres importés." in html
+    assert "<code>" not in html and "Dr Marc Dupont" in html and "mot de passe" in html
     dupont = db.session.scalar(select(User).where(User.login == "mdupont"))
     assert dupont.role == "physician" and dupont.memberships[0].community_id == world["community"].id
 
 
 def test_roster_without_the_required_columns(world: dict[str, Any], as_user: Any) -> None:
-    html = roster(as_user(world["coordinator"]), "nom;email\nX;x@y.fr\n").get_data(as_text=True)
-    assert "Colonnes manquantes : role, identifiant" in html
+    html = roster(as_user(world["coordinator"]), "nom;email\nX;x@y.fr\n").get_data(as_text=True).replace("\u202f", " ")
+    assert "Colonnes manquantes : rôle, identifiant" in html
 
 
 def test_admin_lists_and_creates_communities(world: dict[str, Any], as_user: Any, make: Any) -> None:

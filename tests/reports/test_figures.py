@@ -152,7 +152,16 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
         },
         "by_source": {"cot": 7, "sas": 2, "samu": 1, "pharmacy": 1, "nurse": 0, "emergency_dept": 0, "other": 0},
         "treating_physician": {"declared": 5, "none": 4, "unknown": 2},
-        "syntheses": {"sent": 1, "pending": 0, "failed": 1, "not_sendable": 1, "not_needed": 2},
+        "syntheses": {
+            "sent": 1,
+            "pending": 0,
+            "failed": 1,
+            "delivered": 0,
+            "read": 0,
+            "refused": 0,
+            "not_sendable": 1,
+            "not_needed": 2,
+        },
         "by_physician": [
             {
                 "physician_id": b.id,

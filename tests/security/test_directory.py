@@ -62,7 +62,7 @@ def test_a_changed_address_is_recorded_and_shown_to_the_operator(app: Any, make:
     assert opened.status_code == 302, opened.get_data(as_text=True)
     page = console.get(opened.headers["Location"]).get_data(as_text=True)
     assert "diffère de celle connue (x.dehors@cabinet.mssante.fr)" in page  # the warning, once
-    assert "Avant : x.dehors@cabinet.mssante.fr" in page  # and on the request's trail
+    assert "Avant\u00a0: x.dehors@cabinet.mssante.fr" in page  # and on the request's trail
     request_id = int(opened.headers["Location"].rstrip("/").rsplit("/", 1)[1])
     (event,) = db.session.scalars(select(Event).where(Event.request_id == request_id, Event.type == "treating_address_changed"))
     assert event.actor_id == a["operator"].id and event.at is not None  # who and when

@@ -82,6 +82,20 @@ CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "refuse": ("POST", "/requests/{r}/refuse", {}, expect({"a.physician": 200, "a.other": 403}, 403, b_physician=404)),
     # Only the accepting physician gives the outcome; nobody accepted yet.
     "outcome": ("POST", "/requests/{r}/outcome", {"outcome": "no_show"}, expect({}, 403, b_physician=404)),
+    # Nobody accepted yet: a physician of A is told the state ("409 if not accepted by me"), other roles their role.
+    "release": (
+        "POST",
+        "/requests/{r}/release",
+        {"reason": "Imprévu"},
+        expect({"a.physician": 409, "a.other": 409}, 403, b_physician=404),
+    ),
+    # A returning patient's requests: the community's operators only; strangers are told it does not exist.
+    "recent patient": (
+        "POST",
+        "/communities/{a}/patients/recent",
+        {"phone": "+33612345678"},
+        expect({"a.operator": 200}, 403, **B_HIDDEN),
+    ),
     "offers": ("GET", "/me/offers", None, expect(PHYSICIANS, 403)),
     "add device": (
         "POST",

@@ -94,7 +94,8 @@ class MailServer:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("mss-pki"))
+    # The platform's certificate names its MSSanté mailbox, as an operator issues it: SMTP and IMAP present it.
+    return make_pki(tmp_path_factory.mktemp("mss-pki"), client_name=SENDER)
 
 
 @pytest.fixture

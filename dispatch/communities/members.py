@@ -1,0 +1,217 @@
+"""Use cases of a community's members after they join: list them with their invitation, edit, reactivate, invite,
+and keep the result of a roster import."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from dispatch.auth import accounts
+from dispatch.auth.models import Membership, PasswordReset, User
+from dispatch.communities.models import Community, MemberImport, Physician
+from dispatch.communities.service import member_of
+from dispatch.db import db
+from dispatch.notify.models import OutboxMessage
+
+IMPORT_KEPT = timedelta(days=7)  # how long the result of a roster import can be shown again
+USER_FIELDS = ("name", "email", "phone")
+PHYSICIAN_FIELDS = ("kind", "mssante", "address")
+
+
+class Invalid(Exception):
+    """A change that the member's record refuses (a physician's field on another role); `errors` per field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("invalid member change")
+        self.errors = errors
+
+
+class Refused(Exception):
+    """An action the member's state forbids; `code` and `detail` as the API answers them (409)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+INACTIVE = ("member_inactive", "Ce compte est désactivé\u00a0: réactivez-le d'abord.")
+PASSWORD_SET = (
+    "password_set",
+    "Ce membre a déjà choisi son mot de passe\u00a0: envoyez-lui plutôt un lien de réinitialisation.",
+)
+
+
+def invitation_state(invitation: PasswordReset, user: User, message: OutboxMessage | None, now: datetime) -> dict[str, Any]:
+    """Describe what became of an invitation: sending, sent, failed, expired, accepted or cancelled."""
+    if invitation.used_at is not None:
+        accepted = user.password_set_at is not None and user.password_set_at >= invitation.created_at
+        status = "accepted" if accepted else "cancelled"
+    elif invitation.expires_at <= now:
+        status = "expired"
+    elif message is not None and (message.status == "failed" or message.provider_status in ("undelivered", "failed")):
+        status = "failed"
+    elif message is not None and message.status == "sent":
+        status = "sent"
+    else:
+        status = "sending"
+    return {
+        "status": status,
+        "channel": message.channel if message is not None else None,
+        "created_at": invitation.created_at,
+        "sent_at": message.sent_at if message is not None else None,
+        "expires_at": invitation.expires_at,
+    }
+
+
+def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -> list[dict[str, Any]]:
+    """Return the members of (user, role, physician) rows as the API answers them, with their latest invitation."""
+    invitations = accounts.latest_invitations([user.id for user, _role, _physician in rows])
+    keys = {accounts.invitation_key(invitation.id): user_id for user_id, invitation in invitations.items()}
+    messages = (
+        {
+            keys[m.idempotency_key]: m
+            for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
+        }
+        if keys
+        else {}
+    )
+    out = []
+    for user, role, physician in rows:
+        invitation = invitations.get(user.id)
+        out.append(
+            {
+                "id": user.id,
+                "user_id": user.id,
+                "login": user.login,
+                "name": user.name,
+                "role": role,
+                "email": user.email,
+                "phone": user.phone,
+                "active": user.active,
+                "pending": user.password_set_at is None,
+                "invitation": None if invitation is None else invitation_state(invitation, user, messages.get(user.id), now),
+                "physician": None
+                if physician is None
+                else {
+                    "id": physician.id,
+                    "rpps": physician.rpps,
+                    "kind": physician.kind,
+                    "mssante": physician.mssante,
+                    "address": physician.address,
+                    "available": physician.is_available(now),
+                },
+            }
+        )
+    return out
+
+
+def members_query(community_id: int) -> Any:
+    """Return the query of a community's (user, role, physician) rows, to be ordered and paged by the caller."""
+    return (
+        select(User, Membership.role, Physician)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(Physician, Physician.user_id == User.id)
+        .where(Membership.community_id == community_id)
+    )
+
+
+def list_members(*, community: Community, now: datetime) -> list[dict[str, Any]]:
+    """Return every member of the community, the active ones first, by name."""
+    query = members_query(community.id).order_by(User.active.desc(), User.name, User.id)
+    return member_rows([(u, role, p) for u, role, p in db.session.execute(query)], now)
+
+
+def one_member(*, community: Community, user_id: int, now: datetime) -> dict[str, Any]:
+    """Return one member of the community as the API answers it; LookupError if not one of its members."""
+    row = db.session.execute(members_query(community.id).where(User.id == user_id)).first()
+    if row is None:
+        raise LookupError(user_id)
+    return member_rows([(row[0], row[1], row[2])], now)[0]
+
+
+def _member(community: Community, user_id: int) -> tuple[User, Physician | None]:
+    user = member_of(community=community, user_id=user_id)
+    if user is None:
+        raise LookupError(user_id)
+    return user, db.session.scalar(select(Physician).where(Physician.user_id == user.id))
+
+
+def update_member(*, community: Community, user_id: int, changes: dict[str, Any]) -> User:
+    """Change a member's name, contacts and, for a physician, kind, MSSanté address and practice; commit.
+
+    The RPPS, the login and the role never change here. LookupError if not a member, Invalid for a physician's
+    field on an account that is not a physician's.
+    """
+    user, physician = _member(community, user_id)
+    errors: dict[str, list[str]] = {}
+    if "name" in changes and not changes["name"]:
+        errors["name"] = ["Le nom est obligatoire."]
+    if physician is None:
+        for field in PHYSICIAN_FIELDS:
+            if changes.get(field) is not None:
+                errors[field] = ["Réservé aux médecins\u00a0: ce membre n'en est pas un."]
+    if errors:
+        raise Invalid(errors)
+    for field in USER_FIELDS:
+        if field in changes:
+            setattr(user, field, changes[field])
+    if physician is not None:
+        for field in PHYSICIAN_FIELDS:
+            if field in changes:
+                if field == "kind" and not changes[field]:
+                    continue  # a physician always has a kind: a blank one leaves it as it was
+                setattr(physician, field, changes[field])
+    db.session.commit()
+    return user
+
+
+def reactivate_member(*, community: Community, user_id: int) -> User:
+    """Let a deactivated member sign in and get offers again (with a new sign-in: their old tokens stay revoked)."""
+    user, _physician = _member(community, user_id)
+    user.active = True
+    db.session.commit()
+    return user
+
+
+def invite_member(
+    *, community: Community, user_id: int, by: User, now: datetime, public_url: str, channel: str | None = None
+) -> tuple[PasswordReset, str]:
+    """(Re)send an invited member their link to choose a password; earlier links stop working; commit.
+
+    LookupError if not a member; Refused if deactivated or if they already chose their password; NoPhone if they
+    have no address on the channel.
+    """
+    user, _physician = _member(community, user_id)
+    if not user.active:
+        raise Refused(*INACTIVE)
+    if user.password_set_at is not None:
+        raise Refused(*PASSWORD_SET)
+    invitation, sent_by = accounts.start_invitation(
+        user=user, by=by, community=community.name, now=now, public_url=public_url, channel=channel
+    )
+    db.session.commit()
+    return invitation, sent_by
+
+
+def record_import(*, community: Community, by: User, now: datetime, filename: str | None, result: dict[str, Any]) -> MemberImport:
+    """Keep the result of a roster import to show it after the redirect; results older than a week go; commit."""
+    db.session.execute(
+        delete(MemberImport).where(MemberImport.community_id == community.id, MemberImport.created_at < now - IMPORT_KEPT)
+    )
+    record = MemberImport(
+        community_id=community.id, created_by_id=by.id, created_at=now, filename=(filename or "")[:200] or None, result=result
+    )
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def import_result(*, import_id: int, community: Community, by: User) -> MemberImport | None:
+    """Return the result of an import of the community made by this user (nobody else's), if still kept."""
+    record = db.session.get(MemberImport, import_id)
+    if record is None or record.community_id != community.id or record.created_by_id != by.id:
+        return None
+    return record

@@ -1,0 +1,155 @@
+"""Use case of the receipts poller: read the platform's mailbox and record what each report (DSN, MDN) says of the
+secure message it is about: the message's outbox row first, then the domain's hooks (the synthesis, the trail).
+
+A status only moves forward (delivered, then read; refused or failed end it): a late or repeated report changes
+nothing. Each report is committed on its own, then the mails are marked read: a crash in between re-reads at most
+what was not marked, and reading it again changes nothing. Mails that are not reports, and reports about no
+message of ours, are left unread for a person to see, and logged once, without their content.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from dispatch.db import db
+from dispatch.notify.imap import MailboxError
+from dispatch.notify.models import OutboxMessage
+from dispatch.notify.ports import MailboxPort, Unseen
+from dispatch.notify.receipts import Receipt, is_report, parse_receipt
+from dispatch.notify.service import Hooks
+
+log = logging.getLogger(__name__)
+
+# What a report can say of a secure message, in the order the news can follow each other.
+MAIL_RANKS = {"delivered": 1, "read": 2, "refused": 3, "failed": 3}
+PER_POLL = 100  # reports read in one poll; the rest wait for the next
+MAX_REPORT_BYTES = 25 * 1024 * 1024  # an MSSanté MDN returns the message with its attachments
+_NOTED_MAX = 10_000
+
+
+@dataclass
+class Polled:
+    """What one poll did, for the logs and the tests."""
+
+    recorded: int = 0  # reports about a message of ours, recorded and marked read
+    moved: int = 0  # of which changed that message's status
+    left: int = 0  # mails left unread: not reports, too large, not understood, or about no message of ours
+    error: str | None = None  # why the mailbox could not be read
+
+
+def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks) -> bool | None:
+    """Record a report in the caller's transaction: True if its message's status moved, False if the message is
+    ours but nothing moved (news already known, older, or not final), None if no message of ours has its id."""
+    if receipt.original_id is None:
+        return None
+    row = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_id == receipt.original_id, OutboxMessage.channel == "mail")
+    )
+    if row is None:
+        return None
+    if receipt.status is None:
+        return False
+    rank = MAIL_RANKS[receipt.status]
+    earlier = [status for status, value in MAIL_RANKS.items() if value < rank]
+    values: dict[str, Any] = {"provider_status": receipt.status}
+    if receipt.status in ("refused", "failed"):
+        values["last_error"] = receipt.explained[:500]
+    # Conditional: two reports read at once, or in the wrong order, never move a status back.
+    moved = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, or_(OutboxMessage.provider_status.is_(None), OutboxMessage.provider_status.in_(earlier)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    db.session.refresh(row)
+    info = {"receipt": receipt.kind, "code": receipt.code, "reason": receipt.reason, "explained": receipt.explained}
+    if receipt.diagnostic:
+        info["diagnostic"] = receipt.diagnostic
+    for key in (row.kind, None):  # the kind's handler, then the one for every kind (as the sender does)
+        handler = hooks.delivered.get(key)
+        if handler is not None:
+            handler(row, receipt.status, now, info)
+    return True
+
+
+class ReceiptPoller:
+    """Reads the platform's mailbox for reports; remembers, for this process, the mails it leaves unread."""
+
+    def __init__(self, mailbox: MailboxPort, *, per_poll: int = PER_POLL, max_bytes: int = MAX_REPORT_BYTES) -> None:
+        self.mailbox = mailbox
+        self.per_poll = per_poll
+        self.max_bytes = max_bytes
+        self.noted: set[tuple[str, str]] = set()  # (UIDVALIDITY, UID) of mails left unread, logged once
+        self.failing: str | None = None
+
+    def poll(self, *, now: datetime, hooks: Hooks) -> Polled:
+        """Read the unread reports, record each in its own transaction, then mark the recorded ones read."""
+        polled = Polled()
+        try:
+            with self.mailbox.open() as box:
+                wanted: list[str] = []
+                for mail in box.unseen():
+                    if (box.validity, mail.uid) in self.noted:
+                        polled.left += 1
+                    elif not is_report(mail.content_type) or mail.size > self.max_bytes:
+                        self._leave(box.validity, mail, "not a report" if not is_report(mail.content_type) else "too large")
+                        polled.left += 1
+                    elif len(wanted) < self.per_poll:
+                        wanted.append(mail.uid)
+                done: list[str] = []
+                for uid, raw in box.fetch(wanted).items():
+                    outcome = self._record(raw, now=now, hooks=hooks, uid=uid)
+                    if outcome is None:
+                        self._leave(box.validity, Unseen(uid, len(raw), "multipart/report"), "about no message of ours")
+                        polled.left += 1
+                    elif outcome != "retry":
+                        done.append(uid)
+                        polled.recorded += 1
+                        polled.moved += outcome == "moved"
+                box.mark_seen(done)
+        except MailboxError as exc:
+            polled.error = str(exc)
+            if self.failing != polled.error:
+                log.warning("the MSSanté mailbox cannot be read: %s", polled.error)
+            self.failing = polled.error
+            return polled
+        if self.failing is not None:
+            log.info("the MSSanté mailbox can be read again")
+            self.failing = None
+        if polled.recorded:
+            log.info("mailbox: %s report(s) recorded, %s status(es) moved", polled.recorded, polled.moved)
+        return polled
+
+    def _record(self, raw: bytes, *, now: datetime, hooks: Hooks, uid: str) -> str | None:
+        """Parse and record one report, committed alone: 'moved', 'known', 'retry' (rolled back), or None."""
+        try:
+            receipt = parse_receipt(raw)
+        except Exception:  # a report we cannot read will not read better later: leave it to a person
+            log.warning("mailbox: report uid %s could not be parsed", uid)
+            return None
+        if receipt is None:
+            return None
+        try:
+            moved = record_receipt(receipt, now=now, hooks=hooks)
+            db.session.commit()
+        except Exception as exc:  # a conflicting write, the database away: the next poll reads it again
+            db.session.rollback()
+            log.warning("mailbox: report uid %s not recorded (%s); read again at the next poll", uid, type(exc).__name__)
+            return "retry"
+        if moved is None:
+            return None
+        return "moved" if moved else "known"
+
+    def _leave(self, validity: str, mail: Unseen, why: str) -> None:
+        """Leave a mail unread and say so once per process: its UID, size and type, never its content."""
+        if len(self.noted) >= _NOTED_MAX:
+            self.noted.clear()
+        self.noted.add((validity, mail.uid))
+        log.info("mailbox: mail uid %s (%s bytes, %s) left unread: %s", mail.uid, mail.size, mail.content_type.split(";")[0], why)

@@ -1,0 +1,195 @@
+"""A request's history in French words: every event type the code records, as the operator reads it (one place).
+
+Events come from the escalation machine (`EventSpec`), from the services (`record_event`: relaunches, the opening's
+notes) and from the outbox sender (`<message kind>_<outcome>`: what became of an SMS or a secure message). An event
+type not listed here still reads as French ("Étape du suivi"), never as its code; tests/pages/test_history.py checks
+that every type the code can record has its own words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dispatch import texts
+
+NB = "\u00a0"  # before a colon, as French typography wants
+GENERIC = "Étape du suivi de la demande"
+
+EVENT_LABELS = {
+    "opened": "Demande ouverte",
+    "treating_address_changed": "Adresse MSSanté du médecin traitant modifiée",
+    "community_opened": "Proposée à toute la communauté",
+    "accepted": "Acceptée",
+    "refused": "Refusée par un médecin",
+    "expired": "Expirée sans médecin",
+    "cancelled": "Annulée",
+    "seen": "Patient vu",
+    "no_show": "Patient absent au rendez-vous",
+    "synthesis_written": "Synthèse rédigée",
+    "released": "Le médecin s'est désisté",
+    "called_back": "Patient rappelé",
+    "relaunched": "Demande relancée",
+    "relaunch_of": "Relance d'une demande précédente",
+    "mssante_found": "Adresse MSSanté trouvée dans l'Annuaire Santé",
+    "mssante_not_found": "Aucune adresse MSSanté dans l'Annuaire Santé",
+    "mssante_lookup_failed": "Annuaire Santé injoignable",
+}
+
+# What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").
+MESSAGE_LABELS = {
+    "offer": "Proposition envoyée à un médecin",
+    "offer_sms": "SMS de proposition à un médecin",
+    "offer_withdrawn": "Retrait de la proposition sur le téléphone d'un médecin",
+    "offer_withdrawn_sms": "SMS de retrait de la proposition",
+    "taken": "Message sécurisé au médecin traitant (patient pris en charge)",
+    "taken_sms": "SMS au médecin traitant (patient pris en charge)",
+    "synthesis": "Synthèse au médecin traitant (messagerie sécurisée)",
+    "synthesis_sms": "SMS de la synthèse",
+    "patient_appointment": "SMS de rendez-vous au patient",
+    "patient_appointment_sms": "SMS de rendez-vous au patient",
+    "patient_released": "SMS d'annulation du rendez-vous au patient",
+    "patient_released_sms": "SMS d'annulation du rendez-vous au patient",
+    "expired_operator": "SMS à l'opérateur (demande expirée)",
+    "expired_operator_sms": "SMS à l'opérateur (demande expirée)",
+    "released_operator": "SMS à l'opérateur (désistement du médecin)",
+    "released_operator_sms": "SMS à l'opérateur (désistement du médecin)",
+    "test": "Notification d'essai",
+    "test_sms": "SMS d'essai",
+}
+DELIVERY_LABELS = {
+    "sent": "envoyé",
+    "failed": "échec de l'envoi",
+    "undelivered": "non remis au destinataire",
+    "delivered": "remis au destinataire",
+    "read": "lu par le destinataire",
+    "refused": "refusé par le destinataire",
+}
+
+CALLBACK_LABELS = {
+    "reoriented_sas": "Réorienté vers le SAS",
+    "reoriented_15": "Réorienté vers le 15",
+    "advice_given": "Conseil donné",
+    "unreachable": "Injoignable",
+    "relaunched": "Relancé",
+}
+# Reasons some events carry, as the operator reads them.
+REASON_LABELS = {"not_mobile": "ce numéro n'est pas un mobile, il ne reçoit pas de SMS" + NB + ": appelez le patient"}
+SYNTHESIS_LABELS = {
+    "pending": "elle part au médecin traitant par messagerie sécurisée",
+    "not_needed": "le médecin traitant a vu le patient lui-même",
+    "not_sendable": "aucune adresse MSSanté du médecin traitant" + NB + ": elle ne peut pas lui être envoyée",
+}
+
+
+def lower_first(text: str) -> str:
+    """Return a label to go inside a sentence: 'Réorienté vers le SAS' → 'réorienté vers le SAS'."""
+    return text[:1].lower() + text[1:]
+
+
+# Events that name another request: the history links to it.
+LINKS = {"relaunched": "Voir la nouvelle demande n° {}", "relaunch_of": "Voir la demande relancée, n° {}"}
+
+
+def _delivery(type_: str) -> tuple[str, str] | None:
+    """Split a delivery event type into its message kind and outcome, if it is one."""
+    for outcome in DELIVERY_LABELS:
+        kind = type_.removesuffix("_" + outcome)
+        if kind != type_ and kind in MESSAGE_LABELS:
+            return kind, outcome
+    return None
+
+
+def label(type_: str) -> str:
+    """Return an event type in French words; an unknown type gets a generic label, never its code."""
+    if type_ in EVENT_LABELS:
+        return EVENT_LABELS[type_]
+    delivery = _delivery(type_)
+    if delivery is not None:
+        return f"{MESSAGE_LABELS[delivery[0]]}{NB}: {DELIVERY_LABELS[delivery[1]]}"
+    return GENERIC
+
+
+def known(type_: str) -> bool:
+    """Tell whether an event type has words of its own (not the generic label)."""
+    return label(type_) != GENERIC
+
+
+def _time(value: Any, tz: str, fmt: str = "%H:%M") -> str:
+    """Return an ISO time carried by an event as the community's local time ('' if absent or unreadable)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return texts.local(at, tz).strftime(fmt) if at.tzinfo else ""
+
+
+def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
+    """Return what an event adds to its label, in French sentences (its data as the user may see it)."""
+    said: list[str] = []
+    if type_ == "opened":
+        if data.get("state") == "exclusive":
+            said.append(f"Proposée d'abord au médecin traitant seul, jusqu'à {_time(data.get('exclusive_until'), tz)}.")
+        else:
+            said.append("Proposée à tous les médecins de la communauté.")
+        if data.get("expires_at"):
+            said.append(f"Réponse attendue avant {_time(data.get('expires_at'), tz)}.")
+    elif type_ == "community_opened":
+        if data.get("after") == "treating_refused":
+            said.append("Le médecin traitant a refusé" + NB + ": tous les médecins la reçoivent.")
+        else:
+            said.append("L'heure réservée au médecin traitant est passée" + NB + ": tous les médecins la reçoivent.")
+    elif type_ == "accepted":
+        when = _time(data.get("appointment_at"), tz, "%d/%m à %H:%M")
+        if when:
+            said.append(f"Rendez-vous le {when}" + (f", {data['place']}." if data.get("place") else "."))
+        if data.get("phase") == "exclusive":
+            said.append("Acceptée par le médecin traitant pendant son heure réservée.")
+    elif type_ == "expired":
+        deadline = _time(data.get("deadline"), tz)
+        said.append(f"Aucun médecin n'a accepté avant {deadline}." if deadline else "Aucun médecin n'a accepté à temps.")
+    elif type_ == "released":
+        if data.get("expires_at"):
+            said.append(f"De nouveau proposée aux médecins jusqu'à {_time(data.get('expires_at'), tz)}.")
+    elif type_ == "called_back":
+        result = data.get("result")
+        said.append("Résultat" + NB + ": " + lower_first(CALLBACK_LABELS.get(str(result), "non précisé")) + ".")
+        if data.get("note"):
+            said.append("Note" + NB + f": {data['note']}")
+    elif type_ == "synthesis_written" and data.get("status") in SYNTHESIS_LABELS:
+        said.append(SYNTHESIS_LABELS[data["status"]].capitalize() + ".")
+    elif type_ == "mssante_found":
+        kind = {"PER": "boîte personnelle", "CAB": "boîte du cabinet", "ORG": "boîte d'une équipe"}.get(str(data.get("kind")))
+        if data.get("to"):
+            said.append(f"Adresse{NB}: {data['to']}" + (f" ({kind})." if kind else "."))
+        if data.get("synthesis") == "pending":
+            said.append("La synthèse qui attendait cette adresse part au médecin traitant.")
+        if data.get("taken") == "pending":
+            said.append("Le médecin traitant est informé de la prise en charge.")
+    elif type_ == "mssante_not_found":
+        said.append(f"Sans adresse, la synthèse ne pourra pas lui être envoyée{NB}: saisissez-la si vous la connaissez.")
+    elif type_ == "mssante_lookup_failed":
+        said.append("L'adresse sera recherchée de nouveau quand la synthèse sera rédigée.")
+    elif type_ == "treating_address_changed" and data.get("before"):
+        said.append(f"Avant{NB}: {data['before']} · désormais{NB}: {data.get('after') or '—'}")
+    if data.get("reason") and (type_ in ("refused", "cancelled", "released") or data.get("via")):
+        # Delivery reports (via dsn or mdn) carry the reason in French, without the address.
+        said.append("Motif" + NB + f": {data['reason']}")
+    elif data.get("reason") in REASON_LABELS:
+        said.append(REASON_LABELS[data["reason"]].capitalize() + ".")
+    return said
+
+
+def describe(type_: str, data: dict[str, Any] | None, tz: str) -> dict[str, Any]:
+    """Return an event as the history shows it: its label, its sentences, and the request it links to (if any)."""
+    data = data or {}
+    link = data.get("request_id") if type_ in LINKS else None
+    title = label(type_)
+    if data.get("via") == "dsn" and type_.endswith("_failed") and _delivery(type_) is not None:
+        # A bounce: the message left us but the recipient's server refused it.
+        title = title.replace(DELIVERY_LABELS["failed"], DELIVERY_LABELS["undelivered"])
+    if not isinstance(link, int):
+        return {"label": title, "details": details(type_, data, tz), "link": None, "link_label": ""}
+    return {"label": title, "details": details(type_, data, tz), "link": link, "link_label": LINKS[type_].format(link)}

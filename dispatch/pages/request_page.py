@@ -1,0 +1,165 @@
+"""A request's page in the console: read it with its history in French, cancel it, record the call-back, relaunch it.
+
+The call-back and the relaunch go through the same services as `POST /requests/{id}/callback` and `/relaunch`; the
+console's expiry banner posts its call-back here with `Accept: application/json` and stays on the console.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from dispatch.auth.models import User
+from dispatch.db import db
+from dispatch.errors import Problem
+from dispatch.escalation import service
+from dispatch.escalation.machine import OPEN_STATES
+from dispatch.escalation.models import Event, Request
+from dispatch.pages import bp, history
+from dispatch.pages.common import LABELS, iso, local_time, phone_link, validate
+from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.operator import row
+from dispatch.policy import Action
+from dispatch.requests import disclosure
+from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.schemas import CallbackIn, CancelIn
+from dispatch.web import client_label, now
+
+NB = history.NB
+
+
+@bp.route("/console/demandes/<int:request_id>")
+@role_page(Action.LIST)
+def console_request(request_id: int) -> Any:
+    """Show a request in full with its history, and what the operator can do next (cancel, call back, relaunch)."""
+    return _request_page(request_id)
+
+
+def _request_page(
+    request_id: int, *, errors: dict[str, list[str]] | None = None, form: dict[str, Any] | None = None, status: int = 200
+) -> Any:
+    user = signed_in()
+    req = load_request(request_id)
+    held = disclosure.require(user, Action.EVENTS, req)  # the page shows the history: the events' audience
+    at = now()
+    shown = disclosure.show(user, req, what="request", now=at, client=client_label())
+    rows = db.session.execute(
+        select(Event, User).outerjoin(User, User.id == Event.actor_id).where(Event.request_id == req.id).order_by(Event.id.desc())
+    )
+    tz = req.community.timezone
+    timeline = [
+        {
+            "at": local_time(e.at, tz, "%d/%m %H:%M:%S"),
+            "type": e.type,
+            "actor": u.name if u else "Système",
+            **history.describe(e.type, disclosure.event_data(e.data, held), tz),
+        }
+        for e, u in rows
+    ]
+    relaunched_by = db.session.scalars(select(Request.id).where(Request.relaunch_of_id == req.id).order_by(Request.id)).all()
+    callback_by = db.session.get(User, req.callback_by_id) if req.callback_by_id else None
+    return render_template(
+        "pages/console_request.html",
+        req=shown,
+        model=req,
+        row=row(shown, tz),
+        timeline=timeline,
+        labels=LABELS,
+        now=iso(at),
+        errors=errors or {},
+        form=form or {},
+        can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
+        can_call_back=req.state == "expired" and req.callback_result is None and disclosure.allows(user, Action.CALLBACK, req),
+        can_relaunch=req.state == "expired" and disclosure.allows(user, Action.RELAUNCH, req),
+        callback_results=history.CALLBACK_LABELS,
+        callback_at=local_time(req.callback_at, tz, "%d/%m à %H:%M"),
+        callback_by=callback_by.name if callback_by else "",
+        relaunched_by=relaunched_by,
+        phone=phone_link(shown["patient"].get("phone")),
+        tz=tz,
+    ), status
+
+
+@bp.route("/console/demandes/<int:request_id>/annuler", methods=["POST"])
+@role_page(Action.LIST)
+def console_cancel(request_id: int) -> Any:
+    """Cancel an open request with a reason; every phone it was offered to is cleared."""
+    user = signed_in()
+    req = load_request(request_id)
+    disclosure.require(user, Action.CANCEL, req)  # as the API: the admin does not cancel (403)
+    args, errors = validate(CancelIn(), {k: v for k, v in request.form.items() if k == "reason" and v.strip()})
+    if args is None:
+        return _request_page(request_id, errors=errors, status=422)
+    try:
+        service.cancel(request=req, reason=args["reason"], now=now(), actor=actor(user))
+    except service.Rejected as exc:
+        flash(rejected(exc).detail or "", "error")
+    else:
+        flash(f"Demande n° {req.id} annulée.", "ok")
+    return redirect(url_for("pages.console_request", request_id=req.id))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _relaunch(req: Request, user: User) -> Request:
+    """Relaunch through the API's service; a refusal is answered as the API answers it."""
+    try:
+        return service.relaunch(request=req, opened_by=user, now=now(), actor=actor(user))
+    except service.Rejected as exc:
+        raise rejected(exc) from None
+
+
+@bp.route("/console/demandes/<int:request_id>/rappel", methods=["POST"])
+@role_page(Action.LIST)
+def console_callback(request_id: int) -> Any:
+    """Record the call-back of an expired request's patient; "relancé" opens the relaunch and shows it."""
+    user = signed_in()
+    req = load_request(request_id)
+    disclosure.require(user, Action.CALLBACK, req)
+    form = {k: v for k, v in request.form.items() if k in ("result", "note") and v.strip()}
+    args, errors = validate(CallbackIn(), form)
+    if args is None:
+        if "result" in errors:
+            errors["result"] = ["Choisissez le résultat du rappel."]
+        if _wants_json():
+            raise Problem(422, "invalid", "Choisissez le résultat du rappel.", errors=errors)
+        return _request_page(request_id, errors=errors, form=form, status=422)
+    try:
+        service.call_back(request=req, operator=user, result=args["result"], note=args.get("note"), now=now(), actor=actor(user))
+    except service.Rejected as exc:
+        problem = rejected(exc)
+        if _wants_json():
+            raise problem from None
+        flash(problem.detail or "", "error")
+        return redirect(url_for("pages.console_request", request_id=request_id))
+    result = history.lower_first(history.CALLBACK_LABELS[args["result"]])
+    message = f"Rappel de la demande n° {request_id} enregistré{NB}: {result}."
+    location = None
+    if args["result"] == "relaunched":
+        new = _relaunch(req, user)
+        message = f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new.id}."
+        location = url_for("pages.console_request", request_id=new.id)
+    if _wants_json():
+        return jsonify({"message": message, "location": location})
+    flash(message, "ok")
+    return redirect(location or url_for("pages.console_request", request_id=request_id))
+
+
+@bp.route("/console/demandes/<int:request_id>/relancer", methods=["POST"])
+@role_page(Action.LIST)
+def console_relaunch(request_id: int) -> Any:
+    """Open a new request for the same patient and motive, with fresh windows, and show it."""
+    user = signed_in()
+    req = load_request(request_id)
+    disclosure.require(user, Action.RELAUNCH, req)
+    try:
+        new = service.relaunch(request=req, opened_by=user, now=now(), actor=actor(user))
+    except service.Rejected as exc:
+        flash(rejected(exc).detail or "", "error")
+        return redirect(url_for("pages.console_request", request_id=request_id))
+    flash(f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new.id}.", "ok")
+    return redirect(url_for("pages.console_request", request_id=new.id))

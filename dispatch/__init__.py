@@ -69,6 +69,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch import delivery
 
     delivery.register(app)
+    from dispatch.communities.service import AFTER_DEACTIVATION
+    from dispatch.escalation.service import treating_gone
+
+    app.extensions[AFTER_DEACTIVATION] = (treating_gone,)  # a deactivated treating GP holds no request
     return app
 
 

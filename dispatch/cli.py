@@ -105,25 +105,47 @@ def db_upgrade() -> None:
 @main.command("create-user")
 @click.option("--role", type=click.Choice(["admin"]), default="admin", show_default=True)
 @click.option("--login", required=True)
-@click.option("--password", required=True)
+@click.option("--password", default=None, help="Mot de passe provisoire ; sinon --invite.")
+@click.option(
+    "--invite",
+    type=click.Choice(["sms", "mail"]),
+    default=None,
+    help="Sans mot de passe : envoyer le lien à usage unique (7 jours) pour choisir le sien, par SMS ou par mail.",
+)
 @click.option("--name", default=None)
-def create_user(role: str, login: str, password: str, name: str | None) -> None:
-    """Create an administrator account."""
-    from sqlalchemy import select
+@click.option("--email", default=None, help="Adresse email (nécessaire pour --invite mail).")
+@click.option("--phone", default=None, help="Numéro de portable (nécessaire pour --invite sms).")
+def create_user(
+    role: str, login: str, password: str | None, invite: str | None, name: str | None, email: str | None, phone: str | None
+) -> None:
+    """Create an administrator account, with a password or an invitation to choose one."""
+    from dispatch.auth.accounts import create_invited
 
-    from dispatch.auth.models import User
-    from dispatch.auth.service import create_user as create
-    from dispatch.db import db as database
-
+    if (password is None) == (invite is None):
+        raise click.UsageError("Donnez --password ou --invite sms|mail (l'un des deux).")
     app = create_app()
     with app.app_context():
-        if database.session.scalar(select(User.id).where(User.login == login)) is not None:
-            click.echo(f"L'identifiant {login} existe déjà.", err=True)
-            sys.exit(1)
         runtime = app.extensions["dispatch"]
-        create(login=login, password=password, name=name or login, role=role, now=runtime.clock.now(), ph=runtime.hasher)
-        database.session.commit()
+        try:
+            sent = create_invited(
+                login=login,
+                password=password,
+                invite=invite,
+                name=name or login,
+                role=role,
+                email=email,
+                phone=phone,
+                now=runtime.clock.now(),
+                ph=runtime.hasher,
+                public_url=app.config["DISPATCH_PUBLIC_URL"],
+            )
+        except ValueError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
     click.echo(f"Compte {role} {login} créé.")
+    if sent is not None:
+        how = "SMS au" if invite == "sms" else "mail à"
+        click.echo(f"Invitation à choisir son mot de passe envoyée par {how} {sent} (lien valable 7 jours).")
 
 
 @main.command()

@@ -24,6 +24,8 @@ from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation import rollup
 from dispatch.escalation.models import Offer, Request, Synthesis
+from dispatch.notify.receipts import Receipt, dsn_reason, mdn_reason
+from dispatch.synthesis import messages
 
 SEED = 94500
 COUNT = 2000
@@ -48,6 +50,28 @@ PENDING_CALLBACKS = 3  # the most recent expired requests, not called back yet
 # Calls triaged without opening a request, in the year, and what became of them.
 CALLS = 180
 CALL_OUTCOMES = {"emergency_15": 25, "renewal_refused": 45, "other_orientation": 30}
+# What the reports said of the syntheses sent over MSSanté (dispatch.delivery): most arrived and about half were
+# read; a few were refused by the GP's software or bounced; a few had no report back at all (still "sent").
+DELIVERIES = {"read": 52, "delivered": 36, "sent": 5, "refused": 4, "failed": 3}
+DELIVERY_DELAY_MIN = {"delivered": (1, 20), "read": (90, 3 * 24 * 60), "refused": (2, 30), "failed": (1, 240), "sent": (1, 2)}
+SENDER = "snp-dispatch@cpts.mssante.fr"  # the demo's MSSanté sender (DISPATCH_SMTP_FROM)
+# The reasons, as dispatch.delivery keeps them from the real reports (an MDN of the GP's software, a DSN).
+REFUSALS = tuple(
+    Receipt("mdn", None, "refused", code, error, None, mdn_reason(kind, error)).explained
+    for kind, code, error in (
+        ("processed", "processed/error", "902^Document CDA non intégrable dans le dossier patient"),
+        ("processed", "processed/error", "201^Patient non identifié dans le logiciel du destinataire"),
+        ("deleted", "deleted", ""),
+    )
+)
+FAILURES = tuple(
+    Receipt("dsn", None, "failed", code, diagnostic, None, dsn_reason(code)).explained
+    for code, diagnostic in (
+        ("5.1.1", "smtp; 550 5.1.1 User unknown"),
+        ("5.2.2", "smtp; 552 5.2.2 Mailbox full"),
+        ("4.4.7", "smtp; 451 4.4.7 Delivery time expired"),
+    )
+)
 # The fields a relaunch copies from the request it relaunches (dispatch.escalation.service._RELAUNCH_COPIES).
 COPIED = (
     "source",
@@ -276,15 +300,32 @@ def _offer(physician: Physician, phase: str, status: str, at: datetime, responde
 
 
 def _synthesis(row: dict[str, Any], plan: dict[str, Any], request_id: int) -> dict[str, Any]:
-    if plan["taker"] is plan["gp"]:
-        status = "not_needed"
-    else:
-        status = "sent" if row["treating_mssante"] else "not_sendable"
-    return {
+    synthesis = {
         "request_id": request_id,
         "physician_id": plan["taker"].id,
         "text": "Synthèse de démonstration : examen, conduite à tenir, suivi par le médecin traitant.",
         "written_at": row["outcome_at"],
         "to_address": row["treating_mssante"],
+        "status": "not_needed" if plan["taker"] is plan["gp"] else "sent" if row["treating_mssante"] else "not_sendable",
+    }
+    if synthesis["status"] == "sent":
+        synthesis.update(_delivery(row))
+    return synthesis
+
+
+def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+    """Draw what the reports said of a sent synthesis, from its request's key alone (the same on every run)."""
+    rng = random.Random(f"{SEED}:{row['idempotency_key']}")
+    status = rng.choices(list(DELIVERIES), list(DELIVERIES.values()))[0]
+    low, high = DELIVERY_DELAY_MIN[status]
+    reason = None
+    if status == "refused":
+        reason = rng.choice(REFUSALS)
+    elif status == "failed":
+        reason = rng.choice(FAILURES)
+    return {
+        "message_id": messages.message_id("synthesis-demo", int(row["idempotency_key"].rsplit("-", 1)[1]), SENDER),
         "status": status,
+        "status_at": row["outcome_at"] + timedelta(minutes=rng.randint(low, high)),
+        "status_reason": reason,
     }

@@ -49,6 +49,16 @@ SOURCE_LABELS = {
 TREATING_LABELS = {"declared": "Déclaré", "none": "Aucun", "unknown": "Inconnu"}
 PHASE_LABELS = {"exclusive": "Médecin traitant (exclusivité)", "community": "Communauté"}
 OUTCOME_LABELS = {"seen": "Patient vu", "no_show": "Patient absent"}
+# The phone regions of dispatch.phones.REGIONS, in that order.
+REGION_LABELS = {
+    "FR": "France métropolitaine",
+    "RE": "La Réunion",
+    "GP": "Guadeloupe",
+    "MQ": "Martinique",
+    "GF": "Guyane",
+    "YT": "Mayotte",
+    "PM": "Saint-Pierre-et-Miquelon",
+}
 SYNTHESIS_LABELS = {
     "pending": "En attente",
     "sent": "Envoyée",

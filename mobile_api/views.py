@@ -22,8 +22,9 @@ from dispatch.policy import Action, acting_physician
 from dispatch.requests import queries
 from dispatch.requests.disclosure import answering, require, show, show_many
 from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, request_json
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, birth_date_errors, request_json
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
+from dispatch.texts import local
 from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
 if TYPE_CHECKING:
@@ -258,9 +259,18 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
 @bp.response(200, RequestOut)
 @answers_from_memory
 def outcome(args: dict[str, Any], request_id: int) -> Any:
-    """Record whether the patient came, with the synthesis for their treating GP."""
+    """Record whether the patient came, with the synthesis for their treating GP.
+
+    A request opened without the patient's birth date is completed by `patient_birth_date` (ignored when it has one).
+    When the patient was seen and the synthesis goes to the treating GP over MSSanté, the birth date is required:
+    without it, 422 `birth_date_required` (`errors.patient_birth_date`), nothing recorded. A date in the future or
+    before 1900: 422 `invalid`.
+    """
     physician, request = _acted_on(request_id, Action.OUTCOME)
     at = now()
+    errors = birth_date_errors(args.get("patient_birth_date"), today=local(at, request.community.timezone).date())
+    if errors:
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=errors)
     try:
         request = service.record_outcome(
             request=request,
@@ -269,6 +279,7 @@ def outcome(args: dict[str, Any], request_id: int) -> Any:
             synthesis=args.get("synthesis"),
             now=at,
             actor=actor(physician.user),
+            birth_date=args.get("patient_birth_date"),
         )
     except service.Rejected as exc:
         raise rejected(exc) from None

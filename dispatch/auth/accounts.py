@@ -5,15 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+import marshmallow as ma
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
 from dispatch.auth.models import PasswordReset, Token, User
-from dispatch.auth.service import token_digest
+from dispatch.auth.service import create_user, token_digest
 from dispatch.db import db
 from dispatch.gsm7 import to_gsm7
 from dispatch.notify.outbox import enqueue
+from dispatch.phones import is_mobile, normalize_phone
 
 RESET_TTL = timedelta(hours=24)
 RESET_PATH = "/reinitialisation/"
@@ -108,7 +110,7 @@ def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel
     return reset
 
 
-def _new_link(*, user: User, by: User, now: datetime, purpose: str, path: str, public_url: str) -> tuple[PasswordReset, str]:
+def _new_link(*, user: User, by: User | None, now: datetime, purpose: str, path: str, public_url: str) -> tuple[PasswordReset, str]:
     """Add a link of this purpose for the user, every earlier unused one of theirs used up; return it and its URL."""
     cancel_links(user_id=user.id, now=now)
     secret = secrets.token_urlsafe(32)
@@ -116,7 +118,7 @@ def _new_link(*, user: User, by: User, now: datetime, purpose: str, path: str, p
     reset = PasswordReset(
         user_id=user.id,
         token_hash=token_digest(secret),
-        created_by_id=by.id,
+        created_by_id=by.id if by is not None else None,
         created_at=now,
         expires_at=now + ttl,
         purpose=purpose,
@@ -137,29 +139,35 @@ def cancel_links(*, user_id: int, now: datetime) -> None:
     )
 
 
-def invitation_texts(*, name: str, login: str, community: str, link: str, public_url: str) -> tuple[str, str, str]:
-    """Return the SMS text, the mail's subject and the mail's text of an invitation to choose one's password."""
+def invitation_texts(*, name: str, login: str, community: str | None, link: str, public_url: str) -> tuple[str, str, str]:
+    """Return the SMS text, the mail's subject and the mail's text of an invitation to choose one's password.
+
+    `community` is the one that opened the account; None for an account of the platform (the command line's admin).
+    """
+    opened = f"{community} vous a ouvert un compte" if community else "un compte vous a été ouvert"
     sms = to_gsm7(
-        f"SNP Dispatch\u202f: {community} vous a ouvert un compte. Identifiant\u202f: {login}. "
+        f"SNP Dispatch\u202f: {opened}. Identifiant\u202f: {login}. "
         f"Choisissez votre mot de passe (lien valable 7 jours, une seule fois)\u202f: {link}"
     )
-    subject = f"SNP Dispatch\u202f: votre compte de {community}"
+    subject = f"SNP Dispatch\u202f: votre compte de {community}" if community else "SNP Dispatch\u202f: votre compte"
+    by = f"La coordination de {community} vous a ouvert un compte" if community else "Un compte d'administrateur vous a été ouvert"
+    warn = "prévenez la coordination de votre CPTS" if community else "prévenez l'équipe qui exploite SNP Dispatch"
     mail = (
         f"Bonjour {name},\n\n"
-        f"La coordination de {community} vous a ouvert un compte sur SNP Dispatch, le service qui transmet "
+        f"{by} sur SNP Dispatch, le service qui transmet "
         "les demandes de soins non programmés de la CPTS.\n\n"
         f"Votre identifiant\u202f: {login}\n\n"
         "Pour choisir votre mot de passe, ouvrez ce lien (valable 7 jours, utilisable une seule fois)\u202f:\n\n"
         f"{link}\n\n"
         f"Vous vous connecterez ensuite sur {public_url.rstrip('/')}/connexion avec cet identifiant.\n"
-        "Si vous n'attendiez pas ce message, ignorez-le et prévenez la coordination de votre CPTS.\n\n"
+        f"Si vous n'attendiez pas ce message, ignorez-le et {warn}.\n\n"
         "SNP Dispatch\n"
     )
     return sms, subject, mail
 
 
 def start_invitation(
-    *, user: User, by: User, community: str, now: datetime, public_url: str, channel: str | None = None
+    *, user: User, by: User | None, community: str | None, now: datetime, public_url: str, channel: str | None = None
 ) -> tuple[PasswordReset, str]:
     """Send a new member a single-use link, valid 7 days, to choose their password (SMS or mail); return it and the channel.
 
@@ -171,6 +179,47 @@ def start_invitation(
     payload = {"body": sms, "link": link} if channel == "sms" else {"subject": subject, "body": mail, "link": link}
     _send(user=user, channel=channel, kind=INVITATION_KIND, key=invitation_key(invitation.id), now=now, payload=payload)
     return invitation, channel
+
+
+def create_invited(
+    *,
+    login: str,
+    password: str | None,
+    invite: str | None,
+    name: str,
+    role: str,
+    email: str | None,
+    phone: str | None,
+    now: datetime,
+    ph: PasswordHasher,
+    public_url: str,
+) -> str | None:
+    """Create an account of the platform (no community) with its password or an invitation to choose one; commit.
+
+    Return where the invitation goes (the mobile number or the address), None with a password. ValueError, in
+    French, when the login is taken or a contact is missing or invalid.
+    """
+    if db.session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise ValueError(f"L'identifiant {login} existe déjà.")
+    if phone is not None:
+        try:
+            phone = normalize_phone(phone)
+        except ValueError:
+            raise ValueError("Numéro de téléphone invalide.") from None
+    if email is not None:
+        try:
+            ma.validate.Email()(email)
+        except ma.ValidationError:
+            raise ValueError("Adresse email invalide.") from None
+    if invite == "sms" and (phone is None or not is_mobile(phone)):
+        raise ValueError("Un numéro de portable (--phone) est nécessaire pour inviter par SMS.")
+    if invite == "mail" and email is None:
+        raise ValueError("Une adresse email (--email) est nécessaire pour inviter par mail.")
+    user = create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
+    if invite is not None:
+        start_invitation(user=user, by=None, community=None, now=now, public_url=public_url, channel=invite)
+    db.session.commit()
+    return None if invite is None else phone if invite == "sms" else email
 
 
 def invitation_key(invitation_id: int) -> str:

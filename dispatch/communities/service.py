@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
+from flask import current_app
 from sqlalchemy import select, update
 
 from dispatch.auth import accounts
@@ -284,8 +286,17 @@ def member_of(*, community: Community, user_id: int) -> User | None:
     )
 
 
+# What other domains do once a deactivation is committed (the requests held for a treating GP go to their
+# community): registered by create_app under this key, as callables taking `user_id` and `now`.
+AFTER_DEACTIVATION = "dispatch.after_deactivation"
+AfterDeactivation = Callable[..., object]
+
+
 def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
-    """Deactivate a member's account: no sign-in, no new offers, every token and unused link revoked; commit."""
+    """Deactivate a member's account: no sign-in, no new offers, every token and unused link revoked; commit.
+
+    Then the registered after-deactivation hooks run (each commits its own work).
+    """
     user = member_of(community=community, user_id=user_id)
     if user is None:
         raise LookupError(user_id)
@@ -293,6 +304,9 @@ def deactivate_member(*, community: Community, user_id: int, now: datetime) -> U
     db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=now))
     accounts.cancel_links(user_id=user.id, now=now)  # a reactivated account gets a fresh link, never an old one
     db.session.commit()
+    hooks: tuple[AfterDeactivation, ...] = current_app.extensions.get(AFTER_DEACTIVATION, ())
+    for hook in hooks:
+        hook(user_id=user.id, now=now)
     return user
 
 

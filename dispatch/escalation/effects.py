@@ -28,6 +28,7 @@ from dispatch.escalation.machine import (
     TellOperator,
     TellOutsideTreating,
     Withdraw,
+    WithdrawFrom,
     current_deadline,
     iso,
 )
@@ -89,6 +90,10 @@ def _offer_to(request: Request, effect: Any, now: datetime, batch: Batch | None)
 
 def _withdraw_effect(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
     _withdraw(request, now=now, reason=effect.reason, keep=effect.except_physician)
+
+
+def _withdraw_from(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
+    _withdraw(request, now=now, reason=effect.reason, only=effect.physician_id)
 
 
 def _answer_offer(request: Request, effect: Any, now: datetime, batch: Batch | None) -> None:
@@ -228,6 +233,7 @@ CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = 
     StoreSynthesis: _store_synthesis,
     ReOffer: _reoffer,
     SmsPatientReleased: _sms_patient_released,
+    WithdrawFrom: _withdraw_from,
 }
 
 
@@ -327,11 +333,12 @@ def _announce(request: Request, physician_ids: list[int], *, phase: str) -> list
     ]
 
 
-def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None) -> None:
-    """Withdraw every pending offer but `keep`'s and clear those phones, in two statements."""
+def _withdraw(request: Request, *, now: datetime, reason: str, keep: int | None = None, only: int | None = None) -> None:
+    """Withdraw every pending offer but `keep`'s (or `only`'s alone) and clear those phones, in two statements."""
+    whose = Offer.physician_id == only if only is not None else Offer.physician_id != (keep or 0)
     withdrawn = db.session.scalars(
         update(Offer)
-        .where(Offer.request_id == request.id, Offer.status == "notified", Offer.physician_id != (keep or 0))
+        .where(Offer.request_id == request.id, Offer.status == "notified", whose)
         .values(status="withdrawn", responded_at=now)
         .returning(Offer.physician_id)
         .execution_options(synchronize_session="fetch")

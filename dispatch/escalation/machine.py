@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 OPEN_STATES = ("exclusive", "community")
@@ -34,6 +34,14 @@ class Withdraw:
 
     reason: str  # accepted, expired, cancelled
     except_physician: int | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawFrom:
+    """Withdraw one physician's pending offer and clear it from their phones (they can no longer take it)."""
+
+    physician_id: int
+    reason: str  # unavailable: the account was deactivated
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ Effect = (
     | StoreSynthesis
     | ReOffer
     | SmsPatientReleased
+    | WithdrawFrom
 )
 EFFECT_TYPES: tuple[type, ...] = (
     OfferTo,
@@ -106,6 +115,7 @@ EFFECT_TYPES: tuple[type, ...] = (
     StoreSynthesis,
     ReOffer,
     SmsPatientReleased,
+    WithdrawFrom,
 )
 RELEASE_GRACE = timedelta(minutes=15)  # a handed-back request is offered again for at least this long
 
@@ -145,6 +155,7 @@ class Snapshot:
     appointment_at: datetime | None = None
     releases: int = 0  # how many times the request was handed back (names the messages of each round)
     called_back: bool = False  # the operator recorded the call-back of the patient
+    birth_date_known: bool = False  # the patient's birth date is on the request (the synthesis's CDA requires it)
 
     @property
     def treating_registered(self) -> bool:
@@ -207,6 +218,7 @@ class Refusal(str, enum.Enum):
     TOO_LATE = "too_late"
     STILL_OPEN = "still_open"
     NOT_EXPIRED = "not_expired"
+    BIRTH_DATE_REQUIRED = "birth_date_required"  # a synthesis goes over MSSanté: the national CDA wants the birth date
 
 
 def current_deadline(state: str, exclusive_until: datetime | None, expires_at: datetime) -> datetime | None:
@@ -306,6 +318,24 @@ def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str 
     return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (refused,), (answer,))
 
 
+def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | None:
+    """Decide what the treating GP's leaving (account deactivated) does: a request held for them goes to the community.
+
+    Only a request in its exclusive phase, not yet expired, moves (None otherwise): as when the treating GP refuses,
+    everyone eligible gets it at once, and the treating GP's own offer is withdrawn from their phones.
+    """
+    if snapshot.state != "exclusive" or snapshot.treating_physician_id is None or now >= snapshot.expires_at:
+        return None
+    return Decision(
+        "community",
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec("community_opened", {"after": "treating_unavailable"}),),
+        (WithdrawFrom(snapshot.treating_physician_id, "unavailable"), OfferTo("community")),
+        _opening_community(snapshot, now),
+    )
+
+
 def accept(
     snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime, place: str | None
 ) -> Decision | Refusal:
@@ -359,10 +389,36 @@ def cancel(snapshot: Snapshot, *, now: datetime, reason: str) -> Decision | Refu
     )
 
 
+def synthesis_status(snapshot: Snapshot, *, physician_id: int) -> str:
+    """Return what becomes of a synthesis `physician_id` writes: pending (sent), not_needed or not_sendable."""
+    if snapshot.treating_physician_id == physician_id:
+        return "not_needed"  # the treating GP saw the patient themselves
+    return "not_sendable" if snapshot.treating_address is None else "pending"
+
+
+def birth_date_needed(snapshot: Snapshot, *, physician_id: int) -> bool:
+    """Say whether seeing the patient needs their birth date first: a synthesis to send and none known.
+
+    The synthesis goes to the treating GP as a CDA that the ANS kit (CI-SIS header) rejects without
+    `patient/birthTime/@value`; the GP's software may reject it too. The physician has the carte Vitale in hand.
+    """
+    return not snapshot.birth_date_known and synthesis_status(snapshot, physician_id=physician_id) == "pending"
+
+
 def record_outcome(
-    snapshot: Snapshot, *, physician_id: int, outcome: str, synthesis: str | None, now: datetime
+    snapshot: Snapshot,
+    *,
+    physician_id: int,
+    outcome: str,
+    synthesis: str | None,
+    now: datetime,
+    birth_date: date | None = None,
 ) -> Decision | Refusal:
-    """Decide whether the accepting physician may record the outcome now; a seen patient's synthesis is kept."""
+    """Decide whether the accepting physician may record the outcome now; a seen patient's synthesis is kept.
+
+    `birth_date` completes a request opened without one (ignored when the request has one): it is required when
+    the synthesis will be sent to the treating GP.
+    """
     if snapshot.state in OUTCOMES:
         return Refusal.ALREADY_RECORDED
     if snapshot.state != "accepted":
@@ -371,16 +427,19 @@ def record_outcome(
         return Refusal.NOT_ELIGIBLE
     if snapshot.appointment_at is not None and now < snapshot.appointment_at:
         return Refusal.TOO_EARLY  # whether the patient came is known from the appointment on, not before
-    events = [EventSpec(outcome, {"physician_id": physician_id})]
-    effects: tuple[Effect, ...] = ()
+    completes = birth_date is not None and not snapshot.birth_date_known
+    if outcome == "seen" and birth_date is None and birth_date_needed(snapshot, physician_id=physician_id):
+        return Refusal.BIRTH_DATE_REQUIRED
+    events: list[EventSpec] = []
     values: dict[str, Any] = {"outcome": outcome, "outcome_at": now}
+    if completes:
+        # The date itself stays on the request: an event's data is shown to coordinators, who never see identities.
+        events.append(EventSpec("patient_birth_date_completed"))
+        values["patient_birth_date"] = birth_date
+    events.append(EventSpec(outcome, {"physician_id": physician_id}))
+    effects: tuple[Effect, ...] = ()
     if outcome == "seen":
-        if snapshot.treating_physician_id == physician_id:
-            status = "not_needed"  # the treating GP saw the patient themselves
-        elif snapshot.treating_address is None:
-            status = "not_sendable"
-        else:
-            status = "pending"
+        status = synthesis_status(snapshot, physician_id=physician_id)
         effects = (StoreSynthesis(physician_id, synthesis or "", status, snapshot.treating_address),)
         events.append(EventSpec("synthesis_written", {"status": status}))
         values["synthesis_status"] = status  # the report's copy

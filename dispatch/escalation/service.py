@@ -7,7 +7,7 @@ read fails with StaleDataError; the use case then reads again and asks the machi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -34,6 +34,7 @@ __all__ = [
     "refuse",
     "relaunch",
     "release",
+    "treating_gone",
 ]
 
 RETRIES = 3  # a decision taken on a stale read is taken again, at most this many times
@@ -87,6 +88,7 @@ def snapshot(
         appointment_at=getattr(request, "appointment_at", None),
         releases=getattr(request, "releases", 0) or 0,
         called_back=getattr(request, "callback_result", None) is not None,
+        birth_date_known=getattr(request, "patient_birth_date", None) is not None,
     )
 
 
@@ -263,16 +265,62 @@ def cancel(*, request: Request, reason: str, now: datetime, actor: Actor) -> Req
 
 
 def record_outcome(
-    *, request: Request, physician: Physician, outcome: str, synthesis: str | None, now: datetime, actor: Actor
+    *,
+    request: Request,
+    physician: Physician,
+    outcome: str,
+    synthesis: str | None,
+    now: datetime,
+    actor: Actor,
+    birth_date: date | None = None,
 ) -> Request:
-    """Record that the patient was seen (with a synthesis for the treating GP) or did not come."""
+    """Record that the patient was seen (with a synthesis for the treating GP) or did not come.
+
+    `birth_date` completes a request opened without the patient's (Rejected `birth_date_required` when a synthesis
+    is to be sent and it is still unknown).
+    """
     return _decide_and_write(
         request,
-        lambda shot: machine.record_outcome(shot, physician_id=physician.id, outcome=outcome, synthesis=synthesis, now=now),
+        lambda shot: machine.record_outcome(
+            shot, physician_id=physician.id, outcome=outcome, synthesis=synthesis, now=now, birth_date=birth_date
+        ),
         now=now,
         actor=actor,
         with_treating_address=outcome == "seen",
     )
+
+
+def birth_date_needed(*, request: Request, physician: Physician) -> bool:
+    """Say whether seeing this patient needs their birth date first (a synthesis to send, none known): pages ask for it."""
+    return machine.birth_date_needed(snapshot(request, with_treating_address=True), physician_id=physician.id)
+
+
+# The requests held for a treating GP alone: what a deactivation of their account must release at once.
+_HELD_FOR = select(Request.id).where(Request.state == "exclusive", Request.treating_physician_id == bindparam("physician_id"))
+
+
+def treating_gone(*, user_id: int, now: datetime) -> int:
+    """Open to the whole community every request held in its exclusive phase for this physician, who left; return how many.
+
+    Called once their deactivation is committed (communities' after-deactivation hook); each request in a transaction
+    of its own, decided again on a stale read (an acceptance committed meanwhile leaves it alone).
+    """
+    physician = db.session.scalar(select(Physician).where(Physician.user_id == user_id))
+    if physician is None:
+        return 0
+    moved = 0
+    for request_id in db.session.scalars(_HELD_FOR, {"physician_id": physician.id}).all():
+        request = db.session.get(Request, request_id)
+        if request is None or request.state != "exclusive":
+            continue
+        try:
+            _decide_and_write(
+                request, lambda shot: machine.treating_unavailable(shot, now=now) or machine.Refusal.CLOSED, now=now, actor=SYSTEM
+            )
+        except Rejected:
+            continue  # accepted, cancelled or expired meanwhile: nothing held any more
+        moved += 1
+    return moved
 
 
 def release(*, request: Request, physician: Physician, reason: str, now: datetime, actor: Actor) -> Request:

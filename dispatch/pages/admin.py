@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, url_for
 from dispatch.communities import service as communities
 from dispatch.communities.schemas import CommunityIn
 from dispatch.pages import bp
-from dispatch.pages.common import nested_form, user_communities, validate
+from dispatch.pages.common import LABELS, nested_form, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.policy import Action
 from dispatch.web import now
@@ -18,7 +18,11 @@ from dispatch.web import now
 def _page(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     user = signed_in()
     return render_template(
-        "pages/communities.html", communities=user_communities(user), values=values or {}, errors=errors or {}
+        "pages/communities.html",
+        communities=user_communities(user),
+        labels=LABELS,
+        values=values or {},
+        errors=errors or {},
     ), status
 
 

@@ -34,6 +34,7 @@ LABELS = {
     "reasons": REASON_LABELS,
     "callbacks": history.CALLBACK_LABELS,
     "outcomes": texts.OUTCOME_LABELS,
+    "regions": texts.REGION_LABELS,
 }
 
 

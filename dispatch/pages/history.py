@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "mssante_found": "Adresse MSSanté trouvée dans l'Annuaire Santé",
     "mssante_not_found": "Aucune adresse MSSanté dans l'Annuaire Santé",
     "mssante_lookup_failed": "Annuaire Santé injoignable",
+    "patient_birth_date_completed": "Date de naissance du patient complétée par le médecin",
 }
 
 # What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").
@@ -139,6 +140,8 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
     elif type_ == "community_opened":
         if data.get("after") == "treating_refused":
             said.append("Le médecin traitant a refusé" + NB + ": tous les médecins la reçoivent.")
+        elif data.get("after") == "treating_unavailable":
+            said.append("Le compte du médecin traitant a été désactivé" + NB + ": tous les médecins la reçoivent.")
         else:
             said.append("L'heure réservée au médecin traitant est passée" + NB + ": tous les médecins la reçoivent.")
     elif type_ == "accepted":
@@ -170,6 +173,8 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
             said.append("Le médecin traitant est informé de la prise en charge.")
     elif type_ == "mssante_not_found":
         said.append(f"Sans adresse, la synthèse ne pourra pas lui être envoyée{NB}: saisissez-la si vous la connaissez.")
+    elif type_ == "patient_birth_date_completed":
+        said.append("Elle manquait à la demande" + NB + ": le document envoyé au médecin traitant l'exige.")
     elif type_ == "mssante_lookup_failed":
         said.append("L'adresse sera recherchée de nouveau quand la synthèse sera rédigée.")
     elif type_ == "treating_address_changed" and data.get("before"):

@@ -1,11 +1,12 @@
 """What keeps the pages live: the rows they show, and small JSON answers polled every second.
 
 Short polling rather than server-sent events: a physician's page asks `/m/etat` (the list) or `/m/requests/<id>/etat`
-(an offer), the operator's console `/console/etat` (today's list and its expiry banner), once a second while it is
-visible; the console fetches the list itself (`/console/live`, each full view recorded) only when the digest moved.
-Each answer is one session lookup and one indexed read, a few hundred bytes, never a patient's identity and never a
-line in the access trail; a held-open stream would instead keep a web worker per page (gunicorn's sync workers) for
-as long as the page stays open.
+(an offer), the operator's console `/console/etat` (today's list and its expiry banner) and a request's page in the
+console `/console/demandes/<id>/etat` (that request: state, call-back, acceptance, outcome, history), once a second
+while it is visible; the console fetches the list itself (`/console/live`, each full view recorded) only when the
+digest moved. Each answer is one session lookup and one or two indexed reads, a few hundred bytes, never a patient's
+identity and never a line in the access trail; a held-open stream would instead keep a web worker per page
+(gunicorn's sync workers) for as long as the page stays open.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import jsonify
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from dispatch import policy
 from dispatch.db import db
 from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import Offer, Request
+from dispatch.escalation.models import Event, Offer, Request
 from dispatch.pages import bp
 from dispatch.pages.common import STATE_LABELS, iso, pick_community
 from dispatch.pages.guard import role_page, signed_in
@@ -134,3 +135,36 @@ def console_state() -> Any:
     at = now()
     rows = db.session.execute(today_query(community, at).with_only_columns(*SIGNED_COLUMNS)).all()
     return jsonify({"now": iso(at), "signature": console_signature(rows), "count": len(rows)})
+
+
+# What another desk changes on a request's page; the last event's id stands for everything its history shows.
+REQUEST_SIGNED = (
+    "state",
+    "exclusive_until",
+    "expires_at",
+    "accepted_by_id",
+    "appointment_at",
+    "callback_result",
+    "outcome",
+    "synthesis_status",
+)
+
+
+def request_signature(req: Request) -> str:
+    """Return a short digest of one request as its page shows it (no identity: states, instants, ids)."""
+    last_event = db.session.scalar(select(func.max(Event.id)).where(Event.request_id == req.id))
+    parts = [str(getattr(req, name)) for name in REQUEST_SIGNED] + [str(last_event)]
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
+
+
+@bp.route("/console/demandes/<int:request_id>/etat")
+@role_page(Action.LIST)
+def console_request_state(request_id: int) -> Any:
+    """Answer the digest of a request's page, for it to reload when another desk or a physician changed the request.
+
+    The state, the call-back, the acceptance, the outcome, the synthesis and the history: the page follows within 2 s.
+    No identity, nothing recorded.
+    """
+    req = load_request(request_id)
+    disclosure.require(signed_in(), Action.EVENTS, req)  # the page's own audience
+    return jsonify({"now": iso(now()), "id": req.id, "state": req.state, "signature": request_signature(req)})

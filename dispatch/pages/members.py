@@ -199,6 +199,14 @@ def _open_acceptances(member: dict[str, Any]) -> int:
     return db.session.scalar(query) or 0
 
 
+def _held_for(member: dict[str, Any]) -> int:
+    """Count the requests held for a physician alone as treating GP (they go to the community when deactivated)."""
+    if member["physician"] is None:
+        return 0
+    query = select(func.count()).where(Request.treating_physician_id == member["physician"]["id"], Request.state == "exclusive")
+    return db.session.scalar(query) or 0
+
+
 @bp.route("/pilotage/membres/<int:user_id>/desactiver", methods=["GET", "POST"])
 @role_page(Action.MANAGE_COMMUNITY)
 def member_deactivate(user_id: int) -> Any:
@@ -214,7 +222,11 @@ def member_deactivate(user_id: int) -> Any:
         return _back(community)
     if request.method == "GET" or request.form.get("confirm") != "oui":
         return render_template(
-            "pages/member_deactivate.html", community=community, member=member, accepted=_open_acceptances(member)
+            "pages/member_deactivate.html",
+            community=community,
+            member=member,
+            accepted=_open_acceptances(member),
+            held=_held_for(member),
         )
     communities.deactivate_member(community=community, user_id=user_id, now=now())
     flash(f"Le compte de {member['name']} est désactivé. Son historique est conservé.", "ok")

@@ -23,7 +23,7 @@ from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
 from dispatch.requests import disclosure
 from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, birth_date_errors
 from dispatch.web import client_label, now
 
 PAST_GRACE = timedelta(minutes=5)  # "15:00" typed at 15:03 means "now", not a time already gone
@@ -111,6 +111,7 @@ def _request_page(
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     mine = req.accepted_by_id == physician.id
+    ask_birth = mine and req.state == "accepted" and service.birth_date_needed(request=req, physician=physician)
     return render_template(
         "pages/offer.html",
         req=shown,
@@ -129,6 +130,7 @@ def _request_page(
         outcome_open=req.appointment_at is not None and at >= req.appointment_at,
         phone=None if shown["anonymised"] else phone_link(shown["patient"].get("phone")),
         resumed=request.args.get(RESUME) == "1",
+        ask_birth=ask_birth,
     ), status
 
 
@@ -192,12 +194,15 @@ def refuse(request_id: int) -> Any:
 @bp.route("/m/requests/<int:request_id>/issue", methods=["POST"])
 @role_page(Action.ACCEPT)
 def outcome(request_id: int) -> Any:
-    """Record whether the patient came, with the synthesis for their treating GP."""
+    """Record whether the patient came, with the synthesis for their treating GP (and the birth date it needs)."""
     physician, req = visible(request_id)
-    data = {k: request.form[k] for k in ("outcome", "synthesis") if request.form.get(k, "").strip()}
+    data = {k: request.form[k].strip() for k in ("outcome", "synthesis", "patient_birth_date") if request.form.get(k, "").strip()}
     args, errors = validate(OutcomeIn(), data)
     disclosure.require(physician.user, Action.OUTCOME, req)
-    if args is None:
+    at = now()
+    if args is not None:
+        errors = birth_date_errors(args.get("patient_birth_date"), today=texts.local(at, req.community.timezone).date())
+    if args is None or errors:
         return _request_page(request_id, errors=errors, form=data, status=422)
     try:
         service.record_outcome(
@@ -205,16 +210,20 @@ def outcome(request_id: int) -> Any:
             physician=physician,
             outcome=args["outcome"],
             synthesis=args.get("synthesis"),
-            now=now(),
+            now=at,
             actor=actor(physician.user),
+            birth_date=args.get("patient_birth_date"),
         )
     except service.Rejected as exc:
         if exc.code == "too_early":
-            opens = appointment_label(req.appointment_at, req.community.timezone, now())
+            opens = appointment_label(req.appointment_at, req.community.timezone, at)
             return _request_page(
                 request_id, errors={"outcome": [f"L'issue s'enregistre à partir du rendez-vous ({opens})."]}, form=data, status=409
             )
-        flash(rejected(exc).detail or "", "error")
+        problem = rejected(exc)
+        if problem.errors:  # a field to fill in (the birth date): the form again, with what was typed
+            return _request_page(request_id, errors=problem.errors, form=data, status=problem.code or 422)
+        flash(problem.detail or "", "error")
     else:
         flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")
     return redirect(url_for("pages.offer", request_id=request_id))

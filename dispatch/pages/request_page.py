@@ -20,6 +20,7 @@ from dispatch.escalation.models import Event, Request
 from dispatch.pages import bp, history
 from dispatch.pages.common import LABELS, iso, local_time, phone_link, validate
 from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.live import request_signature
 from dispatch.pages.operator import row
 from dispatch.policy import Action
 from dispatch.requests import disclosure
@@ -68,6 +69,7 @@ def _request_page(
         timeline=timeline,
         labels=LABELS,
         now=iso(at),
+        signature=request_signature(req),
         errors=errors or {},
         form=form or {},
         can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),

@@ -25,6 +25,18 @@ _REFUSALS = {
     "still_open": (409, "La demande est encore ouverte."),
     "not_expired": (409, "Seule une demande expirée sans médecin se rappelle."),
     "too_late": (409, "L'heure du rendez-vous est passée : vous ne pouvez plus vous désister, indiquez l'issue."),
+    "birth_date_required": (
+        422,
+        "La date de naissance du patient est obligatoire\u00a0: la synthèse part au médecin traitant par messagerie "
+        "sécurisée, et le document national (CDA) l'exige. Lisez-la sur sa carte Vitale.",
+    ),
+}
+# Refusals that name a field of the body: the problem's `errors` point at it, as for a validation error.
+_FIELDS = {
+    "birth_date_required": (
+        "patient_birth_date",
+        "Indiquez la date de naissance du patient (pour le document envoyé au médecin traitant).",
+    ),
 }
 
 
@@ -44,4 +56,5 @@ def actor(user: User) -> Actor:
 def rejected(exc: Rejected) -> Problem:
     """Translate a machine refusal into its HTTP problem."""
     status, detail = _REFUSALS.get(exc.code, (409, "Conflit."))
-    return Problem(status, exc.code, detail)
+    field = _FIELDS.get(exc.code)
+    return Problem(status, exc.code, detail, errors={field[0]: [field[1]]} if field else None)

@@ -242,14 +242,34 @@ class ReleaseIn(Schema):
     reason = text(500, required=True, multiline=True)
 
 
+BIRTH_MIN = date(1900, 1, 1)
+
+
 class OutcomeIn(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
     synthesis = text(10000, multiline=True)
+    patient_birth_date = fields.Date(
+        validate=validate.Range(min=BIRTH_MIN, error="Date de naissance invalide\u00a0: le 1er janvier 1900 au plus tôt."),
+        metadata={
+            "description": "Date de naissance du patient (AAAA-MM-JJ), lue sur sa carte Vitale, quand la demande a été "
+            "ouverte sans elle : elle est alors enregistrée sur la demande (événement patient_birth_date_completed, "
+            "sans la date). Obligatoire quand le patient a été vu et que la synthèse part au médecin traitant par "
+            "MSSanté (le document CDA national l'exige) : sinon 422 `birth_date_required`. Ignorée quand la demande "
+            "a déjà une date de naissance. Ni avant 1900, ni dans le futur (422 `invalid`)."
+        },
+    )
 
     @ma.validates_schema
     def synthesis_when_seen(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("outcome") == "seen" and not data.get("synthesis"):
             raise ma.ValidationError({"synthesis": ["La synthèse est obligatoire quand le patient a été vu."]})
+
+
+def birth_date_errors(value: date | None, *, today: date) -> dict[str, list[str]]:
+    """Return the errors of a birth date given with an outcome that a schema cannot see: a date still to come."""
+    if value is not None and value > today:
+        return {"patient_birth_date": ["Date de naissance invalide\u00a0: elle est dans le futur."]}
+    return {}
 
 
 class AccessUserOut(Schema):

@@ -170,6 +170,42 @@
     });
   }
 
+  // A request's page in the console follows its request within 2 s (another desk's call-back, a physician's answer,
+  // the expiry, the outcome): a digest polled every second (no identity, nothing recorded), the page reloaded when it
+  // moved; unless the operator is typing in one of its forms: then a banner offers to reload, and nothing typed is lost.
+  function liveRequest(box) {
+    var signature = box.getAttribute("data-signature"), leaving = false;
+    var banner = document.getElementById("changed-banner"), reload = document.getElementById("changed-reload");
+    document.addEventListener("submit", function () { leaving = true; }); // the page is going anyway
+    function changed(field) {
+      if (field.type === "hidden" || field.type === "submit" || field.type === "button") { return false; }
+      if (field.type === "radio" || field.type === "checkbox") { return field.checked !== field.defaultChecked; }
+      if (field.tagName === "SELECT") {
+        return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+      }
+      return field.value !== field.defaultValue;
+    }
+    function typing() {
+      if (box.querySelector("form .invalid")) { return true; } // a form given back with its mistakes
+      var active = document.activeElement;
+      if (active && active.form && box.contains(active) && (active.tagName === "TEXTAREA" || (active.tagName === "INPUT" && !/^(radio|checkbox|hidden|submit|button)$/.test(active.type)))) {
+        return true;
+      }
+      return Array.prototype.some.call(box.querySelectorAll("form"), function (form) {
+        return Array.prototype.some.call(form.elements, changed);
+      });
+    }
+    poller(box.getAttribute("data-url"), function (data) {
+      if (leaving || data.signature === signature) { return true; }
+      if (typing()) {
+        if (banner.hidden) { banner.hidden = false; box.setAttribute("data-changed", "1"); }
+        return true;
+      }
+      window.location.replace(reload.href); // a GET of the page, even when it was the answer to a form
+      return false;
+    });
+  }
+
   // Finding the treating GP among the community's physicians: an ARIA combobox, usable with the keyboard alone.
   function search(input) {
     var list = document.getElementById("treating-results"), chosen = document.getElementById("treating-chosen");
@@ -580,6 +616,8 @@
     if (withNow) { setServerNow(withNow.getAttribute("data-now")); }
     var table = document.getElementById("live");
     if (table) { live(table); }
+    var requestBox = document.getElementById("request-live");
+    if (requestBox) { liveRequest(requestBox); }
     var input = document.getElementById("treating-search");
     if (input) { search(input); }
     var panel = document.getElementById("returning");

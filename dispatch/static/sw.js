@@ -164,6 +164,7 @@ const WITHDRAWN_BODY = {
   accepted: "Un confrère a accepté cette demande.",
   cancelled: "La demande a été annulée.",
   expired: "Le délai de réponse est passé.",
+  unavailable: "Votre compte n’est plus actif\u00a0: la demande est proposée aux autres médecins.",
 };
 
 /** Tell every open page of the app that a request's offers changed, so it can refresh. */

@@ -83,7 +83,8 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
     element(patient, "administrativeGenderCode", code=code, displayName=label, codeSystem="2.16.840.1.113883.5.1")
     if doc.patient_birth_date:
         element(patient, "birthTime", value=doc.patient_birth_date.strftime("%Y%m%d"))
-    else:  # the one rule an unknown birth date breaks (CI-SIS wants @value): not invented
+    else:  # the one rule an unknown birth date breaks (CI-SIS wants @value): not invented; a synthesis sent over
+        # MSSanté never lacks it (the physician completes the request with the outcome), a PDF read here may
         element(patient, "birthTime", nullFlavor="UNK")
     author = element(root, "author")
     element(author, "time", value=f"{utc_stamp(doc.written_at)}+0000")

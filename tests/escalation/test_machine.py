@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -24,6 +24,7 @@ from dispatch.escalation.machine import (
     TellOperator,
     TellOutsideTreating,
     Withdraw,
+    WithdrawFrom,
 )
 from tests.conftest import T0
 
@@ -275,7 +276,15 @@ def test_record_outcome(state: str, physician: int, outcome: str, expected: obje
     ],
 )
 def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int | None, address: str | None, status: str) -> None:
-    snapshot = Snapshot("accepted", None, at(7200), accepted_by_id=GP, treating_physician_id=treating, treating_address=address)
+    snapshot = Snapshot(
+        "accepted",
+        None,
+        at(7200),
+        accepted_by_id=GP,
+        treating_physician_id=treating,
+        treating_address=address,
+        birth_date_known=True,
+    )
     decision = machine.record_outcome(snapshot, physician_id=GP, outcome="seen", synthesis="Otite", now=at(9000))
     assert isinstance(decision, Decision)
     assert decision.effects == (StoreSynthesis(GP, "Otite", status, address),)
@@ -283,6 +292,69 @@ def test_a_seen_patient_keeps_a_synthesis_for_whoever_must_get_it(treating: int 
     assert [event.type for event in decision.events] == ["seen", "synthesis_written"]
     no_show = machine.record_outcome(snapshot, physician_id=GP, outcome="no_show", synthesis=None, now=at(9000))
     assert isinstance(no_show, Decision) and no_show.effects == ()
+
+
+BORN = date(1988, 4, 2)
+
+
+@pytest.mark.parametrize(
+    "treating, address, known, outcome, birth, expected",
+    [
+        # A synthesis goes over MSSanté: the CDA needs the birth date, given now or known already.
+        (OTHER, "dr.other@medecin.mssante.fr", False, "seen", None, Refusal.BIRTH_DATE_REQUIRED),
+        (None, "dr.outside@medecin.mssante.fr", False, "seen", None, Refusal.BIRTH_DATE_REQUIRED),
+        (OTHER, "dr.other@medecin.mssante.fr", False, "seen", BORN, ["patient_birth_date_completed", "seen", "synthesis_written"]),
+        (OTHER, "dr.other@medecin.mssante.fr", True, "seen", None, ["seen", "synthesis_written"]),
+        (OTHER, "dr.other@medecin.mssante.fr", True, "seen", BORN, ["seen", "synthesis_written"]),  # known: ignored
+        # Nothing sent, nothing required; a date given still completes the request.
+        (None, None, False, "seen", None, ["seen", "synthesis_written"]),
+        (GP, "dr.gp@medecin.mssante.fr", False, "seen", None, ["seen", "synthesis_written"]),
+        (OTHER, "dr.other@medecin.mssante.fr", False, "no_show", None, ["no_show"]),
+        (None, None, False, "seen", BORN, ["patient_birth_date_completed", "seen", "synthesis_written"]),
+    ],
+)
+def test_a_synthesis_sent_to_the_treating_gp_needs_the_birth_date(
+    treating: int | None, address: str | None, known: bool, outcome: str, birth: date | None, expected: object
+) -> None:
+    snapshot = Snapshot(
+        "accepted", None, at(7200), accepted_by_id=GP, treating_physician_id=treating, treating_address=address,
+        birth_date_known=known,
+    )  # fmt: skip
+    decision = machine.record_outcome(snapshot, physician_id=GP, outcome=outcome, synthesis="Otite", now=at(9000), birth_date=birth)
+    # What the page asks for: a synthesis to send (an address, not the treating GP's own patient) and no date yet.
+    assert machine.birth_date_needed(snapshot, physician_id=GP) is (not known and address is not None and treating != GP)
+    if not isinstance(decision, Decision):
+        assert decision == expected
+        return
+    assert [event.type for event in decision.events] == expected
+    completed = "patient_birth_date_completed" in expected
+    assert decision.values.get("patient_birth_date") == (birth if completed else None)
+    # The event says that the date was completed, never the date: coordinators read events' data.
+    assert all(event.data == {} for event in decision.events if event.type == "patient_birth_date_completed")
+
+
+@pytest.mark.parametrize(
+    "snapshot, seconds, expected",
+    [
+        (exclusive(), 0, "community"),  # deactivated as the request opened
+        (exclusive(), 3599, "community"),  # a second before the hour ends: at once, not at its end
+        (exclusive(), 3600, "community"),  # the hour ended, the tick has not run yet
+        (exclusive(), 7199, "community"),
+        (exclusive(), 7200, None),  # expired: the tick closes it, nobody is offered it again
+        (community(), 4000, None),  # already everyone's
+        (Snapshot("accepted", at(3600), at(7200), treating_physician_id=GP, accepted_by_id=GP), 4000, None),
+        (Snapshot("exclusive", at(3600), at(7200)), 10, None),  # nobody held it (not a real case: no treating GP)
+        (Snapshot("cancelled", at(3600), at(7200), treating_physician_id=GP), 10, None),
+    ],
+)
+def test_a_deactivated_treating_gp_holds_no_request(snapshot: Snapshot, seconds: int, expected: str | None) -> None:
+    decision = machine.treating_unavailable(snapshot, now=at(seconds))
+    assert (decision.state if decision else None) == expected
+    if decision is not None:
+        assert decision.effects == (WithdrawFrom(GP, "unavailable"), OfferTo("community"))
+        assert decision.events == (EventSpec("community_opened", {"after": "treating_unavailable"}),)
+        assert decision.expires_at == at(7200) and decision.next_deadline == at(7200)
+        assert decision.values == {"community_at": at(seconds)}
 
 
 @pytest.mark.parametrize(

@@ -248,3 +248,70 @@ def test_console_and_request_page_fit_a_390_pixel_phone(make: Any, clock: Any, s
     width = phone.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, width
     snap(phone, tmp_path / "request-390.png")
+
+
+def test_a_request_page_follows_the_other_desk_within_2_s_and_keeps_what_is_typed(
+    make: Any, clock: Any, server: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    def reloaded(driver: Any) -> bool:
+        return bool(driver.execute_script("return window.snpMark === undefined"))
+
+    w = shift(make)
+    expired = expire(make, clock, w)
+    nadia, yves = browser("nadia", 1366, 900), browser("yves", 1366, 900)
+    for desk, who in ((nadia, w["nadia"]), (yves, w["yves"])):
+        sign_in(desk, server, who.login, f"/console/demandes/{expired['id']}")
+        assert desk.find_element(By.ID, "callback-form").is_displayed()
+    nadia.execute_script("window.snpMark = 1")  # gone once the page reloads
+
+    # Yves records the call-back on his page: Nadia's page, untouched, shows it within 2 s.
+    form = yves.find_element(By.ID, "callback-form")
+    form.find_element(By.CSS_SELECTOR, "input[value=reoriented_sas]").click()
+    clicked = time.monotonic()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(nadia, lambda d: reloaded(d) and d.find_elements(By.ID, "callback-result"), timeout=LIVE_WITHIN_S + 1)
+    elapsed = time.monotonic() - clicked  # from Yves's click: his POST included
+    print(f"call-back shown on the other desk's request page {elapsed:.2f} s after the click")  # noqa: T201
+    assert elapsed <= LIVE_WITHIN_S
+    result = nadia.find_element(By.ID, "callback-result").text
+    assert "Réorienté vers le SAS" in result and "Yves Opérateur" in result
+    assert not nadia.find_elements(By.ID, "callback-form") and not nadia.find_element(By.ID, "changed-banner").is_displayed()
+    snap(nadia, tmp_path / "1-callback-followed.png")
+
+    # An open request: Nadia types a cancel reason, Yves only reads; the treating GP accepts.
+    opened = make.open(w["nadia"], w["community"], treating=w["gp"])
+    for desk in (nadia, yves):
+        desk.get(f"{server}/console/demandes/{opened['id']}")
+        desk.execute_script("window.snpMark = 1")
+    nadia.find_element(By.ID, "f-reason").send_keys("Le patient a trouvé un rendez-vous")
+    nadia.find_element(By.TAG_NAME, "h1").click()  # the focus leaves the field: what is typed still counts
+    accepted_at = time.monotonic()
+    assert make.accept(w["gp"], opened["id"], minutes=45).status_code == 200
+    wait_for(yves, lambda d: reloaded(d) and "Acceptée" in d.find_element(By.CSS_SELECTOR, "h1 .badge").text, timeout=LIVE_WITHIN_S)
+    print(f"acceptance shown on a request page after {time.monotonic() - accepted_at:.2f} s")  # noqa: T201
+    assert "Dr Paul Durand" in yves.find_element(By.CSS_SELECTOR, ".facts").text and not yves.find_elements(By.ID, "f-reason")
+    wait_for(nadia, lambda d: d.find_element(By.ID, "changed-banner").is_displayed(), timeout=LIVE_WITHIN_S)
+    banner_after = time.monotonic() - accepted_at
+    print(f"banner on the page being typed in after {banner_after:.2f} s")  # noqa: T201
+    assert banner_after <= LIVE_WITHIN_S
+    assert nadia.find_element(By.ID, "changed-banner").text == "La demande a changé\u202f: recharger"
+    time.sleep(1.5)  # more beats: the page stays, with what was typed
+    assert not reloaded(nadia)
+    assert nadia.find_element(By.ID, "f-reason").get_attribute("value") == "Le patient a trouvé un rendez-vous"
+    snap(nadia, tmp_path / "2-changed-banner.png")
+    nadia.find_element(By.ID, "changed-reload").click()
+    wait_for(nadia, lambda d: reloaded(d) and "Acceptée" in d.find_element(By.CSS_SELECTOR, "h1 .badge").text)
+    assert not nadia.find_elements(By.ID, "f-reason")  # an accepted request is no longer cancelled here
+
+    # The outcome, the state staying "accepted": the page follows too.
+    yves.execute_script("window.snpMark = 1")
+    clock.advance(hours=1)
+    assert make.call("POST", f"/requests/{opened['id']}/outcome", w["gp"], json={"outcome": "no_show"}).status_code == 200
+    recorded = time.monotonic()
+    wait_for(
+        yves, lambda d: reloaded(d) and "Patient absent" in d.find_element(By.CSS_SELECTOR, ".facts").text, timeout=LIVE_WITHIN_S
+    )
+    print(f"outcome shown after {time.monotonic() - recorded:.2f} s")  # noqa: T201
+    snap(yves, tmp_path / "3-outcome-followed.png")

@@ -191,3 +191,59 @@ def test_members_flows_in_chromium(
     shots = ("members-desktop.png", "import-desktop.png", "set-password-390.png", "members-390.png", "deactivate-390.png")
     for name in (*shots, "edit-390.png", "import-report-390.png"):
         assert (tmp_path / name).stat().st_size > 5000, name
+
+
+FITS = """
+const card = document.querySelector('#members').closest('.card'), style = getComputedStyle(card);
+const box = card.getBoundingClientRect();
+const inner = box.right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+const cells = [...document.querySelectorAll('#members td.actions')];
+const controls = [...document.querySelectorAll('#members td.actions .btn, #members td.actions select')];
+return {
+  width: window.innerWidth, table: document.querySelector('#members').getBoundingClientRect().right, inner: inner,
+  cells: Math.max(...cells.map(td => td.getBoundingClientRect().right)),
+  controls: Math.max(...controls.map(c => c.getBoundingClientRect().right)),
+  displays: [...new Set(cells.map(td => getComputedStyle(td).display))],
+  scroll: document.documentElement.scrollWidth,
+};
+"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (1265, 900)])
+def test_the_members_table_fits_its_card_at_desktop_width(
+    make: Any,
+    server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+    width: int,
+    height: int,
+) -> None:
+    """Every column, the buttons' included, within the card's padding (the edge case: an invitation with its channel)."""
+    community = make.community("CPTS Champigny")
+    coordinator = make.member(
+        community, "coordinator", name="Claire Coordinatrice", email="claire@cpts.example.fr", phone="0612000011"
+    )
+    make.member(
+        community, "operator", name="Olga Opératrice", email="olga.operatrice@cpts-champigny.example.fr", phone="0612000012"
+    )
+    for n in range(3):  # invited, never signed in: "Renvoyer l'invitation" and its channel
+        make.member(
+            community,
+            "physician",
+            password=None,
+            invite="sms",
+            by=coordinator,
+            public_url=server,
+            name=f"Dr Médecin Avec Un Nom Assez Long {n}",
+            email=f"medecin{n}@cabinet-medical-exemple.fr",
+        )
+    make.member(community, "physician", name="Dr Paul Durand", email="paul.durand@cabinet-medical-exemple.fr")
+    desk = browser("desk", width, height)
+    sign_in(desk, server, coordinator.login, "/pilotage/membres")
+    fit = desk.execute_script(FITS)
+    print(f"window {width} px: {fit}")  # noqa: T201
+    snap(desk, tmp_path / f"members-{width}.png")
+    assert fit["table"] <= fit["inner"] + 0.5 and fit["cells"] <= fit["inner"] + 0.5, fit
+    assert fit["displays"] == ["table-cell"], fit  # a real cell: the row's line runs under the buttons too
+    assert fit["controls"] <= fit["inner"] - 6, fit  # the buttons keep the cell's padding: they never touch the edge
+    assert fit["scroll"] <= fit["width"], fit

@@ -192,3 +192,31 @@ def test_admin_lists_and_creates_communities(world: dict[str, Any], as_user: Any
     assert response.status_code == 302
     created = db.session.scalar(select(Community).where(Community.name == "CPTS Essonne"))
     assert (created.exclusive_window_s, created.response_window_s) == (1800, 14400)
+
+
+def test_admin_creates_a_community_in_an_overseas_region(world: dict[str, Any], as_user: Any, make: Any) -> None:
+    admin = as_user(make.admin())
+    html = admin.get("/admin/communautes").get_data(as_text=True)
+    for name in (
+        "France métropolitaine",
+        "La Réunion",
+        "Guadeloupe",
+        "Martinique",
+        "Guyane",
+        "Mayotte",
+        "Saint-Pierre-et-Miquelon",
+    ):
+        assert f">{name}</option>" in html
+    assert '<option value="FR" selected>' in html  # the default
+    form = {"name": "CPTS Nord Réunion", "timezone": "Indian/Reunion", "exclusive_window_s": "60", "response_window_s": "120"}
+    response = admin.post("/admin/communautes", {**form, "region": "XX"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Région inconnue" in field_error(html, "region") and '<option value="XX"' not in html
+    response = admin.post("/admin/communautes", {**form, "region": "RE"})
+    assert response.status_code == 302
+    created = db.session.scalar(select(Community).where(Community.name == "CPTS Nord Réunion"))
+    assert created.region == "RE" and created.timezone == "Indian/Reunion"
+    rows = admin.get("/admin/communautes").get_data(as_text=True).split("<tr>")
+    assert any("CPTS Nord Réunion" in row and '<td data-label="Région">La Réunion</td>' in row for row in rows)
+    assert any("CPTS Champigny" in row and '<td data-label="Région">France métropolitaine</td>' in row for row in rows)

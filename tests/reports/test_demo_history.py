@@ -36,6 +36,7 @@ def test_the_demo_year_fills_the_report_once(app: Any, clock: Any) -> None:
         assert community is not None
         today = texts.local(clock.now(), community.timezone).date()
         report = compute_report(community=community, start=today - timedelta(days=366), end=today)
+        sent = db.session.scalars(select(Synthesis).where(Synthesis.to_address.is_not(None))).all()
     assert elapsed < 20  # a few seconds on a laptop, argon2 hashing of the accounts included
     assert report["opened"] == total and report["open"] == 0 and offers > 2000
     assert 0.77 <= report["acceptance_rate"] <= 0.83
@@ -49,6 +50,23 @@ def test_the_demo_year_fills_the_report_once(app: Any, clock: Any) -> None:
     calls = report["calls"]
     assert calls["with_request"] == COUNT and 100 < sum(calls["without_request"].values()) < 300
     assert calls["received"] == COUNT + sum(calls["without_request"].values())
+    # The syntheses sent over MSSanté came back with reports: most delivered, about half read, a few refused or failed.
+    syntheses = report["syntheses"]
+    print(f"demo loaded in {elapsed:.1f} s; syntheses {syntheses}")  # noqa: T201
+    sent_total = syntheses["sent"] + syntheses["refused"] + syntheses["failed"]
+    assert sent_total == len([s for s in sent if s.status not in ("not_needed", "pending")]) > 300
+    assert 0.8 <= syntheses["delivered"] / sent_total <= 0.95
+    assert 0.4 <= syntheses["read"] / sent_total <= 0.6 and syntheses["read"] < syntheses["delivered"] < syntheses["sent"]
+    assert 0 < syntheses["refused"] <= 0.08 * sent_total and 0 < syntheses["failed"] <= 0.08 * sent_total
+    assert syntheses["pending"] == 0
+    reported = [s for s in sent if s.status in ("sent", "delivered", "read", "refused", "failed")]
+    for synthesis in reported:  # as dispatch.delivery keeps them: a Message-ID, when the status last moved, why not
+        assert synthesis.message_id and synthesis.message_id.startswith("<synthesis-demo-")
+        assert synthesis.status_at is not None and synthesis.status_at > synthesis.written_at
+        assert (synthesis.status_reason is not None) == (synthesis.status in ("refused", "failed"))
+    reasons = {s.status_reason for s in reported if s.status_reason}
+    assert any("n'a pas pu intégrer le document" in reason for reason in reasons)
+    assert any("adresse inconnue" in reason for reason in reasons) and len(reasons) >= 4
 
 
 def test_the_expired_requests_were_called_back_but_the_last_ones(app: Any, clock: Any) -> None:
@@ -93,14 +111,17 @@ def test_the_expired_requests_were_called_back_but_the_last_ones(app: Any, clock
 def test_the_demo_year_is_the_same_every_time(app: Any, clock: Any) -> None:
     """Loaded again on the same day, the history is the same, call-backs, relaunches and calls included."""
 
-    def snapshot() -> tuple[list[Any], list[Any]]:
+    def snapshot() -> tuple[list[Any], list[Any], list[Any]]:
         requests = db.session.execute(
             select(
                 Request.opened_at, Request.state, Request.motive, Request.accepted_at, Request.callback_result, Request.callback_at
             ).order_by(Request.id)
         ).all()
         calls = db.session.execute(select(Call.received_at, Call.outcome, Call.source).order_by(Call.id)).all()
-        return [tuple(row) for row in requests], [tuple(row) for row in calls]
+        syntheses = db.session.execute(
+            select(Synthesis.status, Synthesis.status_at, Synthesis.status_reason, Synthesis.message_id).order_by(Synthesis.id)
+        ).all()
+        return [tuple(row) for row in requests], [tuple(row) for row in calls], [tuple(row) for row in syntheses]
 
     with app.app_context():
         load_demo(app)
@@ -116,4 +137,5 @@ def test_the_demo_year_is_the_same_every_time(app: Any, clock: Any) -> None:
         assert load_history(community=community, operator_id=operator, now=clock.now()) == len(first[0])
         second = snapshot()
     assert first == second and len(first[0]) > COUNT
+    assert {row[0] for row in first[2]} >= {"sent", "delivered", "read", "refused", "failed", "not_needed"}
     assert {row[4] for row in first[0]} == {None, "reoriented_sas", "reoriented_15", "advice_given", "unreachable", "relaunched"}

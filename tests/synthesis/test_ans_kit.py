@@ -6,12 +6,14 @@ import io
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dispatch.synthesis.cda import build_cda
 from dispatch.synthesis.document import build_pdf
 from dispatch.synthesis.messages import build_synthesis_message
+from tests.api.test_outcome_birth_date import opened_without_birth_date
 from tests.synthesis.ans_kit.kit import AnsKit
 from tests.synthesis.test_document import make_doc
 
@@ -92,3 +94,24 @@ def test_without_a_configured_custodian_the_document_says_so_and_fails(kit: AnsK
     doc = make_doc()
     failures = kit.failures(build_cda(doc, build_pdf(doc)))
     assert failures and all("Custodian" in failure for failure in failures)
+
+
+def test_a_request_opened_without_birth_date_completed_by_the_physician_sends_a_conformant_cda(
+    kit: AnsKit, app: Any, make: Any, ports: Any
+) -> None:
+    """The operator did not know the birth date; the physician who saw the patient gave it with the outcome (carte
+    Vitale in hand): the document that leaves over MSSanté passes the kit, the rule above included."""
+    app.config["DISPATCH_CUSTODIAN_ID"] = CUSTODIAN
+    w = opened_without_birth_date(make)
+    path = f"/requests/{w['request']['id']}/outcome"
+    refused = make.call("POST", path, w["cami"], json={"outcome": "seen", "synthesis": "Otite moyenne aiguë."})
+    assert refused.status_code == 422 and refused.json["code"] == "birth_date_required"
+    body = {"outcome": "seen", "synthesis": "Otite moyenne aiguë.", "patient_birth_date": "1988-04-02"}
+    assert make.call("POST", path, w["cami"], json=body).status_code == 200
+    make.deliver()
+    (message,) = ports["mail"].sent
+    archive = next(part for part in message.iter_attachments() if part.get_filename() == "IHE_XDM.zip")
+    with zipfile.ZipFile(io.BytesIO(archive.get_content())) as xdm:
+        cda = xdm.read("IHE_XDM/SUBSET01/DOC0001.XML")
+    assert b'<birthTime value="19880402" />' in cda
+    assert kit.failures(cda) == []

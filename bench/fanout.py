@@ -46,6 +46,7 @@ from dispatch import create_app  # noqa: E402
 from dispatch.auth.models import Membership, User  # noqa: E402
 from dispatch.cli import upgrade_fresh  # noqa: E402
 from dispatch.clock import utcnow  # noqa: E402
+from dispatch.communities import membership  # noqa: E402
 from dispatch.communities import service as communities  # noqa: E402
 from dispatch.communities.models import Device, Physician  # noqa: E402
 from dispatch.db import db  # noqa: E402
@@ -319,10 +320,10 @@ def build_community(app: Any, clock: ManualClock, devices: list[tuple[str, str]]
     community = communities.create_community(
         name="CPTS banc fan-out", timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=clock.now()
     )
-    operator, _ = communities.add_member(
+    operator, _ = membership.add_member(
         community=community, role="operator", login="operator", password=PASSWORD, name="Opératrice", now=clock.now(), ph=hasher
     )
-    gp_user, gp = communities.add_member(
+    gp_user, gp = membership.add_member(
         community=community,
         role="physician",
         login="dr0",

@@ -151,19 +151,19 @@ def _naive(value: datetime) -> datetime:
 
 
 def _people(app: Any) -> tuple[Any, int, list[tuple[int, str]]]:
-    from dispatch.communities import service
+    from dispatch.communities import membership, service
 
     now, hasher = SystemClock().now(), app.extensions["dispatch"].hasher
     community = service.create_community(
         name=BENCH_NAME, timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=now
     )
-    operator, _ = service.add_member(
+    operator, _ = membership.add_member(
         community=community, role="operator", login="operateur", password="x" * 12, name="Opérateur", now=now, ph=hasher
     )
     physicians = []
     for n, kind in enumerate(KINDS):
         rpps = next(f"1{n:09d}{d}" for d in "0123456789" if service.rpps_valid(f"1{n:09d}{d}"))
-        _, physician = service.add_member(
+        _, physician = membership.add_member(
             community=community,
             role="physician",
             login=f"medecin{n}",

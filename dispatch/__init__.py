@@ -69,10 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch import delivery
 
     delivery.register(app)
-    from dispatch.communities.service import AFTER_DEACTIVATION
-    from dispatch.escalation.service import treating_gone
+    from dispatch.communities.membership import AFTER_DEACTIVATION
+    from dispatch.escalation.service import offers_gone, treating_gone
 
-    app.extensions[AFTER_DEACTIVATION] = (treating_gone,)  # a deactivated treating GP holds no request
+    # A deactivated physician holds no request as treating GP, and their pending offers leave their phones.
+    app.extensions[AFTER_DEACTIVATION] = (treating_gone, offers_gone)
     return app
 
 

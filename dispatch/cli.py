@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from flask import Flask
 
 from config import settings
 from dispatch import create_app
@@ -42,6 +45,21 @@ def upgrade_fresh(url: str) -> None:
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     upgrade(url)
+
+
+@contextlib.contextmanager
+def one_shot() -> Iterator[Flask]:
+    """Hold a fresh app's context for a command that does its work and ends, then close its database connections."""
+    from dispatch.db import db as database
+
+    app = create_app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            database.session.remove()
+            for engine in database.engines.values():
+                engine.dispose()
 
 
 @click.group()
@@ -123,8 +141,7 @@ def create_user(
 
     if (password is None) == (invite is None):
         raise click.UsageError("Donnez --password ou --invite sms|mail (l'un des deux).")
-    app = create_app()
-    with app.app_context():
+    with one_shot() as app:
         runtime = app.extensions["dispatch"]
         try:
             sent = create_invited(
@@ -153,8 +170,7 @@ def demo() -> None:
     """Load a demo community (idempotent) and print its logins."""
     from dispatch.demo import load_demo
 
-    app = create_app()
-    with app.app_context():
+    with one_shot() as app:
         lines = load_demo(app)
     click.echo("\n".join(lines))
 

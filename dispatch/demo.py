@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from dispatch.auth.models import User
-from dispatch.communities import service
+from dispatch.communities import membership, service
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.demo_history import load_history
@@ -100,7 +100,7 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
         user = db.session.scalar(select(User).where(User.login == login))
         if user is None:
             mssante = f"{login.replace('dr.', '')}@medecin.mssante.fr" if role == "physician" else None
-            user, physician = service.add_member(
+            user, physician = membership.add_member(
                 community=community,
                 role=role,
                 login=login,

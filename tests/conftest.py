@@ -167,7 +167,7 @@ class Builders:
 
     def member(self, community: Any, role: str, **fields: Any) -> Any:
         """Create a member; for physicians return the Physician, else the User."""
-        from dispatch.communities import service
+        from dispatch.communities import membership
 
         n = next(_seq)
         defaults: dict[str, Any] = {"login": f"{role}{n}", "password": PASSWORD, "name": f"{role.title()} {n}"}
@@ -181,7 +181,7 @@ class Builders:
                 phone=f"+3361234{n:04d}",
             )
         defaults.update(fields)
-        user, physician = service.add_member(
+        user, physician = membership.add_member(
             community=community, role=role, now=self.clock.now(), ph=self.app.extensions["dispatch"].hasher, **defaults
         )
         return physician if physician is not None else user

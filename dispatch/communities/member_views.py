@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from dispatch.auth import accounts
 from dispatch.auth.models import User
 from dispatch.communities import members as use_cases
-from dispatch.communities import service
+from dispatch.communities import membership, service
 from dispatch.communities.edge import managed_community
 from dispatch.communities.models import Community
 from dispatch.communities.schemas import InvitationIn, InvitationOut, MemberCreated, MemberIn, MemberOut, MemberPatch
@@ -54,7 +54,7 @@ def add_member(args: dict[str, Any], community_id: int) -> dict[str, Any]:
     community = _community(community_id)
     at = now()
     try:
-        user, physician = service.add_member(
+        user, physician = membership.add_member(
             community=community, now=at, ph=runtime().hasher, by=current_user(), public_url=_public_url(), **args
         )
     except service.Conflict as exc:
@@ -119,7 +119,7 @@ def _deactivate(community: Community, user_id: int) -> None:
     if user_id == current_user().id:
         raise Problem(409, "self_deactivation", "Vous ne pouvez pas désactiver votre propre compte.")
     try:
-        service.deactivate_member(community=community, user_id=user_id, now=now())
+        membership.deactivate_member(community=community, user_id=user_id, now=now())
     except LookupError:
         raise Problem(*NOT_A_MEMBER) from None
 
@@ -196,7 +196,7 @@ class ResetIn(Schema):
 def reset_password(args: dict[str, Any], community_id: int, user_id: int) -> dict[str, Any]:
     """Send a member a single-use link, valid 24 h, to choose a new password (by SMS or mail); earlier links stop working."""
     community = _community(community_id)
-    member = service.member_of(community=community, user_id=user_id)
+    member = membership.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         raise Problem(*NOT_A_MEMBER)
     try:

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 
 from dispatch.auth import accounts
 from dispatch.auth.models import Membership, PasswordReset, User
+from dispatch.communities.membership import member_of
 from dispatch.communities.models import Community, MemberImport, Physician
-from dispatch.communities.service import member_of
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 

@@ -1,20 +1,18 @@
-"""Use cases of communities: create and change them, add members, devices, availability."""
+"""Use cases of communities: create and change them, physicians' devices and availability, treating GPs.
+
+Members joining and leaving (add, import a roster, deactivate) are in `membership`; their later life in `members`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from dispatch.auth import accounts
-from dispatch.auth import service as auth
-from dispatch.auth.models import Membership, Token, User
+from dispatch.auth.models import Membership
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.db import db
 
@@ -74,113 +72,6 @@ def update_community(*, community: Community, changes: dict[str, Any]) -> Commun
         setattr(community, key, value)
     db.session.commit()
     return community
-
-
-# (code, detail) of each conflict: a fresh exception is raised each time.
-LOGIN_TAKEN = ("login_taken", "Cet identifiant est déjà utilisé.")
-RPPS_TAKEN = ("rpps_taken", "Ce numéro RPPS est déjà enregistré.")
-# Taken by an account of another community: which one, and that it exists, is not the coordinator's to know.
-UNAVAILABLE = (
-    "member_unavailable",
-    "Identifiant ou numéro RPPS indisponible. Choisissez un autre identifiant ; "
-    "pour un médecin déjà inscrit dans une autre CPTS, adressez-vous à l'administrateur.",
-)
-
-
-def _clash(*, community_id: int, logins: list[str], rpps: list[str]) -> dict[str, tuple[str, str]]:
-    """Return, for each taken login or RPPS, what a coordinator of the community may be told about it.
-
-    Taken in this community: which field (they see their members anyway). Taken elsewhere only: a generic
-    conflict that names neither the field nor the community, so no account of another community is revealed.
-    """
-    members = select(Membership.user_id).where(Membership.community_id == community_id)
-    found: dict[str, tuple[str, str]] = {}
-    if logins:
-        for login, mine in db.session.execute(select(User.login, User.id.in_(members)).where(User.login.in_(logins))):
-            found[login] = LOGIN_TAKEN if mine else UNAVAILABLE
-    if rpps:
-        for number, mine in db.session.execute(
-            select(Physician.rpps, Physician.user_id.in_(members)).where(Physician.rpps.in_(rpps))
-        ):
-            found.setdefault(number, RPPS_TAKEN if mine else UNAVAILABLE)
-    return found
-
-
-def add_member(
-    *,
-    community: Community,
-    role: str,
-    login: str,
-    name: str,
-    now: datetime,
-    ph: PasswordHasher,
-    password: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    rpps: str | None = None,
-    kind: str | None = None,
-    mssante: str | None = None,
-    address: str | None = None,
-    invite: str | None = None,
-    by: User | None = None,
-    public_url: str | None = None,
-) -> tuple[User, Physician | None]:
-    """Create an account in a community (a physician record for physicians) and commit.
-
-    Without a password the member is invited, in the same transaction, to choose theirs by a single-use link
-    (SMS or mail, `invite`; the default as accounts.reset_channel says): `by` and `public_url` are then required.
-    """
-    clash = _clash(community_id=community.id, logins=[login], rpps=[rpps] if rpps else [])
-    for value in (login, rpps):
-        if value and value in clash:
-            raise Conflict(*clash[value])
-    user, physician = _new_member(
-        community=community,
-        role=role,
-        login=login,
-        password=password,
-        name=name,
-        now=now,
-        ph=ph,
-        email=email,
-        phone=phone,
-        rpps=rpps,
-        kind=kind,
-        mssante=mssante,
-        address=address,
-    )
-    if password is None:
-        assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
-        accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
-    db.session.commit()
-    return user, physician
-
-
-def _new_member(
-    *,
-    community: Community,
-    role: str,
-    login: str,
-    password: str | None,
-    name: str,
-    now: datetime,
-    ph: PasswordHasher,
-    email: str | None,
-    phone: str | None,
-    rpps: str | None,
-    kind: str | None,
-    mssante: str | None,
-    address: str | None,
-) -> tuple[User, Physician | None]:
-    user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
-    db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
-    physician = None
-    if role == "physician":
-        assert rpps and kind
-        physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, available=True)
-        db.session.add(physician)
-    db.session.flush()
-    return user, physician
 
 
 DEVICE_TAKEN = (
@@ -275,91 +166,3 @@ def record_outside_treating(
     entry.updated_at = now
     db.session.flush()
     return OutsideTreating(entry, previous)
-
-
-def member_of(*, community: Community, user_id: int) -> User | None:
-    """Return the account of a member of the community, or None."""
-    return db.session.scalar(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.id == user_id, Membership.community_id == community.id)
-    )
-
-
-# What other domains do once a deactivation is committed (the requests held for a treating GP go to their
-# community): registered by create_app under this key, as callables taking `user_id` and `now`.
-AFTER_DEACTIVATION = "dispatch.after_deactivation"
-AfterDeactivation = Callable[..., object]
-
-
-def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
-    """Deactivate a member's account: no sign-in, no new offers, every token and unused link revoked; commit.
-
-    Then the registered after-deactivation hooks run (each commits its own work).
-    """
-    user = member_of(community=community, user_id=user_id)
-    if user is None:
-        raise LookupError(user_id)
-    user.active = False
-    db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=now))
-    accounts.cancel_links(user_id=user.id, now=now)  # a reactivated account gets a fresh link, never an old one
-    db.session.commit()
-    hooks: tuple[AfterDeactivation, ...] = current_app.extensions.get(AFTER_DEACTIVATION, ())
-    for hook in hooks:
-        hook(user_id=user.id, now=now)
-    return user
-
-
-class RosterError(Exception):
-    """Some lines of a roster clash with existing accounts or with each other; `errors` maps index to message."""
-
-    def __init__(self, errors: dict[int, str]) -> None:
-        super().__init__("roster conflicts")
-        self.errors = errors
-
-
-def import_members(
-    *,
-    community: Community,
-    members: list[dict[str, Any]],
-    now: datetime,
-    ph: PasswordHasher,
-    by: User | None = None,
-    public_url: str | None = None,
-) -> list[tuple[User, Physician | None]]:
-    """Add validated members all at once, in one transaction, after checking no login or RPPS is taken (RosterError).
-
-    Each member without a password is invited to choose theirs (SMS, else mail): `by` and `public_url` are then required.
-    """
-    errors: dict[int, str] = {}
-    logins = [m["login"] for m in members]
-    rpps = [str(m["rpps"]) for m in members if m.get("rpps")]
-    taken = _clash(community_id=community.id, logins=logins, rpps=rpps)
-    seen_logins: set[str] = set()
-    seen_rpps: set[str] = set()
-    for index, member in enumerate(members):
-        if member["login"] in taken:
-            errors[index] = taken[member["login"]][1]
-        elif member["login"] in seen_logins:
-            errors[index] = LOGIN_TAKEN[1]
-        elif member.get("rpps") and member["rpps"] in taken:
-            errors[index] = taken[member["rpps"]][1]
-        elif member.get("rpps") and member["rpps"] in seen_rpps:
-            errors[index] = RPPS_TAKEN[1]
-        seen_logins.add(member["login"])
-        if member.get("rpps"):
-            seen_rpps.add(member["rpps"])
-    if errors:
-        raise RosterError(errors)
-    added = []
-    for member in members:
-        fields = {"email": None, "phone": None, "rpps": None, "kind": None, "mssante": None, "address": None, **member}
-        invite = fields.pop("invite", None)
-        fields.setdefault("password", None)
-        user, physician = _new_member(community=community, now=now, ph=ph, **fields)
-        if fields["password"] is None:
-            assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
-            accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
-        added.append((user, physician))
-    db.session.commit()
-    return added

@@ -336,6 +336,25 @@ def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | Non
     )
 
 
+def physician_unavailable(snapshot: Snapshot, *, physician_id: int, now: datetime) -> Decision | None:
+    """Decide what a physician's leaving (account deactivated) does to a community-phase request offered to them.
+
+    Their pending offer is withdrawn from their phones, as the treating GP's is when their hour is cut short; the
+    request stays as it is, open to everyone else. None when there is nothing of theirs to withdraw (never offered,
+    answered already, withdrawn) or the request is no longer in its community phase or past its expiry.
+    """
+    offer = snapshot.actor_offer
+    if snapshot.state != "community" or now >= snapshot.expires_at or offer is None or offer.status != "notified":
+        return None
+    return Decision(
+        snapshot.state,
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec("offer_withdrawn", {"physician_id": physician_id, "reason": "unavailable"}),),
+        (WithdrawFrom(physician_id, "unavailable"),),
+    )
+
+
 def accept(
     snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime, place: str | None
 ) -> Decision | Refusal:

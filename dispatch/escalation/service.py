@@ -35,6 +35,7 @@ __all__ = [
     "relaunch",
     "release",
     "treating_gone",
+    "offers_gone",
 ]
 
 RETRIES = 3  # a decision taken on a stale read is taken again, at most this many times
@@ -321,6 +322,43 @@ def treating_gone(*, user_id: int, now: datetime) -> int:
             continue  # accepted, cancelled or expired meanwhile: nothing held any more
         moved += 1
     return moved
+
+
+# The requests of the community phase with a pending offer to a physician: what their deactivation withdraws.
+_OFFERED_TO = (
+    select(Offer.request_id)
+    .join(Request, Request.id == Offer.request_id)
+    .where(Request.state == "community", Offer.physician_id == bindparam("physician_id"), Offer.status == "notified")
+    .order_by(Offer.request_id)
+)
+
+
+def offers_gone(*, user_id: int, now: datetime) -> int:
+    """Withdraw from this physician, who left, every pending offer of a request in its community phase; return how many.
+
+    Called once their deactivation is committed (communities' after-deactivation hook), after `treating_gone`; the
+    requests stay open to everyone else. Each request in a transaction of its own, decided again on a stale read.
+    """
+    physician = db.session.scalar(select(Physician).where(Physician.user_id == user_id))
+    if physician is None:
+        return 0
+    physician_id, withdrawn = physician.id, 0
+    for request_id in db.session.scalars(_OFFERED_TO, {"physician_id": physician_id}).all():
+        request = db.session.get(Request, request_id)
+        if request is None:
+            continue
+        try:
+            _decide_and_write(
+                request,
+                lambda shot: machine.physician_unavailable(shot, physician_id=physician_id, now=now) or machine.Refusal.CLOSED,
+                now=now,
+                actor=SYSTEM,
+                physician_id=physician_id,
+            )
+        except Rejected:
+            continue  # taken, cancelled or expired meanwhile: the winner's withdrawal cleared the phone already
+        withdrawn += 1
+    return withdrawn
 
 
 def release(*, request: Request, physician: Physician, reason: str, now: datetime, actor: Actor) -> Request:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dispatch.auth import accounts
 from dispatch.auth.models import User
-from dispatch.communities import service as communities
+from dispatch.communities import membership
 from dispatch.db import db
 from dispatch.pages import bp
 from dispatch.pages.common import pick_community
@@ -76,7 +76,7 @@ def member_reset(user_id: int) -> BaseResponse:
     """Send a member a single-use link, valid 24 h, to choose a new password, by the channel chosen (SMS or mail)."""
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
-    member = communities.member_of(community=community, user_id=user_id)
+    member = membership.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         flash("Ce compte n'est pas un membre actif de la communauté.", "error")
     else:

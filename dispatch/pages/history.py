@@ -22,6 +22,7 @@ EVENT_LABELS = {
     "community_opened": "Proposée à toute la communauté",
     "accepted": "Acceptée",
     "refused": "Refusée par un médecin",
+    "offer_withdrawn": "Proposition retirée à un médecin",
     "expired": "Expirée sans médecin",
     "cancelled": "Annulée",
     "seen": "Patient vu",
@@ -144,6 +145,8 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
             said.append("Le compte du médecin traitant a été désactivé" + NB + ": tous les médecins la reçoivent.")
         else:
             said.append("L'heure réservée au médecin traitant est passée" + NB + ": tous les médecins la reçoivent.")
+    elif type_ == "offer_withdrawn" and data.get("reason") == "unavailable":
+        said.append("Son compte a été désactivé" + NB + ": la demande reste proposée aux autres médecins.")
     elif type_ == "accepted":
         when = _time(data.get("appointment_at"), tz, "%d/%m à %H:%M")
         if when:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from dispatch import texts
 from dispatch.auth import accounts
 from dispatch.communities import members as use_cases
+from dispatch.communities import membership
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community
 from dispatch.communities.schemas import MemberIn, MemberPatch
@@ -123,7 +124,7 @@ def member_add() -> Any:
     if args is None:
         return _page(community, values=values, errors=errors, status=422)
     try:
-        user, _physician = communities.add_member(
+        user, _physician = membership.add_member(
             community=community,
             now=now(),
             ph=runtime().hasher,
@@ -228,7 +229,7 @@ def member_deactivate(user_id: int) -> Any:
             accepted=_open_acceptances(member),
             held=_held_for(member),
         )
-    communities.deactivate_member(community=community, user_id=user_id, now=now())
+    membership.deactivate_member(community=community, user_id=user_id, now=now())
     flash(f"Le compte de {member['name']} est désactivé. Son historique est conservé.", "ok")
     return _back(community)
 
@@ -271,7 +272,7 @@ def member_invite(user_id: int) -> BaseResponse:
         missing = "de numéro de portable" if exc.channel == "sms" else "d'adresse email"
         flash(f"Ce membre n'a pas {missing}{NNBSP}: modifiez sa fiche d'abord.", "error")
     else:
-        user = communities.member_of(community=community, user_id=user_id)
+        user = membership.member_of(community=community, user_id=user_id)
         name = user.name if user is not None else ""
         flash(f"Invitation envoyée {CHANNEL_WORDS[channel]} à {name} (lien valable 7 jours, une seule fois).", "ok")
     return _back(community)

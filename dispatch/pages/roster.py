@@ -9,8 +9,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from werkzeug.wrappers import Response as BaseResponse
 
 from dispatch.communities import members as use_cases
-from dispatch.communities import roster
-from dispatch.communities import service as communities
+from dispatch.communities import membership, roster
 from dispatch.communities.schemas import MemberIn
 from dispatch.errors import Problem
 from dispatch.pages import bp
@@ -65,7 +64,7 @@ def member_import() -> BaseResponse:
     if not problems:
         members = [args for _line, args in valid]
         try:
-            communities.import_members(
+            membership.import_members(
                 community=community,
                 members=members,
                 now=now(),
@@ -73,7 +72,7 @@ def member_import() -> BaseResponse:
                 by=me,
                 public_url=current_app.config["DISPATCH_PUBLIC_URL"],
             )
-        except communities.RosterError as exc:
+        except membership.RosterError as exc:
             problems = [f"Ligne {valid[i][0]} — {message}" for i, message in sorted(exc.errors.items())]
         else:
             added = [

@@ -1,4 +1,5 @@
-"""A deactivated treating GP holds no request: those in their exclusive hour go to the whole community at once."""
+"""A deactivated treating GP holds no request: those in their exclusive hour go to the whole community at once; the
+pending offers of a deactivated physician leave their phones, the requests staying open to the others."""
 
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ def world(make: Any) -> dict[str, Any]:
         "gp": make.member(community, "physician", name="Dr Paul Durand"),
         "others": [make.member(community, "physician", kind="cami") for _ in range(3)],
     }
-    for physician in [out["gp"], *out["others"]]:
-        make.device(physician)
+    out["devices"] = {physician.id: make.device(physician) for physician in [out["gp"], *out["others"]]}
     return out
 
 
@@ -86,6 +86,72 @@ def test_a_request_of_the_community_phase_or_past_its_expiry_is_left_alone(make:
     # Deactivating again changes nothing.
     again = make.call("POST", f"/communities/{world['community'].id}/members/{gp.user.id}/deactivate", world["coordinator"])
     assert again.status_code == 200 and offers(refused["id"]) == before
+
+
+def test_deactivating_a_physician_withdraws_their_pending_offers_of_the_community_phase(
+    make: Any, world: dict[str, Any], ports: Any
+) -> None:
+    gp, others, coordinator = world["gp"], world["others"], world["coordinator"]
+    leaving, staying = others[0], others[1:]
+    pending = make.open(world["operator"], world["community"])  # everyone's at once
+    answered = make.open(world["operator"], world["community"])
+    assert make.call("POST", f"/requests/{answered['id']}/refuse", leaving, json={}).status_code == 200
+    taken = make.open(world["operator"], world["community"])
+    assert make.accept(staying[0], taken["id"], minutes=30).status_code == 200
+    assert pending["state"] == "community" and offers(pending["id"])[leaving.id] == "notified"
+    make.deliver()
+    ports["push"].sent.clear()
+    answered_before, taken_before = offers(answered["id"]), offers(taken["id"])
+    make.clock.advance(minutes=10)
+
+    response = make.call("POST", f"/communities/{world['community'].id}/members/{leaving.user.id}/deactivate", coordinator)
+    assert response.status_code == 200, response.json
+
+    request = make.call("GET", f"/requests/{pending['id']}", world["operator"]).json
+    assert request["state"] == "community" and request["expires_at"] == pending["expires_at"]  # the request does not move
+    assert offers(pending["id"]) == {leaving.id: "withdrawn", gp.id: "notified", **{p.id: "notified" for p in staying}}
+    assert offers(answered["id"]) == answered_before  # a refusal is an answer: nothing pending to withdraw
+    assert offers(taken["id"]) == taken_before
+    assert {o["id"] for o in make.call("GET", "/me/offers", staying[1]).json} == {pending["id"], answered["id"]}
+
+    make.deliver()
+    pushes = [m for m in ports["push"].sent if isinstance(m, PushMessage)]
+    assert [(m.data["type"], m.data["request_id"], m.data["reason"]) for m in pushes] == [
+        ("offer_withdrawn", str(pending["id"]), "unavailable")
+    ]
+    assert pushes[0].tokens == (world["devices"][leaving.id].token,)  # their phone, nobody else's
+    assert pushes[0].collapse_key == f"request-{pending['id']}"  # replaces the offer on their phone
+    assert "Lucie" not in str(pushes[0]) and "Martin" not in str(pushes[0])
+
+    events = make.call("GET", f"/requests/{pending['id']}/events", world["operator"]).json
+    withdrawn = [e for e in events if e["type"] == "offer_withdrawn"]
+    assert [(e["data"], e["actor"]) for e in withdrawn] == [({"physician_id": leaving.id, "reason": "unavailable"}, None)]
+    # Deactivating again withdraws nothing more; the others still take the request.
+    again = make.call("POST", f"/communities/{world['community'].id}/members/{leaving.user.id}/deactivate", coordinator)
+    assert again.status_code == 200
+    types = [e["type"] for e in make.call("GET", f"/requests/{pending['id']}/events", world["operator"]).json]
+    assert types.count("offer_withdrawn") == 1
+    assert make.accept(staying[1], pending["id"], minutes=30).status_code == 200
+
+
+def test_the_treating_gps_offer_of_their_past_hour_is_withdrawn_too(make: Any, world: dict[str, Any], ports: Any) -> None:
+    gp = world["gp"]
+    held = make.open(world["operator"], world["community"], treating=gp)
+    make.clock.advance(minutes=61)
+    make.tick()  # the hour ended unanswered: everyone has it, the GP's offer is still on their phone
+    assert make.call("GET", f"/requests/{held['id']}", world["operator"]).json["state"] == "community"
+    assert offers(held["id"])[gp.id] == "notified"
+    make.deliver()
+    ports["push"].sent.clear()
+
+    response = make.call("POST", f"/communities/{world['community'].id}/members/{gp.user.id}/deactivate", world["coordinator"])
+    assert response.status_code == 200
+    assert offers(held["id"]) == {gp.id: "withdrawn", **{p.id: "notified" for p in world["others"]}}
+    make.deliver()
+    withdrawn = [m for m in ports["push"].sent if isinstance(m, PushMessage) and m.data["type"] == "offer_withdrawn"]
+    assert [m.tokens for m in withdrawn] == [(world["devices"][gp.id].token,)]
+    types = [e["type"] for e in make.call("GET", f"/requests/{held['id']}/events", world["operator"]).json]
+    assert types.count("community_opened") == 1 and types.count("offer_withdrawn") == 1
 
 
 def test_the_confirmation_page_says_what_becomes_of_the_requests(make: Any, world: dict[str, Any]) -> None:

@@ -358,6 +358,31 @@ def test_a_deactivated_treating_gp_holds_no_request(snapshot: Snapshot, seconds:
 
 
 @pytest.mark.parametrize(
+    "snapshot, seconds, withdrawn",
+    [
+        (community(), 3600, True),  # the community phase has just begun
+        (community(), 7199, True),  # a second before the expiry
+        (community(), 7200, False),  # expired: the tick withdraws every offer
+        (community(offer=ActorOffer("notified", "exclusive")), 4000, True),  # the treating GP's offer of their hour
+        (community(offer=ActorOffer("refused", "community")), 4000, False),  # nothing pending on their phone
+        (community(offer=ActorOffer("withdrawn", "community")), 4000, False),  # deactivated twice
+        (community(offer=None), 4000, False),  # never offered it
+        (exclusive(), 10, False),  # the treating GP's hour: treating_unavailable decides
+        (Snapshot("accepted", at(3600), at(7200), accepted_by_id=OTHER, actor_offer=NOTIFIED), 4000, False),
+    ],
+)
+def test_a_deactivated_physicians_pending_offer_is_withdrawn(snapshot: Snapshot, seconds: int, withdrawn: bool) -> None:
+    decision = machine.physician_unavailable(snapshot, physician_id=OTHER, now=at(seconds))
+    assert (decision is not None) is withdrawn
+    if decision is not None:
+        assert decision.effects == (WithdrawFrom(OTHER, "unavailable"),)
+        assert decision.events == (EventSpec("offer_withdrawn", {"physician_id": OTHER, "reason": "unavailable"}),)
+        # The request itself does not move: same state, same deadlines, no other column.
+        assert (decision.state, decision.exclusive_until, decision.expires_at) == ("community", at(3600), at(7200))
+        assert decision.values == {} and decision.next_deadline == at(7200)
+
+
+@pytest.mark.parametrize(
     "state, expected", [("exclusive", at(3600)), ("community", at(7200)), ("accepted", None), ("expired", None)]
 )
 def test_current_deadline_is_the_end_of_the_phase(state: str, expected: object) -> None:

@@ -114,6 +114,8 @@ def test_an_unknown_type_reads_as_french_never_as_its_code(code: str) -> None:
         ("community_opened", {"after": "treating_refused"}, "Proposée à toute la communauté", "Le médecin traitant a refusé"),
         ("community_opened", {"after": "treating_unavailable"}, "Proposée à toute la communauté",
          "Le compte du médecin traitant a été désactivé"),
+        ("offer_withdrawn", {"physician_id": 3, "reason": "unavailable"}, "Proposition retirée à un médecin",
+         "Son compte a été désactivé\u00a0: la demande reste proposée aux autres médecins."),
         ("patient_birth_date_completed", {}, "Date de naissance du patient complétée par le médecin", "Elle manquait"),
         ("accepted", {"appointment_at": "2026-11-23T15:30:00Z", "place": "Cabinet", "phase": "community"}, "Acceptée",
          "Rendez-vous le 23/11 à 16:30, Cabinet."),

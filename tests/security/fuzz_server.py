@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from dispatch import create_app
 from dispatch.cli import upgrade
-from dispatch.communities import service
+from dispatch.communities import membership, service
 from dispatch.db import db
 from dispatch.demo import PASSWORD, load_demo
 from dispatch.worker import Worker
@@ -44,7 +44,7 @@ def build(database: str) -> Any:
             name="CPTS Bry", timezone="Europe/Paris", exclusive_window_s=3600, response_window_s=7200, now=now
         )
         for login, role, extra in OTHERS:
-            service.add_member(
+            membership.add_member(
                 community=other,
                 role=role,
                 login=login,

@@ -32,16 +32,16 @@ def test_a_coordinator_cannot_tell_which_login_or_rpps_exists_in_another_communi
 
 
 def test_the_roster_import_answers_the_same_generic_line(app: Any, make: Any, world: dict[str, Any]) -> None:
-    from dispatch.communities import service
+    from dispatch.communities import membership
 
     a, b = world["a"], world["b"]
     members = [{"role": "operator", "login": b["operator"].login, "password": "correct horse battery", "name": "X"}]
     try:
-        service.import_members(
+        membership.import_members(
             community=a["community"], members=members, now=make.clock.now(), ph=app.extensions["dispatch"].hasher
         )
-    except service.RosterError as exc:
-        assert exc.errors == {0: service.UNAVAILABLE[1]}
+    except membership.RosterError as exc:
+        assert exc.errors == {0: membership.UNAVAILABLE[1]}
     else:
         raise AssertionError("the roster was imported")
 

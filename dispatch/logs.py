@@ -18,6 +18,9 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _SECRETS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [masqué]"),
     (re.compile(r"(?i)(\"?(?:access_token|password|token|authorization)\"?\s*[:=]\s*\"?)[^\"\s,}&]+"), r"\1[masqué]"),
+    # The secret of a link to choose a password (reset, invitation) is the path's last segment: the server's
+    # request log writes paths (dispatch.auth.accounts RESET_PATH, INVITATION_PATH).
+    (re.compile(r"(/(?:reinitialisation|definir-mot-de-passe)/)[^\s\"?#/\x1b]+"), r"\1[masqué]"),
 ]
 # Fields of a LogRecord that are not extras given by the caller.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}

@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from dispatch.french import MONTHS_SHORT, NBSP, number, percent
-from dispatch.reports.pdf_charts import axis_top
+from dispatch.reports.scales import axis_top
 
 ROW = 38  # px per bar: a line of text, then the bar
 BAR = 11

@@ -110,12 +110,14 @@ TITLES = {
     404: "Page introuvable",
     405: "Adresse à ouvrir autrement",
     409: "Conflit",
+    413: "Envoi trop volumineux",
     429: "Trop de tentatives",
 }
 DETAILS = {
     403: "Vous n'avez pas accès à cette page avec ce compte.",
     404: "Cette adresse ne correspond à aucune page : vérifiez-la, ou repartez de l'accueil.",
     405: "Cette adresse s'utilise depuis un formulaire : repartez de la page précédente ou de l'accueil.",
+    413: "Le fichier ou le formulaire envoyé dépasse 1 Mio : revenez à la page précédente et envoyez un fichier plus petit.",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from dispatch import french
 from dispatch.communities import members as use_cases
 from dispatch.communities import membership, roster
 from dispatch.communities.schemas import MemberIn
@@ -19,6 +20,7 @@ from dispatch.policy import Action
 from dispatch.web import now, runtime
 
 MAX_ROSTER_BYTES = 512 * 1024
+MAX_REPORTED = 200  # faulty lines listed: a file of thousands of bad lines must not store and show megabytes
 TEMPLATE_NAME = "modele-membres.csv"
 
 
@@ -45,6 +47,14 @@ def check_roster(raw: bytes, community: Any) -> tuple[list[tuple[int, dict[str, 
         elif args is not None:
             valid.append((line, args))
     return valid, problems
+
+
+def capped(problems: list[str]) -> list[str]:
+    """Return the first MAX_REPORTED lines of an import's report, and how many more there are."""
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    more = len(problems) - MAX_REPORTED
+    return [*problems[:MAX_REPORTED], f"… et {french.number(more)} autres erreurs\u202f: corrigez d'abord celles-ci."]
 
 
 @bp.route("/pilotage/membres/import", methods=["POST"])
@@ -84,7 +94,7 @@ def member_import() -> BaseResponse:
         by=me,
         now=now(),
         filename=upload.filename if upload else None,
-        result={"errors": problems, "members": added},
+        result={"errors": capped(problems), "members": added},
     )
     return redirect(url_for("pages.member_import_result", import_id=record.id, community=community.id), code=303)
 

@@ -16,6 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from dispatch.french import MONTHS_SHORT, number, percent
+from dispatch.reports.scales import axis_top
 
 FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
 _FONTS = Path(__file__).resolve().parent / "fonts"
@@ -115,14 +116,3 @@ def legend(items: Sequence[tuple[Color, str]], *, width: float) -> Drawing:
         drawing.add(_string(x + 11, 3, label, size=7.5, fill=MUTED))
         x += 11 + pdfmetrics.stringWidth(label, FONT, 7.5) + 14
     return drawing
-
-
-def axis_top(value: float) -> float:
-    """Return the smallest of 1, 2, 4, 5, 8 × 10^n at least `value`: the top of an axis of four round steps."""
-    magnitude = 1.0
-    while magnitude * 10 <= value:
-        magnitude *= 10
-    for factor in (1, 2, 4, 5, 8, 10):
-        if factor * magnitude >= value:
-            return factor * magnitude
-    return 10 * magnitude

@@ -180,6 +180,33 @@ def test_an_operator_of_another_community_sees_nothing(world: dict[str, Any], as
     assert stranger.get("/console/live").json["requests"] == []
 
 
+def test_another_communitys_operator_cannot_call_back_relaunch_cancel_nor_search_its_patients(
+    world: dict[str, Any], as_user: Any, make: Any, clock: Any
+) -> None:
+    opened = expired(world, make, clock)
+    stranger = as_user(make.member(make.community(), "operator"))
+    stranger.get("/console")  # a session and its form token
+    base = f"/console/demandes/{opened['id']}"
+    for path, form in (
+        (f"{base}/rappel", {"result": "unreachable"}),
+        (f"{base}/relancer", {}),
+        (f"{base}/annuler", {"reason": "x"}),
+    ):
+        for accept in ("text/html", "application/json"):
+            response = stranger.post(path, form, headers={"Accept": accept})
+            assert response.status_code == 404, (path, accept, response.status_code)
+    assert stranger.get(f"{base}/etat").status_code == 404
+    found = stranger.http.post(
+        f"/console/patients?community={world['community'].id}",
+        json={"phone": "+33612345678"},
+        headers={"Accept": "application/json", "X-CSRF-Token": stranger.csrf},
+    )
+    assert found.status_code == 404 and "requests" not in (found.json or {})
+    request = db.session.get(Request, opened["id"])
+    assert request.callback_result is None and request.state == "expired"
+    assert db.session.scalar(select(Request).where(Request.relaunch_of_id == opened["id"])) is None
+
+
 def expired(world: dict[str, Any], make: Any, clock: Any) -> dict[str, Any]:
     """Open a request offered to the treating GP first, and let it expire."""
     opened = make.open(world["operator"], world["community"], treating=world["gp"])

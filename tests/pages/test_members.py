@@ -244,3 +244,21 @@ def test_the_template_is_what_french_excel_opens(world: dict[str, Any], as_user:
     rows, problems = roster.parse(filled)
     assert problems == [] and rows[0][1]["kind"] == "interne"
     assert as_user(world["operator"]).get("/pilotage/membres/modele.csv").status_code == 403
+
+
+def test_thousands_of_faulty_lines_are_reported_in_a_bounded_page(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    raw = ("rôle;identifiant;nom\n" + "opérateur;;Sans Identifiant\n" * 5000).encode()
+    result = coordinator.get(post_roster(coordinator, raw).headers["Location"])
+    page = text(result)
+    lines = re.findall(r"<li>(Ligne [^<]+)</li>", page)
+    assert result.status_code == 200 and len(lines) == 200 and lines[0].startswith("Ligne 2 — ")
+    assert "… et 9 800 autres erreurs : corrigez d'abord celles-ci." in page
+    assert len(result.data) < 100_000
+
+
+def test_a_file_over_the_limit_is_explained_in_french(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    response = post_roster(coordinator, b"role;identifiant;nom\n" + b"operateur;x;y\n" * 400_000)  # 5.6 MB
+    assert response.status_code == 413 and response.mimetype == "text/html"
+    assert "Envoi trop volumineux" in text(response) and "dépasse 1 Mio" in text(response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,3 +94,14 @@ def test_redaction_masks_what_a_careless_caller_logs() -> None:
     line = logs.JsonFormatter().format(record)
     assert "abc.DEF-123" not in line and "hunter22" not in line
     assert json.loads(line)["level"] == "info"
+
+
+@pytest.mark.parametrize("path", ["/reinitialisation/", "/definir-mot-de-passe/"])
+def test_a_link_secret_in_a_path_is_masked_in_the_server_log(app: Any, captured: io.StringIO, path: str) -> None:
+    secret = secrets.token_urlsafe(32)
+    with serving(app) as http:
+        http.get(path + secret)
+        http.post(path + secret + "?x=1")
+    text = captured.getvalue()
+    assert path + "[masqué]" in text  # the request was logged, its secret masked
+    assert secret not in text

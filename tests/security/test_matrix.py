@@ -105,6 +105,31 @@ CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     ),
     "availability": ("PUT", "/me/availability", {"available": True}, expect(PHYSICIANS, 403)),
     "report": ("GET", "/communities/{a}/report?from=2026-11-01&to=2026-11-30", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    "report pdf": ("GET", "/communities/{a}/report.pdf?from=2026-11-01&to=2026-11-30", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    # {m}: a member of A made for each actor (the answers that change it start from the same state).
+    "member": ("GET", "/communities/{a}/members/{m}", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    "edit member": ("PATCH", "/communities/{a}/members/{m}", {"name": "Renommé"}, expect(STAFF_A, 403, **B_HIDDEN)),
+    "deactivate member": ("POST", "/communities/{a}/members/{m}/deactivate", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    "delete member": (
+        "DELETE",
+        "/communities/{a}/members/{m}",
+        None,
+        expect({"admin": 204, "a.coordinator": 204}, 403, **B_HIDDEN),
+    ),
+    "reactivate member": ("POST", "/communities/{a}/members/{m}/reactivate", None, expect(STAFF_A, 403, **B_HIDDEN)),
+    # The member chose a password already: those allowed are told so (409 password_set).
+    "invite member": (
+        "POST",
+        "/communities/{a}/members/{m}/invitation",
+        None,
+        expect({"admin": 409, "a.coordinator": 409}, 403, **B_HIDDEN),
+    ),
+    "reset member password": (
+        "POST",
+        "/communities/{a}/members/{m}/password-reset",
+        None,
+        expect({"admin": 202, "a.coordinator": 202}, 403, **B_HIDDEN),
+    ),
 }
 
 
@@ -146,9 +171,12 @@ def test_cell(name: str, make: Any, world: Any, people: dict[str, Any]) -> None:
     for actor in ACTORS:
         # A fresh request per actor: the answers that change it (cancel, accept) start from the same state.
         opened = make.open(world["a"]["operator"], world["a"]["community"], treating=world["a"]["physician"])
-        path = template.format(a=world["a"]["community"].id, r=opened["id"])
+        member = make.member(world["a"]["community"], "operator", phone="+33612345699") if "{m}" in template else None
+        path = template.format(a=world["a"]["community"].id, r=opened["id"], m=member.id if member else 0)
         response = make.call(method, path, people[actor], json=body_for(body, make, world))
-        assert response.mimetype in ("application/json", "application/problem+json") or response.status_code == 204
+        assert (
+            response.mimetype in ("application/json", "application/problem+json", "application/pdf") or response.status_code == 204
+        )
         if response.status_code >= 400:
             assert response.mimetype == "application/problem+json"
         if response.status_code != expected[actor]:

@@ -98,6 +98,8 @@ def edit_member(args: dict[str, Any], community_id: int, user_id: int) -> dict[s
     The RPPS, the login and the role do not change (an unknown field is refused); `null` clears an optional field.
     """
     community = _community(community_id)
+    if any(field in args for field in membership.CONTACT_FIELDS):
+        _manages(community, user_id)
     try:
         use_cases.update_member(community=community, user_id=user_id, changes=args)
     except LookupError:
@@ -113,6 +115,14 @@ def edit_member(args: dict[str, Any], community_id: int, user_id: int) -> dict[s
 def deactivate_member(community_id: int, user_id: int) -> None:
     """Deactivate a member, as POST …/deactivate does, answering nothing."""
     _deactivate(_community(community_id), user_id)
+
+
+def _manages(community: Community, user_id: int) -> None:
+    """Refuse (403 peer_account) a coordinator's change of another coordinator's contacts or password link."""
+    if membership.member_of(community=community, user_id=user_id) is None:
+        raise Problem(*NOT_A_MEMBER)
+    if not membership.manages_account(by=current_user(), community=community, user_id=user_id):
+        raise Problem(403, *membership.PEER_ACCOUNT)
 
 
 def _deactivate(community: Community, user_id: int) -> None:
@@ -160,6 +170,7 @@ def invite(args: dict[str, Any], community_id: int, user_id: int) -> dict[str, A
     The earlier links stop working; a member who already chose a password needs a reset (409 password_set).
     """
     community = _community(community_id)
+    _manages(community, user_id)
     try:
         invitation, channel = use_cases.invite_member(
             community=community,
@@ -199,6 +210,7 @@ def reset_password(args: dict[str, Any], community_id: int, user_id: int) -> dic
     member = membership.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         raise Problem(*NOT_A_MEMBER)
+    _manages(community, user_id)
     try:
         reset = accounts.start_reset(
             user=member, by=current_user(), now=now(), public_url=_public_url(), channel=(args or {}).get("channel")

@@ -137,6 +137,26 @@ def member_of(*, community: Community, user_id: int) -> User | None:
     )
 
 
+PEER_ACCOUNT = (
+    "peer_account",
+    "Le compte d'un autre coordinateur est géré par l'administrateur\u00a0: vous ne pouvez ni changer ses coordonnées "
+    "ni lui envoyer de lien de mot de passe.",
+)
+CONTACT_FIELDS = ("email", "phone")
+
+
+def manages_account(*, by: User, community: Community, user_id: int) -> bool:
+    """Tell whether `by` may change a member's contacts or send them a password link.
+
+    A coordinator may not for another coordinator: changing their phone or email, then sending a link there, would
+    take over an account of the same rank. The admin may, and everyone may for their own account.
+    """
+    if by.role == "admin" or by.id == user_id:
+        return True
+    role = db.session.scalar(select(Membership.role).where(Membership.user_id == user_id, Membership.community_id == community.id))
+    return role != "coordinator"
+
+
 # What other domains do once a deactivation is committed (the requests held for a treating GP go to their
 # community): registered by create_app under this key, as callables taking `user_id` and `now`.
 AFTER_DEACTIVATION = "dispatch.after_deactivation"

@@ -79,6 +79,8 @@ def member_reset(user_id: int) -> BaseResponse:
     member = membership.member_of(community=community, user_id=user_id)
     if member is None or not member.active:
         flash("Ce compte n'est pas un membre actif de la communauté.", "error")
+    elif not membership.manages_account(by=me, community=community, user_id=user_id):
+        flash(membership.PEER_ACCOUNT[1], "error")
     else:
         asked = request.form.get("channel")
         try:

@@ -170,6 +170,9 @@ def member_edit(user_id: int) -> Any:
     args, errors = validate(MemberPatch(community=community), changes)
     if args is None:
         return _edit_page(community, member, values, errors, status=422)
+    contacts_changed = any(args.get(field) != (member[field] or None) for field in membership.CONTACT_FIELDS if field in args)
+    if contacts_changed and not membership.manages_account(by=signed_in(), community=community, user_id=user_id):
+        return _edit_page(community, member, values, {"phone": [membership.PEER_ACCOUNT[1]]}, status=403)
     try:
         use_cases.update_member(community=community, user_id=user_id, changes=args)
     except use_cases.Invalid as exc:
@@ -255,6 +258,9 @@ def member_invite(user_id: int) -> BaseResponse:
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
     asked = request.form.get("channel")
+    if not membership.manages_account(by=me, community=community, user_id=user_id):
+        flash(membership.PEER_ACCOUNT[1], "error")
+        return _back(community)
     try:
         _invitation, channel = use_cases.invite_member(
             community=community,

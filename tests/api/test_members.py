@@ -330,3 +330,35 @@ def test_generated_passwords_have_no_ambiguous_characters() -> None:
     samples = {generate_password() for _ in range(200)}
     assert len(samples) == 200 and all(len(p) == 16 and set(p) <= set(PASSWORD_ALPHABET) for p in samples)
     assert set("".join(samples)) == set(PASSWORD_ALPHABET)  # 3,200 draws reach every one of the 56 characters
+
+
+def test_a_coordinator_cannot_take_over_another_coordinators_account(make: Any, world: dict[str, Any]) -> None:
+    """Changing a fellow coordinator's phone or email, then sending a link there, would take the account: refused."""
+    a = world["a"]
+    peer = make.member(a["community"], "coordinator", phone="06 12 34 56 00", email="peer@cpts.example.fr")
+    for method, suffix, body in (
+        ("PATCH", "", {"phone": "06 99 99 99 99"}),
+        ("PATCH", "", {"email": "pirate@example.fr"}),
+        ("POST", "/password-reset", {"channel": "sms"}),
+        ("POST", "/invitation", {}),
+    ):
+        refused = make.call(method, path(world, peer, suffix), a["coordinator"], json=body)
+        assert (refused.status_code, refused.json["code"]) == (403, "peer_account"), (suffix, body, refused.json)
+    db.session.expire_all()
+    assert (peer.phone, peer.email) == ("06 12 34 56 00", "peer@cpts.example.fr")  # as created
+    assert db.session.scalar(select(OutboxMessage.id)) is None  # no link went anywhere
+    # Their name may still be corrected; the admin manages their contacts; everyone manages their own.
+    assert make.call("PATCH", path(world, peer), a["coordinator"], json={"name": "Claire Nouveau"}).status_code == 200
+    assert make.call("PATCH", path(world, peer), world["admin"], json={"phone": "06 11 11 11 11"}).status_code == 200
+    mine = make.call("PATCH", path(world, a["coordinator"]), a["coordinator"], json={"email": "moi@cpts.example.fr"})
+    assert mine.status_code == 200
+    assert make.call("POST", path(world, a["operator"], "/password-reset"), a["coordinator"], json={}).status_code in (202, 422)
+    # The pages say the same, and send nothing.
+    page = PageClient(make.app)
+    assert page.sign_in(a["coordinator"].login).status_code == 302
+    page.get(f"/pilotage/membres?community={a['community'].id}")
+    page.post(f"/pilotage/membres/{peer.id}/reinitialiser", {"channel": "sms"})
+    edited = page.post(f"/pilotage/membres/{peer.id}/modifier", {"name": "Claire Nouveau", "phone": "06 98 98 98 98"})
+    assert edited.status_code == 403 and "géré par l" in edited.get_data(as_text=True)
+    db.session.expire_all()
+    assert peer.phone == "+33611111111" and db.session.scalar(select(OutboxMessage.id)) is None

@@ -24,6 +24,7 @@ from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.escalation import rollup
 from dispatch.escalation.models import Offer, Request, Synthesis
+from dispatch.escalation.service import RELAUNCH_COPIES
 from dispatch.notify.receipts import Receipt, dsn_reason, mdn_reason
 from dispatch.synthesis import messages
 
@@ -72,23 +73,9 @@ FAILURES = tuple(
         ("4.4.7", "smtp; 451 4.4.7 Delivery time expired"),
     )
 )
-# The fields a relaunch copies from the request it relaunches (dispatch.escalation.service._RELAUNCH_COPIES).
-COPIED = (
-    "source",
-    "motive",
-    "patient_first_name",
-    "patient_last_name",
-    "patient_birth_date",
-    "patient_sex",
-    "patient_phone",
-    "patient_postcode",
-    "patient_city",
-    "treating_status",
-    "treating_rpps",
-    "treating_name",
-    "treating_mssante",
-    "treating_physician_id",
-)
+# The fields a relaunch copies from the request it relaunches, and the registered GP it names (the service passes
+# that one to open_request separately).
+COPIED = (*RELAUNCH_COPIES, "treating_physician_id")
 
 
 def load_history(*, community: Community, operator_id: int, now: datetime) -> int:

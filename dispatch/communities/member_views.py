@@ -98,12 +98,12 @@ def edit_member(args: dict[str, Any], community_id: int, user_id: int) -> dict[s
     The RPPS, the login and the role do not change (an unknown field is refused); `null` clears an optional field.
     """
     community = _community(community_id)
-    if any(field in args for field in membership.CONTACT_FIELDS):
-        _manages(community, user_id)
     try:
-        use_cases.update_member(community=community, user_id=user_id, changes=args)
+        use_cases.update_member(community=community, user_id=user_id, changes=args, by=current_user())
     except LookupError:
         raise Problem(*NOT_A_MEMBER) from None
+    except use_cases.PeerAccount:
+        raise Problem(403, *membership.PEER_ACCOUNT) from None
     except use_cases.Invalid as exc:
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
     return _answer(community, user_id)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from dispatch.auth import accounts
 from dispatch.auth.models import Membership, PasswordReset, User
-from dispatch.communities.membership import member_of
+from dispatch.communities.membership import CONTACT_FIELDS, manages_account, member_of
 from dispatch.communities.models import Community, MemberImport, Physician
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
@@ -139,13 +139,21 @@ def _member(community: Community, user_id: int) -> tuple[User, Physician | None]
     return user, db.session.scalar(select(Physician).where(Physician.user_id == user.id))
 
 
-def update_member(*, community: Community, user_id: int, changes: dict[str, Any]) -> User:
+class PeerAccount(Exception):
+    """A coordinator changing another coordinator's contacts (membership.manages_account): refused."""
+
+
+def update_member(*, community: Community, user_id: int, changes: dict[str, Any], by: User) -> User:
     """Change a member's name, contacts and, for a physician, kind, MSSanté address and practice; commit.
 
-    The RPPS, the login and the role never change here. LookupError if not a member, Invalid for a physician's
-    field on an account that is not a physician's.
+    The RPPS, the login and the role never change here. LookupError if not a member, PeerAccount if `by` may not
+    change this member's contacts and the change would, Invalid for a physician's field on an account that is not
+    a physician's.
     """
     user, physician = _member(community, user_id)
+    moved = any(field in changes and changes[field] != getattr(user, field) for field in CONTACT_FIELDS)
+    if moved and not manages_account(by=by, community=community, user_id=user_id):
+        raise PeerAccount(user_id)
     errors: dict[str, list[str]] = {}
     if "name" in changes and not changes["name"]:
         errors["name"] = ["Le nom est obligatoire."]

@@ -212,15 +212,20 @@ def _store_synthesis(request: Request, effect: Any, now: datetime, batch: Batch 
             directory.ask_directory(entry, now=now)
     if effect.status == "pending":
         db.session.flush()  # the synthesis's id names its message
-        enqueue(
-            channel="mail",
-            kind="synthesis",
-            key=f"synthesis:{synthesis.id}",
-            now=now,
-            request_id=request.id,
-            address=effect.address,
-            payload={"synthesis_id": synthesis.id},
-        )
+        send_synthesis(synthesis, now=now)
+
+
+def send_synthesis(synthesis: Synthesis, *, now: datetime) -> None:
+    """Queue a synthesis for its treating GP's secure mailbox (also when the GP's address arrives late: requests.directory)."""
+    enqueue(
+        channel="mail",
+        kind="synthesis",
+        key=f"synthesis:{synthesis.id}",
+        now=now,
+        request_id=synthesis.request_id,
+        address=synthesis.to_address,
+        payload={"synthesis_id": synthesis.id},
+    )
 
 
 CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = {

@@ -382,7 +382,7 @@ def call_back(*, request: Request, operator: User, result: str, note: str | None
 
 
 # What a relaunch copies of the request it follows: the patient, the motive, the treating GP as named then.
-_RELAUNCH_COPIES = (
+RELAUNCH_COPIES = (
     "source",
     "motive",
     "description",
@@ -409,7 +409,7 @@ def relaunch(*, request: Request, opened_by: User, now: datetime, actor: Actor) 
     if refusal is not None:
         raise Rejected(refusal)
     treating = db.session.get(Physician, request.treating_physician_id) if request.treating_physician_id else None
-    fields = {name: getattr(request, name) for name in _RELAUNCH_COPIES} | {"relaunch_of_id": request.id}
+    fields = {name: getattr(request, name) for name in RELAUNCH_COPIES} | {"relaunch_of_id": request.id}
     original_id = request.id
     community = db.session.get(Community, request.community_id)
     assert community is not None

@@ -328,19 +328,24 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
             message, status="failed", now=now, max_attempts=0, error=f"ambiguous: {result.detail}", provider_status="unknown"
         )
     else:
-        outbox.settle(
-            message,
-            status=_status(result.outcome),
-            now=now,
-            max_attempts=senders.max_attempts,
-            error=result.detail,
-            provider_id=result.provider_id,
-            provider_status=result.extra.get("status"),
-            retry=result.outcome is Outcome.TRANSIENT,
-            rng=senders.rng,
-        )
+        status = result.extra.get("status")
+        _settle_by(result, message, now=now, senders=senders, provider_id=result.provider_id, provider_status=status)
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks)
+
+
+def _settle_by(result: Any, message: OutboxMessage, *, now: datetime, senders: Senders, **columns: Any) -> None:
+    """Settle a message by what its service answered: sent, failed for good, or retried later with backoff."""
+    outbox.settle(
+        message,
+        status=_status(result.outcome),
+        now=now,
+        max_attempts=senders.max_attempts,
+        error=result.detail,
+        retry=result.outcome is Outcome.TRANSIENT,
+        rng=senders.rng,
+        **columns,
+    )
 
 
 def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime, hooks: Hooks = NO_HOOKS) -> bool:
@@ -378,17 +383,9 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="message could not be built")
     else:
         result = senders.mail.send(email)
-        outbox.settle(
-            message,
-            status=_status(result.outcome),
-            now=now,
-            max_attempts=senders.max_attempts,
-            error=result.detail,
-            # The Message-ID we wrote: the delivery and read reports name the message by it (dispatch.notify.receiving).
-            provider_id=str(email.get("Message-ID") or "").strip() or result.provider_id,
-            retry=result.outcome is Outcome.TRANSIENT,
-            rng=senders.rng,
-        )
+        # The Message-ID we wrote: the delivery and read reports name the message by it (dispatch.notify.receiving).
+        written_id = str(email.get("Message-ID") or "").strip()
+        _settle_by(result, message, now=now, senders=senders, provider_id=written_id or result.provider_id)
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks)
 
@@ -403,15 +400,6 @@ def _look_up(message: OutboxMessage, *, now: datetime, senders: Senders) -> None
         _after(message, "failed", now=now, hooks=senders.hooks)
         return
     result = senders.directory.find_mailbox(str(message.payload["rpps"]))
-    outbox.settle(
-        message,
-        status=_status(result.outcome),
-        now=now,
-        max_attempts=senders.max_attempts,
-        error=result.detail,
-        retry=result.outcome is Outcome.TRANSIENT,
-        rng=senders.rng,
-        not_before_s=retry_after_s(result.detail),
-    )
+    _settle_by(result, message, now=now, senders=senders, not_before_s=retry_after_s(result.detail))
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks, mailbox=result.mailbox)

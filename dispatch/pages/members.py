@@ -170,11 +170,10 @@ def member_edit(user_id: int) -> Any:
     args, errors = validate(MemberPatch(community=community), changes)
     if args is None:
         return _edit_page(community, member, values, errors, status=422)
-    contacts_changed = any(args.get(field) != (member[field] or None) for field in membership.CONTACT_FIELDS if field in args)
-    if contacts_changed and not membership.manages_account(by=signed_in(), community=community, user_id=user_id):
-        return _edit_page(community, member, values, {"phone": [membership.PEER_ACCOUNT[1]]}, status=403)
     try:
-        use_cases.update_member(community=community, user_id=user_id, changes=args)
+        use_cases.update_member(community=community, user_id=user_id, changes=args, by=signed_in())
+    except use_cases.PeerAccount:
+        return _edit_page(community, member, values, {"phone": [membership.PEER_ACCOUNT[1]]}, status=403)
     except use_cases.Invalid as exc:
         return _edit_page(community, member, values, exc.errors, status=422)
     flash(f"Fiche de {args['name']} enregistrée.", "ok")

@@ -15,12 +15,11 @@ from sqlalchemy import select
 
 from dispatch.communities.models import DirectoryEntry
 from dispatch.db import db
-from dispatch.escalation.effects import tell_outside_treating
+from dispatch.escalation.effects import send_synthesis, tell_outside_treating
 from dispatch.escalation.models import Request, Synthesis
 from dispatch.events import Actor, record_event
 from dispatch.notify.annuaire import Mailbox
 from dispatch.notify.models import OutboxMessage
-from dispatch.notify.outbox import enqueue
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # the sender acts for no one
 WAITING = timedelta(days=7)  # requests older than this keep no address they lacked (their synthesis stays unsent)
@@ -50,15 +49,7 @@ def _give_address(request: Request, mailbox: Mailbox, address: str, *, now: date
     if synthesis is not None:
         synthesis.to_address, synthesis.status = address, "pending"
         request.synthesis_status = "pending"  # the report's copy (the rollup follows)
-        enqueue(
-            channel="mail",
-            kind="synthesis",
-            key=f"synthesis:{synthesis.id}",
-            now=now,
-            request_id=request.id,
-            address=address,
-            payload={"synthesis_id": synthesis.id},
-        )
+        send_synthesis(synthesis, now=now)
         data["synthesis"] = "pending"
     elif request.state == "accepted" and tell_outside_treating(request, now=now):
         data["taken"] = "pending"  # accepted while the address was unknown: the GP learns who took the patient

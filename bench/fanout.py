@@ -50,14 +50,14 @@ from dispatch.communities import membership  # noqa: E402
 from dispatch.communities import service as communities  # noqa: E402
 from dispatch.communities.models import Device, Physician  # noqa: E402
 from dispatch.db import db  # noqa: E402
-from dispatch.escalation import service as escalation  # noqa: E402
-from dispatch.escalation.models import Request  # noqa: E402
 from dispatch.notify.fcm import BATCH_SIZE, FcmPush  # noqa: E402
 from dispatch.notify.models import OutboxMessage  # noqa: E402
 from dispatch.notify.ports import PushMessage  # noqa: E402
 from dispatch.notify.service import deliver_pending  # noqa: E402
 from dispatch.notify.vapid import KEY_FILE, load_or_create_vapid_key  # noqa: E402
 from dispatch.notify.webpush import JWT_LIFETIME, SENDERS, topic  # noqa: E402
+from dispatch.requests import service as escalation  # noqa: E402
+from dispatch.requests.models import Request  # noqa: E402
 from dispatch.wiring import senders  # noqa: E402
 from tests.peers.fcm import FcmPeer  # noqa: E402
 from tests.peers.webpush import Subscriber, WebPushPeer  # noqa: E402

@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
     install_session_hooks(_db.session)
-    from dispatch.escalation import rollup
+    from dispatch.requests import rollup
 
     rollup.install(_db.session)
     api = DispatchApi(
@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     delivery.register(app)
     from dispatch.communities.membership import AFTER_DEACTIVATION
-    from dispatch.escalation.service import offers_gone, treating_gone
+    from dispatch.requests.service import offers_gone, treating_gone
 
     # A deactivated physician holds no request as treating GP, and their pending offers leave their phones.
     app.extensions[AFTER_DEACTIVATION] = (treating_gone, offers_gone)
@@ -78,19 +78,19 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:
-    from dispatch.auth.views import bp as auth_bp
-    from dispatch.communities.member_views import bp as members_bp
-    from dispatch.communities.views import bp as communities_bp
+    from dispatch.api.auth import bp as auth_bp
+    from dispatch.api.communities import bp as communities_bp
+    from dispatch.api.members import bp as members_bp
+    from dispatch.api.requests import bp as requests_bp
+    from dispatch.api.synthesis import bp as synthesis_bp
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
     from dispatch.pages import bp as pages_bp
-    from dispatch.requests.views import bp as requests_bp
-    from dispatch.synthesis.views import bp as synthesis_bp
     from mobile_api.views import bp as mobile_bp
 
     for bp in (health_bp, auth_bp, communities_bp, members_bp, requests_bp, mobile_bp, synthesis_bp):
         api.register_blueprint(bp)
-    from dispatch.reports.views import bp as reports_bp  # staff figures (issue 6)
+    from dispatch.api.reports import bp as reports_bp  # staff figures (issue 6)
 
     api.register_blueprint(reports_bp)
     from dispatch.notify.webhooks import bp as webhooks_bp  # provider callbacks, signed (issue 3)

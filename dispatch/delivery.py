@@ -19,14 +19,14 @@ from dispatch.communities.directory import LOOKUP_KIND
 from dispatch.communities.models import Device, Physician
 from dispatch.communities.service import device_key
 from dispatch.db import db
-from dispatch.escalation.effects import offer_payload
-from dispatch.escalation.machine import OPEN_STATES
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.events import Actor, record_event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
 from dispatch.requests.directory import mailbox_answered
+from dispatch.requests.effects import offer_payload
+from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests.models import Request, Synthesis
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
 

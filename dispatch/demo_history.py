@@ -22,10 +22,10 @@ from dispatch.auth.models import User
 from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation import rollup
-from dispatch.escalation.models import Offer, Request, Synthesis
-from dispatch.escalation.service import RELAUNCH_COPIES
 from dispatch.notify.receipts import Receipt, dsn_reason, mdn_reason
+from dispatch.requests import rollup
+from dispatch.requests.models import Offer, Request, Synthesis
+from dispatch.requests.service import RELAUNCH_COPIES
 from dispatch.synthesis import messages
 
 SEED = 94500

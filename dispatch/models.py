@@ -4,9 +4,9 @@ from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
-from dispatch.escalation.models import Event, Offer, Request, Synthesis
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
+from dispatch.requests.models import Event, Offer, Request, Synthesis
 
 __all__ = [
     "AccessRecord",

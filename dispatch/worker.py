@@ -15,10 +15,10 @@ from flask import Flask
 
 from dispatch.clock import system_now
 from dispatch.db import db
-from dispatch.escalation.service import advance_due, next_deadline_after
 from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.receiving import Polled, ReceiptPoller
 from dispatch.notify.service import deliver_pending
+from dispatch.requests.service import advance_due, next_deadline_after
 from dispatch.wiring import imap_poll_s
 
 log = logging.getLogger(__name__)

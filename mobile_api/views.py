@@ -15,13 +15,12 @@ from dispatch.communities import service as communities
 from dispatch.communities.models import Device
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation import service
-from dispatch.escalation.models import Request
 from dispatch.notify.webpush import validate_subscription
 from dispatch.policy import Action, acting_physician
-from dispatch.requests import queries
+from dispatch.requests import queries, service
 from dispatch.requests.disclosure import answering, require, show, show_many
 from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.models import Request
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, birth_date_errors, request_json
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.texts import local

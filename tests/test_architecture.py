@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from dispatch.escalation import effects, machine
+from dispatch.requests import effects, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP = ("dispatch", "mobile_api", "config")
@@ -97,23 +97,49 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle_between_packages() -> None:
     graph = package_graph()
-    assert "dispatch.escalation" in graph and "mobile_api.views" in graph  # the check sees the project
+    assert {"dispatch.requests", "dispatch.api", "dispatch.pages", "mobile_api.views"} <= set(graph)  # the check sees the project
     assert cycles(graph) == []
 
 
 def test_the_check_finds_a_cycle_hidden_in_a_function() -> None:
     tree = ast.parse("def f():\n    from dispatch.notify import service\n")
-    assert _imports(tree, "dispatch.escalation.effects", False) >= {"dispatch.notify.service"}
+    assert _imports(tree, "dispatch.requests.effects", False) >= {"dispatch.notify.service"}
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
     typed = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import dispatch.web\n")
     assert "dispatch.web" not in _imports(typed, "dispatch.notify.service", False)
+
+
+EDGES = ("dispatch.api", "dispatch.pages", "mobile_api")
+
+
+def _edge(module: str) -> str | None:
+    return next((edge for edge in EDGES if module == edge or module.startswith(edge + ".")), None)
+
+
+def test_the_three_edges_import_nothing_from_each_other() -> None:
+    """The JSON API, the pages and the phone's API share only what lies below them (the use cases, the policy)."""
+    found = []
+    for edge in EDGES:
+        for path in (ROOT / edge.replace(".", "/")).rglob("*.py"):
+            here = _module_name(path)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for target in _imports(tree, here, path.name == "__init__.py"):
+                other = _edge(target)
+                if other is not None and other != edge:
+                    found.append(f"{path.relative_to(ROOT)} imports {target}")
+    assert found == []
+
+
+def test_the_edge_check_sees_a_lazy_import() -> None:
+    tree = ast.parse("def f():\n    from dispatch.pages import bp\n")
+    assert _edge(next(t for t in _imports(tree, "mobile_api.views", False) if t.startswith("dispatch.pages"))) == "dispatch.pages"
 
 
 def test_notify_is_a_leaf() -> None:
     """The sender knows no domain: what follows a delivery is registered by create_app (dispatch.delivery)."""
     graph = package_graph()
     domain = {
-        "dispatch.escalation",
+        "dispatch.api",
         "dispatch.communities",
         "dispatch.reports",
         "dispatch.synthesis",
@@ -128,6 +154,6 @@ def test_notify_is_a_leaf() -> None:
 
 def test_every_effect_the_machine_decides_is_carried_out_in_one_place() -> None:
     assert set(effects.CARRY_OUT) == set(machine.EFFECT_TYPES)
-    source = (ROOT / "dispatch/escalation/machine.py").read_text(encoding="utf-8")
+    source = (ROOT / "dispatch/requests/machine.py").read_text(encoding="utf-8")
     for effect_type in machine.EFFECT_TYPES:  # and every one of them is decided somewhere
         assert f"{effect_type.__name__}(" in source.split("Effect = ")[1], effect_type

@@ -21,8 +21,6 @@ from sqlalchemy import Select, func, select
 
 from dispatch import policy
 from dispatch.db import db
-from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import Event, Offer, Request
 from dispatch.pages import bp
 from dispatch.pages.common import STATE_LABELS, iso, pick_community
 from dispatch.pages.guard import role_page, signed_in
@@ -31,6 +29,8 @@ from dispatch.pages.operator import list_signature as console_signature
 from dispatch.policy import Action
 from dispatch.requests import disclosure
 from dispatch.requests.edge import load_request
+from dispatch.requests.machine import OPEN_STATES, current_deadline
+from dispatch.requests.models import Event, Offer, Request
 from dispatch.web import now
 
 CLOSED_MESSAGES = {

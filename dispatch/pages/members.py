@@ -18,11 +18,11 @@ from dispatch.communities.models import Community
 from dispatch.communities.schemas import MemberIn, MemberPatch
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, nested_form, phone_link, pick_community, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.policy import Action
+from dispatch.requests.models import Request
 from dispatch.web import now, runtime
 
 NNBSP = "\u202f"

@@ -21,8 +21,6 @@ from dispatch.auth.models import Membership, User
 from dispatch.calls import service as calls
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import MOTIVES, SOURCES, Request
 from dispatch.pages import bp
 from dispatch.pages.common import (
     LABELS,
@@ -41,6 +39,8 @@ from dispatch.phones import normalize_phone
 from dispatch.policy import Action
 from dispatch.requests import disclosure, opening, returning
 from dispatch.requests.edge import actor
+from dispatch.requests.machine import OPEN_STATES, current_deadline
+from dispatch.requests.models import MOTIVES, SOURCES, Request
 from dispatch.requests.schemas import RequestIn
 from dispatch.web import client_label, now
 

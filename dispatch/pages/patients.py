@@ -12,13 +12,13 @@ from sqlalchemy import select
 from dispatch import texts
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, appointment_label
 from dispatch.pages.guard import role_page
 from dispatch.pages.physician import current_physician, visible
 from dispatch.policy import Action
 from dispatch.requests import disclosure
+from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.service import consultation_pdf
 from dispatch.web import client_label, now
 

@@ -13,16 +13,15 @@ from dispatch import policy, texts
 from dispatch.communities import service as communities
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.escalation import service
-from dispatch.escalation.machine import OPEN_STATES, current_deadline
-from dispatch.escalation.models import Offer, Request
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, validate
 from dispatch.pages.guard import RESUME, role_page, signed_in
 from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
-from dispatch.requests import disclosure
+from dispatch.requests import disclosure, service
 from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.machine import OPEN_STATES, current_deadline
+from dispatch.requests.models import Offer, Request
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, birth_date_errors
 from dispatch.web import client_label, now
 

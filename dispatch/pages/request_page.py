@@ -14,17 +14,16 @@ from sqlalchemy import select
 from dispatch.auth.models import User
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation import service
-from dispatch.escalation.machine import OPEN_STATES
-from dispatch.escalation.models import Event, Request
 from dispatch.pages import bp, history
 from dispatch.pages.common import LABELS, iso, local_time, phone_link, validate
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.live import request_signature
 from dispatch.pages.operator import row
 from dispatch.policy import Action
-from dispatch.requests import disclosure
+from dispatch.requests import disclosure, service
 from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests.models import Event, Request
 from dispatch.requests.schemas import CallbackIn, CancelIn
 from dispatch.web import client_label, now
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request
 from dispatch.pages import bp
+from dispatch.requests.models import Request
 
 NB = "\u00a0"
 BOX_KINDS = {"PER": "boîte personnelle", "CAB": "boîte du cabinet", "ORG": "boîte d'une équipe ou d'un service"}

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from dispatch.communities.models import Community
 from dispatch.db import db
-from dispatch.escalation.models import Request
 from dispatch.french import NBSP
 from dispatch.periods import utc_bounds
+from dispatch.requests.models import Request
 
 # Upper bounds in seconds (excluded) and labels; the last bucket has no bound.
 BUCKETS: tuple[tuple[int | None, str], ...] = (

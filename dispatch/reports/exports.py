@@ -21,9 +21,9 @@ from sqlalchemy import and_, select
 
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.periods import utc_bounds
 from dispatch.reports.tables import REQUEST_HEADERS, MonthOf, Rate, Table, report_tables, request_row
+from dispatch.requests.models import Request, Synthesis
 
 # Described in the OpenAPI document of the endpoints; keep both in step.
 REPORT_LAYOUT = (

@@ -32,7 +32,7 @@ How: the request-level figures sum the rollup `request_day_stats` (requests per 
 state, source, motive, treating status, synthesis status, accepted by the treating GP) over the period's
 local days, months being unions of local days; the percentiles walk an index of the integer
 `accept_delay_us`; `by_physician` sums the rollup `physician_day_stats` over the same days (see
-dispatch/escalation/rollup.py for how the copies are kept in step).
+dispatch/requests/rollup.py for how the copies are kept in step).
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ from dispatch.auth.models import User
 from dispatch.calls.models import CALL_OUTCOMES, Call
 from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.escalation.models import (
+from dispatch.periods import Month, months, utc_bounds
+from dispatch.reports.models import PhysicianDayStats, RequestDayStats
+from dispatch.requests.models import (
     CALLBACK_RESULTS,
     MOTIVES,
     SOURCES,
@@ -57,8 +59,6 @@ from dispatch.escalation.models import (
     Event,
     Request,
 )
-from dispatch.periods import Month, months, utc_bounds
-from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 
 ACCEPTED_STATES = ("accepted", "seen", "no_show")
 OPEN_STATES = ("exclusive", "community")

@@ -1,1 +1,1 @@
-"""The operators' and staff's endpoints on requests."""
+"""The request domain: its model, the pure machine, the use cases that write its decisions, and the tick."""

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from dispatch.communities.models import DirectoryEntry
 from dispatch.db import db
-from dispatch.escalation.effects import send_synthesis, tell_outside_treating
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.events import Actor, record_event
 from dispatch.notify.annuaire import Mailbox
 from dispatch.notify.models import OutboxMessage
+from dispatch.requests.effects import send_synthesis, tell_outside_treating
+from dispatch.requests.models import Request, Synthesis
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # the sender acts for no one
 WAITING = timedelta(days=7)  # requests older than this keep no address they lacked (their synthesis stays unsent)

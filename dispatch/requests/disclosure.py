@@ -20,8 +20,8 @@ from dispatch.auth.models import User
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Offer
 from dispatch.policy import Action, View
+from dispatch.requests.models import Offer
 
 if TYPE_CHECKING:
     from dispatch.audit.models import AccessRecord

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request
-from dispatch.escalation.service import Rejected
 from dispatch.events import Actor
+from dispatch.requests.models import Request
+from dispatch.requests.service import Rejected
 from dispatch.web import client_label
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from dispatch.communities import directory
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community
 from dispatch.db import db
-from dispatch.escalation import service
-from dispatch.escalation.models import Request
+from dispatch.requests import service
+from dispatch.requests.models import Request
 
 
 class Invalid(Exception):

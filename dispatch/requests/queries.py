@@ -10,8 +10,8 @@ from sqlalchemy import and_, bindparam, select
 
 from dispatch.communities.models import Community
 from dispatch.db import UTCDateTime
-from dispatch.escalation.machine import OPEN_STATES
-from dispatch.escalation.models import Offer, Request
+from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests.models import Offer, Request
 
 # What policy.show() reads of a request: a row of these answers it without loading the request (lists).
 PRESENTED_COLUMNS = tuple(

@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 
 from dispatch.auth.models import User
 from dispatch.db import db
-from dispatch.escalation.models import Request
 from dispatch.requests import disclosure
+from dispatch.requests.models import Request
 
 WINDOW = timedelta(days=30)
 LIMIT = 50  # a patient who called more often than this in 30 days is shown their 50 latest requests

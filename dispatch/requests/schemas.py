@@ -11,9 +11,9 @@ from marshmallow import fields, validate
 from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.calls.models import CALL_OUTCOMES
 from dispatch.communities.schemas import community_region
-from dispatch.escalation.machine import STATES
-from dispatch.escalation.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.phones import normalize_phone, valid_in_some_region
+from dispatch.requests.machine import STATES
+from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
 

@@ -9,8 +9,8 @@ from flask import current_app
 
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.notify.models import OutboxMessage
+from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.document import TakenNotice
 from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, message_id
 from dispatch.synthesis.service import synthesis_doc

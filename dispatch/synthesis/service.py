@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from dispatch.communities.models import Physician
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
+from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.document import SynthesisDoc, build_pdf
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.db import db
-from dispatch.escalation.models import Offer
 from dispatch.notify.ports import PushMessage
+from dispatch.requests.models import Offer
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from dispatch.communities.models import DirectoryEntry
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.notify.annuaire import AnnuaireSante
 from dispatch.notify.inbox import Recorder
 from dispatch.notify.models import OutboxMessage
+from dispatch.requests.models import Request, Synthesis
 from tests.conftest import luhn_rpps
 from tests.peers.annuaire import AnnuairePeer, mss_box, plain_email, practitioner, practitioner_role
 from tests.peers.guard import forbid_outbound

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.requests.models import Request
 
 
 def problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

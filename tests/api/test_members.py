@@ -164,7 +164,7 @@ def test_deactivated_member_cannot_sign_in_nor_get_offers_history_kept_then_reac
     assert opened["state"] == "community"  # a deactivated treating GP holds no exclusive hour
     offered = make.call("GET", "/me/offers", a["other"]).json
     assert [o["id"] for o in offered] == [opened["id"]]
-    from dispatch.escalation.models import Offer
+    from dispatch.requests.models import Offer
 
     assert db.session.scalars(select(Offer).where(Offer.physician_id == physician.id, Offer.request_id == opened["id"])).all() == []
     history = make.call("GET", f"/requests/{earlier['id']}", a["operator"]).json

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
+from dispatch.requests.models import Request, Synthesis
 
 SYNTHESIS = "Otite moyenne aiguë, amoxicilline 6 jours."
 

@@ -12,8 +12,8 @@ from dispatch import policy
 from dispatch.audit.models import AccessRecord
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request
 from dispatch.policy import Action
+from dispatch.requests.models import Request
 from tests.pages.conftest import PageClient
 
 A, B = 1, 2

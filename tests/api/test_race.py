@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dispatch.db import db
-from dispatch.escalation.models import Event, Offer
+from dispatch.requests.models import Event, Offer
 
 
 def test_many_threads_accepting_one_request_exactly_one_wins(make: Any, app: Any, clock: Any) -> None:

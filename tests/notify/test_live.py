@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from dispatch.communities.models import Device
 from dispatch.db import db
-from dispatch.escalation.models import Event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.twilio_sms import TwilioSms
+from dispatch.requests.models import Event
 from tests.notify.conftest import PUBLIC_URL, SENDER, Live
 from tests.peers.fcm import INTERNAL, QUOTA_EXCEEDED, UNAVAILABLE
 from tests.peers.twilio import TOO_MANY_REQUESTS

@@ -10,9 +10,9 @@ from twilio.request_validator import RequestValidator
 
 from dispatch import create_app
 from dispatch.db import db
-from dispatch.escalation.models import Event
 from dispatch.notify.inbox import Recorder
 from dispatch.notify.models import OutboxMessage
+from dispatch.requests.models import Event
 from dispatch.runtime import Ports
 from dispatch.wiring import senders
 from tests.conftest import TEST_SETTINGS, serving

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
+from dispatch.requests.models import Request, Synthesis
 from tests.api.test_outcome_birth_date import opened_without_birth_date
 from tests.pages import test_browser as shared
 from tests.pages.test_browser import no_horizontal_scroll, sign_in, snap, wait_for

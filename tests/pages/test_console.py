@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from dispatch.calls.models import Call
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.requests.models import Request
 
 FORM = {
     "triage": "snp",

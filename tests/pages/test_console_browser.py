@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.requests.models import Request
 from tests.pages import test_browser as shared
 from tests.pages.test_browser import sign_in, snap, wait_for
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from dispatch.escalation import machine
 from dispatch.pages import history
+from dispatch.requests import machine
 
 ROOT = Path(__file__).resolve().parents[2] / "dispatch"
 # The outcomes the outbox sender reports for a message of a request (notify.service._after, delivery.trail).

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from dispatch.audit.models import AccessRecord
 from dispatch.db import db
-from dispatch.escalation.models import Request
 from dispatch.notify.models import OutboxMessage
 from dispatch.pages.patients import ics_event
+from dispatch.requests.models import Request
 from tests.conftest import PASSWORD
 from tests.pages.test_console import field_error
 

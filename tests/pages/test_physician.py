@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from dispatch.db import db
-from dispatch.escalation.models import Request, Synthesis
 from dispatch.pages.physician import next_quarter, parse_appointment
+from dispatch.requests.models import Request, Synthesis
 from tests.pages.test_console import field_error
 
 PARIS = "Europe/Paris"

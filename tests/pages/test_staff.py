@@ -108,7 +108,7 @@ def test_deactivated_physician_gets_no_offers(world: dict[str, Any], as_user: An
     opened = make.open(world["operator"], world["community"])
     offered = make.call("GET", "/me/offers", world["gp"]).json
     assert [o["id"] for o in offered] == [opened["id"]]
-    from dispatch.escalation.models import Offer
+    from dispatch.requests.models import Offer
 
     assert db.session.scalar(select(func.count()).select_from(Offer).where(Offer.physician_id == world["cami"].id)) == 0
 

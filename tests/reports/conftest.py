@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from dispatch.db import db
-from dispatch.escalation.models import Offer, Request, Synthesis
-from dispatch.escalation.rollup import backfill, discard_pending
+from dispatch.requests.models import Offer, Request, Synthesis
+from dispatch.requests.rollup import backfill, discard_pending
 
 
 class Seeder:

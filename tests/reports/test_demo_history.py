@@ -15,9 +15,9 @@ from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.demo import load_demo
 from dispatch.demo_history import COUNT, PENDING_CALLBACKS, load_history
-from dispatch.escalation.models import Offer, Request, Synthesis
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.service import compute_report
+from dispatch.requests.models import Offer, Request, Synthesis
 
 
 def test_the_demo_year_fills_the_report_once(app: Any, clock: Any) -> None:

@@ -169,7 +169,7 @@ def test_the_pdf_is_published_in_the_openapi_document(client: Any) -> None:
 
 def _empty_report(opened: int = 0, accepted: int = 0, expired: int = 0) -> dict[str, Any]:
     from dispatch.communities.models import KINDS
-    from dispatch.escalation.models import CALLBACK_RESULTS, MOTIVES, SOURCES, TREATING_STATUSES
+    from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, TREATING_STATUSES
 
     rate = round(accepted / opened, 4) if opened else None
     return {

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from dispatch.db import db
-from dispatch.escalation.models import Offer, Request, Synthesis
-from dispatch.escalation.rollup import GROUP, backfill, delay_us
 from dispatch.notify.ports import DeliveryResult, Outcome
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.service import compute_report
+from dispatch.requests.models import Offer, Request, Synthesis
+from dispatch.requests.rollup import GROUP, backfill, delay_us
 
 
 def _rollup() -> dict[tuple[int, int, date], tuple[int, int, int]]:

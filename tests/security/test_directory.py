@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from dispatch.cli import alembic_config
 from dispatch.db import db
-from dispatch.escalation.models import Event, Request
+from dispatch.requests.models import Event, Request
 from tests.conftest import luhn_rpps
 from tests.pages.conftest import PageClient
 

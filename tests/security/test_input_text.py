@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dispatch.db import db
-from dispatch.escalation.models import Request
+from dispatch.requests.models import Request
 from tests.pages.conftest import PageClient
 
 SINGLE_LINE_BAD = ["Martin\r\nBcc: x@evil.example", "Mar\x00tin", "Mar\ttin", "Mar\x1b[31mtin", "Mar\u2028tin", "Mar\u202etin"]

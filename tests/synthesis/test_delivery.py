@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.db import db
-from dispatch.escalation.models import Synthesis
 from dispatch.notify.models import OutboxMessage
+from dispatch.requests.models import Synthesis
 from tests.conftest import luhn_rpps
 from tests.synthesis.conftest import CUSTODIAN, NIL, SENDER, MailServer
 

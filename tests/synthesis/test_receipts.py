@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from dispatch import texts
 from dispatch.db import db
-from dispatch.escalation.models import Synthesis
 from dispatch.notify.imap import ImapMailbox, MailboxError
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.receiving import Polled, ReceiptPoller
 from dispatch.notify.service import Hooks
+from dispatch.requests.models import Synthesis
 from dispatch.worker import Worker
 from tests.notify.certs import Pki
 from tests.pages.conftest import PageClient

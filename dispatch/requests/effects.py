@@ -16,8 +16,10 @@ from dispatch.auth.models import Membership, User
 from dispatch.communities import directory
 from dispatch.communities.models import DirectoryEntry, Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.escalation import rollup
-from dispatch.escalation.machine import (
+from dispatch.notify.models import OutboxMessage
+from dispatch.notify.outbox import enqueue, enqueue_many
+from dispatch.requests import rollup
+from dispatch.requests.machine import (
     AnswerOffer,
     Effect,
     OfferTo,
@@ -32,9 +34,7 @@ from dispatch.escalation.machine import (
     current_deadline,
     iso,
 )
-from dispatch.escalation.models import Offer, Request, Synthesis
-from dispatch.notify.models import OutboxMessage
-from dispatch.notify.outbox import enqueue, enqueue_many
+from dispatch.requests.models import Offer, Request, Synthesis
 
 
 class Batch:

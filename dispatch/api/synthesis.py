@@ -7,9 +7,9 @@ from flask_smorest import Blueprint
 
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation.models import Request
 from dispatch.policy import Action
 from dispatch.requests import disclosure
+from dispatch.requests.models import Request
 from dispatch.synthesis.service import consultation_pdf
 from dispatch.web import client_label, current_user, now
 

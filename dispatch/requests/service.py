@@ -16,10 +16,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from dispatch.auth.models import User
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.escalation import effects, machine
-from dispatch.escalation.machine import ActorOffer, Decision, Plan, Refusal, Snapshot
-from dispatch.escalation.models import Offer, Request
 from dispatch.events import SYSTEM, Actor, record_event
+from dispatch.requests import effects, machine
+from dispatch.requests.machine import ActorOffer, Decision, Plan, Refusal, Snapshot
+from dispatch.requests.models import Offer, Request
 
 __all__ = [
     "SYSTEM",

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from dispatch.escalation import machine
-from dispatch.escalation.machine import (
+from dispatch.requests import machine
+from dispatch.requests.machine import (
     ActorOffer,
     AnswerOffer,
     Decision,

@@ -1,4 +1,4 @@
-"""Endpoints of accounts: sign in, sign out (who am I, `GET /me`, is in `dispatch.communities.views`)."""
+"""Endpoints of accounts: sign in, sign out (who am I, `GET /me`, is in `dispatch.api.communities`)."""
 
 from __future__ import annotations
 

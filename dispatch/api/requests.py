@@ -16,12 +16,11 @@ from dispatch.calls import service as calls
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.escalation import service
-from dispatch.escalation.models import Event, Request
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
-from dispatch.requests import disclosure, opening, queries, returning
+from dispatch.requests import disclosure, opening, queries, returning, service
 from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests.models import Event, Request
 from dispatch.requests.schemas import (
     AccessOut,
     CallbackIn,

@@ -1,1 +1,0 @@
-"""The escalation of a request: plan, pure machine, service and tick."""

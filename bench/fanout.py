@@ -56,8 +56,7 @@ from dispatch.notify.ports import PushMessage  # noqa: E402
 from dispatch.notify.service import deliver_pending  # noqa: E402
 from dispatch.notify.vapid import KEY_FILE, load_or_create_vapid_key  # noqa: E402
 from dispatch.notify.webpush import JWT_LIFETIME, SENDERS, topic  # noqa: E402
-from dispatch.requests import service as escalation  # noqa: E402
-from dispatch.requests.models import Request  # noqa: E402
+from dispatch.requests import operator_actions, tick  # noqa: E402
 from dispatch.wiring import senders  # noqa: E402
 from tests.peers.fcm import FcmPeer  # noqa: E402
 from tests.peers.webpush import Subscriber, WebPushPeer  # noqa: E402
@@ -421,7 +420,7 @@ def time_system(app: Any, channel: FcmChannel | WebPushChannel, clock: ManualClo
     clock.advance(3601)
     channel.reset()
     started, cpu = time.monotonic(), time.process_time()
-    moved = escalation.advance_due(now=clock.now())
+    moved = tick.advance_due(now=clock.now())
     advanced = time.monotonic()
     deliver_pending(now=clock.now(), senders=senders(app))
     cpu_s = time.process_time() - cpu  # every push has been answered, so received (and decrypted) by the peer
@@ -440,10 +439,9 @@ def close_request(
     app: Any, clock: ManualClock, channel: FcmChannel | WebPushChannel, request_id: int, world: dict[str, Any]
 ) -> None:
     """Cancel the round's request and send its withdrawals (untimed), so later rounds start clean."""
-    request = db.session.get(Request, request_id)
-    assert request is not None
-    actor = escalation.Actor(user_id=world["operator"].id, role="operator", client="bench")
-    escalation.cancel(request=request, reason="banc d'essai", now=clock.now(), actor=actor)
+    operator_actions.cancel_request(
+        user=world["operator"], request_id=request_id, reason="banc d'essai", now=clock.now(), client="bench"
+    )
     deliver_pending(now=clock.now(), senders=senders(app))
     channel.reset()
 

@@ -70,7 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     delivery.register(app)
     from dispatch.communities.membership import AFTER_DEACTIVATION
-    from dispatch.requests.service import offers_gone, treating_gone
+    from dispatch.requests.tick import offers_gone, treating_gone
 
     # A deactivated physician holds no request as treating GP, and their pending offers leave their phones.
     app.extensions[AFTER_DEACTIVATION] = (treating_gone, offers_gone)

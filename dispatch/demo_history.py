@@ -25,7 +25,7 @@ from dispatch.db import db
 from dispatch.notify.receipts import Receipt, dsn_reason, mdn_reason
 from dispatch.requests import rollup
 from dispatch.requests.models import Offer, Request, Synthesis
-from dispatch.requests.service import RELAUNCH_COPIES
+from dispatch.requests.operator_actions import RELAUNCH_COPIES
 from dispatch.synthesis import messages
 
 SEED = 94500

@@ -177,3 +177,18 @@ def delivery_note(status: str, *, reason: str | None, at: datetime | None, tz: s
 def synthesis_delivery(status: str, *, reason: str | None, at: datetime | None, tz: str, now: datetime) -> str:
     """Return what became of a synthesis in a sentence: 'Synthèse lue par le médecin traitant aujourd'hui à 16:30'."""
     return "Synthèse " + SYNTHESIS_DELIVERY.get(status, status) + delivery_note(status, reason=reason, at=at, tz=tz, now=now)
+
+
+def appointment_label(at: datetime | None, tz: str, now: datetime) -> str:
+    """Return an appointment with its date: 'aujourd'hui lundi 23/11 à 15:30', 'demain …', or 'mercredi 25/11 à …'."""
+    if at is None:
+        return ""
+    day, today = local(at, tz), local(now, tz).date()
+    name = f"{DAYS[day.weekday()]} {day:%d/%m}"
+    if day.date() == today:
+        name = f"aujourd'hui {name}"
+    elif (day.date() - today).days == 1:
+        name = f"demain {name}"
+    elif day.year != today.year:
+        name = f"{name}/{day.year}"
+    return f"{name} à {day:%H:%M}"

@@ -18,7 +18,7 @@ from dispatch.db import db
 from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.receiving import Polled, ReceiptPoller
 from dispatch.notify.service import deliver_pending
-from dispatch.requests.service import advance_due, next_deadline_after
+from dispatch.requests.tick import advance_due, next_deadline_after
 from dispatch.wiring import imap_poll_s
 
 log = logging.getLogger(__name__)

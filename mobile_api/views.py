@@ -16,14 +16,11 @@ from dispatch.communities.models import Device
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.notify.webpush import validate_subscription
-from dispatch.policy import Action, acting_physician
-from dispatch.requests import queries, service
-from dispatch.requests.disclosure import answering, require, show, show_many
-from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.models import Request
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, birth_date_errors, request_json
+from dispatch.policy import acting_physician
+from dispatch.requests import physician_actions, queries
+from dispatch.requests.disclosure import show_many
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, request_json
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
-from dispatch.texts import local
 from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
 if TYPE_CHECKING:
@@ -186,54 +183,27 @@ def offers(args: dict[str, Any]) -> Any:
     return with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
 
 
-def _acted_on(request_id: int, action: Action) -> tuple[Physician, Request]:
-    """Return the physician and the request if the policy lets them do `action` to it; 403 or 404 otherwise."""
-    physician = current_physician()
-    request = load_request(request_id)
-    require(physician.user, action, request)
-    return physician, request
-
-
 @bp.route("/requests/<int:request_id>/accept", methods=["POST"])
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
 @bp.alt_response(409, description="Déjà acceptée (already_accepted) ou close (closed)")
+@bp.doc(
+    description="Le rendez-vous (`appointment_at`) se fixe de 10 minutes avant l'instant présent à 24 heures après "
+    "(soins non programmés : le jour même, ou le lendemain matin pour une demande du soir) ; hors de cette fenêtre, "
+    "422 `invalid` avec `errors.appointment_at`. La même règle s'applique à la page du médecin."
+)
 @answers_from_memory
 def accept(args: dict[str, Any], request_id: int) -> Any:
     """Take the patient: the first acceptance wins."""
-    physician = current_physician()
-    at = now()
-    # When many physicians accept at once, all but one lose: the losers are answered from one light read.
-    seen = db.session.execute(queries.ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
-    if seen is None:
-        raise Problem(404, "not_found", "Demande introuvable.")
-    require(physician.user, Action.ACCEPT, seen, offered=seen.offer_status is not None)
-    appointment_at = args["appointment_at"]
-    if not at - timedelta(minutes=30) <= appointment_at <= at + timedelta(hours=24):
-        raise Problem(
-            422,
-            "invalid",
-            "Certains champs sont invalides.",
-            errors={"appointment_at": ["Le rendez-vous doit être fixé dans les 24 heures à venir."]},
-        )
-    refusal = service.accept_verdict(seen, physician_id=physician.id, now=at)
-    if refusal is not None:
-        raise rejected(service.Rejected(refusal))
-    request = load_request(request_id)
-    # The winner is shown the patient: the read is recorded with the acceptance, or not at all.
-    with answering(physician.user, request_id, what="accept", now=at, client=client_label()) as shown:
-        try:
-            request = service.accept(
-                request=request,
-                physician=physician,
-                appointment_at=appointment_at,
-                place=args.get("place"),
-                now=at,
-                actor=actor(physician.user),
-            )
-        except service.Rejected as exc:
-            raise rejected(exc) from None
-        return jsonify(request_json(shown(request)))
+    shown = physician_actions.accept_offer(
+        user=current_user(),
+        request_id=request_id,
+        appointment_at=args["appointment_at"],
+        place=args.get("place"),
+        now=now(),
+        client=client_label(),
+    )
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/refuse", methods=["POST"])
@@ -242,15 +212,10 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
 @answers_from_memory
 def refuse(args: dict[str, Any], request_id: int) -> Any:
     """Decline the request; the treating GP's refusal opens it to the community at once."""
-    physician, request = _acted_on(request_id, Action.REFUSE)
-    at = now()
-    try:
-        request = service.refuse(
-            request=request, physician=physician, reason=args.get("reason"), now=at, actor=actor(physician.user)
-        )
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    return jsonify(request_json(show(physician.user, request, what="refuse", now=at, client=client_label(), action=Action.REFUSE)))
+    shown = physician_actions.refuse_offer(
+        user=current_user(), request_id=request_id, reason=args.get("reason"), now=now(), client=client_label()
+    )
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/outcome", methods=["POST"])
@@ -260,31 +225,22 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
 def outcome(args: dict[str, Any], request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP.
 
-    A request opened without the patient's birth date is completed by `patient_birth_date` (ignored when it has one).
-    When the patient was seen and the synthesis goes to the treating GP over MSSanté, the birth date is required:
-    without it, 422 `birth_date_required` (`errors.patient_birth_date`), nothing recorded. A date in the future or
-    before 1900: 422 `invalid`.
+    The outcome is recorded from the appointment on (before it: 409 `too_early`, with `errors.outcome`). A request
+    opened without the patient's birth date is completed by `patient_birth_date` (ignored when it has one). When the
+    patient was seen and the synthesis goes to the treating GP over MSSanté, the birth date is required: without it,
+    422 `birth_date_required` (`errors.patient_birth_date`), nothing recorded. A date in the future or before 1900:
+    422 `invalid`.
     """
-    physician, request = _acted_on(request_id, Action.OUTCOME)
-    at = now()
-    errors = birth_date_errors(args.get("patient_birth_date"), today=local(at, request.community.timezone).date())
-    if errors:
-        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=errors)
-    try:
-        request = service.record_outcome(
-            request=request,
-            physician=physician,
-            outcome=args["outcome"],
-            synthesis=args.get("synthesis"),
-            now=at,
-            actor=actor(physician.user),
-            birth_date=args.get("patient_birth_date"),
-        )
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    return jsonify(
-        request_json(show(physician.user, request, what="outcome", now=at, client=client_label(), action=Action.OUTCOME))
+    shown = physician_actions.record_outcome(
+        user=current_user(),
+        request_id=request_id,
+        outcome=args["outcome"],
+        synthesis=args.get("synthesis"),
+        birth_date=args.get("patient_birth_date"),
+        now=now(),
+        client=client_label(),
     )
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/release", methods=["POST"])
@@ -298,11 +254,7 @@ def outcome(args: dict[str, Any], request_id: int) -> Any:
 @answers_from_memory
 def release(args: dict[str, Any], request_id: int) -> Any:
     """Hand the patient back before the appointment: the request goes back to the community, the patient is told."""
-    physician, request = _acted_on(request_id, Action.RELEASE)
-    at = now()
-    try:
-        request = service.release(request=request, physician=physician, reason=args["reason"], now=at, actor=actor(physician.user))
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    # Handed back, the physician is no longer the winner: they see what any physician it is offered to sees.
-    return jsonify(request_json(show(physician.user, request, what="release", now=at, client=client_label(), action=Action.READ)))
+    shown = physician_actions.release_patient(
+        user=current_user(), request_id=request_id, reason=args["reason"], now=now(), client=client_label()
+    )
+    return jsonify(request_json(shown))

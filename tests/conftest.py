@@ -244,7 +244,7 @@ class Builders:
         return self.call("POST", f"/requests/{request_id}/accept", physician, json={"appointment_at": at})
 
     def tick(self) -> int:
-        from dispatch.requests.service import advance_due
+        from dispatch.requests.tick import advance_due
 
         return advance_due(now=self.clock.now())
 

@@ -155,5 +155,5 @@ def test_notify_is_a_leaf() -> None:
 def test_every_effect_the_machine_decides_is_carried_out_in_one_place() -> None:
     assert set(effects.CARRY_OUT) == set(machine.EFFECT_TYPES)
     source = (ROOT / "dispatch/requests/machine.py").read_text(encoding="utf-8")
-    for effect_type in machine.EFFECT_TYPES:  # and every one of them is decided somewhere
-        assert f"{effect_type.__name__}(" in source.split("Effect = ")[1], effect_type
+    for effect_type in machine.EFFECT_TYPES:  # and every one of them is decided by the machine
+        assert f"{effect_type.__name__}(" in source.split("# -- Decisions.")[1], effect_type

@@ -18,8 +18,8 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
-from dispatch.requests import disclosure, opening, queries, returning, service
-from dispatch.requests.edge import actor, load_request, rejected
+from dispatch.requests import disclosure, opening, operator_actions, queries, returning
+from dispatch.requests.engine import load_request
 from dispatch.requests.models import Event, Request
 from dispatch.requests.schemas import (
     AccessOut,
@@ -49,29 +49,15 @@ bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes
 @answers_from_memory
 def open_request(args: dict[str, Any]) -> Any:
     """Open a request: the treating GP alone for the first window, then the whole community."""
-    user = current_user()
     key = (http.headers.get("Idempotency-Key") or "").strip() or None
     if key is not None and len(key) > 200:
         raise Problem(
             422, "invalid", "Certains champs sont invalides.", errors={"headers.Idempotency-Key": ["200 caractères au plus."]}
         )
-    community = db.session.get(Community, args["community_id"])
-    policy.require(user, Action.OPEN, community_id=community.id if community else None)
-    assert community is not None  # an unknown community is refused above (422)
-    at = now()
-    existing = opening.find_existing(opened_by_id=user.id, key=key)
-    if existing is not None:  # the answer of a replay shows the patient again: a read like any other
-        shown = request_json(disclosure.show(user, existing, what="request", now=at, client=client_label()))
-        return jsonify(shown | {"warnings": []}), 201
-    try:
-        opened = opening.open_from_input(
-            community=community, args=args, opened_by=user, now=at, actor=actor(user), idempotency_key=key
-        )
-    except opening.Invalid as exc:
-        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
-    # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
-    shown = request_json(disclosure.as_opened(user, opened.request, now=at))
-    return jsonify(shown | {"warnings": list(opened.warnings)}), 201
+    opened = opening.open_request(
+        user=current_user(), community_id=args["community_id"], args=args, idempotency_key=key, now=now(), client=client_label()
+    )
+    return jsonify(request_json(opened.shown) | {"warnings": list(opened.warnings)}), 201
 
 
 @bp.route("/requests", methods=["GET"])
@@ -114,14 +100,10 @@ def get_request(request_id: int) -> Any:
 @answers_from_memory
 def cancel(args: dict[str, Any], request_id: int) -> Any:
     """Cancel an open request; every phone it was offered to is cleared."""
-    user = current_user()
-    request = load_request(request_id)
-    disclosure.require(user, Action.CANCEL, request)
-    try:
-        request = service.cancel(request=request, reason=args["reason"], now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    return jsonify(request_json(disclosure.show(user, request, what="cancel", now=now(), client=client_label())))
+    shown = operator_actions.cancel_request(
+        user=current_user(), request_id=request_id, reason=args["reason"], now=now(), client=client_label()
+    )
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/events", methods=["GET"])
@@ -192,17 +174,10 @@ def record_call(args: dict[str, Any]) -> Any:
 @answers_from_memory
 def call_back(args: dict[str, Any], request_id: int) -> Any:
     """Record the result of calling back an expired request's patient: every operator's banner for it disappears."""
-    user = current_user()
-    request = load_request(request_id)
-    disclosure.require(user, Action.CALLBACK, request)
-    at = now()
-    try:
-        request = service.call_back(
-            request=request, operator=user, result=args["result"], note=args.get("note"), now=at, actor=actor(user)
-        )
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    return jsonify(request_json(disclosure.show(user, request, what="callback", now=at, client=client_label())))
+    shown = operator_actions.call_back(
+        user=current_user(), request_id=request_id, result=args["result"], note=args.get("note"), now=now(), client=client_label()
+    )
+    return jsonify(request_json(shown))
 
 
 @bp.route("/requests/<int:request_id>/relaunch", methods=["POST"])
@@ -211,15 +186,8 @@ def call_back(args: dict[str, Any], request_id: int) -> Any:
 @answers_from_memory
 def relaunch(request_id: int) -> Any:
     """Open a new request for the same patient and motive, linked to this one, with fresh windows."""
-    user = current_user()
-    request = load_request(request_id)
-    disclosure.require(user, Action.RELAUNCH, request)
-    at = now()
-    try:
-        new = service.relaunch(request=request, opened_by=user, now=at, actor=actor(user))
-    except service.Rejected as exc:
-        raise rejected(exc) from None
-    return jsonify(request_json(disclosure.as_opened(user, new, now=at))), 201
+    shown = operator_actions.relaunch(user=current_user(), request_id=request_id, now=now(), client=client_label())
+    return jsonify(request_json(shown)), 201
 
 
 @bp.route("/communities/<int:community_id>/patients/recent", methods=["POST"])

@@ -107,19 +107,7 @@ def user_zone(user: User) -> str:
     return "Europe/Paris"
 
 
-def appointment_label(at: datetime | None, tz: str, now: datetime) -> str:
-    """Return an appointment with its date: 'aujourd'hui lundi 23/11 à 15:30', 'demain …', or 'mercredi 25/11 à …'."""
-    if at is None:
-        return ""
-    day, today = texts.local(at, tz), texts.local(now, tz).date()
-    name = f"{texts.DAYS[day.weekday()]} {day:%d/%m}"
-    if day.date() == today:
-        name = f"aujourd'hui {name}"
-    elif (day.date() - today).days == 1:
-        name = f"demain {name}"
-    elif day.year != today.year:
-        name = f"{name}/{day.year}"
-    return f"{name} à {day:%H:%M}"
+appointment_label = texts.appointment_label  # the pages' name for it
 
 
 def phone_link(e164: str | None) -> dict[str, str] | None:

@@ -27,10 +27,11 @@ from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.operator import SIGNED_COLUMNS, today_query
 from dispatch.pages.operator import list_signature as console_signature
 from dispatch.policy import Action
-from dispatch.requests import disclosure
-from dispatch.requests.edge import load_request
-from dispatch.requests.machine import OPEN_STATES, current_deadline
+from dispatch.requests import disclosure, machine
+from dispatch.requests.engine import load_request
+from dispatch.requests.machine import current_deadline
 from dispatch.requests.models import Event, Offer, Request
+from dispatch.requests.states import AWAITING, OPEN_STATES, State
 from dispatch.web import now
 
 CLOSED_MESSAGES = {
@@ -41,13 +42,13 @@ CLOSED_MESSAGES = {
 
 
 def _offers_query(physician_id: int, at: datetime) -> Select[Any]:
-    """Return the requests open and offered to the physician now, that they have not refused, newest first."""
+    """Return the requests open and offered to the physician now that wait for their answer, newest first."""
     return (
         select(Request)
         .join(Offer, Offer.request_id == Request.id)
         .where(
             Offer.physician_id == physician_id,
-            Offer.status == "notified",
+            Offer.status.in_(AWAITING),
             Request.state.in_(OPEN_STATES),
             Request.expires_at > at,
         )
@@ -60,7 +61,7 @@ def _mine_query(physician_id: int) -> Select[Any]:
     """Return the requests the physician took that wait for their outcome, soonest appointment first."""
     return (
         select(Request)
-        .where(Request.accepted_by_id == physician_id, Request.state == "accepted")
+        .where(Request.accepted_by_id == physician_id, Request.state == State.ACCEPTED)
         .order_by(Request.appointment_at)
         .limit(50)
     )
@@ -99,7 +100,7 @@ def offer_state(request_id: int) -> Any:
     at = now()
     physician_id = policy.acting_physician(user).id
     offer = db.session.scalar(select(Offer.status).where(Offer.request_id == req.id, Offer.physician_id == physician_id))
-    open_to_me = req.state in OPEN_STATES and req.expires_at > at and offer in ("notified", "refused")
+    open_to_me = machine.open_to(req.state, req.expires_at, offer, now=at)
     message = None
     if req.accepted_by_id == physician_id:
         message = "Vous avez accepté cette demande."

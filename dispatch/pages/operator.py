@@ -21,6 +21,7 @@ from dispatch.auth.models import Membership, User
 from dispatch.calls import service as calls
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
+from dispatch.errors import Problem
 from dispatch.pages import bp
 from dispatch.pages.common import (
     LABELS,
@@ -38,7 +39,6 @@ from dispatch.pages.history import CALLBACK_LABELS, lower_first
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
 from dispatch.requests import disclosure, opening, returning
-from dispatch.requests.edge import actor
 from dispatch.requests.machine import OPEN_STATES, current_deadline
 from dispatch.requests.models import MOTIVES, SOURCES, Request
 from dispatch.requests.schemas import RequestIn
@@ -197,25 +197,20 @@ def console_open() -> Any:
     errors.update(invalid)
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
-    existing = opening.find_existing(opened_by_id=user.id, key=key)
     try:
-        opened = (
-            opening.Opened(existing)
-            if existing
-            else opening.open_from_input(
-                community=community, args=args, opened_by=user, now=now(), actor=actor(user), idempotency_key=key
-            )
+        opened = opening.open_request(
+            user=user, community_id=community.id, args=args, idempotency_key=key, now=now(), client=client_label()
         )
-    except opening.Invalid as exc:
-        return _console(community, values=data, errors=exc.errors, triage=triage, status=422)
-    flash(f"Demande n° {opened.request.id} ouverte.", "ok")
+    except Problem as exc:  # the treating GP's address outside MSSanté: said next to its field
+        return _console(community, values=data, errors=exc.errors or {"_body": [exc.detail or ""]}, triage=triage, status=422)
+    flash(f"Demande n° {opened.id} ouverte.", "ok")
     for changed in opened.warnings:  # the operator is told when the address differs from the one the directory had
         flash(
             f"Attention\u00a0: l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']})\u202f; "
             f"la nouvelle ({changed['after']}) est retenue.",
             "warn",
         )
-    return redirect(url_for("pages.console_request", request_id=opened.request.id))
+    return redirect(url_for("pages.console_request", request_id=opened.id))
 
 
 @bp.route("/console/live")

@@ -13,20 +13,19 @@ from dispatch import policy, texts
 from dispatch.communities import service as communities
 from dispatch.communities.models import Physician
 from dispatch.db import db
+from dispatch.errors import Problem
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, validate
 from dispatch.pages.guard import RESUME, role_page, signed_in
 from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
-from dispatch.requests import disclosure, service
-from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.machine import OPEN_STATES, current_deadline
+from dispatch.requests import disclosure, machine, physician_actions
+from dispatch.requests.engine import Rejected, load_request
+from dispatch.requests.machine import current_deadline
 from dispatch.requests.models import Offer, Request
-from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, birth_date_errors
+from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn
+from dispatch.requests.states import OfferStatus, State
 from dispatch.web import client_label, now
-
-PAST_GRACE = timedelta(minutes=5)  # "15:00" typed at 15:03 means "now", not a time already gone
-FURTHEST = timedelta(days=7)
 
 
 def current_physician() -> Physician:
@@ -41,21 +40,16 @@ def next_quarter(at: datetime, tz: str) -> datetime:
 
 
 def parse_appointment(day: str, hhmm: str, at: datetime, tz: str) -> tuple[datetime | None, str | None]:
-    """Return the appointment for a local date (today if blank) and HH:MM, or why it cannot be: never moved to another day."""
+    """Return the appointment for a local date (today if blank) and HH:MM, or why it cannot be read.
+
+    Whether it falls in the appointment window is the use case's to say (`machine.APPOINTMENT_WINDOW`), as for the API.
+    """
     try:
         when_day = date.fromisoformat(day.strip()) if day.strip() else texts.local(at, tz).date()
         hour, minute = (int(part) for part in hhmm.strip().split(":", 1))
-        local = datetime(when_day.year, when_day.month, when_day.day, hour, minute, tzinfo=ZoneInfo(tz))
+        return datetime(when_day.year, when_day.month, when_day.day, hour, minute, tzinfo=ZoneInfo(tz)), None
     except ValueError:
         return None, "Indiquez la date et l'heure du rendez-vous (JJ/MM/AAAA et HH:MM)."
-    if local < at - PAST_GRACE:
-        return None, (
-            f"Ce rendez-vous ({appointment_label(local, tz, at)}) est déjà passé : il est {texts.hhmm(at, tz)}. "
-            "Indiquez une heure à venir."
-        )
-    if local > at + FURTHEST:
-        return None, "Le rendez-vous doit avoir lieu dans les 7 jours."
-    return local, None
 
 
 def visible(request_id: int, action: Action = Action.READ) -> tuple[Physician, Request]:
@@ -103,14 +97,14 @@ def _request_page(
     at = now()
     tz = req.community.timezone
     offer = db.session.scalar(select(Offer).where(Offer.request_id == req.id, Offer.physician_id == physician.id))
-    can_answer = req.state in OPEN_STATES and req.expires_at > at and offer is not None and offer.status in ("notified", "refused")
-    refused = offer is not None and offer.status == "refused"
+    can_answer = machine.open_to(req.state, req.expires_at, offer.status if offer else None, now=at)
+    refused = offer is not None and offer.status == OfferStatus.REFUSED
     start = next_quarter(at, tz)
     defaults = {"date": start.date().isoformat(), "time": start.strftime("%H:%M"), "place": physician.address or ""}
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     mine = req.accepted_by_id == physician.id
-    ask_birth = mine and req.state == "accepted" and service.birth_date_needed(request=req, physician=physician)
+    ask_birth = mine and req.state == State.ACCEPTED and physician_actions.birth_date_needed(request=req, physician=physician)
     return render_template(
         "pages/offer.html",
         req=shown,
@@ -126,7 +120,7 @@ def _request_page(
         today=texts.local(at, tz).date().isoformat(),
         appointment=appointment_label(req.appointment_at, tz, at),
         appointment_iso=iso(req.appointment_at),
-        outcome_open=req.appointment_at is not None and at >= req.appointment_at,
+        outcome_open=req.appointment_at is not None and machine.outcome_open(req.appointment_at, now=at),
         phone=None if shown["anonymised"] else phone_link(shown["patient"].get("phone")),
         resumed=request.args.get(RESUME) == "1",
         ask_birth=ask_birth,
@@ -157,16 +151,18 @@ def accept(request_id: int) -> Any:
     if args is None or errors:
         return _request_page(request_id, errors=errors, form=form, status=422)
     try:
-        service.accept(
-            request=req,
-            physician=physician,
+        physician_actions.accept_offer(
+            user=physician.user,
+            request_id=request_id,
             appointment_at=args["appointment_at"],
             place=args.get("place"),
             now=at,
-            actor=actor(physician.user),
+            client=client_label(),
         )
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
+    except Rejected as exc:
+        if exc.errors:  # a field to correct (the appointment's time): the form again, with what was typed
+            return _request_page(request_id, errors=exc.errors, form=form, status=exc.code or 422)
+        flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
     flash("Vous avez pris ce patient : il reçoit un SMS avec la date et l'heure du rendez-vous.", "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
@@ -181,9 +177,11 @@ def refuse(request_id: int) -> Any:
     if args is None:
         return _request_page(request_id, errors=errors, status=422)
     try:
-        service.refuse(request=req, physician=physician, reason=args.get("reason"), now=now(), actor=actor(physician.user))
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
+        physician_actions.refuse_offer(
+            user=physician.user, request_id=request_id, reason=args.get("reason"), now=now(), client=client_label()
+        )
+    except Rejected as exc:
+        flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
     motive = LABELS["motives"].get(req.motive, req.motive)
     flash(f"Refus enregistré : la demande n° {req.id} ({motive}) a quitté votre liste. Merci d'avoir répondu.", "ok")
@@ -198,31 +196,22 @@ def outcome(request_id: int) -> Any:
     data = {k: request.form[k].strip() for k in ("outcome", "synthesis", "patient_birth_date") if request.form.get(k, "").strip()}
     args, errors = validate(OutcomeIn(), data)
     disclosure.require(physician.user, Action.OUTCOME, req)
-    at = now()
-    if args is not None:
-        errors = birth_date_errors(args.get("patient_birth_date"), today=texts.local(at, req.community.timezone).date())
-    if args is None or errors:
+    if args is None:
         return _request_page(request_id, errors=errors, form=data, status=422)
     try:
-        service.record_outcome(
-            request=req,
-            physician=physician,
+        physician_actions.record_outcome(
+            user=physician.user,
+            request_id=request_id,
             outcome=args["outcome"],
             synthesis=args.get("synthesis"),
-            now=at,
-            actor=actor(physician.user),
             birth_date=args.get("patient_birth_date"),
+            now=now(),
+            client=client_label(),
         )
-    except service.Rejected as exc:
-        if exc.code == "too_early":
-            opens = appointment_label(req.appointment_at, req.community.timezone, at)
-            return _request_page(
-                request_id, errors={"outcome": [f"L'issue s'enregistre à partir du rendez-vous ({opens})."]}, form=data, status=409
-            )
-        problem = rejected(exc)
-        if problem.errors:  # a field to fill in (the birth date): the form again, with what was typed
-            return _request_page(request_id, errors=problem.errors, form=data, status=problem.code or 422)
-        flash(problem.detail or "", "error")
+    except Problem as exc:
+        if exc.errors:  # a field to fill in or correct (the birth date, the appointment not come): the form again
+            return _request_page(request_id, errors=exc.errors, form=data, status=exc.code or 422)
+        flash(exc.detail or "", "error")
     else:
         flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
@@ -238,9 +227,11 @@ def release(request_id: int) -> Any:
         errors = {"release_reason": ["Indiquez pourquoi vous ne pouvez plus recevoir ce patient."]}
         return _request_page(request_id, errors=errors, status=422)
     try:
-        service.release(request=req, physician=physician, reason=args["reason"], now=now(), actor=actor(physician.user))
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
+        physician_actions.release_patient(
+            user=physician.user, request_id=request_id, reason=args["reason"], now=now(), client=client_label()
+        )
+    except Rejected as exc:
+        flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
     flash(
         f"Vous vous êtes désisté de la demande n° {req.id} : elle est à nouveau proposée aux médecins, "

@@ -1,6 +1,6 @@
 """A request's page in the console: read it with its history in French, cancel it, record the call-back, relaunch it.
 
-The call-back and the relaunch go through the same services as `POST /requests/{id}/callback` and `/relaunch`; the
+The cancellation, the call-back and the relaunch are the same use cases as `POST /requests/{id}/callback` and `/relaunch`; the
 console's expiry banner posts its call-back here with `Accept: application/json` and stays on the console.
 """
 
@@ -20,11 +20,11 @@ from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.live import request_signature
 from dispatch.pages.operator import row
 from dispatch.policy import Action
-from dispatch.requests import disclosure, service
-from dispatch.requests.edge import actor, load_request, rejected
-from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests import disclosure, operator_actions
+from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.models import Event, Request
 from dispatch.requests.schemas import CallbackIn, CancelIn
+from dispatch.requests.states import OPEN_STATES, State
 from dispatch.web import client_label, now
 
 NB = history.NB
@@ -72,8 +72,8 @@ def _request_page(
         errors=errors or {},
         form=form or {},
         can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
-        can_call_back=req.state == "expired" and req.callback_result is None and disclosure.allows(user, Action.CALLBACK, req),
-        can_relaunch=req.state == "expired" and disclosure.allows(user, Action.RELAUNCH, req),
+        can_call_back=req.state == State.EXPIRED and req.callback_result is None and disclosure.allows(user, Action.CALLBACK, req),
+        can_relaunch=req.state == State.EXPIRED and disclosure.allows(user, Action.RELAUNCH, req),
         callback_results=history.CALLBACK_LABELS,
         callback_at=local_time(req.callback_at, tz, "%d/%m à %H:%M"),
         callback_by=callback_by.name if callback_by else "",
@@ -94,9 +94,9 @@ def console_cancel(request_id: int) -> Any:
     if args is None:
         return _request_page(request_id, errors=errors, status=422)
     try:
-        service.cancel(request=req, reason=args["reason"], now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
+        operator_actions.cancel_request(user=user, request_id=request_id, reason=args["reason"], now=now(), client=client_label())
+    except Rejected as exc:
+        flash(exc.detail or "", "error")
     else:
         flash(f"Demande n° {req.id} annulée.", "ok")
     return redirect(url_for("pages.console_request", request_id=req.id))
@@ -104,14 +104,6 @@ def console_cancel(request_id: int) -> Any:
 
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
-
-
-def _relaunch(req: Request, user: User) -> Request:
-    """Relaunch through the API's service; a refusal is answered as the API answers it."""
-    try:
-        return service.relaunch(request=req, opened_by=user, now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        raise rejected(exc) from None
 
 
 @bp.route("/console/demandes/<int:request_id>/rappel", methods=["POST"])
@@ -130,20 +122,21 @@ def console_callback(request_id: int) -> Any:
             raise Problem(422, "invalid", "Choisissez le résultat du rappel.", errors=errors)
         return _request_page(request_id, errors=errors, form=form, status=422)
     try:
-        service.call_back(request=req, operator=user, result=args["result"], note=args.get("note"), now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        problem = rejected(exc)
+        operator_actions.call_back(
+            user=user, request_id=request_id, result=args["result"], note=args.get("note"), now=now(), client=client_label()
+        )
+    except Rejected as exc:
         if _wants_json():
-            raise problem from None
-        flash(problem.detail or "", "error")
+            raise
+        flash(exc.detail or "", "error")
         return redirect(url_for("pages.console_request", request_id=request_id))
     result = history.lower_first(history.CALLBACK_LABELS[args["result"]])
     message = f"Rappel de la demande n° {request_id} enregistré{NB}: {result}."
     location = None
     if args["result"] == "relaunched":
-        new = _relaunch(req, user)
-        message = f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new.id}."
-        location = url_for("pages.console_request", request_id=new.id)
+        new = operator_actions.relaunch(user=user, request_id=request_id, now=now(), client=client_label())
+        message = f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new['id']}."
+        location = url_for("pages.console_request", request_id=new["id"])
     if _wants_json():
         return jsonify({"message": message, "location": location})
     flash(message, "ok")
@@ -158,9 +151,9 @@ def console_relaunch(request_id: int) -> Any:
     req = load_request(request_id)
     disclosure.require(user, Action.RELAUNCH, req)
     try:
-        new = service.relaunch(request=req, opened_by=user, now=now(), actor=actor(user))
-    except service.Rejected as exc:
-        flash(rejected(exc).detail or "", "error")
+        new = operator_actions.relaunch(user=user, request_id=request_id, now=now(), client=client_label())
+    except Rejected as exc:
+        flash(exc.detail or "", "error")
         return redirect(url_for("pages.console_request", request_id=request_id))
-    flash(f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new.id}.", "ok")
-    return redirect(url_for("pages.console_request", request_id=new.id))
+    flash(f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new['id']}.", "ok")
+    return redirect(url_for("pages.console_request", request_id=new["id"]))

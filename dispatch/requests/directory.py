@@ -20,6 +20,7 @@ from dispatch.notify.annuaire import Mailbox
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.effects import send_synthesis, tell_outside_treating
 from dispatch.requests.models import Request, Synthesis
+from dispatch.requests.states import EventType
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # the sender acts for no one
 WAITING = timedelta(days=7)  # requests older than this keep no address they lacked (their synthesis stays unsent)
@@ -53,7 +54,7 @@ def _give_address(request: Request, mailbox: Mailbox, address: str, *, now: date
         data["synthesis"] = "pending"
     elif request.state == "accepted" and tell_outside_treating(request, now=now):
         data["taken"] = "pending"  # accepted while the address was unknown: the GP learns who took the patient
-    record_event(request.id, type="mssante_found", at=now, actor=NOBODY, data=data)
+    record_event(request.id, type=EventType.MSSANTE_FOUND, at=now, actor=NOBODY, data=data)
 
 
 def mailbox_answered(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
@@ -65,7 +66,7 @@ def mailbox_answered(message: OutboxMessage, outcome: str, now: datetime, info: 
     if outcome != "sent":
         entry.lookup_status = "failed"
         for request in _waiting(entry, now):
-            record_event(request.id, type="mssante_lookup_failed", at=now, actor=NOBODY, data={"error": message.last_error})
+            record_event(request.id, type=EventType.MSSANTE_LOOKUP_FAILED, at=now, actor=NOBODY, data={"error": message.last_error})
         return
     entry.looked_up_at = now
     if mailbox is None:
@@ -73,7 +74,7 @@ def mailbox_answered(message: OutboxMessage, outcome: str, now: datetime, info: 
         if entry.mssante_source == "annuaire":  # the box the directory gave is gone from it: it would bounce
             entry.mssante = entry.mssante_type = entry.mssante_source = None
         for request in _waiting(entry, now):
-            record_event(request.id, type="mssante_not_found", at=now, actor=NOBODY, data={"rpps": entry.rpps})
+            record_event(request.id, type=EventType.MSSANTE_NOT_FOUND, at=now, actor=NOBODY, data={"rpps": entry.rpps})
         return
     entry.lookup_status = "found"
     if not entry.mssante or entry.mssante_source == "annuaire":  # an address an operator typed meanwhile wins

@@ -1,4 +1,9 @@
-"""Opening a request from validated input (RequestIn), shared by the JSON API and the operator console."""
+"""Opening a request: the use case that the JSON API and the operator's console share, from validated input (RequestIn).
+
+It checks the policy, answers a replayed idempotency key with the request it opened, names the treating GP (member or
+directory entry), asks the machine how the request starts and commits; the view it returns is what the operator has
+just typed in (not a read of the access trail).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from dispatch import policy
 from dispatch.auth.models import User
 from dispatch.communities import directory
 from dispatch.communities import service as communities
-from dispatch.communities.models import Community
+from dispatch.communities.models import Community, Physician
 from dispatch.db import db
-from dispatch.requests import service
+from dispatch.errors import Problem
+from dispatch.events import Actor, record_event
+from dispatch.policy import Action
+from dispatch.requests import disclosure, machine
+from dispatch.requests.decisions import Plan
+from dispatch.requests.engine import actor, write
 from dispatch.requests.models import Request
+from dispatch.requests.states import EventType
 
 
 class Invalid(Exception):
@@ -28,10 +40,36 @@ class Invalid(Exception):
 
 @dataclass(frozen=True)
 class Opened:
-    """A request just opened, and what the operator must be told about it (e.g. a treating GP's changed address)."""
+    """A request just opened (or found again by its idempotency key), as shown to the operator, and what they must be
+    told about it (e.g. a treating GP's changed address)."""
 
-    request: Request
+    shown: dict[str, Any]
     warnings: tuple[dict[str, Any], ...] = ()
+    replayed: bool = False
+
+    @property
+    def id(self) -> int:
+        return int(self.shown["id"])
+
+
+def open_request(
+    *, user: User, community_id: int, args: dict[str, Any], idempotency_key: str | None, now: datetime, client: str | None
+) -> Opened:
+    """Open a request in a community (once per idempotency key): the treating GP alone first, then the community."""
+    community = db.session.get(Community, community_id)
+    policy.require(user, Action.OPEN, community_id=community.id if community else None)
+    assert community is not None  # an unknown community is refused above (422)
+    existing = find_existing(opened_by_id=user.id, key=idempotency_key)
+    if existing is not None:  # the answer of a replay shows the patient again: a read like any other
+        return Opened(disclosure.show(user, existing, what="request", now=now, client=client), replayed=True)
+    try:
+        request, warnings = _open_from_input(
+            community=community, args=args, opened_by=user, now=now, actor=actor(user, client), idempotency_key=idempotency_key
+        )
+    except Invalid as exc:
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
+    # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
+    return Opened(disclosure.as_opened(user, request, now=now), warnings)
 
 
 def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
@@ -41,15 +79,15 @@ def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
     return db.session.scalar(select(Request).where(Request.opened_by_id == opened_by_id, Request.idempotency_key == key))
 
 
-def open_from_input(
+def _open_from_input(
     *,
     community: Community,
     args: dict[str, Any],
     opened_by: User,
     now: datetime,
-    actor: service.Actor,
+    actor: Actor,
     idempotency_key: str | None = None,
-) -> Opened:
+) -> tuple[Request, tuple[dict[str, Any], ...]]:
     """Name the treating GP (member or directory entry) and open the request, once per idempotency key."""
     patient, treating_in = args["patient"], args["treating_physician"]
     declared = treating_in["status"] == "declared"
@@ -69,7 +107,7 @@ def open_from_input(
         # No address, or one the national directory gave long ago: the worker asks the directory after commit.
         directory.ask_directory(outside.entry, now=now)
         if outside.changed:  # recorded (who, when, before, after) and shown to the operator on the request's trail
-            notes = (("treating_address_changed", {"before": outside.previous_mssante, "after": mssante}),)
+            notes = ((EventType.TREATING_ADDRESS_CHANGED, {"before": outside.previous_mssante, "after": mssante}),)
     fields = {
         "source": args["source"],
         "motive": args["motive"],
@@ -87,7 +125,7 @@ def open_from_input(
         "treating_mssante": treating.mssante if treating else mssante,
     }
     try:
-        request = service.open_request(
+        request = start(
             community=community,
             fields=fields,
             treating=treating,
@@ -103,6 +141,50 @@ def open_from_input(
         existing = find_existing(opened_by_id=opened_by.id, key=idempotency_key)
         if existing is None:
             raise
-        return Opened(existing)
+        return existing, ()
     # The notes, recorded on the trail, are also what the operator is warned of now.
-    return Opened(request, tuple({"code": code, **data} for code, data in notes))
+    return request, tuple({"code": code, **data} for code, data in notes)
+
+
+def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime) -> bool:
+    """Say whether a treating GP gets the exclusive phase: a member, active and available."""
+    if physician is None or not physician.is_available(now):
+        return False
+    return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
+
+
+def start(
+    *,
+    community: Community,
+    fields: dict[str, Any],
+    treating: Physician | None,
+    directory_id: int | None,
+    opened_by: User,
+    now: datetime,
+    actor: Actor,
+    idempotency_key: str | None = None,
+    notes: tuple[tuple[str, dict[str, Any]], ...] = (),
+) -> Request:
+    """Open a request with the machine's first decision (the treating GP alone, or the community), and commit.
+
+    `notes` are events of the opening itself (type, data), written on the request's trail after the machine's own.
+    """
+    plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
+    decision = machine.open_request(now=now, plan=plan, treating_eligible=treating_eligible(treating, community.id, now=now))
+    request = Request(
+        community=community,
+        community_id=community.id,
+        opened_by_id=opened_by.id,
+        idempotency_key=idempotency_key,
+        treating_physician_id=treating.id if treating else None,
+        treating_directory_id=directory_id,
+        plan_exclusive_s=plan.exclusive_s,
+        plan_response_s=plan.response_s,
+        **fields,
+    )
+    db.session.add(request)
+    write(request, decision, now=now, actor=actor)
+    for type_, data in notes:
+        record_event(request.id, type=type_, at=now, actor=actor, data=data)
+    db.session.commit()
+    return request

@@ -10,8 +10,8 @@ from sqlalchemy import and_, bindparam, select
 
 from dispatch.communities.models import Community
 from dispatch.db import UTCDateTime
-from dispatch.requests.machine import OPEN_STATES
 from dispatch.requests.models import Offer, Request
+from dispatch.requests.states import AWAITING, OPEN_STATES
 
 # What policy.show() reads of a request: a row of these answers it without loading the request (lists).
 PRESENTED_COLUMNS = tuple(
@@ -56,7 +56,8 @@ PRESENTED = (
     .where(Request.id == bindparam("request_id"))
 )
 
-# GET /me/offers: a physician's phone asks for it more than anything else.
+# GET /me/offers: a physician's phone asks for it more than anything else. Offers that wait for an answer (a refused
+# one has left the list, as on the physician's page; it may still be taken from its own page while open).
 OFFERS = (
     select(*PRESENTED_COLUMNS, Community.timezone)
     .select_from(Request)
@@ -64,7 +65,7 @@ OFFERS = (
     .join(Community, Community.id == Request.community_id)
     .where(
         Offer.physician_id == bindparam("physician_id"),
-        Offer.status.in_(("notified", "refused")),
+        Offer.status.in_(AWAITING),
         Request.state.in_(OPEN_STATES),
         Request.expires_at > bindparam("now", type_=UTCDateTime()),
     )
@@ -74,7 +75,7 @@ OFFERS = (
 OFFERS_BEFORE = OFFERS.where(Request.id < bindparam("before"))
 
 # POST /requests/{id}/accept: when many physicians accept at once, all but one lose, answered from this read and
-# the machine (`service.accept_verdict`) before any ORM load; `offer_status` also says whether it was offered.
+# the machine (`physician_actions.accept_offer`) before any ORM load; `offer_status` also says whether it was offered.
 ACCEPT_SEEN = (
     select(
         Request.id,

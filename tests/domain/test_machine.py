@@ -494,3 +494,42 @@ def test_a_released_request_can_be_accepted_by_another_physician_but_not_by_the_
     assert isinstance(taken, Decision) and taken.state == "accepted"
     releaser = replace(after, actor_offer=ActorOffer("released", "community"))
     assert machine.accept(releaser, physician_id=OTHER, now=at(4100), appointment_at=at(9000), place=None) == Refusal.NOT_ELIGIBLE
+
+
+@pytest.mark.parametrize(
+    ("appointment", "expected"),
+    [
+        (-600 - 1, Refusal.APPOINTMENT_PAST),  # 10 min 1 s ago
+        (-600, None),  # 10 min ago: a time typed as it passes, a patient already in the waiting room
+        (0, None),
+        (24 * 3600, None),  # the next morning for a request of the evening
+        (24 * 3600 + 1, Refusal.APPOINTMENT_TOO_FAR),
+    ],
+)
+def test_the_appointment_window_is_one_rule_for_every_screen(appointment: int, expected: object) -> None:
+    assert machine.appointment_refusal(at(appointment), now=T0) == expected
+    decision = machine.accept(community(), physician_id=OTHER, now=at(3600), appointment_at=at(3600 + appointment), place=None)
+    assert (decision if isinstance(decision, Refusal) else None) == expected
+
+
+def test_a_request_already_taken_answers_so_whatever_the_appointment() -> None:
+    taken = replace(community(), state="accepted", accepted_by_id=GP)
+    assert machine.accept(taken, physician_id=OTHER, now=T0, appointment_at=at(-86400), place=None) == Refusal.ALREADY_ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("state", "seconds", "offer", "expected"),
+    [
+        ("community", 7199, "notified", True),
+        ("community", 7199, "refused", True),  # they may change their mind while it is open
+        ("community", 7200, "notified", False),  # expired, even before the tick moves it
+        ("community", 0, "withdrawn", False),
+        ("community", 0, "accepted", False),
+        ("community", 0, None, False),  # never offered
+        ("exclusive", 0, "notified", True),
+        ("accepted", 0, "notified", False),
+        ("cancelled", 0, "refused", False),
+    ],
+)
+def test_open_to_me_at_exact_instants(state: str, seconds: int, offer: str | None, expected: bool) -> None:
+    assert machine.open_to(state, at(7200), offer, now=at(seconds)) is expected

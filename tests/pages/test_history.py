@@ -11,6 +11,7 @@ import pytest
 
 from dispatch.pages import history
 from dispatch.requests import machine
+from dispatch.requests.states import EventType
 
 ROOT = Path(__file__).resolve().parents[2] / "dispatch"
 # The outcomes the outbox sender reports for a message of a request (notify.service._after, delivery.trail).
@@ -19,6 +20,15 @@ DELIVERY_OUTCOMES = ("sent", "failed", "undelivered")
 
 def _sources() -> list[tuple[Path, ast.AST]]:
     return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in ROOT.rglob("*.py") if "migrations" not in path.parts]
+
+
+def _event_type(node: ast.AST) -> str | None:
+    """Return the value of an `EventType.X` (or `E.X`) expression, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Attribute) and _name(node.value) in ("EventType", "E"):
+        return EventType[node.attr].value
+    return None
 
 
 def _name(node: ast.AST) -> str:
@@ -33,16 +43,16 @@ def recorded_types() -> tuple[set[str], list[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _name(node.func) == "EventSpec" and node.args:
                 first = node.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    constant.add(first.value)
+                if _event_type(first) is not None:
+                    constant.add(str(_event_type(first)))
                 else:
                     dynamic.append(f"{path.name}:{ast.unparse(first)}")
             if isinstance(node, ast.Call) and _name(node.func) == "record_event":
                 for keyword in node.keywords:
                     if keyword.arg != "type":
                         continue
-                    if isinstance(keyword.value, ast.Constant):
-                        constant.add(keyword.value.value)
+                    if _event_type(keyword.value) is not None:
+                        constant.add(str(_event_type(keyword.value)))
                     elif ast.unparse(keyword.value) != "spec.type" and ast.unparse(keyword.value) != "type_":
                         dynamic.append(f"{path.name}:{ast.unparse(keyword.value)}")
             # The opening's own events: notes=(("type", {...}),) or notes = (("type", {...}),)
@@ -51,8 +61,8 @@ def recorded_types() -> tuple[set[str], list[str]]:
             value = node.value if keyword or assigned else None  # type: ignore[attr-defined]
             if isinstance(value, ast.Tuple):
                 for element in value.elts:
-                    if isinstance(element, ast.Tuple) and element.elts and isinstance(element.elts[0], ast.Constant):
-                        constant.add(element.elts[0].value)
+                    if isinstance(element, ast.Tuple) and element.elts and _event_type(element.elts[0]) is not None:
+                        constant.add(str(_event_type(element.elts[0])))
     return constant, dynamic
 
 
@@ -85,7 +95,8 @@ def test_every_event_type_the_code_records_has_french_words() -> None:
         "delivery.py:f'{message.kind}_failed'",
         "delivery.py:f'{message.kind}_undelivered'",
     }, dynamic
-    types = constant | set(machine.OUTCOMES)
+    assert constant <= {t.value for t in EventType}, "a request's own event type is a member of states.EventType"
+    types = constant | set(machine.OUTCOMES) | {t.value for t in EventType}
     types |= {f"{kind}_{outcome}" for kind in message_kinds() for outcome in DELIVERY_OUTCOMES}
     assert {"opened", "accepted", "released", "called_back", "relaunched", "relaunch_of", "treating_address_changed"} <= types
     assert {"patient_appointment_undelivered", "synthesis_failed", "offer_sms_failed", "expired_operator_failed"} <= types

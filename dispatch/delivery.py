@@ -24,8 +24,8 @@ from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
 from dispatch.requests.directory import mailbox_answered
-from dispatch.requests.effects import offer_payload
 from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests.messages import offer_payload
 from dispatch.requests.models import Request, Synthesis
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted

@@ -2,36 +2,47 @@
 
 Numbers group their thousands with a narrow no-break space ("4 000"), decimals take a comma ("80,1 %"), a
 unit never leaves its number on a line of its own ("58 min 59 s" with no-break spaces), and the high
-punctuation marks (: ; ? ! ») keep their space before them on the same line. No I/O, no clock.
+punctuation marks (: ; ? ! ») keep their space before them on the same line. Figures, month and day names come
+from Babel's French locale (CLDR). No I/O but Babel's locale data, no clock.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
+from babel.dates import format_date, format_time, get_day_names, get_month_names
+from babel.numbers import format_decimal, format_percent
+
+LOCALE = "fr_FR"
 NBSP = "\u00a0"  # espace insécable: before ":" and inside « », between a number and its unit
 NNBSP = "\u202f"  # espace fine insécable: thousands, before ";", "?", "!" and "%"
 
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
-MONTHS_SHORT = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+MONTHS = tuple(get_month_names("wide", locale=LOCALE)[index] for index in range(1, 13))  # janvier ... décembre
+MONTHS_SHORT = tuple(get_month_names("abbreviated", locale=LOCALE)[index] for index in range(1, 13))  # janv. ... déc.
+DAYS = tuple(get_day_names("wide", locale=LOCALE)[index] for index in range(7))  # lundi ... dimanche, as date.weekday()
 _SPACED = re.compile(r"[ \t]+([:;?!»%])|(«)[ \t]+")
 _BEFORE = {":": NBSP, "»": NBSP, ";": NNBSP, "?": NNBSP, "!": NNBSP, "%": NNBSP}
+
+
+def _decimals(count: int) -> str:
+    """Return the fraction part of a Babel number pattern with exactly `count` decimals: '', '.0', '.00'..."""
+    return "." + "0" * count if count else ""
 
 
 def number(value: float | None, decimals: int = 0) -> str:
     """Return 4000 as '4 000' and 1234.5 (decimals=1) as '1 234,5'; '—' for None."""
     if value is None:
         return "—"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", NNBSP).replace(".", ",")
+    return format_decimal(value, format=f"#,##0{_decimals(decimals)}", locale=LOCALE)
 
 
 def percent(share: float | None, decimals: int = 1) -> str:
     """Return a share between 0 and 1 as a French percentage: 0.8013 → '80,1 %'; '—' for None."""
     if share is None:
         return "—"
-    return f"{number(share * 100, decimals)}{NNBSP}%"
+    # CLDR puts a no-break space before "%"; we keep the narrow one, as before ";", "?" and "!" (see typography).
+    return format_percent(share, format=f"#,##0{_decimals(decimals)}{NNBSP}%", locale=LOCALE)
 
 
 def duration(seconds: float | None, *, with_seconds: bool = False) -> str:
@@ -51,11 +62,19 @@ def duration(seconds: float | None, *, with_seconds: bool = False) -> str:
     return f"{minutes}{NBSP}min"
 
 
+def day_pattern(value: date) -> str:
+    """Return the Babel pattern of a day of the month: 'd', or '1er' quoted on the first (CLDR writes '1')."""
+    return "'1er'" if value.day == 1 else "d"
+
+
 def day(value: date, *, year: bool = True) -> str:
     """Return a date as '1er janvier 2023' ('1er' for the first of the month), without the year if asked."""
-    first = "1er" if value.day == 1 else str(value.day)
-    words = f"{first}{NBSP}{MONTHS[value.month - 1]}"
-    return f"{words} {value.year}" if year else words
+    return format_date(value, f"{day_pattern(value)}{NBSP}MMMM{' y' if year else ''}", locale=LOCALE)
+
+
+def hour(value: datetime) -> str:
+    """Return the time of day as '09:30' in the value's own zone (convert it first)."""
+    return format_time(value, "HH:mm", locale=LOCALE)
 
 
 def period(start: date, end: date) -> str:
@@ -65,15 +84,14 @@ def period(start: date, end: date) -> str:
     if start.year != end.year:
         return f"du {day(start)} au {day(end)}"
     if start.month == end.month:
-        first = "1er" if start.day == 1 else str(start.day)
-        return f"du {first} au {day(end)}"
+        return f"du {format_date(start, day_pattern(start), locale=LOCALE)} au {day(end)}"
     return f"du {day(start, year=False)} au {day(end)}"
 
 
 def month(label: str, *, short: bool = False) -> str:
     """Return '2023-01' as 'janvier 2023' (or 'janv. 2023' when short)."""
     year, index = (int(part) for part in label.split("-"))
-    return f"{(MONTHS_SHORT if short else MONTHS)[index - 1]}{NBSP}{year}"
+    return format_date(date(year, index, 1), f"{'MMM' if short else 'MMMM'}{NBSP}y", locale=LOCALE)
 
 
 def typography(text: str) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime, format_time
+
+from dispatch import french
 from dispatch.gsm7 import to_gsm7
 
 MOTIVE_LABELS = {
@@ -83,8 +86,8 @@ SYNTHESIS_DELIVERY = {
 }
 NBSP = "\u00a0"  # before ":", as French typography wants
 
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
+DAYS = french.DAYS  # lundi ... dimanche, indexed by date.weekday()
+MONTHS = french.MONTHS  # janvier ... décembre
 
 
 def local(at: datetime, tz: str) -> datetime:
@@ -94,13 +97,12 @@ def local(at: datetime, tz: str) -> datetime:
 
 def hhmm(at: datetime, tz: str) -> str:
     """Return the local time of day as 16:30."""
-    return local(at, tz).strftime("%H:%M")
+    return format_time(at, "HH:mm", tzinfo=ZoneInfo(tz), locale=french.LOCALE)
 
 
 def long_date(at: datetime, tz: str) -> str:
     """Return the local date as 'lundi 23 novembre 2026'."""
-    day = local(at, tz)
-    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    return format_datetime(at, "EEEE d MMMM y", tzinfo=ZoneInfo(tz), locale=french.LOCALE)
 
 
 def when(at: datetime, tz: str, now: datetime) -> str:

@@ -157,3 +157,27 @@ def test_every_effect_the_machine_decides_is_carried_out_in_one_place() -> None:
     source = (ROOT / "dispatch/requests/machine.py").read_text(encoding="utf-8")
     for effect_type in machine.EFFECT_TYPES:  # and every one of them is decided by the machine
         assert f"{effect_type.__name__}(" in source.split("# -- Decisions.")[1], effect_type
+
+
+# Set-based writes the rollups' flush hook cannot see, and the only modules allowed to make them.
+DIRECT_WRITES = {
+    "insert(Offer)": {"dispatch/requests/offer_store.py", "dispatch/demo_history.py"},  # the demo backfills its rollups
+    "update(Offer)": {"dispatch/requests/offer_store.py"},
+    "update(Request)": set(),
+    "insert(Request)": {"dispatch/demo_history.py"},
+}
+
+
+def test_offers_and_requests_are_written_only_where_the_rollups_follow() -> None:
+    """An offer is written only by offer_store, which counts it; a request only through the session, whose flush hook
+    moves the request rollup: a new direct UPDATE elsewhere would silently corrupt the report's figures."""
+    found = {}
+    for path in (ROOT / "dispatch").rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        source = path.read_text(encoding="utf-8")
+        relative = str(path.relative_to(ROOT))
+        for statement, allowed in DIRECT_WRITES.items():
+            if statement in source and relative not in allowed:
+                found.setdefault(statement, []).append(relative)
+    assert found == {}

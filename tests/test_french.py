@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from dispatch.french import NBSP, NNBSP, day, duration, month, number, percent, period, typography
+from dispatch.french import DAYS, MONTHS, MONTHS_SHORT, NBSP, NNBSP, day, duration, hour, month, number, percent, period, typography
 from dispatch.periods import shortcuts
 
 
@@ -67,6 +67,15 @@ def test_periods_in_words(start: date, end: date, written: str) -> None:
 def test_days_and_months_in_words() -> None:
     assert day(date(2023, 1, 1)) == f"1er{NBSP}janvier 2023" and day(date(2023, 5, 8), year=False) == f"8{NBSP}mai"
     assert month("2023-08") == f"août{NBSP}2023" and month("2026-02", short=True) == f"févr.{NBSP}2026"
+
+
+def test_names_and_times_from_the_french_locale() -> None:
+    assert DAYS[date(2026, 11, 23).weekday()] == "lundi" and DAYS[6] == "dimanche"
+    assert MONTHS[7] == "août" and MONTHS_SHORT == (
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."
+    )  # fmt: skip
+    assert hour(datetime(2024, 1, 2, 9, 5, tzinfo=UTC)) == "09:05"
+    assert hour(datetime(2024, 1, 2, 23, 30, tzinfo=timezone(timedelta(hours=-3)))) == "23:30"  # its own zone
 
 
 def test_high_punctuation_keeps_its_space_on_the_line() -> None:

@@ -23,9 +23,19 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite rebuilds a table to change its constraints (batch mode), and dropping the old copy of a table that
+            # others reference fails with foreign keys on: off for the migration (outside its transaction, where the
+            # pragma takes effect), and every reference checked once it is done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"la migration laisse des références cassées : {broken[:5]}")
     engine.dispose()
 
 

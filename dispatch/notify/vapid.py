@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -12,9 +13,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02, b64urlencode
 
 KEY_FILE = "vapid_private.pem"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+# The private key's block of a PEM file; `openssl ecparam -genkey` writes an "EC PARAMETERS" block before it.
+_PEM_KEY = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.S)
 
 
 @dataclass(frozen=True)
@@ -23,19 +27,20 @@ class VapidKey:
 
     private_key: ec.EllipticCurvePrivateKey
 
+    @functools.cached_property
+    def vapid(self) -> Vapid02:
+        """Return the key as py_vapid's RFC 8292 signer."""
+        return Vapid02(self.private_key)
+
     @property
     def public_key_b64url(self) -> str:
         """Return the uncompressed public point, base64url without padding (`GET /webpush/key`)."""
-        point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        return b64url(point)
+        point = self.vapid.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return str(b64urlencode(point))
 
     def private_pem(self) -> bytes:
         """Return the private key as PKCS#8 PEM."""
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        return bytes(self.vapid.private_pem())
 
 
 def load_or_create_vapid_key(config_value: str | None, instance_path: Path) -> VapidKey:
@@ -54,37 +59,40 @@ def load_or_create_vapid_key(config_value: str | None, instance_path: Path) -> V
 def _create_key_file(path: Path) -> None:
     """Write a new key readable by its owner only; a concurrent first run keeps whichever key landed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = VapidKey(ec.generate_private_key(ec.SECP256R1())).private_pem()
+    vapid = Vapid02()
+    vapid.generate_keys()
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".vapid-")  # mode 0600
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+            handle.write(vapid.private_pem())
         with contextlib.suppress(FileExistsError):
             os.link(temporary, path)  # atomic, and never replaces a key another process just wrote
     finally:
         os.unlink(temporary)
 
 
-def _key_from_pem(data: bytes, source: str) -> VapidKey:
-    key = serialization.load_pem_private_key(data, password=None)
+def _p256(vapid: Vapid02, source: str) -> VapidKey:
+    key = vapid.private_key
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError(f"VAPID key {source} is not a P-256 private key")
     return VapidKey(key)
 
 
+def _key_from_pem(data: bytes, source: str) -> VapidKey:
+    block = _PEM_KEY.search(data)
+    if block is None:
+        raise ValueError(f"VAPID key {source} holds no PEM private key")
+    return _p256(Vapid02.from_pem(block.group(0)), source)
+
+
 def _key_from_b64url(value: str) -> VapidKey:
-    raw = b64url_decode(value)
-    if len(raw) == 32:  # the raw private scalar, as `vapid --gen` and most tools print it
-        return VapidKey(ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1()))
-    key = serialization.load_der_private_key(raw, password=None)  # or a base64url DER key
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError("DISPATCH_VAPID_PRIVATE_KEY is not a P-256 private key")
-    return VapidKey(key)
+    """Read the raw private scalar (32 bytes, as `vapid --gen` and most tools print it) or a DER key, in base64url."""
+    return _p256(Vapid02.from_string(value.rstrip("=")), "DISPATCH_VAPID_PRIVATE_KEY")
 
 
 def b64url(data: bytes) -> str:
     """Encode bytes as base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return str(b64urlencode(data))
 
 
 def b64url_decode(value: str) -> bytes:

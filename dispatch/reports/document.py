@@ -9,6 +9,7 @@ from datetime import date, datetime
 from dispatch import texts
 from dispatch.communities.models import Community
 from dispatch.reports.delays import delay_buckets
+from dispatch.reports.pdf import report_pdf
 from dispatch.reports.service import compute_report
 
 PDF_TYPE = "application/pdf"
@@ -24,9 +25,6 @@ PDF_LAYOUT = (
 
 def report_document(*, community: Community, start: date, end: date, now: datetime) -> tuple[str, bytes]:
     """Return the file name and the PDF of the community's report over the local days `start` to `end`."""
-    # reportlab weighs ~25 MB once loaded: only the processes that draw a report pay for it.
-    from dispatch.reports.pdf import report_pdf
-
     body = report_pdf(
         compute_report(community=community, start=start, end=end),
         community=community.name,

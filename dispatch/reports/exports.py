@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
@@ -21,6 +22,7 @@ from sqlalchemy import and_, select
 
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
+from dispatch.french import LOCALE
 from dispatch.periods import utc_bounds
 from dispatch.reports.tables import REQUEST_HEADERS, MonthOf, Rate, Table, report_tables, request_row
 from dispatch.requests.models import Request, Synthesis
@@ -79,7 +81,8 @@ def csv_value(value: Any) -> str:
 
 
 def _decimal(value: float) -> str:
-    return repr(float(value)).replace(".", ",")
+    """Return a decimal as a French spreadsheet reads it: '66,67', '50,0'; every digit kept, no grouping."""
+    return format_decimal(value, format="0.0", locale=LOCALE, decimal_quantization=False)
 
 
 def _neutralised(value: str) -> str:

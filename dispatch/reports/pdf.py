@@ -13,17 +13,16 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate
 
-from dispatch import french
+from dispatch import french, pdf
 from dispatch.reports import pdf_charts as charts
 from dispatch.reports import pdf_sections as sections
 
 
 def report_pdf(report: dict[str, Any], *, community: str, delays: Sequence[tuple[str, int]], issued_at: datetime) -> bytes:
     """Render a report (as compute_report returns it) as a PDF; `issued_at` is the local time of printing."""
-    charts.register_fonts()
+    pdf.register_fonts()
     styles = sections.stylesheet()
     start, end = date.fromisoformat(report["from"]), date.fromisoformat(report["to"])
     period = french.period(start, end)
@@ -46,36 +45,11 @@ def report_pdf(report: dict[str, Any], *, community: str, delays: Sequence[tuple
         sections.paragraph("Rapport d'activité · soins non programmés", styles["title"]),
         sections.paragraph(community, styles["subtitle"]),
         sections.paragraph(period[:1].upper() + period[1:], styles["subtitle"]),
-        sections.paragraph(f"Édité le {french.day(issued_at.date())} à {issued_at:%H:%M}", styles["muted"]),
+        sections.paragraph(f"Édité le {french.day(issued_at.date())} à {french.hour(issued_at)}", styles["muted"]),
         *sections.headline(report, styles),
         *sections.chart_grid(report, delays, styles),
         *sections.tables(report, styles),
         *sections.definitions(styles),
     ]
-    document.build(story, canvasmaker=_numbered(footer))
+    document.build(story, canvasmaker=pdf.numbered(footer, margin=18 * mm, baseline=10 * mm, colour=charts.MUTED))
     return out.getvalue()
-
-
-def _numbered(footer: str) -> type[Canvas]:
-    """Return a canvas class that writes the footer and 'page n sur N' once the page count is known."""
-
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 -- reportlab's name
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont(charts.FONT, 7.5)
-                self.setFillColor(charts.MUTED)
-                self.drawString(18 * mm, 10 * mm, footer)
-                self.drawRightString(A4[0] - 18 * mm, 10 * mm, f"page {self._pageNumber} sur {len(self._pages)}")
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas

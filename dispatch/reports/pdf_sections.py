@@ -16,7 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 from reportlab.platypus import TableStyle as Style
 
-from dispatch import french, texts
+from dispatch import french, pdf, texts
 from dispatch.reports import pdf_charts as charts
 from dispatch.reports.definitions import CALLBACKS, CALLS, DEFINITIONS, OUTCOMES
 from dispatch.reports.tables import kind_label
@@ -27,28 +27,24 @@ HALF = (WIDTH - 8 * mm) / 2
 
 def stylesheet() -> dict[str, ParagraphStyle]:
     """Return the paragraph styles of the report, by name (body, title, h2, cell...)."""
-    base = ParagraphStyle("body", fontName=charts.FONT, fontSize=9, leading=12, textColor=charts.INK)
+    base = ParagraphStyle("body", fontName=pdf.FONT, fontSize=9, leading=12, textColor=charts.INK)
     return {
         "body": base,
-        "title": ParagraphStyle("title", base, fontName=charts.BOLD, fontSize=18, leading=22, spaceAfter=2),
+        "title": ParagraphStyle("title", base, fontName=pdf.BOLD, fontSize=18, leading=22, spaceAfter=2),
         "subtitle": ParagraphStyle("subtitle", base, fontSize=12, leading=16),
-        "h2": ParagraphStyle("h2", base, fontName=charts.BOLD, fontSize=12, leading=15, spaceBefore=10, spaceAfter=5),
-        "h3": ParagraphStyle("h3", base, fontName=charts.BOLD, fontSize=9.5, leading=12, spaceAfter=3),
+        "h2": ParagraphStyle("h2", base, fontName=pdf.BOLD, fontSize=12, leading=15, spaceBefore=10, spaceAfter=5),
+        "h3": ParagraphStyle("h3", base, fontName=pdf.BOLD, fontSize=9.5, leading=12, spaceAfter=3),
         "muted": ParagraphStyle("muted", base, fontSize=8, leading=10.5, textColor=charts.MUTED),
         "kpi_label": ParagraphStyle("kpi_label", base, fontSize=8, leading=10, textColor=charts.MUTED),
         "cell": ParagraphStyle("cell", base, fontSize=8.5, leading=10.5),
-        "term": ParagraphStyle("term", base, fontName=charts.BOLD, fontSize=8.5, leading=11),
+        "term": ParagraphStyle("term", base, fontName=pdf.BOLD, fontSize=8.5, leading=11),
         "definition": ParagraphStyle("definition", base, fontSize=8.5, leading=11, spaceAfter=4),
     }
 
 
 def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
-    """Return a paragraph of plain text, its narrow no-break spaces made no-break spaces.
-
-    reportlab breaks lines at U+202F (and drops it) but keeps U+00A0 whole: the only way to keep "1 555" on one line.
-    """
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Paragraph(escaped.replace(french.NNBSP, french.NBSP), style)
+    """Return a paragraph of plain text (escaped, its narrow no-break spaces kept on the line: see dispatch.pdf.markup)."""
+    return Paragraph(pdf.markup(text), style)
 
 
 def headline(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Flowable]:
@@ -74,8 +70,8 @@ def headline(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[
                 ("BOX", (0, 0), (-1, -1), 0.5, charts.GRID),
                 ("LINEBELOW", (0, 1), (-1, 1), 0.5, charts.GRID),
                 ("LINEAFTER", (0, 0), (2, -1), 0.5, charts.GRID),
-                ("FONTNAME", (0, 0), (-1, 0), charts.BOLD),
-                ("FONTNAME", (0, 2), (-1, 2), charts.BOLD),
+                ("FONTNAME", (0, 0), (-1, 0), pdf.BOLD),
+                ("FONTNAME", (0, 2), (-1, 2), pdf.BOLD),
                 ("FONTSIZE", (0, 0), (-1, 0), 16),
                 ("FONTSIZE", (0, 2), (-1, 2), 16),
                 ("TEXTCOLOR", (0, 0), (-1, -1), charts.INK),
@@ -207,8 +203,8 @@ def _table(headers: Sequence[str], rows: list[list[str]], widths: Sequence[float
             [
                 ("LINEBELOW", (0, 0), (-1, 0), 1, charts.AXIS),
                 ("LINEBELOW", (0, 1), (-1, -1), 0.4, charts.GRID),
-                ("FONTNAME", (0, 0), (-1, -1), charts.FONT),
-                ("FONTNAME", (0, 0), (-1, 0), charts.BOLD),
+                ("FONTNAME", (0, 0), (-1, -1), pdf.FONT),
+                ("FONTNAME", (0, 0), (-1, 0), pdf.BOLD),
                 ("FONTSIZE", (0, 0), (-1, -1), 8.5),
                 ("TEXTCOLOR", (0, 0), (-1, -1), charts.INK),
                 ("ALIGN", (text, 0), (-1, -1), "RIGHT"),

@@ -1,4 +1,4 @@
-"""The scale of a chart's axis, shared by the dashboard's SVG charts and the PDF's (without loading reportlab)."""
+"""The scale of the dashboard's SVG charts' value axis, without reportlab (the PDF's charts use reportlab's value axis)."""
 
 from __future__ import annotations
 

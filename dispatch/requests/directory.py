@@ -18,7 +18,7 @@ from dispatch.db import db
 from dispatch.events import Actor, record_event
 from dispatch.notify.annuaire import Mailbox
 from dispatch.notify.models import OutboxMessage
-from dispatch.requests.effects import send_synthesis, tell_outside_treating
+from dispatch.requests.messages import send_synthesis, tell_outside_treating
 from dispatch.requests.models import Request, Synthesis
 from dispatch.requests.states import EventType
 

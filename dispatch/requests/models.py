@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import Model, UTCDateTime
 from dispatch.events import Event
+from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
 __all__ = ["Event", "Offer", "Request", "Synthesis"]
+
+
+def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> CheckConstraint:
+    """Return the CHECK constraint that keeps `column` to `values` (migration 0013 writes the same)."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    condition = f"{column} IN ({listed})"
+    return CheckConstraint(f"{column} IS NULL OR {condition}" if nullable else condition, name=column)
+
 
 SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
 MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
 TREATING_STATUSES = ("declared", "none", "unknown")
-CALLBACK_RESULTS = ("reoriented_sas", "reoriented_15", "advice_given", "unreachable", "relaunched")
+CALLBACK_RESULTS = tuple(CallbackResult)
 
 
 class Request(Model):
@@ -25,6 +35,11 @@ class Request(Model):
         UniqueConstraint("opened_by_id", "idempotency_key"),
         Index("ix_requests_community_opened", "community_id", "opened_at"),
         Index("ix_requests_community_delay", "community_id", "accept_delay_us", "opened_at"),
+        one_of("state", STATES),
+        one_of("outcome", OUTCOMES, nullable=True),
+        one_of("accepted_phase", Phase, nullable=True),
+        one_of("synthesis_status", SynthesisStatus, nullable=True),
+        one_of("callback_result", CallbackResult, nullable=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,13 +112,18 @@ class Request(Model):
 
 class Offer(Model):
     __tablename__ = "offers"
-    __table_args__ = (UniqueConstraint("request_id", "physician_id"), Index("ix_offers_physician_status", "physician_id", "status"))
+    __table_args__ = (
+        UniqueConstraint("request_id", "physician_id"),
+        Index("ix_offers_physician_status", "physician_id", "status"),
+        one_of("status", OfferStatus),
+        one_of("phase", Phase),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"))
     phase: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))  # notified, refused, accepted, withdrawn
+    status: Mapped[str] = mapped_column(String(20))  # states.OfferStatus
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(500))
@@ -113,13 +133,14 @@ class Offer(Model):
 # from the platform's mailbox say (dispatch.notify.receiving): delivered (a DSN, or the GP's software processed it),
 # read (a read receipt), refused (the GP's software refused it or deleted it unread); failed: not sent, or bounced;
 # not_sendable: no treating GP or no address; not_needed: the treating GP saw the patient themselves.
-SYNTHESIS_STATUSES = ("pending", "sent", "delivered", "read", "refused", "failed", "not_sendable", "not_needed")
+SYNTHESIS_STATUSES = tuple(SynthesisStatus)
 
 
 class Synthesis(Model):
     """The synthesis a physician writes after seeing the patient, for the treating GP."""
 
     __tablename__ = "syntheses"
+    __table_args__ = (one_of("status", SynthesisStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)

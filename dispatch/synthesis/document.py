@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
+from babel.dates import format_date, format_datetime
+from reportlab.lib.colors import HexColor
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+from dispatch import pdf
+from dispatch.french import LOCALE, NBSP, day_pattern
 
 MOTIVE_LABELS: dict[str, str] = {
     "infectious": "Infectiologie",
@@ -42,12 +53,9 @@ PRACTICE_SETTING = ("AMBULATOIRE", "Ambulatoire", "1.2.250.1.213.1.1.4.9")
 DEFAULT_OID_ROOT = f"2.25.{uuid.uuid5(uuid.NAMESPACE_DNS, 'snp-dispatch').int}"
 PRODUCER = "SNP Dispatch"
 
-_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre")
-# Core PDF fonts only know latin-1: map the usual typographic characters before encoding.
-_LATIN1_FIXES = str.maketrans(
-    {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "œ": "oe", "Œ": "OE", "\u202f": " ", "€": "EUR"}
-)
+INK, MUTED, RULE = HexColor("#1a2230"), HexColor("#5b6678"), HexColor("#dde3ec")  # the report's, at least 3:1 on white
+MARGIN = 20 * mm
+WIDTH = A4[0] - 2 * MARGIN - 12  # the text block: between the margins, less the frame's padding (6 pt a side)
 
 
 @dataclass(frozen=True)
@@ -110,20 +118,25 @@ def kind_label(code: str) -> str:
 
 def format_datetime_fr(moment: datetime, tz: str = "Europe/Paris") -> str:
     """Format an aware instant as 'lundi 23 novembre 2026 à 16:30' in the given zone."""
-    local = moment.astimezone(ZoneInfo(tz))
-    day = "1er" if local.day == 1 else str(local.day)
-    return f"{_DAYS[local.weekday()]} {day} {_MONTHS[local.month - 1]} {local.year} à {local:%H:%M}"
+    zone = ZoneInfo(tz)
+    pattern = f"EEEE {day_pattern(moment.astimezone(zone))} MMMM y 'à' HH:mm"
+    return format_datetime(moment, pattern, tzinfo=zone, locale=LOCALE)
+
+
+def numeric_date(value: date) -> str:
+    """Return a date as 12/03/1980."""
+    return format_date(value, "dd/MM/y", locale=LOCALE)
 
 
 def _birth(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else "date de naissance inconnue"
+    return numeric_date(value) if value else "date de naissance inconnue"
 
 
 def born(sex: str | None, value: date | None) -> str:
     """Return 'née le 12/03/1980' agreed with the patient's sex."""
     if value is None:
         return "date de naissance inconnue"
-    return f"{agree(sex, 'né', 'née', 'né(e)')} le {value:%d/%m/%Y}"
+    return f"{agree(sex, 'né', 'née', 'né(e)')} le {numeric_date(value)}"
 
 
 def agree(sex: str | None, masculine: str, feminine: str, neutral: str) -> str:
@@ -161,52 +174,99 @@ def patient_label(last: str, first: str) -> str:
     return f"{last.upper()} {first}"
 
 
-def _latin1(text: str) -> str:
-    return text.translate(_LATIN1_FIXES).encode("latin-1", "replace").decode("latin-1")
-
-
 def utc_stamp(moment: datetime) -> str:
     """Return the instant as YYYYMMDDHHMMSS in UTC, as HL7 and XDS write it."""
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
-def build_pdf(doc: SynthesisDoc) -> bytes:
-    """Render the consultation report as a deterministic PDF."""
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(doc.written_at)
-    pdf.set_producer(PRODUCER)
-    pdf.set_creator(PRODUCER)
-    pdf.set_title(CONSULTATION_LABEL)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    pdf.set_font("helvetica", "B", 16)
-    pdf.cell(0, 10, CONSULTATION_LABEL, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
-    pdf.cell(
-        0, 7, _latin1(f"{doc.community_name} - soins non programmés, demande n° {doc.request_id}"), new_x="LMARGIN", new_y="NEXT"
-    )
-    pdf.ln(4)
-    seen = format_datetime_fr(doc.appointment_at, doc.timezone) if doc.appointment_at else "-"
-    rows = [
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=pdf.FONT, fontSize=10.5, leading=15, textColor=INK)
+    return {
+        "body": ParagraphStyle("text", base, spaceAfter=6),
+        "title": ParagraphStyle("title", base, fontName=pdf.BOLD, fontSize=16, leading=20, spaceAfter=3),
+        "subtitle": ParagraphStyle("subtitle", base, fontSize=11, leading=15, textColor=MUTED, spaceAfter=12),
+        "label": ParagraphStyle("label", base, fontName=pdf.BOLD, fontSize=10, leading=13.5),
+        "value": ParagraphStyle("value", base, fontSize=10, leading=13.5),
+        "h2": ParagraphStyle("h2", base, fontName=pdf.BOLD, fontSize=12, leading=16, spaceBefore=16, spaceAfter=6),
+    }
+
+
+def _rows(doc: SynthesisDoc) -> list[tuple[str, str]]:
+    seen = format_datetime_fr(doc.appointment_at, doc.timezone) if doc.appointment_at else "—"
+    return [
         ("Patient", patient_label(doc.patient_last_name, doc.patient_first_name)),
         ("Né(e) le", _birth(doc.patient_birth_date)),
         ("Sexe", SEX_LABELS.get(doc.patient_sex or "", "Non renseigné")),
         ("Consultation", seen),
-        ("Lieu", doc.place or "-"),
+        ("Lieu", doc.place or "—"),
         ("Motif", motive_label(doc.motive)),
         ("Médecin", f"{doctor(doc.physician_name)} ({kind_label(doc.physician_kind)})"),
         ("RPPS", doc.physician_rpps),
-        ("Médecin traitant", doc.treating_name or "-"),
+        ("Médecin traitant", doc.treating_name or "—"),
         ("Rédigé le", format_datetime_fr(doc.written_at, doc.timezone)),
     ]
-    for label, value in rows:
-        pdf.set_font("helvetica", "B", 11)
-        pdf.cell(45, 7, _latin1(label))
-        pdf.set_font("helvetica", "", 11)
-        pdf.multi_cell(0, 7, _latin1(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("helvetica", "B", 12)
-    pdf.cell(0, 8, _latin1("Synthèse"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
-    pdf.multi_cell(0, 6, _latin1(doc.text), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+
+
+def _story(doc: SynthesisDoc) -> list[Flowable]:
+    styles = _styles()
+    facts = Table(
+        [
+            [Paragraph(pdf.markup(label), styles["label"]), Paragraph(pdf.markup(value), styles["value"])]
+            for label, value in _rows(doc)
+        ],
+        colWidths=[45 * mm, WIDTH - 45 * mm],
+        hAlign="LEFT",
+    )
+    facts.setStyle(
+        TableStyle(
+            [
+                ("LINEABOVE", (0, 0), (-1, 0), 0.6, RULE),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.6, RULE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    subtitle = f"{doc.community_name} – soins non programmés, demande n°{NBSP}{doc.request_id}"
+    # The physician's text keeps its line breaks; a blank line starts a new paragraph.
+    blocks = [block for block in re.split(r"\n[ \t]*\n", doc.text.strip()) if block.strip()] or ["—"]
+    text = [Paragraph(pdf.markup(block), styles["body"]) for block in blocks]
+    return [
+        Paragraph(pdf.markup(CONSULTATION_LABEL), styles["title"]),
+        Paragraph(pdf.markup(subtitle), styles["subtitle"]),
+        facts,
+        KeepTogether([Paragraph("Synthèse", styles["h2"]), text[0]]),  # never the heading alone at a page's foot
+        *text[1:],
+    ]
+
+
+def build_pdf(doc: SynthesisDoc) -> bytes:
+    """Render the consultation report as a deterministic PDF (A4, embedded fonts, 'page n sur N')."""
+    pdf.register_fonts()
+    out = io.BytesIO()
+    document = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=18 * mm,
+        bottomMargin=20 * mm,
+        title=CONSULTATION_LABEL,
+        author=doctor(doc.physician_name),
+        creator=PRODUCER,
+        producer=PRODUCER,
+        lang="fr-FR",
+        invariant=True,  # the same document gives the same bytes: no random id, no clock
+    )
+    stamp = f"D:{utc_stamp(doc.written_at)}+00'00'"
+
+    def dated(canvas: Canvas, _document: SimpleDocTemplate) -> None:
+        canvas.setDateFormatter(lambda *_now: stamp)  # the PDF is dated when the physician wrote it
+
+    patient = patient_label(doc.patient_last_name, doc.patient_first_name)
+    footer = f"{patient} · {born(doc.patient_sex, doc.patient_birth_date)} · demande n°{NBSP}{doc.request_id}"
+    canvas = pdf.numbered(footer, margin=MARGIN + 6, baseline=11 * mm, colour=MUTED)
+    document.build(_story(doc), onFirstPage=dated, canvasmaker=canvas)
+    return out.getvalue()

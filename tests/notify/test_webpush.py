@@ -467,6 +467,19 @@ def test_key_from_a_pem_path(tmp_path: Path, key: VapidKey) -> None:
     assert not (tmp_path / "instance").exists()  # nothing generated
 
 
+def test_key_from_an_openssl_ecparam_pem(tmp_path: Path, key: VapidKey) -> None:
+    """`openssl ecparam -genkey` writes an EC PARAMETERS block, then the key in SEC1 form, with CRLF on Windows."""
+    sec1 = key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    pem = tmp_path / "ecparam.pem"
+    pem.write_bytes(
+        (b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + sec1).replace(b"\n", b"\r\n")
+    )
+
+    assert load_or_create_vapid_key(str(pem), tmp_path).public_key_b64url == key.public_key_b64url
+
+
 def test_key_from_raw_base64url(tmp_path: Path, key: VapidKey) -> None:
     raw = key.private_key.private_numbers().private_value.to_bytes(32, "big")
     der = key.private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

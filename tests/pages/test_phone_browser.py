@@ -158,7 +158,7 @@ def test_a_push_shows_the_offer_under_its_tag_without_identity_and_the_withdrawa
 ) -> None:
     """The browser's push service, played by DevTools (ServiceWorker.deliverPushMessage), wakes the worker."""
     from dispatch.db import db
-    from dispatch.requests.effects import offer_payload
+    from dispatch.requests.messages import offer_payload
     from dispatch.requests.models import Request
 
     phone = browser("push", WIDTH, HEIGHT)

@@ -226,3 +226,69 @@ def test_the_request_rollup_follows_every_change_and_the_backfill_agrees(make: A
     db.session.commit()
     assert _request_rollup() == live
     assert compute_report(community=community, start=today, end=tomorrow) == report
+
+
+def test_every_path_that_writes_offers_or_requests_keeps_both_rollups_equal_to_a_recount(make: Any, clock: Any) -> None:
+    """Fan-out by the tick's batch, refusal, a change of mind, acceptance, hand-back and re-offer, withdrawal on
+    deactivation (treating GP and member), cancellation, expiry, call-back and relaunch: after each, the physicians'
+    and the requests' rollups equal a recount of the rows."""
+    community = make.community()
+    operator = make.member(community, "operator")
+    coordinator = make.member(community, "coordinator")
+    gp = make.member(community, "physician", name="Dr Paul Durand")
+    o0, o1, o2 = (make.member(community, "physician", kind=kind) for kind in ("cami", "titulaire", "remplacant"))
+    steps = 0
+
+    def post(path: str, who: Any, status: int = 200, **body: Any) -> Any:
+        response = make.call("POST", path, who, json=body)
+        assert response.status_code == status, response.json
+        return response.json
+
+    def same() -> None:
+        nonlocal steps
+        db.session.expire_all()
+        assert _rollup() == _recomputed()
+        assert _request_rollup() == _requests_recounted()
+        steps += 1
+
+    # The GP's hour runs out: the tick's batch offers both requests to the community at once.
+    first = make.open(operator, community, treating=gp)["id"]
+    second = make.open(operator, community, treating=gp)["id"]
+    clock.advance(minutes=61)
+    assert make.tick() == 2
+    same()
+    # o0 refuses then changes their mind and takes it; then hands the patient back: re-offered to the others.
+    post(f"/requests/{first}/refuse", o0)
+    post(f"/requests/{second}/refuse", o1)
+    same()
+    assert make.accept(o0, first, minutes=30).status_code == 200
+    same()
+    post(f"/requests/{first}/release", o0, reason="Urgence au cabinet")
+    same()
+    assert make.accept(o1, first, minutes=45).status_code == 200
+    same()
+    # The treating GP of a held request leaves (their offer withdrawn, the community offered), then a member leaves.
+    third = make.open(operator, community, treating=gp)["id"]
+    same()
+    post(f"/communities/{community.id}/members/{gp.user.id}/deactivate", coordinator)
+    same()
+    post(f"/communities/{community.id}/members/{o2.user.id}/deactivate", coordinator)
+    same()
+    # One is cancelled; the other two expire, one is called back, the other relaunched.
+    post(f"/requests/{second}/cancel", operator, reason="Patient rappelé")
+    fourth = make.open(operator, community)["id"]
+    clock.advance(hours=3)
+    assert make.tick() == 2
+    same()
+    post(f"/requests/{third}/callback", operator, result="advice_given")
+    relaunched = post(f"/requests/{fourth}/relaunch", operator, status=201)
+    same()
+    assert make.accept(o0, relaunched["id"], minutes=20).status_code == 200
+    same()
+    assert steps == 11
+    assert {status for (status,) in db.session.execute(select(Offer.status).distinct())} == {
+        "accepted",
+        "refused",
+        "withdrawn",
+        "released",
+    }

@@ -8,14 +8,13 @@ import email
 import email.policy
 import hashlib
 import io
-import re
 import xml.etree.ElementTree as ET
 import zipfile
-import zlib
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
 import pytest
+from pypdf import PdfReader
 
 from dispatch.synthesis.cda import build_cda
 from dispatch.synthesis.document import (
@@ -84,16 +83,10 @@ def parse(message: EmailMessage) -> EmailMessage:
     return parsed
 
 
-def pdf_text(pdf: bytes) -> bytes:
-    """Return the inflated content streams of a PDF."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
-    out = b""
-    for stream in streams:
-        try:
-            out += zlib.decompress(stream)
-        except zlib.error:
-            out += stream
-    return out
+def pdf_text(pdf: bytes) -> str:
+    """Return the text of a PDF as a reader extracts it, its no-break spaces made plain ones."""
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return "\n".join(page.extract_text() for page in pages).replace("\u00a0", " ").replace("\u202f", " ")
 
 
 def test_labels_are_french() -> None:
@@ -123,11 +116,17 @@ def test_pdf_is_deterministic_and_well_formed() -> None:
     assert pdf.rstrip().endswith(b"%%EOF")
     assert b"/CreationDate (D:20261123170500" in pdf
     assert b"/Producer (SNP Dispatch)" in pdf
-    content = pdf_text(pdf)
-    assert "Zoé".encode("latin-1") in content  # accents kept in the core font
-    assert b"soeur" in content  # characters outside latin-1 replaced, not dropped
-    assert b"10003456789" in content
+    text = pdf_text(pdf)
+    assert "LEFÈVRE Zoé" in text and "12/03/1980" in text and "10003456789" in text
+    assert TEXT in text  # the embedded font draws "œ", "’", "–" and the narrow spaces French needs
+    assert "page 1 sur 1" in text and "lundi 23 novembre 2026 à 16:30" in text
     assert build_pdf(make_doc(text="Autre texte")) != pdf
+
+
+def test_pdf_keeps_line_breaks_and_replaces_what_the_font_cannot_draw() -> None:
+    text = pdf_text(build_pdf(make_doc(text='Fièvre à 39 °C\nα-bloquant ≥ 5 mg 🙂\n\nCPTS <Nord> & "Sud"')))
+    assert "Fièvre à 39 °C\n?-bloquant ≥ 5 mg ?\n" in text  # replaced, never dropped nor a blank box
+    assert 'CPTS <Nord> & "Sud"' in text
 
 
 def test_cda_has_the_required_header_and_the_pdf() -> None:

@@ -1,0 +1,188 @@
+"""The messages a request's decisions send: offers and withdrawals to phones, SMS to the patient and the operator,
+secure mail to the treating GP. Each is an outbox row in the caller's transaction; none carries the patient's identity
+to a physician.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from dispatch import texts
+from dispatch.auth.models import User
+from dispatch.communities.models import Physician
+from dispatch.db import db
+from dispatch.notify.models import OutboxMessage
+from dispatch.notify.outbox import enqueue
+from dispatch.requests.decisions import current_deadline, iso
+from dispatch.requests.models import Request, Synthesis
+from dispatch.requests.states import EventType
+
+
+def round_suffix(request: Request) -> str:
+    """Return what names this round's messages of a request: nothing at first, then the number of hand-backs so far.
+
+    A handed-back request is offered, withdrawn and accepted again: the new messages must not reuse the keys of
+    the first round's.
+    """
+    return f":{request.releases}" if request.releases else ""
+
+
+def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
+    """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
+    tz = request.community.timezone
+    deadline = current_deadline(phase, request.exclusive_until, request.expires_at) or request.expires_at
+    title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
+    link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
+    return {
+        "data": {
+            "type": "offer",
+            "request_id": str(request.id),
+            "phase": phase,
+            "motive": request.motive,
+            "city": request.patient_city or "",
+            "expires_at": iso(deadline),
+        },
+        "title": title,
+        "body": body,
+        "urgent": True,
+        "collapse_key": f"request-{request.id}",
+        "expires_at": deadline.isoformat(),
+        "sms": texts.offer_sms(
+            request_id=request.id, motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz, link=link
+        ),
+    }
+
+
+def offer_pushes(request: Request, physician_ids: list[int], *, phase: str) -> list[dict[str, Any]]:
+    """Return the pushes of new offers to these physicians, keyed per round (the outbox's rows)."""
+    payload = offer_payload(request, phase=phase)
+    return [
+        {
+            "channel": "push",
+            "kind": "offer",
+            "idempotency_key": f"offer:{request.id}:{physician_id}{round_suffix(request)}",
+            "request_id": request.id,
+            "physician_id": physician_id,
+            "payload": payload,
+        }
+        for physician_id in physician_ids
+    ]
+
+
+def withdrawal_pushes(request: Request, physician_ids: list[int], *, reason: str) -> list[dict[str, Any]]:
+    """Return the silent pushes that clear a withdrawn offer from these physicians' phones, keyed per round."""
+    data = {
+        "type": "offer_withdrawn",
+        "request_id": str(request.id),
+        "phase": request.state,
+        "motive": request.motive,
+        "city": request.patient_city or "",
+        "expires_at": iso(request.expires_at),
+        "reason": reason,
+    }
+    payload = {"data": data, "urgent": False, "collapse_key": f"request-{request.id}", "expires_at": request.expires_at.isoformat()}
+    return [
+        {
+            "channel": "push",
+            "kind": "offer_withdrawn",
+            "request_id": request.id,
+            "idempotency_key": f"withdraw:{request.id}:{physician_id}{round_suffix(request)}",
+            "physician_id": physician_id,
+            "payload": payload,
+        }
+        for physician_id in physician_ids
+    ]
+
+
+def tell_patient(request: Request, *, now: datetime) -> None:
+    """Queue the SMS of the appointment to the patient, once per round."""
+    physician = db.session.get(Physician, request.accepted_by_id)
+    assert physician is not None and request.appointment_at is not None
+    body = texts.patient_sms(
+        physician_name=physician.user.name,
+        appointment_at=request.appointment_at,
+        place=request.place,
+        tz=request.community.timezone,
+        now=now,
+    )
+    enqueue(
+        channel="sms",
+        kind="patient_appointment",
+        key=f"patient:{request.id}{round_suffix(request)}",
+        now=now,
+        request_id=request.id,
+        address=request.patient_phone,
+        payload={"body": body},
+    )
+
+
+def tell_operator(request: Request, *, now: datetime, reason: str) -> None:
+    """Text the operator who opened the request that it expired or was handed back (when they have a phone)."""
+    operator = db.session.get(User, request.opened_by_id)
+    if operator is None or not operator.phone:
+        return  # the console shows the expiry or the hand-back; there is no phone to text
+    if reason == EventType.RELEASED:
+        body = texts.operator_released_sms(request_id=request.id, motive=request.motive)
+        kind, key = "released_operator", f"released-operator:{request.id}{round_suffix(request)}"
+    else:
+        body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
+        kind, key = "expired_operator", f"expired:{request.id}{round_suffix(request)}"
+    enqueue(
+        channel="sms",
+        kind=kind,
+        key=key,
+        now=now,
+        request_id=request.id,
+        address=operator.phone,
+        payload={"body": body},
+    )
+
+
+def tell_patient_released(request: Request, *, now: datetime) -> None:
+    """Queue the SMS telling the patient their appointment is cancelled and another doctor is being sought."""
+    enqueue(
+        channel="sms",
+        kind="patient_released",
+        key=f"released:{request.id}{round_suffix(request)}",
+        now=now,
+        request_id=request.id,
+        address=request.patient_phone,
+        payload={"body": texts.patient_released_sms()},
+    )
+
+
+def tell_outside_treating(request: Request, *, now: datetime) -> bool:
+    """Queue the secure message telling an outside treating GP who took their patient, once per round; say if queued.
+
+    Also called when the GP's address arrives after the acceptance (requests.directory).
+    """
+    key = f"taken:{request.id}{round_suffix(request)}"  # accepted again after a hand-back: a message of its own
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+        return False
+    enqueue(
+        channel="mail",
+        kind="taken",
+        key=key,
+        now=now,
+        request_id=request.id,
+        address=request.treating_mssante,
+        payload={"request_id": request.id},
+    )
+    return True
+
+
+def send_synthesis(synthesis: Synthesis, *, now: datetime) -> None:
+    """Queue a synthesis for its treating GP's secure mailbox (also when the GP's address arrives late: requests.directory)."""
+    enqueue(
+        channel="mail",
+        kind="synthesis",
+        key=f"synthesis:{synthesis.id}",
+        now=now,
+        request_id=synthesis.request_id,
+        address=synthesis.to_address,
+        payload={"synthesis_id": synthesis.id},
+    )

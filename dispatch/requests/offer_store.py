@@ -1,0 +1,144 @@
+"""The one place that writes offers, and counts each write in the physicians' daily rollup in the same call.
+
+Offers are written with set-based statements (a fan-out reaches ~800 physicians), which the rollup's flush hook
+cannot see: so no code writes an offer but through these functions, each of which moves the rollup itself
+(`tests/test_architecture.py` fails on an INSERT or UPDATE of offers anywhere else).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from dispatch.auth.models import Membership, User
+from dispatch.communities.models import Physician
+from dispatch.db import UTCDateTime, db
+from dispatch.requests import rollup
+from dispatch.requests.models import Offer, Request
+from dispatch.requests.states import OfferStatus, Phase
+
+
+def _eligible_query() -> Any:
+    """Return the community's physicians who take requests now (community and time as parameters)."""
+    now = bindparam("now", type_=UTCDateTime())
+    # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
+    until = Physician.available_until
+    available = ((until.is_(None) | (until > now)) & Physician.available.is_(True)) | (
+        (until <= now) & Physician.available.is_(False)
+    )
+    return (
+        select(Physician.id)
+        .join(User, User.id == Physician.user_id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.community_id == bindparam("community_id"), Membership.role == "physician", User.active.is_(True), available
+        )
+        .distinct()
+        .order_by(Physician.id)
+    )
+
+
+# Built once: every request that opens to the community asks them.
+COMMUNITY_ELIGIBLE = _eligible_query()
+_ELIGIBLE = COMMUNITY_ELIGIBLE.where(
+    Physician.id.not_in(select(Offer.physician_id).where(Offer.request_id == bindparam("request_id")))
+)
+
+
+def eligible_members(request: Request, *, now: datetime) -> list[int]:
+    """Return the physicians of the community who take requests now and were not offered this one."""
+    return list(db.session.scalars(_ELIGIBLE, {"request_id": request.id, "community_id": request.community_id, "now": now}))
+
+
+def community_members(community_id: int, *, now: datetime) -> list[int]:
+    """Return the physicians of the community who take requests now."""
+    return list(db.session.scalars(COMMUNITY_ELIGIBLE, {"community_id": community_id, "now": now}))
+
+
+def _day(request: Request) -> Any:
+    return rollup.local_day(request.opened_at, request.community.timezone)
+
+
+def add(offers: Iterable[tuple[Request, list[int], Phase]], *, now: datetime) -> None:
+    """Offer each request to its physicians (one multi-row INSERT for all) and count the offers, per request's day."""
+    rows: list[dict[str, Any]] = []
+    for request, physician_ids, phase in offers:
+        if not physician_ids:
+            continue
+        rows += [
+            {"request_id": request.id, "physician_id": pid, "phase": phase, "status": OfferStatus.NOTIFIED, "offered_at": now}
+            for pid in physician_ids
+        ]
+        rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids, day=_day(request))
+    if rows:
+        db.session.execute(insert(Offer), rows)
+
+
+def answer(request: Request, *, physician_id: int, status: str, previous: str, reason: str | None, now: datetime) -> bool:
+    """Write a physician's answer on their offer if it still has the status `previous`, and count it; say if written."""
+    answered = db.session.execute(
+        update(Offer)
+        .where(Offer.request_id == request.id, Offer.physician_id == physician_id, Offer.status == previous)
+        .values(status=status, responded_at=now, **({"reason": reason} if status == OfferStatus.REFUSED else {}))
+        .execution_options(synchronize_session=False)
+    )
+    if answered.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    rollup.count_answer(
+        community_id=request.community_id, physician_id=physician_id, answer=status, previous=previous, day=_day(request)
+    )
+    return True
+
+
+def withdraw(request: Request, *, now: datetime, keep: int | None = None, only: int | None = None) -> list[int]:
+    """Withdraw every pending offer but `keep`'s (or `only`'s alone); return whose, in order.
+
+    A withdrawn offer stays counted as offered, and a pending one was neither accepted nor refused: no count moves.
+    """
+    whose = Offer.physician_id == only if only is not None else Offer.physician_id != (keep or 0)
+    withdrawn = db.session.scalars(
+        update(Offer)
+        .where(Offer.request_id == request.id, Offer.status == OfferStatus.NOTIFIED, whose)
+        .values(status=OfferStatus.WITHDRAWN, responded_at=now)
+        .returning(Offer.physician_id)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    return sorted(withdrawn)
+
+
+def reopen(request: Request, *, except_physician: int, now: datetime) -> list[int]:
+    """Offer a handed-back request again, in the community phase, to those it was withdrawn from who still take
+    requests (not `except_physician`); return them, in order.
+
+    The same offer notified again is still one request offered to them: it was counted when first made, and a
+    withdrawn offer stays counted (as the backfill recounts the rows), so no count moves.
+    """
+    members = community_members(request.community_id, now=now)
+    again = sorted(
+        db.session.scalars(
+            update(Offer)
+            .where(
+                Offer.request_id == request.id,
+                Offer.status == OfferStatus.WITHDRAWN,
+                Offer.physician_id != except_physician,
+                Offer.physician_id.in_(members),
+            )
+            .values(status=OfferStatus.NOTIFIED, phase=Phase.COMMUNITY, offered_at=now, responded_at=None)
+            .returning(Offer.physician_id)
+            .execution_options(synchronize_session="fetch")
+        ).all()
+    )
+    return again
+
+
+def offered_to(request_ids: list[int]) -> dict[int, set[int]]:
+    """Return, per request, the physicians it was offered to already (one query for a tick's batch)."""
+    found: dict[int, set[int]] = defaultdict(set)
+    rows = db.session.execute(select(Offer.request_id, Offer.physician_id).where(Offer.request_id.in_(request_ids)))
+    for request_id, physician_id in rows:
+        found[request_id].add(physician_id)
+    return found

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextvars
 import json
 import logging
 import statistics
@@ -376,7 +377,12 @@ def rpps(n: int) -> str:
 def open_request(app: Any, clock: ManualClock, world: dict[str, Any]) -> int:
     """Open a request held by the treating GP alone, and send the GP's offer (untimed)."""
     client = app.test_client()
-    login = client.post("/api/v1/auth/token", json={"login": "operator", "password": PASSWORD}).json
+
+    def post(path: str, **kwargs: Any) -> Any:
+        """Post in a context of its own, as a server would (its own `g` and session), not in the bench's."""
+        return contextvars.Context().run(client.post, path, **kwargs)
+
+    login = post("/api/v1/auth/token", json={"login": "operator", "password": PASSWORD}).json
     body = {
         "community_id": world["community"].id,
         "source": "cot",
@@ -393,7 +399,7 @@ def open_request(app: Any, clock: ManualClock, world: dict[str, Any]) -> int:
         },
         "treating_physician": {"status": "declared", "rpps": world["gp"].rpps},
     }
-    answer = client.post("/api/v1/requests", json=body, headers={"Authorization": f"Bearer {login['access_token']}"})
+    answer = post("/api/v1/requests", json=body, headers={"Authorization": f"Bearer {login['access_token']}"})
     assert answer.status_code == 201 and answer.json["state"] == "exclusive", answer.json
     deliver_pending(now=clock.now(), senders=senders(app))
     return int(answer.json["id"])

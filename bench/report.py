@@ -9,7 +9,7 @@ The requests of one community are spread over the year 2025 (Paris), `--years` t
 `--offers` community offers, 2 to 4 events and, when seen, a synthesis. The floor is the single
 `SELECT state, count(*) ... GROUP BY state` over the same rows; the goal is a report within 2x the
 floor and 1 s on PostgreSQL, 3 s on SQLite. After the rows, the loader fills the report's rollups and
-request columns with the backfill of migrations 0003 and 0004 (dispatch.requests.rollup.backfill), timed
+request columns with the backfill of migrations 0003 and 0004 (dispatch.requests.rollup_backfill.backfill), timed
 apart, then runs VACUUM ANALYZE (PostgreSQL) or ANALYZE (SQLite), as autovacuum would in production.
 """
 
@@ -37,7 +37,7 @@ from dispatch.communities.models import Community  # noqa: E402
 from dispatch.db import db  # noqa: E402
 from dispatch.periods import utc_bounds  # noqa: E402
 from dispatch.reports.service import compute_report  # noqa: E402
-from dispatch.requests.rollup import backfill  # noqa: E402
+from dispatch.requests.rollup_backfill import backfill  # noqa: E402
 
 KINDS = ["cami"] * 25 + ["titulaire"] * 50 + ["remplacant"] * 30 + ["adjoint"] * 10 + ["interne"] * 5
 SOURCES = (["cot"] * 70) + (["sas"] * 20) + ["samu", "pharmacy", "nurse", "emergency_dept", "other"] * 2

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings
@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     clock and the adapters the settings select (tests). The app runs no tick and no sender: the entry points
     (`dispatch serve`, `dispatch worker`, the WSGI module) decide what a process runs.
     """
-    from dispatch import logs, messages_fr, wiring
+    from dispatch import guards, logs, messages_fr, wiring
     from dispatch.runtime import install_session_hooks
 
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"), instance_relative_config=True)
@@ -64,7 +64,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.url_map.converters["int"] = IdConverter  # ids in paths stay within the database's integers
     api.register_converter(IdConverter, id_param_schema)
     _register_blueprints(app, api)
-    _register_guards(app)
+    guards.install(app)  # before every view, in order: 404, 413, 415, 401, 400
+    _register_answers(app)
     app.extensions["dispatch"] = wiring.build_runtime(app.config, clock=clock, ports=ports)
     from dispatch import delivery
 
@@ -101,82 +102,12 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(pages_bp)
 
 
-PUBLIC = {
-    ("POST", "/api/v1/auth/token"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/api/v1/healthz"),
-    ("HEAD", "/api/v1/healthz"),
-    ("GET", "/api/v1/webpush/key"),
-}
-
-
-def _public(method: str, path: str) -> bool:
-    """Say whether an API call needs no bearer token (sign-in, the document, health, provider webhooks)."""
-    return (method, path) in PUBLIC or path.startswith("/api/v1/webhooks/") or method == "OPTIONS"
-
-
 CSP_DEFAULT = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
 
 
-def _register_guards(app: Flask) -> None:
-    from dispatch.auth.service import resolve_token
-    from dispatch.web import bearer_token, id_out_of_range, json_too_deep, now
-
-    def _too_deep() -> Response | None:
-        """Answer 400 to a JSON body nested beyond the parser's recursion limit, rather than a 500 in the view."""
-        length = request.content_length
-        if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
-            return None
-        if length is None and not request.headers.get("Transfer-Encoding"):
-            return None  # nothing to read
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
-            return None  # too long: answered 413 (the API above, werkzeug for the pages)
-        if json_too_deep(request.get_data(cache=True)):
-            return errors.problem_response(400, code="invalid_json", detail="Le corps JSON est trop imbriqué.")
-        return None
-
-    @app.before_request
-    def guard() -> Response | None:
-        g.pop("now", None)  # read the clock once per HTTP request, even under a shared app context
-        if not request.path.startswith("/api/"):
-            if id_out_of_range(request.view_args):
-                raise NotFound()  # a page id beyond the database's integers: the pages' French 404
-            return _too_deep()
-        if id_out_of_range(request.view_args):
-            return errors.problem_response(404, detail="Ressource introuvable.")
-        if request.routing_exception is not None:
-            return None  # an unknown path or method answers its 404/405, as the public document shows
-        length = request.content_length
-        if length is not None and length > app.config["MAX_CONTENT_LENGTH"]:
-            return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
-        if length is None and request.headers.get("Transfer-Encoding"):
-            try:  # chunked: no length announced, so read at most the limit (werkzeug stops there) and keep it
-                whole = len(request.get_data(cache=True)) < app.config["MAX_CONTENT_LENGTH"] or not request.stream.read(1)
-            except RequestEntityTooLarge:
-                whole = False
-            if not whole:
-                return errors.problem_response(413, detail="Le corps de la requête dépasse 1 Mio.")
-        has_body = request.method in ("POST", "PUT", "PATCH") and (length or request.headers.get("Transfer-Encoding"))
-        # Providers' webhooks post forms; everything else speaks JSON.
-        if has_body and not request.is_json and not request.path.startswith("/api/v1/webhooks/"):
-            return errors.problem_response(415, detail="Envoyez le corps en JSON (Content-Type: application/json).")
-        token = bearer_token()
-        view = app.view_functions.get(request.endpoint or "")
-        if token and getattr(view, "autocommit_read", False) and not _db.session().in_transaction():
-            # A read declared @autocommit_read writes at most one INSERT (the access trail): no BEGIN, no COMMIT.
-            _db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        g.user = resolve_token(token=token, now=now()) if token else None
-        g.user_id = g.user.id if g.user is not None else None
-        if g.user is None and not _public(request.method, request.path):
-            # Authentication comes before anything else: no validation detail for strangers.
-            return errors.problem_response(
-                401,
-                code="unauthorized",
-                detail="Jeton d'accès absent, expiré ou révoqué.",
-                headers={"WWW-Authenticate": 'Bearer realm="snp-dispatch"'},
-            )
-        return _too_deep()
+def _register_answers(app: Flask) -> None:
+    """Give every answer the safety headers, and every error a problem+json body (the pages have their own)."""
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -189,10 +120,6 @@ def _register_guards(app: Flask) -> None:
         # Anything may carry patient data but static files, whose Cache-Control flask sets itself.
         response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    @app.teardown_appcontext
-    def cleanup(_exc: BaseException | None) -> None:
-        _db.session.remove()
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -23,7 +23,7 @@ from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.notify.receipts import Receipt, dsn_reason, mdn_reason
-from dispatch.requests import rollup
+from dispatch.requests import rollup, rollup_backfill
 from dispatch.requests.models import Offer, Request, Synthesis
 from dispatch.requests.operator_actions import RELAUNCH_COPIES
 from dispatch.synthesis import messages
@@ -105,7 +105,7 @@ def load_history(*, community: Community, operator_id: int, now: datetime) -> in
     ids += _insert(called, relaunched, physicians)
     db.session.execute(insert(Call), _calls(random.Random(SEED + 2), end, community, operator_id))
     rollup.discard_pending(db.session())
-    rollup.backfill(db.session.connection())
+    rollup_backfill.backfill(db.session.connection())
     db.session.commit()
     return len(ids)
 

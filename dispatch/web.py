@@ -6,14 +6,13 @@ A leaf of the edge: it imports no domain package at run time (who may do what is
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import g, request
 from werkzeug.routing import IntegerConverter
 
-from dispatch.db import db, kept_after_commit
+from dispatch.db import kept_after_commit
 from dispatch.errors import Problem
 from dispatch.runtime import now as now  # re-exported: the edges read the clock from here
 from dispatch.runtime import runtime as runtime
@@ -64,30 +63,8 @@ class IdConverter(IntegerConverter):
     """The `int` of our URLs, documented as an id from 1 to 2**31 - 1.
 
     Werkzeug's own min/max would turn an out-of-range id into a 405 on routes shared by several methods,
-    so the range is checked by `id_out_of_range` in the request guard instead, which answers 404.
+    so the range is checked by a request guard instead (`dispatch.guards.ids_in_range`), which answers 404.
     """
-
-
-def id_out_of_range(view_args: dict[str, Any] | None) -> bool:
-    """Tell whether an id in the path is outside what the database holds."""
-    return any(isinstance(value, int) and not 1 <= value <= MAX_ID for value in (view_args or {}).values())
-
-
-# Fewer opening brackets than this cannot reach the parser's recursion limit: such bodies are not parsed twice.
-_NESTING_SAFE = 256
-
-
-def json_too_deep(body: bytes) -> bool:
-    """Tell whether a JSON body nests deeper than the parser can go (a RecursionError would answer 500)."""
-    if body.count(b"[") + body.count(b"{") < _NESTING_SAFE:
-        return False
-    try:
-        json.loads(body)
-    except RecursionError:
-        return True
-    except ValueError:
-        return False  # malformed: the view's parser answers its 400
-    return False
 
 
 def id_param_schema(converter: IdConverter) -> dict[str, Any]:
@@ -109,15 +86,12 @@ def autocommit_read(view: Callable[..., Any]) -> Callable[..., Any]:
 def answers_from_memory(view: Callable[..., Any]) -> Callable[..., Any]:
     """Let a view that commits answer from the rows as it wrote them, without reloading each one after the commit.
 
-    The rows are expired when the view returns, as a commit would have left them, for whoever reads next.
+    The request's session ends with it: nobody reads those rows afterwards.
     """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            with kept_after_commit():
-                return view(*args, **kwargs)
-        finally:
-            db.session.expire_all()
+        with kept_after_commit():
+            return view(*args, **kwargs)
 
     return wrapper

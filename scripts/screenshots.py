@@ -30,7 +30,7 @@ from dispatch import create_app  # noqa: E402
 from dispatch.cli import upgrade_fresh  # noqa: E402
 from dispatch.notify.inbox import Recorder  # noqa: E402
 from dispatch.runtime import Ports  # noqa: E402
-from tests.conftest import PASSWORD, T0, TEST_SETTINGS, Builders, FakeClock  # noqa: E402
+from tests.conftest import PASSWORD, T0, TEST_SETTINGS, Builders, FakeClock, OwnContextClient  # noqa: E402
 
 WIDTH, HEIGHT = 390, 844
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -170,6 +170,7 @@ def main() -> None:
     clock = FakeClock(T0)
     ports = Ports(push=Recorder(), sms=Recorder(), mail=Recorder(), vapid_public_key=vapid_public_key())
     app = create_app({**TEST_SETTINGS, "DISPATCH_DATABASE_URL": url}, clock=clock, ports=ports)
+    app.test_client_class = OwnContextClient  # each call in a context of its own, as the server runs it
     with app.app_context():
         world = build_world(Builders(app, app.test_client(), clock), clock)
         login = world["gp"].user.login

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import itertools
 import os
@@ -12,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from dispatch import create_app
@@ -101,9 +104,45 @@ def real_ports(overrides: dict[str, Any], clock: Any, **fakes: Any) -> Ports:
     return dataclasses.replace(build_ports(loaded, clock), **fakes)
 
 
+class OwnContextClient(FlaskClient):
+    """Flask's test client, each request in an app context of its own, as in production: its own `g`, its own session.
+
+    The test's context (held by `serving` for the builders and direct reads) stays out of the requests, as the
+    flask-sqlalchemy docs advise: a request runs in a fresh `contextvars.Context`, where Flask pushes its app
+    context and removes its session at teardown. The test's transaction is committed first (what the test wrote is
+    there for the request, and the test holds no lock nor an old snapshot), and its rows expired after (reading
+    them again shows what the request wrote).
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            db.session.commit()
+        context = contextvars.Context()
+        try:
+            response = context.run(super().open, *args, **kwargs)
+        finally:
+            if has_app_context():
+                db.session.expire_all()
+        if response.is_streamed:  # read where its request ran: a streamed body pushes its contexts again
+            response.response = iter(context.run(_read, response.response))
+        return response
+
+
+def _read(body: Any) -> list[bytes]:
+    """Read a response's body whole, then close it, as a server does."""
+    try:
+        return list(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
 @contextlib.contextmanager
 def serving(application: Any) -> Iterator[Any]:
-    """Hold the app's context for a test, then empty the database and close its connections."""
+    """Hold an app context for the test's own code (each test-client request gets its own), then empty the database
+    and close its connections."""
+    application.test_client_class = OwnContextClient
     with application.app_context():
         try:
             yield application

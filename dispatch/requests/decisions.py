@@ -240,3 +240,18 @@ def current_deadline(state: str, exclusive_until: datetime | None, expires_at: d
 def iso(value: datetime | None) -> str | None:
     """Return an instant as the API writes it (UTC, with Z)."""
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def unchanged(snapshot: Snapshot) -> Decision:
+    """Return the decision that changes nothing (an action repeated by the same physician)."""
+    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at)
+
+
+def closing(now: datetime) -> dict[str, Any]:
+    """Return the columns a decision that closes the request sets."""
+    return {"closed_at": now}
+
+
+def opening_community(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+    """Return the columns a decision that opens the community phase sets (its first instant, kept)."""
+    return {} if snapshot.community_at is not None else {"community_at": now}

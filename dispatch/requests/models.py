@@ -26,7 +26,7 @@ def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> Che
 SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
 MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
 TREATING_STATUSES = ("declared", "none", "unknown")
-CALLBACK_RESULTS = tuple(CallbackResult)
+CALLBACK_RESULTS = tuple(result.value for result in CallbackResult)
 
 
 class Request(Model):
@@ -133,7 +133,7 @@ class Offer(Model):
 # from the platform's mailbox say (dispatch.notify.receiving): delivered (a DSN, or the GP's software processed it),
 # read (a read receipt), refused (the GP's software refused it or deleted it unread); failed: not sent, or bounced;
 # not_sendable: no treating GP or no address; not_needed: the treating GP saw the patient themselves.
-SYNTHESIS_STATUSES = tuple(SynthesisStatus)
+SYNTHESIS_STATUSES = tuple(status.value for status in SynthesisStatus)
 
 
 class Synthesis(Model):

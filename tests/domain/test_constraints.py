@@ -45,9 +45,7 @@ def test_a_status_outside_its_enum_is_refused_by_the_database(make: Any, stateme
 def test_a_synthesis_status_outside_its_enum_is_refused(make: Any) -> None:
     request_id, physician = _opened(make)
     physician_id = physician.id
-    insert = text(
-        "INSERT INTO syntheses (request_id, physician_id, text, written_at, status) VALUES (:r, :p, 'x', :at, :status)"
-    )
+    insert = text("INSERT INTO syntheses (request_id, physician_id, text, written_at, status) VALUES (:r, :p, 'x', :at, :status)")
     with pytest.raises(IntegrityError):
         db.session.execute(insert, {"r": request_id, "p": physician_id, "at": make.clock.now(), "status": "lost"})
     db.session.rollback()

@@ -90,7 +90,7 @@ def test_every_event_type_the_code_records_has_french_words() -> None:
     # The machine's outcome events (EventSpec(outcome, ...)) and the sender's "<kind>_<outcome>" are the only types
     # not written as constants: a new dynamic one must be added here, with what it can be.
     assert set(dynamic) == {
-        "machine.py:outcome",
+        "visit.py:outcome",
         "delivery.py:f'{message.kind}_{outcome}'",
         "delivery.py:f'{message.kind}_failed'",
         "delivery.py:f'{message.kind}_undelivered'",

@@ -12,7 +12,8 @@ import pytest
 
 from dispatch.db import db
 from dispatch.requests.models import Offer, Request, Synthesis
-from dispatch.requests.rollup import backfill, discard_pending
+from dispatch.requests.rollup import discard_pending
+from dispatch.requests.rollup_backfill import backfill
 
 
 class Seeder:

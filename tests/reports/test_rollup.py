@@ -14,7 +14,8 @@ from dispatch.notify.ports import DeliveryResult, Outcome
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.service import compute_report
 from dispatch.requests.models import Offer, Request, Synthesis
-from dispatch.requests.rollup import GROUP, backfill, delay_us
+from dispatch.requests.rollup import GROUP, delay_us
+from dispatch.requests.rollup_backfill import backfill
 
 
 def _rollup() -> dict[tuple[int, int, date], tuple[int, int, int]]:

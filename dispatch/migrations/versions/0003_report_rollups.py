@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from dispatch.requests.rollup import backfill  # the very SQL the benchmark's loader runs
+    from dispatch.requests.rollup_backfill import backfill  # the very SQL the benchmark's loader runs
 
     op.create_table(
         "physician_day_stats",

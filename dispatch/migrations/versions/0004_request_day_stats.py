@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from dispatch.requests.rollup import backfill_requests  # the very SQL the benchmark's loader runs
+    from dispatch.requests.rollup_backfill import backfill_requests  # the very SQL the benchmark's loader runs
 
     op.create_table(
         "request_day_stats",

@@ -26,7 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from dispatch.requests.rollup import backfill_requests  # the report's rollup counts requests by that status
+    from dispatch.requests.rollup_backfill import backfill_requests  # the report's rollup counts requests by that status
 
     # Statuses only the reports set fall back to "sent", what they were before.
     op.execute("UPDATE syntheses SET status = 'sent' WHERE status IN ('delivered', 'read', 'refused')")

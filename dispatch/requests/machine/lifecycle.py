@@ -1,0 +1,144 @@
+"""The machine's decisions on a request's own life: how it opens, moves past its deadlines, is cancelled, loses a
+physician who left, is called back and relaunched."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dispatch.requests.decisions import (
+    Audience,
+    Decision,
+    EventSpec,
+    OfferTo,
+    Plan,
+    Refusal,
+    Snapshot,
+    TellOperator,
+    Withdraw,
+    WithdrawFrom,
+    closing,
+    iso,
+    opening_community,
+)
+from dispatch.requests.states import OPEN_STATES, OfferStatus, State
+from dispatch.requests.states import EventType as E
+
+
+def open_request(*, now: datetime, plan: Plan, treating_eligible: bool) -> Decision:
+    """Decide how a new request starts: the treating GP alone, or the whole community."""
+    expires_at = now + timedelta(seconds=plan.response_s)
+    plan_data = {"exclusive_s": plan.exclusive_s, "response_s": plan.response_s}
+    if treating_eligible and plan.exclusive_s > 0:
+        exclusive_until = min(now + timedelta(seconds=plan.exclusive_s), expires_at)
+        event = EventSpec(
+            E.OPENED,
+            {"state": State.EXCLUSIVE, "exclusive_until": iso(exclusive_until), "expires_at": iso(expires_at), "plan": plan_data},
+        )
+        return Decision(
+            State.EXCLUSIVE,
+            exclusive_until,
+            expires_at,
+            (event,),
+            (OfferTo(Audience.TREATING),),
+            {"opened_at": now, "community_at": None},
+        )
+    event = EventSpec(
+        E.OPENED, {"state": State.COMMUNITY, "exclusive_until": None, "expires_at": iso(expires_at), "plan": plan_data}
+    )
+    return Decision(
+        State.COMMUNITY, None, expires_at, (event,), (OfferTo(Audience.COMMUNITY),), {"opened_at": now, "community_at": now}
+    )
+
+
+def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
+    """Return the transition due at `now`, or None when nothing is due."""
+    if snapshot.state not in OPEN_STATES:
+        return None
+    if now >= snapshot.expires_at:
+        return Decision(
+            State.EXPIRED,
+            snapshot.exclusive_until,
+            snapshot.expires_at,
+            (EventSpec(E.EXPIRED, {"deadline": iso(snapshot.expires_at)}),),
+            (Withdraw(State.EXPIRED), TellOperator()),
+            closing(now),
+        )
+    if snapshot.state == State.EXCLUSIVE and snapshot.exclusive_until is not None and now >= snapshot.exclusive_until:
+        return Decision(
+            State.COMMUNITY,
+            snapshot.exclusive_until,
+            snapshot.expires_at,
+            (EventSpec(E.COMMUNITY_OPENED, {"deadline": iso(snapshot.exclusive_until)}),),
+            (OfferTo(Audience.COMMUNITY),),
+            opening_community(snapshot, now),
+        )
+    return None
+
+
+def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | None:
+    """Decide what the treating GP's leaving (account deactivated) does: a request held for them goes to the community.
+
+    Only a request in its exclusive phase, not yet expired, moves (None otherwise): as when the treating GP refuses,
+    everyone eligible gets it at once, and the treating GP's own offer is withdrawn from their phones.
+    """
+    if snapshot.state != State.EXCLUSIVE or snapshot.treating_physician_id is None or now >= snapshot.expires_at:
+        return None
+    return Decision(
+        State.COMMUNITY,
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec(E.COMMUNITY_OPENED, {"after": "treating_unavailable"}),),
+        (WithdrawFrom(snapshot.treating_physician_id, "unavailable"), OfferTo(Audience.COMMUNITY)),
+        opening_community(snapshot, now),
+    )
+
+
+def physician_unavailable(snapshot: Snapshot, *, physician_id: int, now: datetime) -> Decision | None:
+    """Decide what a physician's leaving (account deactivated) does to a community-phase request offered to them.
+
+    Their pending offer is withdrawn from their phones, as the treating GP's is when their hour is cut short; the
+    request stays as it is, open to everyone else. None when there is nothing of theirs to withdraw (never offered,
+    answered already, withdrawn) or the request is no longer in its community phase or past its expiry.
+    """
+    offer = snapshot.actor_offer
+    if snapshot.state != State.COMMUNITY or now >= snapshot.expires_at or offer is None or offer.status != OfferStatus.NOTIFIED:
+        return None
+    return Decision(
+        snapshot.state,
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec(E.OFFER_WITHDRAWN, {"physician_id": physician_id, "reason": "unavailable"}),),
+        (WithdrawFrom(physician_id, "unavailable"),),
+    )
+
+
+def cancel(snapshot: Snapshot, *, now: datetime, reason: str) -> Decision | Refusal:
+    """Decide whether an open request may be cancelled: every phone it was offered to is cleared."""
+    if snapshot.state not in OPEN_STATES:
+        return Refusal.CLOSED
+    return Decision(
+        State.CANCELLED,
+        snapshot.exclusive_until,
+        snapshot.expires_at,
+        (EventSpec(E.CANCELLED, {"reason": reason}),),
+        (Withdraw(State.CANCELLED),),
+        {"cancel_reason": reason, **closing(now)},
+    )
+
+
+def call_back(snapshot: Snapshot, *, operator_id: int, result: str, note: str | None, now: datetime) -> Decision | Refusal:
+    """Decide whether the operator may record the call-back of an expired request's patient (once)."""
+    if snapshot.state in OPEN_STATES:
+        return Refusal.STILL_OPEN
+    if snapshot.state != State.EXPIRED:
+        return Refusal.NOT_EXPIRED
+    if snapshot.called_back:
+        return Refusal.ALREADY_RECORDED
+    values = {"callback_result": result, "callback_note": note, "callback_at": now, "callback_by_id": operator_id}
+    event = EventSpec(E.CALLED_BACK, {"result": result, "note": note})
+    return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (event,), (), values)
+
+
+def relaunchable(snapshot: Snapshot) -> Refusal | None:
+    """Say why a request may not be relaunched (it is still open), or None: a new one may follow it."""
+    return Refusal.STILL_OPEN if snapshot.state in OPEN_STATES else None

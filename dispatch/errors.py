@@ -48,6 +48,7 @@ class Problem(HTTPException):
         detail: str | None = None,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(description=detail)
         self.code = status
@@ -55,6 +56,7 @@ class Problem(HTTPException):
         self.detail = detail
         self.errors = errors
         self.extra_headers = headers or {}
+        self.extra = extra or {}  # extension members of the problem document (e.g. relaunched_as)
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -85,8 +87,9 @@ def problem_response(
     detail: str | None = None,
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """Build the problem+json response for `status`."""
+    """Build the problem+json response for `status` (with its extension members, if any)."""
     body: dict[str, Any] = {
         "type": "about:blank" if status != 422 else "https://snp-dispatch.fr/problems/invalid",
         "title": TITLES.get(status, "Erreur"),
@@ -96,6 +99,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    body.update(extra or {})
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -107,7 +111,12 @@ def from_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, Problem):
         return problem_response(
-            status, code=error.problem_code, detail=error.detail, errors=error.errors, headers=error.extra_headers
+            status,
+            code=error.problem_code,
+            detail=error.detail,
+            errors=error.errors,
+            headers=error.extra_headers,
+            extra=error.extra,
         )
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None

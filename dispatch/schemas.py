@@ -125,6 +125,9 @@ class ProblemOut(Schema):
     detail = fields.String(required=True)
     code = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    relaunched_as = fields.Integer(
+        metadata={"description": "Avec `already_relaunched` : la demande qui relance déjà celle-ci (une relance au plus)."}
+    )
 
 
 class PageArgs(Schema):

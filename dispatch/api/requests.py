@@ -182,7 +182,11 @@ def call_back(args: dict[str, Any], request_id: int) -> Any:
 
 @bp.route("/requests/<int:request_id>/relaunch", methods=["POST"])
 @bp.response(201, RequestOut)
-@bp.alt_response(409, description="Demande encore ouverte (still_open)")
+@bp.alt_response(
+    409,
+    description="Demande encore ouverte (still_open), ou déjà relancée (already_relaunched, avec `relaunched_as` : "
+    "la demande qui la relance ; une relance au plus, même depuis deux consoles au même instant)",
+)
 @answers_from_memory
 def relaunch(request_id: int) -> Any:
     """Open a new request for the same patient and motive, linked to this one, with fresh windows."""

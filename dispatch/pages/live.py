@@ -34,10 +34,10 @@ from dispatch.requests.models import Event, Offer, Request
 from dispatch.requests.states import AWAITING, OPEN_STATES, State
 from dispatch.web import now
 
-CLOSED_MESSAGES = {
-    "accepted": "Un confrère a accepté cette demande : elle n'est plus à prendre.",
-    "expired": "Le délai de réponse est passé : la demande a expiré.",
-    "cancelled": "La demande a été annulée par l'opérateur.",
+CLOSED_MESSAGES: dict[str, str] = {
+    State.ACCEPTED: "Un confrère a accepté cette demande : elle n'est plus à prendre.",
+    State.EXPIRED: "Le délai de réponse est passé : la demande a expiré.",
+    State.CANCELLED: "La demande a été annulée par l'opérateur.",
 }
 
 
@@ -106,8 +106,7 @@ def offer_state(request_id: int) -> Any:
         message = "Vous avez accepté cette demande."
     elif not open_to_me:
         expired = req.state in OPEN_STATES and req.expires_at <= at
-        message = CLOSED_MESSAGES["expired" if expired else req.state] if expired or req.state in CLOSED_MESSAGES else None
-        message = message or "Cette demande ne vous est plus proposée."
+        message = CLOSED_MESSAGES.get(State.EXPIRED if expired else req.state) or "Cette demande ne vous est plus proposée."
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     return jsonify(
         {

@@ -23,6 +23,7 @@ from dispatch.pages.common import LABELS, nested_form, phone_link, pick_communit
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.policy import Action
 from dispatch.requests.models import Request
+from dispatch.requests.states import State
 from dispatch.web import now, runtime
 
 NNBSP = "\u202f"
@@ -198,7 +199,7 @@ def _open_acceptances(member: dict[str, Any]) -> int:
     """Count the patients a physician accepted and has not yet seen (they stay theirs after deactivation)."""
     if member["physician"] is None:
         return 0
-    query = select(func.count()).where(Request.accepted_by_id == member["physician"]["id"], Request.state == "accepted")
+    query = select(func.count()).where(Request.accepted_by_id == member["physician"]["id"], Request.state == State.ACCEPTED)
     return db.session.scalar(query) or 0
 
 
@@ -206,7 +207,7 @@ def _held_for(member: dict[str, Any]) -> int:
     """Count the requests held for a physician alone as treating GP (they go to the community when deactivated)."""
     if member["physician"] is None:
         return 0
-    query = select(func.count()).where(Request.treating_physician_id == member["physician"]["id"], Request.state == "exclusive")
+    query = select(func.count()).where(Request.treating_physician_id == member["physician"]["id"], Request.state == State.EXCLUSIVE)
     return db.session.scalar(query) or 0
 
 

@@ -73,7 +73,7 @@ def _request_page(
         form=form or {},
         can_cancel=req.state in OPEN_STATES and disclosure.allows(user, Action.CANCEL, req),
         can_call_back=req.state == State.EXPIRED and req.callback_result is None and disclosure.allows(user, Action.CALLBACK, req),
-        can_relaunch=req.state == State.EXPIRED and disclosure.allows(user, Action.RELAUNCH, req),
+        can_relaunch=req.state == State.EXPIRED and not relaunched_by and disclosure.allows(user, Action.RELAUNCH, req),
         callback_results=history.CALLBACK_LABELS,
         callback_at=local_time(req.callback_at, tz, "%d/%m à %H:%M"),
         callback_by=callback_by.name if callback_by else "",
@@ -154,6 +154,7 @@ def console_relaunch(request_id: int) -> Any:
         new = operator_actions.relaunch(user=user, request_id=request_id, now=now(), client=client_label())
     except Rejected as exc:
         flash(exc.detail or "", "error")
-        return redirect(url_for("pages.console_request", request_id=request_id))
+        # Relaunched from another console meanwhile: the new request is the one to follow.
+        return redirect(url_for("pages.console_request", request_id=exc.extra.get("relaunched_as") or request_id))
     flash(f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new['id']}.", "ok")
     return redirect(url_for("pages.console_request", request_id=new["id"]))

@@ -59,9 +59,9 @@ from dispatch.requests.models import (
     Event,
     Request,
 )
+from dispatch.requests.states import OPEN_STATES, OUTCOMES, State
 
-ACCEPTED_STATES = ("accepted", "seen", "no_show")
-OPEN_STATES = ("exclusive", "community")
+ACCEPTED_STATES = (State.ACCEPTED, *OUTCOMES)
 PERCENTILES = {"median": Fraction(1, 2), "p90": Fraction(9, 10)}
 MICROSECONDS = 1_000_000
 _WALK = (
@@ -331,7 +331,7 @@ def _calls_and_callbacks(community_id: int, lower: datetime, upper: datetime) ->
     callbacks = dict.fromkeys((*CALLBACK_RESULTS, "pending"), 0)
     rows = db.session.execute(
         select(Request.callback_result, func.count())
-        .where(*in_period, or_(Request.callback_result.is_not(None), Request.state == "expired"))
+        .where(*in_period, or_(Request.callback_result.is_not(None), Request.state == State.EXPIRED))
         .group_by(Request.callback_result)
     )
     for result, n in rows:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dispatch.requests.states import State
+from dispatch.requests.states import EventType, OfferStatus, State
 
 # -- Effects: what a decision asks the world to do, carried out by the service in the same transaction.
 
@@ -53,7 +53,7 @@ class AnswerOffer:
     physician_id: int
     status: str  # accepted or refused
     reason: str | None = None
-    previous: str = "notified"  # the status it answers, as the snapshot read it (written only if still so)
+    previous: str = OfferStatus.NOTIFIED  # the status it answers, as the snapshot read it (written only if still so)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class TellOutsideTreating:
 class TellOperator:
     """Text the operator who opened the request: it expired (call the patient back) or was handed back."""
 
-    reason: str = "expired"  # expired or released
+    reason: str = EventType.EXPIRED  # expired or released
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,7 @@ class Snapshot:
     releases: int = 0  # how many times the request was handed back (names the messages of each round)
     called_back: bool = False  # the operator recorded the call-back of the patient
     birth_date_known: bool = False  # the patient's birth date is on the request (the synthesis's CDA requires it)
+    relaunched_as: int | None = None  # the request that relaunches this one (read for a relaunch only)
 
     @property
     def treating_registered(self) -> bool:
@@ -220,6 +221,7 @@ class Refusal(enum.StrEnum):
     STILL_OPEN = "still_open"
     NOT_EXPIRED = "not_expired"
     BIRTH_DATE_REQUIRED = "birth_date_required"  # a synthesis goes over MSSanté: the national CDA wants the birth date
+    ALREADY_RELAUNCHED = "already_relaunched"  # a request is relaunched at most once
     APPOINTMENT_PAST = "appointment_past"  # an appointment before the window (rules.APPOINTMENT_WINDOW)
     APPOINTMENT_TOO_FAR = "appointment_too_far"  # an appointment after it
 

@@ -20,7 +20,7 @@ from dispatch.notify.annuaire import Mailbox
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.messages import send_synthesis, tell_outside_treating
 from dispatch.requests.models import Request, Synthesis
-from dispatch.requests.states import EventType
+from dispatch.requests.states import EventType, State
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # the sender acts for no one
 WAITING = timedelta(days=7)  # requests older than this keep no address they lacked (their synthesis stays unsent)
@@ -52,7 +52,7 @@ def _give_address(request: Request, mailbox: Mailbox, address: str, *, now: date
         request.synthesis_status = "pending"  # the report's copy (the rollup follows)
         send_synthesis(synthesis, now=now)
         data["synthesis"] = "pending"
-    elif request.state == "accepted" and tell_outside_treating(request, now=now):
+    elif request.state == State.ACCEPTED and tell_outside_treating(request, now=now):
         data["taken"] = "pending"  # accepted while the address was unknown: the GP learns who took the patient
     record_event(request.id, type=EventType.MSSANTE_FOUND, at=now, actor=NOBODY, data=data)
 

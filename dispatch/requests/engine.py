@@ -38,6 +38,7 @@ ANSWERS: dict[Refusal, tuple[int, str]] = {
     Refusal.TOO_EARLY: (409, "L'issue de la consultation s'enregistre à partir de l'heure du rendez-vous."),
     Refusal.STILL_OPEN: (409, "La demande est encore ouverte."),
     Refusal.NOT_EXPIRED: (409, "Seule une demande expirée sans médecin se rappelle."),
+    Refusal.ALREADY_RELAUNCHED: (409, "Cette demande a déjà été relancée\u00a0: une relance au plus, suivez la nouvelle demande."),
     Refusal.TOO_LATE: (409, "L'heure du rendez-vous est passée : vous ne pouvez plus vous désister, indiquez l'issue."),
     Refusal.BIRTH_DATE_REQUIRED: (
         422,
@@ -67,11 +68,11 @@ class Rejected(Problem):
     `field_message` replaces the field's standard message when the use case can say more (the time it is now).
     """
 
-    def __init__(self, refusal: Refusal, *, field_message: str | None = None) -> None:
+    def __init__(self, refusal: Refusal, *, field_message: str | None = None, extra: dict[str, Any] | None = None) -> None:
         status, detail = ANSWERS.get(refusal, (409, "Conflit."))
         field = FIELDS.get(refusal)
         errors = {field[0]: [field_message or field[1]]} if field else None
-        super().__init__(status, "invalid" if refusal in _INVALID else refusal.value, detail, errors=errors)
+        super().__init__(status, "invalid" if refusal in _INVALID else refusal.value, detail, errors=errors, extra=extra)
         self.refusal = refusal
 
 

@@ -33,6 +33,7 @@ class Request(Model):
     __tablename__ = "requests"
     __table_args__ = (
         UniqueConstraint("opened_by_id", "idempotency_key"),
+        UniqueConstraint("relaunch_of_id"),  # a request is relaunched at most once
         Index("ix_requests_community_opened", "community_id", "opened_at"),
         Index("ix_requests_community_delay", "community_id", "accept_delay_us", "opened_at"),
         one_of("state", STATES),

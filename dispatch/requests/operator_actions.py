@@ -6,14 +6,19 @@ machine's decision, the commit and the access-trail line of the view it returns.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.events import record_event
 from dispatch.policy import Action
 from dispatch.requests import disclosure, machine
+from dispatch.requests.decisions import Refusal
 from dispatch.requests.engine import Rejected, actor, decide_and_write, load_request, snapshot
 from dispatch.requests.models import Request
 from dispatch.requests.opening import start
@@ -79,27 +84,44 @@ def relaunch(*, user: User, request_id: int, now: datetime, client: str | None) 
     """
     request = load_request(request_id)
     disclosure.require(user, Action.RELAUNCH, request)
-    refusal = machine.relaunchable(snapshot(request))
+    refusal = machine.relaunchable(replace(snapshot(request), relaunched_as=relaunched_as(request_id)))
     if refusal is not None:
-        raise Rejected(refusal)
+        raise _refused(refusal, request_id)
     treating = db.session.get(Physician, request.treating_physician_id) if request.treating_physician_id else None
     fields = {name: getattr(request, name) for name in RELAUNCH_COPIES} | {"relaunch_of_id": request.id}
     community = db.session.get(Community, request.community_id)
     assert community is not None
     who = actor(user, client)
-    new = start(
-        community=community,
-        fields=fields,
-        treating=treating,
-        directory_id=request.treating_directory_id,
-        opened_by=user,
-        now=now,
-        actor=who,
-        notes=((EventType.RELAUNCH_OF, {"request_id": request_id}),),
-    )
+    try:
+        new = start(
+            community=community,
+            fields=fields,
+            treating=treating,
+            directory_id=request.treating_directory_id,
+            opened_by=user,
+            now=now,
+            actor=who,
+            notes=((EventType.RELAUNCH_OF, {"request_id": request_id}),),
+        )
+    except IntegrityError:
+        # Another console relaunched it at the same instant: its relaunch stands (one per request, a unique key).
+        db.session.rollback()
+        raise _refused(Refusal.ALREADY_RELAUNCHED, request_id) from None
     original = load_request(request_id)
     record_event(original.id, type=EventType.RELAUNCHED, at=now, actor=who, data={"request_id": new.id})
     db.session.commit()
     if original.state == State.EXPIRED and original.callback_result is None:
         _call_back(original, user=user, result=CallbackResult.RELAUNCHED, note=None, now=now, client=client)
     return disclosure.as_opened(user, new, now=now)
+
+
+def relaunched_as(request_id: int) -> int | None:
+    """Return the request that relaunches this one, if any (there is one at most)."""
+    return db.session.scalar(select(Request.id).where(Request.relaunch_of_id == request_id))
+
+
+def _refused(refusal: Refusal, request_id: int) -> Rejected:
+    """Return the refusal of a relaunch; an existing relaunch is named, for the console to follow it."""
+    if refusal is Refusal.ALREADY_RELAUNCHED:
+        return Rejected(refusal, extra={"relaunched_as": relaunched_as(request_id)})
+    return Rejected(refusal)

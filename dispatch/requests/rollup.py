@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.communities.models import Community
 from dispatch.db import db
+from dispatch.requests.states import OfferStatus
 
 # The rollups as lightweight tables, so that the migrations that backfill do not depend on today's models.
 METADATA = MetaData()  # lightweight tables, shared with the backfill
@@ -76,8 +77,9 @@ def count_answer(*, community_id: int, day: date, physician_id: int, answer: str
         "physician_id": physician_id,
         "day": day,
         "offered": 0,
-        "accepted": int(answer == "accepted") - int(previous == "accepted"),  # a hand-back undoes its acceptance
-        "refused": int(answer == "refused") - int(previous == "refused"),
+        "accepted": int(answer == OfferStatus.ACCEPTED)
+        - int(previous == OfferStatus.ACCEPTED),  # a hand-back undoes its acceptance
+        "refused": int(answer == OfferStatus.REFUSED) - int(previous == OfferStatus.REFUSED),
     }
     _upsert([row])
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from dispatch.db import UTCDateTime
 from dispatch.periods import local_midnight
 from dispatch.requests.rollup import GROUP, METADATA, REQUEST_STATS, STATS, local_day
+from dispatch.requests.states import OfferStatus
 
 # The rows the rollups are recomputed from, as lightweight tables: a migration does not depend on today's models.
 _requests = Table(
@@ -167,8 +168,8 @@ def _insert_rollup(connection: Connection) -> None:
             o.c.physician_id,
             request_days.c.day,
             func.count(),
-            func.sum(case((o.c.status == "accepted", 1), else_=0)),
-            func.sum(case((o.c.status == "refused", 1), else_=0)),
+            func.sum(case((o.c.status == OfferStatus.ACCEPTED, 1), else_=0)),
+            func.sum(case((o.c.status == OfferStatus.REFUSED, 1), else_=0)),
         )
         .join(request_days, request_days.c.id == o.c.request_id)
         .group_by(request_days.c.community_id, o.c.physician_id, request_days.c.day)

@@ -14,6 +14,7 @@ from dispatch.communities.schemas import community_region
 from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.requests.machine import STATES
 from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
+from dispatch.requests.states import OUTCOMES, State
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
 
 
@@ -246,7 +247,7 @@ BIRTH_MIN = date(1900, 1, 1)
 
 
 class OutcomeIn(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(("seen", "no_show")))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     synthesis = text(10000, multiline=True)
     patient_birth_date = fields.Date(
         validate=validate.Range(min=BIRTH_MIN, error="Date de naissance invalide\u00a0: le 1er janvier 1900 au plus tôt."),
@@ -261,7 +262,7 @@ class OutcomeIn(Schema):
 
     @ma.validates_schema
     def synthesis_when_seen(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("outcome") == "seen" and not data.get("synthesis"):
+        if data.get("outcome") == State.SEEN and not data.get("synthesis"):
             raise ma.ValidationError({"synthesis": ["La synthèse est obligatoire quand le patient a été vu."]})
 
 

@@ -301,6 +301,24 @@ def test_the_relaunch_button_opens_a_linked_request(world: dict[str, Any], as_us
     assert "La demande est encore ouverte." in operator.get(still_open.headers["Location"]).get_data(as_text=True)
 
 
+def test_a_relaunched_request_offers_no_second_relaunch_and_leads_to_the_first(
+    world: dict[str, Any], as_user: Any, make: Any, clock: Any
+) -> None:
+    """Two consoles had the expired request open: the second press follows the relaunch the first one made."""
+    opened = expired(world, make, clock)
+    first, second = as_user(world["operator"]), as_user(make.member(world["community"], "operator"))
+    assert 'id="relaunch-form"' in second.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    made = first.post(f"/console/demandes/{opened['id']}/relancer")
+    new = db.session.scalar(select(Request).where(Request.relaunch_of_id == opened["id"]))
+    assert made.headers["Location"] == f"/console/demandes/{new.id}"
+    late = second.post(f"/console/demandes/{opened['id']}/relancer")  # from the page loaded before the relaunch
+    assert late.status_code == 302 and late.headers["Location"] == f"/console/demandes/{new.id}"
+    assert "Cette demande a déjà été relancée" in second.get(late.headers["Location"]).get_data(as_text=True)
+    page = second.get(f"/console/demandes/{opened['id']}").get_data(as_text=True)
+    assert 'id="relaunch-form"' not in page and f"demande n° {new.id}</a>" in page
+    assert db.session.scalars(select(Request.id).where(Request.relaunch_of_id == opened["id"])).all() == [new.id]
+
+
 def test_a_coordinator_sees_the_request_but_does_not_call_back(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
     opened = expired(world, make, clock)
     coordinator = as_user(make.member(world["community"], "coordinator"))

@@ -140,5 +140,7 @@ def call_back(snapshot: Snapshot, *, operator_id: int, result: str, note: str | 
 
 
 def relaunchable(snapshot: Snapshot) -> Refusal | None:
-    """Say why a request may not be relaunched (it is still open), or None: a new one may follow it."""
-    return Refusal.STILL_OPEN if snapshot.state in OPEN_STATES else None
+    """Say why a request may not be relaunched (still open, or relaunched already: once at most), or None."""
+    if snapshot.state in OPEN_STATES:
+        return Refusal.STILL_OPEN
+    return Refusal.ALREADY_RELAUNCHED if snapshot.relaunched_as is not None else None

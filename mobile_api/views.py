@@ -225,7 +225,10 @@ def refuse(args: dict[str, Any], request_id: int) -> Any:
 def outcome(args: dict[str, Any], request_id: int) -> Any:
     """Record whether the patient came, with the synthesis for their treating GP.
 
-    The outcome is recorded from the appointment on (before it: 409 `too_early`, with `errors.outcome`). A request
+    The outcome is recorded from the appointment on (before it: 409 `too_early`, with `errors.outcome`). A mis-tapped
+    outcome is replaced by the other one within 24 h of its first record (an `outcome_corrected` event, the report
+    follows; a synthesis already written stays); the same outcome again is 409 `already_recorded`, after 24 h 409
+    `outcome_final`. A request
     opened without the patient's birth date is completed by `patient_birth_date` (ignored when it has one). When the
     patient was seen and the synthesis goes to the treating GP over MSSanté, the birth date is required: without it,
     422 `birth_date_required` (`errors.patient_birth_date`), nothing recorded. A date in the future or before 1900:

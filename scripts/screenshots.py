@@ -125,7 +125,7 @@ def build_world(make: Builders, clock: FakeClock) -> dict[str, Any]:
         patient=patient("Jeanne", "Roux", "+33699887766", "Champigny-sur-Marne", "2017-09-14"),
     )
     make.deliver()
-    return {"gp": gp, "taken": taken["id"], "offered": offered["id"]}
+    return {"gp": gp, "taken": taken["id"], "offered": offered["id"], "absent": absent["id"]}
 
 
 def start_chromium() -> Any:
@@ -199,6 +199,9 @@ def main() -> None:
         snap(driver, out / "5-notifications.png", full=True)
         driver.get(base + "/m/offline")
         snap(driver, out / "6-offline.png", full=False)
+        driver.get(f"{base}/m/requests/{world['absent']}")  # "Patient absent" this morning: still correctable
+        driver.execute_script("document.getElementById('correct-form').scrollIntoView()")
+        snap(driver, out / "7-correct-outcome.png", full=False)
     finally:
         driver.quit()
         http.shutdown()

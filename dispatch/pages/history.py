@@ -28,6 +28,7 @@ EVENT_LABELS = {
     "seen": "Patient vu",
     "no_show": "Patient absent au rendez-vous",
     "synthesis_written": "Synthèse rédigée",
+    "outcome_corrected": "Issue corrigée par le médecin",
     "released": "Le médecin s'est désisté",
     "called_back": "Patient rappelé",
     "relaunched": "Demande relancée",
@@ -164,6 +165,10 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
         said.append("Résultat" + NB + ": " + lower_first(CALLBACK_LABELS.get(str(result), "non précisé")) + ".")
         if data.get("note"):
             said.append("Note" + NB + f": {data['note']}")
+    elif type_ == "outcome_corrected":
+        words = {"seen": "patient vu", "no_show": "patient absent"}
+        before, after = (words.get(str(data.get(key)), "—") for key in ("from", "to"))
+        said.append(f"«{NB}{before}{NB}» remplacé par «{NB}{after}{NB}» (erreur de saisie).")
     elif type_ == "synthesis_written" and data.get("status") in SYNTHESIS_LABELS:
         said.append(SYNTHESIS_LABELS[data["status"]].capitalize() + ".")
     elif type_ == "mssante_found":

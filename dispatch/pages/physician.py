@@ -24,7 +24,7 @@ from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.machine import current_deadline
 from dispatch.requests.models import Offer, Request
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn
-from dispatch.requests.states import OfferStatus, State
+from dispatch.requests.states import OUTCOMES, OfferStatus, State
 from dispatch.web import client_label, now
 
 
@@ -104,7 +104,10 @@ def _request_page(
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     mine = req.accepted_by_id == physician.id
-    ask_birth = mine and req.state == State.ACCEPTED and physician_actions.birth_date_needed(request=req, physician=physician)
+    may_see = req.state in (State.ACCEPTED, State.NO_SHOW)  # the outcome to record, or a no-show to correct
+    ask_birth = mine and may_see and physician_actions.birth_date_needed(request=req, physician=physician)
+    corrected_by = req.outcome_at + machine.OUTCOME_CORRECTION if req.outcome_at else None
+    can_correct = mine and req.state in OUTCOMES and machine.outcome_correctable(req.outcome_at, now=at)
     return render_template(
         "pages/offer.html",
         req=shown,
@@ -124,6 +127,9 @@ def _request_page(
         phone=None if shown["anonymised"] else phone_link(shown["patient"].get("phone")),
         resumed=request.args.get(RESUME) == "1",
         ask_birth=ask_birth,
+        can_correct=can_correct,
+        correct_until=texts.appointment_label(corrected_by, tz, at),
+        has_synthesis=req.synthesis_status is not None,
     ), status
 
 
@@ -198,6 +204,8 @@ def outcome(request_id: int) -> Any:
     disclosure.require(physician.user, Action.OUTCOME, req)
     if args is None:
         return _request_page(request_id, errors=errors, form=data, status=422)
+    corrected = req.state in OUTCOMES  # a correction of a mis-tapped outcome, read before the use case writes
+    sent = args["outcome"] == State.SEEN and req.synthesis_status is None
     try:
         physician_actions.record_outcome(
             user=physician.user,
@@ -213,7 +221,8 @@ def outcome(request_id: int) -> Any:
             return _request_page(request_id, errors=exc.errors, form=data, status=exc.code or 422)
         flash(exc.detail or "", "error")
     else:
-        flash("Issue enregistrée." + (" La synthèse part au médecin traitant." if args["outcome"] == "seen" else ""), "ok")
+        said = "Issue corrigée." if corrected else "Issue enregistrée."
+        flash(said + (" La synthèse part au médecin traitant." if sent else ""), "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 

@@ -157,6 +157,8 @@ class Snapshot:
     releases: int = 0  # how many times the request was handed back (names the messages of each round)
     called_back: bool = False  # the operator recorded the call-back of the patient
     birth_date_known: bool = False  # the patient's birth date is on the request (the synthesis's CDA requires it)
+    outcome_at: datetime | None = None  # when the outcome was first recorded (a correction is allowed for 24 h)
+    has_synthesis: bool = False  # a synthesis was written (kept even if the outcome is corrected to a no-show)
     relaunched_as: int | None = None  # the request that relaunches this one (read for a relaunch only)
 
     @property
@@ -221,6 +223,7 @@ class Refusal(enum.StrEnum):
     STILL_OPEN = "still_open"
     NOT_EXPIRED = "not_expired"
     BIRTH_DATE_REQUIRED = "birth_date_required"  # a synthesis goes over MSSanté: the national CDA wants the birth date
+    OUTCOME_FINAL = "outcome_final"  # the outcome was recorded more than 24 h ago: no correction any more
     ALREADY_RELAUNCHED = "already_relaunched"  # a request is relaunched at most once
     APPOINTMENT_PAST = "appointment_past"  # an appointment before the window (rules.APPOINTMENT_WINDOW)
     APPOINTMENT_TOO_FAR = "appointment_too_far"  # an appointment after it

@@ -38,6 +38,10 @@ ANSWERS: dict[Refusal, tuple[int, str]] = {
     Refusal.TOO_EARLY: (409, "L'issue de la consultation s'enregistre à partir de l'heure du rendez-vous."),
     Refusal.STILL_OPEN: (409, "La demande est encore ouverte."),
     Refusal.NOT_EXPIRED: (409, "Seule une demande expirée sans médecin se rappelle."),
+    Refusal.OUTCOME_FINAL: (
+        409,
+        "L'issue est définitive\u00a0: une erreur de saisie se corrige dans les 24 heures qui suivent l'enregistrement.",
+    ),
     Refusal.ALREADY_RELAUNCHED: (409, "Cette demande a déjà été relancée\u00a0: une relance au plus, suivez la nouvelle demande."),
     Refusal.TOO_LATE: (409, "L'heure du rendez-vous est passée : vous ne pouvez plus vous désister, indiquez l'issue."),
     Refusal.BIRTH_DATE_REQUIRED: (
@@ -130,6 +134,8 @@ def snapshot(
         releases=getattr(request, "releases", 0) or 0,
         called_back=getattr(request, "callback_result", None) is not None,
         birth_date_known=getattr(request, "patient_birth_date", None) is not None,
+        outcome_at=getattr(request, "outcome_at", None),
+        has_synthesis=getattr(request, "synthesis_status", None) is not None,
     )
 
 

@@ -89,6 +89,7 @@ class EventType(enum.StrEnum):
     OFFER_WITHDRAWN = "offer_withdrawn"
     PATIENT_BIRTH_DATE_COMPLETED = "patient_birth_date_completed"
     SYNTHESIS_WRITTEN = "synthesis_written"
+    OUTCOME_CORRECTED = "outcome_corrected"  # a mis-tapped outcome replaced within 24 h
     RELAUNCH_OF = "relaunch_of"
     RELAUNCHED = "relaunched"
     TREATING_ADDRESS_CHANGED = "treating_address_changed"

@@ -257,7 +257,7 @@ def test_cancel(state: str, expected: object) -> None:
         ("exclusive", GP, "seen", Refusal.NOT_ACCEPTED),
         ("expired", GP, "seen", Refusal.NOT_ACCEPTED),
         ("seen", GP, "seen", Refusal.ALREADY_RECORDED),
-        ("no_show", GP, "seen", Refusal.ALREADY_RECORDED),
+        ("no_show", GP, "seen", Refusal.OUTCOME_FINAL),  # no instant of the first record: nothing to correct
     ],
 )
 def test_record_outcome(state: str, physician: int, outcome: str, expected: object) -> None:
@@ -533,3 +533,51 @@ def test_a_request_already_taken_answers_so_whatever_the_appointment() -> None:
 )
 def test_open_to_me_at_exact_instants(state: str, seconds: int, offer: str | None, expected: bool) -> None:
     assert machine.open_to(state, at(7200), offer, now=at(seconds)) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "physician", "outcome", "seconds_after", "expected"),
+    [
+        ("no_show", GP, "seen", 0, "seen"),  # "Patient absent" was a mis-tap
+        ("no_show", GP, "seen", 24 * 3600 - 1, "seen"),
+        ("no_show", GP, "seen", 24 * 3600, Refusal.OUTCOME_FINAL),
+        ("seen", GP, "no_show", 3600, "no_show"),
+        ("seen", GP, "seen", 3600, Refusal.ALREADY_RECORDED),
+        ("no_show", GP, "no_show", 3600, Refusal.ALREADY_RECORDED),
+        ("no_show", OTHER, "seen", 3600, Refusal.NOT_ELIGIBLE),
+    ],
+)
+def test_a_mis_tapped_outcome_is_corrected_within_24_hours_of_its_record(
+    state: str, physician: int, outcome: str, seconds_after: int, expected: object
+) -> None:
+    recorded = at(9000)
+    shot = Snapshot(state, None, at(7200), accepted_by_id=GP, outcome_at=recorded, has_synthesis=state == "seen")
+    decision = machine.record_outcome(
+        shot, physician_id=physician, outcome=outcome, synthesis="RAS", now=recorded + timedelta(seconds=seconds_after)
+    )
+    assert (decision.state if isinstance(decision, Decision) else decision) == expected
+    if isinstance(decision, Decision):
+        assert decision.events[0] == EventSpec("outcome_corrected", {"physician_id": GP, "from": state, "to": outcome})
+        assert "outcome_at" not in decision.values  # the 24 h count from the first record
+
+
+def test_a_correction_writes_the_synthesis_once() -> None:
+    recorded = at(9000)
+    absent = Snapshot(
+        "no_show",
+        None,
+        at(7200),
+        accepted_by_id=OTHER,
+        outcome_at=recorded,
+        treating_address="gp@x.mssante.fr",
+        birth_date_known=True,
+    )
+    seen = machine.record_outcome(absent, physician_id=OTHER, outcome="seen", synthesis="Otite", now=recorded + timedelta(hours=1))
+    assert isinstance(seen, Decision) and any(isinstance(e, StoreSynthesis) for e in seen.effects)
+    # Back to absent, then seen again: the synthesis already written (and sent) stands, none is written twice.
+    again = replace(absent, has_synthesis=True, birth_date_known=False)
+    decision = machine.record_outcome(again, physician_id=OTHER, outcome="seen", synthesis="x", now=recorded + timedelta(hours=2))
+    assert isinstance(decision, Decision) and decision.effects == () and decision.state == "seen"
+    undone = replace(again, state="seen")
+    back = machine.record_outcome(undone, physician_id=OTHER, outcome="no_show", synthesis=None, now=recorded + timedelta(hours=3))
+    assert isinstance(back, Decision) and back.effects == () and "synthesis_status" not in back.values

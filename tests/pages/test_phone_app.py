@@ -211,6 +211,22 @@ def test_the_outcome_opens_at_the_appointment_time(world: dict[str, Any], as_use
     assert db.session.get(Request, rid).state == "no_show"
 
 
+def test_a_mis_tapped_no_show_is_corrected_from_the_offer_page(world: dict[str, Any], as_user: Any, clock: Any) -> None:
+    gp = as_user(world["gp"])
+    rid = world["opened"]["id"]
+    gp.post(f"/m/requests/{rid}/accepter", {"time": "15:00"})
+    assert gp.post(f"/m/requests/{rid}/issue", {"outcome": "no_show"}).status_code == 302
+    html = gp.get(f"/m/requests/{rid}").get_data(as_text=True)
+    assert 'id="correct-form"' in html and "Corriger&nbsp;: le patient est venu" in html
+    assert "corriger l'issue jusqu'à demain mardi 24/11 à 15:00." in html
+    done = gp.post(f"/m/requests/{rid}/issue", {"outcome": "seen", "synthesis": "Angine, pas d'antibiotique."})
+    assert done.status_code == 302 and db.session.get(Request, rid).state == "seen"
+    page = gp.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Issue corrigée." in page and "Corriger&nbsp;: le patient était absent" in page
+    clock.advance(hours=24)
+    assert 'id="correct-form"' not in gp.get(f"/m/requests/{rid}").get_data(as_text=True)
+
+
 def test_an_action_that_met_an_expired_session_returns_to_the_offer(world: dict[str, Any], as_user: Any, clock: Any) -> None:
     gp = as_user(world["gp"])
     rid = world["opened"]["id"]

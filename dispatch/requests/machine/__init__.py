@@ -46,10 +46,12 @@ from dispatch.requests.machine.offers import accept, refuse
 from dispatch.requests.machine.visit import birth_date_needed, record_outcome, release, synthesis_status
 from dispatch.requests.machine.windows import (
     APPOINTMENT_WINDOW,
+    OUTCOME_CORRECTION,
     RELEASE_GRACE,
     Window,
     appointment_refusal,
     open_to,
+    outcome_correctable,
     outcome_open,
 )
 from dispatch.requests.states import (
@@ -65,6 +67,8 @@ from dispatch.requests.states import (
 )
 
 __all__ = [
+    "OUTCOME_CORRECTION",
+    "outcome_correctable",
     "ANSWERABLE",
     "APPOINTMENT_WINDOW",
     "ActorOffer",

@@ -21,7 +21,7 @@ from dispatch.requests.decisions import (
     iso,
     opening_community,
 )
-from dispatch.requests.machine.windows import RELEASE_GRACE, outcome_open
+from dispatch.requests.machine.windows import RELEASE_GRACE, outcome_correctable, outcome_open
 from dispatch.requests.states import OUTCOMES, OfferStatus, State, SynthesisStatus
 from dispatch.requests.states import EventType as E
 
@@ -54,28 +54,39 @@ def record_outcome(
     """Decide whether the accepting physician may record the outcome now; a seen patient's synthesis is kept.
 
     `birth_date` completes a request opened without one (ignored when the request has one): it is required when
-    the synthesis will be sent to the treating GP.
+    the synthesis will be sent to the treating GP. A recorded outcome may be replaced by the other one within
+    OUTCOME_CORRECTION of its first record (a mis-tap): both are events, and a synthesis already written stays.
     """
-    if snapshot.state in OUTCOMES:
-        return Refusal.ALREADY_RECORDED
-    if snapshot.state != State.ACCEPTED:
+    correcting = snapshot.state in OUTCOMES
+    if correcting:
+        if physician_id != snapshot.accepted_by_id:
+            return Refusal.NOT_ELIGIBLE
+        if outcome == snapshot.state:
+            return Refusal.ALREADY_RECORDED
+        if not outcome_correctable(snapshot.outcome_at, now=now):
+            return Refusal.OUTCOME_FINAL
+    elif snapshot.state != State.ACCEPTED:
         return Refusal.NOT_ACCEPTED
     if physician_id != snapshot.accepted_by_id:
         return Refusal.NOT_ELIGIBLE
     if not outcome_open(snapshot.appointment_at, now=now):
         return Refusal.TOO_EARLY  # whether the patient came is known from the appointment on, not before
+    writes_synthesis = outcome == State.SEEN and not snapshot.has_synthesis
     completes = birth_date is not None and not snapshot.birth_date_known
-    if outcome == State.SEEN and birth_date is None and birth_date_needed(snapshot, physician_id=physician_id):
+    if writes_synthesis and birth_date is None and birth_date_needed(snapshot, physician_id=physician_id):
         return Refusal.BIRTH_DATE_REQUIRED
     events: list[EventSpec] = []
-    values: dict[str, Any] = {"outcome": outcome, "outcome_at": now}
+    # A correction keeps the first record's instant: the 24 h to correct count from it.
+    values: dict[str, Any] = {"outcome": outcome} if correcting else {"outcome": outcome, "outcome_at": now}
+    if correcting:
+        events.append(EventSpec(E.OUTCOME_CORRECTED, {"physician_id": physician_id, "from": snapshot.state, "to": outcome}))
     if completes:
         # The date itself stays on the request: an event's data is shown to coordinators, who never see identities.
         events.append(EventSpec(E.PATIENT_BIRTH_DATE_COMPLETED))
         values["patient_birth_date"] = birth_date
     events.append(EventSpec(outcome, {"physician_id": physician_id}))
     effects: tuple[Effect, ...] = ()
-    if outcome == State.SEEN:
+    if writes_synthesis:
         status = synthesis_status(snapshot, physician_id=physician_id)
         effects = (StoreSynthesis(physician_id, synthesis or "", status, snapshot.treating_address),)
         events.append(EventSpec(E.SYNTHESIS_WRITTEN, {"status": status}))

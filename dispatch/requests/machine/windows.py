@@ -43,6 +43,15 @@ def open_to(state: str, expires_at: datetime, offer_status: str | None, *, now: 
     return state in OPEN_STATES and now < expires_at and offer_status in ANSWERABLE
 
 
+# A mis-tapped outcome ("Patient absent" for "Patient vu") may be replaced for this long after it was first recorded.
+OUTCOME_CORRECTION = timedelta(hours=24)
+
+
+def outcome_correctable(outcome_at: datetime | None, *, now: datetime) -> bool:
+    """Say whether an outcome recorded at `outcome_at` may still be corrected now (within 24 h of it)."""
+    return outcome_at is not None and now < outcome_at + OUTCOME_CORRECTION
+
+
 def outcome_open(appointment_at: datetime | None, *, now: datetime) -> bool:
     """Say whether the outcome of a taken request may be recorded now: whether the patient came is known from the
     appointment on, not before."""

@@ -36,8 +36,10 @@ SYNTHESIS_LABELS = {
 }
 
 
-def delivery(synthesis: Synthesis, tz: str, at: datetime) -> tuple[str, str]:
+def delivery(synthesis: Synthesis, tz: str, at: datetime, *, treating_declared: bool = True) -> tuple[str, str]:
     """Return what became of a synthesis, for the physician who wrote it: words (when, or why not) and their tone."""
+    if synthesis.status == "not_sendable" and not treating_declared:
+        return "Gardée ici : le patient n'a pas déclaré de médecin traitant", "muted"
     text, tone = SYNTHESIS_LABELS.get(synthesis.status, (synthesis.status, "muted"))
     note = texts.delivery_note(synthesis.status, reason=synthesis.status_reason, at=synthesis.status_at, tz=tz, now=at)
     return text + note, tone
@@ -74,7 +76,9 @@ def patients() -> Any:
         return {
             "when": appointment_label(r.appointment_at, r.community.timezone, at),
             "synthesis": synthesis.text if synthesis else None,
-            "delivery": delivery(synthesis, r.community.timezone, at) if synthesis else None,
+            "delivery": delivery(synthesis, r.community.timezone, at, treating_declared=r.treating_status == "declared")
+            if synthesis
+            else None,
         }
 
     shown = disclosure.show_many(physician.user, taken, what="patients", now=at, client=client_label(), extra=extra)

@@ -27,6 +27,18 @@ from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn
 from dispatch.requests.states import OUTCOMES, OfferStatus, State
 from dispatch.web import client_label, now
 
+# What the outcome form says of the synthesis, and what is said once it is written, by its fate (machine.synthesis_status).
+SYNTHESIS_HINTS = {
+    "pending": "Envoyée par messagerie sécurisée (MSSanté) au médecin traitant.",
+    "not_sendable": "Pas d'adresse MSSanté connue pour le médecin traitant : la synthèse est gardée et part dès qu'elle l'est.",
+    "not_needed": "Vous êtes son médecin traitant : la synthèse reste dans votre dossier, rien n'est envoyé.",
+}
+NO_TREATING_HINT = "Le patient n'a pas déclaré de médecin traitant : la synthèse reste dans Mes patients."
+SYNTHESIS_FLASH = {
+    "pending": " La synthèse part au médecin traitant.",
+    "not_sendable": " Pas d'adresse MSSanté connue pour le médecin traitant : la synthèse part dès qu'elle est connue.",
+}
+
 
 def current_physician() -> Physician:
     """Return the signed-in physician's record, or answer 403."""
@@ -106,6 +118,7 @@ def _request_page(
     mine = req.accepted_by_id == physician.id
     may_see = req.state in (State.ACCEPTED, State.NO_SHOW)  # the outcome to record, or a no-show to correct
     ask_birth = mine and may_see and physician_actions.birth_date_needed(request=req, physician=physician)
+    fate = physician_actions.synthesis_fate(request=req, physician=physician) if mine else None
     corrected_by = req.outcome_at + machine.OUTCOME_CORRECTION if req.outcome_at else None
     can_correct = mine and req.state in OUTCOMES and machine.outcome_correctable(req.outcome_at, now=at)
     return render_template(
@@ -130,6 +143,7 @@ def _request_page(
         can_correct=can_correct,
         correct_until=texts.appointment_label(corrected_by, tz, at),
         has_synthesis=req.synthesis_status is not None,
+        synthesis_hint=SYNTHESIS_HINTS.get(fate or "", "") if req.treating_status == "declared" else NO_TREATING_HINT,
     ), status
 
 
@@ -205,9 +219,9 @@ def outcome(request_id: int) -> Any:
     if args is None:
         return _request_page(request_id, errors=errors, form=data, status=422)
     corrected = req.state in OUTCOMES  # a correction of a mis-tapped outcome, read before the use case writes
-    sent = args["outcome"] == State.SEEN and req.synthesis_status is None
+    written = args["outcome"] == State.SEEN and req.synthesis_status is None
     try:
-        physician_actions.record_outcome(
+        shown = physician_actions.record_outcome(
             user=physician.user,
             request_id=request_id,
             outcome=args["outcome"],
@@ -222,7 +236,11 @@ def outcome(request_id: int) -> Any:
         flash(exc.detail or "", "error")
     else:
         said = "Issue corrigée." if corrected else "Issue enregistrée."
-        flash(said + (" La synthèse part au médecin traitant." if sent else ""), "ok")
+        # What became of the synthesis, as it is: sent only when the treating GP has a secure address.
+        fate = SYNTHESIS_FLASH.get(shown["synthesis_status"] or "", "") if written else ""
+        if written and shown["synthesis_status"] == "not_sendable" and shown["treating_physician"]["status"] != "declared":
+            fate = " Le patient n'a pas déclaré de médecin traitant : la synthèse reste dans Mes patients."
+        flash(said + fate, "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 

@@ -139,6 +139,11 @@ def birth_date_needed(*, request: Request, physician: Physician) -> bool:
     return machine.birth_date_needed(snapshot(request, with_treating_address=True), physician_id=physician.id)
 
 
+def synthesis_fate(*, request: Request, physician: Physician) -> str:
+    """Return what would become of a synthesis `physician` writes now: pending (sent), not_needed or not_sendable."""
+    return machine.synthesis_status(snapshot(request, with_treating_address=True), physician_id=physician.id)
+
+
 def _acting(user: User, request_id: int, action: Action) -> tuple[Physician, Request]:
     """Return the acting physician and the request if the policy lets them do `action` to it; 403 or 404 otherwise."""
     physician = policy.acting_physician(user)

@@ -305,3 +305,37 @@ def test_mes_patients_shows_outcome_synthesis_delivery_and_the_pdf(
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert as_user(world["gp"]).http.get(f"/m/requests/{seen['id']}/compte-rendu.pdf").status_code == 404
     assert "Lucie" not in as_user(world["gp"]).get("/m/patients").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("treating", "hint", "said"),
+    [
+        ("gp", "Envoyée par messagerie sécurisée (MSSanté) au médecin traitant.", "La synthèse part au médecin traitant."),
+        (None, "Le patient n&#39;a pas déclaré de médecin traitant", "Le patient n&#39;a pas déclaré de médecin traitant"),
+        ("unreachable", "Pas d&#39;adresse MSSanté connue pour le médecin traitant", "Pas d&#39;adresse MSSanté connue"),
+    ],
+)
+def test_the_page_tells_the_truth_about_the_synthesis(
+    world: dict[str, Any], as_user: Any, make: Any, clock: Any, treating: str | None, hint: str, said: str
+) -> None:
+    """Never "la synthèse part au médecin traitant" when there is no treating GP or no address to send it to."""
+    community = world["community"]
+    gp_with_box = make.member(community, "physician", name="Dr Anne Boîte", mssante="dr.boite@medecin.mssante.fr")
+    gp_without = make.member(community, "physician", name="Dr Sans Boîte", mssante=None)
+    named = {"gp": gp_with_box, "unreachable": gp_without, None: None}[treating]
+    opened = make.open(world["operator"], community, treating=named)
+    if named is not None:
+        make.call("POST", f"/requests/{opened['id']}/refuse", named, json={})
+    other = as_user(world["other"])
+    assert other.post(f"/m/requests/{opened['id']}/accepter", {"time": "15:00"}).status_code == 302
+    assert hint in other.get(f"/m/requests/{opened['id']}").get_data(as_text=True)
+    done = other.post(
+        f"/m/requests/{opened['id']}/issue", {"outcome": "seen", "synthesis": "Angine virale.", "patient_birth_date": "1980-01-02"}
+    )
+    assert done.status_code == 302
+    page = other.get(done.headers["Location"]).get_data(as_text=True)
+    assert said in page
+    if treating != "gp":
+        assert "La synthèse part au médecin traitant" not in page
+    patients = other.get("/m/patients").get_data(as_text=True)
+    assert ("Gardée ici" in patients) is (treating is None)

@@ -123,12 +123,43 @@ def live_rows(user: User, community: Community, at: datetime) -> tuple[list[dict
     return [row(item, community.timezone) for item in shown], list_signature(requests)
 
 
+# The opening form's fields (pages/console.html): an error under any other name is said above the form, never dropped.
+FORM_FIELDS = frozenset(
+    {"triage", "source", "motive", "description", "community_id", "treating_physician.status"}
+    | {f"patient.{name}" for name in ("first_name", "last_name", "birth_date", "sex", "phone", "postcode", "city")}
+    | {f"treating_physician.{name}" for name in ("rpps", "name", "mssante")}
+)
+
+
+def _placed(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Return the API's errors keyed by the form's fields: a patient left blank is both of its names."""
+    placed = dict(errors)
+    if "patient" in placed:
+        placed.pop("patient")
+        placed.setdefault("patient.first_name", ["Indiquez le prénom du patient."])
+        placed.setdefault("patient.last_name", ["Indiquez le nom du patient."])
+    return placed
+
+
+def _risks(args: dict[str, Any]) -> list[str]:
+    """Return what a request opened from these fields would miss, for the operator to confirm it on purpose."""
+    risks = []
+    if args["treating_physician"]["status"] == "unknown":
+        risks.append(
+            "le médecin traitant est «\u00a0inconnu\u00a0»\u00a0: la demande part à tous les médecins, sans son heure réservée"
+        )
+    if not args["patient"].get("phone"):
+        risks.append("aucun téléphone\u00a0: le patient ne recevra pas le SMS du rendez-vous")
+    return risks
+
+
 def _console(
     community: Community,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
     triage: str | None = None,
+    confirm: list[str] | None = None,
     status: int = 200,
 ) -> Any:
     user = signed_in(Action.LIST)
@@ -146,6 +177,8 @@ def _console(
         labels=LABELS,
         values=values or {"source": "cot", "treating_physician": {"status": "unknown"}},
         errors=errors or {},
+        unplaced={name: messages for name, messages in (errors or {}).items() if name not in FORM_FIELDS},
+        confirm=confirm or [],
         triage=triage,
         triage_text=TRIAGE.get(triage or ""),
         communities=user_communities(user, Action.LIST),
@@ -171,6 +204,7 @@ def console_open() -> Any:
     triage = data.pop("triage", None)
     key = str(data.pop("idempotency_key", ""))[:200] or None
     data.pop("community", None)
+    data.pop("confirmed", None)  # the operator's "Ouvrir quand même" (request.form says it)
     data["community_id"] = community.id
     treating = data.setdefault("treating_physician", {})
     if treating.get("status") != "declared":
@@ -194,9 +228,14 @@ def console_open() -> Any:
     if not policy.allows(user, Action.OPEN, community_id=community.id):
         errors["community_id"] = ["Seuls les opérateurs et coordinateurs de la communauté ouvrent des demandes."]
     args, invalid = validate(RequestIn(), data)
-    errors.update(invalid)
+    errors.update(_placed(invalid))
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
+    risks = _risks(args)
+    if risks and request.form.get("confirmed") != "1":
+        # Opened like this, the request skips the treating GP's hour or the patient never gets the appointment's SMS:
+        # the operator says so on purpose (the form comes back filled, with "Ouvrir quand même").
+        return _console(community, values=data, triage=triage, confirm=risks)
     try:
         opened = opening.open_request(
             user=user, community_id=community.id, args=args, idempotency_key=key, now=now(), client=client_label()

@@ -611,6 +611,17 @@
     install();
   }
 
+  // Enter in a field of the opening form never sends it (a surname typed, Enter, and the request left with no phone
+  // and no treating GP): only its button does. The GP search's own Enter chooses a physician.
+  function noEnterSubmit(form) {
+    form.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key === "Enter" && target.tagName === "INPUT" && target.type !== "submit" && target.type !== "button") {
+        event.preventDefault();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var withNow = document.querySelector("[data-now]");
     if (withNow) { setServerNow(withNow.getAttribute("data-now")); }
@@ -622,6 +633,8 @@
     if (input) { search(input); }
     var panel = document.getElementById("returning");
     if (panel) { returning(panel); }
+    var openForm = document.getElementById("open-form");
+    if (openForm) { noEnterSubmit(openForm); }
     toggles();
     keepForms();
     var refreshers = [];

@@ -384,3 +384,44 @@ def test_the_console_shows_a_returning_patient(world: dict[str, Any], as_user: A
     partial = {"first_name": "Lucie", "last_name": "Martin", "birth_date": "1988-04"}  # still being typed: nothing yet
     assert operator.http.post("/console/patients", json=partial, headers={"X-CSRF-Token": operator.csrf}).json == {"requests": []}
     assert operator.http.post("/console/patients", json={"phone": "0612345678"}).status_code == 403  # no CSRF token
+
+
+@pytest.mark.parametrize(
+    ("changes", "risks"),
+    [
+        ({"treating_physician.status": "unknown"}, ["médecin traitant est «\u00a0inconnu\u00a0»"]),
+        ({"patient.phone": ""}, ["aucun téléphone"]),
+        (
+            {"treating_physician.status": "unknown", "patient.phone": ""},
+            ["médecin traitant est «\u00a0inconnu\u00a0»", "aucun téléphone"],
+        ),
+    ],
+)
+def test_a_request_without_its_treating_gp_or_phone_opens_only_once_confirmed(
+    world: dict[str, Any], as_user: Any, changes: dict[str, str], risks: list[str]
+) -> None:
+    """Opened like this, it skips the treating GP's hour or the patient never gets the SMS: the operator says so."""
+    operator = as_user(world["operator"])
+    form = {**FORM, **changes}
+    first = operator.post("/console", form)
+    assert first.status_code == 200 and count() == 0
+    html = first.get_data(as_text=True)
+    assert 'id="open-confirm"' in html and 'id="open-confirmed"' in html and 'id="open-submit"' not in html
+    for risk in risks:
+        assert risk in html
+    assert 'value="Martin"' in html  # the form comes back as it was typed
+    confirmed = operator.post("/console", {**form, "confirmed": "1"})
+    assert confirmed.status_code == 302 and count() == 1
+
+
+def test_a_patient_left_blank_marks_both_names_and_no_error_is_dropped(world: dict[str, Any], as_user: Any) -> None:
+    operator = as_user(world["operator"])
+    form = {key: value for key, value in FORM.items() if not key.startswith("patient.")}
+    response = operator.post("/console", form)
+    assert response.status_code == 422 and count() == 0
+    html = response.get_data(as_text=True)
+    assert field_error(html, "patient.first_name") == "Indiquez le prénom du patient."
+    assert field_error(html, "patient.last_name") == "Indiquez le nom du patient."
+    only_surname = operator.post("/console", {**FORM, "patient.first_name": ""}).get_data(as_text=True)
+    assert field_error(only_surname, "patient.first_name")
+    assert 'aria-invalid="true"' in only_surname

@@ -315,3 +315,36 @@ def test_a_request_page_follows_the_other_desk_within_2_s_and_keeps_what_is_type
     )
     print(f"outcome shown after {time.monotonic() - recorded:.2f} s")  # noqa: T201
     snap(yves, tmp_path / "3-outcome-followed.png")
+
+
+def test_enter_in_a_field_never_sends_the_opening_form(make: Any, server: str, browser: Any, tmp_path: Path) -> None:
+    """After typing only the surname, Enter left the request with no phone and no treating GP: it sends nothing now."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    w = shift(make)
+    desk = browser("desk", 1366, 900)
+    sign_in(desk, server, w["yves"].login)
+    desk.find_element(By.CSS_SELECTOR, "input[name=triage][value=snp]").click()
+    before = desk.current_url
+    desk.find_element(By.ID, "f-patient-last_name").send_keys("Martin" + Keys.ENTER)
+    desk.find_element(By.ID, "f-patient-city").send_keys("Champigny" + Keys.ENTER)
+    time.sleep(0.5)  # a submission would have navigated by now
+    assert desk.current_url == before
+    assert desk.find_element(By.ID, "f-patient-last_name").get_attribute("value") == "Martin"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Request)) == 0
+    # Only the button sends it; with the treating GP "inconnu" and no phone, the operator confirms on purpose.
+    desk.find_element(By.ID, "f-patient-first_name").send_keys("Lucie")
+    Select(desk.find_element(By.ID, "f-motive")).select_by_value("ent")
+    desk.find_element(By.ID, "open-submit").click()
+    wait_for(desk, lambda d: d.find_elements(By.ID, "open-confirm"))
+    warning = desk.find_element(By.ID, "open-confirm").text
+    assert "inconnu" in warning and "aucun téléphone" in warning
+    assert desk.find_element(By.ID, "f-patient-first_name").get_attribute("value") == "Lucie"
+    snap(desk, tmp_path / "open-confirm.png")
+    desk.find_element(By.ID, "open-confirmed").click()
+    wait_for(desk, lambda d: "/console/demandes/" in d.current_url)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Request)) == 1

@@ -45,10 +45,17 @@ def current_physician() -> Physician:
     return policy.acting_physician(signed_in())
 
 
-def next_quarter(at: datetime, tz: str) -> datetime:
-    """Return the next quarter hour after `at`, in the community's time zone."""
-    local = texts.local(at, tz).replace(second=0, microsecond=0)
-    return local + timedelta(minutes=15 - local.minute % 15)
+# The appointment's quick choices on the offer page: in 30 minutes, 1 hour, 2 hours.
+QUICK = ((30, "30 min"), (60, "1 h"), (120, "2 h"))
+
+
+def quick_time(at: datetime, minutes: int) -> datetime:
+    """Return `at` plus `minutes`, on the next five minutes (a time a patient can be given)."""
+    later = at + timedelta(minutes=minutes)
+    base = later.replace(second=0, microsecond=0)
+    if base < later:
+        base += timedelta(minutes=1)
+    return base + timedelta(minutes=-base.minute % 5)
 
 
 def parse_appointment(day: str, hhmm: str, at: datetime, tz: str) -> tuple[datetime | None, str | None]:
@@ -111,8 +118,9 @@ def _request_page(
     offer = db.session.scalar(select(Offer).where(Offer.request_id == req.id, Offer.physician_id == physician.id))
     can_answer = machine.open_to(req.state, req.expires_at, offer.status if offer else None, now=at)
     refused = offer is not None and offer.status == OfferStatus.REFUSED
-    start = next_quarter(at, tz)
-    defaults = {"date": start.date().isoformat(), "time": start.strftime("%H:%M"), "place": physician.address or ""}
+    # No time preset: the physician picks one (a quick choice, or a time of their own on today's date).
+    defaults = {"date": texts.local(at, tz).date().isoformat(), "time": "", "place": physician.address or ""}
+    quick = [(minutes, f"Dans {label} ({texts.hhmm(quick_time(at, minutes), tz)})") for minutes, label in QUICK]
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     mine = req.accepted_by_id == physician.id
@@ -127,6 +135,7 @@ def _request_page(
         labels=LABELS,
         errors=errors or {},
         form={**defaults, **(form or {})},
+        quick=quick,
         can_answer=can_answer,
         refused=refused,
         mine=mine,
@@ -160,9 +169,15 @@ def accept(request_id: int) -> Any:
     """Take the patient at the chosen date, time and place; the first acceptance wins."""
     physician, req = visible(request_id, Action.ACCEPT)
     at = now()
-    form = {k: request.form.get(k, "") for k in ("date", "time", "place")}
+    form = {k: request.form.get(k, "") for k in ("date", "time", "place", "in")}
     data: dict[str, Any] = {"place": form["place"]} if form["place"].strip() else {}
-    when, problem = parse_appointment(form["date"], form["time"], at, req.community.timezone)
+    quick_minutes = {str(minutes): minutes for minutes, _ in QUICK}.get(form["in"])
+    if quick_minutes is not None:
+        when, problem = quick_time(at, quick_minutes), None
+    elif not form["time"].strip():
+        when, problem = None, "Choisissez l'heure du rendez-vous : dans 30 min, 1 h, 2 h, ou une autre heure."
+    else:
+        when, problem = parse_appointment(form["date"], form["time"], at, req.community.timezone)
     if when is not None:
         data["appointment_at"] = when.isoformat()
     args, errors = validate(AcceptIn(), data)

@@ -450,6 +450,37 @@
     banner.scrollIntoView({ block: "nearest" });
   }
 
+  // The appointment: a time typed of one's own picks "Autre heure"; a quick choice leaves the time field aside.
+  function appointmentChoice(form) {
+    var other = document.getElementById("in-other");
+    ["f-time", "f-date"].forEach(function (id) {
+      var field = document.getElementById(id);
+      if (field && other) { field.addEventListener("input", function () { if (field.value) { other.checked = true; } }); }
+    });
+  }
+
+  // Refusing asks once: the first tap says "Confirmer le refus", the second sends it (or the buttons go back after 5 s).
+  function confirmRefusal(button) {
+    var label = button.textContent, armed = null;
+    button.addEventListener("click", function (event) {
+      if (armed) { clearTimeout(armed); armed = null; return; } // the second tap: sent
+      event.preventDefault();
+      button.textContent = "Confirmer le refus\u00a0?";
+      button.classList.add("armed");
+      armed = setTimeout(function () { armed = null; button.textContent = label; button.classList.remove("armed"); }, 5000);
+    });
+  }
+
+  // A form sent back with errors: its first wrong field comes into view (never under the fixed answer bar), focused.
+  function showFirstError() {
+    var message = document.querySelector("form p.error");
+    if (!message) { return; }
+    var field = message.closest(".field, fieldset, .when-fields") || message.parentNode;
+    var input = document.querySelector("form [aria-invalid=true]") || field.querySelector("input:not([type=hidden]), select, textarea");
+    if (input) { input.focus({ preventScroll: true }); }
+    message.scrollIntoView({ block: "center" }); // the message itself, never under the fixed answer bar
+  }
+
   function startRefusal() {
     var reason = document.getElementById("f-refuse");
     if (reason) { reason.scrollIntoView({ block: "center" }); reason.focus(); }
@@ -635,6 +666,11 @@
     if (panel) { returning(panel); }
     var openForm = document.getElementById("open-form");
     if (openForm) { noEnterSubmit(openForm); }
+    var acceptForm = document.getElementById("accept-form");
+    if (acceptForm) { appointmentChoice(acceptForm); }
+    var refuse = document.getElementById("refuse");
+    if (refuse) { confirmRefusal(refuse); }
+    showFirstError();
     toggles();
     keepForms();
     var refreshers = [];

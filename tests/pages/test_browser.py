@@ -159,6 +159,7 @@ def test_operator_opens_physician_accepts_on_phone_console_follows_dashboard_sho
     assert phone.find_element(By.ID, "f-place").get_attribute("value") == "12 rue Jean Jaurès, Champigny"
     assert no_horizontal_scroll(phone, 390)
     snap(phone, tmp_path / "2-phone-offer.png")
+    phone.find_element(By.ID, "in-30").click()  # no time preset: the physician picks one
     accept.click()
     wait_for(phone, lambda d: d.find_elements(By.ID, "outcome-form"))
     snap(phone, tmp_path / "3-phone-accepted.png")

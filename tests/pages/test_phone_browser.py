@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from dispatch.db import db
+from dispatch.requests.models import Request
 from tests.pages.test_browser import browser, no_horizontal_scroll, server, sign_in, wait_for  # noqa: F401 -- fixtures used below
 
 pytestmark = pytest.mark.browser
@@ -193,3 +195,61 @@ def _deliver(phone: Any, origin: str, data: dict[str, Any], registration: str | 
             continue
         return candidate
     raise AssertionError("no service worker registration took the push")
+
+
+# The bottom of an element sits above the fixed answer bar (or there is no bar on the page).
+ABOVE_BAR = """
+const box = arguments[0].getBoundingClientRect(), bar = document.getElementById('answer-bar');
+const top = bar ? bar.getBoundingClientRect().top : innerHeight;
+return box.top >= 0 && box.bottom <= top;
+"""
+
+
+def test_a_time_is_chosen_errors_stay_in_view_and_a_refusal_is_confirmed(
+    world: dict[str, Any],
+    server: str,  # noqa: F811 -- the shared fixture
+    browser: Any,  # noqa: F811 -- the shared fixture
+    clock: Any,
+    make: Any,
+) -> None:
+    """Issue 22, items 6 and 9: no appointment preset to "now", the error about it in view above the answer bar,
+    "Refuser" asks once; and a birth date missing at the outcome brings its field into view."""
+    from selenium.webdriver.common.by import By
+
+    phone = browser("choose", WIDTH, HEIGHT)
+    rid = world["offered"]["id"]
+    sign_in(phone, server, world["gp"].user.login, f"/m/requests/{rid}")
+    assert phone.find_element(By.ID, "f-time").get_attribute("value") == ""
+    assert not any(radio.is_selected() for radio in phone.find_elements(By.CSS_SELECTOR, "input[name=in]"))
+    phone.find_element(By.ID, "accept").click()  # no time chosen
+    wait_for(phone, lambda d: d.find_elements(By.ID, "err-appointment_at"))
+    error = phone.find_element(By.ID, "err-appointment_at")
+    assert "Choisissez l'heure du rendez-vous" in error.text
+    assert phone.execute_script(ABOVE_BAR, error), "the error is hidden under the answer bar"
+    assert phone.execute_script(IN_VIEW, "accept")
+
+    refuse, before = phone.find_element(By.ID, "refuse"), phone.current_url
+    refuse.click()
+    assert refuse.get_attribute("textContent") == "Confirmer le refus\u00a0?" and phone.current_url == before
+    db.session.expire_all()
+    assert db.session.get(Request, rid).state == "exclusive"  # one tap refuses nothing
+    refuse.click()
+    wait_for(phone, lambda d: "/m/?refusee=" in d.current_url)
+    db.session.expire_all()
+    assert db.session.get(Request, rid).state == "community"  # the treating GP's refusal opens the community
+
+    # The outcome of a patient whose synthesis goes to an outside GP, without the birth date the CDA needs.
+    outside = make.open(
+        world["operator"],
+        world["community"],
+        patient={"first_name": "Zoé", "last_name": "Lefèvre", "phone": "0611223344"},
+        treating_physician={"status": "declared", "name": "Dr Hors", "mssante": "dr.hors@medecin.mssante.fr"},
+    )
+    assert make.accept(world["gp"], outside["id"]).status_code == 200
+    phone.get(f"{server}/m/requests/{outside['id']}")
+    phone.find_element(By.CSS_SELECTOR, "input[name=outcome][value=seen]").click()
+    phone.find_element(By.ID, "f-synthesis").send_keys("Angine virale.")
+    phone.find_element(By.CSS_SELECTOR, "#outcome-form button[type=submit]").click()
+    wait_for(phone, lambda d: d.find_elements(By.ID, "err-patient_birth_date"))
+    assert phone.execute_script("return document.activeElement.id") == "f-birth"
+    assert phone.execute_script(ABOVE_BAR, phone.find_element(By.ID, "f-birth"))

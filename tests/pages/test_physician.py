@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from dispatch.db import db
-from dispatch.pages.physician import next_quarter, parse_appointment
+from dispatch.pages.physician import parse_appointment, quick_time
 from dispatch.requests.models import Request, Synthesis
 from tests.pages.test_console import field_error
 
@@ -29,21 +30,18 @@ def world(make: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("utc", "expected"),
+    ("utc", "minutes", "expected"),
     [
-        ((14, 0, 0), "15:15"),
-        ((14, 0, 1), "15:15"),
-        ((14, 14, 59), "15:15"),
-        ((14, 15, 0), "15:30"),
-        ((22, 50, 0), "00:00"),
+        ((14, 0, 0), 30, "15:30"),  # 15:00 in Paris, on the dot: 30 min later exactly
+        ((14, 0, 1), 30, "15:35"),  # a second past: the next five minutes
+        ((14, 2, 0), 60, "16:05"),
+        ((14, 55, 0), 120, "17:55"),
+        ((22, 50, 0), 120, "01:50"),  # late evening: the next day, never moved back to today
     ],
 )
-def test_next_quarter_hour_in_the_community_time_zone(utc: tuple[int, int, int], expected: str) -> None:
-    assert next_quarter(datetime(2026, 11, 23, *utc, tzinfo=timezone.utc), PARIS).strftime("%H:%M") == expected
-
-
-def test_the_next_quarter_after_a_late_evening_falls_on_the_next_day() -> None:
-    assert next_quarter(datetime(2026, 11, 23, 22, 50, tzinfo=timezone.utc), PARIS).date().isoformat() == "2026-11-24"
+def test_a_quick_choice_is_on_the_next_five_minutes(utc: tuple[int, int, int], minutes: int, expected: str) -> None:
+    at = quick_time(datetime(2026, 11, 23, *utc, tzinfo=timezone.utc), minutes)
+    assert at.astimezone(ZoneInfo(PARIS)).strftime("%H:%M") == expected
 
 
 def test_appointment_is_the_date_and_time_given_and_never_moved_to_another_day() -> None:
@@ -71,7 +69,22 @@ def test_the_treating_gp_sees_the_patient_with_defaults(world: dict[str, Any], a
     offers = gp.get("/m/").get_data(as_text=True)
     assert "ORL" in offers and "Pour vous (médecin traitant) · avant 16:00" in offers
     page = gp.get(f"/m/requests/{world['opened']['id']}").get_data(as_text=True)
-    assert "Lucie Martin" in page and 'value="15:15"' in page and 'value="2026-11-23"' in page and 'value="12 rue Jaurès"' in page
+    assert "Lucie Martin" in page and 'value="2026-11-23"' in page and 'value="12 rue Jaurès"' in page
+    # No time preset to "now": quick choices with their times, or a time of one's own (issue 22).
+    assert 'id="f-time" name="time" type="time" step="300" value=""' in page
+    assert "Dans 30 min (15:30)" in page and "Dans 1 h (16:00)" in page and "Dans 2 h (17:00)" in page
+    assert "checked" not in page.split('id="when"')[1].split("</fieldset>")[0]
+
+
+def test_accepting_needs_a_time_chosen_and_a_quick_choice_fixes_it(world: dict[str, Any], as_user: Any) -> None:
+    gp = as_user(world["gp"])
+    rid = world["opened"]["id"]
+    none = gp.post(f"/m/requests/{rid}/accepter", {"date": "2026-11-23", "time": "", "place": "Cabinet"})
+    assert none.status_code == 422 and db.session.get(Request, rid).state == "exclusive"
+    assert "Choisissez l&#39;heure du rendez-vous" in none.get_data(as_text=True)
+    assert gp.post(f"/m/requests/{rid}/accepter", {"in": "60", "time": "", "place": "Cabinet"}).status_code == 302
+    taken = db.session.get(Request, rid)
+    assert taken.state == "accepted" and taken.appointment_at == datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 
 
 def test_a_physician_only_offered_sees_it_anonymised(world: dict[str, Any], as_user: Any, make: Any, clock: Any) -> None:
@@ -105,7 +118,9 @@ def test_accept_errors_are_shown_next_to_the_field(world: dict[str, Any], as_use
     response = gp.post(f"/m/requests/{world['opened']['id']}/accepter", {"time": "", "place": "x" * 301})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert field_error(html, "appointment_at") == "Indiquez la date et l&#39;heure du rendez-vous (JJ/MM/AAAA et HH:MM)."
+    assert (
+        field_error(html, "appointment_at") == "Choisissez l&#39;heure du rendez-vous : dans 30 min, 1 h, 2 h, ou une autre heure."
+    )
     assert field_error(html, "place") == "300 caractères au plus."
     assert db.session.get(Request, world["opened"]["id"]).state == "exclusive"
 

@@ -349,6 +349,7 @@ def build_community(app: Any, clock: ManualClock, devices: list[tuple[str, str]]
             phone=f"+336{n:08d}",
             active=True,
             created_at=clock.now(),
+            password_set_at=clock.now(),  # signed up: an invited member gets no offers
         )
         for n in range(1, len(devices))
     ]

@@ -78,6 +78,10 @@ class MonthFiguresOut(Schema):
     opened = fields.Integer()
     accepted = fields.Integer()
     expired = fields.Integer()
+    cancelled = fields.Integer()
+    acceptance_rate = fields.Float(
+        allow_none=True, metadata={"description": "accepted / (opened - cancelled), comme acceptance_rate de la période"}
+    )
 
 
 def _counts() -> fields.Dict:

@@ -70,8 +70,8 @@ def acceptance_by_month(by_month: Sequence[dict[str, Any]]) -> Markup:
                 f'<rect x="{left:.2f}%" y="{base - h:.1f}" width="{bar:.2f}%" height="{h:.1f}" class="{cls}">'
                 f"<title>{escape(_month_name(month['month']))}{NBSP}: {number(month[key])} {name}</title></rect>"
             )
-        if month["opened"]:
-            share = percent(month["accepted"] / month["opened"], 0)
+        if month["opened"] and month["acceptance_rate"] is not None:
+            share = percent(month["acceptance_rate"], 0)
             body.append(_text(f"{centre:.2f}%", base - plot * month["opened"] / peak - 6, share, "val", "middle"))
         year, index_in_year = month["month"].split("-")
         body.append(_text(f"{centre:.2f}%", base + 18, MONTHS_SHORT[int(index_in_year) - 1], "tick", "middle"))

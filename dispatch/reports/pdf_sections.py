@@ -239,7 +239,7 @@ def tables(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Fl
             n(row["opened"]),
             n(row["accepted"]),
             n(row["expired"]),
-            french.percent(row["accepted"] / row["opened"]) if row["opened"] else "—",
+            french.percent(row["acceptance_rate"]) if row["acceptance_rate"] is not None else "—",
         ]
         for row in report["by_month"]
     ]

@@ -123,7 +123,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator > 0 else None
 
 
-def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, int], list[dict[str, int]]]:
+def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Sum the request rollup over the period's local days, by month and group, then add the groups up here.
 
     The months are unions of local days; every figure is a sum of groups, of which a year holds a few thousand
@@ -166,7 +166,7 @@ def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, 
         *[f"synthesis_{s}" for s in SYNTHESIS_STATUSES],
     ]
     totals = dict.fromkeys(keys, 0)
-    by_month = [{"opened": 0, "accepted": 0, "expired": 0} for _ in periods]
+    by_month: list[dict[str, Any]] = [{"opened": 0, "accepted": 0, "expired": 0, "cancelled": 0} for _ in periods]
     for index, state, source, motive, treating, synthesis, treating_accepted, n in db.session.execute(query):
         n = int(n)
         accepted = state in ACCEPTED_STATES
@@ -188,8 +188,10 @@ def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, 
         for key, hit in flags.items():
             if hit and key in totals:
                 totals[key] += n
-        for key in ("opened", "accepted", "expired"):
+        for key in ("opened", "accepted", "expired", "cancelled"):
             by_month[int(index)][key] += n if flags[key] else 0
+    for figures in by_month:  # the month's rate, as the period's: every screen and file shows this one
+        figures["acceptance_rate"] = _rate(figures["accepted"], figures["opened"] - figures["cancelled"])
     return totals, by_month
 
 

@@ -34,7 +34,7 @@ class Table:
 REPORT_TABLES = ("summary", "by_physician", "by_month")
 REPORT_SLUGS = {"summary": "indicateurs", "by_physician": "medecins", "by_month": "mois"}  # in file names
 PHYSICIAN_HEADERS = ("N° du médecin", "Médecin", "Statut", "Demandes proposées", "Demandes acceptées", "Refus")
-MONTH_HEADERS = ("Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées")
+MONTH_HEADERS = ("Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées", "Demandes annulées", "Taux d'acceptation")
 REQUEST_HEADERS = (
     "N° de demande",
     "Ouverte le (heure locale)",
@@ -145,7 +145,16 @@ def month_table(report: dict[str, Any]) -> Table:
     rows = []
     for row in report["by_month"]:
         year, month = (int(part) for part in row["month"].split("-"))
-        rows.append((MonthOf(year, month, 1), row["opened"], row["accepted"], row["expired"]))
+        rows.append(
+            (
+                MonthOf(year, month, 1),
+                row["opened"],
+                row["accepted"],
+                row["expired"],
+                row["cancelled"],
+                _rate(row["acceptance_rate"]),
+            )
+        )
     return Table("by_month", "Par mois", "mois", MONTH_HEADERS, rows)
 
 

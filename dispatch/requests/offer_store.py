@@ -35,7 +35,12 @@ def _eligible_query() -> Any:
         .join(User, User.id == Physician.user_id)
         .join(Membership, Membership.user_id == User.id)
         .where(
-            Membership.community_id == bindparam("community_id"), Membership.role == "physician", User.active.is_(True), available
+            Membership.community_id == bindparam("community_id"),
+            Membership.role == "physician",
+            User.active.is_(True),
+            # An invited member who has not chosen a password yet could not open an offer: none reaches them.
+            User.password_set_at.is_not(None),
+            available,
         )
         .distinct()
         .order_by(Physician.id)

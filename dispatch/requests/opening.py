@@ -147,8 +147,8 @@ def _open_from_input(
 
 
 def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime) -> bool:
-    """Say whether a treating GP gets the exclusive phase: a member, active and available."""
-    if physician is None or not physician.is_available(now):
+    """Say whether a treating GP gets the exclusive phase: a member, active, signed up (a password chosen) and available."""
+    if physician is None or not physician.is_available(now) or physician.user.password_set_at is None:
         return False
     return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
 

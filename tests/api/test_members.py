@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from dispatch.auth.models import User
 from dispatch.auth.service import PASSWORD_ALPHABET, generate_password
+from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import DeliveryResult, Outcome
+from dispatch.requests.models import Offer
 from tests.conftest import PASSWORD, luhn_rpps
 from tests.pages.conftest import PageClient
 
@@ -362,3 +364,26 @@ def test_a_coordinator_cannot_take_over_another_coordinators_account(make: Any, 
     assert edited.status_code == 403 and "géré par l" in edited.get_data(as_text=True)
     db.session.expire_all()
     assert peer.phone == "+33611111111" and db.session.scalar(select(OutboxMessage.id)) is None
+
+
+def test_an_invited_member_gets_no_offer_until_they_have_chosen_a_password(
+    app: Any, make: Any, world: dict[str, Any], ports: Any
+) -> None:
+    """Issue 22: an invitation not yet taken up is no phone to ring (and no hour held for them as treating GP)."""
+    a = world["a"]
+    created = invite_new(make, world)
+    assert created.status_code == 201, created.json
+    invited = db.session.scalar(select(Physician).where(Physician.user_id == created.json["user_id"]))
+    held = make.open(a["operator"], a["community"], treating=invited)
+    assert held["state"] == "community"  # no exclusive hour for an account nobody can sign in to yet
+    offered = {o.physician_id for o in db.session.scalars(select(Offer).where(Offer.request_id == held["id"]))}
+    assert invited.id not in offered and {a["physician"].id, a["other"].id} <= offered
+    make.deliver()
+    secret = link_of(next(sms for sms in ports["sms"].sent if "definir-mot-de-passe" in sms.body))
+    page = PageClient(app)
+    page.get(f"/definir-mot-de-passe/{secret}")
+    done = page.post(f"/definir-mot-de-passe/{secret}", {"new_password": NEW, "new_password_again": NEW})
+    assert done.status_code == 302
+    after = make.open(a["operator"], a["community"], treating=invited)
+    assert after["state"] == "exclusive"
+    assert {o.physician_id for o in db.session.scalars(select(Offer).where(Offer.request_id == after["id"]))} == {invited.id}

@@ -160,3 +160,61 @@ def test_the_pages_put_no_break_spaces_before_high_punctuation(
 def test_the_check_finds_a_loose_space() -> None:
     assert loose_spaces("<p>CPTS : connectez-vous</p>") == ["CPTS : connectez"]
     assert loose_spaces('<p title="a : b">CPTS\u00a0: ok « <script>x ? y</script></p>') == ["CPTS\u00a0: ok « "]
+
+
+def test_one_acceptance_rate_per_month_on_the_dashboard_in_the_pdf_the_csv_and_the_xlsx(
+    app: Any, make: Any, clock: Any, as_user: Any
+) -> None:
+    """Issue 22: December showed 75,0 % on the dashboard and 73,6 % in the PDF (accepted / opened there, accepted /
+    (opened - cancelled) here). One function computes each month's rate; the four places show it, month by month."""
+    import csv
+    import io
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from dispatch import french, texts
+    from dispatch.communities.models import Community
+    from dispatch.db import db
+    from dispatch.demo import load_demo
+    from dispatch.reports.service import compute_report
+    from tests.reports.test_pdf import flat, words
+
+    load_demo(app, history=True)
+    community = db.session.scalar(select(Community).where(Community.name == "CPTS Champigny"))
+    assert community is not None
+    coordinator = as_user(make.member(community, "coordinator"))
+    operator = make.member(community, "operator")
+    for _ in range(3):  # cancelled today: this month's rate leaves them out of its denominator
+        opened = make.open(operator, community)
+        assert make.call("POST", f"/requests/{opened['id']}/cancel", operator, json={"reason": "Doublon"}).status_code == 200
+    today = texts.local(clock.now(), community.timezone).date()
+    start = today.replace(day=1) - timedelta(days=330)
+    query = f"from={start}&to={today}"
+    report = compute_report(community=community, start=start, end=today)
+    months = [row for row in report["by_month"] if row["opened"]]
+    assert len(months) >= 11 and any(row["cancelled"] for row in months)  # a cancelled request makes the two differ
+    assert any(row["accepted"] / row["opened"] != row["acceptance_rate"] for row in months)
+
+    html = coordinator.get(f"/pilotage?{query}").get_data(as_text=True)
+    chart = html[html.index('<svg class="chart months"') :].split("</svg>")[0]
+    shown = [int(text.split("\u202f")[0]) for text in re.findall(r'class="val" text-anchor="middle">([^<]+)<', chart)]
+    assert shown == [round(row["acceptance_rate"] * 100) for row in months]
+
+    pdf = words(coordinator.http.get(f"/pilotage/rapport.pdf?{query}").data)
+    for row in months:
+        rate = french.percent(row["acceptance_rate"])
+        line = f"{french.month(row['month'])} {row['opened']} {row['accepted']} {row['expired']} {rate}"
+        assert flat(line) in pdf.replace("\u202f", ""), line
+
+    raw = coordinator.http.get(f"/pilotage/rapport.csv?table=by_month&{query}").data.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(raw), delimiter=";"))
+    assert table[0][-1] == "Taux d'acceptation"
+    by_csv = [float(line[-1].replace(",", ".")) for line in table[1:] if line[1] != "0"]
+    assert by_csv == [round(row["acceptance_rate"] * 100, 2) for row in months]
+
+    book = load_workbook(io.BytesIO(coordinator.http.get(f"/pilotage/rapport.xlsx?{query}").data))
+    cells = [line[-1] for line in book["Par mois"].iter_rows(min_row=2) if line[1].value]
+    assert [cell.value for cell in cells] == pytest.approx([row["acceptance_rate"] for row in months])
+    assert all(cell.number_format == "0.00%" for cell in cells)

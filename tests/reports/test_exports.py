@@ -88,7 +88,10 @@ def test_the_report_is_three_csv_tables_in_french(make: Any, staff: dict[str, An
     assert physicians[0] == ["N° du médecin", "Médecin", "Statut", "Demandes proposées", "Demandes acceptées", "Refus"]
     assert [str(staff["formula"].id), '\'=HYPERLINK("http://x")', "Médecin remplaçant", "1", "1", "0"] in physicians
     months = _csv(_report(make, staff, "format=csv&table=by_month"))
-    assert months == [["Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées"], ["11/2026", "3", "2", "1"]]
+    assert months == [
+        ["Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées", "Demandes annulées", "Taux d'acceptation"],
+        ["11/2026", "3", "2", "1", "0", "66,67"],
+    ]
     empty = make.call("GET", f"/communities/{community.id}/report?from=2026-10-01&to=2026-10-01&format=csv", staff["coordinator"])
     assert dict(_csv(empty)[1:])["Taux d'acceptation"] == ""
 

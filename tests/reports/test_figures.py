@@ -192,8 +192,9 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
             },
         ],
         "by_month": [
-            {"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1},
-            {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1},
+            {"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1, "cancelled": 0, "acceptance_rate": 0.75},
+            # February's rate leaves its cancelled request out, as the period's does (4 / 6, not 4 / 7).
+            {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1, "cancelled": 1, "acceptance_rate": 0.6667},
         ],
         "calls": {
             "received": 11,
@@ -230,8 +231,8 @@ def test_an_empty_period_has_zeros_and_no_rates(cpts: dict[str, Any]) -> None:
     assert report["time_to_accept_s"] == {"median": None, "p90": None}
     assert report["by_physician"] == [] and set(report["accepted_by_kind"].values()) == {0}
     assert report["by_month"] == [
-        {"month": "2026-06", "opened": 0, "accepted": 0, "expired": 0},
-        {"month": "2026-07", "opened": 0, "accepted": 0, "expired": 0},
+        {"month": "2026-06", "opened": 0, "accepted": 0, "expired": 0, "cancelled": 0, "acceptance_rate": None},
+        {"month": "2026-07", "opened": 0, "accepted": 0, "expired": 0, "cancelled": 0, "acceptance_rate": None},
     ]
 
 

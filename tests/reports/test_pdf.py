@@ -98,7 +98,7 @@ def test_the_pdf_says_the_figures_of_the_report_on_the_demo_year(app: Any, make:
         assert flat(" ".join(line)) in text, row
     for row in report["by_month"]:
         year, month = (int(part) for part in row["month"].split("-"))
-        share = percent(row["accepted"] / row["opened"]) if row["opened"] else "—"
+        share = percent(row["acceptance_rate"]) if row["acceptance_rate"] is not None else "—"
         line = [texts.MONTHS[month - 1], str(year), *(number(row[k]) for k in ("opened", "accepted", "expired")), share]
         assert flat(" ".join(line)) in text, row
     for term, definition in DEFINITIONS:
@@ -205,7 +205,10 @@ def _empty_report(opened: int = 0, accepted: int = 0, expired: int = 0) -> dict[
         "treating_physician": dict.fromkeys(TREATING_STATUSES, 0),
         "syntheses": {"sent": 0, "pending": 0, "failed": 0, "not_sendable": 0, "not_needed": 0},
         "by_physician": [],
-        "by_month": [{"month": f"2023-{m:02d}", "opened": 0, "accepted": 0, "expired": 0} for m in range(1, 13)],
+        "by_month": [
+            {"month": f"2023-{m:02d}", "opened": 0, "accepted": 0, "expired": 0, "cancelled": 0, "acceptance_rate": None}
+            for m in range(1, 13)
+        ],
         "calls": {
             "received": opened,
             "with_request": opened,

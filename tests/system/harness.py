@@ -295,8 +295,8 @@ def seed_world(
         login = f"{role}-{tag}-{n}"
         user_id = query(
             url,
-            "INSERT INTO users (login, password_hash, name, role, phone, active, created_at) "
-            "VALUES (:l, :h, :n, :r, :p, :a, :t) RETURNING id",
+            "INSERT INTO users (login, password_hash, name, role, phone, active, created_at, password_set_at) "
+            "VALUES (:l, :h, :n, :r, :p, :a, :t, :t) RETURNING id",
             l=login,
             h=password_hash,
             n=f"Dr {login}" if role == "physician" else login,

@@ -53,6 +53,7 @@ def test_a_changed_address_is_recorded_and_shown_to_the_operator(app: Any, make:
         "motive": "ent",
         "patient.first_name": "Lucie",
         "patient.last_name": "Martin",
+        "patient.phone": "06 12 34 56 78",
         "treating_physician.status": "declared",
         "treating_physician.rpps": X,
         "treating_physician.name": "Dr Xavier Dehors",

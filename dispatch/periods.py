@@ -55,8 +55,11 @@ def shortcuts(today: date) -> list[tuple[str, date, date]]:
     month_start = today.replace(day=1)
     last_month_end = month_start - timedelta(days=1)
     quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    # Twelve whole months: this one so far and the eleven before it (the demo's year of history, a year's trend).
+    twelve_start = date(month_start.year - (1 if month_start.month < 12 else 0), month_start.month % 12 + 1, 1)
     return [
         ("Ce mois-ci", month_start, today),
+        ("12 derniers mois", twelve_start, today),
         ("Le mois dernier", last_month_end.replace(day=1), last_month_end),
         ("Ce trimestre", quarter_start, today),
         ("Cette année", date(today.year, 1, 1), today),

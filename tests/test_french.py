@@ -93,6 +93,7 @@ def test_high_punctuation_keeps_its_space_on_the_line() -> None:
             date(2026, 11, 23),
             {
                 "Ce mois-ci": (date(2026, 11, 1), date(2026, 11, 23)),
+                "12 derniers mois": (date(2025, 12, 1), date(2026, 11, 23)),
                 "Le mois dernier": (date(2026, 10, 1), date(2026, 10, 31)),
                 "Ce trimestre": (date(2026, 10, 1), date(2026, 11, 23)),
                 "Cette année": (date(2026, 1, 1), date(2026, 11, 23)),
@@ -103,6 +104,7 @@ def test_high_punctuation_keeps_its_space_on_the_line() -> None:
             date(2027, 1, 1),
             {
                 "Ce mois-ci": (date(2027, 1, 1), date(2027, 1, 1)),
+                "12 derniers mois": (date(2026, 2, 1), date(2027, 1, 1)),
                 "Le mois dernier": (date(2026, 12, 1), date(2026, 12, 31)),
                 "Ce trimestre": (date(2027, 1, 1), date(2027, 1, 1)),
                 "Cette année": (date(2027, 1, 1), date(2027, 1, 1)),
@@ -113,6 +115,7 @@ def test_high_punctuation_keeps_its_space_on_the_line() -> None:
             date(2024, 3, 31),
             {
                 "Ce mois-ci": (date(2024, 3, 1), date(2024, 3, 31)),
+                "12 derniers mois": (date(2023, 4, 1), date(2024, 3, 31)),
                 "Le mois dernier": (date(2024, 2, 1), date(2024, 2, 29)),
                 "Ce trimestre": (date(2024, 1, 1), date(2024, 3, 31)),
                 "Cette année": (date(2024, 1, 1), date(2024, 3, 31)),
@@ -123,3 +126,10 @@ def test_high_punctuation_keeps_its_space_on_the_line() -> None:
 )
 def test_the_usual_periods(today: date, expected: dict[str, tuple[date, date]]) -> None:
     assert {label: (first, last) for label, first, last in shortcuts(today)} == expected
+
+
+def test_twelve_months_from_december_are_this_calendar_year() -> None:
+    assert {label: (first, last) for label, first, last in shortcuts(date(2026, 12, 7))}["12 derniers mois"] == (
+        date(2026, 1, 1),
+        date(2026, 12, 7),
+    )

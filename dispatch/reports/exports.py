@@ -96,13 +96,28 @@ def _lines(rows: Iterable[Iterable[Any]]) -> str:
     return out.getvalue()
 
 
+def _width(value: Any) -> int:
+    """Return how many characters a cell shows (a date as dd/mm/yyyy, a rate as 12,34 %)."""
+    if isinstance(value, datetime | date):
+        return 10
+    if isinstance(value, float):
+        return 8
+    return len(str(value)) if value is not None else 0
+
+
 def _workbook(tables: list[Table]) -> bytes:
     book = Workbook(write_only=True)
     for table in tables:
         sheet = book.create_sheet(table.title)
         sheet.freeze_panes = "A2"
-        for index, header in enumerate(table.headers, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = max(12, min(45, len(header) + 4))
+        # Columns as wide as what they hold (a header, or the widest value), within reason; a filter on each header.
+        widths = [len(header) for header in table.headers]
+        for row in table.rows:
+            widths = [max(width, _width(value)) for width, value in zip(widths, row, strict=False)]
+        for index, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = max(10, min(60, width + 3))
+        if table.rows:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
         sheet.append(list(table.headers))
         for row in table.rows:
             sheet.append([_xlsx_cell(sheet, value) for value in row])

@@ -75,6 +75,7 @@ def test_the_usual_periods_in_the_community_time_zone(world: dict[str, Any], as_
     found = {label: (first, last) for first, last, label in re.findall(shortcut, nav)}
     assert found == {
         "Ce mois-ci": ("2027-01-01", "2027-01-01"),
+        "12 derniers mois": ("2026-02-01", "2027-01-01"),
         "Le mois dernier": ("2026-12-01", "2026-12-31"),
         "Ce trimestre": ("2027-01-01", "2027-01-01"),
         "Cette année": ("2027-01-01", "2027-01-01"),

@@ -116,6 +116,9 @@ def test_the_report_as_a_workbook_of_typed_sheets(make: Any, staff: dict[str, An
     names = {row[1].value: row[1] for row in physicians.iter_rows(min_row=2)}
     formula = names['=HYPERLINK("http://x")']
     assert formula.data_type == "s"  # text, not a formula the spreadsheet would run
+    assert physicians.auto_filter.ref == f"A1:F{physicians.max_row}"  # a filter on every header
+    widest = max(len(str(row[1].value)) for row in physicians.iter_rows(min_row=1))
+    assert physicians.column_dimensions["B"].width >= widest  # the names fit their column
     month = book["Par mois"]["A2"]
     assert month.is_date and month.value == datetime(2026, 11, 1) and month.number_format == "mm/yyyy"
 

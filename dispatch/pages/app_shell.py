@@ -79,6 +79,10 @@ def test_push() -> Any:
     """Queue a test notification to every device of mine; the outbox sender delivers it."""
     physician = current_physician()
     at = now()
+    phone_state = request.form.get("phone_state", "")
+    if phone_state and phone_state != "granted":  # this phone's page said so: nothing would show here
+        flash("Les notifications sont désactivées sur ce téléphone\u00a0: activez-les, puis essayez.", "warn")
+        return redirect(url_for("pages.settings"))
     count = db.session.scalar(select(func.count(Device.id)).where(Device.physician_id == physician.id)) or 0
     if not count:
         flash("Aucun appareil n'est inscrit\u00a0: activez d'abord les notifications sur ce téléphone.", "warn")
@@ -99,7 +103,8 @@ def test_push() -> Any:
         },
     )
     db.session.commit()
-    flash(f"Notification d'essai envoyée à vos appareils inscrits ({count})\u00a0: elle arrive dans quelques secondes.", "ok")
+    devices = "votre appareil inscrit" if count == 1 else f"vos {count} appareils inscrits"
+    flash(f"Notification d'essai partie vers {devices}\u00a0: elle arrive dans quelques secondes.", "ok")
     return redirect(url_for("pages.settings"))
 
 

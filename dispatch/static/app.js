@@ -564,11 +564,16 @@
     var key = box.getAttribute("data-vapid-key"), url = box.getAttribute("data-register-url");
     var label = document.getElementById("notify-state"), help = document.getElementById("notify-help");
     var button = document.getElementById("notify-enable");
+    var tested = document.getElementById("notify-test"), testedState = document.getElementById("notify-test-state");
     function render(state, detail) {
       label.setAttribute("data-state", state);
       label.textContent = STATES[state][0];
       help.textContent = detail || STATES[state][1];
       button.hidden = state !== "default" && state !== "error";
+      // A test sent while this phone has notifications off would say "envoyée" and never show: not offered then.
+      if (testedState) { testedState.value = state; }
+      if (tested) { tested.disabled = state !== "granted"; }
+      show("notify-test-off", state !== "granted");
     }
     function subscribe() {
       return navigator.serviceWorker.ready
@@ -600,7 +605,7 @@
     window.addEventListener("beforeinstallprompt", function (event) {
       event.preventDefault(); // shown as our own button, where the physician looks for it
       installPrompt = event;
-      show("install-hint", sessionStorage.getItem("snp-install-dismissed") !== "1");
+      show("install-hint", localStorage.getItem("snp-install-dismissed") !== "1");
       show("install-app-settings", true);
     });
     window.addEventListener("appinstalled", function () { show("install-hint", false); show("install-app-settings", false); show("install-done", true); });
@@ -610,9 +615,13 @@
       button.addEventListener("click", function () {
         if (!installPrompt) { return; }
         installPrompt.prompt();
-        installPrompt.userChoice.then(function () { installPrompt = null; sessionStorage.setItem("snp-install-dismissed", "1"); show("install-hint", false); });
+        installPrompt.userChoice.then(function () { installPrompt = null; localStorage.setItem("snp-install-dismissed", "1"); show("install-hint", false); });
       });
     });
+    var never = document.getElementById("install-never");
+    if (never) {  // dismissed for good on this phone: the menu of the settings page still offers it
+      never.addEventListener("click", function () { localStorage.setItem("snp-install-dismissed", "1"); show("install-hint", false); });
+    }
     // The list invites to switch notifications on until they are.
     if (document.getElementById("notify-hint")) {
       var key = "x"; // the list does not know the key; only whether the browser could and did allow

@@ -129,8 +129,15 @@ def test_the_test_push_goes_through_the_outbox(world: dict[str, Any], as_user: A
     assert db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "test")).all() == []
     make.device(world["gp"])
     assert gp.post("/m/notifications/essai", csrf=False).status_code == 403
-    response = gp.post("/m/notifications/essai")
-    assert "Notification d&#39;essai envoyée" in gp.get(response.headers["Location"]).get_data(as_text=True)
+    # This phone's page says its notifications are off: no test that would say "partie" and never show here.
+    off = gp.post("/m/notifications/essai", {"phone_state": "denied"})
+    assert "Les notifications sont désactivées sur ce téléphone" in gp.get(off.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "test")).all() == []
+    response = gp.post("/m/notifications/essai", {"phone_state": "granted"})
+    page = gp.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Notification d&#39;essai partie vers votre appareil inscrit" in page and "envoyée" not in page
+    html = gp.get("/m/notifications").get_data(as_text=True)
+    assert 'id="notify-test-off" hidden' in html and 'name="phone_state"' in html  # the page's script fills them in
     message = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "test")).one()
     assert message.channel == "push" and message.physician_id == world["gp"].id
     assert message.payload["data"]["type"] == "test" and message.payload["urgent"] is False

@@ -253,3 +253,28 @@ def test_a_time_is_chosen_errors_stay_in_view_and_a_refusal_is_confirmed(
     wait_for(phone, lambda d: d.find_elements(By.ID, "err-patient_birth_date"))
     assert phone.execute_script("return document.activeElement.id") == "f-birth"
     assert phone.execute_script(ABOVE_BAR, phone.find_element(By.ID, "f-birth"))
+
+
+def test_no_test_notification_is_offered_while_this_phone_has_them_off_and_the_install_hint_goes_for_good(
+    world: dict[str, Any],
+    server: str,  # noqa: F811 -- the shared fixture
+    browser: Any,  # noqa: F811 -- the shared fixture
+) -> None:
+    """Issue 22, item 11: the test button would say "partie" and nothing would show on this phone."""
+    from selenium.webdriver.common.by import By
+
+    phone = browser("off", WIDTH, HEIGHT)
+    sign_in(phone, server, world["gp"].user.login, "/m/notifications")
+    wait_for(phone, lambda d: d.find_element(By.ID, "notify-state").get_attribute("data-state") != "unknown")
+    state = phone.find_element(By.ID, "notify-state").get_attribute("data-state")
+    assert state != "granted"  # a headless browser that was never asked
+    assert not phone.find_element(By.ID, "notify-test").is_enabled()
+    assert phone.find_element(By.ID, "notify-test-off").is_displayed()
+    assert phone.find_element(By.ID, "notify-test-state").get_attribute("value") == state
+
+    # "Ne plus proposer" hides the install hint on this phone for good (a later visit does not bring it back).
+    phone.get(server + "/m/")
+    phone.execute_script("document.getElementById('install-hint').hidden = false;")  # as beforeinstallprompt shows it
+    phone.find_element(By.ID, "install-never").click()
+    assert not phone.find_element(By.ID, "install-hint").is_displayed()
+    assert phone.execute_script("return localStorage.getItem('snp-install-dismissed')") == "1"

@@ -126,19 +126,25 @@ def _wants_json() -> bool:
 
 
 def _resume_target() -> str:
-    """Return where to come back after signing in: the page itself, or, for a posted form, the page it came from."""
+    """Return where to come back after signing in: the page itself, or, for a posted form, the page it came from.
+
+    A form posted to an address that is also its page (the console's opening form) comes back to that page, with
+    its query (the community shown); otherwise to the nearest page above it (an offer for its "accepter").
+    """
     if request.method in ("GET", "HEAD"):
         return request.full_path.rstrip("?")
     adapter = current_app.url_map.bind("localhost")
-    path = request.path.rstrip("/")
-    while "/" in path:
-        path = path.rsplit("/", 1)[0]
-        for candidate in (path, path + "/") if path else ("/",):
+    path = request.path.rstrip("/") or "/"
+    query = "&".join(f"{key}={value}" for key, value in request.args.items(multi=True) if key != RESUME)
+    same = True
+    while path:
+        for candidate in (path, path + "/") if path != "/" else ("/",):
             try:
                 adapter.match(candidate, method="GET")
             except HTTPException:
                 continue
-            return f"{candidate}?{RESUME}=1"
+            return f"{candidate}?{query + '&' if same and query else ''}{RESUME}=1"
+        path, same = (path.rsplit("/", 1)[0] or "/") if path != "/" else "", False
     return "/"
 
 

@@ -425,3 +425,15 @@ def test_a_patient_left_blank_marks_both_names_and_no_error_is_dropped(world: di
     only_surname = operator.post("/console", {**FORM, "patient.first_name": ""}).get_data(as_text=True)
     assert field_error(only_surname, "patient.first_name")
     assert 'aria-invalid="true"' in only_surname
+
+
+def test_an_opening_met_by_an_expired_session_comes_back_to_the_console_with_its_community(
+    world: dict[str, Any], as_user: Any, clock: Any
+) -> None:
+    operator = as_user(world["operator"])
+    community = world["community"].id
+    operator.get(f"/console?community={community}")
+    clock.advance(hours=13)
+    response = operator.post(f"/console?community={community}", FORM)
+    assert response.status_code == 302 and count() == 0
+    assert response.headers["Location"] == f"/connexion?next=/console?community%3D{community}%26reprise%3D1"

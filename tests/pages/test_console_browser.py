@@ -348,3 +348,33 @@ def test_enter_in_a_field_never_sends_the_opening_form(make: Any, server: str, b
     wait_for(desk, lambda d: "/console/demandes/" in d.current_url)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Request)) == 1
+
+
+def test_a_session_that_expires_mid_call_keeps_the_opening_form(
+    make: Any, clock: Any, server: str, browser: Any, tmp_path: Path
+) -> None:
+    """Issue 22, item 4: the operator signs in again and finds the console with what they had typed, told why."""
+    from selenium.webdriver.common.by import By
+
+    w = shift(make)
+    desk = browser("desk", 1366, 900)
+    sign_in(desk, server, w["yves"].login, f"/console?community={w['community'].id}")
+    desk.find_element(By.CSS_SELECTOR, "input[name=triage][value=snp]").click()
+    desk.find_element(By.ID, "f-patient-first_name").send_keys("Lucie")
+    desk.find_element(By.ID, "f-patient-last_name").send_keys("Martin")
+    desk.find_element(By.ID, "f-patient-phone").send_keys("06 12 34 56 78")
+    clock.advance(hours=13)  # the session's token has expired during the call
+    desk.find_element(By.ID, "open-submit").click()
+    wait_for(desk, lambda d: "/connexion" in d.current_url)
+    assert "Votre session a expiré" in desk.find_element(By.CSS_SELECTOR, ".flash.warn").text
+    desk.find_element(By.ID, "login").send_keys(w["yves"].login)
+    desk.find_element(By.ID, "password").send_keys(shared.PASSWORD)
+    desk.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    wait_for(desk, lambda d: "/console" in d.current_url and "reprise=1" in d.current_url)
+    assert f"community={w['community'].id}" in desk.current_url
+    assert desk.find_element(By.ID, "f-patient-first_name").get_attribute("value") == "Lucie"
+    assert desk.find_element(By.ID, "f-patient-last_name").get_attribute("value") == "Martin"
+    assert desk.find_element(By.ID, "f-patient-phone").get_attribute("value") == "06 12 34 56 78"
+    assert desk.find_element(By.CSS_SELECTOR, "input[name=triage][value=snp]").is_selected()
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Request)) == 0  # nothing was opened behind their back

@@ -30,6 +30,11 @@ def _decimals(count: int) -> str:
     return "." + "0" * count if count else ""
 
 
+def count(value: int, singular: str, plural: str) -> str:
+    """Return '1 demande annulée', '0 demande annulée' or '2 demandes annulées': French takes the singular below 2."""
+    return f"{number(value)} {singular if abs(value) < 2 else plural}"
+
+
 def number(value: float | None, decimals: int = 0) -> str:
     """Return 4000 as '4 000' and 1234.5 (decimals=1) as '1 234,5'; '—' for None."""
     if value is None:

@@ -133,3 +133,13 @@ def test_twelve_months_from_december_are_this_calendar_year() -> None:
         date(2026, 1, 1),
         date(2026, 12, 7),
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0, "0 demande annulée"), (1, "1 demande annulée"), (2, "2 demandes annulées"), (1500, "1\u202f500 demandes annulées")],
+)
+def test_counts_agree_in_number_the_french_way(value: int, expected: str) -> None:
+    from dispatch import french
+
+    assert french.count(value, "demande annulée", "demandes annulées") == expected

@@ -84,15 +84,19 @@ def headline(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[
         )
     )
     syntheses = report["syntheses"]
-    n = french.number
+    n, c = french.number, french.count
     details = (
-        f"Sur la période : {n(report['cancelled'])} demandes annulées, {n(report['open'])} en cours, "
+        f"Sur la période : {c(report['cancelled'], 'demande annulée', 'demandes annulées')}, {n(report['open'])} en cours, "
         f"{n(report['refusals'])} refus. Acceptées par le médecin traitant : {n(report['accepted_by_treating'])} ; "
         f"par un autre médecin de la communauté : {n(report['accepted_in_community'])}. "
         f"Patients vus : {n(outcomes['seen'])} ; issue non renseignée : {n(outcomes['pending'])}. "
-        f"Synthèses au médecin traitant : {n(syntheses['sent'])} envoyées"
-        + (f" (dont {n(syntheses['delivered'])} remises et {n(syntheses['read'])} lues)" if "delivered" in syntheses else "")
-        + (f", {n(syntheses['refused'])} refusées" if "refused" in syntheses else "")
+        f"Synthèses au médecin traitant : {c(syntheses['sent'], 'envoyée', 'envoyées')}"
+        + (
+            f" (dont {c(syntheses['delivered'], 'remise', 'remises')} et {c(syntheses['read'], 'lue', 'lues')})"
+            if "delivered" in syntheses
+            else ""
+        )
+        + (f", {c(syntheses['refused'], 'refusée', 'refusées')}" if "refused" in syntheses else "")
         + f", {n(syntheses['failed'])} en échec, {n(syntheses['pending'])} en attente."
     )
     return [

@@ -10,11 +10,11 @@ import contextlib
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from dispatch import policy, texts
 from dispatch.auth.models import Membership, User
@@ -42,6 +42,7 @@ from dispatch.requests import disclosure, opening, returning
 from dispatch.requests.machine import OPEN_STATES, current_deadline
 from dispatch.requests.models import MOTIVES, SOURCES, Request
 from dispatch.requests.schemas import RequestIn
+from dispatch.requests.states import State
 from dispatch.web import client_label, now
 
 TRIAGE = {
@@ -54,13 +55,19 @@ TRIAGE = {
 TRIAGE_OUTCOMES = {"vital": "emergency_15", "refused": "renewal_refused", "other": "other_orientation"}
 
 
+# How far back an expired request whose patient was never called back stays in the console's list and banner.
+CALLBACKS_DUE = timedelta(days=7)
+
+
 def today_query(community: Community, at: datetime) -> Select[Any]:
-    """Return the query of the community's requests opened today (local time) and those still open, newest first."""
+    """Return the query of the community's requests opened today (local time), those still open, and those of the last
+    days that expired with their call-back still due, newest first."""
     local = texts.local(at, community.timezone)
     midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    due = and_(Request.state == State.EXPIRED, Request.callback_result.is_(None), Request.opened_at >= midnight - CALLBACKS_DUE)
     return (
         select(Request)
-        .where(Request.community_id == community.id, or_(Request.opened_at >= midnight, Request.state.in_(OPEN_STATES)))
+        .where(Request.community_id == community.id, or_(Request.opened_at >= midnight, Request.state.in_(OPEN_STATES), due))
         .order_by(Request.id.desc())
         .limit(200)
     )

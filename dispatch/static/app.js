@@ -45,6 +45,7 @@
   function live(table) {
     var url = table.getAttribute("data-url"), signature = table.getAttribute("data-signature"), states = {}, busy = false;
     var box = document.getElementById("expired-banner"), template = document.getElementById("callback-template");
+    var title = document.title;
     table.querySelectorAll("tbody tr[data-id]").forEach(function (tr) { states[tr.getAttribute("data-id")] = tr.getAttribute("data-state"); });
 
     function render(data) {
@@ -92,6 +93,9 @@
         box.appendChild(bannerItem(r));
       });
       box.hidden = !box.querySelector(".callback-item");
+      // Hard to miss from another tab: the title counts the call-backs due.
+      var due = box.querySelectorAll(".callback-item").length;
+      document.title = (due ? "(" + due + ") Rappel" + (due > 1 ? "s" : "") + " à faire · " : "") + title;
     }
 
     function bannerItem(r) {

@@ -437,3 +437,25 @@ def test_an_opening_met_by_an_expired_session_comes_back_to_the_console_with_its
     response = operator.post(f"/console?community={community}", FORM)
     assert response.status_code == 302 and count() == 0
     assert response.headers["Location"] == f"/connexion?next=/console?community%3D{community}%26reprise%3D1"
+
+
+def test_a_call_back_still_due_from_an_earlier_day_stays_in_the_list_and_the_banner(
+    world: dict[str, Any], as_user: Any, make: Any, clock: Any
+) -> None:
+    """Issue 22, item 5: an expiry of yesterday evening whose patient nobody called back is not lost at midnight."""
+    forgotten = expired(world, make, clock)
+    answered = expired(world, make, clock)
+    make.call("POST", f"/requests/{answered['id']}/callback", world["operator"], json={"result": "advice_given"})
+    clock.advance(days=2)
+    make.tokens.clear()
+    operator = as_user(world["operator"])
+
+    def due() -> list[int]:
+        rows = operator.get("/console/live").json["requests"]
+        return [r["id"] for r in rows if r["state"] == "expired" and not r["called_back"]]
+
+    assert due() == [forgotten["id"]]  # the one called back has left with its day
+    clock.advance(days=6)  # a week on, the list is today's again (the request's page and the report keep it)
+    make.tokens.clear()
+    operator = as_user(world["operator"])
+    assert due() == []

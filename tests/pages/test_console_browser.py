@@ -68,6 +68,7 @@ def test_a_call_back_in_one_console_takes_the_banner_away_in_the_other_within_2_
     for desk in (nadia, yves):
         assert desk.current_url.endswith("/console")
         wait_for(desk, lambda d: sorted(banner_ids(d)) == sorted([str(first["id"]), str(second["id"])]))
+        assert desk.title.startswith("(2) Rappels à faire · ")  # seen from another tab too
     snap(yves, tmp_path / "1-two-expired.png")
 
     item = nadia.find_element(By.CSS_SELECTOR, f".callback-item[data-id='{first['id']}']")
@@ -83,6 +84,7 @@ def test_a_call_back_in_one_console_takes_the_banner_away_in_the_other_within_2_
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(nadia, lambda d: banner_ids(d) == [str(second["id"])])
     recorded = time.monotonic()
+    assert nadia.title.startswith("(1) Rappel à faire · ")
     assert "enregistré" in nadia.find_element(By.ID, "console-note").text
     assert nadia.find_element(By.ID, "f-description").get_attribute("value") == "Un appel en cours de saisie"
 

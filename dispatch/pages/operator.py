@@ -324,6 +324,25 @@ def _typed_patient(body: dict[str, Any], region: str) -> returning.Patient:
     return returning.Patient(phone=phone, first_name=text("first_name"), last_name=text("last_name"), birth_date=birth)
 
 
+def _fill(item: dict[str, Any]) -> dict[str, str]:
+    """Return what the opening form takes again from a past request, by field name (the patient, the treating GP)."""
+    patient, treating = item["patient"], item["treating_physician"]
+    phone = phone_link(patient.get("phone"))
+    values = {
+        "patient.first_name": patient.get("first_name"),
+        "patient.last_name": patient.get("last_name"),
+        "patient.birth_date": patient["birth_date"].isoformat() if patient.get("birth_date") else None,
+        "patient.sex": patient.get("sex"),
+        "patient.phone": phone["text"] if phone else None,
+        "patient.postcode": patient.get("postcode"),
+        "patient.city": patient.get("city"),
+        "treating_physician.status": treating.get("status"),
+        "treating_physician.rpps": treating.get("rpps"),
+        "treating_physician.name": treating.get("name"),
+    }
+    return {name: str(value) for name, value in values.items() if value}
+
+
 @bp.route("/console/patients", methods=["POST"])
 @role_page(Action.LIST)
 def returning_patient() -> Any:
@@ -353,6 +372,7 @@ def returning_patient() -> Any:
                     "callback": lower_first(CALLBACK_LABELS.get((item["callback"] or {}).get("result", ""), "")),
                     "patient": f"{item['patient']['first_name']} {item['patient']['last_name'].upper()}",
                     "matched": " et ".join(MATCHED[m] for m in item["matched_by"]),
+                    "fill": _fill(item),
                 }
                 for item in shown
             ]

@@ -319,9 +319,27 @@
         if (r.callback) { what.push("rappel" + NB + ": " + r.callback); }
         li.appendChild(el("span", "what", what.join(" · ")));
         li.appendChild(el("small", "", r.patient + " · " + r.matched));
+        if (r.fill) {  // the same patient calls again: their details and treating GP, not typed twice
+          var take = el("button", "btn small js-fill", "Reprendre ces informations");
+          take.type = "button";
+          take.addEventListener("click", function () { fill(r.fill); });
+          li.appendChild(take);
+        }
         list.appendChild(li);
       });
       panel.hidden = false;
+    }
+    function fill(values) {
+      var form = panel.closest("form");
+      Object.keys(values).forEach(function (name) {
+        Array.prototype.forEach.call(form.elements, function (input) {
+          if (input.name !== name) { return; }
+          if (input.type === "radio") { input.checked = input.value === values[name]; } else { input.value = values[name]; }
+          input.dispatchEvent(new Event("change", { bubbles: true })); // the treating GP's block follows its status
+        });
+      });
+      var motive = document.getElementById("f-motive");
+      if (motive) { motive.focus(); } // what is new in this call: the motive and its description
     }
     function check() {
       var p = typed(), key = JSON.stringify(p);

@@ -175,6 +175,16 @@ def test_a_returning_patient_is_shown_before_a_new_request_is_opened(
     wait_for(desk, lambda d: d.find_element(By.ID, "returning").is_displayed())
     assert "mêmes nom, prénom et date de naissance" in panel.text
 
+    # Picking the past request fills the form with the patient and their treating GP (issue 22, item 5).
+    panel.find_element(By.CSS_SELECTOR, ".js-fill").click()
+    assert desk.find_element(By.ID, "f-patient-phone").get_attribute("value") == "06 12 34 56 78"
+    assert desk.find_element(By.ID, "f-patient-city").get_attribute("value") == "Champigny-sur-Marne"
+    assert desk.find_element(By.ID, "f-patient-first_name").get_attribute("value") == "Lucie"
+    declared = desk.find_element(By.CSS_SELECTOR, "input[name='treating_physician.status'][value=declared]")
+    assert declared.is_selected()
+    assert desk.find_element(By.ID, "f-treating_physician-rpps").get_attribute("value") == w["gp"].rpps
+    assert desk.switch_to.active_element.get_attribute("id") == "f-motive"
+
 
 def test_the_treating_gp_is_chosen_with_the_keyboard_alone(make: Any, server: str, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By

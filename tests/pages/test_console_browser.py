@@ -248,6 +248,8 @@ def test_console_and_request_page_fit_a_390_pixel_phone(make: Any, clock: Any, s
     width = phone.execute_script("return document.documentElement.scrollWidth")
     assert phone.execute_script("return window.innerWidth") == 390
     assert width <= 390, width
+    top = "return document.getElementById(arguments[0]).getBoundingClientRect().top + window.scrollY;"
+    assert phone.execute_script(top, "live-card") < phone.execute_script(top, "open-form")  # the list first on a phone
     row = phone.find_element(By.CSS_SELECTOR, f"#live tr[data-id='{accepted['id']}']")
     assert row.value_of_css_property("display") == "block"  # the table became cards
     assert not phone.find_element(By.CSS_SELECTOR, "#live thead").is_displayed() or phone.execute_script(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 from dispatch.synthesis.cda import build_cda
 from dispatch.synthesis.document import (
@@ -41,14 +41,27 @@ def message_id(kind: str, number: int, sender: str) -> str:
     return f"<{kind}-{number}@{domain}>"
 
 
-def _headers(msg: EmailMessage, *, sender: str, to: str, subject: str, at: datetime, ident: str, nil: str) -> None:
-    msg["From"] = sender
+def _headers(
+    msg: EmailMessage,
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    at: datetime,
+    ident: str,
+    nil: str,
+    name: str,
+    receipt: bool,
+) -> None:
+    # The GP's mailbox shows who writes: the CPTS, not a bare platform address.
+    msg["From"] = formataddr((name, sender)) if name else sender
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(at.astimezone(UTC))
     msg["Message-ID"] = ident
     msg["X-MSS-NIL"] = nil
-    msg["Disposition-Notification-To"] = sender  # ask the GP's software for a read receipt
+    if receipt:  # one read receipt asked per patient: the synthesis's, not the notice before it
+        msg["Disposition-Notification-To"] = sender
 
 
 def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> EmailMessage:
@@ -80,6 +93,8 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
         nil=nil,
         subject=f"Synthèse de consultation – {who} – demande n° {doc.request_id}",
         ident=message_id("synthesis", doc.synthesis_id, sender),
+        name=doc.community_name,
+        receipt=True,
     )
     msg["X-MSS-CODECDA"] = MSS_CODECDA
     msg["X-MSS-INS"] = MSS_INS
@@ -123,6 +138,8 @@ def build_taken_message(notice: TakenNotice, *, sender: str, nil: str) -> EmailM
         at=notice.notified_at or notice.opened_at,
         subject=f"Prise en charge de votre patient(e) – demande n° {notice.request_id}",
         ident=message_id("taken", notice.request_id, sender),
+        name=notice.community_name,
+        receipt=False,
     )
     msg.set_content(body, cte="quoted-printable")
     return msg

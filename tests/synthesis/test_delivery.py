@@ -108,7 +108,9 @@ def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(
 
     # Headers MSSanté expects from a health software.
     assert message.get_content_type() == "multipart/mixed"
-    assert message["From"] == SENDER and message["To"] == w["gp"].mssante
+    # The GP's mailbox shows the CPTS writing (a display name), from the platform's MSSanté address.
+    assert message["From"].addresses[0].addr_spec == SENDER and message["From"].addresses[0].display_name
+    assert message["To"] == w["gp"].mssante
     assert message["Message-ID"] == f"<synthesis-{row.id}@cpts-test.mssante.fr>"
     assert message["X-MSS-NIL"] == NIL
     assert message["X-MSS-CODECDA"] == "11488-4"

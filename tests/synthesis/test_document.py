@@ -225,7 +225,8 @@ def test_synthesis_message_headers_and_parts() -> None:
     message = build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7")
     assert message.as_bytes() == build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7").as_bytes()
     parsed = parse(message)
-    assert parsed["From"] == SENDER
+    assert parsed["From"].addresses[0].addr_spec == SENDER
+    assert parsed["From"].addresses[0].display_name == make_doc().community_name  # the CPTS writes to the GP
     assert parsed["To"] == "paul.durand@medecin.mssante.fr"
     assert parsed["Subject"] == "Synthèse de consultation – LEFÈVRE Zoé – demande n° 42"
     assert parsed["Message-ID"] == "<synthesis-7@cpts-vdb.mssante.fr>"
@@ -268,7 +269,9 @@ def test_taken_message_in_french() -> None:
     assert parsed["Message-ID"] == "<taken-42@cpts-vdb.mssante.fr>"
     assert parsed["X-MSS-NIL"] == "NIL-7"  # on every message
     assert parsed["X-MSS-CODECDA"] is None and parsed["X-MSS-INS"] is None  # no CDA attached
-    assert parsed["Disposition-Notification-To"] == SENDER
+    # One read receipt asked per patient: the synthesis's; this notice asks for none (issue 22).
+    assert parsed["Disposition-Notification-To"] is None
+    assert parsed["From"].addresses[0].display_name == make_notice().community_name
     assert parsed.get_content_type() == "text/plain"
     text = parsed.get_content()
     assert (

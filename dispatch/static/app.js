@@ -684,6 +684,26 @@
     });
   }
 
+  // The members list: rows kept that hold every word typed, accents and case aside.
+  function filterMembers(input) {
+    var rows = document.querySelectorAll("#members tbody tr.member"), count = document.getElementById("members-count");
+    function plain(text) { return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
+    input.addEventListener("input", function () {
+      var words = plain(input.value).split(/\s+/).filter(Boolean), shown = 0;
+      rows.forEach(function (tr) {
+        var text = plain(tr.textContent).replace(/\s+/g, " "), digits = tr.textContent.replace(/\D/g, "");
+        var keep = words.every(function (w) { return text.indexOf(w) >= 0 || (/^\d+$/.test(w) && digits.indexOf(w) >= 0); });
+        tr.hidden = !keep; if (keep) { shown += 1; }
+      });
+      count.textContent = words.length ? shown + (shown > 1 ? " membres trouvés" : " membre trouvé") : "";
+    });
+  }
+
+  // A chart of months wider than the phone starts on its latest months, where the news is.
+  function latestMonths() {
+    document.querySelectorAll(".chart-scroll").forEach(function (box) { box.scrollLeft = box.scrollWidth; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var withNow = document.querySelector("[data-now]");
     if (withNow) { setServerNow(withNow.getAttribute("data-now")); }
@@ -697,6 +717,9 @@
     if (panel) { returning(panel); }
     var openForm = document.getElementById("open-form");
     if (openForm) { noEnterSubmit(openForm); }
+    var membersFilter = document.getElementById("members-filter");
+    if (membersFilter) { filterMembers(membersFilter); }
+    latestMonths();
     var acceptForm = document.getElementById("accept-form");
     if (acceptForm) { appointmentChoice(acceptForm); }
     var refuse = document.getElementById("refuse");

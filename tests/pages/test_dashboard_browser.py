@@ -66,6 +66,9 @@ def test_the_dashboard_fits_the_screen_with_legible_charts(
     months = driver.find_element(By.CSS_SELECTOR, ".chart-scroll")
     fits = driver.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", months)
     assert fits == (name == "desktop")  # on a phone the monthly chart scrolls inside its card, not the page
+    if name == "phone":  # and it starts on the latest months (issue 22, item 13)
+        at_end = "return arguments[0].scrollLeft + arguments[0].clientWidth >= arguments[0].scrollWidth - 1"
+        assert driver.execute_script(at_end, months)
     rows = driver.find_elements(By.CSS_SELECTOR, "#by-physician tbody tr")
     display = driver.execute_script("return getComputedStyle(arguments[0]).display", rows[0])
     assert len(rows) == 6 and display == ("block" if name == "phone" else "table-row")  # one card per physician

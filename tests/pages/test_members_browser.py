@@ -247,3 +247,35 @@ def test_the_members_table_fits_its_card_at_desktop_width(
     assert fit["displays"] == ["table-cell"], fit  # a real cell: the row's line runs under the buttons too
     assert fit["controls"] <= fit["inner"] - 6, fit  # the buttons keep the cell's padding: they never touch the edge
     assert fit["scroll"] <= fit["width"], fit
+
+
+def test_the_members_list_is_searched_as_one_types(
+    make: Any,
+    server: str,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """Issue 22, item 13: a search in the members list, accents and case aside, by name, RPPS or phone digits."""
+    from selenium.webdriver.common.by import By
+
+    community = make.community("CPTS Champigny")
+    coordinator = make.member(community, "coordinator", name="Claire Coordinatrice")
+    durand = make.member(community, "physician", name="Dr Paul Durand")
+    make.member(community, "physician", name="Dr Hélène Béranger")
+    make.member(community, "operator", name="Olga Opératrice")
+    driver = browser("members", 1280, 900)
+    sign_in(driver, server, coordinator.login, "/pilotage/membres")
+    search = driver.find_element(By.ID, "members-filter")
+
+    def shown() -> list[str]:
+        rows = driver.find_elements(By.CSS_SELECTOR, "#members tbody tr.member")
+        return [r.find_element(By.CSS_SELECTOR, "td.name").text for r in rows if r.is_displayed()]
+
+    assert len(shown()) == 4
+    search.send_keys("helene")
+    assert shown() == ["Dr Hélène Béranger"] and driver.find_element(By.ID, "members-count").text == "1 membre trouvé"
+    search.clear()
+    search.send_keys(durand.rpps)
+    assert shown() == ["Dr Paul Durand"]
+    search.clear()
+    search.send_keys("dr")
+    assert sorted(shown()) == ["Dr Hélène Béranger", "Dr Paul Durand"]

@@ -32,6 +32,24 @@
 
   // ---- The operator's console: today's list and the expiry banner, shared by every operator of the community.
 
+  // The optional sound of a new expiry: chosen per console (this browser remembers it), two short tones.
+  var SOUND = "snp-expiry-sound";
+  function chime() {
+    if (localStorage.getItem(SOUND) !== "1" || !(window.AudioContext || window.webkitAudioContext)) { return; }
+    var context = new (window.AudioContext || window.webkitAudioContext)();
+    [0, 0.25].forEach(function (start, index) {
+      var tone = context.createOscillator(), gain = context.createGain();
+      tone.frequency.value = index ? 660 : 880;
+      gain.gain.value = 0.15;
+      tone.connect(gain); gain.connect(context.destination);
+      tone.start(context.currentTime + start); tone.stop(context.currentTime + start + 0.18);
+    });
+  }
+  function soundToggle(box) {
+    box.checked = localStorage.getItem(SOUND) === "1";
+    box.addEventListener("change", function () { localStorage.setItem(SOUND, box.checked ? "1" : "0"); if (box.checked) { chime(); } });
+  }
+
   var NB = "\u00a0"; // before a colon, as French typography wants
 
   function cell(label, child) {
@@ -45,7 +63,7 @@
   function live(table) {
     var url = table.getAttribute("data-url"), signature = table.getAttribute("data-signature"), states = {}, busy = false;
     var box = document.getElementById("expired-banner"), template = document.getElementById("callback-template");
-    var title = document.title;
+    var title = document.title, rendered = false;
     table.querySelectorAll("tbody tr[data-id]").forEach(function (tr) { states[tr.getAttribute("data-id")] = tr.getAttribute("data-state"); });
 
     function render(data) {
@@ -88,10 +106,14 @@
       box.querySelectorAll(".callback-item").forEach(function (item) {
         if (!wanted[item.getAttribute("data-id")]) { item.remove(); }
       });
+      var added = 0;
       expired.forEach(function (r) {
         if (box.querySelector('.callback-item[data-id="' + r.id + '"]')) { return; }
         box.appendChild(bannerItem(r));
+        added += 1;
       });
+      if (added && rendered) { chime(); }  // a new expiry while the console is open, not those it opened with
+      rendered = true;
       box.hidden = !box.querySelector(".callback-item");
       // Hard to miss from another tab: the title counts the call-backs due.
       var due = box.querySelectorAll(".callback-item").length;
@@ -717,6 +739,8 @@
     if (panel) { returning(panel); }
     var openForm = document.getElementById("open-form");
     if (openForm) { noEnterSubmit(openForm); }
+    var sound = document.getElementById("expiry-sound");
+    if (sound) { soundToggle(sound); }
     var membersFilter = document.getElementById("members-filter");
     if (membersFilter) { filterMembers(membersFilter); }
     latestMonths();

@@ -392,3 +392,30 @@ def test_a_session_that_expires_mid_call_keeps_the_opening_form(
     assert desk.find_element(By.CSS_SELECTOR, "input[name=triage][value=snp]").is_selected()
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Request)) == 0  # nothing was opened behind their back
+
+
+def test_the_optional_sound_rings_for_a_new_expiry_only(make: Any, clock: Any, server: str, browser: Any) -> None:
+    """Issue 22, item 5: chosen on this console, it sounds when a request expires while the console is open."""
+    from selenium.webdriver.common.by import By
+
+    w = shift(make)
+    expire(make, clock, w)  # there when the console opens: no sound for it
+    desk = browser("desk", 1366, 900)
+    sign_in(desk, server, w["yves"].login)
+    # Count the tones instead of hearing them (a headless browser has no speakers).
+    desk.execute_script(
+        "window.tones = 0; window.AudioContext = function () { return {currentTime: 0, destination: {},"
+        " createGain: () => ({gain: {}, connect() {}}),"
+        " createOscillator: () => ({frequency: {}, connect() {}, start() { window.tones += 1; }, stop() {}})}; };"
+    )
+    toggle = desk.find_element(By.ID, "expiry-sound")
+    assert not toggle.is_selected()
+    toggle.click()
+    assert desk.execute_script("return localStorage.getItem('snp-expiry-sound')") == "1"
+    assert desk.execute_script("return window.tones") == 2  # the sample played when it is switched on
+    make.tokens.clear()
+    later = make.open(w["nadia"], w["community"])
+    clock.advance(hours=2, minutes=1)
+    make.tick()
+    wait_for(desk, lambda d: str(later["id"]) in banner_ids(d), timeout=LIVE_WITHIN_S + 2)
+    assert desk.execute_script("return window.tones") == 4

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import marshmallow as ma
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dispatch.auth.models import PasswordReset, Token, User
 from dispatch.auth.service import create_user, token_digest
@@ -108,6 +108,54 @@ def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel
     _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
     db.session.commit()
     return reset
+
+
+# A forgotten password's link, asked from the sign-in page by whoever types a login: rationed per account, so that
+# nobody can flood a member's phone or mailbox (and the answer is the same whether the account exists or not).
+FORGOTTEN_EVERY = timedelta(minutes=10)
+FORGOTTEN_PER_DAY = 3
+
+
+def forgotten_texts(*, name: str, link: str) -> tuple[str, str]:
+    """Return the SMS text and the mail's text of a link asked from the sign-in page."""
+    sms = f"SNP Dispatch : vous avez demandé un nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
+    mail = (
+        f"Bonjour {name},\n\n"
+        "Un nouveau mot de passe SNP Dispatch a été demandé pour votre compte depuis la page de connexion.\n"
+        "Pour le choisir, ouvrez ce lien (valable 24 heures, utilisable une seule fois) :\n\n"
+        f"{link}\n\n"
+        "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe actuel reste valable.\n\n"
+        "SNP Dispatch\n"
+    )
+    return sms, mail
+
+
+def forgot_password(*, login: str, now: datetime, public_url: str) -> bool:
+    """Send the account named `login` a link to choose a new password, by SMS (else mail), within its ration; commit.
+
+    Return whether a link went (the page says the same either way): none for an unknown, inactive or unreachable
+    account, nor within 10 minutes of the last one asked this way, nor past 3 in 24 hours.
+    """
+    user = db.session.scalar(select(User).where(func.lower(User.login) == login.strip().lower(), User.active.is_(True)))
+    if user is None or not (user.phone or user.email):
+        return False
+    asked = db.session.scalars(
+        select(PasswordReset.created_at).where(
+            PasswordReset.user_id == user.id,
+            PasswordReset.created_by_id.is_(None),
+            PasswordReset.purpose == "reset",
+            PasswordReset.created_at > now - timedelta(days=1),
+        )
+    ).all()
+    if len(asked) >= FORGOTTEN_PER_DAY or any(at > now - FORGOTTEN_EVERY for at in asked):
+        return False
+    channel = reset_channel(user, None)
+    reset, link = _new_link(user=user, by=None, now=now, purpose="reset", path=RESET_PATH, public_url=public_url)
+    sms, mail = forgotten_texts(name=user.name, link=link)
+    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
+    _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
+    db.session.commit()
+    return True
 
 
 def _new_link(*, user: User, by: User | None, now: datetime, purpose: str, path: str, public_url: str) -> tuple[PasswordReset, str]:

@@ -97,6 +97,23 @@ def member_reset(user_id: int) -> BaseResponse:
     return redirect(url_for("pages.members", community=community.id))
 
 
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    """Ask for a link to choose a new password, sent to the account's mobile (else its mail): the same answer for all."""
+    if request.method == "GET":
+        return render_template("pages/forgot.html", login="")
+    login = request.form.get("login", "").strip()[:100]
+    if not login:
+        return render_template("pages/forgot.html", login="", error="Indiquez votre identifiant."), 422
+    accounts.forgot_password(login=login, now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"])
+    flash(
+        "Si ce compte existe, un lien pour choisir un nouveau mot de passe vient d'être envoyé à son téléphone portable "
+        "(ou à son adresse mail) : il est valable 24 heures. Rien reçu ? Adressez-vous à la coordination de votre CPTS.",
+        "ok",
+    )
+    return redirect(url_for("pages.sign_in"))
+
+
 @bp.route("/reinitialisation/<secret>", methods=["GET", "POST"])
 def reset_password(secret: str) -> Any:
     """Choose a new password from a reset link; every session of the account is then signed out."""

@@ -61,8 +61,9 @@ def csrf_token() -> str:
 RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had expired, the form is offered again
 
 
-# The forms one posts without being signed in: signing in and out, choosing a password from a reset or invitation link.
-ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.reset_password", "pages.choose_password")
+# The forms one posts without being signed in: signing in and out, asking for a forgotten password, choosing a
+# password from a reset or invitation link.
+ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.forgot_password", "pages.reset_password", "pages.choose_password")
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
 
 

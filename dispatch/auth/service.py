@@ -99,8 +99,12 @@ def sign_in(
     ph: PasswordHasher,
     limits: SignInLimits,
     scope: str = "api",
+    remember_s: int | None = None,
 ) -> Session:
     """Check a login and password and issue a bearer token.
+
+    `remember_s`, a physician's "stay signed in on this phone", makes the token live that long instead (an account of
+    any other role, on a shared desk, keeps the usual lifetime); "sign out everywhere" revokes it as any other.
 
     Slows attackers without locking the rightful user out: after `limits.max_failures` failures of one login from
     one address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`;
@@ -134,18 +138,19 @@ def sign_in(
         user.password_hash = ph.hash(password)
     db.session.execute(delete(LoginFailure).where(LoginFailure.login == login, _same_address(address)))
     token = secrets.token_urlsafe(32)
+    ttl_s = remember_s if remember_s is not None and user.role == "physician" else limits.ttl_s
     db.session.add(
         Token(
             user_id=user.id,
             token_hash=token_digest(token),
             created_at=now,
-            expires_at=now + timedelta(seconds=limits.ttl_s),
+            expires_at=now + timedelta(seconds=ttl_s),
             client=(client or "")[:200] or None,
             scope=scope,
         )
     )
     db.session.commit()
-    return Session(token=token, expires_in=limits.ttl_s, user=user)
+    return Session(token=token, expires_in=ttl_s, user=user)
 
 
 def _same_address(address: str | None) -> Any:

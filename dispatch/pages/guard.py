@@ -7,6 +7,7 @@ import math
 import secrets
 import unicodedata
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,6 +48,7 @@ def _cookie_settings(state: Any) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not dev,
         SESSION_COOKIE_NAME="snp_session",
+        PERMANENT_SESSION_LIFETIME=REMEMBER,  # a remembered session's cookie outlives the browser's closing
     )
 
 
@@ -64,6 +66,7 @@ RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had e
 # The forms one posts without being signed in: signing in and out, asking for a forgotten password, choosing a
 # password from a reset or invitation link.
 ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.forgot_password", "pages.reset_password", "pages.choose_password")
+REMEMBER = timedelta(days=30)  # "Rester connecté sur ce téléphone": a physician's session, revocable from "partout"
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
 
 
@@ -262,6 +265,7 @@ def sign_in() -> Any:
                 ph=runtime().hasher,
                 limits=auth.SignInLimits.from_config(config),
                 scope="page",
+                remember_s=int(REMEMBER.total_seconds()) if request.form.get("remember") == "1" else None,
             )
         except auth.TooManyAttempts as exc:
             error, status = (f"Trop de tentatives de connexion : réessayez dans {_duration(exc.retry_after)}.", 429)
@@ -271,6 +275,7 @@ def sign_in() -> Any:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
+            session.permanent = result.expires_in >= REMEMBER.total_seconds()  # else it ends with the browser
             session[SESSION_KEY] = result.token
             csrf_token()
             target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))

@@ -81,29 +81,36 @@ def reset_channel(user: User, channel: str | None) -> str:
     return channel
 
 
-def reset_texts(*, name: str, link: str) -> tuple[str, str]:
-    """Return the SMS text and the mail's text that carry a reset link."""
-    sms = f"SNP Dispatch : choisissez votre nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
+def reset_texts(*, name: str, link: str, self_service: bool = False) -> tuple[str, str]:
+    """Return the SMS text and the mail's text that carry a reset link, asked by a coordinator or from the sign-in page."""
+    if self_service:
+        sms = f"SNP Dispatch : vous avez demandé un nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
+        why = "Un nouveau mot de passe SNP Dispatch a été demandé pour votre compte depuis la page de connexion.\n"
+        unasked = "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe actuel reste valable.\n\n"
+    else:
+        sms = f"SNP Dispatch : choisissez votre nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
+        why = "Le coordinateur de votre communauté a demandé la réinitialisation de votre mot de passe SNP Dispatch.\n"
+        unasked = (
+            "Si vous n'attendiez pas ce message, ignorez-le et prévenez votre coordinateur : "
+            "votre mot de passe actuel reste valable tant que le lien n'est pas utilisé.\n\n"
+        )
     mail = (
-        f"Bonjour {name},\n\n"
-        "Le coordinateur de votre communauté a demandé la réinitialisation de votre mot de passe SNP Dispatch.\n"
+        f"Bonjour {name},\n\n{why}"
         "Pour choisir un nouveau mot de passe, ouvrez ce lien (valable 24 heures, utilisable une seule fois) :\n\n"
-        f"{link}\n\n"
-        "Si vous n'attendiez pas ce message, ignorez-le et prévenez votre coordinateur : "
-        "votre mot de passe actuel reste valable tant que le lien n'est pas utilisé.\n\n"
-        "SNP Dispatch\n"
+        f"{link}\n\n{unasked}SNP Dispatch\n"
     )
     return sms, mail
 
 
-def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel: str | None = None) -> PasswordReset:
+def start_reset(*, user: User, by: User | None, now: datetime, public_url: str, channel: str | None = None) -> PasswordReset:
     """Send the member a single-use link to choose a new password, by SMS or mail; earlier links stop working; commit.
 
-    Only a hash of the link's secret is kept; the outbox holds the link until the message is sent (then blanked).
+    `by` is the coordinator who asked, or None when the member asked from the sign-in page. Only a hash of the link's
+    secret is kept; the outbox holds the link until the message is sent (then blanked).
     """
     channel = reset_channel(user, channel)
     reset, link = _new_link(user=user, by=by, now=now, purpose="reset", path=RESET_PATH, public_url=public_url)
-    sms, mail = reset_texts(name=user.name, link=link)
+    sms, mail = reset_texts(name=user.name, link=link, self_service=by is None)
     payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
     _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
     db.session.commit()
@@ -114,20 +121,6 @@ def start_reset(*, user: User, by: User, now: datetime, public_url: str, channel
 # nobody can flood a member's phone or mailbox (and the answer is the same whether the account exists or not).
 FORGOTTEN_EVERY = timedelta(minutes=10)
 FORGOTTEN_PER_DAY = 3
-
-
-def forgotten_texts(*, name: str, link: str) -> tuple[str, str]:
-    """Return the SMS text and the mail's text of a link asked from the sign-in page."""
-    sms = f"SNP Dispatch : vous avez demandé un nouveau mot de passe (lien valable 24 h, une seule fois) : {link}"
-    mail = (
-        f"Bonjour {name},\n\n"
-        "Un nouveau mot de passe SNP Dispatch a été demandé pour votre compte depuis la page de connexion.\n"
-        "Pour le choisir, ouvrez ce lien (valable 24 heures, utilisable une seule fois) :\n\n"
-        f"{link}\n\n"
-        "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe actuel reste valable.\n\n"
-        "SNP Dispatch\n"
-    )
-    return sms, mail
 
 
 def forgot_password(*, login: str, now: datetime, public_url: str) -> bool:
@@ -149,12 +142,7 @@ def forgot_password(*, login: str, now: datetime, public_url: str) -> bool:
     ).all()
     if len(asked) >= FORGOTTEN_PER_DAY or any(at > now - FORGOTTEN_EVERY for at in asked):
         return False
-    channel = reset_channel(user, None)
-    reset, link = _new_link(user=user, by=None, now=now, purpose="reset", path=RESET_PATH, public_url=public_url)
-    sms, mail = forgotten_texts(name=user.name, link=link)
-    payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
-    _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
-    db.session.commit()
+    start_reset(user=user, by=None, now=now, public_url=public_url)
     return True
 
 

@@ -138,17 +138,17 @@ def _resume_target() -> str:
     if request.method in ("GET", "HEAD"):
         return request.full_path.rstrip("?")
     adapter = current_app.url_map.bind("localhost")
-    path = request.path.rstrip("/") or "/"
+    parts = request.path.strip("/").split("/")
     query = "&".join(f"{key}={value}" for key, value in request.args.items(multi=True) if key != RESUME)
-    same = True
-    while path:
-        for candidate in (path, path + "/") if path != "/" else ("/",):
+    for depth in range(len(parts), -1, -1):  # the posted address itself first, then each page above it
+        path = "/" + "/".join(parts[:depth])
+        for candidate in dict.fromkeys((path, path.rstrip("/") + "/")):
             try:
                 adapter.match(candidate, method="GET")
             except HTTPException:
                 continue
-            return f"{candidate}?{query + '&' if same and query else ''}{RESUME}=1"
-        path, same = (path.rsplit("/", 1)[0] or "/") if path != "/" else "", False
+            same = depth == len(parts) and query  # the page the form was posted to keeps its query
+            return f"{candidate}?{query + '&' if same else ''}{RESUME}=1"
     return "/"
 
 

@@ -125,8 +125,8 @@ def _request_page(
     shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
     mine = req.accepted_by_id == physician.id
     may_see = req.state in (State.ACCEPTED, State.NO_SHOW)  # the outcome to record, or a no-show to correct
-    ask_birth = mine and may_see and physician_actions.birth_date_needed(request=req, physician=physician)
-    fate = physician_actions.synthesis_fate(request=req, physician=physician) if mine else None
+    fate, needs_birth = physician_actions.synthesis_outlook(request=req, physician=physician) if mine else (None, False)
+    ask_birth = may_see and needs_birth
     corrected_by = req.outcome_at + machine.OUTCOME_CORRECTION if req.outcome_at else None
     can_correct = mine and req.state in OUTCOMES and machine.outcome_correctable(req.outcome_at, now=at)
     return render_template(

@@ -134,14 +134,12 @@ def release_patient(*, user: User, request_id: int, reason: str, now: datetime, 
     return disclosure.show(user, request, what="release", now=now, client=client, action=Action.READ)
 
 
-def birth_date_needed(*, request: Request, physician: Physician) -> bool:
-    """Say whether seeing this patient needs their birth date first (a synthesis to send, none known): pages ask for it."""
-    return machine.birth_date_needed(snapshot(request, with_treating_address=True), physician_id=physician.id)
-
-
-def synthesis_fate(*, request: Request, physician: Physician) -> str:
-    """Return what would become of a synthesis `physician` writes now: pending (sent), not_needed or not_sendable."""
-    return machine.synthesis_status(snapshot(request, with_treating_address=True), physician_id=physician.id)
+def synthesis_outlook(*, request: Request, physician: Physician) -> tuple[str, bool]:
+    """Return what would become of a synthesis `physician` writes now (pending: sent, not_needed, not_sendable), and
+    whether seeing the patient needs their birth date first (a synthesis to send, none known): what the pages ask."""
+    shot = snapshot(request, with_treating_address=True)
+    fate = machine.synthesis_status(shot, physician_id=physician.id)
+    return fate, machine.birth_date_needed(shot, physician_id=physician.id)
 
 
 def _acting(user: User, request_id: int, action: Action) -> tuple[Physician, Request]:

@@ -114,9 +114,13 @@
       });
       if (added && rendered) { chime(); }  // a new expiry while the console is open, not those it opened with
       rendered = true;
-      box.hidden = !box.querySelector(".callback-item");
-      // Hard to miss from another tab: the title counts the call-backs due.
+      showDue();
+    }
+
+    // The banner shows while a call-back is due; hard to miss from another tab, the title counts them.
+    function showDue() {
       var due = box.querySelectorAll(".callback-item").length;
+      box.hidden = !due;
       document.title = (due ? "(" + due + ") Rappel" + (due > 1 ? "s" : "") + " à faire · " : "") + title;
     }
 
@@ -161,7 +165,7 @@
           if (!answer) { return; }
           if (answer.location) { window.location.assign(answer.location); return; }
           item.remove();
-          box.hidden = !box.querySelector(".callback-item");
+          showDue();
           status("");
           announce(answer.message);
           refresh(true);

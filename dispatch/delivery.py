@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, select, update
 
 from dispatch.auth.accounts import INVITATION_KIND, RESET_KIND
@@ -24,8 +24,9 @@ from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
 from dispatch.requests.directory import mailbox_answered
+from dispatch.requests.links import make_link
 from dispatch.requests.machine import OPEN_STATES
-from dispatch.requests.messages import offer_payload
+from dispatch.requests.messages import offer_payload, offer_sms
 from dispatch.requests.models import Request, Synthesis
 
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
@@ -63,6 +64,21 @@ def phone_of(physician_id: int) -> str | None:
     """Return a physician's phone, for the SMS that replaces a push."""
     physician = db.session.get(Physician, physician_id)
     return physician.user.phone if physician is not None else None
+
+
+def sms_of(message: OutboxMessage, now: datetime) -> dict[str, str]:
+    """Return the SMS that replaces an offer's push: its link signs this physician in to this request only, once."""
+    request = db.session.get(Request, message.request_id) if message.kind == "offer" and message.request_id else None
+    if request is None or message.physician_id is None:
+        return {"body": message.payload["sms"]}
+    link = make_link(
+        request_id=request.id,
+        physician_id=message.physician_id,
+        expires_at=request.expires_at,
+        now=now,
+        public_url=current_app.config["DISPATCH_PUBLIC_URL"],
+    )
+    return {"body": offer_sms(request, phase=message.payload["data"]["phase"], link=link), "link": link}
 
 
 def open_requests(request_ids: set[int]) -> set[int]:
@@ -144,8 +160,9 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
 SENT_MARK = "[envoyé]"
 
 
-def reset_link_spent(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
-    """Blank a password-reset or invitation link once its message is sent or given up: the outbox keeps no usable secret."""
+def link_spent(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
+    """Blank a message's link (a password, an invitation, an offer's sign-in) once sent or given up: the outbox keeps
+    no usable secret."""
     link = message.payload.get("link")
     if outcome not in ("sent", "failed") or not link or link == SENT_MARK:
         return
@@ -160,12 +177,14 @@ HOOKS = Hooks(
     forget_devices=forget_devices,
     reached=reached,
     phone_of=phone_of,
+    sms_of=sms_of,
     open_requests=open_requests,
     current_offer=current_offer,
     delivered={
         "synthesis": synthesis_delivered,
-        RESET_KIND: reset_link_spent,
-        INVITATION_KIND: reset_link_spent,
+        RESET_KIND: link_spent,
+        INVITATION_KIND: link_spent,
+        "offer_sms": link_spent,
         LOOKUP_KIND: mailbox_answered,  # the national directory's answer about a treating GP's MSSanté box
         None: trail,
     },

@@ -6,7 +6,7 @@ from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
-from dispatch.requests.models import Event, Offer, Request, Synthesis
+from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
 
 __all__ = [
     "AccessRecord",
@@ -19,6 +19,7 @@ __all__ = [
     "LoginFailure",
     "Membership",
     "Offer",
+    "OfferLink",
     "OutboxMessage",
     "Physician",
     "PhysicianDayStats",

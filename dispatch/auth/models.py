@@ -60,7 +60,8 @@ class Token(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client: Mapped[str | None] = mapped_column(String(200))
-    # "api": a bearer token; "page": the id of a pages' session, kept in its cookie, never accepted by the API.
+    # "api": a bearer token; "page": the id of a pages' session, kept in its cookie, never accepted by the API;
+    # "offer": a pages' session opened by an offer's SMS link, limited to that request (dispatch.requests.links).
     scope: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
 
 

@@ -137,8 +137,13 @@ def sign_in(
     if ph.check_needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
     db.session.execute(delete(LoginFailure).where(LoginFailure.login == login, _same_address(address)))
-    token = secrets.token_urlsafe(32)
     ttl_s = remember_s if remember_s is not None and user.role == "physician" else limits.ttl_s
+    return open_session(user=user, now=now, ttl_s=ttl_s, client=client, scope=scope)
+
+
+def open_session(*, user: User, now: datetime, ttl_s: int, client: str | None, scope: str) -> Session:
+    """Issue a token of this scope to a user whose identity was just proven (a password, an offer's link), and commit."""
+    token = secrets.token_urlsafe(32)
     db.session.add(
         Token(
             user_id=user.id,

@@ -56,6 +56,8 @@ class Hooks:
     forget_devices: Callable[[list[str]], None]  # tokens the push service says are dead
     reached: Callable[[list[str], datetime], None]  # tokens a push just reached
     phone_of: Callable[[int], str | None]  # a physician's phone, for the SMS fallback
+    # The SMS that replaces an undeliverable push, as the outbox payload of its row ("body", and "link" to blank once sent)
+    sms_of: Callable[[OutboxMessage, datetime], dict[str, str]]
     open_requests: Callable[[set[int]], set[int]]  # those of these requests still open (offers worth sending)
     current_offer: Callable[[int], dict[str, Any]]  # a request's offer payload for the phase it is in now
     # After a message reached a final status (sent, failed) or a provider reported it undelivered, by the
@@ -72,6 +74,7 @@ NO_HOOKS = Hooks(
     forget_devices=lambda tokens: None,
     reached=lambda tokens, at: None,
     phone_of=lambda physician_id: None,
+    sms_of=lambda message, now: {"body": message.payload["sms"]},
     open_requests=lambda request_ids: set(request_ids),
     current_offer=lambda request_id: {},
     delivered={},
@@ -302,7 +305,7 @@ def _unreachable(message: OutboxMessage, *, now: datetime, senders: Senders, rea
         kind=f"{message.kind}_sms",
         key=f"{message.idempotency_key}:sms",
         now=now,
-        payload={"body": sms_body},
+        payload=senders.hooks.sms_of(message, now),
         request_id=message.request_id,
         physician_id=message.physician_id,
         address=phone,

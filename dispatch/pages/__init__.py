@@ -14,6 +14,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     guard,
     live,
     members,
+    offer_link,
     operator,
     patients,
     physician,

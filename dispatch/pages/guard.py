@@ -23,6 +23,7 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.pages import bp
 from dispatch.policy import Action
+from dispatch.requests import links
 from dispatch.web import client_label, now, runtime
 
 CSP = (
@@ -65,15 +66,60 @@ RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had e
 
 # The forms one posts without being signed in: signing in and out, asking for a forgotten password, choosing a
 # password from a reset or invitation link.
-ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.forgot_password", "pages.reset_password", "pages.choose_password")
+ANONYMOUS_FORMS = (
+    "pages.sign_in",
+    "pages.sign_out",
+    "pages.forgot_password",
+    "pages.reset_password",
+    "pages.choose_password",
+    "pages.offer_link",
+)
 REMEMBER = timedelta(days=30)  # "Rester connecté sur ce téléphone": a physician's session, revocable from "partout"
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
+# A session opened by an offer's SMS link (scope "offer") holds the one request it opens, in the signed cookie; it
+# reaches that request's pages only: the offer, the answers to it, its state and its documents.
+ONLY = "only"
+LIMITED = frozenset(
+    {
+        "pages.offer",
+        "pages.accept",
+        "pages.refuse",
+        "pages.outcome",
+        "pages.release",
+        "pages.offer_state",
+        "pages.synthesis_pdf",
+        "pages.calendar_entry",
+    }
+)
 
 
 def _session_user() -> User | None:
-    """Return the user of the pages' session in the cookie, if it is still valid."""
+    """Return the user of the pages' session in the cookie, if it is still valid and reaches this page."""
     sid = session.get(SESSION_KEY)
-    return auth.resolve_token(token=sid, now=now(), scope="page") if isinstance(sid, str) and sid else None
+    if not isinstance(sid, str) or not sid:
+        return None
+    only = session.get(ONLY)
+    if only is None:
+        return auth.resolve_token(token=sid, now=now(), scope="page")
+    if request.endpoint not in LIMITED or (request.view_args or {}).get("request_id") != only:
+        return None  # anything else asks for the password (and then opens a full session)
+    return auth.resolve_token(token=sid, now=now(), scope=links.SCOPE)
+
+
+def limited_to() -> int | None:
+    """Return the request this session is limited to, when it was opened by an offer's SMS link."""
+    only = session.get(ONLY)
+    return only if isinstance(only, int) and session.get(SESSION_KEY) else None
+
+
+def open_page_session(token: str, *, remember: bool, only: int | None = None) -> None:
+    """Start a fresh pages' session (and CSRF token) holding this token; `only`: the one request it opens."""
+    session.clear()
+    session.permanent = remember  # else it ends with the browser
+    session[SESSION_KEY] = token
+    if only is not None:
+        session[ONLY] = only
+    csrf_token()
 
 
 @bp.before_request
@@ -274,14 +320,11 @@ def sign_in() -> Any:
         except auth.BadCredentials:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:
-            session.clear()  # a fresh session (and CSRF token) for the signed-in user
-            session.permanent = result.expires_in >= REMEMBER.total_seconds()  # else it ends with the browser
-            session[SESSION_KEY] = result.token
-            csrf_token()
+            open_page_session(result.token, remember=result.expires_in >= REMEMBER.total_seconds())
             target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
             return redirect(target)
     resuming = f"{RESUME}=1" in (request.args.get("next") or "")
-    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming), status
+    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming, limited_to=limited_to()), status
 
 
 @bp.route("/deconnexion", methods=["POST"])

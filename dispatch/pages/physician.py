@@ -16,7 +16,7 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, validate
-from dispatch.pages.guard import RESUME, role_page, signed_in
+from dispatch.pages.guard import RESUME, limited_to, role_page, signed_in
 from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
 from dispatch.requests import disclosure, machine, physician_actions
@@ -220,6 +220,8 @@ def refuse(request_id: int) -> Any:
         return redirect(url_for("pages.offer", request_id=request_id))
     motive = LABELS["motives"].get(req.motive, req.motive)
     flash(f"Refus enregistré : la demande n° {req.id} ({motive}) a quitté votre liste. Merci d'avoir répondu.", "ok")
+    if limited_to() is not None:  # opened from the SMS: the list needs the password, the request's page says it all
+        return redirect(url_for("pages.offer", request_id=request_id))
     return redirect(url_for("pages.offers", refusee=req.id))
 
 

@@ -34,7 +34,7 @@ def round_suffix(request: Request) -> str:
 def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
     """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
     tz = request.community.timezone
-    deadline = current_deadline(phase, request.exclusive_until, request.expires_at) or request.expires_at
+    deadline = _deadline(request, phase)
     title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
@@ -51,10 +51,24 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
         "urgent": True,
         "collapse_key": f"request-{request.id}",
         "expires_at": deadline.isoformat(),
-        "sms": texts.offer_sms(
-            request_id=request.id, motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz, link=link
-        ),
+        "sms": offer_sms(request, phase=phase, link=link),
     }
+
+
+def _deadline(request: Request, phase: str) -> datetime:
+    return current_deadline(phase, request.exclusive_until, request.expires_at) or request.expires_at
+
+
+def offer_sms(request: Request, *, phase: str, link: str) -> str:
+    """Return the SMS of an offer for a physician without a working device, with the link it opens."""
+    return texts.offer_sms(
+        request_id=request.id,
+        motive=request.motive,
+        city=request.patient_city,
+        deadline=_deadline(request, phase),
+        tz=request.community.timezone,
+        link=link,
+    )
 
 
 def offer_pushes(request: Request, physician_ids: list[int], *, phase: str) -> list[dict[str, Any]]:

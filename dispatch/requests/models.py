@@ -13,7 +13,7 @@ from dispatch.db import Model, UTCDateTime
 from dispatch.events import Event
 from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
-__all__ = ["Event", "Offer", "Request", "Synthesis"]
+__all__ = ["Event", "Offer", "OfferLink", "Request", "Synthesis"]
 
 
 def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> CheckConstraint:
@@ -155,3 +155,20 @@ class Synthesis(Model):
     message_id: Mapped[str | None] = mapped_column(String(250), index=True)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class OfferLink(Model):
+    """A link in an offer's SMS: one tap signs its physician in to that request only, once, until its deadline.
+
+    Only its digest is kept; the SMS's copy in the outbox is blanked once sent (dispatch.delivery).
+    """
+
+    __tablename__ = "offer_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

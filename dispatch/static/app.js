@@ -748,6 +748,9 @@
     var membersFilter = document.getElementById("members-filter");
     if (membersFilter) { filterMembers(membersFilter); }
     latestMonths();
+    // An offer's SMS link opens the request by itself; a messaging app's preview (no scripts) spends nothing.
+    var linkForm = document.getElementById("offer-link");
+    if (linkForm) { linkForm.submit(); }
     var acceptForm = document.getElementById("accept-form");
     if (acceptForm) { appointmentChoice(acceptForm); }
     var refuse = document.getElementById("refuse");

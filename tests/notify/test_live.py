@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dispatch.communities.models import Device
 from dispatch.db import db
+from dispatch.gsm7 import segments
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.twilio_sms import TwilioSms
-from dispatch.requests.models import Event
+from dispatch.requests.models import Event, OfferLink
 from tests.notify.conftest import PUBLIC_URL, SENDER, Live
 from tests.peers.fcm import INTERNAL, QUOTA_EXCEEDED, UNAVAILABLE
 from tests.peers.twilio import TOO_MANY_REQUESTS
@@ -142,12 +144,16 @@ def test_dead_tokens_are_pruned_and_their_physicians_get_an_sms(live: Live) -> N
     assert statuses == {unregistered.id: "dead_token", invalid.id: "dead_token", mixed.id: "sent", deviceless.id: "fallback"}
     sms = {m.form["To"]: m.form["Body"] for m in live.twilio.messages}
     assert set(sms) == {unregistered.user.phone, invalid.user.phone, deviceless.user.phone}
-    link = f"{PUBLIC_URL}/m/requests/{opened['id']}"
-    assert sms[deviceless.user.phone] == (
-        f"SNP : demande {opened['id']} - ORL - Champigny-sur-Marne - à prendre avant 17:00. Voir : {link}"
-    )
+    # Each physician's SMS carries their own single-use link (issue 22), one segment with it.
+    start = f"SNP : demande {opened['id']} - ORL - Champigny-sur-Marne - à prendre avant 17:00. Voir : {PUBLIC_URL}/l/"
+    links = {phone: body.removeprefix(start) for phone, body in sms.items()}
+    assert all(body.startswith(start) and segments(body) == 1 for body in sms.values()), sms
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", link) for link in links.values()) and len(set(links.values())) == 3
     assert_anonymous(list(sms.values()))
     assert {r.status for r in rows(channel="sms")} == {"sent"}
+    # Once sent, the outbox keeps no usable link: only its digest is kept, in offer_links.
+    assert all(link not in repr(r.payload) for r in rows(channel="sms") for link in links.values())
+    assert db.session.scalar(select(func.count()).select_from(OfferLink)) == 3
 
     live.make.deliver()  # nothing is sent twice
     assert len(live.twilio.messages) == 3 and len(live.fcm.messages) == 1

@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.api.synthesis import bp as synthesis_bp
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
+    from dispatch.health import metrics_bp
     from dispatch.pages import bp as pages_bp
     from mobile_api.views import bp as mobile_bp
 
@@ -99,6 +100,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     api.register_blueprint(webhooks_bp)
     if settings.dev_inbox(app.config):  # every patient's mail and SMS: served only when asked, never on https
         app.register_blueprint(dev_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(pages_bp)
 
 

@@ -24,6 +24,8 @@ PUBLIC = {
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/healthz"),
     ("HEAD", "/api/v1/healthz"),
+    ("GET", "/api/v1/health/engine"),
+    ("HEAD", "/api/v1/health/engine"),
     ("GET", "/api/v1/webpush/key"),
 }
 WEBHOOKS = "/api/v1/webhooks/"  # providers' callbacks: signed, not bearing a token, posted as forms

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
+from dispatch import metrics
+
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Secrets that must never reach a log line, whoever wrote it: bearer tokens, passwords, token fields.
 _SECRETS = [
@@ -109,6 +111,10 @@ def configure(app: Flask) -> None:
     @app.after_request
     def access_log(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
+        seconds = perf_counter() - g.get("request_started", perf_counter())
+        # The route's pattern, never the path: no id in a label (an unknown address counts as one).
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.observe_http(method=request.method, endpoint=endpoint, status=response.status_code, seconds=seconds)
         if request.path.startswith("/api/"):
             access.info(
                 "%s %s %s",
@@ -119,7 +125,7 @@ def configure(app: Flask) -> None:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((perf_counter() - g.get("request_started", perf_counter())) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                     "user_id": g.get("user_id"),
                 },
             )  # read at sign-in: the user object may be expired by now

@@ -4,6 +4,7 @@ from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
+from dispatch.heartbeat import Heartbeat
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
 from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
@@ -15,6 +16,7 @@ __all__ = [
     "Device",
     "DirectoryEntry",
     "Event",
+    "Heartbeat",
     "InboxMessage",
     "LoginFailure",
     "Membership",

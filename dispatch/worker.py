@@ -15,6 +15,7 @@ from flask import Flask
 
 from dispatch.clock import system_now
 from dispatch.db import db
+from dispatch.heartbeat import beat
 from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.receiving import Polled, ReceiptPoller
 from dispatch.notify.service import deliver_pending
@@ -140,6 +141,11 @@ class Worker:
                 moved += batch  # its commit woke the senders, so they start on its offers at once
                 if self.stopping.is_set():
                     break
+            try:
+                beat(now=now)  # /api/v1/health/engine and the tick's age in /metrics read it, from any process
+            except Exception:
+                log.exception("could not record the tick's heartbeat")
+                db.session.rollback()
         return moved
 
     def poll_receipts(self) -> Polled | None:

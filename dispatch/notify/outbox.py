@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
+from dispatch import metrics
 from dispatch.db import db, kept_after_commit
 from dispatch.notify.models import OutboxMessage
 from dispatch.runtime import note_outbox_queued
@@ -158,6 +159,8 @@ def settle(
         message.next_attempt_at = now + timedelta(seconds=max(backoff_s(message.attempts, rng), not_before_s or 0))
         return
     message.status = "failed" if retry else status
+    if message.channel in ("sms", "mail") and message.status in ("sent", "failed"):
+        metrics.count_sent(message.channel, message.status)
     if message.status == "sent":
         message.sent_at = now
     if message.status == "failed":
@@ -169,3 +172,14 @@ def settle(
             message.attempts,
             message.last_error,
         )
+
+
+def due_now(*, now: datetime) -> tuple[dict[str, int], datetime | None]:
+    """Return how many messages wait past their due time per channel, and the oldest due time among them."""
+    rows = db.session.execute(
+        select(OutboxMessage.channel, func.count(), func.min(OutboxMessage.next_attempt_at))
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .group_by(OutboxMessage.channel)
+    ).all()
+    oldest = min((row[2] for row in rows if row[2] is not None), default=None)
+    return {channel: count for channel, count, _ in rows}, oldest

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from dispatch import metrics
 from dispatch.db import db
 from dispatch.notify import outbox
 from dispatch.notify.annuaire import DirectoryPort
@@ -231,7 +232,14 @@ def _send_by_service(ready: list[tuple[OutboxMessage, list[tuple[str, str]]]], s
         if batch:
             for (index, _), result in zip(batch, port.send_batch([push for _, push in batch]), strict=True):
                 per_message[index].append(result)
+                metrics.count_sent("webpush" if route == "webpush" else "push", _result_label(result))
     return [_merge(results) for results in per_message]
+
+
+def _result_label(result: PushResult) -> str:
+    if result.sent_tokens or result.outcome is Outcome.SENT:
+        return "sent"
+    return "dead" if result.dead_tokens else "failed"
 
 
 def _merge(results: list[PushResult]) -> PushResult:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from dispatch import metrics
-from dispatch.db import db
+from dispatch.db import db, kept_after_commit
 from dispatch.notify import outbox
 from dispatch.notify.annuaire import DirectoryPort
 from dispatch.notify.models import OutboxMessage
@@ -117,6 +117,10 @@ def deliver_pending(*, now: datetime, senders: Senders, limit: int = 200) -> int
         messages = claims = outbox.claim_due(now=now, limit=limit, lease_s=senders.lease_s)
         if not claims:
             break
+        unknown = [m for m in messages if m.provider_status == SUBMITTING]
+        if unknown:  # a sender died while handing these SMS to their service: never sent again
+            messages = [m for m in messages if m.provider_status != SUBMITTING]
+            _guarded(unknown, _ambiguous, now=now, senders=senders)
         pushes = [m for m in messages if m.channel == "push"]
         others = [m for m in messages if m.channel != "push"]  # read now: each commit expires the rows
         if pushes:
@@ -141,7 +145,9 @@ def _guarded(messages: list[OutboxMessage], work: Callable[..., None], *, now: d
         log.exception("outbox messages %s raised while sending", ids[:10])
         db.session.rollback()
         for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-            if message.status == "sending":
+            if message.status == "sending" and message.provider_status == SUBMITTING:
+                _ambiguous([message], now=now, senders=senders)  # its service may have it: not again
+            elif message.status == "sending":
                 outbox.settle(
                     message,
                     status="failed",
@@ -327,11 +333,13 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="invalid phone number")
         _after(message, "failed", now=now, hooks=senders.hooks)
         return
+    _submitting(message)
     result = senders.sms.send(
         SmsMessage(
             to=to, body=message.payload["body"], idempotency_key=message.idempotency_key, status_callback=senders.sms_callback
         )
     )
+    message.provider_status = None  # answered: what the service said replaces the mark
     if result.extra.get("ambiguous"):
         # A read timeout: Twilio may have sent it. Twilio has no idempotency key to make a resend safe,
         # so we never repeat it: the row fails as "ambiguous" and the request's trail says so.
@@ -343,6 +351,35 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
         _settle_by(result, message, now=now, senders=senders, provider_id=result.provider_id, provider_status=status)
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks)
+
+
+# An SMS is sent at most once (a patient must not get two appointments' texts): the attempt is on record before its
+# service hears of it, so that a sender killed between the service's answer and its own commit leaves a row that no
+# sender hands over again. Twilio has no idempotency key that would make a second try safe. Pushes may repeat: they
+# carry a collapse key, the phone shows one notification.
+SUBMITTING = "submitting"
+
+
+def _submitting(message: OutboxMessage) -> None:
+    """Record, and commit, that this SMS is about to be handed to its service."""
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(provider_status=SUBMITTING))
+    with kept_after_commit():
+        db.session.commit()
+    message.provider_status = SUBMITTING
+
+
+def _ambiguous(messages: list[OutboxMessage], *, now: datetime, senders: Senders) -> None:
+    """Give up SMS whose sender stopped while handing them over: their fate is unknown, the request's trail says so."""
+    for message in messages:
+        outbox.settle(
+            message,
+            status="failed",
+            now=now,
+            max_attempts=0,
+            error="ambiguous: the sender stopped while handing it to the SMS service; not sent again",
+            provider_status="unknown",
+        )
+        _after(message, "failed", now=now, hooks=senders.hooks)
 
 
 def _settle_by(result: Any, message: OutboxMessage, *, now: datetime, senders: Senders, **columns: Any) -> None:

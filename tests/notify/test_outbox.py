@@ -126,3 +126,62 @@ def test_sms_to_an_invalid_number_fails_without_calling_the_provider(make: Any, 
     assert ports["sms"].sent == []
     events = make.call("GET", f"/requests/{opened['id']}/events", operator).json
     assert "offer_sms_failed" in [e["type"] for e in events]
+
+
+def _patient_sms(make: Any, clock: Any) -> tuple[Any, dict[str, Any], OutboxMessage]:
+    community, operator, [physician] = community_of(make, 1)
+    opened = make.open(operator, community)
+    make.deliver()  # the offer's push
+    assert make.accept(physician, opened["id"], minutes=30).status_code == 200
+    row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "patient_appointment")).one()
+    return operator, opened, row
+
+
+def test_an_sms_whose_sender_died_while_handing_it_over_is_never_sent_again(make: Any, ports: Any, clock: Any) -> None:
+    """Issue 24 point 6: the claim's lease ran out on an SMS marked as being handed over: its fate is unknown."""
+    operator, opened, row = _patient_sms(make, clock)
+    row.status, row.provider_status, row.attempts = "sending", "submitting", 1
+    row.locked_until = clock.now()
+    db.session.commit()
+    before = len(ports["sms"].sent)
+    make.deliver()
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, row.id)
+    assert (row.status, row.provider_status) == ("failed", "unknown") and "ambiguous" in row.last_error
+    assert len(ports["sms"].sent) == before  # not handed over a second time
+    events = make.call("GET", f"/requests/{opened['id']}/events", operator).json
+    assert "patient_appointment_failed" in [e["type"] for e in events]
+
+
+def test_an_sms_that_raised_after_being_handed_over_is_not_retried(make: Any, ports: Any, clock: Any) -> None:
+    operator, _, row = _patient_sms(make, clock)
+
+    class Exploding:
+        sent: list[Any] = []
+
+        def send(self, message: Any) -> Any:
+            self.sent.append(message)
+            raise RuntimeError("the adapter broke after the service took it")
+
+    make.deliver(sms=Exploding())
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, row.id)
+    assert len(Exploding.sent) == 1
+    assert (row.status, row.provider_status) == ("failed", "unknown")
+    clock.advance(minutes=10)
+    make.deliver(sms=Exploding())
+    assert len(Exploding.sent) == 1
+
+
+def test_an_sms_answered_transiently_is_retried_without_the_mark(make: Any, ports: Any, clock: Any) -> None:
+    _, _, row = _patient_sms(make, clock)
+    from dispatch.notify.ports import DeliveryResult
+
+    class Busy:
+        def send(self, message: Any) -> Any:
+            return DeliveryResult(Outcome.TRANSIENT, detail="503")
+
+    make.deliver(sms=Busy())
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, row.id)
+    assert (row.status, row.provider_status) == ("pending", None)  # the service said no: safe to try again

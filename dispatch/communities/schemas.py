@@ -6,13 +6,13 @@ from typing import Any
 from zoneinfo import available_timezones
 
 import marshmallow as ma
-from flask import has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from marshmallow import fields, validate
 
 from dispatch.communities import service
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
-from dispatch.phones import REGIONS, normalize_phone
+from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
 
 TIMEZONES = sorted(available_timezones())
@@ -86,6 +86,18 @@ INVITE_CHANNELS = ("sms", "mail")
 NOT_MSSANTE = "L'adresse doit être une adresse de messagerie sécurisée de santé (domaine mssante.fr)."
 
 
+OUTSIDE_REGIONS = (
+    "Numéro hors de France métropolitaine et de la région de la communauté\u00a0: seul l'administrateur peut "
+    "enregistrer un numéro étranger."
+)
+
+
+def _by_admin() -> bool:
+    """Tell whether the signed-in user of this request (API or pages) is the administrator."""
+    user = g.get("user") if has_app_context() else None
+    return getattr(user, "role", None) == "admin"
+
+
 class _MemberFields(Schema):
     """What the member schemas check against their community: phone numbers in its region, MSSanté addresses."""
 
@@ -116,6 +128,9 @@ class _MemberFields(Schema):
                 data["phone"] = normalize_phone(data["phone"], self._region())
             except ValueError:
                 errors["phone"] = ["Numéro de téléphone invalide."]
+            else:
+                if not in_regions(data["phone"], member_regions(self._region())) and not _by_admin():
+                    errors["phone"] = [OUTSIDE_REGIONS]
         if data.get("mssante") and not service.is_mssante(data["mssante"]):
             community = self._community()
             if community is None or not community.allow_non_mssante:

@@ -59,6 +59,12 @@ class CommunityIn(Schema):
         windows_valid(data)
 
 
+SMS_BUDGET_DOC = (
+    "SMS envoyés au plus par jour (heure locale) pour la communauté, quel qu'en soit l'objet ; au-delà, ils échouent "
+    "avec le statut over_budget et l'administrateur est prévenu une fois par jour"
+)
+
+
 class CommunityPatch(Schema):
     name = text(200)
     exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
@@ -67,6 +73,11 @@ class CommunityPatch(Schema):
         metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
     )
     region = REGION
+    sms_daily_budget = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0, max=100_000, error="Budget SMS entre 0 et 100 000 par jour."),
+        metadata={"description": SMS_BUDGET_DOC + " ; l'administrateur seul le change (403 admin_only sinon)"},
+    )
 
 
 class CommunityOut(Schema):
@@ -77,6 +88,7 @@ class CommunityOut(Schema):
     response_window_s = fields.Integer()
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
+    sms_daily_budget = fields.Integer(metadata={"description": SMS_BUDGET_DOC})
     created_at = UTCDateTime()
 
 

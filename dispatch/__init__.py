@@ -48,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     hops = wiring.proxy_hops(app.config)
     if hops:  # the client's address (throttling, logs, the access trail) is the one the proxies saw, not theirs
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    else:  # a proxy nobody declared makes every user one address: said in the log, once
+        app.wsgi_app = wiring.ForwardedWarning(app.wsgi_app)  # type: ignore[method-assign]
     messages_fr.install()
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)

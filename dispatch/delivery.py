@@ -8,19 +8,21 @@ message kind what a final status changes (the synthesis's status, the request's 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from dispatch.auth.accounts import INVITATION_KIND, RESET_KIND
+from dispatch.auth.models import Membership, User
 from dispatch.communities.directory import LOOKUP_KIND
-from dispatch.communities.models import Device, Physician
+from dispatch.communities.models import Community, Device, Physician
 from dispatch.communities.service import device_key
 from dispatch.db import db
 from dispatch.events import Actor, record_event
 from dispatch.notify.models import OutboxMessage
+from dispatch.notify.outbox import enqueue
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks
 from dispatch.requests.directory import mailbox_answered
@@ -29,6 +31,7 @@ from dispatch.requests.machine import OPEN_STATES
 from dispatch.requests.messages import offer_payload, offer_sms
 from dispatch.requests.models import Request, Synthesis
 
+BUDGET_KIND = "sms_budget"  # the mail telling the admin a community's SMS budget of the day ran out
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
 
 _DEVICES = (
@@ -157,6 +160,58 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
         )
 
 
+def sms_budget(message: OutboxMessage) -> tuple[int, int, str] | None:
+    """Return the community an SMS is counted against, as (id, daily budget, timezone): the request's, else the
+    physician's, else that of the member whose phone it goes to (invitations, resets); None for none."""
+    community_id = None
+    if message.request_id is not None:
+        community_id = db.session.scalar(select(Request.community_id).where(Request.id == message.request_id))
+    if community_id is None and message.physician_id is not None:
+        community_id = db.session.scalar(
+            select(func.min(Membership.community_id))
+            .join(Physician, Physician.user_id == Membership.user_id)
+            .where(Physician.id == message.physician_id)
+        )
+    if community_id is None and message.address:
+        community_id = db.session.scalar(
+            select(func.min(Membership.community_id)).join(User, User.id == Membership.user_id).where(User.phone == message.address)
+        )
+    community = db.session.get(Community, community_id) if community_id is not None else None
+    return (community.id, community.sms_daily_budget, community.timezone) if community is not None else None
+
+
+BUDGET_SUBJECT = "SNP Dispatch : budget SMS du jour épuisé pour {name}"
+BUDGET_BODY = (
+    "Bonjour,\n\n"
+    "Le budget de {budget} SMS par jour de la communauté {name} est épuisé pour aujourd'hui ({day}). Les SMS suivants "
+    "ne partent pas (statut « budget épuisé ») jusqu'à minuit : offres aux médecins sans application, SMS aux "
+    "patients, invitations et liens de mot de passe.\n\n"
+    "Si ce volume est attendu, relevez le budget de la communauté (réglage sms_daily_budget). Sinon, il peut "
+    "s'agir d'envois abusifs (invitations ou réinitialisations en série) : vérifiez le journal des membres.\n\n"
+    "SNP Dispatch\n"
+)
+
+
+def budget_spent(community_id: int, day: date, now: datetime) -> None:
+    """Tell every active admin with an email that a community's SMS budget of the day ran out (once that day)."""
+    community = db.session.get(Community, community_id)
+    if community is None:
+        return
+    admins = db.session.scalars(select(User).where(User.role == "admin", User.active.is_(True), User.email.is_not(None)))
+    for admin in admins:
+        enqueue(
+            channel="mail",
+            kind=BUDGET_KIND,
+            key=f"sms-budget-{community_id}-{day.isoformat()}-{admin.id}",
+            now=now,
+            address=admin.email,
+            payload={
+                "subject": BUDGET_SUBJECT.format(name=community.name),
+                "body": BUDGET_BODY.format(budget=community.sms_daily_budget, name=community.name, day=day.strftime("%d/%m/%Y")),
+            },
+        )
+
+
 SENT_MARK = "[envoyé]"
 
 
@@ -188,6 +243,8 @@ HOOKS = Hooks(
         LOOKUP_KIND: mailbox_answered,  # the national directory's answer about a treating GP's MSSanté box
         None: trail,
     },
+    sms_budget=sms_budget,
+    budget_spent=budget_spent,
 )
 
 

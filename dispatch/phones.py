@@ -51,6 +51,25 @@ def normalize_phone(raw: str, region: str = "FR") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Where a member's number may be when a coordinator enters it: metropolitan France and the community's own region;
+# Guadeloupe's +590 also serves Saint-Barthélemy and Saint-Martin. Anywhere else (+252, +371…) only the admin.
+_SHARED_CODES = {"GP": ("GP", "BL", "MF"), "RE": ("RE",), "YT": ("YT",)}
+
+
+def member_regions(region: str) -> tuple[str, ...]:
+    """Return the numbering regions of a community's members: FR and the community's own (its sharers included)."""
+    return ("FR", *_SHARED_CODES.get(region, (region,)))
+
+
+def in_regions(e164: str, regions: tuple[str, ...]) -> bool:
+    """Tell whether an E.164 number belongs to one of these numbering regions."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(number) in regions
+
+
 def valid_in_some_region(raw: str) -> bool:
     """Tell whether the number is valid read from one of the REGIONS (its community's is checked later)."""
     for region in REGIONS:

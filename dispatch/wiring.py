@@ -51,6 +51,27 @@ def proxy_hops(config: Mapping[str, Any]) -> int:
     return int(raw)
 
 
+FORWARDED_UNTRUSTED = (
+    "requests arrive with X-Forwarded-For but DISPATCH_PROXY_HOPS is 0: every client is seen with the proxy's "
+    "address (sign-in throttling, logs, the access trail); set DISPATCH_PROXY_HOPS to the number of proxies"
+)
+
+
+class ForwardedWarning:
+    """WSGI middleware of a service told it stands behind no proxy: the first request bearing X-Forwarded-For logs a
+    warning, once per process; then it is out of the way (one attribute read a request)."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.warned = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not self.warned and environ.get("HTTP_X_FORWARDED_FOR"):
+            self.warned = True
+            log.warning(FORWARDED_UNTRUSTED)
+        return self.wsgi_app(environ, start_response)
+
+
 def imap_poll_s(config: Mapping[str, Any]) -> int:
     """Return how often the worker reads the platform's mailbox for receipts (DISPATCH_IMAP_POLL_S), or refuse to start."""
     raw = str(config.get("DISPATCH_IMAP_POLL_S") or "60").strip()

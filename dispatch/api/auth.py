@@ -99,8 +99,12 @@ class PasswordChangeIn(Schema):
 @bp.arguments(PasswordChangeIn)
 @bp.response(204)
 @bp.alt_response(422, description="Mot de passe actuel incorrect, ou nouveau mot de passe trop court")
+@bp.alt_response(429, description="Trop de tentatives : le mot de passe actuel est vérifié au rythme d'une connexion")
 def change_password(args: dict[str, Any]) -> None:
-    """Change my password; every other token of mine (phones, browsers) is revoked, this one stays."""
+    """Change my password; every other token of mine (phones, browsers) is revoked, this one stays.
+
+    The current password is checked at the pace of a sign-in: after too many wrong ones, 429 with Retry-After.
+    """
     try:
         accounts.change_password(
             user=current_user(),
@@ -109,7 +113,16 @@ def change_password(args: dict[str, Any]) -> None:
             ph=runtime().hasher,
             now=now(),
             keep=bearer_token(),
+            address=request.remote_addr,
+            limits=service.SignInLimits.from_config(current_app.config),
         )
+    except service.TooManyAttempts as exc:
+        raise Problem(
+            429,
+            "too_many_attempts",
+            "Trop de tentatives : réessayez plus tard.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     except accounts.WrongPassword:
         errors = {"current_password": ["Mot de passe actuel incorrect."]}
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=errors) from None

@@ -81,9 +81,12 @@ def get(community_id: int) -> Community:
 @bp.route("/communities/<int:community_id>", methods=["PATCH"])
 @bp.arguments(CommunityPatch)
 @bp.response(200, CommunityOut)
+@bp.alt_response(403, description="Budget SMS quotidien : réglage de l'administrateur seul (admin_only)")
 def patch(args: dict[str, Any], community_id: int) -> Community:
-    """Change a community's name or windows; requests already open keep theirs."""
+    """Change a community's name or windows; requests already open keep theirs. Its daily SMS budget: the admin only."""
     community = visible_community(community_id)
+    if "sms_daily_budget" in args and current_user().role != "admin":
+        raise Problem(403, "admin_only", "Seul l'administrateur fixe le budget SMS quotidien d'une communauté.")
     try:
         windows_valid(args, community)
     except ma.ValidationError as exc:

@@ -7,11 +7,19 @@ from datetime import datetime, timedelta
 
 import marshmallow as ma
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
 from dispatch.auth.models import PasswordReset, Token, User
-from dispatch.auth.service import create_user, token_digest
+from dispatch.auth.service import (
+    SignInLimits,
+    TooManyAttempts,
+    check_password,
+    create_user,
+    forget_failures,
+    password_attempt_delay,
+    record_failure,
+    token_digest,
+)
 from dispatch.db import db
 from dispatch.gsm7 import to_gsm7
 from dispatch.notify.outbox import enqueue
@@ -53,12 +61,30 @@ def revoke_tokens(*, user_id: int, now: datetime, keep: str | None = None) -> in
     return db.session.execute(query.values(revoked_at=now)).rowcount or 0  # type: ignore[attr-defined]
 
 
-def change_password(*, user: User, current: str, new: str, ph: PasswordHasher, now: datetime, keep: str | None) -> None:
-    """Change one's own password after checking the current one; every other session is signed out; commit."""
-    try:
-        ph.verify(user.password_hash, current)
-    except (VerificationError, InvalidHashError):
-        raise WrongPassword() from None
+def change_password(
+    *,
+    user: User,
+    current: str,
+    new: str,
+    ph: PasswordHasher,
+    now: datetime,
+    keep: str | None,
+    address: str | None,
+    limits: SignInLimits,
+) -> None:
+    """Change one's own password after checking the current one; every other session is signed out; commit.
+
+    Checking the current password is throttled as a sign-in is, failures counted with the sign-in's (a stolen session
+    must not try passwords faster than the sign-in page): TooManyAttempts while its delay runs.
+    """
+    wait = password_attempt_delay(login=user.login, address=address, now=now, limits=limits)
+    if wait > 0:
+        raise TooManyAttempts(retry_after=wait)
+    if not check_password(user, current, ph):
+        record_failure(login=user.login, address=address, now=now)
+        db.session.commit()
+        raise WrongPassword()
+    forget_failures(login=user.login, address=address)
     user.password_hash = ph.hash(new)
     user.password_set_at = now
     revoke_tokens(user_id=user.id, now=now, keep=keep)

@@ -22,7 +22,8 @@ class User(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(120), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None: invited, no password chosen yet (signing in is refused).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))

@@ -107,36 +107,29 @@ def sign_in(
     any other role, on a shared desk, keeps the usual lifetime); "sign out everywhere" revokes it as any other.
 
     Slows attackers without locking the rightful user out: after `limits.max_failures` failures of one login from
-    one address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`;
-    an address with `max_failures_per_address` failures (any login) in the window waits it out. Nothing blocks
-    the same login from another address.
+    one address, each further attempt from there waits `delay_s`, doubling with every failure up to `window_s`.
+    An address with `max_failures_per_address` failures (any login) in the window is over its ceiling: there a
+    login waits from its first failure, and a failed attempt answers TooManyAttempts until the window ends; but the
+    right password of an account still signs in (everyone behind one proxy shares an address: random logins from
+    there must not lock them all out). Nothing blocks the same login from another address.
     """
-    wait = attempt_delay(
-        login=login,
-        address=address,
-        now=now,
-        max_failures=limits.max_failures,
-        max_failures_per_address=limits.max_failures_per_address,
-        window_s=limits.window_s,
-        delay_s=limits.delay_s,
-    )
+    ceiling = address_ceiling(address=address, now=now, limits=limits)
+    wait = login_delay(login=login, address=address, now=now, limits=limits, strict=ceiling > 0)
     if wait > 0:
         raise TooManyAttempts(retry_after=wait)
     user = db.session.scalar(select(User).where(User.login == login))
-    try:
-        ph.verify(user.password_hash if user else _dummy_hash(ph), password)
-        ok = user is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = check_password(user, password, ph)
     if not ok or user is None:
-        db.session.add(LoginFailure(login=login[:120], address=address, at=now))
+        record_failure(login=login, address=address, now=now)
         db.session.commit()
+        if ceiling:  # the same answer whether the login exists or not
+            raise TooManyAttempts(retry_after=ceiling)
         raise BadCredentials()
     if not user.active:  # only who knows the password learns it: no enumeration
         raise AccountDisabled()
-    if ph.check_needs_rehash(user.password_hash):
+    if user.password_hash is not None and ph.check_needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
-    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login, _same_address(address)))
+    forget_failures(login=login, address=address)
     ttl_s = remember_s if remember_s is not None and user.role == "physician" else limits.ttl_s
     return open_session(user=user, now=now, ttl_s=ttl_s, client=client, scope=scope)
 
@@ -158,38 +151,67 @@ def open_session(*, user: User, now: datetime, ttl_s: int, client: str | None, s
     return Session(token=token, expires_in=ttl_s, user=user)
 
 
+def check_password(user: User | None, password: str, ph: PasswordHasher) -> bool:
+    """Tell whether `password` is the account's; an unknown account, or an invited one with no password yet, is
+    checked against a dummy hash, so that every refusal costs the same time."""
+    stored = user.password_hash if user is not None else None
+    try:
+        ph.verify(stored or _dummy_hash(ph), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
 def _same_address(address: str | None) -> Any:
     return LoginFailure.address == address if address else LoginFailure.address.is_(None)
 
 
-def attempt_delay(
-    *,
-    login: str,
-    address: str | None,
-    now: datetime,
-    max_failures: int,
-    max_failures_per_address: int,
-    window_s: int,
-    delay_s: int,
-) -> int:
-    """Return how many seconds this (login, address) must still wait before trying again (0: it may try now)."""
-    since = now - timedelta(seconds=window_s)
-    recent = LoginFailure.at > since
+def record_failure(*, login: str, address: str | None, now: datetime) -> None:
+    """Note a failed password check of `login` from `address` (sign-in or password change); the caller commits."""
+    db.session.add(LoginFailure(login=login[:120], address=address, at=now))
+
+
+def forget_failures(*, login: str, address: str | None) -> None:
+    """Forget the failures of `login` from `address` once its right password was given there; the caller commits."""
+    db.session.execute(delete(LoginFailure).where(LoginFailure.login == login, _same_address(address)))
+
+
+def login_delay(*, login: str, address: str | None, now: datetime, limits: SignInLimits, strict: bool = False) -> int:
+    """Return how many seconds this (login, address) must still wait before trying again (0: it may try now).
+
+    `strict` (the address is over its ceiling): the delay starts from the first failure instead of the
+    `max_failures`-th.
+    """
+    since = now - timedelta(seconds=limits.window_s)
     count, last = db.session.execute(
-        select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.login == login, _same_address(address), recent)
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.login == login, _same_address(address), LoginFailure.at > since
+        )
     ).one()
-    wait = 0
-    if count >= max_failures and last is not None:
-        delay = min(delay_s * 2 ** min(count - max_failures, 20), window_s)
-        wait = max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
-    if address:
-        from_address, oldest = db.session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.address == address, recent)
-        ).one()
-        if from_address >= max_failures_per_address and oldest is not None:
-            ceiling = math.ceil((oldest + timedelta(seconds=window_s) - now).total_seconds())
-            wait = max(wait, ceiling, 1)
-    return wait
+    free = 1 if strict else limits.max_failures
+    if count < free or last is None:
+        return 0
+    delay = min(limits.delay_s * 2 ** min(count - free, 20), limits.window_s)
+    return max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
+
+
+def address_ceiling(*, address: str | None, now: datetime, limits: SignInLimits) -> int:
+    """Return how many seconds the address stays over its ceiling of failures (any login), 0 if it is under."""
+    if not address:
+        return 0
+    since = now - timedelta(seconds=limits.window_s)
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.address == address, LoginFailure.at > since)
+    ).one()
+    if count < limits.max_failures_per_address or oldest is None:
+        return 0
+    return max(1, math.ceil((oldest + timedelta(seconds=limits.window_s) - now).total_seconds()))
+
+
+def password_attempt_delay(*, login: str, address: str | None, now: datetime, limits: SignInLimits) -> int:
+    """Return how long a password check of `login` from `address` must wait, as a sign-in would (0: it may try now)."""
+    strict = address_ceiling(address=address, now=now, limits=limits) > 0
+    return login_delay(login=login, address=address, now=now, limits=limits, strict=strict)
 
 
 @functools.cache
@@ -244,12 +266,15 @@ def create_user(
     email: str | None = None,
     phone: str | None = None,
 ) -> User:
-    """Create an account; without a password, one nobody knows until the holder chooses theirs; the caller commits."""
-    # An invited member's hash is a real one (of a secret nobody keeps): signing in costs the same time either way.
+    """Create an account; without a password, none at all until the holder chooses theirs; the caller commits.
+
+    An invited member has no hash (None): signing in is refused after a check against a dummy hash, which costs the
+    same time, and an import of hundreds of members computes no argon2 hash at all.
+    """
     known = password is not None
     user = User(
         login=login,
-        password_hash=ph.hash(password if password is not None else generate_password(32)),
+        password_hash=ph.hash(password) if password is not None else None,
         name=name,
         role=role,
         email=email,

@@ -51,7 +51,9 @@ def invitation_state(invitation: PasswordReset, user: User, message: OutboxMessa
         status = "accepted" if accepted else "cancelled"
     elif invitation.expires_at <= now:
         status = "expired"
-    elif message is not None and (message.status == "failed" or message.provider_status in ("undelivered", "failed")):
+    elif message is not None and (
+        message.status in ("failed", "over_budget") or message.provider_status in ("undelivered", "failed")
+    ):
         status = "failed"
     elif message is not None and message.status == "sent":
         status = "sent"

@@ -6,6 +6,7 @@ community's account. A member's later life (list, edit, reactivate, invite) is i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from dispatch.auth import accounts
 from dispatch.auth import service as auth
@@ -182,26 +184,30 @@ def deactivate_member(*, community: Community, user_id: int, now: datetime) -> U
 
 
 class RosterError(Exception):
-    """Some lines of a roster clash with existing accounts or with each other; `errors` maps index to message."""
+    """Some lines of a roster clash with existing accounts or with each other; `errors` maps index to message.
 
-    def __init__(self, errors: dict[int, str]) -> None:
+    `added` are the members imported before the clash was found (a login taken meanwhile by another import: the
+    batches before it are committed); empty when the clash was seen before anything was written.
+    """
+
+    def __init__(self, errors: dict[int, str], added: list[tuple[User, Physician | None]] | None = None) -> None:
         super().__init__("roster conflicts")
         self.errors = errors
+        self.added = added or []
 
 
-def import_members(
-    *,
-    community: Community,
-    members: list[dict[str, Any]],
-    now: datetime,
-    ph: PasswordHasher,
-    by: User | None = None,
-    public_url: str | None = None,
-) -> list[tuple[User, Physician | None]]:
-    """Add validated members all at once, in one transaction, after checking no login or RPPS is taken (RosterError).
+# Rows written per transaction: the database's write lock is held for one batch at a time, so that sign-ins, the
+# tick and the outbox's sender go on between batches (one transaction of a whole roster held SQLite's lock for
+# 48 seconds). With no password hash to compute, a batch takes a few milliseconds.
+IMPORT_BATCH = 50
+# SQLite's lock is not a queue: a writer that waits polls it now and then (its busy handler sleeps up to 100 ms), and
+# an import that took it again at once would starve it. After each batch the import leaves the lock free for as
+# long as the batch held it (at most this): it takes half of the database's write time at most.
+IMPORT_PAUSE_MAX_S = 0.1
 
-    Each member without a password is invited to choose theirs (SMS, else mail): `by` and `public_url` are then required.
-    """
+
+def _roster_clashes(community: Community, members: list[dict[str, Any]]) -> dict[int, str]:
+    """Return, by index, the lines whose login or RPPS is taken already or repeated in the roster."""
     errors: dict[int, str] = {}
     logins = [m["login"] for m in members]
     rpps = [str(m["rpps"]) for m in members if m.get("rpps")]
@@ -220,8 +226,72 @@ def import_members(
         seen_logins.add(member["login"])
         if member.get("rpps"):
             seen_rpps.add(member["rpps"])
+    return errors
+
+
+def import_members(
+    *,
+    community: Community,
+    members: list[dict[str, Any]],
+    now: datetime,
+    ph: PasswordHasher,
+    by: User | None = None,
+    public_url: str | None = None,
+    batch: int = IMPORT_BATCH,
+) -> list[tuple[User, Physician | None]]:
+    """Add validated members after checking no login or RPPS is taken (RosterError, nothing written), in
+    transactions of `batch` rows each, so that the import never holds the database for long.
+
+    Each member without a password is invited to choose theirs (SMS, else mail), with no password hash meanwhile:
+    `by` and `public_url` are then required. A login or RPPS taken by someone else while the import runs stops it
+    at that batch (RosterError, its `added` the members committed before).
+    """
+    errors = _roster_clashes(community, members)
     if errors:
         raise RosterError(errors)
+    community_id, community_name = community.id, community.name
+    by_id = by.id if by is not None else None
+    db.session.commit()  # the checks' read transaction ends: each batch is a short transaction of its own
+    added: list[tuple[User, Physician | None]] = []
+    for first in range(0, len(members), batch):
+        chunk = members[first : first + batch]
+        started = time.monotonic()  # a duration, not a date: the clock passed in says what time it is
+        try:
+            done = _import_batch(
+                community_id=community_id,
+                community_name=community_name,
+                members=chunk,
+                now=now,
+                ph=ph,
+                by_id=by_id,
+                public_url=public_url,
+            )
+        except IntegrityError:
+            db.session.rollback()
+            community_now = db.session.get(Community, community_id)
+            assert community_now is not None
+            late = _roster_clashes(community_now, chunk) or {index: LOGIN_TAKEN[1] for index in range(len(chunk))}
+            raise RosterError({first + index: message for index, message in late.items()}, added) from None
+        added += done
+        if db.engine.dialect.name == "sqlite":  # PostgreSQL locks rows, not the database: nothing to wait for
+            time.sleep(min(time.monotonic() - started, IMPORT_PAUSE_MAX_S))
+    return added
+
+
+def _import_batch(
+    *,
+    community_id: int,
+    community_name: str,
+    members: list[dict[str, Any]],
+    now: datetime,
+    ph: PasswordHasher,
+    by_id: int | None,
+    public_url: str | None,
+) -> list[tuple[User, Physician | None]]:
+    """Write one batch of a roster's members and their invitations, and commit."""
+    community = db.session.get(Community, community_id)
+    by = db.session.get(User, by_id) if by_id is not None else None
+    assert community is not None
     added = []
     for member in members:
         fields = {"email": None, "phone": None, "rpps": None, "kind": None, "mssante": None, "address": None, **member}
@@ -230,7 +300,7 @@ def import_members(
         user, physician = _new_member(community=community, now=now, ph=ph, **fields)
         if fields["password"] is None:
             assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
-            accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
+            accounts.start_invitation(user=user, by=by, community=community_name, now=now, public_url=public_url, channel=invite)
         added.append((user, physician))
     db.session.commit()
     return added

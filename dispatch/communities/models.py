@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from dispatch.auth.models import User
 from dispatch.db import Model, UTCDateTime
 
+SMS_DAILY_BUDGET = 500
 KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
 
 
@@ -27,6 +28,9 @@ class Community(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Whether a treating GP's secure address may be outside the MSSanté space (a domain ending in mssante.fr).
     allow_non_mssante: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # SMS the sender lets go for the community in one local day (offers, patients, invitations, resets); past it
+    # they fail as "over_budget" and the admin is told. Set by the admin only.
+    sms_daily_budget: Mapped[int] = mapped_column(default=SMS_DAILY_BUDGET, server_default=str(SMS_DAILY_BUDGET))
 
 
 class Physician(Model):

@@ -74,6 +74,13 @@ FIELD_LABELS = {
     "_body": "ligne",
 }
 UNREADABLE = "Le fichier n'est pas un texte CSV lisible\u202f: enregistrez-le depuis votre tableur au format «\u00a0CSV\u00a0»."
+# Members a file may add at once: each is sent an invitation by SMS or mail, so a roster is also a volley of messages
+# (and the SMS are paid); a CPTS that has more splits its file.
+MAX_ROWS = 500
+TOO_MANY_ROWS = (
+    f"Le fichier compte plus de {MAX_ROWS} lignes de membres\u202f: {MAX_ROWS} au plus par import. "
+    "Découpez-le en plusieurs fichiers et importez-les l'un après l'autre."
+)
 NO_INVITATION = "ni téléphone ni email\u202f: impossible d'envoyer l'invitation à choisir un mot de passe."
 NO_PASSWORDS = (
     "La colonne «\u00a0mot de passe\u00a0» n'est plus acceptée\u202f: chaque membre importé reçoit par SMS ou par mail "
@@ -134,6 +141,8 @@ def parse(raw: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
         for record in reader:
             data = {f: v.strip() for f, v in zip(fields, record, strict=False) if f and v.strip()}
             if data:
+                if len(rows) == MAX_ROWS:  # read no further: the file is refused whole
+                    return [], [TOO_MANY_ROWS]
                 rows.append((reader.line_num, _words(data)))
     except csv.Error as exc:
         return [], [f"Ligne {reader.line_num}{NNBSP}: le fichier CSV est mal formé ({exc})."]

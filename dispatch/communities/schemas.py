@@ -6,13 +6,13 @@ from typing import Any
 from zoneinfo import available_timezones
 
 import marshmallow as ma
-from flask import has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from marshmallow import fields, validate
 
 from dispatch.communities import service
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
-from dispatch.phones import REGIONS, normalize_phone
+from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
 
 TIMEZONES = sorted(available_timezones())
@@ -59,6 +59,12 @@ class CommunityIn(Schema):
         windows_valid(data)
 
 
+SMS_BUDGET_DOC = (
+    "SMS envoyés au plus par jour (heure locale) pour la communauté, quel qu'en soit l'objet ; au-delà, ils échouent "
+    "avec le statut over_budget et l'administrateur est prévenu une fois par jour"
+)
+
+
 class CommunityPatch(Schema):
     name = text(200)
     exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
@@ -67,6 +73,11 @@ class CommunityPatch(Schema):
         metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
     )
     region = REGION
+    sms_daily_budget = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0, max=100_000, error="Budget SMS entre 0 et 100 000 par jour."),
+        metadata={"description": SMS_BUDGET_DOC + " ; l'administrateur seul le change (403 admin_only sinon)"},
+    )
 
 
 class CommunityOut(Schema):
@@ -77,6 +88,7 @@ class CommunityOut(Schema):
     response_window_s = fields.Integer()
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
+    sms_daily_budget = fields.Integer(metadata={"description": SMS_BUDGET_DOC})
     created_at = UTCDateTime()
 
 
@@ -84,6 +96,18 @@ PASSWORD_LENGTH = validate.Length(min=10, max=256, error="Le mot de passe doit c
 PHONE = [validate.Length(min=4, max=40, error="Numéro de téléphone invalide."), PHONE_CHARS, SINGLE_LINE]
 INVITE_CHANNELS = ("sms", "mail")
 NOT_MSSANTE = "L'adresse doit être une adresse de messagerie sécurisée de santé (domaine mssante.fr)."
+
+
+OUTSIDE_REGIONS = (
+    "Numéro hors de France métropolitaine et de la région de la communauté\u00a0: seul l'administrateur peut "
+    "enregistrer un numéro étranger."
+)
+
+
+def _by_admin() -> bool:
+    """Tell whether the signed-in user of this request (API or pages) is the administrator."""
+    user = g.get("user") if has_app_context() else None
+    return getattr(user, "role", None) == "admin"
 
 
 class _MemberFields(Schema):
@@ -116,6 +140,9 @@ class _MemberFields(Schema):
                 data["phone"] = normalize_phone(data["phone"], self._region())
             except ValueError:
                 errors["phone"] = ["Numéro de téléphone invalide."]
+            else:
+                if not in_regions(data["phone"], member_regions(self._region())) and not _by_admin():
+                    errors["phone"] = [OUTSIDE_REGIONS]
         if data.get("mssante") and not service.is_mssante(data["mssante"]):
             community = self._community()
             if community is None or not community.allow_non_mssante:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from dispatch.auth.models import Membership
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
@@ -80,14 +80,33 @@ DEVICE_TAKEN = (
 )
 
 
+# A physician's phones and browsers at most: each push goes to all of them, so a stolen token cannot register
+# thousands of endpoints to fan every offer out to; an 11th replaces the one a push reached least lately.
+MAX_DEVICES = 10
+
+
 def register_device(*, physician: Physician, platform: str, token: str, now: datetime) -> tuple[Device, bool]:
-    """Register a phone for pushes; return the device and whether it is new; Conflict if another physician holds it."""
+    """Register a phone for pushes; return the device and whether it is new; Conflict if another physician holds it.
+
+    Past MAX_DEVICES, the devices a push reached least lately (else registered first) are removed to make room.
+    """
     key = device_key(token)
     device = db.session.scalar(select(Device).where(Device.token_key == key))
     if device is not None and device.physician_id == physician.id:
         return device, False
     if device is not None:  # held by another physician: never take their notifications over silently
         raise Conflict(*DEVICE_TAKEN)
+    kept = (
+        select(Device.id)
+        .where(Device.physician_id == physician.id)
+        .order_by(func.coalesce(Device.last_success_at, Device.created_at).desc(), Device.id.desc())
+        .limit(MAX_DEVICES - 1)
+    )
+    db.session.execute(
+        delete(Device)
+        .where(Device.physician_id == physician.id, Device.id.not_in(kept.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
     device = Device(physician_id=physician.id, platform=platform, token=token, token_key=key, created_at=now)
     db.session.add(device)
     db.session.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
@@ -51,3 +51,18 @@ class InboxMessage(Model):
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmsBudgetDay(Model):
+    """The SMS the sender let go for one community on one local day, against the community's daily budget.
+
+    Counted by the sender itself, whatever queued the message (offer, reset, invitation, patient), so that nothing
+    bypasses it; `spent_at`: when the budget ran out that day (the admin is told then, once).
+    """
+
+    __tablename__ = "sms_budget_days"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,14 +7,14 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from dispatch import metrics
 from dispatch.db import db, kept_after_commit
-from dispatch.notify import outbox
+from dispatch.notify import budget, outbox
 from dispatch.notify.annuaire import DirectoryPort
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
@@ -64,6 +64,11 @@ class Hooks:
     # After a message reached a final status (sent, failed) or a provider reported it undelivered, by the
     # message's kind; `None` key: every kind. Called in the sender's transaction.
     delivered: dict[str | None, Callable[[OutboxMessage, str, datetime, dict[str, Any]], None]]
+    # The community an SMS is counted against, as (id, daily budget, timezone); None: no community's (the
+    # platform's own accounts), not counted.
+    sms_budget: Callable[[OutboxMessage], tuple[int, int, str] | None] = lambda message: None
+    # A community's budget of a day just ran out (community id, day, now): tell the admin; once a day.
+    budget_spent: Callable[[int, date, datetime], None] = lambda community_id, day, now: None
 
 
 def _no_devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
@@ -333,6 +338,10 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="invalid phone number")
         _after(message, "failed", now=now, hooks=senders.hooks)
         return
+    if not _within_budget(message, now=now, senders=senders):
+        outbox.settle(message, status=budget.OVER_BUDGET, now=now, max_attempts=0, error="daily SMS budget of the community spent")
+        _after(message, "failed", now=now, hooks=senders.hooks)
+        return
     _submitting(message)
     result = senders.sms.send(
         SmsMessage(
@@ -380,6 +389,21 @@ def _ambiguous(messages: list[OutboxMessage], *, now: datetime, senders: Senders
             provider_status="unknown",
         )
         _after(message, "failed", now=now, hooks=senders.hooks)
+
+
+def _within_budget(message: OutboxMessage, *, now: datetime, senders: Senders) -> bool:
+    """Count the SMS against its community's daily budget; False when the budget is spent (the admin told once)."""
+    owner = senders.hooks.sms_budget(message)
+    if owner is None:
+        return True
+    community_id, daily, timezone = owner
+    day = budget.local_day(now, timezone)
+    if budget.take(community_id=community_id, day=day, budget=daily):
+        return True
+    log.warning("outbox message %s: daily SMS budget of community %s spent", message.id, community_id)
+    if budget.note_spent(community_id=community_id, day=day, now=now):
+        senders.hooks.budget_spent(community_id, day, now)
+    return False
 
 
 def _settle_by(result: Any, message: OutboxMessage, *, now: datetime, senders: Senders, **columns: Any) -> None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from dispatch.auth import accounts
+from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.communities import membership
 from dispatch.db import db
 from dispatch.pages import bp
 from dispatch.pages.common import pick_community
-from dispatch.pages.guard import SESSION_KEY, role_page, signed_in
+from dispatch.pages.guard import SESSION_KEY, role_page, signed_in, wait_words
 from dispatch.policy import Action
 from dispatch.web import now, runtime
 
@@ -52,7 +53,14 @@ def account_password() -> Any:
                 ph=runtime().hasher,
                 now=now(),
                 keep=session.get(SESSION_KEY),
+                address=request.remote_addr,
+                limits=auth.SignInLimits.from_config(current_app.config),
             )
+        except auth.TooManyAttempts as exc:
+            errors["current_password"] = [f"Trop de tentatives\u202f: réessayez dans {wait_words(exc.retry_after)}."]
+            response = make_response(render_template("pages/account.html", errors=errors), 429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except accounts.WrongPassword:
             errors["current_password"] = ["Mot de passe actuel incorrect."]
     if errors:

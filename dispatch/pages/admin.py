@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, url_for
 
 from dispatch.communities import service as communities
 from dispatch.communities.schemas import CommunityIn
+from dispatch.notify import budget
 from dispatch.pages import bp
 from dispatch.pages.common import LABELS, nested_form, user_communities, validate
 from dispatch.pages.guard import role_page, signed_in
@@ -17,9 +18,11 @@ from dispatch.web import now
 
 def _page(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     user = signed_in()
+    listed = user_communities(user)
     return render_template(
         "pages/communities.html",
-        communities=user_communities(user),
+        communities=listed,
+        spent=budget.spent_today([(c.id, c.timezone) for c in listed], now=now()),
         labels=LABELS,
         values=values or {},
         errors=errors or {},

@@ -260,7 +260,7 @@ def role_page(action: Action) -> Callable[[Callable[..., Any]], Callable[..., An
     return decorate
 
 
-def _duration(seconds: int) -> str:
+def wait_words(seconds: int) -> str:
     """Say a wait in French: « 30 secondes », « 2 minutes »."""
     if seconds < 60:
         return f"{seconds} seconde{'s' if seconds > 1 else ''}"
@@ -314,7 +314,7 @@ def sign_in() -> Any:
                 remember_s=int(REMEMBER.total_seconds()) if request.form.get("remember") == "1" else None,
             )
         except auth.TooManyAttempts as exc:
-            error, status = (f"Trop de tentatives de connexion : réessayez dans {_duration(exc.retry_after)}.", 429)
+            error, status = (f"Trop de tentatives de connexion : réessayez dans {wait_words(exc.retry_after)}.", 429)
         except auth.AccountDisabled:
             error, status = "Ce compte a été désactivé. Adressez-vous à la coordination de votre CPTS.", 403
         except auth.BadCredentials:

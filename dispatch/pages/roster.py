@@ -84,11 +84,9 @@ def member_import() -> BaseResponse:
             )
         except membership.RosterError as exc:
             problems = [f"Ligne {valid[i][0]} — {message}" for i, message in sorted(exc.errors.items())]
+            added = _added(members[: len(exc.added)])  # batches committed before a login was taken meanwhile
         else:
-            added = [
-                {"name": m["name"], "login": m["login"], "role": m["role"], "channel": "sms" if m.get("phone") else "mail"}
-                for m in members
-            ]
+            added = _added(members)
     record = use_cases.record_import(
         community=community,
         by=me,
@@ -97,6 +95,13 @@ def member_import() -> BaseResponse:
         result={"errors": capped(problems), "members": added},
     )
     return redirect(url_for("pages.member_import_result", import_id=record.id, community=community.id), code=303)
+
+
+def _added(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return what the result page shows of the members added: name, login, role and how they were invited."""
+    return [
+        {"name": m["name"], "login": m["login"], "role": m["role"], "channel": "sms" if m.get("phone") else "mail"} for m in members
+    ]
 
 
 @bp.route("/pilotage/membres/import/<int:import_id>")

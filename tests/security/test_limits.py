@@ -102,13 +102,23 @@ def test_sign_in_is_throttled_per_login_and_address_with_growing_delays_never_lo
         assert slowed.status_code == 429 and slowed.headers["Retry-After"] == str(expected)
 
 
-def test_sign_in_has_a_ceiling_per_address(make: Any, world: Any, app: Any) -> None:
+def test_sign_in_has_a_ceiling_per_address_that_slows_failures_not_the_right_password(make: Any, world: Any, app: Any) -> None:
+    """Issue 23, point 6: the ceiling used to answer 429 to every right password from the address for 15 minutes."""
     app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 8
     for n in range(8):
         assert make.call("POST", "/auth/token", json={"login": f"nobody{n}", "password": "x"}).status_code == 401
+    # Over the ceiling, a failure answers 429 until the window ends, whether the login exists or not.
+    stranger = make.call("POST", "/auth/token", json={"login": "nobody-else", "password": "x"})
+    assert stranger.status_code == 429 and stranger.headers["Retry-After"] == "900"
     other = world["a"]["coordinator"].login
-    ceiling = make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD})
-    assert ceiling.status_code == 429 and ceiling.headers["Retry-After"] == "900"
+    wrong = make.call("POST", "/auth/token", json={"login": other, "password": "wrong"})
+    assert wrong.status_code == 429 and wrong.headers["Retry-After"] == "900"
+    # ...and that login now waits from its first failure, as if it had reached its own threshold.
+    waiting = make.call("POST", "/auth/token", json={"login": other, "password": PASSWORD})
+    assert waiting.status_code == 429 and waiting.headers["Retry-After"] == "30"
+    # A known account's right password, with no failure of its own there, signs in at once.
+    operator = world["a"]["operator"].login
+    assert make.call("POST", "/auth/token", json={"login": operator, "password": PASSWORD}).status_code == 200
     elsewhere = make.call(
         "POST", "/auth/token", json={"login": other, "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
     )

@@ -81,9 +81,15 @@ def get(community_id: int) -> Community:
 @bp.route("/communities/<int:community_id>", methods=["PATCH"])
 @bp.arguments(CommunityPatch)
 @bp.response(200, CommunityOut)
+@bp.alt_response(403, description="allow_non_mssante changé par un autre que l'administrateur (admin_only)")
 def patch(args: dict[str, Any], community_id: int) -> Community:
-    """Change a community's name or windows; requests already open keep theirs."""
+    """Change a community's name or windows; requests already open keep theirs.
+
+    Only the admin changes `allow_non_mssante`: where the syntheses of its patients may go.
+    """
     community = visible_community(community_id)
+    if args.get("allow_non_mssante", community.allow_non_mssante) != community.allow_non_mssante:
+        policy.require(current_user(), Action.MAIL_POLICY, community_id=community.id)
     try:
         windows_valid(args, community)
     except ma.ValidationError as exc:

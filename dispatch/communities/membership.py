@@ -180,29 +180,44 @@ def in_use(user: User) -> bool:
     return user.password_set_at is not None
 
 
-def check_contacts(*, by: User, community: Community, user: User) -> None:
-    """Raise Forbidden unless `by` may choose where this member's links go: change their phone, email or MSSanté
-    address, or send them a link to choose a password. The one home of this rule, for the API and the pages.
+def contact_refusal(*, by: User, user_id: int, role: str | None, in_use: bool) -> tuple[str, str] | None:
+    """Return why `by` may not choose where a member's links go (code, detail), or None if they may: change their
+    phone, email or MSSanté address, or send them a link to choose a password. The one home of this rule, for the
+    API and the pages (which also hide the buttons it refuses).
 
     A link must never go to a contact chosen by someone who could not already read everything the account reads:
     the admin and the holder may; a coordinator may for an account not in use yet (an invited member who has not
-    chosen a password) unless it is another coordinator's.
+    chosen a password) unless it is another coordinator's. `role` is the member's role in the community.
     """
-    if by.role == "admin" or by.id == user.id:
-        return
-    if _role_in(community, user.id) == "coordinator":
-        raise Forbidden(*PEER_ACCOUNT)
-    if in_use(user):
-        raise Forbidden(*ACCOUNT_IN_USE)
+    if by.role == "admin" or by.id == user_id:
+        return None
+    if role == "coordinator":
+        return PEER_ACCOUNT
+    if in_use:
+        return ACCOUNT_IN_USE
+    return None
+
+
+def standing_refusal(*, by: User, user_id: int, role: str | None) -> tuple[str, str] | None:
+    """Return why `by` may not deactivate, reactivate or rename a member (code, detail), or None if they may: another
+    coordinator is the admin's to manage."""
+    if by.role == "admin" or by.id == user_id or role != "coordinator":
+        return None
+    return PEER_COORDINATOR
+
+
+def check_contacts(*, by: User, community: Community, user: User) -> None:
+    """Raise Forbidden unless `by` may change this member's contacts or send them a link (contact_refusal)."""
+    refusal = contact_refusal(by=by, user_id=user.id, role=_role_in(community, user.id), in_use=in_use(user))
+    if refusal is not None:
+        raise Forbidden(*refusal)
 
 
 def check_standing(*, by: User, community: Community, user: User) -> None:
-    """Raise Forbidden unless `by` may deactivate, reactivate or rename this member: not another coordinator,
-    unless `by` is the admin."""
-    if by.role == "admin" or by.id == user.id:
-        return
-    if _role_in(community, user.id) == "coordinator":
-        raise Forbidden(*PEER_COORDINATOR)
+    """Raise Forbidden unless `by` may deactivate, reactivate or rename this member (standing_refusal)."""
+    refusal = standing_refusal(by=by, user_id=user.id, role=_role_in(community, user.id))
+    if refusal is not None:
+        raise Forbidden(*refusal)
 
 
 # What other domains do once a deactivation is committed (the requests held for a treating GP go to their

@@ -60,6 +60,8 @@ MESSAGE_LABELS = {
     "released_operator_sms": "SMS à l'opérateur (désistement du médecin)",
     "test": "Notification d'essai",
     "test_sms": "SMS d'essai",
+    "contact_changed": "Avis de changement de coordonnées au contact remplacé",
+    "contact_changed_sms": "SMS d'avis de changement de coordonnées",
 }
 DELIVERY_LABELS = {
     "sent": "envoyé",

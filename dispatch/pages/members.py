@@ -58,9 +58,20 @@ def invitation_label(member: dict[str, Any], community: Community) -> str | None
     return None
 
 
+def may(me: Any, row: dict[str, Any]) -> dict[str, bool]:
+    """Say which of a member's buttons the signed-in user gets, by the rules the use cases apply (membership)."""
+    in_use = not row["pending"]
+    return {
+        "may_link": membership.contact_refusal(by=me, user_id=row["user_id"], role=row["role"], in_use=in_use) is None,
+        "may_manage": membership.standing_refusal(by=me, user_id=row["user_id"], role=row["role"]) is None,
+    }
+
+
 def _members(community: Community) -> list[dict[str, Any]]:
     rows = use_cases.list_members(community=community, now=now())
+    me = signed_in()
     for row in rows:
+        row.update(may(me, row))
         row["phone_text"] = (phone_link(row["phone"]) or {}).get("text", "")
         row["invitation_label"] = invitation_label(row, community)
         row["awaiting"] = row["active"] and row["pending"]
@@ -199,7 +210,7 @@ def _edit_page(
     return render_template(
         "pages/member_edit.html",
         community=community,
-        member=member,
+        member={**member, **may(me, member)},
         values=values,
         errors=errors,
         labels=LABELS,

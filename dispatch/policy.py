@@ -54,6 +54,8 @@ class Action(enum.StrEnum):
     SYNTHESIS_PDF = "synthesis_pdf"  # the consultation report: it names the patient
     MANAGE_COMMUNITY = "manage_community"  # a community's settings, members, figures and exports
     CREATE_COMMUNITY = "create_community"
+    ACCOUNT_TRAIL = "account_trail"  # the trail of members' accounts: who changed their contacts, sent them links
+    MAIL_POLICY = "mail_policy"  # whether a community's treating GPs may have addresses outside MSSanté
 
 
 S = Standing
@@ -87,6 +89,8 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.SYNTHESIS_PDF: _FULL,
     Action.MANAGE_COMMUNITY: frozenset({S.COORDINATOR, S.ADMIN}),
     Action.CREATE_COMMUNITY: frozenset({S.ADMIN}),
+    Action.ACCOUNT_TRAIL: frozenset({S.ADMIN}),
+    Action.MAIL_POLICY: frozenset({S.ADMIN}),
 }
 
 _HIDDEN_REQUEST = (404, "not_found", "Demande introuvable.")
@@ -152,6 +156,18 @@ REFUSALS: dict[Action, Refusal] = {
         detail="Seuls les coordinateurs de la communauté peuvent faire cela.", known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY
     ),
     Action.CREATE_COMMUNITY: Refusal(hidden=(403, "forbidden", "Seul un administrateur peut créer une communauté.")),
+    Action.ACCOUNT_TRAIL: Refusal(
+        code="admin_only",
+        detail="Seul l'administrateur lit l'historique des comptes des membres.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=_HIDDEN_COMMUNITY,
+    ),
+    Action.MAIL_POLICY: Refusal(
+        code="admin_only",
+        detail="Seul l'administrateur décide d'accepter des adresses hors de l'espace MSSanté pour les médecins traitants.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=_HIDDEN_COMMUNITY,
+    ),
 }
 
 

@@ -81,12 +81,17 @@ def get(community_id: int) -> Community:
 @bp.route("/communities/<int:community_id>", methods=["PATCH"])
 @bp.arguments(CommunityPatch)
 @bp.response(200, CommunityOut)
-@bp.alt_response(403, description="Budget SMS quotidien : réglage de l'administrateur seul (admin_only)")
+@bp.alt_response(403, description="Réglage de l'administrateur seul (admin_only) : budget SMS quotidien, allow_non_mssante")
 def patch(args: dict[str, Any], community_id: int) -> Community:
-    """Change a community's name or windows; requests already open keep theirs. Its daily SMS budget: the admin only."""
+    """Change a community's name or windows; requests already open keep theirs.
+
+    Only the admin changes its daily SMS budget and `allow_non_mssante` (where the syntheses of its patients may go).
+    """
     community = visible_community(community_id)
     if "sms_daily_budget" in args and current_user().role != "admin":
         raise Problem(403, "admin_only", "Seul l'administrateur fixe le budget SMS quotidien d'une communauté.")
+    if args.get("allow_non_mssante", community.allow_non_mssante) != community.allow_non_mssante:
+        policy.require(current_user(), Action.MAIL_POLICY, community_id=community.id)
     try:
         windows_valid(args, community)
     except ma.ValidationError as exc:

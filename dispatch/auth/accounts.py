@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import marshmallow as ma
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
+from dispatch import texts
+from dispatch.auth import trail
 from dispatch.auth.models import PasswordReset, Token, User
 from dispatch.auth.service import (
     SignInLimits,
@@ -88,6 +91,8 @@ def change_password(
     user.password_hash = ph.hash(new)
     user.password_set_at = now
     revoke_tokens(user_id=user.id, now=now, keep=keep)
+    cancel_links(user_id=user.id, now=now)  # a link sent before the holder chose this password dies with the old one
+    trail.note(user_id=user.id, by=user, at=now, action="password_changed")
     db.session.commit()
 
 
@@ -139,34 +144,105 @@ def start_reset(*, user: User, by: User | None, now: datetime, public_url: str, 
     sms, mail = reset_texts(name=user.name, link=link, self_service=by is None)
     payload = {"body": sms, "link": link} if channel == "sms" else {"subject": RESET_SUBJECT, "body": mail, "link": link}
     _send(user=user, channel=channel, kind=RESET_KIND, key=f"password-reset-{reset.id}", now=now, payload=payload)
+    _note_link(user=user, by=by, now=now, purpose="reset", channel=channel)
     db.session.commit()
     return reset
 
 
-# A forgotten password's link, asked from the sign-in page by whoever types a login: rationed per account, so that
-# nobody can flood a member's phone or mailbox (and the answer is the same whether the account exists or not).
-FORGOTTEN_EVERY = timedelta(minutes=10)
-FORGOTTEN_PER_DAY = 3
+# Links are rationed where they are made, by one function (ration_link): per member, one every few minutes and a few
+# a day, whoever asks; per acting account, a cap per hour. A forgotten password's link, asked from the sign-in page
+# by whoever types a login, has a ration of its own (and the page answers the same whether a link went or not).
+@dataclass(frozen=True)
+class Ration:
+    every: timedelta  # at least this long between two links to one member
+    per_day: int  # at most this many links to one member in 24 hours
+    per_hour: int | None = None  # at most this many links made by one acting account in an hour
+
+
+MEMBER_LINKS = Ration(every=timedelta(minutes=5), per_day=3, per_hour=20)
+FORGOTTEN = Ration(every=timedelta(minutes=10), per_day=3)
+FORGOTTEN_EVERY = FORGOTTEN.every
+FORGOTTEN_PER_DAY = FORGOTTEN.per_day
+
+
+class Rationed(Exception):
+    """A link refused by its ration: `code` and `detail` (French) as the API answers them (429), and `retry_after`
+    the seconds after which it would be made."""
+
+    def __init__(self, code: str, detail: str, retry_after: int) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    if minutes < 120:
+        return f"{minutes}\u00a0min"
+    return f"{-(-minutes // 60)}\u00a0h"
+
+
+def ration_link(*, user_id: int | None, by: User | None, now: datetime, ration: Ration = MEMBER_LINKS) -> None:
+    """Raise Rationed if a link to this member (None: an account being created), made by `by` (None: the holder
+    from the sign-in page), would exceed `ration`; count every link made, whatever its purpose and whoever asked."""
+    if user_id is not None:
+        sent = sorted(
+            db.session.scalars(
+                select(PasswordReset.created_at).where(
+                    PasswordReset.user_id == user_id, PasswordReset.created_at > now - timedelta(days=1)
+                )
+            )
+        )
+        if sent and sent[-1] > now - ration.every:
+            wait = _seconds(sent[-1] + ration.every - now)
+            raise Rationed(
+                "link_too_soon",
+                f"Un lien vient d'être envoyé à ce membre\u00a0: un autre pourra partir dans {_minutes(wait)}.",
+                wait,
+            )
+        if len(sent) >= ration.per_day:
+            wait = _seconds(sent[len(sent) - ration.per_day] + timedelta(days=1) - now)
+            raise Rationed(
+                "member_links_per_day",
+                f"Ce membre a déjà reçu {ration.per_day} liens en 24\u00a0heures\u00a0: un autre pourra partir dans "
+                f"{_minutes(wait)}. Vérifiez avec lui son numéro ou son adresse.",
+                wait,
+            )
+    if ration.per_hour is not None and by is not None:
+        made = sorted(
+            db.session.scalars(
+                select(PasswordReset.created_at).where(
+                    PasswordReset.created_by_id == by.id, PasswordReset.created_at > now - timedelta(hours=1)
+                )
+            )
+        )
+        if len(made) >= ration.per_hour:
+            wait = _seconds(made[len(made) - ration.per_hour] + timedelta(hours=1) - now)
+            raise Rationed(
+                "links_per_hour",
+                f"Vous avez envoyé {ration.per_hour} liens de mot de passe ou d'invitation en une heure\u00a0: "
+                f"réessayez dans {_minutes(wait)}.",
+                wait,
+            )
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, int(-(-delta.total_seconds() // 1)))
 
 
 def forgot_password(*, login: str, now: datetime, public_url: str) -> bool:
     """Send the account named `login` a link to choose a new password, by SMS (else mail), within its ration; commit.
 
     Return whether a link went (the page says the same either way): none for an unknown, inactive or unreachable
-    account, nor within 10 minutes of the last one asked this way, nor past 3 in 24 hours.
+    account, nor within 10 minutes of the last link it was sent, nor past 3 in 24 hours (ration_link, FORGOTTEN).
     """
     user = db.session.scalar(select(User).where(func.lower(User.login) == login.strip().lower(), User.active.is_(True)))
     if user is None or not (user.phone or user.email):
         return False
-    asked = db.session.scalars(
-        select(PasswordReset.created_at).where(
-            PasswordReset.user_id == user.id,
-            PasswordReset.created_by_id.is_(None),
-            PasswordReset.purpose == "reset",
-            PasswordReset.created_at > now - timedelta(days=1),
-        )
-    ).all()
-    if len(asked) >= FORGOTTEN_PER_DAY or any(at > now - FORGOTTEN_EVERY for at in asked):
+    try:
+        ration_link(user_id=user.id, by=None, now=now, ration=FORGOTTEN)
+    except Rationed:
         return False
     start_reset(user=user, by=None, now=now, public_url=public_url)
     return True
@@ -192,6 +268,55 @@ def _new_link(*, user: User, by: User | None, now: datetime, purpose: str, path:
 
 def _send(*, user: User, channel: str, kind: str, key: str, now: datetime, payload: dict[str, str]) -> None:
     enqueue(channel=channel, kind=kind, key=key, now=now, address=user.phone if channel == "sms" else user.email, payload=payload)
+
+
+def _note_link(*, user: User, by: User | None, now: datetime, purpose: str, channel: str) -> None:
+    to = user.phone if channel == "sms" else user.email
+    trail.note(user_id=user.id, by=by, at=now, action="link", data={"purpose": purpose, "channel": channel, "to": to})
+
+
+CONTACT_WORDS = {
+    "phone": ("le numéro de portable", "changé"),
+    "email": ("l'adresse email", "changée"),
+    "mssante": ("l'adresse de messagerie sécurisée (MSSanté)", "changée"),
+}
+CONTACT_SUBJECT = "SNP Dispatch : les coordonnées de votre compte ont changé"
+
+
+def contact_changed_texts(*, user: User, field: str, by: User | None, at: datetime, timezone: str) -> tuple[str, str]:
+    """Return the SMS and the mail's text telling an account's previous contact that it was replaced (no patient data)."""
+    what, changed = CONTACT_WORDS[field]
+    when = texts.local(at, timezone).strftime("le %d/%m/%Y à %H:%M")
+    if by is None or by.id == user.id:
+        who = "depuis votre compte"
+    elif by.role == "admin":
+        who = "par l'administrateur de SNP Dispatch"
+    else:
+        who = "par la coordination de votre CPTS"
+    sms = to_gsm7(
+        f"SNP Dispatch : {what} de votre compte {user.login} a été {changed} {when} {who}. Ce contact ne recevra plus "
+        "de lien de mot de passe. Si vous n'êtes pas à l'origine de ce changement, prévenez la coordination de votre CPTS."
+    )
+    mail = (
+        f"Bonjour {user.name},\n\n"
+        f"{what[0].upper()}{what[1:]} de votre compte SNP Dispatch ({user.login}) a été {changed} {when} {who}.\n"
+        "Cette adresse ne recevra plus de lien pour choisir un mot de passe, et les liens déjà envoyés ne sont plus "
+        "valables.\n\n"
+        "Si vous n'êtes pas à l'origine de ce changement, prévenez sans attendre la coordination de votre CPTS ou "
+        "l'administrateur de SNP Dispatch.\n\nSNP Dispatch\n"
+    )
+    return sms, mail
+
+
+def tell_previous_contact(*, user: User, field: str, before: str, by: User | None, now: datetime, timezone: str, key: str) -> None:
+    """Queue, in the caller's transaction, the message telling an account's replaced contact (`before`) of the change:
+    an SMS to the previous mobile, a mail to the previous email or MSSanté address."""
+    sms, mail = contact_changed_texts(user=user, field=field, by=by, at=now, timezone=timezone)
+    if field == "phone":
+        enqueue(channel="sms", kind="contact_changed", key=key, now=now, address=before, payload={"body": sms})
+    else:
+        payload = {"subject": CONTACT_SUBJECT, "body": mail}
+        enqueue(channel="mail", kind="contact_changed", key=key, now=now, address=before, payload=payload)
 
 
 def cancel_links(*, user_id: int, now: datetime) -> None:
@@ -240,6 +365,7 @@ def start_invitation(
     sms, subject, mail = invitation_texts(name=user.name, login=user.login, community=community, link=link, public_url=public_url)
     payload = {"body": sms, "link": link} if channel == "sms" else {"subject": subject, "body": mail, "link": link}
     _send(user=user, channel=channel, kind=INVITATION_KIND, key=invitation_key(invitation.id), now=now, payload=payload)
+    _note_link(user=user, by=by, now=now, purpose="invitation", channel=channel)
     return invitation, channel
 
 
@@ -309,6 +435,8 @@ def usable_reset(*, secret: str, now: datetime) -> PasswordReset:
     user = db.session.get(User, reset.user_id)
     if user is None or not user.active:
         raise ResetUnusable()
+    if user.password_set_at is not None and user.password_set_at > reset.created_at:
+        raise ResetUnusable()  # the holder chose a password since: the link died with the old one
     return reset
 
 
@@ -321,5 +449,6 @@ def finish_reset(*, secret: str, new: str, ph: PasswordHasher, now: datetime) ->
     user.password_set_at = now
     reset.used_at = now
     revoke_tokens(user_id=user.id, now=now)
+    trail.note(user_id=user.id, by=None, at=now, action="password_changed", data={"purpose": reset.purpose})
     db.session.commit()
     return user

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.db import Model, UTCDateTime
@@ -95,3 +95,22 @@ class LoginFailure(Model):
     login: Mapped[str] = mapped_column(String(120))
     address: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountEvent(Model):
+    """One line of an account's trail, for the admin: a change of its contacts, name or state, or a link sent to
+    choose its password (to which contact). Append-only: never updated, never deleted; nothing about patients.
+
+    `data`: {"field", "before", "after"} for an edit, {"purpose", "channel", "to"} for a link.
+    """
+
+    __tablename__ = "account_events"
+    __table_args__ = (Index("ix_account_events_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # whose account
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who acted; None: the holder, signed out
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from dispatch.auth import accounts
+from dispatch.auth import accounts, trail
 from dispatch.auth.models import Membership, PasswordReset, User
-from dispatch.communities.membership import CONTACT_FIELDS, manages_account, member_of
+from dispatch.communities.membership import CONTACT_FIELDS, check_contacts, check_standing, member_of
 from dispatch.communities.models import Community, MemberImport, Physician
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
@@ -141,21 +141,25 @@ def _member(community: Community, user_id: int) -> tuple[User, Physician | None]
     return user, db.session.scalar(select(Physician).where(Physician.user_id == user.id))
 
 
-class PeerAccount(Exception):
-    """A coordinator changing another coordinator's contacts (membership.manages_account): refused."""
-
-
-def update_member(*, community: Community, user_id: int, changes: dict[str, Any], by: User) -> User:
+def update_member(*, community: Community, user_id: int, changes: dict[str, Any], by: User, now: datetime) -> User:
     """Change a member's name, contacts and, for a physician, kind, MSSanté address and practice; commit.
 
-    The RPPS, the login and the role never change here. LookupError if not a member, PeerAccount if `by` may not
-    change this member's contacts and the change would, Invalid for a physician's field on an account that is not
-    a physician's.
+    The RPPS, the login and the role never change here. LookupError if not a member; membership.Forbidden if `by`
+    may not change these contacts (check_contacts) or rename this member (check_standing); Invalid for a
+    physician's field on an account that is not a physician's. Each field changed is a line of the account's trail;
+    a replaced contact is told of the change, and a phone or email changed kills the links already sent.
     """
     user, physician = _member(community, user_id)
-    moved = any(field in changes and changes[field] != getattr(user, field) for field in CONTACT_FIELDS)
-    if moved and not manages_account(by=by, community=community, user_id=user_id):
-        raise PeerAccount(user_id)
+    before: dict[str, Any] = {field: getattr(user, field) for field in USER_FIELDS}
+    if physician is not None:
+        before.update({field: getattr(physician, field) for field in PHYSICIAN_FIELDS})
+    changed = {field for field, value in changes.items() if field in before and value != before[field]}
+    if physician is not None and "kind" in changed and not changes["kind"]:
+        changed.discard("kind")  # a physician always has a kind: a blank one leaves it as it was
+    if changed & set(CONTACT_FIELDS):
+        check_contacts(by=by, community=community, user=user)
+    if "name" in changed:
+        check_standing(by=by, community=community, user=user)
     errors: dict[str, list[str]] = {}
     if "name" in changes and not changes["name"]:
         errors["name"] = ["Le nom est obligatoire."]
@@ -165,22 +169,37 @@ def update_member(*, community: Community, user_id: int, changes: dict[str, Any]
                 errors[field] = ["Réservé aux médecins\u00a0: ce membre n'en est pas un."]
     if errors:
         raise Invalid(errors)
-    for field in USER_FIELDS:
-        if field in changes:
-            setattr(user, field, changes[field])
-    if physician is not None:
-        for field in PHYSICIAN_FIELDS:
-            if field in changes:
-                if field == "kind" and not changes[field]:
-                    continue  # a physician always has a kind: a blank one leaves it as it was
-                setattr(physician, field, changes[field])
+    for field in (*USER_FIELDS, *PHYSICIAN_FIELDS):
+        if field not in changed:
+            continue
+        setattr(user if field in USER_FIELDS else physician, field, changes[field])
+        event = trail.note_edit(user_id=user.id, by=by, at=now, field=field, before=before[field], after=changes[field])
+        if field in CONTACT_FIELDS and before[field]:
+            db.session.flush()  # the trail's line names the notice
+            accounts.tell_previous_contact(
+                user=user,
+                field=field,
+                before=before[field],
+                by=by,
+                now=now,
+                timezone=community.timezone,
+                key=f"contact-changed-{event.id}",
+            )
+    if changed & {"phone", "email"}:
+        accounts.cancel_links(user_id=user.id, now=now)  # a link sent to the contact replaced dies with it
     db.session.commit()
     return user
 
 
-def reactivate_member(*, community: Community, user_id: int) -> User:
-    """Let a deactivated member sign in and get offers again (with a new sign-in: their old tokens stay revoked)."""
+def reactivate_member(*, community: Community, user_id: int, by: User, now: datetime) -> User:
+    """Let a deactivated member sign in and get offers again (with a new sign-in: their old tokens stay revoked).
+
+    LookupError if not a member; membership.Forbidden if `by` may not (check_standing).
+    """
     user, _physician = _member(community, user_id)
+    check_standing(by=by, community=community, user=user)
+    if not user.active:
+        trail.note(user_id=user.id, by=by, at=now, action="reactivated")
     user.active = True
     db.session.commit()
     return user
@@ -191,19 +210,41 @@ def invite_member(
 ) -> tuple[PasswordReset, str]:
     """(Re)send an invited member their link to choose a password; earlier links stop working; commit.
 
-    LookupError if not a member; Refused if deactivated or if they already chose their password; NoPhone if they
+    LookupError if not a member; membership.Forbidden if `by` may not send them a link (check_contacts); Refused if
+    deactivated or if they already chose their password; accounts.Rationed past the links' ration; NoPhone if they
     have no address on the channel.
     """
     user, _physician = _member(community, user_id)
+    check_contacts(by=by, community=community, user=user)
     if not user.active:
         raise Refused(*INACTIVE)
     if user.password_set_at is not None:
         raise Refused(*PASSWORD_SET)
+    accounts.reset_channel(user, channel)  # NoPhone before the ration counts anything
+    accounts.ration_link(user_id=user.id, by=by, now=now)
     invitation, sent_by = accounts.start_invitation(
         user=user, by=by, community=community.name, now=now, public_url=public_url, channel=channel
     )
     db.session.commit()
     return invitation, sent_by
+
+
+def reset_member(
+    *, community: Community, user_id: int, by: User, now: datetime, public_url: str, channel: str | None = None
+) -> tuple[PasswordReset, str]:
+    """Send a member a single-use link, valid 24 h, to choose a new password (SMS or mail); earlier links stop
+    working; commit; return it and its channel.
+
+    LookupError if not an active member; membership.Forbidden if `by` may not send them a link (check_contacts);
+    accounts.Rationed past the links' ration; NoPhone if they have no address on the channel.
+    """
+    user, _physician = _member(community, user_id)
+    if not user.active:
+        raise LookupError(user_id)
+    check_contacts(by=by, community=community, user=user)
+    sent_by = accounts.reset_channel(user, channel)
+    accounts.ration_link(user_id=user.id, by=by, now=now)
+    return accounts.start_reset(user=user, by=by, now=now, public_url=public_url, channel=sent_by), sent_by
 
 
 def record_import(*, community: Community, by: User, now: datetime, filename: str | None, result: dict[str, Any]) -> MemberImport:

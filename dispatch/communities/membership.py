@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from dispatch.auth import accounts
+from dispatch.auth import accounts, trail
 from dispatch.auth import service as auth
 from dispatch.auth.models import Membership, Token, User
 from dispatch.communities.models import Community, Physician
@@ -75,8 +75,11 @@ def add_member(
     """Create an account in a community (a physician record for physicians) and commit.
 
     Without a password the member is invited, in the same transaction, to choose theirs by a single-use link
-    (SMS or mail, `invite`; the default as accounts.reset_channel says): `by` and `public_url` are then required.
+    (SMS or mail, `invite`; the default as accounts.reset_channel says): `by` and `public_url` are then required,
+    and the link is rationed (accounts.Rationed: `by`'s links of the hour).
     """
+    if password is None and by is not None:
+        accounts.ration_link(user_id=None, by=by, now=now)
     clash = _clash(community_id=community.id, logins=[login], rpps=[rpps] if rpps else [])
     for value in (login, rpps):
         if value and value in clash:
@@ -96,6 +99,9 @@ def add_member(
         mssante=mssante,
         address=address,
     )
+    if by is not None:
+        created = {"role": role, "phone": phone, "email": email, **({"mssante": mssante} if role == "physician" else {})}
+        trail.note(user_id=user.id, by=by, at=now, action="created", data=created)
     if password is None:
         assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
         accounts.start_invitation(user=user, by=by, community=community.name, now=now, public_url=public_url, channel=invite)
@@ -144,19 +150,76 @@ PEER_ACCOUNT = (
     "Le compte d'un autre coordinateur est géré par l'administrateur\u00a0: vous ne pouvez ni changer ses coordonnées "
     "ni lui envoyer de lien de mot de passe.",
 )
-CONTACT_FIELDS = ("email", "phone")
+ACCOUNT_IN_USE = (
+    "account_in_use",
+    "Ce compte est utilisé par son titulaire\u00a0: seuls lui-même et l'administrateur peuvent changer son portable, son "
+    "email ou son adresse MSSanté, ou lui envoyer un lien de mot de passe. Le titulaire peut demander un lien avec "
+    "«\u00a0Mot de passe oublié\u00a0?\u00a0» sur la page de connexion.",
+)
+PEER_COORDINATOR = (
+    "peer_coordinator",
+    "Seul l'administrateur peut désactiver, réactiver ou renommer un autre coordinateur.",
+)
+# Where a password link, a notice or a synthesis goes: whoever chooses them chooses who can take the account over.
+CONTACT_FIELDS = ("email", "phone", "mssante")
 
 
-def manages_account(*, by: User, community: Community, user_id: int) -> bool:
-    """Tell whether `by` may change a member's contacts or send them a password link.
+class Forbidden(Exception):
+    """An action on a member that `by` may not take (403): `code` and `detail` as the API answers them."""
 
-    A coordinator may not for another coordinator: changing their phone or email, then sending a link there, would
-    take over an account of the same rank. The admin may, and everyone may for their own account.
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+def _role_in(community: Community, user_id: int) -> str | None:
+    return db.session.scalar(select(Membership.role).where(Membership.user_id == user_id, Membership.community_id == community.id))
+
+
+def in_use(user: User) -> bool:
+    """Tell whether an account is in use: its holder chose a password (or was given one), so it can sign in."""
+    return user.password_set_at is not None
+
+
+def contact_refusal(*, by: User, user_id: int, role: str | None, in_use: bool) -> tuple[str, str] | None:
+    """Return why `by` may not choose where a member's links go (code, detail), or None if they may: change their
+    phone, email or MSSanté address, or send them a link to choose a password. The one home of this rule, for the
+    API and the pages (which also hide the buttons it refuses).
+
+    A link must never go to a contact chosen by someone who could not already read everything the account reads:
+    the admin and the holder may; a coordinator may for an account not in use yet (an invited member who has not
+    chosen a password) unless it is another coordinator's. `role` is the member's role in the community.
     """
     if by.role == "admin" or by.id == user_id:
-        return True
-    role = db.session.scalar(select(Membership.role).where(Membership.user_id == user_id, Membership.community_id == community.id))
-    return role != "coordinator"
+        return None
+    if role == "coordinator":
+        return PEER_ACCOUNT
+    if in_use:
+        return ACCOUNT_IN_USE
+    return None
+
+
+def standing_refusal(*, by: User, user_id: int, role: str | None) -> tuple[str, str] | None:
+    """Return why `by` may not deactivate, reactivate or rename a member (code, detail), or None if they may: another
+    coordinator is the admin's to manage."""
+    if by.role == "admin" or by.id == user_id or role != "coordinator":
+        return None
+    return PEER_COORDINATOR
+
+
+def check_contacts(*, by: User, community: Community, user: User) -> None:
+    """Raise Forbidden unless `by` may change this member's contacts or send them a link (contact_refusal)."""
+    refusal = contact_refusal(by=by, user_id=user.id, role=_role_in(community, user.id), in_use=in_use(user))
+    if refusal is not None:
+        raise Forbidden(*refusal)
+
+
+def check_standing(*, by: User, community: Community, user: User) -> None:
+    """Raise Forbidden unless `by` may deactivate, reactivate or rename this member (standing_refusal)."""
+    refusal = standing_refusal(by=by, user_id=user.id, role=_role_in(community, user.id))
+    if refusal is not None:
+        raise Forbidden(*refusal)
 
 
 # What other domains do once a deactivation is committed (the requests held for a treating GP go to their
@@ -165,14 +228,18 @@ AFTER_DEACTIVATION = "dispatch.after_deactivation"
 AfterDeactivation = Callable[..., object]
 
 
-def deactivate_member(*, community: Community, user_id: int, now: datetime) -> User:
+def deactivate_member(*, community: Community, user_id: int, by: User, now: datetime) -> User:
     """Deactivate a member's account: no sign-in, no new offers, every token and unused link revoked; commit.
 
-    Then the registered after-deactivation hooks run (each commits its own work).
+    LookupError if not a member, Forbidden if `by` may not (check_standing). Then the registered
+    after-deactivation hooks run (each commits its own work).
     """
     user = member_of(community=community, user_id=user_id)
     if user is None:
         raise LookupError(user_id)
+    check_standing(by=by, community=community, user=user)
+    if user.active:
+        trail.note(user_id=user.id, by=by, at=now, action="deactivated")
     user.active = False
     db.session.execute(update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=now))
     accounts.cancel_links(user_id=user.id, now=now)  # a reactivated account gets a fresh link, never an old one

@@ -70,7 +70,10 @@ class CommunityPatch(Schema):
     exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
     response_window_s = fields.Integer(validate=WINDOW, strict=True)
     allow_non_mssante = fields.Boolean(
-        metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
+        metadata={
+            "description": "Accepter pour un médecin traitant une adresse hors de l'espace MSSanté (mssante.fr) ; "
+            "décision de l'administrateur seul (403 admin_only pour un coordinateur)"
+        }
     )
     region = REGION
     sms_daily_budget = fields.Integer(
@@ -265,6 +268,27 @@ class MemberOut(Schema):
         InvitationState, allow_none=True, metadata={"description": "La dernière invitation, s'il y en a une"}
     )
     physician = fields.Dict(allow_none=True)
+
+
+class AccountEventOut(Schema):
+    id = fields.Integer()
+    at = UTCDateTime()
+    action = fields.String(
+        metadata={
+            "description": "created (compte ouvert), edited (un champ changé), link (lien de mot de passe ou d'invitation "
+            "envoyé), deactivated, reactivated, password_changed (le titulaire a choisi un mot de passe)"
+        }
+    )
+    user = fields.Dict(metadata={"description": "Le compte concerné : {id, name}"})
+    by = fields.Dict(
+        allow_none=True, metadata={"description": "Qui a agi : {id, name, role} ; null pour le titulaire hors connexion"}
+    )
+    data = fields.Dict(
+        metadata={
+            "description": "edited : {field, before, after} ; link : {purpose (reset|invitation), channel (sms|mail), to} ; "
+            "created : {role, phone, email, mssante}"
+        }
+    )
 
 
 class CommunityRole(Schema):

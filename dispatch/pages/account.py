@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from dispatch.auth import accounts
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
-from dispatch.communities import membership
+from dispatch.communities import members, membership
 from dispatch.db import db
 from dispatch.pages import bp
 from dispatch.pages.common import pick_community
@@ -84,24 +84,28 @@ def member_reset(user_id: int) -> BaseResponse:
     """Send a member a single-use link, valid 24 h, to choose a new password, by the channel chosen (SMS or mail)."""
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
-    member = membership.member_of(community=community, user_id=user_id)
-    if member is None or not member.active:
+    asked = request.form.get("channel")
+    try:
+        _reset, channel = members.reset_member(
+            community=community,
+            user_id=user_id,
+            by=me,
+            now=now(),
+            public_url=current_app.config["DISPATCH_PUBLIC_URL"],
+            channel=asked if asked in accounts.RESET_CHANNELS else None,
+        )
+    except LookupError:
         flash("Ce compte n'est pas un membre actif de la communauté.", "error")
-    elif not membership.manages_account(by=me, community=community, user_id=user_id):
-        flash(membership.PEER_ACCOUNT[1], "error")
+    except (membership.Forbidden, accounts.Rationed) as exc:
+        flash(exc.detail, "error")
+    except accounts.NoPhone as exc:
+        missing = "de numéro de portable : ajoutez-le" if exc.channel == "sms" else "d'adresse email : ajoutez-la"
+        name = getattr(membership.member_of(community=community, user_id=user_id), "name", "Ce membre")
+        flash(f"{name} n'a pas {missing} d'abord.", "error")
     else:
-        asked = request.form.get("channel")
-        try:
-            channel = accounts.reset_channel(member, asked if asked in accounts.RESET_CHANNELS else None)
-            accounts.start_reset(
-                user=member, by=me, now=now(), public_url=current_app.config["DISPATCH_PUBLIC_URL"], channel=channel
-            )
-        except accounts.NoPhone as exc:
-            missing = "de numéro de portable : ajoutez-le" if exc.channel == "sms" else "d'adresse email : ajoutez-la"
-            flash(f"{member.name} n'a pas {missing} d'abord.", "error")
-        else:
-            by = "SMS" if channel == "sms" else "mail"
-            flash(f"Un lien de réinitialisation (valable 24 h, une seule fois) a été envoyé par {by} à {member.name}.", "ok")
+        name = getattr(membership.member_of(community=community, user_id=user_id), "name", "")
+        by = "SMS" if channel == "sms" else "mail"
+        flash(f"Un lien de réinitialisation (valable 24 h, une seule fois) a été envoyé par {by} à {name}.", "ok")
     return redirect(url_for("pages.members", community=community.id))
 
 

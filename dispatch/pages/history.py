@@ -19,6 +19,7 @@ GENERIC = "Étape du suivi de la demande"
 EVENT_LABELS = {
     "opened": "Demande ouverte",
     "treating_address_changed": "Adresse MSSanté du médecin traitant modifiée",
+    "synthesis_to_new_address": "Synthèse envoyée à une adresse MSSanté changée il y a moins de 30 jours",
     "community_opened": "Proposée à toute la communauté",
     "accepted": "Acceptée",
     "refused": "Refusée par un médecin",
@@ -59,6 +60,8 @@ MESSAGE_LABELS = {
     "released_operator_sms": "SMS à l'opérateur (désistement du médecin)",
     "test": "Notification d'essai",
     "test_sms": "SMS d'essai",
+    "contact_changed": "Avis de changement de coordonnées au contact remplacé",
+    "contact_changed_sms": "SMS d'avis de changement de coordonnées",
 }
 DELIVERY_LABELS = {
     "sent": "envoyé",
@@ -185,6 +188,8 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
         said.append("Elle manquait à la demande" + NB + ": le document envoyé au médecin traitant l'exige.")
     elif type_ == "mssante_lookup_failed":
         said.append("L'adresse sera recherchée de nouveau quand la synthèse sera rédigée.")
+    elif type_ == "synthesis_to_new_address" and data.get("to"):
+        said.append(f"Adresse{NB}: {data['to']} · vérifiez-la auprès du médecin traitant si ce changement vous surprend.")
     elif type_ == "treating_address_changed" and data.get("before"):
         said.append(f"Avant{NB}: {data['before']} · désormais{NB}: {data.get('after') or '—'}")
     if data.get("reason") and (type_ in ("refused", "cancelled", "released") or data.get("via")):

@@ -9,8 +9,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from dispatch import texts
-from dispatch.auth import accounts
+from dispatch import policy, texts
+from dispatch.auth import accounts, trail
+from dispatch.auth.models import Membership
 from dispatch.communities import members as use_cases
 from dispatch.communities import membership
 from dispatch.communities import service as communities
@@ -57,9 +58,20 @@ def invitation_label(member: dict[str, Any], community: Community) -> str | None
     return None
 
 
+def may(me: Any, row: dict[str, Any]) -> dict[str, bool]:
+    """Say which of a member's buttons the signed-in user gets, by the rules the use cases apply (membership)."""
+    in_use = not row["pending"]
+    return {
+        "may_link": membership.contact_refusal(by=me, user_id=row["user_id"], role=row["role"], in_use=in_use) is None,
+        "may_manage": membership.standing_refusal(by=me, user_id=row["user_id"], role=row["role"]) is None,
+    }
+
+
 def _members(community: Community) -> list[dict[str, Any]]:
     rows = use_cases.list_members(community=community, now=now())
+    me = signed_in()
     for row in rows:
+        row.update(may(me, row))
         row["phone_text"] = (phone_link(row["phone"]) or {}).get("text", "")
         row["invitation_label"] = invitation_label(row, community)
         row["awaiting"] = row["active"] and row["pending"]
@@ -71,8 +83,13 @@ def _page(
 ) -> Any:
     user = signed_in()
     rows = _members(community)
+    history = None
+    if policy.allows(user, Action.ACCOUNT_TRAIL, community_id=community.id):
+        members_of = select(Membership.user_id).where(Membership.community_id == community.id)
+        history = trail_lines(trail.account_trail(user_ids=members_of, limit=30), community)
     return render_template(
         "pages/members.html",
+        history=history,
         community=community,
         members=rows,
         counts={"active": sum(1 for m in rows if m["active"]), "awaiting": sum(1 for m in rows if m["awaiting"])},
@@ -136,6 +153,8 @@ def member_add() -> Any:
     except communities.Conflict as exc:
         field = "rpps" if exc.code == "rpps_taken" else "login"  # member_unavailable names no field: shown at the login
         return _page(community, values=values, errors={field: [exc.detail]}, status=409)
+    except accounts.Rationed as exc:
+        return _page(community, values=values, errors={"access": [exc.detail]}, status=429)
     if "invite" in args:
         flash(
             f"{user.name} ajouté·e à la communauté{NNBSP}: une invitation à choisir son mot de passe (lien valable "
@@ -172,9 +191,9 @@ def member_edit(user_id: int) -> Any:
     if args is None:
         return _edit_page(community, member, values, errors, status=422)
     try:
-        use_cases.update_member(community=community, user_id=user_id, changes=args, by=signed_in())
-    except use_cases.PeerAccount:
-        return _edit_page(community, member, values, {"phone": [membership.PEER_ACCOUNT[1]]}, status=403)
+        use_cases.update_member(community=community, user_id=user_id, changes=args, by=signed_in(), now=now())
+    except membership.Forbidden as exc:
+        return _edit_page(community, member, values, {"_refused": [exc.detail]}, status=403)
     except use_cases.Invalid as exc:
         return _edit_page(community, member, values, exc.errors, status=422)
     flash(f"Fiche de {args['name']} enregistrée.", "ok")
@@ -184,15 +203,57 @@ def member_edit(user_id: int) -> Any:
 def _edit_page(
     community: Community, member: dict[str, Any], values: dict[str, Any], errors: dict[str, list[str]], status: int = 200
 ) -> Any:
+    me = signed_in()
+    history = None
+    if policy.allows(me, Action.ACCOUNT_TRAIL, community_id=community.id):
+        history = trail_lines(trail.account_trail(user_ids=[member["user_id"]], limit=50), community)
     return render_template(
         "pages/member_edit.html",
         community=community,
-        member=member,
+        member={**member, **may(me, member)},
         values=values,
         errors=errors,
         labels=LABELS,
         invitation_label=invitation_label(member, community),
+        history=history,
     ), status
+
+
+TRAIL_FIELDS = {
+    "name": "le nom",
+    "phone": "le portable",
+    "email": "l'email",
+    "mssante": "l'adresse MSSanté",
+    "kind": "le statut",
+    "address": "l'adresse du cabinet",
+}
+PURPOSES = {"reset": "un lien de réinitialisation", "invitation": "une invitation"}
+
+
+def trail_lines(events: list[dict[str, Any]], community: Community) -> list[dict[str, str]]:
+    """Say in French each line of accounts' trails: when, who, whose account, what (before → after, or where)."""
+    lines = []
+    for event in events:
+        data, by = event["data"], event["by"]
+        who = "le titulaire (hors connexion)" if by is None else f"{by['name']} ({LABELS['roles'].get(by['role'], by['role'])})"
+        action = event["action"]
+        if action == "edited":
+            what = (
+                f"a changé {TRAIL_FIELDS.get(data.get('field'), data.get('field'))}{NNBSP}: "
+                f"«{NNBSP}{data.get('before') or '—'}{NNBSP}» → «{NNBSP}{data.get('after') or '—'}{NNBSP}»"
+            )
+        elif action == "link":
+            link = PURPOSES.get(data.get("purpose"), "un lien")
+            what = f"a envoyé {link} {CHANNEL_WORDS.get(data.get('channel'), '')} à {data.get('to') or '—'}"
+        elif action == "created":
+            contacts = ", ".join(str(data[k]) for k in ("phone", "email", "mssante") if data.get(k))
+            what = "a ouvert le compte" + (f" ({contacts})" if contacts else "")
+        elif action == "password_changed":
+            what = "a choisi un mot de passe"
+        else:
+            what = {"deactivated": "a désactivé le compte", "reactivated": "a réactivé le compte"}.get(action, action)
+        lines.append({"when": _when(event["at"], community), "who": who, "whose": event["user"]["name"], "what": what})
+    return lines
 
 
 def _open_acceptances(member: dict[str, Any]) -> int:
@@ -232,7 +293,11 @@ def member_deactivate(user_id: int) -> Any:
             accepted=_open_acceptances(member),
             held=_held_for(member),
         )
-    membership.deactivate_member(community=community, user_id=user_id, now=now())
+    try:
+        membership.deactivate_member(community=community, user_id=user_id, by=me, now=now())
+    except membership.Forbidden as exc:
+        flash(exc.detail, "error")
+        return _back(community)
     flash(f"Le compte de {member['name']} est désactivé. Son historique est conservé.", "ok")
     return _back(community)
 
@@ -243,9 +308,11 @@ def member_reactivate(user_id: int) -> BaseResponse:
     """Reactivate a member: they can sign in again and get offers."""
     community = pick_community(signed_in(), Action.MANAGE_COMMUNITY)
     try:
-        user = use_cases.reactivate_member(community=community, user_id=user_id)
+        user = use_cases.reactivate_member(community=community, user_id=user_id, by=signed_in(), now=now())
     except LookupError:
         flash("Ce compte n'est pas membre de la communauté.", "error")
+    except membership.Forbidden as exc:
+        flash(exc.detail, "error")
     else:
         flash(f"Le compte de {user.name} est réactivé.", "ok")
     return _back(community)
@@ -258,9 +325,6 @@ def member_invite(user_id: int) -> BaseResponse:
     me = signed_in()
     community = pick_community(me, Action.MANAGE_COMMUNITY)
     asked = request.form.get("channel")
-    if not membership.manages_account(by=me, community=community, user_id=user_id):
-        flash(membership.PEER_ACCOUNT[1], "error")
-        return _back(community)
     try:
         _invitation, channel = use_cases.invite_member(
             community=community,
@@ -272,7 +336,7 @@ def member_invite(user_id: int) -> BaseResponse:
         )
     except LookupError:
         flash("Ce compte n'est pas membre de la communauté.", "error")
-    except use_cases.Refused as exc:
+    except (membership.Forbidden, use_cases.Refused, accounts.Rationed) as exc:
         flash(exc.detail, "error")
     except accounts.NoPhone as exc:
         missing = "de numéro de portable" if exc.channel == "sms" else "d'adresse email"

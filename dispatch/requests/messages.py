@@ -5,16 +5,18 @@ to a physician.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from dispatch import texts
+from dispatch.auth import trail
 from dispatch.auth.models import User
 from dispatch.communities.models import Physician
 from dispatch.db import db
+from dispatch.events import Actor, Event, record_event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.outbox import enqueue
 from dispatch.requests.decisions import current_deadline, iso
@@ -189,8 +191,49 @@ def tell_outside_treating(request: Request, *, now: datetime) -> bool:
     return True
 
 
+SENDS = Actor(user_id=None, role="system", client="synthesis")
+RECENT_ADDRESS = timedelta(days=30)  # a synthesis to an address changed more recently than this is noted on the trail
+
+
+def _address_changed(request: Request, address: str, *, now: datetime) -> dict[str, Any] | None:
+    """Return when and by whom (role) the treating GP's address became `address` within RECENT_ADDRESS, if it did.
+
+    A member GP's address is changed on their account (its trail); an outside GP's, by an operator opening a request
+    that names them with a new address (that request's `treating_address_changed` event).
+    """
+    since = now - RECENT_ADDRESS
+    if request.treating_physician_id is not None:
+        user_id = db.session.scalar(select(Physician.user_id).where(Physician.id == request.treating_physician_id))
+        change = trail.last_change(user_id=user_id, field="mssante", to=address, since=since) if user_id else None
+        if change is None:
+            return None
+        return {"changed_at": iso(change.at), "changed_by": change.actor_role}
+    if request.treating_directory_id is None:
+        return None
+    naming = select(Request.id).where(Request.treating_directory_id == request.treating_directory_id)
+    query = (
+        select(Event)
+        .where(Event.type == EventType.TREATING_ADDRESS_CHANGED, Event.at >= since, Event.request_id.in_(naming))
+        .order_by(Event.id.desc())
+    )
+    for event in db.session.scalars(query):
+        after = (event.data or {}).get("after")
+        if isinstance(after, str) and after.lower() == address.lower():
+            return {"changed_at": iso(event.at), "changed_by": event.actor_role}
+    return None
+
+
 def send_synthesis(synthesis: Synthesis, *, now: datetime) -> None:
-    """Queue a synthesis for its treating GP's secure mailbox (also when the GP's address arrives late: requests.directory)."""
+    """Queue a synthesis for its treating GP's secure mailbox (also when the GP's address arrives late: requests.directory).
+
+    Going to an address changed in the last 30 days, it is noted on the request's trail (synthesis_to_new_address).
+    """
+    request = db.session.get(Request, synthesis.request_id)
+    if request is not None and synthesis.to_address:
+        changed = _address_changed(request, synthesis.to_address, now=now)
+        if changed is not None:
+            data = {"to": synthesis.to_address, **changed}
+            record_event(request.id, type=EventType.SYNTHESIS_TO_NEW_ADDRESS, at=now, actor=SENDS, data=data)
     enqueue(
         channel="mail",
         kind="synthesis",

@@ -93,6 +93,7 @@ class EventType(enum.StrEnum):
     RELAUNCH_OF = "relaunch_of"
     RELAUNCHED = "relaunched"
     TREATING_ADDRESS_CHANGED = "treating_address_changed"
+    SYNTHESIS_TO_NEW_ADDRESS = "synthesis_to_new_address"  # sent to an address changed in the last 30 days
     MSSANTE_FOUND = "mssante_found"  # the treating GP's address, found in the Annuaire Santé
     MSSANTE_NOT_FOUND = "mssante_not_found"
     MSSANTE_LOOKUP_FAILED = "mssante_lookup_failed"

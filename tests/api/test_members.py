@@ -67,16 +67,15 @@ def link_of(message: Any) -> str:
 
 
 def test_a_coordinator_edits_a_physician(make: Any, world: dict[str, Any]) -> None:
+    """The name, kind and practice address of an account in use: its coordinator; its contacts: the admin (issue 23)."""
     a = world["a"]
-    body = {
-        "name": "Dr Jeanne Nouveau-Nom",
-        "phone": "07 81 22 33 44",
-        "kind": "cami",
-        "mssante": "jeanne.nouveau@medecin.mssante.fr",
-        "email": "jeanne@example.fr",
-        "address": "2 place du Marché, Champigny",
-    }
-    response = make.call("PATCH", path(world, a["physician"]), a["coordinator"], json=body)
+    details = {"name": "Dr Jeanne Nouveau-Nom", "kind": "cami", "address": "2 place du Marché, Champigny"}
+    contacts = {"phone": "07 81 22 33 44", "mssante": "jeanne.nouveau@medecin.mssante.fr", "email": "jeanne@example.fr"}
+    refused = make.call("PATCH", path(world, a["physician"]), a["coordinator"], json={**details, **contacts})
+    assert (refused.status_code, refused.json["code"]) == (403, "account_in_use")
+    response = make.call("PATCH", path(world, a["physician"]), a["coordinator"], json=details)
+    assert response.status_code == 200, response.json
+    response = make.call("PATCH", path(world, a["physician"]), world["admin"], json=contacts)
     assert response.status_code == 200, response.json
     answer = response.json
     assert answer["name"] == "Dr Jeanne Nouveau-Nom" and answer["phone"] == "+33781223344"
@@ -120,7 +119,7 @@ def test_physician_fields_on_an_operator_and_non_mssante_where_allowed(make: Any
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"kind"}
     a["community"].allow_non_mssante = True
     db.session.commit()
-    allowed = make.call("PATCH", path(world, a["physician"]), a["coordinator"], json={"mssante": "dr@cabinet.example.fr"})
+    allowed = make.call("PATCH", path(world, a["physician"]), world["admin"], json={"mssante": "dr@cabinet.example.fr"})
     assert allowed.status_code == 200 and allowed.json["physician"]["mssante"] == "dr@cabinet.example.fr"
 
 
@@ -232,8 +231,11 @@ def test_invite_set_password_sign_in_and_the_link_works_once(app: Any, make: Any
     assert sign_in(make, "ldurand", "un autre mot de passe").status_code == 401
     listed = make.call("GET", f"/communities/{world['a']['community'].id}/members/{user.id}", world["a"]["coordinator"]).json
     assert listed["pending"] is False and listed["invitation"]["status"] == "accepted"
-    # Once the password is chosen, an invitation is refused: a reset is what they need.
+    # Once the password is chosen, the account is in use: no link from a coordinator; the admin is told a reset is
+    # what they need.
     resent = make.call("POST", f"/communities/{world['a']['community'].id}/members/{user.id}/invitation", world["a"]["coordinator"])
+    assert resent.status_code == 403 and resent.json["code"] == "account_in_use"
+    resent = make.call("POST", f"/communities/{world['a']['community'].id}/members/{user.id}/invitation", world["admin"])
     assert resent.status_code == 409 and resent.json["code"] == "password_set"
 
 
@@ -270,6 +272,7 @@ def test_resending_kills_the_earlier_link_and_deactivation_kills_all(
     user_path = f"/communities/{a['community'].id}/members/{created.json['user_id']}"
     make.deliver()
     first = link_of(ports["sms"].sent[-1])
+    make.clock.advance(minutes=5)  # one link per member every 5 minutes
     resent = make.call("POST", f"{user_path}/invitation", a["coordinator"], json={"channel": "mail"})
     assert resent.status_code == 202 and resent.json["channel"] == "mail"
     make.deliver()
@@ -282,6 +285,7 @@ def test_resending_kills_the_earlier_link_and_deactivation_kills_all(
     assert refused.status_code == 409 and refused.json["code"] == "member_inactive"
     make.call("POST", f"{user_path}/reactivate", a["coordinator"])
     assert PageClient(app).get(f"/definir-mot-de-passe/{second}").status_code == 404  # reactivation revives no old link
+    make.clock.advance(minutes=5)
     assert make.call("POST", f"{user_path}/invitation", a["coordinator"]).status_code == 202
 
 
@@ -323,6 +327,7 @@ def test_invitation_roles(make: Any, world: dict[str, Any]) -> None:
     a = world["a"]
     created = invite_new(make, world)
     user_path = f"/communities/{a['community'].id}/members/{created.json['user_id']}/invitation"
+    make.clock.advance(minutes=5)  # one link per member every 5 minutes
     for who, status in ((a["operator"], 403), (a["physician"], 403), (world["b"]["coordinator"], 404), (world["admin"], 202)):
         assert make.call("POST", user_path, who).status_code == status
 
@@ -349,18 +354,22 @@ def test_a_coordinator_cannot_take_over_another_coordinators_account(make: Any, 
     db.session.expire_all()
     assert (peer.phone, peer.email) == ("06 12 34 56 00", "peer@cpts.example.fr")  # as created
     assert db.session.scalar(select(OutboxMessage.id)) is None  # no link went anywhere
-    # Their name may still be corrected; the admin manages their contacts; everyone manages their own.
-    assert make.call("PATCH", path(world, peer), a["coordinator"], json={"name": "Claire Nouveau"}).status_code == 200
+    # Nor rename them (issue 23); the admin manages their contacts; everyone manages their own.
+    renamed = make.call("PATCH", path(world, peer), a["coordinator"], json={"name": "Claire Nouveau"})
+    assert (renamed.status_code, renamed.json["code"]) == (403, "peer_coordinator")
     assert make.call("PATCH", path(world, peer), world["admin"], json={"phone": "06 11 11 11 11"}).status_code == 200
     mine = make.call("PATCH", path(world, a["coordinator"]), a["coordinator"], json={"email": "moi@cpts.example.fr"})
     assert mine.status_code == 200
-    assert make.call("POST", path(world, a["operator"], "/password-reset"), a["coordinator"], json={}).status_code in (202, 422)
+    db.session.expire_all()
+    assert [m.address for m in db.session.scalars(select(OutboxMessage))] == ["06 12 34 56 00"]  # the previous phone, told
+    db.session.execute(OutboxMessage.__table__.delete())
+    db.session.commit()
     # The pages say the same, and send nothing.
     page = PageClient(make.app)
     assert page.sign_in(a["coordinator"].login).status_code == 302
     page.get(f"/pilotage/membres?community={a['community'].id}")
     page.post(f"/pilotage/membres/{peer.id}/reinitialiser", {"channel": "sms"})
-    edited = page.post(f"/pilotage/membres/{peer.id}/modifier", {"name": "Claire Nouveau", "phone": "06 98 98 98 98"})
+    edited = page.post(f"/pilotage/membres/{peer.id}/modifier", {"name": peer.name, "phone": "06 98 98 98 98"})
     assert edited.status_code == 403 and "géré par l" in edited.get_data(as_text=True)
     db.session.expire_all()
     assert peer.phone == "+33611111111" and db.session.scalar(select(OutboxMessage.id)) is None

@@ -42,7 +42,7 @@ def users() -> int:
     return db.session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def test_edit_a_physician_with_errors_next_to_fields(world: dict[str, Any], as_user: Any) -> None:
+def test_edit_a_physician_with_errors_next_to_fields(world: dict[str, Any], as_user: Any, make: Any) -> None:
     coordinator = as_user(world["coordinator"])
     gp = world["gp"]
     response = coordinator.get(f"/pilotage/membres/{gp.user.id}/modifier")
@@ -55,13 +55,21 @@ def test_edit_a_physician_with_errors_next_to_fields(world: dict[str, Any], as_u
     assert field_error(bad.get_data(as_text=True), "phone") == "Numéro de téléphone invalide."
     assert "messagerie sécurisée de santé (domaine mssante.fr)" in field_error(bad.get_data(as_text=True), "mssante")
     form.update(phone="06 99 88 77 66", mssante="paul.durand@medecin.mssante.fr")
-    done = coordinator.post(f"/pilotage/membres/{gp.user.id}/modifier", form)
+    # The account is in use: its contacts are its holder's and the admin's to change (issue 23).
+    refused = coordinator.post(f"/pilotage/membres/{gp.user.id}/modifier", form)
+    assert refused.status_code == 403 and "utilisé par son titulaire" in text(refused)
+    db.session.expire_all()
+    assert db.session.get(Physician, gp.id).user.name == "Dr Paul Durand"  # nothing of the form was kept
+    admin = as_user(make.admin())
+    edit = f"/pilotage/membres/{gp.user.id}/modifier?community={world['community'].id}"
+    assert "Historique du compte" in text(admin.get(edit))
+    done = admin.post(edit, form)
     assert done.status_code == 302
     db.session.expire_all()
     physician = db.session.get(Physician, gp.id)
     assert physician.user.name == "Dr Paul Durand-Martin" and physician.user.phone == "+33699887766"
     assert physician.kind == "cami" and physician.mssante == "paul.durand@medecin.mssante.fr" and physician.address is None
-    assert "Fiche de Dr Paul Durand-Martin enregistrée." in text(coordinator.get(done.headers["Location"]))
+    assert "Fiche de Dr Paul Durand-Martin enregistrée." in text(admin.get(done.headers["Location"]))
 
 
 def test_edit_an_operator_shows_no_physician_fields_and_outsiders_are_not_found(
@@ -129,13 +137,16 @@ def test_add_with_an_invitation_and_the_list_says_where_it_stands(
     page = text(coordinator.get("/pilotage/membres"))
     assert "Invitation envoyée par SMS le 23/11/2026 à 15:00" in page  # T0 is 14:00 UTC
     user = db.session.scalar(select(User).where(User.login == "iinvitee"))
+    too_soon = coordinator.post(f"/pilotage/membres/{user.id}/inviter")  # one link per member every 5 minutes
+    assert "Un lien vient d'être envoyé à ce membre" in text(coordinator.get(too_soon.headers["Location"]))
+    make.clock.advance(minutes=5)
     resend = coordinator.post(f"/pilotage/membres/{user.id}/inviter")
     assert resend.status_code == 302 and len(ports["sms"].sent) == 1
     make.deliver()
     assert len(ports["sms"].sent) == 2 and "iinvitee" in ports["sms"].sent[-1].body
-    # A member who chose their password gets a reset, not an invitation.
+    # A member who chose their password gets a reset, not an invitation; from the admin only (issue 23).
     assert f"/pilotage/membres/{world['gp'].user.id}/inviter" not in page
-    assert f"/pilotage/membres/{world['gp'].user.id}/reinitialiser" in page
+    assert f"/pilotage/membres/{world['gp'].user.id}/reinitialiser" not in page
 
 
 def test_the_set_password_page_of_a_dead_link(page_client: Any) -> None:

@@ -113,7 +113,10 @@ def test_an_address_outside_mssante_is_refused_unless_the_community_allows_it(ma
         refused = make.call("POST", "/requests", a["operator"], json=body)
         assert refused.status_code == 422 and "treating_physician.mssante" in refused.json["errors"], address
     assert db.session.query(Request).count() == 0
-    allowed = make.call("PATCH", f"/communities/{a['community'].id}", a["coordinator"], json={"allow_non_mssante": True})
+    # The admin's decision alone (issue 23): a coordinator could otherwise send syntheses to any mailbox.
+    refused = make.call("PATCH", f"/communities/{a['community'].id}", a["coordinator"], json={"allow_non_mssante": True})
+    assert (refused.status_code, refused.json["code"]) == (403, "admin_only")
+    allowed = make.call("PATCH", f"/communities/{a['community'].id}", world["admin"], json={"allow_non_mssante": True})
     assert allowed.status_code == 200 and allowed.json["allow_non_mssante"] is True
     body = make.request_body(a["community"], treating_physician=outside("x.dehors@gmail.com"))
     assert make.call("POST", "/requests", a["operator"], json=body).status_code == 201

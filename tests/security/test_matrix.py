@@ -117,19 +117,23 @@ CELLS: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         expect({"admin": 204, "a.coordinator": 204}, 403, **B_HIDDEN),
     ),
     "reactivate member": ("POST", "/communities/{a}/members/{m}/reactivate", None, expect(STAFF_A, 403, **B_HIDDEN)),
-    # The member chose a password already: those allowed are told so (409 password_set).
+    # The member chose a password already: the admin is told so (409 password_set); for an account in use, no link
+    # from a coordinator (issue 23: 403 account_in_use).
     "invite member": (
         "POST",
         "/communities/{a}/members/{m}/invitation",
         None,
-        expect({"admin": 409, "a.coordinator": 409}, 403, **B_HIDDEN),
+        expect({"admin": 409}, 403, **B_HIDDEN),
     ),
     "reset member password": (
         "POST",
         "/communities/{a}/members/{m}/password-reset",
         None,
-        expect({"admin": 202, "a.coordinator": 202}, 403, **B_HIDDEN),
+        expect({"admin": 202}, 403, **B_HIDDEN),
     ),
+    # The trail of members' accounts: the admin's alone (issue 23).
+    "member trail": ("GET", "/communities/{a}/members/{m}/trail", None, expect({"admin": 200}, 403, **B_HIDDEN)),
+    "community member trail": ("GET", "/communities/{a}/member-trail", None, expect({"admin": 200}, 403, **B_HIDDEN)),
 }
 
 

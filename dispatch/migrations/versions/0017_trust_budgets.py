@@ -5,7 +5,7 @@ computes no argon2 hash). communities.sms_daily_budget (500 by default, set by t
 per community and local day, the SMS the sender let go, and when the budget ran out (the admin is told once).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from dispatch.db import UTCDateTime
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from dispatch.communities import service
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, normalize_phone
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, text
 
 TIMEZONES = sorted(available_timezones())
 WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
@@ -50,8 +50,8 @@ def windows_valid(data: dict[str, Any], community: Community | None = None) -> N
 class CommunityIn(Schema):
     name = text(200, required=True)
     timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
-    exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(load_default=7200, validate=WINDOW, strict=True)
+    exclusive_window_s = Integer(load_default=3600, validate=WINDOW, strict=True)
+    response_window_s = Integer(load_default=7200, validate=WINDOW, strict=True)
     region = fields.String(load_default="FR", validate=validate.OneOf(REGIONS, error=REGION_ERROR), metadata=REGION.metadata)
 
     @ma.validates_schema
@@ -61,8 +61,8 @@ class CommunityIn(Schema):
 
 class CommunityPatch(Schema):
     name = text(200)
-    exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(validate=WINDOW, strict=True)
+    exclusive_window_s = Integer(validate=WINDOW, strict=True)
+    response_window_s = Integer(validate=WINDOW, strict=True)
     allow_non_mssante = fields.Boolean(
         metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
     )
@@ -70,11 +70,11 @@ class CommunityPatch(Schema):
 
 
 class CommunityOut(Schema):
-    id = fields.Integer()
+    id = Id()
     name = fields.String()
     timezone = fields.String()
-    exclusive_window_s = fields.Integer()
-    response_window_s = fields.Integer()
+    exclusive_window_s = Integer()
+    response_window_s = Integer()
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
     created_at = UTCDateTime()
@@ -219,14 +219,14 @@ class InvitationState(Schema):
 
 
 class MemberCreated(Schema):
-    user_id = fields.Integer()
+    user_id = Id()
     role = fields.String()
-    physician_id = fields.Integer()
+    physician_id = Id()
     invitation = fields.Nested(InvitationOut, metadata={"description": "Présente quand une invitation est partie"})
 
 
 class MemberOut(Schema):
-    user_id = fields.Integer()
+    user_id = Id()
     login = fields.String()
     name = fields.String()
     role = fields.String()
@@ -241,20 +241,20 @@ class MemberOut(Schema):
 
 
 class CommunityRole(Schema):
-    id = fields.Integer()
+    id = Id()
     name = fields.String()
     role = fields.String()
 
 
 class PhysicianBrief(Schema):
-    id = fields.Integer()
+    id = Id()
     rpps = fields.String()
     kind = fields.String()
     available = fields.Boolean()
 
 
 class MeOut(Schema):
-    id = fields.Integer()
+    id = Id()
     login = fields.String()
     name = fields.String()
     role = fields.String()

@@ -132,8 +132,8 @@ class Integer(fields.Integer):
         extra = kwargs.pop("validate", None)
         checks = [validate.Range(min=minimum, max=maximum)]
         checks += [] if extra is None else list(extra) if isinstance(extra, (list, tuple)) else [extra]
-        super().__init__(validate=checks, **kwargs)
-        self.metadata.setdefault("format", "int32" if minimum >= INT32_MIN and maximum <= MAX_ID else "int64")
+        metadata = {"format": "int32" if minimum >= INT32_MIN and maximum <= MAX_ID else "int64", **kwargs.pop("metadata", {})}
+        super().__init__(validate=checks, metadata=metadata, **kwargs)
 
 
 def Id(**kwargs: Any) -> Integer:  # noqa: N802 -- a field type, named as one

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
 import requests
 import requests.adapters
 from cryptography.hazmat.primitives.asymmetric import ec

@@ -83,6 +83,19 @@ class NoControl(validate.Validator):
 SINGLE_LINE = NoControl(multiline=False)  # for the fields that are not text(): codes, numbers, phone numbers
 
 
+class NoInvisible(validate.Validator):
+    """Refuse the characters that show nothing (format characters, Unicode's Cf): zero-width spaces and joiners
+    (U+200B..U+200D, U+2060), the byte-order mark (U+FEFF), bidirectional marks and controls. In a name they make
+    two people look alike, or one person two."""
+
+    error = "Caractères invisibles interdits dans un nom (espace sans largeur, marque de sens d'écriture…)."
+
+    def __call__(self, value: str) -> str:
+        if any(unicodedata.category(char) == "Cf" for char in value):
+            raise ma.ValidationError(self.error)
+        return value
+
+
 class TextLength(validate.Length):
     """A length check that says what is wrong the French way: '4 000 caractères au plus', 'Ce champ est vide.'
 
@@ -104,6 +117,13 @@ def text(
     """Return a bounded, trimmed string field with no control characters (newlines and tabs only if `multiline`)."""
     checks = [TextLength(min=None if allow_empty else 1, max=max_length), NoControl(multiline=multiline)]
     return Trimmed(required=required, multiline=multiline, validate=checks, **kwargs)
+
+
+def name_text(max_length: int, **kwargs: Any) -> fields.String:
+    """Return the field of a person's name: a text() with no invisible character."""
+    field = text(max_length, **kwargs)
+    field.validators.append(NoInvisible())
+    return field
 
 
 class Trimmed(fields.String):

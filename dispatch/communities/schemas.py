@@ -13,7 +13,7 @@ from dispatch.communities import service
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, normalize_phone
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text
 
 TIMEZONES = sorted(available_timezones())
 WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
@@ -137,7 +137,7 @@ class MemberIn(_MemberFields):
             "7 jours) part par SMS (sms) ou par mail (mail) ; par défaut SMS s'il a un portable, sinon mail"
         },
     )
-    name = text(200, required=True)
+    name = name_text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=PHONE)
     rpps = fields.String(validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE])
@@ -178,7 +178,7 @@ class MemberIn(_MemberFields):
 class MemberPatch(_MemberFields):
     """The fields of a member that change (the RPPS, the login and the role do not): a blank value clears it."""
 
-    name = text(200)
+    name = name_text(200)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=PHONE)
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Médecins seulement"})

@@ -15,12 +15,12 @@ from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.requests.machine import STATES
 from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.requests.states import OUTCOMES, State
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, text, utc_iso
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text, utc_iso
 
 
 class PatientIn(Schema):
-    first_name = text(100, required=True)
-    last_name = text(100, required=True)
+    first_name = name_text(100, required=True)
+    last_name = name_text(100, required=True)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
     sex = fields.String(validate=validate.OneOf(("F", "M", "U")))
     phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
@@ -43,7 +43,7 @@ class TreatingIn(Schema):
             "téléphone et sert seulement à retrouver un membre)"
         },
     )
-    name = text(200)
+    name = name_text(200)
     mssante = fields.Email(validate=validate.Length(max=254))
 
     @ma.validates_schema
@@ -201,8 +201,8 @@ class ReturningIn(Schema):
         validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE],
         metadata={"description": "Lu comme dans la région de la communauté, comparé en E.164"},
     )
-    first_name = text(100)
-    last_name = text(100)
+    first_name = name_text(100)
+    last_name = name_text(100)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
 
     @ma.validates_schema

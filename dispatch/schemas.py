@@ -12,8 +12,8 @@ from flask import Response, request
 from marshmallow import fields, validate
 
 from dispatch import messages_fr
+from dispatch.db import MAX_ID
 from dispatch.french import number
-from dispatch.web import MAX_ID
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what a BIGINT holds, and SQLite's integers
 INT32_MIN = -(2**31)

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_KEYS = (
     "DISPATCH_DATABASE_URL",
@@ -48,6 +49,7 @@ ENV_KEYS = (
     "DISPATCH_IMAP_FOLDER",
     "DISPATCH_IMAP_POLL_S",
     "DISPATCH_IMAP_TIMEOUT",
+    "DISPATCH_MSSANTE_OPERATOR_DOMAINS",
     "DISPATCH_ANNUAIRE_URL",
     "DISPATCH_ANNUAIRE_API_KEY",
     "DISPATCH_ANNUAIRE_TIMEOUT",
@@ -143,6 +145,16 @@ def load(
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DISPATCH_DATABASE_URL"]
     settings["SECRET_KEY"] = settings["DISPATCH_SECRET_KEY"]
     return settings
+
+
+def public_https(config: Mapping[str, Any]) -> bool:
+    """Tell whether the public reaches the service over https (DISPATCH_PUBLIC_URL): Secure cookies and HSTS then."""
+    return str(config.get("DISPATCH_PUBLIC_URL") or "").strip().lower().startswith("https://")
+
+
+def public_host(config: Mapping[str, Any]) -> str:
+    """Return the host name of DISPATCH_PUBLIC_URL (never a request's Host header, which the client chooses)."""
+    return urlsplit(str(config.get("DISPATCH_PUBLIC_URL") or "").strip()).hostname or "snp-dispatch.invalid"
 
 
 def public_url(config: Mapping[str, Any], path: str) -> str:

@@ -108,13 +108,18 @@ def _register_blueprints(app: Flask, api: Api) -> None:
 
 CSP_DEFAULT = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000"  # one year; subdomains are the CPTS's own business
 
 
 def _register_answers(app: Flask) -> None:
     """Give every answer the safety headers, and every error a problem+json body (the pages have their own)."""
 
+    https = settings.public_https(app.config)
+
     @app.after_request
     def headers(response: Response) -> Response:
+        if https:  # served over https: browsers never try it in clear again, whatever link they are given
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         # App-wide defaults; a blueprint that sets its own (the pages do) keeps them.

@@ -23,7 +23,7 @@ from dispatch.notify.outbox import due_now
 from dispatch.notify.vapid import KEY_FILE
 from dispatch.requests.models import Request
 from dispatch.requests.states import OPEN_STATES
-from dispatch.schemas import Schema
+from dispatch.schemas import Integer, Schema
 from dispatch.web import now
 
 bp = Blueprint("health", __name__, url_prefix="/api/v1", description="État du service")
@@ -38,7 +38,7 @@ class HealthOut(Schema):
 
 
 class OutboxStateOut(Schema):
-    due = fields.Integer(metadata={"description": "Messages dont l'heure d'envoi est passée"})
+    due = Integer(metadata={"description": "Messages dont l'heure d'envoi est passée"})
     oldest_due_age_s = fields.Float(allow_none=True, metadata={"description": "Retard du plus ancien, en secondes"})
 
 

@@ -12,7 +12,11 @@ from flask import Response, request
 from marshmallow import fields, validate
 
 from dispatch import messages_fr
+from dispatch.db import MAX_ID
 from dispatch.french import number
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what a BIGINT holds, and SQLite's integers
+INT32_MIN = -(2**31)
 
 
 class Schema(ma.Schema):
@@ -79,6 +83,19 @@ class NoControl(validate.Validator):
 SINGLE_LINE = NoControl(multiline=False)  # for the fields that are not text(): codes, numbers, phone numbers
 
 
+class NoInvisible(validate.Validator):
+    """Refuse the characters that show nothing (format characters, Unicode's Cf): zero-width spaces and joiners
+    (U+200B..U+200D, U+2060), the byte-order mark (U+FEFF), bidirectional marks and controls. In a name they make
+    two people look alike, or one person two."""
+
+    error = "Caractères invisibles interdits dans un nom (espace sans largeur, marque de sens d'écriture…)."
+
+    def __call__(self, value: str) -> str:
+        if any(unicodedata.category(char) == "Cf" for char in value):
+            raise ma.ValidationError(self.error)
+        return value
+
+
 class TextLength(validate.Length):
     """A length check that says what is wrong the French way: '4 000 caractères au plus', 'Ce champ est vide.'
 
@@ -102,6 +119,13 @@ def text(
     return Trimmed(required=required, multiline=multiline, validate=checks, **kwargs)
 
 
+def name_text(max_length: int, **kwargs: Any) -> fields.String:
+    """Return the field of a person's name: a text() with no invisible character."""
+    field = text(max_length, **kwargs)
+    field.validators.append(NoInvisible())
+    return field
+
+
 class Trimmed(fields.String):
     """A string with its surrounding blanks removed; a multi-line one with its line ends made \\n."""
 
@@ -116,23 +140,44 @@ class Trimmed(fields.String):
         return result.strip()
 
 
+class Integer(fields.Integer):
+    """The one integer field of every schema: bounded to what the database holds, so no body reaches it unchecked.
+
+    `minimum` and `maximum` narrow the default (a 64-bit integer); the OpenAPI document gets them as its bounds.
+    """
+
+    def __init__(self, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX, **kwargs: Any) -> None:
+        if not INT64_MIN <= minimum <= maximum <= INT64_MAX:
+            raise ValueError(f"an integer field must stay within 64 bits, not [{minimum}, {maximum}]")
+        extra = kwargs.pop("validate", None)
+        checks = [validate.Range(min=minimum, max=maximum)]
+        checks += [] if extra is None else list(extra) if isinstance(extra, (list, tuple)) else [extra]
+        metadata = {"format": "int32" if minimum >= INT32_MIN and maximum <= MAX_ID else "int64", **kwargs.pop("metadata", {})}
+        super().__init__(validate=checks, metadata=metadata, **kwargs)
+
+
+def Id(**kwargs: Any) -> Integer:  # noqa: N802 -- a field type, named as one
+    """Return the field of an id: an INTEGER column's key, 1 to 2**31 - 1 (PostgreSQL's int4)."""
+    return Integer(minimum=1, maximum=MAX_ID, **kwargs)
+
+
 class ProblemOut(Schema):
     """An RFC 9457 problem document; `errors` lists the invalid fields."""
 
     type = fields.String(required=True)
     title = fields.String(required=True)
-    status = fields.Integer(required=True)
+    status = Integer(required=True, minimum=100, maximum=599)
     detail = fields.String(required=True)
     code = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    relaunched_as = fields.Integer(
+    relaunched_as = Id(
         metadata={"description": "Avec `already_relaunched` : la demande qui relance déjà celle-ci (une relance au plus)."}
     )
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    limit = Integer(load_default=50, minimum=1, maximum=200)
+    before = Id()
 
 
 def with_next_link(response: Response, items: list[Any], limit: int) -> Response:

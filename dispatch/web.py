@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flask import g, request
 from werkzeug.routing import IntegerConverter
 
+from dispatch.db import MAX_ID as MAX_ID  # re-exported: the edges bound their path ids with it
 from dispatch.db import kept_after_commit
 from dispatch.errors import Problem
 from dispatch.runtime import now as now  # re-exported: the edges read the clock from here
@@ -54,9 +55,6 @@ def problem_if_none(value: Any, detail: str = "Ressource introuvable.") -> Any:
     if value is None:
         raise Problem(404, "not_found", detail)
     return value
-
-
-MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

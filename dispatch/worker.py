@@ -17,7 +17,7 @@ from dispatch.clock import system_now
 from dispatch.db import db
 from dispatch.heartbeat import beat
 from dispatch.leader import TickLeader, is_postgresql
-from dispatch.notify.receiving import Polled, ReceiptPoller
+from dispatch.notify.receiving import Polled, ReceiptPoller, operator_domains
 from dispatch.notify.service import deliver_pending
 from dispatch.requests.tick import advance_due, next_deadline_after
 from dispatch.wiring import imap_poll_s
@@ -49,7 +49,12 @@ class Worker:
         self.listener: Any = None
         self.notify: Any = None
         mailbox = app.extensions["dispatch"].ports.mailbox
-        self.poller = ReceiptPoller(mailbox) if mailbox is not None else None
+        self.poller = ReceiptPoller(mailbox, dsn_domains=operator_domains(app.config)) if mailbox is not None else None
+        if self.poller is not None and not self.poller.dsn_domains:
+            log.warning(
+                "no MSSanté operator domain is known (DISPATCH_MSSANTE_OPERATOR_DOMAINS, or a host name in "
+                "DISPATCH_SMTP_HOST): delivery reports (DSN) will be left unread, not believed"
+            )
         if self.shared:
             from dispatch.wakeup import Listener, notifier
 

@@ -20,7 +20,7 @@ from dispatch.policy import acting_physician
 from dispatch.requests import physician_actions, queries
 from dispatch.requests.disclosure import show_many
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, request_json
-from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
+from dispatch.schemas import Id, Integer, PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.web import answers_from_memory, autocommit_read, client_label, current_user, now
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class SubscriptionIn(Schema):
     """A browser's `PushSubscription.toJSON()`."""
 
     endpoint = fields.String(required=True, validate=validate.Length(min=8, max=2048))
-    expirationTime = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0))  # noqa: N815 -- the browser's name
+    expirationTime = Integer(allow_none=True, strict=True, minimum=0)  # noqa: N815 -- the browser's name
     keys = fields.Nested(SubscriptionKeysIn, required=True)
 
 
@@ -69,11 +69,11 @@ class DeviceIn(Schema):
 
 
 class DeviceOut(Schema):
-    id = fields.Integer()
+    id = Id()
 
 
 class DeviceListOut(Schema):
-    id = fields.Integer()
+    id = Id()
     platform = fields.String()
     created_at = UTCDateTime()
     last_success_at = UTCDateTime(allow_none=True)

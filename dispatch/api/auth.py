@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 
 from dispatch.auth import accounts, service
 from dispatch.errors import Problem
-from dispatch.schemas import Schema, text
+from dispatch.schemas import Id, Integer, Schema, text
 from dispatch.web import bearer_token, client_label, current_user, now, runtime
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Comptes et jetons d'accès")
@@ -23,7 +23,7 @@ class TokenIn(Schema):
 
 
 class UserBrief(Schema):
-    id = fields.Integer()
+    id = Id()
     role = fields.String()
     name = fields.String()
 
@@ -31,7 +31,7 @@ class UserBrief(Schema):
 class TokenOut(Schema):
     access_token = fields.String()
     token_type = fields.String()
-    expires_in = fields.Integer()
+    expires_in = Integer()
     user = fields.Nested(UserBrief)
 
 

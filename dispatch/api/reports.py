@@ -25,7 +25,7 @@ from dispatch.reports.exports import (
 )
 from dispatch.reports.service import compute_report
 from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES
-from dispatch.schemas import Schema
+from dispatch.schemas import Id, Integer, Schema
 from dispatch.web import current_user, now
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Chiffres de la CPTS et exports")
@@ -59,72 +59,70 @@ class ReportQuery(PeriodQuery):
 
 
 class TimeToAcceptOut(Schema):
-    median = fields.Integer(allow_none=True)
-    p90 = fields.Integer(allow_none=True)
+    median = Integer(allow_none=True)
+    p90 = Integer(allow_none=True)
 
 
 class PhysicianFiguresOut(Schema):
-    physician_id = fields.Integer()
+    physician_id = Id()
     name = fields.String()
     kind = fields.String()
-    offered = fields.Integer()
-    accepted = fields.Integer()
-    refused = fields.Integer()
-    released = fields.Integer(metadata={"description": "hand-backs: accepted, then released before the appointment"})
+    offered = Integer()
+    accepted = Integer()
+    refused = Integer()
+    released = Integer(metadata={"description": "hand-backs: accepted, then released before the appointment"})
 
 
 class MonthFiguresOut(Schema):
     month = fields.String(metadata={"description": "AAAA-MM, dans le fuseau de la communauté"})
-    opened = fields.Integer()
-    accepted = fields.Integer()
-    expired = fields.Integer()
-    cancelled = fields.Integer()
+    opened = Integer()
+    accepted = Integer()
+    expired = Integer()
+    cancelled = Integer()
     acceptance_rate = fields.Float(
         allow_none=True, metadata={"description": "accepted / (opened - cancelled), comme acceptance_rate de la période"}
     )
 
 
 def _counts() -> fields.Dict:
-    return fields.Dict(keys=fields.String(), values=fields.Integer())
+    return fields.Dict(keys=fields.String(), values=Integer())
 
 
 class SynthesesOut(Schema):
-    sent = fields.Integer(
-        metadata={"description": "taken by the platform's MSSanté operator, and no report since says refused or failed"}
-    )
-    pending = fields.Integer(metadata={"description": "waiting in the outbox"})
-    failed = fields.Integer(metadata={"description": "not sent, or bounced (a delivery status notification, RFC 3464)"})
-    delivered = fields.Integer(
+    sent = Integer(metadata={"description": "taken by the platform's MSSanté operator, and no report since says refused or failed"})
+    pending = Integer(metadata={"description": "waiting in the outbox"})
+    failed = Integer(metadata={"description": "not sent, or bounced (a delivery status notification, RFC 3464)"})
+    delivered = Integer(
         metadata={"description": "of `sent`: arrival confirmed (a delivery report, or the GP's software processed it)"}
     )
-    read = fields.Integer(metadata={"description": "of `delivered`: a read receipt came back (MDN displayed, RFC 8098)"})
-    refused = fields.Integer(
+    read = Integer(metadata={"description": "of `delivered`: a read receipt came back (MDN displayed, RFC 8098)"})
+    refused = Integer(
         metadata={"description": "the GP's software refused it (MDN processed/error: document not integrated) or deleted it"}
     )
-    not_sendable = fields.Integer(metadata={"description": "no treating GP, or no MSSanté address for them"})
-    not_needed = fields.Integer(metadata={"description": "the treating GP saw the patient themselves"})
+    not_sendable = Integer(metadata={"description": "no treating GP, or no MSSanté address for them"})
+    not_needed = Integer(metadata={"description": "the treating GP saw the patient themselves"})
 
 
 class CallsOut(Schema):
-    received = fields.Integer()
-    with_request = fields.Integer()
+    received = Integer()
+    with_request = Integer()
     without_request = _counts()
 
 
 class ReportOut(Schema):
-    community_id = fields.Integer()
+    community_id = Id()
     start = fields.String(data_key="from", attribute="from")
     end = fields.String(data_key="to", attribute="to")
-    opened = fields.Integer()
-    accepted = fields.Integer()
-    expired = fields.Integer()
-    cancelled = fields.Integer()
-    open = fields.Integer()
+    opened = Integer()
+    accepted = Integer()
+    expired = Integer()
+    cancelled = Integer()
+    open = Integer()
     acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
-    accepted_by_treating = fields.Integer()
-    accepted_in_community = fields.Integer()
+    accepted_by_treating = Integer()
+    accepted_in_community = Integer()
     accepted_by_kind = _counts()
-    refusals = fields.Integer()
+    refusals = Integer()
     time_to_accept_s = fields.Nested(TimeToAcceptOut)
     outcomes = _counts()
     no_show_rate = fields.Float(allow_none=True)

@@ -13,7 +13,7 @@ from dispatch.communities import service
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text
 
 TIMEZONES = sorted(available_timezones())
 WINDOW = validate.Range(min=0, max=7 * 24 * 3600)
@@ -50,8 +50,8 @@ def windows_valid(data: dict[str, Any], community: Community | None = None) -> N
 class CommunityIn(Schema):
     name = text(200, required=True)
     timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
-    exclusive_window_s = fields.Integer(load_default=3600, validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(load_default=7200, validate=WINDOW, strict=True)
+    exclusive_window_s = Integer(load_default=3600, validate=WINDOW, strict=True)
+    response_window_s = Integer(load_default=7200, validate=WINDOW, strict=True)
     region = fields.String(load_default="FR", validate=validate.OneOf(REGIONS, error=REGION_ERROR), metadata=REGION.metadata)
 
     @ma.validates_schema
@@ -67,8 +67,8 @@ SMS_BUDGET_DOC = (
 
 class CommunityPatch(Schema):
     name = text(200)
-    exclusive_window_s = fields.Integer(validate=WINDOW, strict=True)
-    response_window_s = fields.Integer(validate=WINDOW, strict=True)
+    exclusive_window_s = Integer(validate=WINDOW, strict=True)
+    response_window_s = Integer(validate=WINDOW, strict=True)
     allow_non_mssante = fields.Boolean(
         metadata={
             "description": "Accepter pour un médecin traitant une adresse hors de l'espace MSSanté (mssante.fr) ; "
@@ -76,7 +76,7 @@ class CommunityPatch(Schema):
         }
     )
     region = REGION
-    sms_daily_budget = fields.Integer(
+    sms_daily_budget = Integer(
         strict=True,
         validate=validate.Range(min=0, max=100_000, error="Budget SMS entre 0 et 100 000 par jour."),
         metadata={"description": SMS_BUDGET_DOC + " ; l'administrateur seul le change (403 admin_only sinon)"},
@@ -84,14 +84,14 @@ class CommunityPatch(Schema):
 
 
 class CommunityOut(Schema):
-    id = fields.Integer()
+    id = Id()
     name = fields.String()
     timezone = fields.String()
-    exclusive_window_s = fields.Integer()
-    response_window_s = fields.Integer()
+    exclusive_window_s = Integer()
+    response_window_s = Integer()
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
-    sms_daily_budget = fields.Integer(metadata={"description": SMS_BUDGET_DOC})
+    sms_daily_budget = Integer(metadata={"description": SMS_BUDGET_DOC})
     created_at = UTCDateTime()
 
 
@@ -167,7 +167,7 @@ class MemberIn(_MemberFields):
             "7 jours) part par SMS (sms) ou par mail (mail) ; par défaut SMS s'il a un portable, sinon mail"
         },
     )
-    name = text(200, required=True)
+    name = name_text(200, required=True)
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=PHONE)
     rpps = fields.String(validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE])
@@ -208,7 +208,7 @@ class MemberIn(_MemberFields):
 class MemberPatch(_MemberFields):
     """The fields of a member that change (the RPPS, the login and the role do not): a blank value clears it."""
 
-    name = text(200)
+    name = name_text(200)
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(allow_none=True, validate=PHONE)
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Médecins seulement"})
@@ -249,14 +249,14 @@ class InvitationState(Schema):
 
 
 class MemberCreated(Schema):
-    user_id = fields.Integer()
+    user_id = Id()
     role = fields.String()
-    physician_id = fields.Integer()
+    physician_id = Id()
     invitation = fields.Nested(InvitationOut, metadata={"description": "Présente quand une invitation est partie"})
 
 
 class MemberOut(Schema):
-    user_id = fields.Integer()
+    user_id = Id()
     login = fields.String()
     name = fields.String()
     role = fields.String()
@@ -271,7 +271,7 @@ class MemberOut(Schema):
 
 
 class AccountEventOut(Schema):
-    id = fields.Integer()
+    id = Id()
     at = UTCDateTime()
     action = fields.String(
         metadata={
@@ -292,20 +292,20 @@ class AccountEventOut(Schema):
 
 
 class CommunityRole(Schema):
-    id = fields.Integer()
+    id = Id()
     name = fields.String()
     role = fields.String()
 
 
 class PhysicianBrief(Schema):
-    id = fields.Integer()
+    id = Id()
     rpps = fields.String()
     kind = fields.String()
     available = fields.Boolean()
 
 
 class MeOut(Schema):
-    id = fields.Integer()
+    id = Id()
     login = fields.String()
     name = fields.String()
     role = fields.String()

@@ -26,7 +26,9 @@ Practitioner's box comes before a PractitionerRole's, then the lower `rank`, the
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +60,22 @@ MSSANTE_CODE = "MSSANTE"
 # The kinds of MSSanté box, best first (None: an MSSanté box the directory gives no type for). APP is left out.
 PREFERENCE: dict[str | None, int] = {"PER": 0, "CAB": 1, None: 2, "ORG": 3}
 _PERMANENT_STATUSES = {400, 401, 403, 404, 405, 410}
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # a Practitioner with its situations is a few kB; a directory never sends this much
+# One address, as plainly as a mailbox is written: no display name, no list, no quotes, no comment.
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def one_address(value: object) -> str | None:
+    """Return the value when it is exactly one mail address (at most 254 characters), else None ('a@x, b@y' is none)."""
+    if not isinstance(value, str):
+        return None
+    address = value.strip()
+    if len(address) > 254 or _ADDRESS.fullmatch(address) is None:
+        return None
+    return address
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,10 @@ def best_mailbox(bundle: Mapping[str, Any], rpps: str) -> Mailbox | None:
         elif kind_of != "Practitioner":
             continue
         for telecom in resource.get("telecom") or ():
-            if not isinstance(telecom, Mapping) or telecom.get("system") != "email" or "@" not in str(telecom.get("value") or ""):
+            if not isinstance(telecom, Mapping) or telecom.get("system") != "email":
+                continue
+            address = one_address(telecom.get("value"))
+            if address is None:  # not one plain address ("a@x, b@y", a display name...): never a recipient
                 continue
             is_mss, kind = _box_kind(telecom)
             if not is_mss or kind not in PREFERENCE:
@@ -147,7 +168,7 @@ def best_mailbox(bundle: Mapping[str, Any], rpps: str) -> Mailbox | None:
             given_rank = telecom.get("rank")
             rank = given_rank if isinstance(given_rank, int) else 1 << 30
             key = (PREFERENCE[kind], 0 if kind_of == "Practitioner" else 1, rank, order)
-            candidates.append((key, Mailbox(str(telecom["value"]).strip(), kind)))
+            candidates.append((key, Mailbox(address, kind)))
             order += 1
     return min(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
 
@@ -178,9 +199,20 @@ class AnnuaireSante:
     def find_mailbox(self, rpps: str) -> LookupResult:
         """Search the directory for the physician with this RPPS and return their best MSSanté box."""
         try:
-            response = self.session.get(f"{self.base_url}/Practitioner", params=search_params(rpps), timeout=self.timeout)
+            response = self.session.get(
+                f"{self.base_url}/Practitioner",
+                params=search_params(rpps),
+                timeout=self.timeout,
+                allow_redirects=False,  # a redirect is answered as what it is (a 3xx: the settings are wrong)
+                stream=True,  # the body is read up to MAX_ANSWER_BYTES, never whole
+            )
         except requests.RequestException as exc:
             return LookupResult(Outcome.TRANSIENT, detail=f"annuaire unreachable: {type(exc).__name__}")
+        with response:
+            return self._read(response, rpps)
+
+    def _read(self, response: requests.Response, rpps: str) -> LookupResult:
+        """Classify the directory's answer, its body read up to the size cap."""
         status = response.status_code
         if status == 429 or status >= 500:
             wait = parse_retry_after(response.headers.get("Retry-After"), self.clock())
@@ -190,7 +222,14 @@ class AnnuaireSante:
             log.warning("the Annuaire Santé refused the lookup: HTTP %s (check DISPATCH_ANNUAIRE_URL and the API key)", status)
             return LookupResult(Outcome.PERMANENT, detail=f"annuaire answered {status}")
         try:
-            bundle = response.json()
+            body = _bounded_body(response)
+        except requests.RequestException as exc:
+            return LookupResult(Outcome.TRANSIENT, detail=f"annuaire unreachable: {type(exc).__name__}")
+        if body is None:
+            log.warning("the Annuaire Santé answered more than %s bytes: not read", MAX_ANSWER_BYTES)
+            return LookupResult(Outcome.TRANSIENT, detail=f"annuaire answered more than {MAX_ANSWER_BYTES} bytes")
+        try:
+            bundle = json.loads(body)
         except ValueError:
             return LookupResult(Outcome.TRANSIENT, detail="annuaire answered something that is not JSON")
         if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
@@ -200,3 +239,16 @@ class AnnuaireSante:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+
+
+def _bounded_body(response: requests.Response) -> bytes | None:
+    """Return the answer's body, or None when it is (or says it is) larger than MAX_ANSWER_BYTES."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.strip().isdigit() and int(announced) > MAX_ANSWER_BYTES:
+        return None
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            return None
+    return bytes(body)

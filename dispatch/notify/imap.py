@@ -24,6 +24,7 @@ DEFAULT_FOLDER = "INBOX"
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 BATCH = 200  # UIDs per FETCH command: keeps command lines short
+FETCH_BATCH = 10  # mails read per FETCH command: what one answer holds in memory is 10 times the size cap
 
 
 class MailboxError(Exception):
@@ -37,9 +38,12 @@ class ImapSession:
         self.conn = conn
         self.validity = validity
 
-    def unseen(self) -> list[Unseen]:
-        """List the mails without the \\Seen flag, with their size and Content-Type, bodies left unread."""
-        uids = self._command("SEARCH", None, "UNSEEN")[0].split()
+    def unseen(self, since: int = 1) -> list[Unseen]:
+        """List the mails without the \\Seen flag from UID `since` on, with their size and Content-Type, bodies
+        left unread: a poll asks only about the mails that came after those it already looked at."""
+        # "n:*" always includes the highest UID, even below n (RFC 3501 §6.4.8): filtered below.
+        found_uids = self._command("SEARCH", None, "UID", f"{max(since, 1)}:*", "UNSEEN")[0].split()
+        uids = [uid for uid in found_uids if uid.isdigit() and int(uid) >= since]
         found: list[Unseen] = []
         for start in range(0, len(uids), BATCH):
             chunk = b",".join(uids[start : start + BATCH]).decode()
@@ -55,14 +59,15 @@ class ImapSession:
                 found.append(Unseen(uid.group(1).decode(), int(size.group(1)) if size else 0, content_type))
         return sorted(found, key=lambda mail: int(mail.uid))
 
-    def fetch(self, uids: list[str]) -> dict[str, bytes]:
-        """Return these mails whole (BODY.PEEK: the \\Seen flag is left alone)."""
+    def fetch(self, uids: list[str], max_bytes: int) -> dict[str, bytes]:
+        """Return these mails' first `max_bytes` bytes (BODY.PEEK[]<0.n>: never more, whatever their size; the
+        \\Seen flag is left alone)."""
         out: dict[str, bytes] = {}
-        for start in range(0, len(uids), BATCH):
-            data = self._command("FETCH", ",".join(uids[start : start + BATCH]), "(UID BODY.PEEK[])")
+        for start in range(0, len(uids), FETCH_BATCH):
+            data = self._command("FETCH", ",".join(uids[start : start + FETCH_BATCH]), f"(UID BODY.PEEK[]<0.{max_bytes}>)")
             for item in data:
                 if isinstance(item, tuple) and (uid := _UID.search(item[0])) is not None:
-                    out[uid.group(1).decode()] = item[1]
+                    out[uid.group(1).decode()] = item[1][:max_bytes]  # a server that sent more is not believed
         return out
 
     def mark_seen(self, uids: list[str]) -> None:

@@ -103,12 +103,13 @@ class MailboxSession(Protocol):
 
     validity: str
 
-    def unseen(self) -> list[Unseen]:
-        """List the mails not yet marked read, oldest first, without reading their bodies or marking anything."""
+    def unseen(self, since: int = 1) -> list[Unseen]:
+        """List the mails not yet marked read whose UID is `since` or more, oldest first, without reading their
+        bodies or marking anything."""
         ...
 
-    def fetch(self, uids: list[str]) -> dict[str, bytes]:
-        """Return these mails whole, by UID, without marking them read."""
+    def fetch(self, uids: list[str], max_bytes: int) -> dict[str, bytes]:
+        """Return these mails' first `max_bytes` bytes (the whole of a smaller one), by UID, without marking them."""
         ...
 
     def mark_seen(self, uids: list[str]) -> None:

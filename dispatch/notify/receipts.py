@@ -8,6 +8,10 @@ cannot integrate the document answers `Disposition: automatic-action/MDN-sent-au
 <code>^<label>` (ANS, "Volet Transmission au LPS de documents CDA provenant d'un courriel MSSanté", structure du
 MDN). Only the machine-readable fields are read: the human-readable text, the subject and the returned message
 may name the patient, and nothing of them leaves this module.
+
+Who a report says it comes from (its From, the DSN's Reporting-MTA) and whom it is about (Final-Recipient,
+Original-Recipient) are read too: dispatch.notify.receiving believes a report only when they are what they must be.
+The remote's own words (Diagnostic-Code, the MDN's error) are kept apart from our reason, to be shown quoted.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import email
 import email.policy
 import quopri
 import re
+import unicodedata
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 
 STATUSES = ("delivered", "read", "refused", "failed")
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
@@ -45,15 +52,56 @@ class Receipt:
     code: str  # the DSN's status ("5.1.1") or the MDN's disposition ("processed/error")
     diagnostic: str  # the remote's own technical words (Diagnostic-Code, the MDN's error), short
     recipient: str | None  # the final recipient reported on
-    reason: str  # why it was refused or failed, in French for people (no address in it); "" otherwise
+    reason: str  # why it was refused or failed, in French for people, in our words only (no address); "" otherwise
+    original_recipient: str | None = None  # the recipient as the message named it (Original-Recipient), if said
+    sender: str | None = None  # the report's From: one address, lower-case; None when it names none or several
+    reporting_mta: str | None = None  # a DSN's Reporting-MTA: the host of the server that wrote it
+
+    @property
+    def remote_words(self) -> str:
+        """Return what the remote server or software wrote (an HL7 error's label), "" when it wrote nothing."""
+        code, _, rest = self.diagnostic.partition("^")
+        if self.kind == "mdn" and rest and code.strip().isdigit():
+            return rest.split("^")[0].strip()
+        return self.diagnostic
 
     @property
     def explained(self) -> str:
-        """Return the reason with the remote's own words after it, for those who may see the recipient's address."""
-        if self.kind == "dsn" and self.diagnostic:
-            label = self.reason.removesuffix(f" ({self.code})") if self.code in self.diagnostic else self.reason
-            return f"{label} ({self.diagnostic})"
-        return self.reason
+        """Return the reason, then the remote's own words quoted as theirs (for those who may see the address)."""
+        words = self.remote_words
+        if not words or not self.reason:
+            return self.reason
+        who = "du serveur de messagerie" if self.kind == "dsn" else "du logiciel du médecin traitant"
+        return f"{self.reason}. Réponse {who}, telle quelle{NBSP}: «{NBSP}{words}{NBSP}»"
+
+
+def doubt(receipt: Receipt, *, address: str, dsn_domains: tuple[str, ...]) -> str | None:
+    """Say why a report about a message sent to `address` is not believed, or None when it is.
+
+    It must name that address as its Final-Recipient or Original-Recipient; an MDN must come From it (the GP's
+    software answers from the GP's box); a DSN must come from a mail server of the platform's own MSSanté operator:
+    its Reporting-MTA and its From under one of `dsn_domains`.
+    """
+    wanted = address.strip().lower()
+    if wanted not in (receipt.recipient, receipt.original_recipient):
+        return "names another recipient"
+    if receipt.kind == "mdn":
+        return None if receipt.sender == wanted else "not from the recipient"
+    sender_domain = (receipt.sender or "").rpartition("@")[2]
+    if not (under(receipt.reporting_mta or "", dsn_domains) and under(sender_domain, dsn_domains)):
+        return "not from the platform's MSSanté operator"
+    return None
+
+
+def under(host: str, domains: tuple[str, ...]) -> bool:
+    """Tell whether a host name is one of these domains or below one of them."""
+    name = host.strip().lower().rstrip(".")
+    return bool(name) and any(name == domain or name.endswith("." + domain) for domain in domains if domain)
+
+
+def domains_setting(value: object) -> tuple[str, ...]:
+    """Read a comma-separated list of mail domains (a leading dot is allowed and means the same)."""
+    return tuple(d for d in (part.strip().lower().strip(".") for part in str(value or "").split(",")) if d)
 
 
 def is_report(content_type: str) -> bool:
@@ -75,9 +123,8 @@ def parse_receipt(raw: bytes) -> Receipt | None:
     if not blocks:
         return None
     returned = _returned_id(parts)
-    if kind == "dsn":
-        return _dsn(blocks, returned)
-    return _mdn(blocks, returned or _replied_to(message))
+    found = _dsn(blocks, returned) if kind == "dsn" else _mdn(blocks, returned or _replied_to(message))
+    return dataclasses.replace(found, sender=_one_address(message.get_all("From") or []))
 
 
 def _dsn(blocks: list[Message], returned: str | None) -> Receipt:
@@ -91,16 +138,18 @@ def _dsn(blocks: list[Message], returned: str | None) -> Receipt:
         if chosen is not None:
             action = (_field(chosen, "Action") or "").lower()
             break
+    mta = (_after_type(_field(envelope, "Reporting-MTA")) or None) if envelope is not None else None
     if chosen is None:
-        return Receipt("dsn", original, None, "", "", None, "")
+        return Receipt("dsn", original, None, "", "", None, "", reporting_mta=mta)
     found = _CODE.search(_field(chosen, "Status") or "")
     code = ".".join(found.groups()) if found else ""
-    diagnostic = _after_type(_field(chosen, "Diagnostic-Code"))
-    recipient = _after_type(_field(chosen, "Final-Recipient")) or None
+    diagnostic = _remote(_after_type(_field(chosen, "Diagnostic-Code")))
+    recipient = _address(_field(chosen, "Final-Recipient"))
+    named = _address(_field(chosen, "Original-Recipient"))
     if action == "failed":
-        return Receipt("dsn", original, "failed", code, diagnostic, recipient, dsn_reason(code))
+        return Receipt("dsn", original, "failed", code, diagnostic, recipient, dsn_reason(code), named, None, mta)
     status = "delivered" if action in ("delivered", "expanded") else None
-    return Receipt("dsn", original, status, code, diagnostic, recipient, "")
+    return Receipt("dsn", original, status, code, diagnostic, recipient, "", named, None, mta)
 
 
 def _mdn(blocks: list[Message], fallback: str | None) -> Receipt:
@@ -111,25 +160,21 @@ def _mdn(blocks: list[Message], fallback: str | None) -> Receipt:
             if fields.get(name) is None:
                 fields[name] = value
     original = _message_id(_field(fields, "Original-Message-ID")) or fallback
-    recipient = _after_type(_field(fields, "Final-Recipient")) or None
+    recipient = _address(_field(fields, "Final-Recipient"))
+    named = _address(_field(fields, "Original-Recipient"))
     _, _, disposition = (_field(fields, "Disposition") or "").partition(";")
     head, _, inline = disposition.partition(":")  # the ANS puts the error inline: "processed/Error: 902^..."
     shape = re.fullmatch(r"\s*([a-z-]+)\s*(?:/\s*([a-z0-9, -]*?))?\s*", _COMMENT.sub(" ", head).lower())
     if shape is None:
-        return Receipt("mdn", original, None, "", "", recipient, "")
+        return Receipt("mdn", original, None, "", "", recipient, "", named)
     kind, modifiers = shape.group(1), {m.strip() for m in (shape.group(2) or "").split(",") if m.strip()}
     code = kind + (f"/{','.join(sorted(modifiers))}" if modifiers else "")
     error = " ".join(inline.split()) or _field(fields, "Error") or _field(fields, "Failure") or ""
-    error = error[:300]
-    if modifiers & {"error", "failed", "failure"} or kind in ("failed", "denied"):
-        return Receipt("mdn", original, "refused", code, error, recipient, mdn_reason(kind, error))
-    if kind == "deleted":
-        return Receipt("mdn", original, "refused", code, error, recipient, mdn_reason(kind, error))
-    if kind == "displayed":
-        return Receipt("mdn", original, "read", code, error, recipient, "")
-    if kind in ("processed", "dispatched"):
-        return Receipt("mdn", original, "delivered", code, error, recipient, "")
-    return Receipt("mdn", original, None, code, error, recipient, "")
+    error = _remote(error)
+    if modifiers & {"error", "failed", "failure"} or kind in ("failed", "denied", "deleted"):
+        return Receipt("mdn", original, "refused", code, error, recipient, mdn_reason(kind, error), named)
+    status = {"displayed": "read", "processed": "delivered", "dispatched": "delivered"}.get(kind)
+    return Receipt("mdn", original, status, code, error, recipient, "", named)
 
 
 # RFC 3463 enhanced status codes, by subject and detail, as the CPTS reads them.
@@ -165,15 +210,15 @@ def dsn_reason(code: str) -> str:
 
 
 def mdn_reason(kind: str, error: str) -> str:
-    """Explain in French why the recipient's software refused a message."""
+    """Explain in French, in our words only, why the recipient's software refused a message (its own words are
+    the receipt's `remote_words`, shown quoted apart)."""
     if kind == "deleted":
         return "message supprimé par le destinataire sans avoir été traité"
     code, _, rest = error.partition("^")
-    if rest and code.strip().isdigit():  # an HL7 error (ERR-3): code^label^table|severity
-        label = rest.split("^")[0].strip()
-        return f"le logiciel du médecin traitant n'a pas pu intégrer le document{NBSP}: {label} (erreur {code.strip()})"
+    if rest and code.strip().isdigit() and len(code.strip()) <= 6:  # an HL7 error (ERR-3): code^label^table|severity
+        return f"le logiciel du médecin traitant n'a pas pu intégrer le document (erreur {code.strip()})"
     if error:
-        return f"le logiciel du médecin traitant a signalé une erreur{NBSP}: {error}"
+        return "le logiciel du médecin traitant a signalé une erreur"
     return "le logiciel du médecin traitant a signalé une erreur, sans la préciser"
 
 
@@ -234,6 +279,23 @@ def _after_type(value: str | None) -> str:
         return ""
     kind, sep, rest = value.partition(";")
     return (rest.strip() if sep and " " not in kind.strip() else value.strip())[:300]
+
+
+def _address(value: str | None) -> str | None:
+    """Return the address of a typed recipient field ('rfc822; Paul@X.fr' → 'paul@x.fr'), or None."""
+    bare = _after_type(value).strip().strip("<>").strip().lower()
+    return bare if bare.count("@") == 1 and not any(c in bare for c in ' ,;<>"') else None
+
+
+def _one_address(values: list[str]) -> str | None:
+    """Return the one address a From field names, lower-case; None when it names none or several."""
+    found = [address for _, address in getaddresses([str(value) for value in values]) if address]
+    return found[0].lower() if len(found) == 1 and found[0].count("@") == 1 else None
+
+
+def _remote(text: str) -> str:
+    """Return a remote's words fit to be shown: no invisible or control characters, at most 300 characters."""
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc", "Co", "Cs")).strip()[:300]
 
 
 def _message_id(value: str | None) -> str | None:

@@ -3,13 +3,17 @@ secure message it is about: the message's outbox row first, then the domain's ho
 
 A status only moves forward (delivered, then read; refused or failed end it): a late or repeated report changes
 nothing. Each report is committed on its own, then the mails are marked read: a crash in between re-reads at most
-what was not marked, and reading it again changes nothing. Mails that are not reports, and reports about no
-message of ours, are left unread for a person to see, and logged once, without their content.
+what was not marked, and reading it again changes nothing. Mails that are not reports, reports about no message of
+ours, and reports not believed (`receipts.doubt`: about another recipient, an MDN not from the GP's box, a DSN not
+from the platform's own MSSanté operator) are left unread for a person to see, and logged once, without their
+content. A poll asks only about the mails after those already looked at (UIDs, under the folder's UIDVALIDITY), and
+reads at most READ_BYTES of each report.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,7 @@ from dispatch.db import db
 from dispatch.notify.imap import MailboxError
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import MailboxPort, Unseen
-from dispatch.notify.receipts import Receipt, is_report, parse_receipt
+from dispatch.notify.receipts import Receipt, domains_setting, doubt, is_report, parse_receipt
 from dispatch.notify.service import Hooks
 
 log = logging.getLogger(__name__)
@@ -28,7 +32,8 @@ log = logging.getLogger(__name__)
 # What a report can say of a secure message, in the order the news can follow each other.
 MAIL_RANKS = {"delivered": 1, "read": 2, "refused": 3, "failed": 3}
 PER_POLL = 100  # reports read in one poll; the rest wait for the next
-MAX_REPORT_BYTES = 25 * 1024 * 1024  # an MSSanté MDN returns the message with its attachments
+MAX_REPORT_BYTES = 25 * 1024 * 1024  # an MSSanté MDN returns the message with its attachments: listed, never read whole
+READ_BYTES = 256 * 1024  # what is read of a report: its fields come before the message it returns (RFC 6522 §3)
 _NOTED_MAX = 10_000
 
 
@@ -38,13 +43,27 @@ class Polled:
 
     recorded: int = 0  # reports about a message of ours, recorded and marked read
     moved: int = 0  # of which changed that message's status
-    left: int = 0  # mails left unread: not reports, too large, not understood, or about no message of ours
+    left: int = 0  # mails left unread: not reports, too large, not understood, not believed, or about no message of ours
     error: str | None = None  # why the mailbox could not be read
 
 
-def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks) -> bool | None:
+def operator_domains(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the mail domains of the platform's own MSSanté operator, whose delivery reports (DSN) are believed:
+    DISPATCH_MSSANTE_OPERATOR_DOMAINS, else the domain of DISPATCH_SMTP_HOST (smtp.operateur.fr → operateur.fr)."""
+    given = domains_setting(config.get("DISPATCH_MSSANTE_OPERATOR_DOMAINS"))
+    if given:
+        return given
+    host = str(config.get("DISPATCH_SMTP_HOST") or "").strip().lower().rstrip(".")
+    labels = host.split(".")
+    if len(labels) < 2 or not labels[-1].isalpha():  # no host, or an IP address: no operator to believe
+        return ()
+    return (".".join(labels[1:]) if len(labels) > 2 else host,)
+
+
+def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks, dsn_domains: tuple[str, ...] = ()) -> bool | str | None:
     """Record a report in the caller's transaction: True if its message's status moved, False if the message is
-    ours but nothing moved (news already known, older, or not final), None if no message of ours has its id."""
+    ours but nothing moved (news already known, older, or not final), None if no message of ours has its id, and
+    why not when it is not believed (another recipient, not from the GP's box, not from our operator)."""
     if receipt.original_id is None:
         return None
     row = db.session.scalar(
@@ -52,6 +71,9 @@ def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks) -> bool | N
     )
     if row is None:
         return None
+    why_not = doubt(receipt, address=row.address or "", dsn_domains=dsn_domains)
+    if why_not is not None:
+        return why_not
     if receipt.status is None:
         return False
     rank = MAIL_RANKS[receipt.status]
@@ -80,22 +102,40 @@ def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks) -> bool | N
 
 
 class ReceiptPoller:
-    """Reads the platform's mailbox for reports; remembers, for this process, the mails it leaves unread."""
+    """Reads the platform's mailbox for reports; remembers, for this process, how far in the folder it has looked
+    (UIDs under its UIDVALIDITY) and the mails it leaves unread."""
 
-    def __init__(self, mailbox: MailboxPort, *, per_poll: int = PER_POLL, max_bytes: int = MAX_REPORT_BYTES) -> None:
+    def __init__(
+        self,
+        mailbox: MailboxPort,
+        *,
+        per_poll: int = PER_POLL,
+        max_bytes: int = MAX_REPORT_BYTES,
+        read_bytes: int = READ_BYTES,
+        dsn_domains: tuple[str, ...] = (),
+    ) -> None:
         self.mailbox = mailbox
         self.per_poll = per_poll
         self.max_bytes = max_bytes
+        self.read_bytes = read_bytes
+        self.dsn_domains = dsn_domains
         self.noted: set[tuple[str, str]] = set()  # (UIDVALIDITY, UID) of mails left unread, logged once
+        self.validity: str | None = None  # the folder's UIDVALIDITY when `next_uid` was learnt
+        self.next_uid = 1  # every mail below it was looked at: recorded, or left for a person
         self.failing: str | None = None
 
     def poll(self, *, now: datetime, hooks: Hooks) -> Polled:
-        """Read the unread reports, record each in its own transaction, then mark the recorded ones read."""
+        """Read the unread reports that came since the last poll, record each in its own transaction, then mark
+        the recorded ones read."""
         polled = Polled()
         try:
             with self.mailbox.open() as box:
+                if box.validity != self.validity:  # a new folder, or its UIDs renumbered: look at it all again
+                    self.validity, self.next_uid = box.validity, 1
                 wanted: list[str] = []
-                for mail in box.unseen():
+                later: list[int] = []  # UIDs to look at again next time (beyond this poll's share, or to retry)
+                listed = box.unseen(since=self.next_uid)
+                for mail in listed:
                     if (box.validity, mail.uid) in self.noted:
                         polled.left += 1
                     elif not is_report(mail.content_type) or mail.size > self.max_bytes:
@@ -103,17 +143,23 @@ class ReceiptPoller:
                         polled.left += 1
                     elif len(wanted) < self.per_poll:
                         wanted.append(mail.uid)
+                    else:
+                        later.append(int(mail.uid))
                 done: list[str] = []
-                for uid, raw in box.fetch(wanted).items():
+                for uid, raw in box.fetch(wanted, self.read_bytes).items() if wanted else ():
                     outcome = self._record(raw, now=now, hooks=hooks, uid=uid)
-                    if outcome is None:
-                        self._leave(box.validity, Unseen(uid, len(raw), "multipart/report"), "about no message of ours")
-                        polled.left += 1
-                    elif outcome != "retry":
+                    if outcome == "retry":
+                        later.append(int(uid))
+                    elif outcome in ("moved", "known"):
                         done.append(uid)
                         polled.recorded += 1
                         polled.moved += outcome == "moved"
+                    else:
+                        self._leave(box.validity, Unseen(uid, len(raw), "multipart/report"), outcome or "about no message of ours")
+                        polled.left += 1
                 box.mark_seen(done)
+                if listed:  # nothing below the first mail still to look at is asked for again
+                    self.next_uid = min(later) if later else max(int(mail.uid) for mail in listed) + 1
         except MailboxError as exc:
             polled.error = str(exc)
             if self.failing != polled.error:
@@ -128,7 +174,8 @@ class ReceiptPoller:
         return polled
 
     def _record(self, raw: bytes, *, now: datetime, hooks: Hooks, uid: str) -> str | None:
-        """Parse and record one report, committed alone: 'moved', 'known', 'retry' (rolled back), or None."""
+        """Parse and record one report, committed alone: 'moved', 'known', 'retry' (rolled back), None (about no
+        message of ours), or why it is not believed."""
         try:
             receipt = parse_receipt(raw)
         except Exception:  # a report we cannot read will not read better later: leave it to a person
@@ -137,14 +184,14 @@ class ReceiptPoller:
         if receipt is None:
             return None
         try:
-            moved = record_receipt(receipt, now=now, hooks=hooks)
+            moved = record_receipt(receipt, now=now, hooks=hooks, dsn_domains=self.dsn_domains)
             db.session.commit()
         except Exception as exc:  # a conflicting write, the database away: the next poll reads it again
             db.session.rollback()
             log.warning("mailbox: report uid %s not recorded (%s); read again at the next poll", uid, type(exc).__name__)
             return "retry"
-        if moved is None:
-            return None
+        if moved is None or isinstance(moved, str):
+            return None if moved is None else f"not believed: {moved}"
         return "moved" if moved else "known"
 
     def _leave(self, validity: str, mail: Unseen, why: str) -> None:

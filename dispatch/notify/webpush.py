@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import jwt as vapid_jwt
 from pywebpush import WebPusher
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from dispatch.notify.ports import Outcome, PushMessage, PushResult
 from dispatch.notify.retry_after import parse_retry_after
@@ -50,20 +51,18 @@ _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def endpoint_allowed(endpoint: str, hosts: str) -> bool:
-    """Tell whether the server may post to this endpoint: https on a listed host, or http on a listed loopback host."""
-    if not isinstance(endpoint, str) or len(endpoint) > MAX_ENDPOINT or not endpoint.isascii():
+    """Tell whether the server may post to this endpoint: https on a listed host, or http on a listed loopback host.
+
+    The host is the one the sender connects to: the URL is read by the sender's own parser (requests' preparation,
+    then urllib3's), never by another that may disagree (`https://169.254.169.254\\.push.apple.com`: urllib.parse
+    sees a host under push.apple.com, urllib3 connects to 169.254.169.254). Backslashes, user-info and any
+    percent-encoding before the path are refused outright.
+    """
+    target = sender_target(endpoint)
+    if target is None:
         return False
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in endpoint):
-        return False
-    try:
-        parts = urlsplit(endpoint)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    host = (parts.hostname or "").rstrip(".")
-    if not host or parts.username is not None or parts.password is not None:
-        return False
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+    scheme, host = target
+    if scheme != "https" and not (scheme == "http" and _is_loopback(host)):
         return False
     for entry in (e.strip().lower().strip("[]").rstrip(".") for e in hosts.split(",")):
         if entry.startswith(".") and len(entry) > 1 and host.endswith(entry):
@@ -71,6 +70,31 @@ def endpoint_allowed(endpoint: str, hosts: str) -> bool:
         if entry and entry == host:
             return True
     return False
+
+
+def sender_target(endpoint: str) -> tuple[str, str] | None:
+    """Return the scheme and host the sender would connect to for this endpoint, or None if it is not plain enough."""
+    if not isinstance(endpoint, str) or len(endpoint) > MAX_ENDPOINT or not endpoint.isascii() or "\\" in endpoint:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in endpoint):
+        return None
+    scheme, sep, rest = endpoint.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not sep or not authority or "@" in authority or "%" in authority:
+        return None
+    try:
+        prepared = requests.Request("POST", endpoint).prepare().url or ""
+        parts = parse_url(prepared)
+        if parts.port is not None and not 0 < parts.port < 65536:
+            return None
+    except (requests.RequestException, LocationParseError, ValueError, UnicodeError):
+        return None
+    host = (parts.host or "").strip("[]").rstrip(".").lower()
+    if parts.auth is not None or not host or parts.scheme != scheme.lower():
+        return None
+    if parts.netloc is None or parts.netloc.lower() != authority.lower():
+        return None  # the sender would read another authority than the one written
+    return parts.scheme, host
 
 
 def validate_subscription(sub: Any, hosts: str) -> str:
@@ -247,8 +271,8 @@ class WebPushPush:
 
     def _authorization(self, endpoint: str, now: datetime) -> str:
         """Return `vapid t=<JWT>, k=<key>` for the endpoint's origin, signed again when close to expiry."""
-        parts = urlsplit(endpoint)
-        origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+        parts = parse_url(endpoint)  # the sender's parser, as endpoint_allowed reads it
+        origin = f"{parts.scheme}://{parts.netloc}"
         cached = self._jwts.get(origin)
         if cached is not None and cached[0] - now > JWT_RENEW_BEFORE and cached[0] - now <= JWT_LIFETIME:
             return cached[1]

@@ -40,14 +40,15 @@ HOMES = {
 
 @bp.record_once
 def _cookie_settings(state: Any) -> None:
-    """Make the session cookie HttpOnly, SameSite=Lax, and Secure unless served on a loopback dev address."""
+    """Make the session cookie HttpOnly, SameSite=Lax, and Secure whenever the public URL is https (and anywhere
+    but a loopback dev address)."""
     app: Flask = state.app
     host = urlsplit(app.config.get("DISPATCH_PUBLIC_URL", "")).hostname or ""
-    dev = app.config.get("DISPATCH_PUBLIC_URL", "").startswith("http://") and host in ("127.0.0.1", "localhost")
+    dev = app.config.get("DISPATCH_PUBLIC_URL", "").lower().startswith("http://") and host in ("127.0.0.1", "localhost", "::1")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=not dev,
+        SESSION_COOKIE_SECURE=settings.public_https(app.config) or not dev,
         SESSION_COOKIE_NAME="snp_session",
         PERMANENT_SESSION_LIFETIME=REMEMBER,  # a remembered session's cookie outlives the browser's closing
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, render_template, request, url_for
+from flask import Response, current_app, render_template, url_for
 from sqlalchemy import select
 
+from config import settings
 from dispatch import texts
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -110,15 +111,16 @@ def calendar_entry(request_id: int) -> Any:
     _physician, req = visible(request_id, Action.OUTCOME)
     if req.appointment_at is None:
         raise Problem(404, "not_found", "Cette demande n'a pas de rendez-vous.")
+    # The public address, never the request's Host header: the event is kept, synchronised and shared.
+    link = settings.public_url(current_app.config, url_for("pages.offer", request_id=req.id))
     body = ics_event(
-        uid=f"snp-dispatch-request-{req.id}@{request.host.split(':')[0]}",
+        uid=f"snp-dispatch-request-{req.id}@{settings.public_host(current_app.config)}",
         start=req.appointment_at,
         stamp=now(),
         summary=f"Consultation SNP : {LABELS['motives'].get(req.motive, req.motive)} (demande n° {req.id})",
         location=req.place or "",
-        description="Demande de soins non programmés acceptée dans SNP Dispatch. Le patient : "
-        + url_for("pages.offer", request_id=req.id, _external=True),
-        url=url_for("pages.offer", request_id=req.id, _external=True),
+        description="Demande de soins non programmés acceptée dans SNP Dispatch. Le patient : " + link,
+        url=link,
     )
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"

@@ -15,12 +15,12 @@ from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.requests.machine import STATES
 from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.requests.states import OUTCOMES, State
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, UTCDateTime, text, utc_iso
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text, utc_iso
 
 
 class PatientIn(Schema):
-    first_name = text(100, required=True)
-    last_name = text(100, required=True)
+    first_name = name_text(100, required=True)
+    last_name = name_text(100, required=True)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
     sex = fields.String(validate=validate.OneOf(("F", "M", "U")))
     phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
@@ -43,7 +43,7 @@ class TreatingIn(Schema):
             "téléphone et sert seulement à retrouver un membre)"
         },
     )
-    name = text(200)
+    name = name_text(200)
     mssante = fields.Email(validate=validate.Length(max=254))
 
     @ma.validates_schema
@@ -56,7 +56,7 @@ class TreatingIn(Schema):
 
 
 class RequestIn(Schema):
-    community_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31))
+    community_id = Id(required=True, strict=True)
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     motive = fields.String(required=True, validate=validate.OneOf(MOTIVES))
     description = text(4000, allow_empty=True, multiline=True)
@@ -76,17 +76,17 @@ class RequestIn(Schema):
 
 
 class RequestQuery(Schema):
-    community_id = fields.Integer(validate=validate.Range(min=1, max=2**31))
+    community_id = Id()
     state = fields.String(validate=validate.OneOf(STATES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    limit = Integer(load_default=50, minimum=1, maximum=200)
+    before = Id()
 
 
 class PatientOut(Schema):
     first_name = fields.String()
     last_name = fields.String()
     birth_date = fields.Date(allow_none=True)
-    age = fields.Integer(allow_none=True)
+    age = Integer(allow_none=True)
     sex = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     postcode = fields.String(allow_none=True)
@@ -101,7 +101,7 @@ class TreatingOut(Schema):
 
 
 class AcceptedByOut(Schema):
-    physician_id = fields.Integer()
+    physician_id = Id()
     name = fields.String()
     kind = fields.String()
 
@@ -112,8 +112,8 @@ class CallbackOut(Schema):
 
 
 class RequestOut(Schema):
-    id = fields.Integer()
-    community_id = fields.Integer()
+    id = Id()
+    community_id = Id()
     state = fields.String(validate=validate.OneOf(STATES))
     source = fields.String()
     motive = fields.String()
@@ -139,7 +139,7 @@ class RequestOut(Schema):
             "The reason of a refusal or failure is in the request's events (synthesis_refused, synthesis_failed)."
         },
     )
-    relaunch_of = fields.Integer(allow_none=True, metadata={"description": "the request this one relaunches"})
+    relaunch_of = Id(allow_none=True, metadata={"description": "the request this one relaunches"})
     callback = fields.Nested(CallbackOut, allow_none=True)
     anonymised = fields.Boolean()
 
@@ -174,15 +174,15 @@ class RefuseIn(Schema):
 
 
 class CallIn(Schema):
-    community_id = fields.Integer(required=True, strict=True)
+    community_id = Id(required=True, strict=True)
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     outcome = fields.String(required=True, validate=validate.OneOf(CALL_OUTCOMES))
     motive = fields.String(validate=validate.OneOf(MOTIVES))
 
 
 class CallOut(Schema):
-    id = fields.Integer()
-    community_id = fields.Integer()
+    id = Id()
+    community_id = Id()
     source = fields.String()
     outcome = fields.String()
     motive = fields.String(allow_none=True)
@@ -201,8 +201,8 @@ class ReturningIn(Schema):
         validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE],
         metadata={"description": "Lu comme dans la région de la communauté, comparé en E.164"},
     )
-    first_name = text(100)
-    last_name = text(100)
+    first_name = name_text(100)
+    last_name = name_text(100)
     birth_date = fields.Date(validate=validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1)))
 
     @ma.validates_schema
@@ -222,7 +222,7 @@ class ReturningPatientOut(Schema):
 class ReturningOut(Schema):
     """One of the patient's requests of the last 30 days in the community."""
 
-    id = fields.Integer(required=True)
+    id = Id(required=True)
     opened_at = UTCDateTime(required=True)
     source = fields.String()
     motive = fields.String()
@@ -231,7 +231,7 @@ class ReturningOut(Schema):
     accepted_by = fields.Nested(AcceptedByOut, allow_none=True)
     appointment_at = UTCDateTime(allow_none=True)
     callback = fields.Nested(CallbackOut, allow_none=True)
-    relaunch_of = fields.Integer(allow_none=True)
+    relaunch_of = Id(allow_none=True)
     patient = fields.Nested(ReturningPatientOut)
     matched_by = fields.List(
         fields.String(validate=validate.OneOf(("phone", "identity"))),
@@ -274,13 +274,13 @@ def birth_date_errors(value: date | None, *, today: date) -> dict[str, list[str]
 
 
 class AccessUserOut(Schema):
-    id = fields.Integer(required=True)
+    id = Id(required=True)
     name = fields.String(required=True)
     role = fields.String(required=True)
 
 
 class AccessOut(Schema):
-    id = fields.Integer(required=True)
+    id = Id(required=True)
     at = UTCDateTime(required=True)
     what = fields.String(required=True, metadata={"enum": list(ACCESS_KINDS)})
     client = fields.String(allow_none=True)
@@ -288,7 +288,7 @@ class AccessOut(Schema):
 
 
 class EventOut(Schema):
-    id = fields.Integer()
+    id = Id()
     at = UTCDateTime()
     type = fields.String()
     actor = fields.Dict(allow_none=True)

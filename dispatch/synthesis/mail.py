@@ -12,8 +12,16 @@ from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.document import TakenNotice
-from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, message_id
+from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, new_message_id
 from dispatch.synthesis.service import synthesis_doc
+
+
+def stored_message_id(message: OutboxMessage, *, sender: str) -> str:
+    """Return the Message-ID this outbox row goes with: drawn at random on its first attempt and kept on the row
+    (`provider_id`), so that a retry sends the same one and a report (DSN, MDN) is matched to it alone."""
+    if not message.provider_id:
+        message.provider_id = new_message_id(sender)
+    return message.provider_id
 
 
 def build_plain(message: OutboxMessage, *, sender: str) -> EmailMessage:
@@ -23,7 +31,7 @@ def build_plain(message: OutboxMessage, *, sender: str) -> EmailMessage:
     mail["To"] = message.address or ""
     mail["Subject"] = message.payload["subject"]
     mail["Date"] = format_datetime(message.created_at)
-    mail["Message-ID"] = message_id(message.kind.replace("_", "-"), message.id, sender)
+    mail["Message-ID"] = stored_message_id(message, sender=sender)
     mail.set_content(message.payload["body"])
     return mail
 
@@ -40,7 +48,7 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
         synthesis = db.session.get(Synthesis, message.payload["synthesis_id"])
         assert synthesis is not None
         doc = synthesis_doc(synthesis, request, custodian_id=str(current_app.config.get("DISPATCH_CUSTODIAN_ID") or ""))
-        return build_synthesis_message(doc, sender=sender, nil=nil)
+        return build_synthesis_message(doc, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender))
     accepted = db.session.get(Physician, request.accepted_by_id)
     assert accepted is not None
     notice = TakenNotice(
@@ -61,4 +69,4 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
         timezone=request.community.timezone,
         notified_at=request.accepted_at,
     )
-    return build_taken_message(notice, sender=sender, nil=nil)
+    return build_taken_message(notice, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -36,9 +37,21 @@ MSS_INS = "N"
 
 
 def message_id(kind: str, number: int, sender: str) -> str:
-    """Return the stable Message-ID of one message; the sender's domain keeps installations apart."""
-    domain = sender.rpartition("@")[2].strip(" >") or "snp-dispatch.invalid"
-    return f"<{kind}-{number}@{domain}>"
+    """Return a stable Message-ID made of a kind and a number: for the demo's history only, which sends nothing.
+
+    A message that leaves has new_message_id()'s: the receipts poller believes a report only about a Message-ID
+    nobody could have guessed.
+    """
+    return f"<{kind}-{number}@{_domain(sender)}>"
+
+
+def new_message_id(sender: str) -> str:
+    """Return a fresh, unguessable Message-ID (128 random bits) in the sender's domain."""
+    return f"<{secrets.token_hex(16)}@{_domain(sender)}>"
+
+
+def _domain(sender: str) -> str:
+    return sender.rpartition("@")[2].strip(" >") or "snp-dispatch.invalid"
 
 
 def _headers(
@@ -64,7 +77,7 @@ def _headers(
         msg["Disposition-Notification-To"] = sender
 
 
-def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> EmailMessage:
+def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str, ident: str) -> EmailMessage:
     """Build the MSSanté message carrying the synthesis to the treating GP."""
     sex = doc.patient_sex
     who = patient_label(doc.patient_last_name, doc.patient_first_name)
@@ -92,7 +105,7 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
         at=doc.written_at,
         nil=nil,
         subject=f"Synthèse de consultation – {who} – demande n° {doc.request_id}",
-        ident=message_id("synthesis", doc.synthesis_id, sender),
+        ident=ident,
         name=doc.community_name,
         receipt=True,
     )
@@ -108,7 +121,7 @@ def build_synthesis_message(doc: SynthesisDoc, *, sender: str, nil: str) -> Emai
     return msg
 
 
-def build_taken_message(notice: TakenNotice, *, sender: str, nil: str) -> EmailMessage:
+def build_taken_message(notice: TakenNotice, *, sender: str, nil: str, ident: str) -> EmailMessage:
     """Build the MSSanté message telling a GP off the platform that their patient was seen."""
     sex = notice.patient_sex
     when = f" le {format_datetime_fr(notice.appointment_at, notice.timezone)}" if notice.appointment_at else ""
@@ -137,7 +150,7 @@ def build_taken_message(notice: TakenNotice, *, sender: str, nil: str) -> EmailM
         nil=nil,
         at=notice.notified_at or notice.opened_at,
         subject=f"Prise en charge de votre patient(e) – demande n° {notice.request_id}",
-        ident=message_id("taken", notice.request_id, sender),
+        ident=ident,
         name=notice.community_name,
         receipt=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from dispatch.notify import annuaire
 from dispatch.notify.annuaire import AnnuaireSante, Mailbox, best_mailbox
 from dispatch.notify.ports import Outcome
 from dispatch.notify.retry_after import retry_after_s
@@ -153,6 +155,55 @@ def test_a_directory_that_does_not_answer_is_transient() -> None:
         url = gone.base_url
     result = AnnuaireSante(url, "key", clock=lambda: NOW, timeout=2).find_mailbox(RPPS)
     assert result.outcome is Outcome.TRANSIENT and "unreachable" in result.detail
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_the_key_never_leaves_for_another_host(peer: AnnuairePeer, status: int) -> None:
+    with AnnuairePeer(api_key="what-the-thief-wants") as thief:
+        thief.add(practitioner(RPPS, "DURAND", "Paul", [mss_box("thief@evil.mssante.fr")]))
+        peer.answer_next(status, headers={"Location": f"{thief.base_url}/Practitioner?identifier={RPPS}"})
+        result = adapter(peer).find_mailbox(RPPS)
+        assert thief.searches == []
+    assert result.outcome is Outcome.PERMANENT and str(status) in result.detail and result.mailbox is None
+
+
+def test_a_list_of_addresses_is_no_address(peer: AnnuairePeer) -> None:
+    peer.add(
+        practitioner(
+            RPPS,
+            "DURAND",
+            "Paul",
+            [
+                mss_box("paul.durand@medecin.mssante.fr, thief@evil.fr", "PER"),
+                mss_box("Dr Durand <paul.durand@medecin.mssante.fr>", "PER"),
+                mss_box("paul.durand@medecin.mssante.fr\r\nBcc: thief@evil.fr", "PER"),
+                mss_box("cabinet.durand@medecin.mssante.fr", "CAB"),
+            ],
+        )
+    )
+    assert adapter(peer).find_mailbox(RPPS).mailbox == Mailbox("cabinet.durand@medecin.mssante.fr", "CAB")
+    only_lists = practitioner(luhn_rpps(4245), "ROUX", "Anne", [mss_box("a@medecin.mssante.fr,b@medecin.mssante.fr")])
+    peer.add(only_lists)
+    found = adapter(peer).find_mailbox(luhn_rpps(4245))
+    assert found.outcome is Outcome.SENT and found.mailbox is None
+
+
+def test_an_answer_over_the_size_cap_is_not_read(peer: AnnuairePeer) -> None:
+    box = mss_box("paul.durand@medecin.mssante.fr")
+    padding = "x" * (annuaire.MAX_ANSWER_BYTES + 1)
+    huge = json.dumps({**bundle(practitioner(RPPS, "DURAND", "Paul", [box])), "padding": padding}).encode()
+    peer.answer_next(200, huge, {"Content-Type": "application/fhir+json"})
+    announced = adapter(peer).find_mailbox(RPPS)
+    # The same, without saying its length (chunked): read up to the cap, then given up.
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(huge[i : i + 65536]), huge[i : i + 65536]) for i in range(0, len(huge), 65536))
+    peer.answer_next(200, chunked + b"0\r\n\r\n", {"Content-Type": "application/fhir+json", "Transfer-Encoding": "chunked"})
+    unannounced = adapter(peer).find_mailbox(RPPS)
+    for result in (announced, unannounced):
+        assert result.outcome is Outcome.TRANSIENT and result.mailbox is None
+        assert result.detail == f"annuaire answered more than {annuaire.MAX_ANSWER_BYTES} bytes"
+    small = json.dumps(bundle(practitioner(RPPS, "DURAND", "Paul", [box]))).encode()
+    peer.answer_next(200, small, {"Content-Type": "application/fhir+json"})
+    assert adapter(peer).find_mailbox(RPPS).mailbox == Mailbox("paul.durand@medecin.mssante.fr", "PER")
 
 
 def test_the_settings_choose_the_adapter(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_mails_are_listed_and_read_without_being_marked_until_told(peer: Dovecot
         report, reply = (m.uid for m in unseen)
         assert int(report) < int(reply)  # oldest first
         assert unseen[0].size > len(REPORT) - 10  # the size the server holds (it adds its own headers)
-        fetched = box.fetch([report, reply])
+        fetched = box.fetch([report, reply], 1 << 20)
         assert fetched[report].endswith(REPORT.split(b"\r\n\r\n", 1)[1]) and b"Merci." in fetched[reply]
         assert box.validity.isdigit()
     assert all("\\Seen" not in flags for flags in peer.flags().values())  # reading marked nothing
@@ -71,6 +71,21 @@ def test_mails_are_listed_and_read_without_being_marked_until_told(peer: Dovecot
         assert [m.uid for m in box.unseen()] == [reply]
     flags = peer.flags()
     assert "\\Seen" in flags[int(report)] and "\\Seen" not in flags[int(reply)]
+
+
+def test_a_mail_is_read_no_further_than_asked_and_a_listing_starts_where_told(peer: DovecotPeer) -> None:
+    """Issue 23 point 11: a large mail is never fetched whole; a poll asks only for the UIDs after a given one."""
+    big = REPLY + (b"A" * 76 + b"\r\n") * 8000  # about 600 kB
+    peer.deliver(REPORT)
+    peer.deliver(big)
+    peer.deliver(REPLY)
+    with mailbox(peer).open() as box:
+        uids = [m.uid for m in box.unseen()]
+        fetched = box.fetch(uids, 4096)
+        assert len(fetched[uids[1]]) == 4096 and b"Merci." in fetched[uids[1]]
+        assert len(fetched[uids[0]]) <= 4096 and len(fetched[uids[2]]) < 4096  # a small one comes whole
+        assert [m.uid for m in box.unseen(since=int(uids[1]))] == uids[1:]
+        assert box.unseen(since=int(uids[2]) + 1) == []  # "n:*" names the last UID even below n: not listed
 
 
 def test_a_folder_with_accents_is_named_in_modified_utf7(peer: DovecotPeer) -> None:
@@ -88,7 +103,7 @@ def test_a_folder_with_accents_is_named_in_modified_utf7(peer: DovecotPeer) -> N
 
 def test_an_empty_mailbox_lists_nothing(peer: DovecotPeer) -> None:
     with mailbox(peer).open() as box:
-        assert box.unseen() == [] and box.fetch([]) == {}
+        assert box.unseen() == [] and box.fetch([], 1 << 20) == {}
         box.mark_seen([])
 
 

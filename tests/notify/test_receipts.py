@@ -20,7 +20,7 @@ from string import Template
 
 import pytest
 
-from dispatch.notify.receipts import Receipt, is_report, parse_receipt
+from dispatch.notify.receipts import Receipt, doubt, is_report, parse_receipt
 
 SAMPLES = Path(__file__).parent / "receipts"
 PLATFORM = "snp-dispatch@cpts-test.mssante.fr"
@@ -69,7 +69,11 @@ def test_a_bounce_explains_itself_in_french_and_keeps_the_servers_words() -> Non
     assert postfix.diagnostic == (
         f"550 5.1.1 <{GP}>: Recipient address rejected: User unknown in virtual mailbox table"  # unfolded
     )
-    assert postfix.explained == f"adresse inconnue chez l'opérateur du destinataire ({postfix.diagnostic})"  # code once
+    # The server's words quoted as theirs, after ours (issue 23 point 3)
+    assert postfix.explained == (
+        f"adresse inconnue chez l'opérateur du destinataire (5.1.1). Réponse du serveur de messagerie, telle quelle{NB}: "
+        f"«{NB}{postfix.diagnostic}{NB}»"
+    )
     assert GP not in postfix.reason  # the reason goes where the address may not (an anonymised trail)
     exchange = parse_receipt(sample("exchange_failed.eml"))
     assert exchange is not None and exchange.reason == "adresse inconnue chez l'opérateur du destinataire (5.1.10)"
@@ -79,11 +83,12 @@ def test_a_bounce_explains_itself_in_french_and_keeps_the_servers_words() -> Non
 def test_an_mssante_refusal_gives_the_softwares_error_code_and_label() -> None:
     receipt = parse_receipt(sample("mssante_error.eml"))
     assert receipt is not None
-    assert receipt.reason == (
-        f"le logiciel du médecin traitant n'a pas pu intégrer le document{NB}: Identifiant de patient inconnu (erreur 902)"
-    )
+    # Our reason has none of the remote's words: they are quoted apart, as the GP's software's (issue 23 point 3).
+    assert receipt.reason == "le logiciel du médecin traitant n'a pas pu intégrer le document (erreur 902)"
     assert receipt.diagnostic == "902^Identifiant de patient inconnu^messageErrorCondition| E^Error^errorSeverity"
-    assert receipt.explained == receipt.reason  # the MDN's own words are in the reason already
+    assert receipt.explained == (
+        f"{receipt.reason}. Réponse du logiciel du médecin traitant, telle quelle{NB}: «{NB}Identifiant de patient inconnu{NB}»"
+    )
 
 
 def test_nothing_of_the_human_readable_parts_or_the_returned_message_is_kept() -> None:
@@ -118,7 +123,7 @@ def _mdn(disposition: str, *, encoding: str = "7bit", extra: str = "", original:
             "automatic-action/MDN-sent-automatically; processed/error",
             "Error: document illisible\r\n",
             "refused",
-            f"le logiciel du médecin traitant a signalé une erreur{NB}: document illisible",
+            "le logiciel du médecin traitant a signalé une erreur",
         ),
         (
             "automatic-action/MDN-sent-automatically; processed/error",
@@ -153,7 +158,7 @@ def test_a_delivery_report_without_returned_headers_is_named_by_its_envelope_id(
 
 def test_a_receipt_naming_no_message_still_says_what_it_reports() -> None:
     receipt = parse_receipt(_mdn("manual-action/MDN-sent-manually; displayed", original=""))
-    assert receipt == Receipt("mdn", None, "read", "displayed", "", GP, "")
+    assert receipt == Receipt("mdn", None, "read", "displayed", "", GP, "", sender=GP)
 
 
 def test_the_worst_recipient_decides_a_report_about_several() -> None:
@@ -188,3 +193,61 @@ def test_reports_are_told_by_their_content_type_alone() -> None:
     assert is_report('multipart/report; report-type=delivery-status; boundary="x"')
     assert is_report("Multipart/Report;report-type=disposition-notification")
     assert not is_report("multipart/mixed; boundary=x") and not is_report("")
+
+
+def test_who_a_report_comes_from_and_whom_it_names_are_read() -> None:
+    postfix = parse_receipt(sample("postfix_failed.eml"))
+    assert postfix is not None
+    assert (postfix.sender, postfix.reporting_mta) == ("mailer-daemon@smtp.operateur-mss.fr", "smtp.operateur-mss.fr")
+    assert (postfix.recipient, postfix.original_recipient) == (GP, GP)
+    mdn = parse_receipt(sample("thunderbird_displayed.eml"))
+    assert mdn is not None and (mdn.sender, mdn.recipient, mdn.reporting_mta) == (GP, GP, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "doubt_said"),
+    [
+        ("thunderbird_displayed.eml", {}, None),
+        ("mssante_error.eml", {b"From: " + GP.encode(): b"From: mallory@evil.mssante.fr"}, "not from the recipient"),
+        ("mssante_error.eml", {b"From: " + GP.encode(): b"From: " + GP.encode() + b", mallory@evil.fr"}, "not from the recipient"),
+        (
+            "mssante_error.eml",
+            {b"rfc822;" + GP.encode(): b"rfc822;x@y.fr", b"rfc822; " + GP.encode(): b"rfc822; x@y.fr"},
+            "names another recipient",
+        ),
+        ("postfix_failed.eml", {}, None),
+        ("postfix_failed.eml", {b"smtp.operateur-mss.fr": b"mx.evil.example"}, "not from the platform's MSSanté operator"),
+        (
+            "postfix_failed.eml",
+            {b"Reporting-MTA: dns; smtp.operateur-mss.fr": b"Reporting-MTA: dns; evil.example"},
+            "not from the platform's MSSanté operator",
+        ),
+        (
+            "postfix_failed.eml",
+            {b"smtp.operateur-mss.fr": b"smtp.operateur-mss.fr.evil.example"},
+            "not from the platform's MSSanté operator",
+        ),
+        (
+            "postfix_failed.eml",
+            {b"rfc822; " + GP.encode(): b"rfc822; x@y.fr", b"rfc822;" + GP.encode(): b"rfc822;x@y.fr"},
+            "names another recipient",
+        ),
+    ],
+)
+def test_a_report_is_believed_only_from_the_right_sender_about_the_right_recipient(
+    name: str, changes: dict[bytes, bytes], doubt_said: str | None
+) -> None:
+    raw = sample(name)
+    for old, new in changes.items():
+        assert old in raw
+        raw = raw.replace(old, new)
+    receipt = parse_receipt(raw)
+    assert receipt is not None
+    assert doubt(receipt, address=GP.upper(), dsn_domains=("operateur-mss.fr",)) == doubt_said
+
+
+def test_the_remote_words_lose_their_invisible_characters() -> None:
+    receipt = parse_receipt(
+        _mdn("automatic-action/MDN-sent-automatically; processed/error", extra="Error: Pay\u200bs \u202eni\r\n", encoding="base64")
+    )
+    assert receipt is not None and receipt.diagnostic == "Pays ni"

@@ -127,7 +127,7 @@ def synthesis() -> EmailMessage:
         treating_address="paul.durand@medecin.mssante.fr",
         text="Cystite simple ; ECBU prescrit. À revoir par le médecin traitant.",
     )
-    return build_synthesis_message(doc, sender="snp@cpts-vdb.mssante.fr", nil="NIL-7")
+    return build_synthesis_message(doc, sender="snp@cpts-vdb.mssante.fr", nil="NIL-7", ident="<synthesis-7@cpts-vdb.mssante.fr>")
 
 
 @pytest.mark.parametrize("mode", ["tls", "starttls"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import stat
 import time
@@ -266,6 +267,15 @@ def test_endpoint_off_the_allowlist_is_never_contacted(peer: WebPushPeer, key: V
     assert peer.deliveries == []
 
 
+def test_sender_never_connects_where_another_parser_saw_an_allowed_host(key: VapidKey, clock: Clock) -> None:
+    """A subscription stored before the fix: urllib.parse read a host under .push.apple.com, the sender 169.254.169.254."""
+    browser = Subscriber("https://169.254.169.254\\.push.apple.com/push/1", ec.generate_private_key(ec.SECP256R1()), os.urandom(16))
+    with WebPushPush(key, SUBJECT, webpush.DEFAULT_HOSTS, clock=clock) as adapter:
+        result = adapter.send(offer(browser))  # forbid_outbound raises if a lookup or a connection is tried
+
+    assert (result.outcome, result.detail) == (Outcome.PERMANENT, "endpoint_not_allowed=1")
+
+
 def test_malformed_token_is_dead_without_a_call(peer: WebPushPeer, push: WebPushPush) -> None:
     message = PushMessage(
         tokens=("not json", '{"endpoint": "http://127.0.0.1:1/x"}'),
@@ -342,6 +352,16 @@ def test_closed_adapter_refuses_to_send(push: WebPushPush, peer: WebPushPeer) ->
         ("https://fcm.googleapis.com/x y", False),
         ("fcm.googleapis.com/x", False),
         ("", False),
+        # issue 23 point 7: what urllib.parse and the sender (requests, urllib3) read differently
+        ("https://169.254.169.254\\.push.apple.com/x", False),
+        ("https://169.254.169.254\\@web.push.apple.com/x", False),
+        ("https://web.push.apple.com\\/x", False),
+        ("https://fcm.googleapis.com%2eevil.fr/x", False),
+        ("https://web.push.apple.com%2f@169.254.169.254/x", False),
+        ("https://web.push.apple.com%40169.254.169.254/x", False),
+        ("https://a:b@web.push.apple.com/x", False),
+        ("https://@web.push.apple.com/x", False),
+        ("https://web.push.apple.com/x?next=%2F%2Fevil", True),  # percent-encoding after the authority is the push's own
     ],
 )
 def test_endpoint_allowed_by_default_hosts(endpoint: str, allowed: bool) -> None:

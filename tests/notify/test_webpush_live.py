@@ -139,6 +139,10 @@ def test_a_busy_push_service_is_asked_again_after_its_retry_after(web: Builders,
     [
         ("https://evil.example/push/abc", "non autorisée"),
         ("http://updates.push.services.mozilla.com/wpush/v2/abc", "https"),
+        # issue 23 point 7: a host under .push.apple.com for urllib.parse, 169.254.169.254 for the sender
+        ("https://169.254.169.254\\.push.apple.com/push/abc", "non autorisée"),
+        ("https://web.push.apple.com%2f@169.254.169.254/push/abc", "non autorisée"),
+        ("https://user@web.push.apple.com/push/abc", "non autorisée"),
     ],
 )
 def test_a_subscription_elsewhere_is_refused_and_never_fetched(

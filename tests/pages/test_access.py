@@ -55,6 +55,7 @@ def test_sign_in_sets_a_safe_cookie_and_follows_next(world: dict[str, Any], page
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # served on the loopback dev address in tests
+    assert "Strict-Transport-Security" not in response.headers  # no https to insist on
 
 
 def test_sign_in_refuses_a_next_off_site(world: dict[str, Any], page_client: Any) -> None:

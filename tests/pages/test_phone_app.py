@@ -279,7 +279,8 @@ def test_the_winner_calls_the_patient_in_national_format_and_gets_an_ics(world: 
     assert ics.status_code == 200 and ics.headers["Content-Type"] == "text/calendar; charset=utf-8"
     body = ics.get_data(as_text=True)
     assert "DTSTART:20261123T143000Z\r\n" in body and "DTEND:20261123T145000Z\r\n" in body
-    assert f"UID:snp-dispatch-request-{rid}@localhost\r\n" in body and "LOCATION:12 rue Jaurès\r\n" in body
+    # The host of DISPATCH_PUBLIC_URL, not the request's
+    assert f"UID:snp-dispatch-request-{rid}@127.0.0.1\r\n" in body and "LOCATION:12 rue Jaurès\r\n" in body
     for secret in IDENTITY:
         assert secret not in body
     assert as_user(world["other"]).get(f"/m/requests/{rid}/rendez-vous.ics").status_code == 403  # only the winner

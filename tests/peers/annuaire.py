@@ -127,6 +127,8 @@ class _State:
     searches: list[Search] = field(default_factory=list)
     # Scripted answers taken first, one per search: (status, headers); the directory's own answer after them.
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Raw answers taken before anything else, one per search: (status, headers, body bytes as sent).
+    raw: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
 
 
 def _matches(resource: dict[str, Any], tokens: list[str]) -> bool:
@@ -148,7 +150,18 @@ class _Handler(JsonHandler):
         key_ok = self.headers.get(API_KEY_HEADER) == state.api_key
         with peer.lock:
             state.searches.append(Search(params, key_ok))
-            scripted = state.script.pop(0) if state.script else None
+            raw = state.raw.pop(0) if state.raw else None
+            scripted = state.script.pop(0) if state.script and raw is None else None
+        if raw is not None:
+            status, headers, body = raw
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if not key_ok:
             self.reply(401, _outcome("security", "Clé d'API absente ou invalide"), "application/fhir+json")
             return
@@ -213,6 +226,11 @@ class AnnuairePeer(LoopbackPeer):
         headers = {"Retry-After": retry_after} if retry_after else {}
         with self.lock:
             self.state.script.extend([(status, headers)] * times)
+
+    def answer_next(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        """Answer the next search with exactly these bytes (a redirect, an oversized or a lying answer)."""
+        with self.lock:
+            self.state.raw.append((status, headers or {}, body))
 
     @property
     def searches(self) -> list[Search]:

@@ -66,3 +66,40 @@ def test_the_console_form_says_so_in_french(app: Any, world: dict[str, Any]) -> 
     assert response.status_code == 422
     assert "Caractères de contrôle interdits" in response.get_data(as_text=True)
     assert db.session.query(Request).count() == 0
+
+
+INVISIBLE = ["Mar\u200btin", "Mar\u200ctin", "Mar\u200dtin", "Mar\u2060tin", "\ufeffMartin", "Mar\u200etin", "Mar\u2067tin"]
+
+
+@pytest.mark.parametrize("value", INVISIBLE)
+def test_a_name_with_an_invisible_character_is_refused_in_french(make: Any, world: dict[str, Any], value: str) -> None:
+    """Issue 23 point 12: 'Mar<U+200B>tin' looks like Martin and is another patient, another member."""
+    a = world["a"]
+    body = make.request_body(a["community"])
+    body["patient"]["last_name"] = value
+    response = make.call("POST", "/requests", a["operator"], json=body)
+    assert response.status_code == 422 and "Caractères invisibles interdits" in str(response.json["errors"]), response.json
+    body = make.request_body(a["community"])
+    body["patient"]["first_name"] = value
+    assert make.call("POST", "/requests", a["operator"], json=body).status_code == 422
+    assert db.session.query(Request).count() == 0
+    member = {"role": "operator", "login": "nouvel.op", "password": "correct horse battery", "name": value}
+    response = make.call("POST", f"/communities/{a['community'].id}/members", a["coordinator"], json=member)
+    assert response.status_code == 422 and "Caractères invisibles interdits" in str(response.json["errors"]["name"])
+    path = f"/communities/{a['community'].id}/members/{a['operator'].id}"
+    edit = make.call("PATCH", path, a["coordinator"], json={"name": value})
+    assert edit.status_code == 422 and "name" in edit.json["errors"]
+
+
+def test_the_console_refuses_an_invisible_character_in_french(app: Any, world: dict[str, Any]) -> None:
+    a = world["a"]
+    client = PageClient(app)
+    assert client.sign_in(a["operator"].login).status_code == 302
+    client.get("/console")
+    form = {"triage": "snp", "source": "cot", "motive": "ent", "patient.first_name": "Lu\u200bcie", "patient.last_name": "Martin"}
+    response = client.post("/console", {**form, "treating_physician.status": "none"})
+    assert response.status_code == 422
+    assert "Caractères invisibles interdits dans un nom" in response.get_data(as_text=True)
+    assert db.session.query(Request).count() == 0
+    plain = client.post("/console", {**form, "patient.first_name": "Lucie", "treating_physician.status": "none"})
+    assert "Caractères invisibles" not in plain.get_data(as_text=True)

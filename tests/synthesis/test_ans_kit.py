@@ -26,7 +26,9 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> AnsKit:
 
 
 def test_the_cda_sent_in_the_xdm_archive_has_no_failed_rule(kit: AnsKit) -> None:
-    message = build_synthesis_message(make_doc(custodian_id=CUSTODIAN), sender="snp@cpts.mssante.fr", nil="NIL")
+    message = build_synthesis_message(
+        make_doc(custodian_id=CUSTODIAN), sender="snp@cpts.mssante.fr", nil="NIL", ident="<x@cpts.mssante.fr>"
+    )
     archive = next(part for part in message.iter_attachments() if part.get_filename() == "IHE_XDM.zip")
     with zipfile.ZipFile(io.BytesIO(archive.get_content())) as xdm:
         cda = xdm.read("IHE_XDM/SUBSET01/DOC0001.XML")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from email.message import EmailMessage
@@ -111,7 +112,9 @@ def test_synthesis_reaches_the_treating_gp_with_pdf_and_cda(
     # The GP's mailbox shows the CPTS writing (a display name), from the platform's MSSanté address.
     assert message["From"].addresses[0].addr_spec == SENDER and message["From"].addresses[0].display_name
     assert message["To"] == w["gp"].mssante
-    assert message["Message-ID"] == f"<synthesis-{row.id}@cpts-test.mssante.fr>"
+    # Unguessable (issue 23 point 3): 128 random bits, kept on the outbox row the reports are matched to.
+    assert re.fullmatch(r"<[0-9a-f]{32}@cpts-test\.mssante\.fr>", message["Message-ID"])
+    assert row.message_id == message["Message-ID"]
     assert message["X-MSS-NIL"] == NIL
     assert message["X-MSS-CODECDA"] == "11488-4"
     assert message["X-MSS-INS"] == "N"
@@ -174,7 +177,7 @@ def test_outside_gp_is_told_who_took_their_patient_then_gets_the_synthesis(make:
     (taken,) = mail_server.messages
     assert mail_server.recipients == [[OUTSIDE_GP["mssante"]]]
     assert taken.get_content_type() == "text/plain"
-    assert taken["Message-ID"] == f"<taken-{w['request']['id']}@cpts-test.mssante.fr>"
+    assert re.fullmatch(r"<[0-9a-f]{32}@cpts-test\.mssante\.fr>", taken["Message-ID"])
     assert taken["X-MSS-NIL"] == NIL
     assert taken["X-MSS-CODECDA"] is None and taken["X-MSS-INS"] is None  # no CDA attached
     text = " ".join(taken.get_content().split())

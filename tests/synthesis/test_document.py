@@ -8,6 +8,7 @@ import email
 import email.policy
 import hashlib
 import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from datetime import UTC, date, datetime
@@ -26,7 +27,7 @@ from dispatch.synthesis.document import (
     format_datetime_fr,
     motive_label,
 )
-from dispatch.synthesis.messages import build_synthesis_message, build_taken_message
+from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, new_message_id
 from dispatch.synthesis.xdm import build_xdm_zip
 
 V3 = "{urn:hl7-org:v3}"
@@ -222,14 +223,17 @@ def test_xdm_zip_holds_the_cda_and_matching_metadata() -> None:
 
 
 def test_synthesis_message_headers_and_parts() -> None:
-    message = build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7")
-    assert message.as_bytes() == build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7").as_bytes()
+    message = build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7", ident="<m-1@cpts.mssante.fr>")
+    assert (
+        message.as_bytes()
+        == build_synthesis_message(make_doc(), sender=SENDER, nil="NIL-7", ident="<m-1@cpts.mssante.fr>").as_bytes()
+    )
     parsed = parse(message)
     assert parsed["From"].addresses[0].addr_spec == SENDER
     assert parsed["From"].addresses[0].display_name == make_doc().community_name  # the CPTS writes to the GP
     assert parsed["To"] == "paul.durand@medecin.mssante.fr"
     assert parsed["Subject"] == "Synthèse de consultation – LEFÈVRE Zoé – demande n° 42"
-    assert parsed["Message-ID"] == "<synthesis-7@cpts-vdb.mssante.fr>"
+    assert parsed["Message-ID"] == "<m-1@cpts.mssante.fr>"
     assert parsed["Date"].datetime == datetime(2026, 11, 23, 17, 5, tzinfo=UTC)
     assert parsed["X-MSS-NIL"] == "NIL-7"
     assert parsed["X-MSS-INS"] == "N"
@@ -255,18 +259,23 @@ def test_synthesis_message_headers_and_parts() -> None:
     assert base64.b64decode(cda.findtext(f"{V3}component/{V3}nonXMLBody/{V3}text") or "") == pdf
 
 
-def test_synthesis_message_id_is_stable_per_synthesis() -> None:
-    first = build_synthesis_message(make_doc(), sender=SENDER, nil="N")
-    other = build_synthesis_message(make_doc(synthesis_id=8), sender=SENDER, nil="N")
-    assert first["Message-ID"] != other["Message-ID"]
+def test_synthesis_message_id_is_the_one_given_and_new_ones_are_unguessable() -> None:
+    first = build_synthesis_message(make_doc(), sender=SENDER, nil="N", ident="<m-1@cpts.mssante.fr>")
+    other = build_synthesis_message(make_doc(synthesis_id=8), sender=SENDER, nil="N", ident="<m-2@cpts.mssante.fr>")
+    assert (first["Message-ID"], other["Message-ID"]) == ("<m-1@cpts.mssante.fr>", "<m-2@cpts.mssante.fr>")
     assert first.get_boundary() != other.get_boundary()
+    drawn = {new_message_id(SENDER) for _ in range(1000)}
+    assert len(drawn) == 1000 and all(re.fullmatch(r"<[0-9a-f]{32}@[^@<>]+>", ident) for ident in drawn)
 
 
 def test_taken_message_in_french() -> None:
-    message = build_taken_message(make_notice(), sender=SENDER, nil="NIL-7")
-    assert message.as_bytes() == build_taken_message(make_notice(), sender=SENDER, nil="NIL-7").as_bytes()
+    message = build_taken_message(make_notice(), sender=SENDER, nil="NIL-7", ident="<m-1@cpts.mssante.fr>")
+    assert (
+        message.as_bytes()
+        == build_taken_message(make_notice(), sender=SENDER, nil="NIL-7", ident="<m-1@cpts.mssante.fr>").as_bytes()
+    )
     parsed = parse(message)
-    assert parsed["Message-ID"] == "<taken-42@cpts-vdb.mssante.fr>"
+    assert parsed["Message-ID"] == "<m-1@cpts.mssante.fr>"
     assert parsed["X-MSS-NIL"] == "NIL-7"  # on every message
     assert parsed["X-MSS-CODECDA"] is None and parsed["X-MSS-INS"] is None  # no CDA attached
     # One read receipt asked per patient: the synthesis's; this notice asks for none (issue 22).
@@ -284,7 +293,10 @@ def test_taken_message_in_french() -> None:
 
 def test_taken_message_agrees_with_a_known_sex_and_tolerates_gaps() -> None:
     text = build_taken_message(
-        make_notice(patient_sex="M", appointment_at=None, place=None, patient_birth_date=None), sender=SENDER, nil="N"
+        make_notice(patient_sex="M", appointment_at=None, place=None, patient_birth_date=None),
+        sender=SENDER,
+        nil="N",
+        ident="<m-1@cpts.mssante.fr>",
     ).get_content()
     flat = " ".join(text.split())
     assert "Votre patient LEFÈVRE Zoé (date de naissance inconnue) a appelé" in flat

@@ -27,6 +27,8 @@ class Community(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Whether a treating GP's secure address may be outside the MSSanté space (a domain ending in mssante.fr).
     allow_non_mssante: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Whether its operators need a second factor (TOTP) to sign in, as the admin and coordinators do in production.
+    totp_operators: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Physician(Model):

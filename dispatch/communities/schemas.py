@@ -67,6 +67,12 @@ class CommunityPatch(Schema):
         metadata={"description": "Accepter pour un médecin traitant extérieur une adresse hors de l'espace MSSanté (mssante.fr)"}
     )
     region = REGION
+    totp_operators = fields.Boolean(
+        metadata={
+            "description": "Demander aussi aux opérateurs la double authentification (TOTP) en production ; "
+            "seul l'administrateur peut la retirer (403 `code: admin_only`)"
+        }
+    )
 
 
 class CommunityOut(Schema):
@@ -77,6 +83,7 @@ class CommunityOut(Schema):
     response_window_s = fields.Integer()
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
+    totp_operators = fields.Boolean()
     created_at = UTCDateTime()
 
 

@@ -19,6 +19,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     physician,
     request_page,
     roster,
+    second_factor,
     staff,
     treating,
 )

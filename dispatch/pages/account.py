@@ -11,7 +11,7 @@ from dispatch.auth import accounts
 from dispatch.auth.models import User
 from dispatch.communities import membership
 from dispatch.db import db
-from dispatch.pages import bp
+from dispatch.pages import bp, second_factor
 from dispatch.pages.common import pick_community
 from dispatch.pages.guard import SESSION_KEY, role_page, signed_in
 from dispatch.policy import Action
@@ -35,7 +35,7 @@ def _new_password_errors() -> tuple[str, dict[str, list[str]]]:
 def account() -> Any:
     """Show the forms to change one's password and to sign out everywhere."""
     signed_in()
-    return render_template("pages/account.html", errors={})
+    return render_template("pages/account.html", errors={}, totp=second_factor.account_second_factor())
 
 
 @bp.route("/compte/mot-de-passe", methods=["POST"])
@@ -56,7 +56,7 @@ def account_password() -> Any:
         except accounts.WrongPassword:
             errors["current_password"] = ["Mot de passe actuel incorrect."]
     if errors:
-        return render_template("pages/account.html", errors=errors), 422
+        return render_template("pages/account.html", errors=errors, totp=second_factor.account_second_factor()), 422
     flash("Mot de passe changé. Vos autres sessions (téléphones, navigateurs) sont déconnectées.", "ok")
     return redirect(url_for("pages.account"))
 

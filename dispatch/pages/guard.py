@@ -65,9 +65,19 @@ RESUME = "reprise"  # ?reprise=1 on the page a form came from: the session had e
 
 # The forms one posts without being signed in: signing in and out, asking for a forgotten password, choosing a
 # password from a reset or invitation link.
-ANONYMOUS_FORMS = ("pages.sign_in", "pages.sign_out", "pages.forgot_password", "pages.reset_password", "pages.choose_password")
+ANONYMOUS_FORMS = (
+    "pages.sign_in",
+    "pages.sign_out",
+    "pages.forgot_password",
+    "pages.reset_password",
+    "pages.choose_password",
+    "pages.sign_in_code",
+)
 REMEMBER = timedelta(days=30)  # "Rester connecté sur ce téléphone": a physician's session, revocable from "partout"
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
+# A sign-in whose password was right and that waits for its second factor: the account, when, "remember", the next
+# page; in the signed cookie, never a session of its own (nothing is reachable with it but the second step).
+PENDING_KEY = "pending_2fa"
 
 
 def _session_user() -> User | None:
@@ -266,7 +276,17 @@ def sign_in() -> Any:
                 limits=auth.SignInLimits.from_config(config),
                 scope="page",
                 remember_s=int(REMEMBER.total_seconds()) if request.form.get("remember") == "1" else None,
+                production=settings.is_production(config),
             )
+        except auth.TotpRequired as exc:  # the password was right: the second step asks for the code (or enrols)
+            session.clear()
+            session[PENDING_KEY] = {
+                "uid": exc.user.id,
+                "at": int(now().timestamp()),
+                "remember": request.form.get("remember") == "1",
+                "next": _safe_next(request.args.get("next")),
+            }
+            return redirect(url_for("pages.sign_in_code"))
         except auth.TooManyAttempts as exc:
             error, status = (f"Trop de tentatives de connexion : réessayez dans {_duration(exc.retry_after)}.", 429)
         except auth.AccountDisabled:
@@ -274,14 +294,18 @@ def sign_in() -> Any:
         except auth.BadCredentials:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:
-            session.clear()  # a fresh session (and CSRF token) for the signed-in user
-            session.permanent = result.expires_in >= REMEMBER.total_seconds()  # else it ends with the browser
-            session[SESSION_KEY] = result.token
-            csrf_token()
-            target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
-            return redirect(target)
+            return redirect(open_page_session(result, _safe_next(request.args.get("next"))))
     resuming = f"{RESUME}=1" in (request.args.get("next") or "")
     return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming), status
+
+
+def open_page_session(result: auth.Session, next_page: str | None) -> str:
+    """Put a signed-in user's session in the cookie (fresh, with a new CSRF token); return where to go next."""
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    session.permanent = result.expires_in >= REMEMBER.total_seconds()  # else it ends with the browser
+    session[SESSION_KEY] = result.token
+    csrf_token()
+    return next_page or url_for(HOMES.get(result.user.role, "pages.home"))
 
 
 @bp.route("/deconnexion", methods=["POST"])

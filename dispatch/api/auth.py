@@ -82,9 +82,7 @@ def sign_in(args: dict[str, Any]) -> dict[str, Any]:
                 "Ce compte doit activer la double authentification : connectez-vous une première fois depuis la page "
                 "de connexion du site pour l'activer.",
             ) from None
-        raise Problem(
-            401, "totp_required", "Indiquez le code à usage unique de votre application d'authentification."
-        ) from None
+        raise Problem(401, "totp_required", "Indiquez le code à usage unique de votre application d'authentification.") from None
     except service.BadTotp:
         raise Problem(401, "bad_totp", "Code de double authentification incorrect ou déjà utilisé.") from None
     except service.TooManyAttempts as exc:

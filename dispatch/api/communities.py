@@ -85,9 +85,7 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
     """Change a community's name or windows; requests already open keep theirs."""
     community = visible_community(community_id)
     if community.totp_operators and args.get("totp_operators") is False and current_user().role != "admin":
-        raise Problem(
-            403, "admin_only", "Seul l'administrateur peut retirer la double authentification des opérateurs."
-        )
+        raise Problem(403, "admin_only", "Seul l'administrateur peut retirer la double authentification des opérateurs.")
     try:
         windows_valid(args, community)
     except ma.ValidationError as exc:

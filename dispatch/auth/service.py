@@ -219,6 +219,17 @@ def open_enrolled_session(
     return _open_session(user=user, address=address, client=client, now=now, limits=limits, scope=scope, remember_s=remember_s)
 
 
+def open_strong_session(
+    *, user: User, address: str | None, client: str | None, now: datetime, limits: SignInLimits, max_s: int
+) -> Session:
+    """Issue the pages' session of a user another proof signed in (Pro Santé Connect), living at most `max_s`."""
+    if not user.active:
+        raise BadCredentials()
+    return _open_session(
+        user=user, address=address, client=client, now=now, limits=limits, scope="page", remember_s=None, ttl_cap_s=max_s
+    )
+
+
 def _open_session(
     *,
     user: User,

@@ -296,7 +296,8 @@ def sign_in() -> Any:
         else:
             return redirect(open_page_session(result, _safe_next(request.args.get("next"))))
     resuming = f"{RESUME}=1" in (request.args.get("next") or "")
-    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming), status
+    psc = settings.psc_configured(current_app.config)
+    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming, psc=psc), status
 
 
 def open_page_session(result: auth.Session, next_page: str | None) -> str:

@@ -49,7 +49,8 @@ def psc_callback() -> BaseResponse | tuple[str, int]:
         subject = psc.finish(current_app._get_current_object())  # type: ignore[attr-defined]
     except psc.PscFailed:
         return _refused(
-            "La connexion avec Pro Santé Connect n'a pas abouti (refusée, expirée ou déjà utilisée) : recommencez depuis la page de connexion.",
+            "La connexion avec Pro Santé Connect n'a pas abouti (refusée, expirée ou déjà utilisée) : "
+            "recommencez depuis la page de connexion.",
             400,
         )
     try:

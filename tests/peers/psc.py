@@ -1,12 +1,12 @@
 """A local Pro Santé Connect: oidc-provider-mock (PyPI) over TLS (certificates of a trustme CA) on 127.0.0.1.
 
 oidc-provider-mock knows neither PKCE nor mTLS client authentication (it accepts any client with any secret, by
-HTTP Basic only, and ignores `code_challenge`), so a WSGI layer in front of it checks both as Pro Santé Connect does: the token endpoint answers
-only a connection that presented the client certificate the CA issued to the service (the server asks every
-connection for one, CERT_OPTIONAL, so that a browser without any still reaches the authorization page), and only with
-the `code_verifier` whose S256 is the challenge of the authorization that issued the code; it then hands the mock the
-client's id as HTTP Basic credentials, the one client authentication the mock takes. It also records what the
-authorization requests asked for (scope, acr_values, code_challenge_method).
+HTTP Basic only, and ignores `code_challenge`), so a WSGI layer in front of it checks both as Pro Santé Connect
+does: the token endpoint answers only a connection that presented the client certificate the CA issued to the service
+(the server asks every connection for one, CERT_OPTIONAL, so that a browser without any still reaches the
+authorization page), and only with the `code_verifier` whose S256 is the challenge of the authorization that issued
+the code; it then hands the mock the client's id as HTTP Basic credentials, the one client authentication the mock
+takes. It also records what the authorization requests asked for (scope, acr_values, code_challenge_method).
 """
 
 from __future__ import annotations

@@ -17,15 +17,21 @@ import hashlib
 import io
 import ssl
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import authlib.deprecate  # noqa: F401 -- first: on import it shows its own warnings "always"; ignored below instead
 import trustme
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
+
+with warnings.catch_warnings():  # the mock imports Authlib's deprecated modules (authlib.jose, its httpx client)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from oidc_provider_mock import User, app
 
 
 @dataclass
@@ -128,7 +134,6 @@ def running(tmp_path: Path, users: list[tuple[str, dict[str, object]]]) -> Itera
     """Serve Pro Santé Connect's stand-in on a free loopback port over TLS, with these (sub, claims) users."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from oidc_provider_mock import User, app
 
     ca = trustme.CA()
     server_cert = ca.issue_cert("127.0.0.1", "localhost")

@@ -54,6 +54,12 @@ ENV_KEYS = (
     "DISPATCH_ANNUAIRE_API_KEY",
     "DISPATCH_ANNUAIRE_TIMEOUT",
     "DISPATCH_METRICS_TOKEN",
+    "DISPATCH_ENV",
+    "DISPATCH_PSC_ISSUER",
+    "DISPATCH_PSC_CLIENT_ID",
+    "DISPATCH_PSC_CLIENT_CERT",
+    "DISPATCH_PSC_CLIENT_KEY",
+    "DISPATCH_PSC_CA",
 )
 
 BASE: dict[str, Any] = {
@@ -105,6 +111,16 @@ BASE: dict[str, Any] = {
     "DISPATCH_ANNUAIRE_URL": "",
     "DISPATCH_ANNUAIRE_API_KEY": "",
     "DISPATCH_ANNUAIRE_TIMEOUT": "10",
+    # "production" or "development" (today's default): read through is_production() only.
+    "DISPATCH_ENV": "development",
+    # Pro Santé Connect (OpenID Connect): the issuer (e.g. https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet),
+    # our client id, and the certificate and key (PEM files) that authenticate us at its token endpoint (mTLS); unset
+    # issuer: no "Se connecter avec Pro Santé Connect". The CA bundle that verifies its servers: the system's if unset.
+    "DISPATCH_PSC_ISSUER": "",
+    "DISPATCH_PSC_CLIENT_ID": "",
+    "DISPATCH_PSC_CLIENT_CERT": "",
+    "DISPATCH_PSC_CLIENT_KEY": "",
+    "DISPATCH_PSC_CA": "",
 }
 
 
@@ -165,3 +181,16 @@ def public_url(config: Mapping[str, Any], path: str) -> str:
 def dev_inbox(config: Mapping[str, Any]) -> bool:
     """Tell whether the dev inbox page is served (DISPATCH_DEV_INBOX=1): never by default."""
     return str(config.get("DISPATCH_DEV_INBOX", "")).strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_production(config: Mapping[str, Any]) -> bool:
+    """Tell whether the service runs in production (DISPATCH_ENV=production); development until told otherwise.
+
+    The one place DISPATCH_ENV is read: production asks the accounts that manage others for their second factor.
+    """
+    return str(config.get("DISPATCH_ENV") or "development").strip().lower() == "production"
+
+
+def psc_configured(config: Mapping[str, Any]) -> bool:
+    """Tell whether signing in with Pro Santé Connect is offered: an issuer and a client id are set."""
+    return bool(str(config.get("DISPATCH_PSC_ISSUER") or "").strip() and str(config.get("DISPATCH_PSC_CLIENT_ID") or "").strip())

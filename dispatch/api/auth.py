@@ -9,6 +9,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from config import settings
 from dispatch.auth import accounts, service
 from dispatch.errors import Problem
 from dispatch.schemas import Id, Integer, Schema, text
@@ -20,6 +21,14 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Comptes et j
 class TokenIn(Schema):
     login = text(120, required=True)
     password = fields.String(required=True, validate=ma.validate.Length(min=1, max=256))
+    totp = fields.String(
+        validate=ma.validate.Length(min=1, max=32),
+        metadata={
+            "description": "Le code à usage unique de la double authentification (6 chiffres de l'application TOTP), "
+            "ou un code de secours : requis des comptes qui l'ont activée, et en production de l'administrateur et "
+            "des coordinateurs (des opérateurs si leur communauté le demande)"
+        },
+    )
 
 
 class UserBrief(Schema):
@@ -38,11 +47,20 @@ class TokenOut(Schema):
 @bp.route("/auth/token", methods=["POST"])
 @bp.arguments(TokenIn)
 @bp.response(200, TokenOut)
-@bp.alt_response(401, description="Identifiant ou mot de passe incorrect")
-@bp.alt_response(403, description="Compte désactivé (identifiant et mot de passe justes)")
+@bp.alt_response(
+    401,
+    description="Identifiant ou mot de passe incorrect (`code: bad_credentials`) ; code de double authentification "
+    "absent (`code: totp_required`) ou faux ou déjà utilisé (`code: bad_totp`, compté comme un mauvais mot de passe)",
+)
+@bp.alt_response(
+    403,
+    description="Compte désactivé (`code: account_disabled`, identifiant et mot de passe justes) ; double "
+    "authentification exigée mais pas encore activée : l'activer depuis la page de connexion "
+    "(`code: totp_enrolment_required`)",
+)
 @bp.alt_response(429, description="Trop de tentatives")
 def sign_in(args: dict[str, Any]) -> dict[str, Any]:
-    """Exchange a login and password for a bearer token."""
+    """Exchange a login and password (and the second factor's code, for the accounts that have one) for a bearer token."""
     config = current_app.config
     try:
         session = service.sign_in(
@@ -53,7 +71,20 @@ def sign_in(args: dict[str, Any]) -> dict[str, Any]:
             now=now(),
             ph=runtime().hasher,
             limits=service.SignInLimits.from_config(config),
+            totp=args.get("totp"),
+            production=settings.is_production(config),
         )
+    except service.TotpRequired as exc:
+        if not exc.enrolled:
+            raise Problem(
+                403,
+                "totp_enrolment_required",
+                "Ce compte doit activer la double authentification : connectez-vous une première fois depuis la page "
+                "de connexion du site pour l'activer.",
+            ) from None
+        raise Problem(401, "totp_required", "Indiquez le code à usage unique de votre application d'authentification.") from None
+    except service.BadTotp:
+        raise Problem(401, "bad_totp", "Code de double authentification incorrect ou déjà utilisé.") from None
     except service.TooManyAttempts as exc:
         raise Problem(
             429,

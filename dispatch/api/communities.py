@@ -92,6 +92,8 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
         raise Problem(403, "admin_only", "Seul l'administrateur fixe le budget SMS quotidien d'une communauté.")
     if args.get("allow_non_mssante", community.allow_non_mssante) != community.allow_non_mssante:
         policy.require(current_user(), Action.MAIL_POLICY, community_id=community.id)
+    if community.totp_operators and args.get("totp_operators") is False and current_user().role != "admin":
+        raise Problem(403, "admin_only", "Seul l'administrateur peut retirer la double authentification des opérateurs.")
     try:
         windows_valid(args, community)
     except ma.ValidationError as exc:

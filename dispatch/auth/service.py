@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import joinedload
 
+from dispatch.auth import second_factor
 from dispatch.auth.models import LoginFailure, Token, User
 from dispatch.db import UTCDateTime, db
 
@@ -56,6 +57,20 @@ class BadCredentials(Exception):
 
 class AccountDisabled(BadCredentials):
     """The login and password are right but the account was deactivated: its holder is told so."""
+
+
+class TotpRequired(Exception):
+    """The login and password are right; the account's second factor is needed too (`enrolled`: it has one; else
+    it must enrol first, from the sign-in page)."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("second factor required")
+        self.user = user
+        self.enrolled = second_factor.enrolled(user)
+
+
+class BadTotp(Exception):
+    """The second factor's code is wrong, or was used already."""
 
 
 def hasher(time_cost: int, memory_cost: int) -> PasswordHasher:
@@ -100,8 +115,13 @@ def sign_in(
     limits: SignInLimits,
     scope: str = "api",
     remember_s: int | None = None,
+    totp: str | None = None,
+    production: bool = False,
 ) -> Session:
-    """Check a login and password and issue a bearer token.
+    """Check a login and password (and the second factor's code when the account needs one) and issue a bearer token.
+
+    An account with a second factor (enrolled, or asked of it in `production`: see `second_factor.required`) needs
+    `totp` too: without it TotpRequired, wrong BadTotp (a failure counted as a wrong password is).
 
     `remember_s`, a physician's "stay signed in on this phone", makes the token live that long instead (an account of
     any other role, on a shared desk, keeps the usual lifetime); "sign out everywhere" revokes it as any other.
@@ -129,8 +149,88 @@ def sign_in(
         raise AccountDisabled()
     if user.password_hash is not None and ph.check_needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
-    forget_failures(login=login, address=address)
+    if second_factor.required(user=user, production=production):
+        _check_second_factor(user=user, totp=totp, address=address, now=now)
+    return _open_session(user=user, address=address, client=client, now=now, limits=limits, scope=scope, remember_s=remember_s)
+
+
+def _check_second_factor(*, user: User, totp: str | None, address: str | None, now: datetime) -> None:
+    """Raise TotpRequired without a code (or without an enrolment), BadTotp for a wrong one, counted as a failure."""
+    if not totp or not second_factor.enrolled(user):
+        db.session.commit()  # a rehashed password is kept
+        raise TotpRequired(user)
+    if not second_factor.verify(user=user, code=totp, now=now):
+        db.session.add(LoginFailure(login=user.login[:120], address=address, at=now))
+        db.session.commit()
+        raise BadTotp()
+
+
+def second_step(
+    *,
+    user_id: int,
+    totp: str,
+    address: str | None,
+    client: str | None,
+    now: datetime,
+    limits: SignInLimits,
+    scope: str = "page",
+    remember_s: int | None = None,
+) -> Session:
+    """Finish a sign-in whose password was right (the pages' second step): check the code, throttled as passwords
+    are, and issue the token. BadCredentials if the account is gone or was deactivated meanwhile."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise BadCredentials()
+    wait = password_attempt_delay(login=user.login, address=address, now=now, limits=limits)
+    if wait > 0:
+        raise TooManyAttempts(retry_after=wait)
+    _check_second_factor(user=user, totp=totp, address=address, now=now)
+    return _open_session(user=user, address=address, client=client, now=now, limits=limits, scope=scope, remember_s=remember_s)
+
+
+def open_enrolled_session(
+    *,
+    user: User,
+    address: str | None,
+    client: str | None,
+    now: datetime,
+    limits: SignInLimits,
+    scope: str = "page",
+    remember_s: int | None = None,
+) -> Session:
+    """Issue the token of a sign-in that has just proved its new second factor by confirming its enrolment."""
+    if not user.active or not second_factor.enrolled(user):
+        raise BadCredentials()
+    return _open_session(user=user, address=address, client=client, now=now, limits=limits, scope=scope, remember_s=remember_s)
+
+
+def open_strong_session(
+    *, user: User, address: str | None, client: str | None, now: datetime, limits: SignInLimits, max_s: int
+) -> Session:
+    """Issue the pages' session of a user another proof signed in (Pro Santé Connect), living at most `max_s`."""
+    if not user.active:
+        raise BadCredentials()
+    return _open_session(
+        user=user, address=address, client=client, now=now, limits=limits, scope="page", remember_s=None, ttl_cap_s=max_s
+    )
+
+
+def _open_session(
+    *,
+    user: User,
+    address: str | None,
+    client: str | None,
+    now: datetime,
+    limits: SignInLimits,
+    scope: str,
+    remember_s: int | None,
+    ttl_cap_s: int | None = None,
+) -> Session:
+    """Forget the holder's failures from this address and issue a token; commit."""
+    forget_failures(login=user.login, address=address)
     ttl_s = remember_s if remember_s is not None and user.role == "physician" else limits.ttl_s
+    if ttl_cap_s is not None:
+        ttl_s = min(ttl_s, ttl_cap_s)
     return open_session(user=user, now=now, ttl_s=ttl_s, client=client, scope=scope)
 
 

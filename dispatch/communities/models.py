@@ -31,6 +31,8 @@ class Community(Model):
     # SMS the sender lets go for the community in one local day (offers, patients, invitations, resets); past it
     # they fail as "over_budget" and the admin is told. Set by the admin only.
     sms_daily_budget: Mapped[int] = mapped_column(default=SMS_DAILY_BUDGET, server_default=str(SMS_DAILY_BUDGET))
+    # Whether its operators need a second factor (TOTP) to sign in, as the admin and coordinators do in production.
+    totp_operators: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Physician(Model):

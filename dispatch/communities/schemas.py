@@ -81,6 +81,12 @@ class CommunityPatch(Schema):
         validate=validate.Range(min=0, max=100_000, error="Budget SMS entre 0 et 100 000 par jour."),
         metadata={"description": SMS_BUDGET_DOC + " ; l'administrateur seul le change (403 admin_only sinon)"},
     )
+    totp_operators = fields.Boolean(
+        metadata={
+            "description": "Demander aussi aux opérateurs la double authentification (TOTP) en production ; "
+            "seul l'administrateur peut la retirer (403 `code: admin_only`)"
+        }
+    )
 
 
 class CommunityOut(Schema):
@@ -92,6 +98,7 @@ class CommunityOut(Schema):
     allow_non_mssante = fields.Boolean()
     region = fields.String(metadata={"description": REGION.metadata["description"]})
     sms_daily_budget = Integer(metadata={"description": SMS_BUDGET_DOC})
+    totp_operators = fields.Boolean()
     created_at = UTCDateTime()
 
 

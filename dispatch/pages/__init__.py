@@ -18,8 +18,10 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     operator,
     patients,
     physician,
+    psc,
     request_page,
     roster,
+    second_factor,
     staff,
     treating,
 )

@@ -12,7 +12,7 @@ from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.communities import members, membership
 from dispatch.db import db
-from dispatch.pages import bp
+from dispatch.pages import bp, second_factor
 from dispatch.pages.common import pick_community
 from dispatch.pages.guard import SESSION_KEY, role_page, signed_in, wait_words
 from dispatch.policy import Action
@@ -36,7 +36,7 @@ def _new_password_errors() -> tuple[str, dict[str, list[str]]]:
 def account() -> Any:
     """Show the forms to change one's password and to sign out everywhere."""
     signed_in()
-    return render_template("pages/account.html", errors={})
+    return render_template("pages/account.html", errors={}, totp=second_factor.account_second_factor())
 
 
 @bp.route("/compte/mot-de-passe", methods=["POST"])
@@ -58,13 +58,15 @@ def account_password() -> Any:
             )
         except auth.TooManyAttempts as exc:
             errors["current_password"] = [f"Trop de tentatives\u202f: réessayez dans {wait_words(exc.retry_after)}."]
-            response = make_response(render_template("pages/account.html", errors=errors), 429)
+            response = make_response(
+                render_template("pages/account.html", errors=errors, totp=second_factor.account_second_factor()), 429
+            )
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except accounts.WrongPassword:
             errors["current_password"] = ["Mot de passe actuel incorrect."]
     if errors:
-        return render_template("pages/account.html", errors=errors), 422
+        return render_template("pages/account.html", errors=errors, totp=second_factor.account_second_factor()), 422
     flash("Mot de passe changé. Vos autres sessions (téléphones, navigateurs) sont déconnectées.", "ok")
     return redirect(url_for("pages.account"))
 

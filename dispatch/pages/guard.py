@@ -74,6 +74,7 @@ ANONYMOUS_FORMS = (
     "pages.reset_password",
     "pages.choose_password",
     "pages.offer_link",
+    "pages.sign_in_code",
 )
 REMEMBER = timedelta(days=30)  # "Rester connecté sur ce téléphone": a physician's session, revocable from "partout"
 SESSION_KEY = "sid"  # the cookie holds a pages' session id, never an API bearer token (scope "page")
@@ -92,6 +93,9 @@ LIMITED = frozenset(
         "pages.calendar_entry",
     }
 )
+# A sign-in whose password was right and that waits for its second factor: the account, when, "remember", the next
+# page; in the signed cookie, never a session of its own (nothing is reachable with it but the second step).
+PENDING_KEY = "pending_2fa"
 
 
 def _session_user() -> User | None:
@@ -113,14 +117,18 @@ def limited_to() -> int | None:
     return only if isinstance(only, int) and session.get(SESSION_KEY) else None
 
 
-def open_page_session(token: str, *, remember: bool, only: int | None = None) -> None:
-    """Start a fresh pages' session (and CSRF token) holding this token; `only`: the one request it opens."""
-    session.clear()
-    session.permanent = remember  # else it ends with the browser
-    session[SESSION_KEY] = token
+def open_page_session(result: auth.Session, next_page: str | None, *, only: int | None = None) -> str:
+    """Put a signed-in user's session in the cookie (fresh, with a new CSRF token); return where to go next.
+
+    `only`: the one request a session opened by an offer's SMS link reaches.
+    """
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    session.permanent = result.expires_in >= REMEMBER.total_seconds()  # else it ends with the browser
+    session[SESSION_KEY] = result.token
     if only is not None:
         session[ONLY] = only
     csrf_token()
+    return next_page or url_for(HOMES.get(result.user.role, "pages.home"))
 
 
 @bp.before_request
@@ -313,7 +321,17 @@ def sign_in() -> Any:
                 limits=auth.SignInLimits.from_config(config),
                 scope="page",
                 remember_s=int(REMEMBER.total_seconds()) if request.form.get("remember") == "1" else None,
+                production=settings.is_production(config),
             )
+        except auth.TotpRequired as exc:  # the password was right: the second step asks for the code (or enrols)
+            session.clear()
+            session[PENDING_KEY] = {
+                "uid": exc.user.id,
+                "at": int(now().timestamp()),
+                "remember": request.form.get("remember") == "1",
+                "next": _safe_next(request.args.get("next")),
+            }
+            return redirect(url_for("pages.sign_in_code"))
         except auth.TooManyAttempts as exc:
             error, status = (f"Trop de tentatives de connexion : réessayez dans {wait_words(exc.retry_after)}.", 429)
         except auth.AccountDisabled:
@@ -321,11 +339,12 @@ def sign_in() -> Any:
         except auth.BadCredentials:
             error, status = "Identifiant ou mot de passe incorrect.", 401
         else:
-            open_page_session(result.token, remember=result.expires_in >= REMEMBER.total_seconds())
-            target = _safe_next(request.args.get("next")) or url_for(HOMES.get(result.user.role, "pages.home"))
-            return redirect(target)
+            return redirect(open_page_session(result, _safe_next(request.args.get("next"))))
     resuming = f"{RESUME}=1" in (request.args.get("next") or "")
-    return render_template("pages/sign_in.html", error=error, login=login, resuming=resuming, limited_to=limited_to()), status
+    psc = settings.psc_configured(current_app.config)
+    return render_template(
+        "pages/sign_in.html", error=error, login=login, resuming=resuming, psc=psc, limited_to=limited_to()
+    ), status
 
 
 @bp.route("/deconnexion", methods=["POST"])

@@ -44,5 +44,5 @@ def offer_link(secret: str) -> Any:
     if user is not None and user.id == holder.id and limited_to() is None:
         auth.sign_out(token=opened.session.token, now=at)  # signed in on this phone already: keep that session
     else:
-        open_page_session(opened.session.token, remember=False, only=opened.request_id)
+        open_page_session(opened.session, None, only=opened.request_id)
     return redirect(url_for("pages.offer", request_id=opened.request_id))

@@ -3,15 +3,19 @@ computes from the same rows: the request columns and both daily rollups."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from sqlalchemy import create_engine, inspect, make_url, select, text
 
-from dispatch.cli import MIGRATIONS
+from dispatch.cli import MIGRATIONS, alembic_config
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.requests.rollup import REQUEST_STATS, STATS
@@ -94,3 +98,34 @@ def test_the_frozen_backfills_compute_what_the_application_computes(history: Non
     m0010._backfill_requests(db.session.connection())
     db.session.commit()
     assert _state() == expected
+
+
+def test_upgrading_a_database_with_requests_fills_the_rollups_as_the_application_does(
+    history: None, database_url: str, tmp_path: Path
+) -> None:
+    """The real path on a copy of the test database: down to 0002 (no rollup, no request column), then up to head."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a copy of the database: SQLite's backup of the file")
+    backfill(db.session.connection())
+    db.session.commit()
+    expected = _state()
+    copy = tmp_path / "copy.sqlite3"
+    original = str(make_url(database_url).database)
+    with contextlib.closing(sqlite3.connect(original)) as source, contextlib.closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    config = alembic_config(f"sqlite:///{copy}")
+    command.downgrade(config, "0002")
+    engine = create_engine(f"sqlite:///{copy}")
+    try:
+        with engine.connect() as connection:
+            assert not inspect(connection).has_table("physician_day_stats")
+            assert connection.execute(text("SELECT count(*) FROM requests")).scalar() == len(expected["columns"])
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert {
+                "columns": set(connection.execute(text("SELECT id, accept_delay_us, synthesis_status FROM requests"))),
+                "physicians": set(connection.execute(select(STATS))),
+                "requests": set(connection.execute(select(REQUEST_STATS))),
+            } == expected
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import secrets
 import subprocess
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 
 import dispatch.models  # noqa: F401 -- registers every table on the metadata
 from dispatch.cli import MIGRATIONS, alembic_config
@@ -138,11 +141,11 @@ def _declared_names(metadata: MetaData) -> dict[str, dict[str, Any]]:
 # Several `dispatch db upgrade` at once on an empty database: real processes, each its own connection.
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Return the URL of an empty database: a new SQLite file, or a new PostgreSQL database beside the test one."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+@contextlib.contextmanager
+def _empty_database(kind: str, folder: Path) -> Iterator[str]:
+    """Give the URL of an empty database: a new SQLite file, or a new PostgreSQL database beside the test one."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'empty.sqlite3'}"
         return
     test_url = os.environ.get("DISPATCH_TEST_DATABASE_URL", "")
     if not test_url.startswith("postgresql"):
@@ -157,6 +160,18 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with _empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_pg(tmp_path: Path) -> Iterator[str]:
+    with _empty_database("postgresql", tmp_path) as url:
+        yield url
 
 
 @pytest.mark.slow
@@ -186,3 +201,39 @@ def _revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def test_on_postgresql_a_second_migration_waits_for_the_lock_and_gives_up_after_its_wait(empty_pg: str) -> None:
+    config = alembic_config(empty_pg)
+    config.set_main_option("dispatch.lock_wait_s", "0.5")
+    holder = create_engine(empty_pg)
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(x'534E50444D494752'::bigint)"))  # as a migrating process
+            with pytest.raises(RuntimeError, match=r"Une autre migration de la base tient le verrou depuis plus de 0 s"):
+                command.upgrade(config, "head")
+            connection.execute(text("SELECT pg_advisory_unlock(x'534E50444D494752'::bigint)"))
+        assert _revision(empty_pg) is None
+        command.upgrade(config, "head")  # the lock free: it migrates
+        assert _revision(empty_pg) == _head()
+    finally:
+        holder.dispose()
+
+
+def test_on_postgresql_a_migration_blocked_by_a_long_transaction_fails_after_the_lock_timeout(empty_pg: str) -> None:
+    """Rather than queue every request of the running service behind its DDL, waiting forever."""
+    config = alembic_config(empty_pg)
+    command.upgrade(config, "0014")
+    config.set_main_option("dispatch.lock_timeout_ms", "300")
+    service = create_engine(empty_pg)
+    try:
+        with service.connect() as connection:
+            connection.execute(text("LOCK TABLE requests IN ACCESS EXCLUSIVE MODE"))  # a long transaction's lock
+            with pytest.raises(OperationalError, match="lock timeout"):
+                command.upgrade(config, "head")  # 0019 references requests
+            connection.rollback()
+        assert _revision(empty_pg) == "0014"  # nothing half-done
+        command.upgrade(config, "head")
+        assert _revision(empty_pg) == _head()
+    finally:
+        service.dispose()

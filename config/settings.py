@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -130,13 +131,24 @@ SMTP_PORTS = {"tls": "465", "starttls": "587", "none": "25"}
 MSSANTE_NIL_PLACEHOLDER = BASE["DISPATCH_MSSANTE_NIL"]
 
 
+def private_folder(path: Path) -> None:
+    """Create a folder only its owner may enter (0700), unless it exists: the instance folder holds keys and the data."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+            path.chmod(0o700)  # whatever the umask
+
+
 def instance_secret(instance_path: Path) -> str:
-    """Return the signing secret kept in the instance folder, creating it on first run."""
+    """Return the signing secret kept in the instance folder, creating it on first run, readable by its owner only."""
     path = instance_path / "secret_key"
     if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        private_folder(instance_path)
+        with contextlib.suppress(FileExistsError):  # a concurrent first run wrote it: keep theirs
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -152,7 +164,7 @@ def load(
         security = str(settings.get("DISPATCH_SMTP_SECURITY") or "").strip().lower()
         settings["DISPATCH_SMTP_PORT"] = SMTP_PORTS.get(security, SMTP_PORTS["tls"])  # a bad mode is refused at start
     if not settings.get("DISPATCH_DATABASE_URL"):
-        instance_path.mkdir(parents=True, exist_ok=True)
+        private_folder(instance_path)  # the database file is created 0600 on first connection (dispatch.db)
         settings["DISPATCH_DATABASE_URL"] = f"sqlite:///{instance_path / 'dispatch.sqlite3'}"
     if not settings.get("DISPATCH_SECRET_KEY"):
         settings["DISPATCH_SECRET_KEY"] = instance_secret(instance_path)

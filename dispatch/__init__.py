@@ -12,9 +12,18 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import settings
-from dispatch import errors
-from dispatch.db import db as _db
+import config as _config
+
+if getattr(_config, "DISTRIBUTION", None) != "snp-dispatch":  # another `config` module shadows ours
+    raise ImportError(
+        f"Le module « config » chargé ({getattr(_config, '__file__', None) or 'sans fichier'}) n'est pas celui de "
+        "SNP Dispatch : un fichier config.py ou un dossier config/ du dossier courant, du PYTHONPATH ou d'un autre paquet "
+        "installé le masque. Renommez-le, ou lancez dispatch depuis un autre dossier."
+    )
+
+from config import settings  # noqa: E402 -- once the check above passed
+from dispatch import errors  # noqa: E402
+from dispatch.db import db as _db  # noqa: E402
 
 if TYPE_CHECKING:
     from dispatch.runtime import Clock, Ports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -54,6 +55,18 @@ if TYPE_CHECKING:
     Model = Base  # what the models derive from, as the type checker sees it
 else:
     Model = db.Model  # Flask-SQLAlchemy's subclass of Base (its query property, table names)
+
+
+@event.listens_for(Engine, "do_connect")
+def _private_sqlite_file(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> None:
+    """Create a new SQLite database file readable by its owner only: SQLite gives its -wal and -shm files that mode."""
+    if dialect.name != "sqlite" or not cargs or cparams.get("uri"):
+        return
+    path = str(cargs[0])
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):  # exists; or no folder, which SQLite reports itself
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @event.listens_for(Engine, "connect")

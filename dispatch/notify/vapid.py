@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02, b64urlencode
 
+from config import settings
+
 KEY_FILE = "vapid_private.pem"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 # The private key's block of a PEM file; `openssl ecparam -genkey` writes an "EC PARAMETERS" block before it.
@@ -58,7 +60,7 @@ def load_or_create_vapid_key(config_value: str | None, instance_path: Path) -> V
 
 def _create_key_file(path: Path) -> None:
     """Write a new key readable by its owner only; a concurrent first run keeps whichever key landed first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings.private_folder(path.parent)
     vapid = Vapid02()
     vapid.generate_keys()
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".vapid-")  # mode 0600

@@ -1,5 +1,6 @@
-"""Recompute the report's rollups and the request columns from the rows, set-based: what migrations 0003, 0004 and 0010
-run, and the demo's loader after it writes a year of history."""
+"""Recompute the report's rollups and the request columns from the rows, set-based: the demo's loader runs it after it
+writes a year of history. Migrations 0003, 0004 and 0010 keep their own frozen copy of this SQL, batched
+(tests/reports/test_migration_backfill.py checks that both compute the same)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ Create Date: 2026-11-23 18:34:29.507023
 
 from alembic import op
 import sqlalchemy as sa
-import dispatch.db
 
 
 revision = '0001'
@@ -24,7 +23,7 @@ def upgrade() -> None:
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('exclusive_window_s', sa.Integer(), nullable=False),
     sa.Column('response_window_s', sa.Integer(), nullable=False),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_communities')),
     sa.UniqueConstraint('name', name=op.f('uq_communities_name'))
     )
@@ -33,8 +32,8 @@ def upgrade() -> None:
     sa.Column('rpps', sa.String(length=11), nullable=True),
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('mssante', sa.String(length=254), nullable=True),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_directory_entries'))
     )
     with op.batch_alter_table('directory_entries', schema=None) as batch_op:
@@ -47,14 +46,14 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=300), nullable=True),
     sa.Column('body', sa.Text(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox'))
     )
     op.create_table('login_failures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('login', sa.String(length=120), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=True),
-    sa.Column('at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
@@ -70,7 +69,7 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('login', name=op.f('uq_users_login'))
     )
@@ -79,7 +78,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_memberships_community_id_communities')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
@@ -96,7 +95,7 @@ def upgrade() -> None:
     sa.Column('mssante', sa.String(length=254), nullable=True),
     sa.Column('address', sa.String(length=300), nullable=True),
     sa.Column('available', sa.Boolean(), nullable=False),
-    sa.Column('available_until', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('available_until', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_physicians_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_physicians')),
     sa.UniqueConstraint('rpps', name=op.f('uq_physicians_rpps')),
@@ -106,9 +105,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
     sa.Column('client', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tokens')),
@@ -123,7 +122,7 @@ def upgrade() -> None:
     sa.Column('platform', sa.String(length=10), nullable=False),
     sa.Column('token', sa.String(length=4096), nullable=False),
     sa.Column('token_key', sa.String(length=64), nullable=False),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['physician_id'], ['physicians.id'], name=op.f('fk_devices_physician_id_physicians')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_devices')),
     sa.UniqueConstraint('token_key', name=op.f('uq_devices_token_key'))
@@ -155,19 +154,19 @@ def upgrade() -> None:
     sa.Column('treating_directory_id', sa.Integer(), nullable=True),
     sa.Column('plan_exclusive_s', sa.Integer(), nullable=False),
     sa.Column('plan_response_s', sa.Integer(), nullable=False),
-    sa.Column('opened_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('exclusive_until', dispatch.db.UTCDateTime(), nullable=True),
-    sa.Column('expires_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('next_deadline', dispatch.db.UTCDateTime(), nullable=True),
-    sa.Column('community_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('opened_at', sa.DateTime(), nullable=False),
+    sa.Column('exclusive_until', sa.DateTime(), nullable=True),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('next_deadline', sa.DateTime(), nullable=True),
+    sa.Column('community_at', sa.DateTime(), nullable=True),
     sa.Column('accepted_by_id', sa.Integer(), nullable=True),
-    sa.Column('accepted_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('accepted_at', sa.DateTime(), nullable=True),
     sa.Column('accepted_phase', sa.String(length=20), nullable=True),
-    sa.Column('appointment_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('appointment_at', sa.DateTime(), nullable=True),
     sa.Column('place', sa.String(length=300), nullable=True),
     sa.Column('outcome', sa.String(length=10), nullable=True),
-    sa.Column('outcome_at', dispatch.db.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('outcome_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('cancel_reason', sa.String(length=500), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['accepted_by_id'], ['physicians.id'], name=op.f('fk_requests_accepted_by_id_physicians')),
@@ -188,7 +187,7 @@ def upgrade() -> None:
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
-    sa.Column('at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('type', sa.String(length=40), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('actor_role', sa.String(length=20), nullable=True),
@@ -208,8 +207,8 @@ def upgrade() -> None:
     sa.Column('physician_id', sa.Integer(), nullable=False),
     sa.Column('phase', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('offered_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('responded_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('offered_at', sa.DateTime(), nullable=False),
+    sa.Column('responded_at', sa.DateTime(), nullable=True),
     sa.Column('reason', sa.String(length=500), nullable=True),
     sa.ForeignKeyConstraint(['physician_id'], ['physicians.id'], name=op.f('fk_offers_physician_id_physicians')),
     sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_offers_request_id_requests')),
@@ -231,10 +230,10 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('locked_until', dispatch.db.UTCDateTime(), nullable=True),
-    sa.Column('created_at', dispatch.db.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', dispatch.db.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('provider_id', sa.String(length=200), nullable=True),
     sa.Column('provider_status', sa.String(length=40), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
@@ -253,7 +252,7 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('physician_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('written_at', dispatch.db.UTCDateTime(), nullable=False),
+    sa.Column('written_at', sa.DateTime(), nullable=False),
     sa.Column('to_address', sa.String(length=254), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['physician_id'], ['physicians.id'], name=op.f('fk_syntheses_physician_id_physicians')),

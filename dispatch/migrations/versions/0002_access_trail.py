@@ -7,8 +7,6 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-import dispatch.db
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -23,7 +21,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("what", sa.String(length=40), nullable=False),
-        sa.Column("at", dispatch.db.UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("client", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["request_id"], ["requests.id"], name=op.f("fk_access_records_request_id_requests")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_access_records_user_id_users")),

@@ -7,8 +7,6 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -17,7 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("devices") as batch:
-        batch.add_column(sa.Column("last_success_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("last_success_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:

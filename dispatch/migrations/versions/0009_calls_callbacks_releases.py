@@ -7,8 +7,6 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -22,7 +20,7 @@ def upgrade() -> None:
         sa.Column("community_id", sa.Integer(), sa.ForeignKey("communities.id"), nullable=False),
         sa.Column("operator_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
-        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("motive", sa.String(length=20), nullable=True),
@@ -34,7 +32,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("relaunch_of_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("callback_result", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("callback_note", sa.String(length=1000), nullable=True))
-        batch_op.add_column(sa.Column("callback_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("callback_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("callback_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key("fk_requests_relaunch_of_id_requests", "requests", ["relaunch_of_id"], ["id"])
         batch_op.create_foreign_key("fk_requests_callback_by_id_users", "users", ["callback_by_id"], ["id"])

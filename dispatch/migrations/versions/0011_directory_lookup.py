@@ -10,8 +10,6 @@ Revises: 0010
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -25,7 +23,7 @@ def upgrade() -> None:
     op.add_column("directory_entries", sa.Column("mssante_source", sa.String(length=10), nullable=True))
     op.add_column("directory_entries", sa.Column("mssante_type", sa.String(length=3), nullable=True))
     op.add_column("directory_entries", sa.Column("lookup_status", sa.String(length=10), nullable=True))
-    op.add_column("directory_entries", sa.Column("looked_up_at", UTCDateTime(), nullable=True))
+    op.add_column("directory_entries", sa.Column("looked_up_at", sa.DateTime(), nullable=True))
     op.execute(sa.update(_entries).where(_entries.c.mssante.is_not(None)).values(mssante_source="operator"))
 
 

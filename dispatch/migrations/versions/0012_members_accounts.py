@@ -11,8 +11,6 @@ Revises: 0011
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -21,7 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(sa.Column("password_set_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("password_set_at", sa.DateTime(), nullable=True))
     # Every account that exists has a password someone chose (there were no invitations before).
     op.execute("UPDATE users SET password_set_at = created_at")
     with op.batch_alter_table("password_resets") as batch_op:
@@ -31,7 +29,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("filename", sa.String(length=200), nullable=True),
         sa.Column("result", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["community_id"], ["communities.id"], name=op.f("fk_member_imports_community_id_communities")),

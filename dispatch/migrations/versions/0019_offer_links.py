@@ -7,8 +7,6 @@ Revises: 0018
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
@@ -22,9 +20,9 @@ def upgrade() -> None:
         sa.Column("request_id", sa.Integer(), nullable=False),
         sa.Column("physician_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("expires_at", UTCDateTime(), nullable=False),
-        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["physician_id"], ["physicians.id"], name=op.f("fk_offer_links_physician_id_physicians")),
         sa.ForeignKeyConstraint(["request_id"], ["requests.id"], name=op.f("fk_offer_links_request_id_requests")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_links")),

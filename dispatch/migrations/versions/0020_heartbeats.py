@@ -7,8 +7,6 @@ Revises: 0019
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
-
 revision = "0020"
 down_revision = "0019"
 branch_labels = None
@@ -19,7 +17,7 @@ def upgrade() -> None:
     op.create_table(
         "heartbeats",
         sa.Column("name", sa.String(length=20), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_heartbeats")),
     )
 

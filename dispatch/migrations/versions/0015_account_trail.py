@@ -10,7 +10,6 @@ Revises: 0014
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
 
 revision = "0015"
 down_revision = "0014"
@@ -25,7 +24,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_role", sa.String(length=20), nullable=True),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("action", sa.String(length=20), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_account_events_user_id_users")),

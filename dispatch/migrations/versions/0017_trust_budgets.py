@@ -11,7 +11,6 @@ Revises: 0015
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
 
 revision = "0017"
 down_revision = "0015"
@@ -29,7 +28,7 @@ def upgrade() -> None:
         sa.Column("community_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("used", sa.Integer(), nullable=False),
-        sa.Column("spent_at", UTCDateTime(), nullable=True),
+        sa.Column("spent_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["community_id"], ["communities.id"], name=op.f("fk_sms_budget_days_community_id_communities")),
         sa.PrimaryKeyConstraint("community_id", "day", name=op.f("pk_sms_budget_days")),
     )

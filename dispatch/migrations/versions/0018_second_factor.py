@@ -12,7 +12,6 @@ Revises: 0017
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.db import UTCDateTime
 
 revision = "0018"
 down_revision = "0017"
@@ -23,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("totp_enrolled_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("totp_enrolled_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("communities") as batch_op:
         batch_op.add_column(sa.Column("totp_operators", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -32,8 +31,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_recovery_codes_code_hash")),

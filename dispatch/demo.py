@@ -113,6 +113,8 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
                 kind=kind,
                 mssante=mssante,
                 address=address,
+                # A practice's landline for the patient's SMS (issue 22): 01 48 80 00 1x, a Champigny number.
+                practice_phone=f"+3314880001{rpps[-1]}" if role == "physician" else None,
             )
             if physician is not None and device:
                 service.register_device(physician=physician, platform="android", token=f"demo-device-{login}", now=now)

@@ -56,6 +56,18 @@ def normalize_phone(raw: str, region: str = "FR") -> str:
 _SHARED_CODES = {"GP": ("GP", "BL", "MF"), "RE": ("RE",), "YT": ("YT",)}
 
 
+def national(e164: str) -> str:
+    """Return a number as people write it: national for a French one (01 45 67 89 10), else international."""
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return e164
+    french = number.country_code == 33
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL if french else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+
+
 def member_regions(region: str) -> tuple[str, ...]:
     """Return the numbering regions of a community's members: FR and the community's own (its sharers included)."""
     return ("FR", *_SHARED_CODES.get(region, (region,)))

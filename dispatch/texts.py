@@ -9,6 +9,7 @@ from babel.dates import format_datetime, format_time
 
 from dispatch import french
 from dispatch.gsm7 import to_gsm7
+from dispatch.phones import national
 
 MOTIVE_LABELS = {
     "infectious": "Infectieux",
@@ -135,12 +136,15 @@ def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datet
     )
 
 
-def patient_sms(*, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime) -> str:
-    """Return the SMS that gives the patient their appointment; two segments at most."""
+def patient_sms(
+    *, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime, practice_phone: str | None = None
+) -> str:
+    """Return the SMS that gives the patient their appointment, and the practice's phone when known; two segments at most."""
     where = f", {place}" if place else ""
+    call = f" au {national(practice_phone)}" if practice_phone else ""
     return to_gsm7(
         f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
-        "Si vous ne pouvez pas venir, merci de prévenir le cabinet."
+        f"Si vous ne pouvez pas venir, merci de prévenir le cabinet{call}."
     )
 
 

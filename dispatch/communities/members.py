@@ -17,7 +17,7 @@ from dispatch.notify.models import OutboxMessage
 
 IMPORT_KEPT = timedelta(days=7)  # how long the result of a roster import can be shown again
 USER_FIELDS = ("name", "email", "phone")
-PHYSICIAN_FIELDS = ("kind", "mssante", "address")
+PHYSICIAN_FIELDS = ("kind", "mssante", "address", "practice_phone")
 
 
 class Invalid(Exception):
@@ -103,6 +103,7 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
                     "kind": physician.kind,
                     "mssante": physician.mssante,
                     "address": physician.address,
+                    "practice_phone": physician.practice_phone,
                     "available": physician.is_available(now),
                 },
             }

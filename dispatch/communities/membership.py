@@ -68,6 +68,7 @@ def add_member(
     kind: str | None = None,
     mssante: str | None = None,
     address: str | None = None,
+    practice_phone: str | None = None,
     invite: str | None = None,
     by: User | None = None,
     public_url: str | None = None,
@@ -98,6 +99,7 @@ def add_member(
         kind=kind,
         mssante=mssante,
         address=address,
+        practice_phone=practice_phone,
     )
     if by is not None:
         created = {"role": role, "phone": phone, "email": email, **({"mssante": mssante} if role == "physician" else {})}
@@ -124,13 +126,16 @@ def _new_member(
     kind: str | None,
     mssante: str | None,
     address: str | None,
+    practice_phone: str | None = None,
 ) -> tuple[User, Physician | None]:
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
     physician = None
     if role == "physician":
         assert rpps and kind
-        physician = Physician(user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, available=True)
+        physician = Physician(
+            user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, practice_phone=practice_phone, available=True
+        )
         db.session.add(physician)
     db.session.flush()
     return user, physician

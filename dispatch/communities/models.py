@@ -44,6 +44,8 @@ class Physician(Model):
     kind: Mapped[str] = mapped_column(String(20))
     mssante: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(300))
+    # The practice's phone (E.164), given to the patient in the appointment's SMS: whom to tell when they cannot come.
+    practice_phone: Mapped[str | None] = mapped_column(String(20))
     available: Mapped[bool] = mapped_column(default=True)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

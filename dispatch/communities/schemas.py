@@ -105,6 +105,10 @@ class CommunityOut(Schema):
 PASSWORD_LENGTH = validate.Length(min=10, max=256, error="Le mot de passe doit compter entre 10 et 256 caractères.")
 PHONE = [validate.Length(min=4, max=40, error="Numéro de téléphone invalide."), PHONE_CHARS, SINGLE_LINE]
 INVITE_CHANNELS = ("sms", "mail")
+PRACTICE_PHONE_DOC = (
+    "Téléphone du cabinet (fixe ou portable) ; médecins seulement : le SMS de rendez-vous le donne au patient, "
+    "pour prévenir s'il ne peut pas venir"
+)
 NOT_MSSANTE = "L'adresse doit être une adresse de messagerie sécurisée de santé (domaine mssante.fr)."
 
 
@@ -153,6 +157,11 @@ class _MemberFields(Schema):
             else:
                 if not in_regions(data["phone"], member_regions(self._region())) and not _by_admin():
                     errors["phone"] = [OUTSIDE_REGIONS]
+        if data.get("practice_phone"):  # a landline too, and the practice may be anywhere: no region rule
+            try:
+                data["practice_phone"] = normalize_phone(data["practice_phone"], self._region())
+            except ValueError:
+                errors["practice_phone"] = ["Numéro de téléphone invalide."]
         if data.get("mssante") and not service.is_mssante(data["mssante"]):
             community = self._community()
             if community is None or not community.allow_non_mssante:
@@ -181,6 +190,7 @@ class MemberIn(_MemberFields):
     kind = fields.String(validate=validate.OneOf(KINDS))
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)
+    practice_phone = fields.String(validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
 
     # Run even when a field is wrong, so that every mistake of a line is reported at once (a roster's report).
     @ma.validates_schema(skip_on_field_errors=False, pass_original=True)
@@ -221,6 +231,7 @@ class MemberPatch(_MemberFields):
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Médecins seulement"})
     mssante = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={"description": "Médecins seulement"})
     address = text(300, allow_none=True, metadata={"description": "Adresse du cabinet ; médecins seulement"})
+    practice_phone = fields.String(allow_none=True, validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
 
     @ma.validates_schema(skip_on_field_errors=False)
     def contacts(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -30,8 +30,8 @@ from dispatch.web import now, runtime
 NNBSP = "\u202f"
 ACCESS = {"sms": "Invitation par SMS", "mail": "Invitation par mail", "password": "Mot de passe provisoire"}
 CHANNEL_WORDS = {"sms": "par SMS", "mail": "par mail"}
-EDITABLE = ("name", "phone", "email", "kind", "mssante", "address")
-PHYSICIAN_ONLY = ("kind", "mssante", "address")
+EDITABLE = ("name", "phone", "email", "kind", "mssante", "address", "practice_phone")
+PHYSICIAN_ONLY = ("kind", "mssante", "address", "practice_phone")
 
 
 def _when(at: Any, community: Community) -> str:
@@ -226,6 +226,7 @@ TRAIL_FIELDS = {
     "mssante": "l'adresse MSSanté",
     "kind": "le statut",
     "address": "l'adresse du cabinet",
+    "practice_phone": "le téléphone du cabinet",
 }
 PURPOSES = {"reset": "un lien de réinitialisation", "invitation": "une invitation"}
 

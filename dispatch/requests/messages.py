@@ -124,6 +124,7 @@ def tell_patient(request: Request, *, now: datetime) -> None:
         place=request.place,
         tz=request.community.timezone,
         now=now,
+        practice_phone=physician.practice_phone,
     )
     enqueue(
         channel="sms",

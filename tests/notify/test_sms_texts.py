@@ -70,6 +70,12 @@ def test_the_patient_sms_is_two_segments_at_most(appointment: datetime) -> None:
     sms = texts.patient_sms(physician_name=PHYSICIAN, appointment_at=appointment, place=PLACE, tz="Europe/Paris", now=NOW)
     assert fits(sms) and segments(sms) <= 2, (len(sms), sms)
     assert PHYSICIAN in sms and "Si vous ne pouvez pas venir" in sms
+    # With the practice's phone (issue 22, item 14): still two segments, the number as the patient dials it.
+    sms = texts.patient_sms(
+        physician_name=PHYSICIAN, appointment_at=appointment, place=PLACE, tz="Europe/Paris", now=NOW, practice_phone="+33145678910"
+    )
+    assert fits(sms) and segments(sms) <= 2, (len(sms), sms)
+    assert sms.endswith("merci de prévenir le cabinet au 01 45 67 89 10.")
 
 
 @pytest.mark.parametrize("motive", sorted(texts.MOTIVE_LABELS))

@@ -288,3 +288,19 @@ def test_a_file_over_the_limit_is_explained_in_french(world: dict[str, Any], as_
     )
     assert response.status_code == 413 and response.mimetype == "text/html"
     assert "Envoi trop volumineux" in text(response) and "dépasse 1 Mio" in text(response)
+
+
+def test_a_coordinator_sets_the_practice_phone_that_the_patient_will_get(world: dict[str, Any], as_user: Any) -> None:
+    """Issue 22, item 14: not a contact of the account (no link goes there), so the coordinator may set it."""
+    coordinator = as_user(world["coordinator"])
+    gp = world["gp"]
+    edit = f"/pilotage/membres/{gp.user.id}/modifier"
+    assert "Téléphone du cabinet (donné au patient)" in text(coordinator.get(edit))
+    form = {"name": gp.user.name, "phone": gp.user.phone, "email": "", "kind": gp.kind, "mssante": gp.mssante or "",
+            "address": gp.address or "", "practice_phone": "abc"}  # fmt: skip
+    bad = coordinator.post(edit, form)
+    assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "practice_phone") == "Numéro de téléphone invalide."
+    form["practice_phone"] = "01 45 67 89 10"
+    assert coordinator.post(edit, form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Physician, gp.id).practice_phone == "+33145678910"

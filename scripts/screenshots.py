@@ -202,6 +202,21 @@ def main() -> None:
         driver.get(f"{base}/m/requests/{world['absent']}")  # "Patient absent" this morning: still correctable
         driver.execute_script("document.getElementById('correct-form').scrollIntoView()")
         snap(driver, out / "7-correct-outcome.png", full=False)
+        # The offer's SMS link on a phone signed in to nothing: one tap opens that request, and it only.
+        with app.app_context():
+            from dispatch.db import db
+            from dispatch.requests import links
+            from dispatch.requests.models import Request
+
+            offered = db.session.get(Request, world["offered"])
+            link = links.make_link(
+                request_id=offered.id, physician_id=world["gp"].id, expires_at=offered.expires_at, now=clock.now(), public_url=base
+            )
+            db.session.commit()
+        driver.delete_all_cookies()
+        driver.get(link)
+        WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith(f"/m/requests/{world['offered']}"))
+        snap(driver, out / "8-offer-from-sms.png", full=False)
     finally:
         driver.quit()
         http.shutdown()

@@ -30,7 +30,7 @@ max_requests = 2000  # a slow leak never grows for ever
 max_requests_jitter = 200  # ...and the web processes are not all replaced at once
 preload_app = False
 # The heartbeat file of each web process: on a tmpfs (a read-only root filesystem has no writable /tmp).
-worker_tmp_dir = "/dev/shm"
+worker_tmp_dir = "/dev/shm"  # noqa: S108 (a tmpfs of the process's own, not a shared /tmp)
 # gunicorn's control socket (gunicorn 25+) would be written under $HOME: nothing uses it here.
 control_socket_disable = True
 # Headers the reverse proxy sets are trusted by the application (DISPATCH_PROXY_HOPS), not by gunicorn.

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test test-fast test-sqlite lint format bench clean
+.PHONY: help install run test test-fast test-sqlite lint format bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ format: install  ## format the code (ruff format) and sort imports
 
 bench: install  ## run the benchmarks (figures printed, see bench/README.md)
 	bash scripts/bench.sh
+
+lock:  ## regenerate deploy/requirements.lock (pinned, hashed) from setup.cfg, for the image
+	bash scripts/lock.sh
 
 clean:  ## remove the virtualenv and the local database
 	rm -rf $(VENV) instance

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,9 +21,22 @@ CHANNELS = ("push", "webpush", "sms", "mail")
 RESULTS = ("sent", "failed", "dead")
 
 
+def process_identity(pid: int | None = None) -> str:
+    """Name a process's files in the shared folder: the host's name and the pid.
+
+    Containers of one machine (web, workers) share the folder so that any web process shows what the workers sent,
+    but each has its own pid numbering (every container's first process is pid 1): the host name (a container's id)
+    keeps their files apart. `_` separates the parts of prometheus_client's file names: none in ours.
+    """
+    return f"{socket.gethostname()}-{os.getpid() if pid is None else pid}".replace("_", "-")
+
+
 @functools.cache
 def _instruments() -> dict[str, Any]:
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Histogram, values
+
+    if os.environ.get(MULTIPROC_ENV):
+        values.ValueClass = values.MultiProcessValue(process_identifier=process_identity)
 
     return {
         "http": Histogram(
@@ -85,4 +99,4 @@ def process_exited(pid: int) -> None:
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(process_identity(pid))

@@ -623,11 +623,26 @@
       if (tested) { tested.disabled = state !== "granted"; }
       show("notify-test-off", state !== "granted");
     }
+    function sameKey(held, wanted) {
+      if (!held) { return true; }  // a browser that does not say keeps its subscription
+      var a = new Uint8Array(held);
+      if (a.length !== wanted.length) { return false; }
+      for (var i = 0; i < a.length; i += 1) { if (a[i] !== wanted[i]) { return false; } }
+      return true;
+    }
     function subscribe() {
       return navigator.serviceWorker.ready
         .then(function (reg) {
+          var fresh = function () {
+            return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64urlToBytes(key) });
+          };
           return reg.pushManager.getSubscription().then(function (existing) {
-            return existing || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64urlToBytes(key) });
+            if (!existing) { return fresh(); }
+            // The service's VAPID key was rotated: a subscription made with the old one no longer receives anything.
+            if (!sameKey(existing.options && existing.options.applicationServerKey, base64urlToBytes(key))) {
+              return existing.unsubscribe().then(fresh);
+            }
+            return existing;
           });
         })
         .then(function (subscription) { return sendSubscription(url, subscription); })

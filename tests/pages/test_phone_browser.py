@@ -278,3 +278,59 @@ def test_no_test_notification_is_offered_while_this_phone_has_them_off_and_the_i
     phone.find_element(By.ID, "install-never").click()
     assert not phone.find_element(By.ID, "install-hint").is_displayed()
     assert phone.execute_script("return localStorage.getItem('snp-install-dismissed')") == "1"
+
+
+FAKE_PUSH = """
+window.__push = {unsubscribed: 0, subscribedWith: null};
+Object.defineProperty(Notification, 'permission', {get: () => 'granted'});
+const held = new Uint8Array(65).fill(HELD);
+const subscription = (key, name) => ({
+  options: {applicationServerKey: key.buffer || key},
+  unsubscribe: () => { window.__push.unsubscribed += 1; return Promise.resolve(true); },
+  toJSON: () => ({endpoint: 'https://fcm.googleapis.com/fcm/send/' + name, keys: {p256dh: 'x', auth: 'y'}}),
+});
+const manager = {
+  getSubscription: () => Promise.resolve(subscription(held, 'old')),
+  subscribe: (options) => {
+    window.__push.subscribedWith = Array.from(new Uint8Array(options.applicationServerKey));
+    return Promise.resolve(subscription(options.applicationServerKey, 'new'));
+  },
+};
+Object.defineProperty(navigator.serviceWorker, 'ready', {get: () => Promise.resolve({pushManager: manager})});
+"""
+
+
+@pytest.mark.parametrize("rotated", [True, False], ids=["key-rotated", "same-key"])
+def test_a_subscription_made_with_a_rotated_vapid_key_is_replaced(
+    world: dict[str, Any],
+    server: str,  # noqa: F811 -- the shared fixture
+    browser: Any,  # noqa: F811 -- the shared fixture
+    rotated: bool,
+) -> None:
+    """After the service's VAPID key is rotated (docs/production.md), a phone's old subscription receives nothing:
+    the page replaces it with one made with the current key; a subscription made with the current key is kept."""
+    import base64
+
+    current = [4] + [9] * 64  # the service's key now (an uncompressed P-256 point's length)
+    key = base64.urlsafe_b64encode(bytes(current)).rstrip(b"=").decode()
+    held = "new Uint8Array(65).fill(7)" if rotated else f"new Uint8Array({current})"
+    # The page as the service would give it with that key (the test app has no VAPID key of its own).
+    script = FAKE_PUSH.replace("new Uint8Array(65).fill(HELD)", held) + (
+        "document.addEventListener('DOMContentLoaded', () => {"
+        f" const box = document.getElementById('notifications'); if (box) {{ box.setAttribute('data-vapid-key', '{key}'); }} }});"
+    )
+    phone = browser(f"vapid-{rotated}", WIDTH, HEIGHT)
+    sign_in(phone, server, world["gp"].user.login, "/m/")
+    phone.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    phone.get(server + "/m/notifications")
+    wait_for(
+        phone,
+        lambda d: (
+            d.execute_script("return document.getElementById('notify-state').getAttribute('data-state')") in ("granted", "error")
+        ),
+    )
+    pushed = phone.execute_script("return window.__push")
+    if rotated:
+        assert pushed["unsubscribed"] == 1 and pushed["subscribedWith"] == current
+    else:
+        assert pushed["unsubscribed"] == 0 and pushed["subscribedWith"] is None

@@ -61,6 +61,19 @@ ENV_KEYS = (
     "DISPATCH_PSC_CLIENT_CERT",
     "DISPATCH_PSC_CLIENT_KEY",
     "DISPATCH_PSC_CA",
+    "DISPATCH_MSSANTE_CERTS_DIR",
+    "DISPATCH_MAIL_SMTP_HOST",
+    "DISPATCH_MAIL_SMTP_PORT",
+    "DISPATCH_MAIL_SMTP_SECURITY",
+    "DISPATCH_MAIL_SMTP_USER",
+    "DISPATCH_MAIL_SMTP_PASSWORD",
+    "DISPATCH_MAIL_SMTP_FROM",
+    "OVH_ENDPOINT",
+    "OVH_APPLICATION_KEY",
+    "OVH_APPLICATION_SECRET",
+    "OVH_CONSUMER_KEY",
+    "DISPATCH_OVH_SMS_SERVICE",
+    "DISPATCH_OVH_URL",
 )
 
 BASE: dict[str, Any] = {
@@ -122,6 +135,15 @@ BASE: dict[str, Any] = {
     "DISPATCH_PSC_CLIENT_CERT": "",
     "DISPATCH_PSC_CLIENT_KEY": "",
     "DISPATCH_PSC_CA": "",
+    # Communities with a mailbox of their own (mssante_from): its certificate and key are <dir>/<address>.crt and .key.
+    "DISPATCH_MSSANTE_CERTS_DIR": "",
+    # The ordinary relay for mail that is no health data (invitations, password links, notices to accounts): MSSanté
+    # carries only what concerns a patient. No host: kept in the dev inbox; required with DISPATCH_MAIL_BACKEND=smtp.
+    "DISPATCH_MAIL_SMTP_HOST": "",
+    "DISPATCH_MAIL_SMTP_SECURITY": "starttls",
+    "DISPATCH_MAIL_SMTP_FROM": "",
+    # OVHcloud's SMS API (DISPATCH_SMS_BACKEND=ovh): the region of its API; DISPATCH_OVH_URL replaces its base (tests).
+    "OVH_ENDPOINT": "ovh-eu",
 }
 
 
@@ -188,6 +210,11 @@ def public_host(config: Mapping[str, Any]) -> str:
 def public_url(config: Mapping[str, Any], path: str) -> str:
     """Return the address the public reaches `path` at: DISPATCH_PUBLIC_URL (any trailing slash dropped), then `path`."""
     return str(config.get("DISPATCH_PUBLIC_URL") or "").strip().rstrip("/") + path
+
+
+def ordinary_from(config: Mapping[str, Any]) -> str:
+    """Return the From of ordinary mail (DISPATCH_MAIL_SMTP_FROM), else no-reply at the public host."""
+    return str(config.get("DISPATCH_MAIL_SMTP_FROM") or "").strip() or f"ne-pas-repondre@{public_host(config)}"
 
 
 def dev_inbox(config: Mapping[str, Any]) -> bool:

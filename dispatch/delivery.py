@@ -160,9 +160,9 @@ def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, A
         )
 
 
-def sms_budget(message: OutboxMessage) -> tuple[int, int, str] | None:
-    """Return the community an SMS is counted against, as (id, daily budget, timezone): the request's, else the
-    physician's, else that of the member whose phone it goes to (invitations, resets); None for none."""
+def _community_of(message: OutboxMessage) -> Community | None:
+    """Return the community a message speaks for: the request's, else the physician's, else that of the member whose
+    phone it goes to (invitations, resets); None for none."""
     community_id = None
     if message.request_id is not None:
         community_id = db.session.scalar(select(Request.community_id).where(Request.id == message.request_id))
@@ -176,8 +176,24 @@ def sms_budget(message: OutboxMessage) -> tuple[int, int, str] | None:
         community_id = db.session.scalar(
             select(func.min(Membership.community_id)).join(User, User.id == Membership.user_id).where(User.phone == message.address)
         )
-    community = db.session.get(Community, community_id) if community_id is not None else None
+    return db.session.get(Community, community_id) if community_id is not None else None
+
+
+def sms_budget(message: OutboxMessage) -> tuple[int, int, str] | None:
+    """Return the community an SMS is counted against, as (id, daily budget, timezone); None for none."""
+    community = _community_of(message)
     return (community.id, community.sms_daily_budget, community.timezone) if community is not None else None
+
+
+def sms_sender(message: OutboxMessage) -> str | None:
+    """Return the sender of the community an SMS speaks for; None: the installation's (DISPATCH_SMS_FROM)."""
+    community = _community_of(message)
+    return community.sms_sender if community is not None else None
+
+
+def mailboxes() -> list[str]:
+    """Return the communities' own MSSanté mailboxes, read for the receipts of what they sent."""
+    return sorted(set(db.session.scalars(select(Community.mssante_from).where(Community.mssante_from.is_not(None)))))
 
 
 BUDGET_SUBJECT = "SNP Dispatch : budget SMS du jour épuisé pour {name}"
@@ -245,6 +261,8 @@ HOOKS = Hooks(
     },
     sms_budget=sms_budget,
     budget_spent=budget_spent,
+    sms_sender=sms_sender,
+    mailboxes=mailboxes,
 )
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
     from dispatch.notify.annuaire import DirectoryPort
-    from dispatch.notify.ports import MailboxPort, MailPort, PushPort, SmsPort
+    from dispatch.notify.ports import MailboxPort, MailPort, PushPort, SmsPort, SmsStatusPort
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class Ports:
     vapid_public_key: str = ""  # the application server key browsers subscribe with (GET /webpush/key)
     directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: no lookups
     mailbox: MailboxPort | None = None  # the platform's own MSSanté mailbox (receipts); None: not read
+    # A community's own MSSanté mailbox by its address (receipts of what it sent); None: communities' not read.
+    mailbox_for: Callable[[str], MailboxPort] | None = None
+    # The ordinary relay (DISPATCH_MAIL_SMTP_*): mail that concerns no patient; None: `mail` (a test's fakes only).
+    relay: MailPort | None = None
+    # Where SMS statuses are asked for (a service without signed callbacks: OVHcloud); None: they come to us.
+    sms_status: SmsStatusPort | None = None
     closers: tuple[Callable[[], None], ...] = ()
 
     def close(self) -> None:

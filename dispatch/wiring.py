@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -132,7 +133,7 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
     ):
         allowed = {
             "DISPATCH_PUSH_BACKEND": ("inbox", "fcm"),
-            "DISPATCH_SMS_BACKEND": ("inbox", "twilio"),
+            "DISPATCH_SMS_BACKEND": ("inbox", "twilio", "ovh"),
             "DISPATCH_MAIL_BACKEND": ("inbox", "smtp"),
             "DISPATCH_WEBPUSH_BACKEND": ("inbox", "webpush"),
         }[name]
@@ -142,7 +143,9 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
     try:
         push_port: Any = InboxPush(clock.now)
         sms_port: Any = InboxSms(clock.now)
+        sms_status: Any = None
         mail_port: Any = InboxMail(clock.now)
+        relay_port: Any = mail_port  # the dev inbox keeps both
         key = load_or_create_vapid_key(config.get("DISPATCH_VAPID_PRIVATE_KEY"), instance_path)
         webpush_port: Any = InboxPush(clock.now)
         if webpush == "webpush":
@@ -160,6 +163,11 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
 
             sms_port = TwilioSms.from_config(config)
             closers.append(sms_port.close)
+        if sms == "ovh":
+            from dispatch.notify.ovh_sms import OvhSms
+
+            sms_port = sms_status = OvhSms.from_config(config)  # its statuses are asked for, not called back
+            closers.append(sms_port.close)
         if mail == "smtp":
             from dispatch.notify.smtp import SmtpMailer
 
@@ -168,8 +176,23 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
                 raise ValueError("DISPATCH_CUSTODIAN_ID must be the IdNatStruct of the CPTS: 3 + SIRET or 1 + FINESS")
 
             mail_port = SmtpMailer.from_config(config)
+            relay_port = SmtpMailer.relay_from_config(config)
+            if relay_port is None:
+                # Invitations and password links concern no patient: never through MSSanté (CONTRACT.md).
+                raise ValueError(
+                    "DISPATCH_MAIL_SMTP_HOST is required with DISPATCH_MAIL_BACKEND=smtp: the ordinary relay for "
+                    "invitations and password links, which MSSanté must not carry"
+                )
+        elif config.get("DISPATCH_MAIL_SMTP_HOST"):
+            from dispatch.notify.smtp import SmtpMailer
+
+            relay_port = SmtpMailer.relay_from_config(config)
         directory = AnnuaireSante.from_config(config, clock=clock.now)  # None unless DISPATCH_ANNUAIRE_URL is set
         mailbox = ImapMailbox.from_config(config)  # None unless DISPATCH_IMAP_HOST is set
+        mailbox_for: Callable[[str], ImapMailbox] | None = None
+        if mailbox is not None and str(config.get("DISPATCH_MSSANTE_CERTS_DIR") or "").strip():
+            # Each community's own mailbox, on the same operator's server, with its own certificate.
+            mailbox_for = functools.partial(ImapMailbox.for_address, dict(config))
         if directory is not None:
             closers.append(directory.close)
     except BaseException:
@@ -184,6 +207,9 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
         vapid_public_key=key.public_key_b64url,
         directory=directory,
         mailbox=mailbox,
+        mailbox_for=mailbox_for,
+        relay=relay_port,
+        sms_status=sms_status,
         closers=tuple(closers),
     )
 
@@ -201,6 +227,7 @@ def senders(app: Flask) -> Senders:
         push=runtime.push,
         sms=runtime.sms,
         mail=runtime.mail,
+        relay=runtime.ports.relay,
         build_mail=build_mail,
         max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
         lease_s=int(config.get("OUTBOX_LEASE_S", 30)),

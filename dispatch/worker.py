@@ -17,14 +17,16 @@ from dispatch.clock import system_now
 from dispatch.db import db
 from dispatch.heartbeat import beat
 from dispatch.leader import TickLeader, is_postgresql
-from dispatch.notify.receiving import Polled, ReceiptPoller, operator_domains
+from dispatch.notify.receiving import MailboxesPoller, Polled, operator_domains
 from dispatch.notify.service import deliver_pending
+from dispatch.notify.sms_status import SmsStatusPoller
 from dispatch.requests.tick import advance_due, next_deadline_after
 from dispatch.wiring import imap_poll_s
 
 log = logging.getLogger(__name__)
 
 TICK_BATCH = 25  # requests advanced between two wake-ups of the senders
+SMS_STATUS_POLL_S = 60  # how often SMS statuses are asked for, from a service that does not call back (OVHcloud)
 
 
 class Worker:
@@ -48,8 +50,13 @@ class Worker:
         self.leader = TickLeader(url) if self.shared else None
         self.listener: Any = None
         self.notify: Any = None
-        mailbox = app.extensions["dispatch"].ports.mailbox
-        self.poller = ReceiptPoller(mailbox, dsn_domains=operator_domains(app.config)) if mailbox is not None else None
+        ports = app.extensions["dispatch"].ports
+        self.poller = (
+            MailboxesPoller(ports.mailbox, ports.mailbox_for, dsn_domains=operator_domains(app.config))
+            if ports.mailbox is not None or ports.mailbox_for is not None
+            else None
+        )
+        self.sms_poller = SmsStatusPoller(ports.sms_status, provider="ovh") if ports.sms_status is not None else None
         if self.poller is not None and not self.poller.dsn_domains:
             log.warning(
                 "no MSSanté operator domain is known (DISPATCH_MSSANTE_OPERATOR_DOMAINS, or a host name in "
@@ -80,6 +87,10 @@ class Worker:
                 coalesce=True,
                 id="receipts",
                 next_run_time=system_now() + timedelta(seconds=5),
+            )
+        if self.sms_poller is not None:
+            self.scheduler.add_job(
+                self.poll_sms_statuses, "interval", seconds=SMS_STATUS_POLL_S, max_instances=1, coalesce=True, id="sms-statuses"
             )
         self.scheduler.start()
         self.thread.start()
@@ -153,8 +164,21 @@ class Worker:
                 db.session.rollback()
         return moved
 
+    def poll_sms_statuses(self) -> int | None:
+        """Ask the SMS service what became of the SMS still open, if this process leads (one asker at a time)."""
+        if self.sms_poller is None or (self.leader is not None and not self.leader.held):
+            return None
+        with self.app.app_context():
+            try:
+                now = self.app.extensions["dispatch"].clock.now()
+                return self.sms_poller.poll(now=now, hooks=self.app.extensions["dispatch.hooks"])
+            except Exception:
+                log.exception("sms status poller failed; the next poll will retry")
+                db.session.rollback()
+                return None
+
     def poll_receipts(self) -> Polled | None:
-        """Read the platform's mailbox and record the reports, if this process leads (one reader at a time)."""
+        """Read the platform's mailbox and the communities' own, and record the reports, if this process leads."""
         if self.poller is None or (self.leader is not None and not self.leader.held):
             return None  # the leader's flag, kept by the tick: no second session on the lock from this thread
         with self.app.app_context():

@@ -33,6 +33,10 @@ class Community(Model):
     sms_daily_budget: Mapped[int] = mapped_column(default=SMS_DAILY_BUDGET, server_default=str(SMS_DAILY_BUDGET))
     # Whether its operators need a second factor (TOTP) to sign in, as the admin and coordinators do in production.
     totp_operators: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Its own identity (dispatch.communities.identity), set by the admin; None: the installation's setting.
+    custodian_id: Mapped[str | None] = mapped_column(String(15))  # IdNatStruct: the CDA's custodian, the XDM's institution
+    mssante_from: Mapped[str | None] = mapped_column(String(254))  # MSSanté application mailbox: From, certificate, receipts
+    sms_sender: Mapped[str | None] = mapped_column(String(16))  # alphanumeric sender (3 to 11) or a number
 
 
 class Physician(Model):

@@ -10,6 +10,7 @@ from flask import g, has_app_context, has_request_context, request
 from marshmallow import fields, validate
 
 from dispatch.communities import service
+from dispatch.communities.identity import IDENTITY_FIELDS, custodian_problem, mssante_from_problem, sms_sender_problem
 from dispatch.communities.models import KINDS, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
@@ -65,6 +66,32 @@ SMS_BUDGET_DOC = (
 )
 
 
+def _checked(problem: Any) -> Any:
+    """Return a validator raising the French reason `problem` gives, if any."""
+
+    def check(value: str | None) -> None:
+        reason = problem(value) if value is not None else None
+        if reason:
+            raise ma.ValidationError(reason)
+
+    return check
+
+
+IDENTITY_ADMIN = " ; l'administrateur seul le change (403 admin_only sinon) ; null ou vide : le réglage de l'installation"
+CUSTODIAN_DOC = (
+    "Identifiant national de structure (IdNatStruct) de la CPTS : 3 suivi du SIRET ou 1 suivi du FINESS ; gardien "
+    "(custodian) du CDA de ses synthèses et institution auteur de l'XDM (DISPATCH_CUSTODIAN_ID si null)"
+)
+MSSANTE_FROM_DOC = (
+    "Boîte aux lettres applicative MSSanté de la CPTS : expéditeur de ses messages sécurisés, boîte lue pour leurs "
+    "accusés ; son certificat et sa clé sont <DISPATCH_MSSANTE_CERTS_DIR>/<adresse>.crt et .key (DISPATCH_SMTP_FROM si null)"
+)
+SMS_SENDER_DOC = (
+    "Émetteur de ses SMS : 3 à 11 lettres ou chiffres (déclaré auprès du fournisseur SMS), ou un numéro "
+    "(DISPATCH_SMS_FROM si null)"
+)
+
+
 class CommunityPatch(Schema):
     name = text(200)
     exclusive_window_s = Integer(validate=WINDOW, strict=True)
@@ -87,6 +114,26 @@ class CommunityPatch(Schema):
             "seul l'administrateur peut la retirer (403 `code: admin_only`)"
         }
     )
+    custodian_id = fields.String(
+        allow_none=True, validate=_checked(custodian_problem), metadata={"description": CUSTODIAN_DOC + IDENTITY_ADMIN}
+    )
+    mssante_from = fields.String(
+        allow_none=True, validate=_checked(mssante_from_problem), metadata={"description": MSSANTE_FROM_DOC + IDENTITY_ADMIN}
+    )
+    sms_sender = fields.String(
+        allow_none=True, validate=_checked(sms_sender_problem), metadata={"description": SMS_SENDER_DOC + IDENTITY_ADMIN}
+    )
+
+    @ma.pre_load
+    def identity_blank(self, data: Any, **kwargs: Any) -> Any:
+        """Drop the spaces around an identity value; an empty one is None: the installation's setting."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in IDENTITY_FIELDS & data.keys():
+                if isinstance(data[key], str):
+                    value = data[key].strip()
+                    data[key] = (value.lower() if key == "mssante_from" else value) or None
+        return data
 
 
 class CommunityOut(Schema):
@@ -99,6 +146,9 @@ class CommunityOut(Schema):
     region = fields.String(metadata={"description": REGION.metadata["description"]})
     sms_daily_budget = Integer(metadata={"description": SMS_BUDGET_DOC})
     totp_operators = fields.Boolean()
+    custodian_id = fields.String(allow_none=True, metadata={"description": CUSTODIAN_DOC})
+    mssante_from = fields.String(allow_none=True, metadata={"description": MSSANTE_FROM_DOC})
+    sms_sender = fields.String(allow_none=True, metadata={"description": SMS_SENDER_DOC})
     created_at = UTCDateTime()
 
 

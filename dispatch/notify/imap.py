@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dispatch.notify.mailboxes import certificate_paths
 from dispatch.notify.ports import Unseen
 from dispatch.notify.smtp import client_context, ssl_cause, tls_detail
 
@@ -116,17 +117,10 @@ class ImapMailbox:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ImapMailbox | None:
         """Build the mailbox from DISPATCH_IMAP_* (and the certificate of DISPATCH_SMTP_*); None when no host is set."""
-        host = str(config.get("DISPATCH_IMAP_HOST") or "").strip()
-        if not host:
+        server = imap_server(config)
+        if server is None:
             return None
-        raw_port = config.get("DISPATCH_IMAP_PORT") or DEFAULT_PORT
-        try:
-            port = int(raw_port)
-        except (TypeError, ValueError):
-            raise ValueError(f"DISPATCH_IMAP_PORT must be an integer, not {raw_port!r}") from None
-        folder = str(config.get("DISPATCH_IMAP_FOLDER") or DEFAULT_FOLDER).strip()
-        if not folder or any(c in folder for c in '"\\\r\n'):
-            raise ValueError(f"DISPATCH_IMAP_FOLDER is not a usable folder name: {folder!r}")
+        host, port, folder = server
         return cls(
             host,
             port,
@@ -135,6 +129,27 @@ class ImapMailbox:
             password=str(config.get("DISPATCH_IMAP_PASSWORD") or "") or None,
             cert=config.get("DISPATCH_SMTP_CERT") or None,
             key=config.get("DISPATCH_SMTP_KEY") or None,
+            ca=config.get("DISPATCH_SMTP_CA") or None,
+            timeout=float(config.get("DISPATCH_IMAP_TIMEOUT") or 20.0),
+        )
+
+    @classmethod
+    def for_address(cls, config: Mapping[str, Any], address: str) -> ImapMailbox:
+        """Build the mailbox of a community's own address: the operator's IMAP server (DISPATCH_IMAP_HOST/PORT/FOLDER),
+        its certificate and key from DISPATCH_MSSANTE_CERTS_DIR, SASL EXTERNAL as `address`."""
+        server = imap_server(config)
+        certs_dir = str(config.get("DISPATCH_MSSANTE_CERTS_DIR") or "").strip()
+        if server is None or not certs_dir:
+            raise ValueError("a community's mailbox needs DISPATCH_IMAP_HOST and DISPATCH_MSSANTE_CERTS_DIR")
+        cert, key = certificate_paths(certs_dir, address)
+        host, port, folder = server
+        return cls(
+            host,
+            port,
+            folder=folder,
+            user=address,
+            cert=str(cert),
+            key=str(key),
             ca=config.get("DISPATCH_SMTP_CA") or None,
             timeout=float(config.get("DISPATCH_IMAP_TIMEOUT") or 20.0),
         )
@@ -162,6 +177,22 @@ class ImapMailbox:
         finally:
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 conn.logout()
+
+
+def imap_server(config: Mapping[str, Any]) -> tuple[str, int, str] | None:
+    """Return the operator's IMAP server and folder (DISPATCH_IMAP_HOST, _PORT, _FOLDER); None when no host is set."""
+    host = str(config.get("DISPATCH_IMAP_HOST") or "").strip()
+    if not host:
+        return None
+    raw_port = config.get("DISPATCH_IMAP_PORT") or DEFAULT_PORT
+    try:
+        port = int(raw_port)
+    except (TypeError, ValueError):
+        raise ValueError(f"DISPATCH_IMAP_PORT must be an integer, not {raw_port!r}") from None
+    folder = str(config.get("DISPATCH_IMAP_FOLDER") or DEFAULT_FOLDER).strip()
+    if not folder or any(c in folder for c in '"\\\r\n'):
+        raise ValueError(f"DISPATCH_IMAP_FOLDER is not a usable folder name: {folder!r}")
+    return host, port, folder
 
 
 def classify(exc: BaseException) -> str:

@@ -44,12 +44,22 @@ class PushResult:
 
 @dataclass(frozen=True)
 class SmsMessage:
-    """One SMS; `to` is E.164."""
+    """One SMS; `to` is E.164; `sender`: the community's sender, None for the adapter's configured one."""
 
     to: str
     body: str
     idempotency_key: str
     status_callback: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A mail built from an outbox row, and the road it takes: MSSanté for what concerns a patient, the ordinary
+    relay for the rest (invitations, password links, notices to accounts)."""
+
+    message: EmailMessage
+    secure: bool
 
 
 # The reason an SMS adapter gives, in its detail "... (not_mobile)", when the number is a landline:
@@ -80,6 +90,13 @@ class PushPort(Protocol):
 class SmsPort(Protocol):
     def send(self, message: SmsMessage) -> DeliveryResult:
         """Send one SMS."""
+        ...
+
+
+class SmsStatusPort(Protocol):
+    def status(self, provider_id: str) -> DeliveryResult:
+        """Ask the SMS service what became of one SMS: `extra["status"]` in the outbox's provider statuses (Twilio's
+        words), `extra["error_code"]` when it says why; the outcome says whether the question was answered."""
         ...
 
 

@@ -13,7 +13,7 @@ reads at most READ_BYTES of each report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,3 +200,57 @@ class ReceiptPoller:
             self.noted.clear()
         self.noted.add((validity, mail.uid))
         log.info("mailbox: mail uid %s (%s bytes, %s) left unread: %s", mail.uid, mail.size, mail.content_type.split(";")[0], why)
+
+
+class MailboxesPoller:
+    """Reads the platform's mailbox and the mailbox of each community that has its own (`hooks.mailboxes`), each
+    through its own ReceiptPoller (UIDs are a mailbox's own); a mailbox that cannot be opened is said once."""
+
+    def __init__(
+        self,
+        platform: MailboxPort | None,
+        mailbox_for: Callable[[str], MailboxPort] | None,
+        *,
+        dsn_domains: tuple[str, ...] = (),
+    ) -> None:
+        self.platform = ReceiptPoller(platform, dsn_domains=dsn_domains) if platform is not None else None
+        self.mailbox_for = mailbox_for
+        self.dsn_domains = dsn_domains
+        self.communities: dict[str, ReceiptPoller] = {}
+        self.unusable: dict[str, str] = {}  # address -> why its mailbox could not be built, logged once
+        self.last: dict[str, Polled] = {}
+
+    def poll(self, *, now: datetime, hooks: Hooks) -> Polled:
+        """Poll each mailbox in turn; return what the polls did together (each one's in `last`, "" the platform's)."""
+        done: dict[str, Polled] = {}
+        if self.platform is not None:
+            done[""] = self.platform.poll(now=now, hooks=hooks)
+        addresses = set(hooks.mailboxes()) if self.mailbox_for is not None else set()
+        for gone in set(self.communities) - addresses:
+            del self.communities[gone]
+        for address in sorted(addresses):
+            poller = self.communities.get(address) or self._poller(address)
+            if poller is not None:
+                done[address] = poller.poll(now=now, hooks=hooks)
+        self.last = done
+        errors = [f"{address or 'platform'}: {polled.error}" for address, polled in done.items() if polled.error]
+        return Polled(
+            recorded=sum(polled.recorded for polled in done.values()),
+            moved=sum(polled.moved for polled in done.values()),
+            left=sum(polled.left for polled in done.values()),
+            error="; ".join(errors) or None,
+        )
+
+    def _poller(self, address: str) -> ReceiptPoller | None:
+        assert self.mailbox_for is not None
+        try:
+            mailbox = self.mailbox_for(address)
+        except (OSError, ValueError) as exc:  # its certificate is missing or unreadable: tried again each poll
+            why = f"{type(exc).__name__}: {exc}"[:200]
+            if self.unusable.get(address) != why:
+                log.warning("the MSSanté mailbox %s cannot be read: %s", address, why)
+            self.unusable[address] = why
+            return None
+        self.unusable.pop(address, None)
+        poller = self.communities[address] = ReceiptPoller(mailbox, dsn_domains=self.dsn_domains)
+        return poller

@@ -17,7 +17,16 @@ from dispatch.db import db, kept_after_commit
 from dispatch.notify import budget, outbox
 from dispatch.notify.annuaire import DirectoryPort
 from dispatch.notify.models import OutboxMessage
-from dispatch.notify.ports import MailPort, Outcome, PushMessage, PushPort, PushResult, SmsMessage, SmsPort
+from dispatch.notify.ports import (
+    MailPort,
+    Outcome,
+    OutgoingMail,
+    PushMessage,
+    PushPort,
+    PushResult,
+    SmsMessage,
+    SmsPort,
+)
 from dispatch.notify.retry_after import retry_after_s
 from dispatch.phones import normalize_phone
 
@@ -69,6 +78,10 @@ class Hooks:
     sms_budget: Callable[[OutboxMessage], tuple[int, int, str] | None] = lambda message: None
     # A community's budget of a day just ran out (community id, day, now): tell the admin; once a day.
     budget_spent: Callable[[int, date, datetime], None] = lambda community_id, day, now: None
+    # The sender an SMS is signed with: its community's (sms_sender); None: the SMS adapter's configured one.
+    sms_sender: Callable[[OutboxMessage], str | None] = lambda message: None
+    # The communities' own MSSanté mailboxes (mssante_from), read for the receipts of what they sent.
+    mailboxes: Callable[[], list[str]] = lambda: []
 
 
 def _no_devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
@@ -102,7 +115,10 @@ class Senders:
     push: PushPort
     sms: SmsPort
     mail: MailPort
-    build_mail: Callable[[OutboxMessage], Any]
+    build_mail: Callable[[OutboxMessage], OutgoingMail]
+    # The ordinary relay (DISPATCH_MAIL_SMTP_*) for mail that concerns no patient; None only with a test's fakes,
+    # where `mail` records both (build_ports always sets it).
+    relay: MailPort | None = None
     webpush: PushPort | None = None  # browsers' push services (the installable app); None: push port for all
     directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: lookups not configured
     max_attempts: int = 8
@@ -345,7 +361,11 @@ def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> 
     _submitting(message)
     result = senders.sms.send(
         SmsMessage(
-            to=to, body=message.payload["body"], idempotency_key=message.idempotency_key, status_callback=senders.sms_callback
+            to=to,
+            body=message.payload["body"],
+            idempotency_key=message.idempotency_key,
+            status_callback=senders.sms_callback,
+            sender=senders.hooks.sms_sender(message),
         )
     )
     message.provider_status = None  # answered: what the service said replaces the mark
@@ -420,20 +440,22 @@ def _settle_by(result: Any, message: OutboxMessage, *, now: datetime, senders: S
     )
 
 
-def record_sms_status(*, provider_id: str, status: str, error_code: str | None, now: datetime, hooks: Hooks = NO_HOOKS) -> bool:
-    """Move an SMS's provider status forward from a delivery callback and commit; False if unknown."""
+def record_sms_status(
+    *, provider_id: str, status: str, error_code: str | None, now: datetime, hooks: Hooks = NO_HOOKS, provider: str = "twilio"
+) -> bool:
+    """Move an SMS's provider status forward from a delivery callback or a poll and commit; False if unknown."""
     row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id, OutboxMessage.channel == "sms"))
     if row is None:
         return False
     if status not in PROVIDER_RANKS:  # an incoming message's status: nothing to say about ours
-        log.warning("twilio reported %s for the outgoing sms %s: ignored", status, row.id)
+        log.warning("%s reported %s for the outgoing sms %s: ignored", provider, status, row.id)
         return True
     rank = PROVIDER_RANKS[status]
     earlier = [name for name, value in PROVIDER_RANKS.items() if value < rank]
     # Conditional update: callbacks arrive out of order and concurrently; a status never moves back.
     values: dict[str, Any] = {"provider_status": status}
     if status in NOT_DELIVERED:
-        values["last_error"] = f"twilio {status}" + (f" (error {error_code})" if error_code else "")
+        values["last_error"] = f"{provider} {status}" + (f" (error {error_code})" if error_code else "")
     moved = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row.id, or_(OutboxMessage.provider_status.is_(None), OutboxMessage.provider_status.in_(earlier)))
@@ -449,12 +471,15 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str | None, 
 
 def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
     try:
-        email = senders.build_mail(message)
+        outgoing = senders.build_mail(message)
     except Exception:  # a message we cannot build will not build better later: record it, visibly
         log.exception("outbox message %s: the secure message could not be built", message.id)
         outbox.settle(message, status="failed", now=now, max_attempts=0, error="message could not be built")
     else:
-        result = senders.mail.send(email)
+        email = outgoing.message
+        # MSSanté carries only what concerns a patient; the rest goes through the ordinary relay.
+        port = senders.mail if outgoing.secure or senders.relay is None else senders.relay
+        result = port.send(email)
         # The Message-ID we wrote: the delivery and read reports name the message by it (dispatch.notify.receiving).
         written_id = str(email.get("Message-ID") or "").strip()
         _settle_by(result, message, now=now, senders=senders, provider_id=written_id or result.provider_id)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import smtplib
 import ssl
+import threading
 from collections.abc import Mapping
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any, Literal
 
+from dispatch.notify.mailboxes import MSSANTE_FROM, certificate_paths
 from dispatch.notify.ports import DeliveryResult, Outcome
 
 logger = logging.getLogger(__name__)
@@ -19,6 +23,10 @@ SECURITY_MODES: tuple[str, ...] = ("tls", "starttls", "none")
 DEFAULT_PORTS: dict[str, int] = {"tls": 465, "starttls": 587, "none": 25}
 # TLS failures that look like the connection dropping rather than a refusal: try again.
 _NETWORK_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLSyscallError)
+
+
+class MissingIdentityError(Exception):
+    """A message's From is a community's mailbox whose certificate and key are not where they must be."""
 
 
 class ClosedAfterHandshakeError(Exception):
@@ -45,17 +53,32 @@ class SmtpMailer:
         ca: str | None = None,
         timeout: float = 20.0,
         local_hostname: str | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        sender: str | None = None,
+        certs_dir: str | None = None,
     ) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, not {security!r}")
         if key and not cert:
             raise ValueError("an SMTP client key needs its certificate")
+        if password and not user:
+            raise ValueError("an SMTP password needs its user")
         self.host = host
         self.port = port
         self.security = security
         self.timeout = timeout
         self.local_hostname = local_hostname
+        self.user, self.password = user, password
+        self.ca = ca
         self.context = client_context(cert=cert, key=key, ca=ca)
+        # The installation's own mailbox (`sender`) presents `cert`; any other From is a community's mailbox, which
+        # presents <certs_dir>/<address>.crt and .key: a message always leaves under the certificate of its From.
+        self.sender = (sender or "").strip().lower()
+        self.certs_dir = certs_dir or None
+        self._contexts: dict[str, tuple[tuple[float, float], ssl.SSLContext]] = {}
+        self._contexts_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpMailer:
@@ -80,7 +103,55 @@ class SmtpMailer:
             ca=config.get("DISPATCH_SMTP_CA") or None,
             timeout=float(config.get("DISPATCH_SMTP_TIMEOUT") or 20.0),
             local_hostname=config.get("DISPATCH_SMTP_LOCAL_HOSTNAME") or None,
+            sender=str(config.get("DISPATCH_SMTP_FROM") or ""),
+            certs_dir=str(config.get("DISPATCH_MSSANTE_CERTS_DIR") or "").strip() or None,
         )
+
+    @classmethod
+    def relay_from_config(cls, config: Mapping[str, Any]) -> SmtpMailer | None:
+        """Build the ordinary relay (invitations, password links) from DISPATCH_MAIL_SMTP_*; None when no host is set."""
+        host = str(config.get("DISPATCH_MAIL_SMTP_HOST") or "").strip()
+        if not host:
+            return None
+        security = str(config.get("DISPATCH_MAIL_SMTP_SECURITY") or "starttls").strip().lower()
+        if security not in SECURITY_MODES:
+            raise ValueError(f"DISPATCH_MAIL_SMTP_SECURITY must be one of {SECURITY_MODES}, not {security!r}")
+        raw_port = config.get("DISPATCH_MAIL_SMTP_PORT") or DEFAULT_PORTS[security]
+        try:
+            port = int(raw_port)
+        except (TypeError, ValueError):
+            raise ValueError(f"DISPATCH_MAIL_SMTP_PORT must be an integer, not {raw_port!r}") from None
+        return cls(
+            host=host,
+            port=port,
+            security=security,  # type: ignore[arg-type]
+            ca=config.get("DISPATCH_SMTP_CA") or None,
+            timeout=float(config.get("DISPATCH_SMTP_TIMEOUT") or 20.0),
+            local_hostname=config.get("DISPATCH_SMTP_LOCAL_HOSTNAME") or None,
+            user=str(config.get("DISPATCH_MAIL_SMTP_USER") or "").strip() or None,
+            password=str(config.get("DISPATCH_MAIL_SMTP_PASSWORD") or "") or None,
+        )
+
+    def context_for(self, message: EmailMessage) -> ssl.SSLContext:
+        """Return the TLS context presenting the certificate of the message's From (see __init__)."""
+        address = parseaddr(str(message.get("From") or ""))[1].strip().lower()
+        if not address or address == self.sender or not self.sender:
+            return self.context
+        if not self.certs_dir:
+            raise MissingIdentityError(f"no certificate for {address}: DISPATCH_MSSANTE_CERTS_DIR is not set")
+        if not MSSANTE_FROM.fullmatch(address):
+            raise MissingIdentityError("the From is not a mailbox address")
+        cert, key = certificate_paths(self.certs_dir, address)
+        try:
+            stamp = (os.stat(cert).st_mtime, os.stat(key).st_mtime)
+        except OSError:
+            raise MissingIdentityError(f"no certificate for {address} in DISPATCH_MSSANTE_CERTS_DIR") from None
+        with self._contexts_lock:  # built once per certificate, again after it is replaced (a renewal)
+            known = self._contexts.get(address)
+            if known is None or known[0] != stamp:
+                known = (stamp, client_context(cert=str(cert), key=str(key), ca=self.ca))
+                self._contexts[address] = known
+            return known[1]
 
     def send(self, message: EmailMessage) -> DeliveryResult:
         """Send one secure message (MSSanté) already built."""
@@ -103,11 +174,12 @@ class SmtpMailer:
 
     def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
         """Open a session, send the message and close; return the refused recipients."""
+        context = self.context_for(message)
         smtp: smtplib.SMTP
         if self.security == "tls":
             try:
                 smtp = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname, context=self.context
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname, context=context
                 )
             except smtplib.SMTPServerDisconnected as exc:  # handshake done, no greeting
                 raise _closed_after_handshake(exc) from exc
@@ -116,12 +188,14 @@ class SmtpMailer:
         try:
             if self.security == "starttls":
                 smtp.ehlo()
-                smtp.starttls(context=self.context)
+                smtp.starttls(context=context)
                 try:
                     smtp.ehlo()
                 except smtplib.SMTPServerDisconnected as exc:
                     raise _closed_after_handshake(exc) from exc
             smtp.ehlo_or_helo_if_needed()
+            if self.user and self.password:
+                smtp.login(self.user, self.password)
             mail_options, rcpt_options = dsn_options(message) if smtp.has_extn("dsn") else ((), ())
             refused = smtp.send_message(message, mail_options=mail_options, rcpt_options=rcpt_options)
             with contextlib.suppress(smtplib.SMTPException, OSError):
@@ -188,6 +262,10 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     tls = ssl_cause(exc)
     if tls is not None and not isinstance(tls, _NETWORK_SSL_ERRORS):
         return Outcome.PERMANENT, tls_detail(tls)
+    if isinstance(exc, MissingIdentityError):
+        return Outcome.PERMANENT, f"sender identity: {exc}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return Outcome.PERMANENT, f"relay refused our credentials: {_reply(exc.smtp_code, exc.smtp_error)}"
     if isinstance(exc, ClosedAfterHandshakeError):
         return Outcome.PERMANENT, f"certificate refused: closed after the TLS handshake ({exc})"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):

@@ -7,9 +7,12 @@ from email.utils import format_datetime
 
 from flask import current_app
 
+from config import settings
+from dispatch.communities.identity import identity_of
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
+from dispatch.notify.ports import OutgoingMail
 from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.document import TakenNotice
 from dispatch.synthesis.messages import build_synthesis_message, build_taken_message, new_message_id
@@ -36,19 +39,27 @@ def build_plain(message: OutboxMessage, *, sender: str) -> EmailMessage:
     return mail
 
 
-def build_mail(message: OutboxMessage) -> EmailMessage:
-    """Return the MIME message for an outbox row of the mail channel."""
-    sender = current_app.config["DISPATCH_SMTP_FROM"]
-    if "subject" in message.payload:  # a plain mail, about no request (not an MSSanté message)
-        return build_plain(message, sender=sender)
-    nil = current_app.config["DISPATCH_MSSANTE_NIL"]
+def build_mail(message: OutboxMessage) -> OutgoingMail:
+    """Return the MIME message for an outbox row of the mail channel, and whether it goes over MSSanté.
+
+    A plain mail (its payload says everything: subject and text) concerns no patient: the ordinary relay carries it,
+    from DISPATCH_MAIL_SMTP_FROM. A secure message speaks for the request's community: its mailbox is the From (and
+    the certificate presented), its IdNatStruct the custodian; the installation's where it has none.
+    """
+    config = current_app.config
+    if "subject" in message.payload:
+        return OutgoingMail(build_plain(message, sender=settings.ordinary_from(config)), secure=False)
+    nil = config["DISPATCH_MSSANTE_NIL"]
     request = db.session.get(Request, message.request_id)
     assert request is not None
+    identity = identity_of(request.community, config)
+    sender = identity.mssante_from
     if message.kind == "synthesis":
         synthesis = db.session.get(Synthesis, message.payload["synthesis_id"])
         assert synthesis is not None
-        doc = synthesis_doc(synthesis, request, custodian_id=str(current_app.config.get("DISPATCH_CUSTODIAN_ID") or ""))
-        return build_synthesis_message(doc, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender))
+        doc = synthesis_doc(synthesis, request, custodian_id=identity.custodian_id)
+        built = build_synthesis_message(doc, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender))
+        return OutgoingMail(built, secure=True)
     accepted = db.session.get(Physician, request.accepted_by_id)
     assert accepted is not None
     notice = TakenNotice(
@@ -69,4 +80,4 @@ def build_mail(message: OutboxMessage) -> EmailMessage:
         timezone=request.community.timezone,
         notified_at=request.accepted_at,
     )
-    return build_taken_message(notice, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender))
+    return OutgoingMail(build_taken_message(notice, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender)), secure=True)

@@ -18,6 +18,7 @@ from dispatch.synthesis.document import (
     PRACTICE_SETTING,
     PRODUCER,
     RPPS_ROOT,
+    STRUCTURE_ROOT,
     SynthesisDoc,
     split_name,
     utc_stamp,
@@ -56,6 +57,11 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
     patient_id = f"{doc.request_id}^^^&{doc.oid_root}.2&ISO"
     given, family = (part.replace("^", " ").replace("&", " ") for part in split_name(doc.physician_name))
     author = f"8{doc.physician_rpps}^{family}^{given}^^^^^^&{RPPS_ROOT}&ISO^D^^^IDNPS"
+    # The author's institution (XON, CI-SIS): the community by its IdNatStruct, the CDA's custodian; none unset.
+    institution = ""
+    if doc.custodian_id:
+        organisation = doc.community_name.replace("^", " ").replace("&", " ")
+        institution = f"{organisation}^^^^^&{STRUCTURE_ROOT}&ISO^IDNST^^^{doc.custodian_id}"
     request = ET.Element("lcm:SubmitObjectsRequest", {"xmlns:lcm": LCM, "xmlns:rim": RIM})
     objects = element(request, "RegistryObjectList")
     entry = element(
@@ -77,6 +83,8 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
         id="Author01",
     )
     _slot(cls, "authorPerson", author)
+    if institution:
+        _slot(cls, "authorInstitution", institution)
     for scheme, (code, label, coding), ident in (
         ("41a5887f-8865-4c09-adf7-e362475b143a", CLASS_CODE, "ClassCode01"),
         ("f0306f51-975f-434e-a61c-c59651d33983", (CONSULTATION_CODE, CONSULTATION_LABEL, LOINC), "TypeCode01"),
@@ -122,6 +130,8 @@ def _metadata(doc: SynthesisDoc, cda: bytes) -> bytes:
         id="Author02",
     )
     _slot(cls, "authorPerson", author)
+    if institution:
+        _slot(cls, "authorInstitution", institution)
     _classify(
         package,
         "SubmissionSet01",

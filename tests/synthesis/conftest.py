@@ -92,6 +92,39 @@ class MailServer:
         return [list(e.rcpt_tos) for e in self.handler.envelopes]
 
 
+class RelayServer:
+    """The ordinary relay's stand-in (DISPATCH_MAIL_SMTP_*): plain SMTP on loopback, keeping what it accepts."""
+
+    def __init__(self) -> None:
+        self.handler = _Handler()
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            self.port = int(sock.getsockname()[1])
+        self.controller = Controller(self.handler, hostname=HOST, port=self.port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Return the messages received, parsed back with the email package."""
+        return [
+            email.message_from_bytes(e.original_content, policy=email.policy.default)  # type: ignore[misc]
+            for e in self.handler.envelopes
+        ]
+
+
+@pytest.fixture
+def relay_server() -> Iterator[RelayServer]:
+    server = RelayServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     # The platform's certificate names its MSSanté mailbox, as an operator issues it: SMTP and IMAP present it.
@@ -106,9 +139,16 @@ def mail_server(pki: Pki) -> Iterator[MailServer]:
     server.stop()
 
 
-def smtp_settings(pki: Pki, port: int, *, cert: Path | None = None, key: Path | None = None) -> dict[str, Any]:
-    """Return the DISPATCH_SMTP_* settings of a platform presenting `cert` (ours by default)."""
+def smtp_settings(
+    pki: Pki, port: int, *, cert: Path | None = None, key: Path | None = None, relay_port: int = 9
+) -> dict[str, Any]:
+    """Return the DISPATCH_SMTP_* settings of a platform presenting `cert` (ours by default), and its ordinary relay
+    (DISPATCH_MAIL_SMTP_*) on `relay_port` (by default a port where nothing listens)."""
     return {
+        "DISPATCH_MAIL_SMTP_HOST": HOST,
+        "DISPATCH_MAIL_SMTP_PORT": str(relay_port),
+        "DISPATCH_MAIL_SMTP_SECURITY": "none",
+        "DISPATCH_MAIL_SMTP_FROM": "ne-pas-repondre@snp-test.fr",
         "DISPATCH_MAIL_BACKEND": "smtp",
         "DISPATCH_SMTP_HOST": HOST,
         "DISPATCH_SMTP_PORT": str(port),
@@ -124,11 +164,15 @@ def smtp_settings(pki: Pki, port: int, *, cert: Path | None = None, key: Path | 
 
 
 @pytest.fixture
-def smtp_overrides(pki: Pki, mail_server: MailServer, request: pytest.FixtureRequest) -> dict[str, Any]:
+def smtp_overrides(
+    pki: Pki, mail_server: MailServer, relay_server: RelayServer, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     """The SMTP settings of the app; parametrize indirectly with "rogue" to present a refused certificate."""
     if getattr(request, "param", None) == "rogue":
-        return smtp_settings(pki, mail_server.port, cert=pki.rogue_client_cert, key=pki.rogue_client_key)
-    return smtp_settings(pki, mail_server.port)
+        return smtp_settings(
+            pki, mail_server.port, cert=pki.rogue_client_cert, key=pki.rogue_client_key, relay_port=relay_server.port
+        )
+    return smtp_settings(pki, mail_server.port, relay_port=relay_server.port)
 
 
 @pytest.fixture

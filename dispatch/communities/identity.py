@@ -78,4 +78,3 @@ def identity_of(community: HasIdentity | None, config: Mapping[str, Any]) -> Ide
         mssante_from=(own and own.mssante_from) or str(config.get("DISPATCH_SMTP_FROM") or ""),
         sms_sender=(own and own.sms_sender) or (str(config.get("DISPATCH_SMS_FROM") or "") or None),
     )
-

@@ -87,8 +87,7 @@ MSSANTE_FROM_DOC = (
     "accusés ; son certificat et sa clé sont <DISPATCH_MSSANTE_CERTS_DIR>/<adresse>.crt et .key (DISPATCH_SMTP_FROM si null)"
 )
 SMS_SENDER_DOC = (
-    "Émetteur de ses SMS : 3 à 11 lettres ou chiffres (déclaré auprès du fournisseur SMS), ou un numéro "
-    "(DISPATCH_SMS_FROM si null)"
+    "Émetteur de ses SMS : 3 à 11 lettres ou chiffres (déclaré auprès du fournisseur SMS), ou un numéro (DISPATCH_SMS_FROM si null)"
 )
 
 

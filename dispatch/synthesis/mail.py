@@ -80,4 +80,6 @@ def build_mail(message: OutboxMessage) -> OutgoingMail:
         timezone=request.community.timezone,
         notified_at=request.accepted_at,
     )
-    return OutgoingMail(build_taken_message(notice, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender)), secure=True)
+    return OutgoingMail(
+        build_taken_message(notice, sender=sender, nil=nil, ident=stored_message_id(message, sender=sender)), secure=True
+    )

@@ -139,9 +139,7 @@ def mail_server(pki: Pki) -> Iterator[MailServer]:
     server.stop()
 
 
-def smtp_settings(
-    pki: Pki, port: int, *, cert: Path | None = None, key: Path | None = None, relay_port: int = 9
-) -> dict[str, Any]:
+def smtp_settings(pki: Pki, port: int, *, cert: Path | None = None, key: Path | None = None, relay_port: int = 9) -> dict[str, Any]:
     """Return the DISPATCH_SMTP_* settings of a platform presenting `cert` (ours by default), and its ordinary relay
     (DISPATCH_MAIL_SMTP_*) on `relay_port` (by default a port where nothing listens)."""
     return {
@@ -164,9 +162,7 @@ def smtp_settings(
 
 
 @pytest.fixture
-def smtp_overrides(
-    pki: Pki, mail_server: MailServer, relay_server: RelayServer, request: pytest.FixtureRequest
-) -> dict[str, Any]:
+def smtp_overrides(pki: Pki, mail_server: MailServer, relay_server: RelayServer, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The SMTP settings of the app; parametrize indirectly with "rogue" to present a refused certificate."""
     if getattr(request, "param", None) == "rogue":
         return smtp_settings(

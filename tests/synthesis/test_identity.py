@@ -72,7 +72,12 @@ class OperatorServer:
             sock.bind((HOST, 0))
             self.port = int(sock.getsockname()[1])
         self.controller = _Controller(
-            self.handler, hostname=HOST, port=self.port, ssl_context=context, probe=pki.client_context(), server_hostname="localhost"
+            self.handler,
+            hostname=HOST,
+            port=self.port,
+            ssl_context=context,
+            probe=pki.client_context(),
+            server_hostname="localhost",
         )
 
     def messages(self) -> list[tuple[EmailMessage, str]]:
@@ -193,7 +198,9 @@ def test_an_invitation_goes_to_the_ordinary_relay_never_to_mssante(
     community.mssante_from = A_FROM
     member = make.member(community, "operator")
     member.email = "lea.durand@example.fr"
-    start_invitation(user=member, by=None, community=community.name, now=clock.now(), public_url="https://snp.example.fr", channel="mail")
+    start_invitation(
+        user=member, by=None, community=community.name, now=clock.now(), public_url="https://snp.example.fr", channel="mail"
+    )
     db.session.commit()
 
     assert make.deliver() == 1

@@ -220,7 +220,9 @@ def production_problems(config: Mapping[str, Any]) -> list[str]:
                 "démonstration" + PROBLEM_END
             )
     if dev_inbox(config):
-        problems.append("DISPATCH_DEV_INBOX est défini : la boîte de réception de démonstration est réservée au développement" + PROBLEM_END)
+        problems.append(
+            "DISPATCH_DEV_INBOX est défini : la boîte de réception de démonstration est réservée au développement" + PROBLEM_END
+        )
     if not public_https(config):
         problems.append(
             f"DISPATCH_PUBLIC_URL={config.get('DISPATCH_PUBLIC_URL')!r} : une adresse https:// est attendue en production "
@@ -238,13 +240,15 @@ def production_problems(config: Mapping[str, Any]) -> list[str]:
     for name in RELAYS:
         url = urlsplit(str(config.get(name) or "").strip())
         if url.scheme == "http" and not loopback(url.hostname):
-            problems.append(f"{name}={config.get(name)!r} : https:// est attendu, sauf sur la boucle locale (127.0.0.1, ::1)" + PROBLEM_END)
-    if config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_SMTP_SECURITY") == "none":
-        if not loopback(str(config.get("DISPATCH_SMTP_HOST") or "")):
             problems.append(
-                f"DISPATCH_SMTP_SECURITY=none vers {config.get('DISPATCH_SMTP_HOST')!r} : sans TLS, seul un relais sur la "
-                "boucle locale (127.0.0.1, ::1) est admis en production" + PROBLEM_END
+                f"{name}={config.get(name)!r} : https:// est attendu, sauf sur la boucle locale (127.0.0.1, ::1)" + PROBLEM_END
             )
+    plain_mail = config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_SMTP_SECURITY") == "none"
+    if plain_mail and not loopback(str(config.get("DISPATCH_SMTP_HOST") or "")):
+        problems.append(
+            f"DISPATCH_SMTP_SECURITY=none vers {config.get('DISPATCH_SMTP_HOST')!r} : sans TLS, seul un relais sur la "
+            "boucle locale (127.0.0.1, ::1) est admis en production" + PROBLEM_END
+        )
     return problems
 
 

@@ -119,7 +119,8 @@ class Settings(BaseSettings):
     DISPATCH_FCM_PROJECT: str = var("", "The Firebase project id, with `DISPATCH_FCM_URL`.", group="push")
     # -- web push
     DISPATCH_WEBPUSH_BACKEND: Literal["inbox", "webpush"] = var(
-        "inbox", "`webpush` sends Web Push (RFC 8030) to the installable app; `inbox` keeps them (refused in production).",
+        "inbox",
+        "`webpush` sends Web Push (RFC 8030) to the installable app; `inbox` keeps them (refused in production).",
         group="webpush",
     )
     DISPATCH_WEBPUSH_HOSTS: str = var(
@@ -148,7 +149,8 @@ class Settings(BaseSettings):
     DISPATCH_TWILIO_URL: str = var("", "Twilio's API base instead of Twilio's own (a local relay; tests).", group="sms")
     # -- mail
     DISPATCH_MAIL_BACKEND: Literal["inbox", "smtp"] = var(
-        "inbox", "`smtp` sends secure messages through the MSSanté operator; `inbox` keeps them (refused in production).",
+        "inbox",
+        "`smtp` sends secure messages through the MSSanté operator; `inbox` keeps them (refused in production).",
         group="mail",
     )
     DISPATCH_SMTP_HOST: str = var("", "The MSSanté operator's SMTP server (required with `smtp`).", group="mail")
@@ -157,8 +159,7 @@ class Settings(BaseSettings):
     )
     DISPATCH_SMTP_SECURITY: str = var(
         "tls",
-        "`tls` (implicit TLS, RFC 8314), `starttls` (submission, RFC 6409) or `none` (a plain relay: loopback only in "
-        "production).",
+        "`tls` (implicit TLS, RFC 8314), `starttls` (submission, RFC 6409) or `none` (a plain relay: loopback only in production).",
         group="mail",
     )
     DISPATCH_SMTP_CERT: str = var("", "PEM file of the platform's MSSanté client certificate.", group="mail")
@@ -194,7 +195,9 @@ class Settings(BaseSettings):
     DISPATCH_ANNUAIRE_URL: str = var(
         "", "Base URL of the API, e.g. `https://gateway.api.esante.gouv.fr/fhir/v2`; unset: no lookup.", group="annuaire"
     )
-    DISPATCH_ANNUAIRE_API_KEY: str = var("", "The platform's key (`ESANTE-API-KEY`); required with the URL.", group="annuaire", secret=True)
+    DISPATCH_ANNUAIRE_API_KEY: str = var(
+        "", "The platform's key (`ESANTE-API-KEY`); required with the URL.", group="annuaire", secret=True
+    )
     DISPATCH_ANNUAIRE_TIMEOUT: float = var(10.0, "Seconds before a lookup is given up and retried.", group="annuaire", gt=0)
     # -- Pro Santé Connect
     DISPATCH_PSC_ISSUER: str = var("", "The issuer; unset: no « Se connecter avec Pro Santé Connect ».", group="psc")

@@ -210,7 +210,9 @@ def demo() -> None:
     from dispatch.demo import load_demo
 
     if settings.is_production(settings.load(INSTANCE)):
-        raise settings.SettingsError(["dispatch demo crée des comptes aux mots de passe connus : réservé à DISPATCH_ENV=development."])
+        raise settings.SettingsError(
+            ["dispatch demo crée des comptes aux mots de passe connus : réservé à DISPATCH_ENV=development."]
+        )
     with one_shot() as app:
         lines = load_demo(app)
     click.echo("\n".join(lines))

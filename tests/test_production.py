@@ -247,3 +247,10 @@ def _answers(port: int) -> bool:
         return _get(f"http://127.0.0.1:{port}", "/api/v1/healthz") == 200
     except OSError:
         return False
+
+
+def test_the_demo_is_refused_in_production(production: dict[str, str]) -> None:
+    status, errors, out = run_cli(production, "demo")
+
+    assert status == 1 and out == ""
+    assert errors == ["dispatch demo crée des comptes aux mots de passe connus : réservé à DISPATCH_ENV=development."]

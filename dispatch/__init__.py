@@ -41,10 +41,16 @@ class DispatchApi(Api):
         return errors.from_http_exception(error)
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, ports: Ports | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    ports: Ports | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Flask:
     """Build the application: settings, database, API, pages, and the adapters to the outside.
 
-    `config` overrides the settings (defaults, then environment); `clock` and `ports` replace the system
+    `config` overrides the settings (defaults, then `environ`, os.environ unless given); `clock` and `ports` replace the system
     clock and the adapters the settings select (tests). The app runs no tick and no sender: the entry points
     (`dispatch serve`, `dispatch worker`, the WSGI module) decide what a process runs.
     """
@@ -52,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch.runtime import install_session_hooks
 
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"), instance_relative_config=True)
-    app.config.update(settings.load(Path(app.instance_path), config))
+    app.config.update(settings.load(Path(app.instance_path), config, environ))
     wiring.check_settings(app.config)
     hops = wiring.proxy_hops(app.config)
     if hops:  # the client's address (throttling, logs, the access trail) is the one the proxies saw, not theirs

@@ -13,6 +13,7 @@ from flask import Flask
 
 from config import settings
 from dispatch import create_app
+from dispatch.cli_maintenance import group as maintenance_group
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -173,6 +174,9 @@ def demo() -> None:
     with one_shot() as app:
         lines = load_demo(app)
     click.echo("\n".join(lines))
+
+
+main.add_command(maintenance_group)  # dispatch maintenance start|status|end
 
 
 if __name__ == "__main__":

@@ -26,11 +26,7 @@ MAINTENANCE = Actor(user_id=None, role="system", client="maintenance")
 REASON = "maintenance"
 
 # The open requests that were open when the time was lost began (one opened since lost nothing).
-_OPEN_SINCE = (
-    select(Request)
-    .where(Request.state.in_(OPEN_STATES), Request.opened_at <= bindparam("since"))
-    .order_by(Request.id)
-)
+_OPEN_SINCE = select(Request).where(Request.state.in_(OPEN_STATES), Request.opened_at <= bindparam("since")).order_by(Request.id)
 
 
 class NotInMaintenance(Exception):

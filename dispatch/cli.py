@@ -14,6 +14,7 @@ from flask import Flask
 
 from config import settings
 from dispatch import create_app
+from dispatch.cli_maintenance import group as maintenance_group
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"  # create_app's instance folder
@@ -230,6 +231,9 @@ def settings_doc(out: Path | None) -> None:
     else:
         out.write_text(page, encoding="utf-8")
         click.echo(f"{out} écrit.")
+
+
+main.add_command(maintenance_group)  # dispatch maintenance start|status|end
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.heartbeat import Heartbeat
+from dispatch.maintenance import Maintenance
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
 from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
@@ -19,6 +20,7 @@ __all__ = [
     "Heartbeat",
     "InboxMessage",
     "LoginFailure",
+    "Maintenance",
     "Membership",
     "Offer",
     "OfferLink",

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from config import settings
-from dispatch import errors, policy
+from dispatch import errors, maintenance, policy
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.db import db
@@ -129,6 +129,32 @@ def open_page_session(result: auth.Session, next_page: str | None, *, only: int 
         session[ONLY] = only
     csrf_token()
     return next_page or url_for(HOMES.get(result.user.role, "pages.home"))
+
+
+# What the installable app needs even during a maintenance, and which holds no data: its service worker, its offline shell.
+MAINTENANCE_EXEMPT = ("pages.service_worker", "pages.offline")
+
+
+@bp.before_request
+def in_maintenance() -> BaseResponse | tuple[str, int, dict[str, str]] | None:
+    """Show the maintenance page (503, Retry-After, reloading itself) instead of any page while the service is in
+    maintenance; the pages' own scripts get the problem+json of the API. Runs before the session is read."""
+    if request.endpoint in MAINTENANCE_EXEMPT:
+        return None
+    state = maintenance.cached()
+    if state is None:
+        return None
+    wait = str(maintenance.RETRY_AFTER_S)
+    if _wants_json():
+        return errors.problem_response(
+            503,
+            code="maintenance",
+            detail="Le service est en maintenance : réessayez dans quelques minutes.",
+            headers={"Retry-After": wait},
+        )
+    g.user = None
+    page = render_template("pages/maintenance.html", reason=state.reason, retry_after=wait)
+    return page, 503, {"Retry-After": wait, "Refresh": wait}
 
 
 @bp.before_request

@@ -63,9 +63,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
     install_session_hooks(_db.session)
-    from dispatch.requests import rollup
+    from dispatch.requests import live_versions, rollup
 
     rollup.install(_db.session)
+    live_versions.install(_db.session)  # after the rollups: its row lock is the transaction's last
     api = DispatchApi(
         app,
         spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}, "extra_plugins": [errors.ProblemDocPlugin()]},

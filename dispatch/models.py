@@ -7,12 +7,14 @@ from dispatch.communities.models import Community, Device, DirectoryEntry, Physi
 from dispatch.heartbeat import Heartbeat
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
+from dispatch.requests.live_versions import CommunityVersion
 from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
 
 __all__ = [
     "AccessRecord",
     "Call",
     "Community",
+    "CommunityVersion",
     "Device",
     "DirectoryEntry",
     "Event",

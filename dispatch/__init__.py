@@ -147,6 +147,10 @@ def _register_answers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError) -> Response:
         _db.session.rollback()
+        busy = errors.statement_timed_out(error)
+        if busy is not None:  # over DISPATCH_STATEMENT_TIMEOUT_MS: the call changed nothing; the client tries later
+            app.logger.warning("statement timeout on %s %s", request.method, request.path)
+            return errors.from_http_exception(busy)
         if error.connection_invalidated:
             # The database dropped the connection (a restart, a failover): the pool starts afresh and the
             # call changed nothing; the client may send it again at once.

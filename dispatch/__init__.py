@@ -69,9 +69,10 @@ def create_app(
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
     install_session_hooks(_db.session)
-    from dispatch.requests import rollup
+    from dispatch.requests import live_versions, rollup
 
     rollup.install(_db.session)
+    live_versions.install(_db.session)  # after the rollups: its row lock is the transaction's last
     api = DispatchApi(
         app,
         spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}, "extra_plugins": [errors.ProblemDocPlugin()]},
@@ -152,6 +153,10 @@ def _register_answers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError) -> Response:
         _db.session.rollback()
+        busy = errors.statement_timed_out(error)
+        if busy is not None:  # over DISPATCH_STATEMENT_TIMEOUT_MS: the call changed nothing; the client tries later
+            app.logger.warning("statement timeout on %s %s", request.method, request.path)
+            return errors.from_http_exception(busy)
         if error.connection_invalidated:
             # The database dropped the connection (a restart, a failover): the pool starts afresh and the
             # call changed nothing; the client may send it again at once.

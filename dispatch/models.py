@@ -8,12 +8,14 @@ from dispatch.heartbeat import Heartbeat
 from dispatch.maintenance import Maintenance
 from dispatch.notify.models import InboxMessage, OutboxMessage
 from dispatch.reports.models import PhysicianDayStats
+from dispatch.requests.live_versions import CommunityVersion
 from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
 
 __all__ = [
     "AccessRecord",
     "Call",
     "Community",
+    "CommunityVersion",
     "Device",
     "DirectoryEntry",
     "Event",

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         ge=0,
         le=5,
     )
+    DISPATCH_STATEMENT_TIMEOUT_MS: int = var(
+        5000,
+        "PostgreSQL: the longest a statement of a web request may run, in milliseconds (0: no limit); past it the call "
+        "answers 503 with `Retry-After` and changes nothing. The worker, the commands and the migrations have none.",
+        group="web",
+        ge=0,
+    )
     DISPATCH_TOKEN_TTL_S: int = var(43200, "Lifetime in seconds of an API token and of a page session.", group="web", gt=0)
     DISPATCH_DEV_INBOX: bool = var(
         False,

@@ -17,8 +17,9 @@ from dispatch.db import db
 from dispatch.events import SYSTEM, Actor, Event
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.models import OfferLink, Request, Synthesis
+from dispatch.requests.states import EventType
 
-ERASED = "patient_erased"  # the event each erased request gets: {"reason": "retention" | "subject_erasure"}
+ERASED = EventType.PATIENT_ERASED.value  # the event each erased request gets: {"reason": "retention" | "subject_erasure"}
 # Messages still on their way keep what they need to be sent (a closed request has none left, as a rule).
 _IN_FLIGHT = ("pending", "sending")
 

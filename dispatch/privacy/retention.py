@@ -61,7 +61,9 @@ def run_retention(*, now: datetime, batch: int = BATCH) -> Swept:
     for community_id, retention_days, trail_days in db.session.execute(
         select(Community.id, Community.retention_days, Community.trail_days).order_by(Community.id)
     ).all():
-        swept.add(sweep_community(community_id=community_id, retention_days=retention_days, trail_days=trail_days, now=now, batch=batch))
+        swept.add(
+            sweep_community(community_id=community_id, retention_days=retention_days, trail_days=trail_days, now=now, batch=batch)
+        )
     swept.add(_sweep_installation(now=now, batch=batch))
     beat(name=HEARTBEAT, now=now)
     return swept
@@ -71,14 +73,11 @@ def sweep_community(*, community_id: int, retention_days: int, trail_days: int, 
     """Erase the community's patients closed retention_days ago or more, and its trail older than trail_days."""
     swept = Swept()
     closed_before = now - timedelta(days=retention_days)
-    to_erase = (
-        select(Request.id)
-        .where(
-            Request.community_id == community_id,
-            Request.erased_at.is_(None),
-            Request.state.in_(CLOSED_STATES),
-            Request.closed_at <= closed_before,
-        )
+    to_erase = select(Request.id).where(
+        Request.community_id == community_id,
+        Request.erased_at.is_(None),
+        Request.state.in_(CLOSED_STATES),
+        Request.closed_at <= closed_before,
     )
     swept.requests = _in_batches(to_erase, batch, lambda ids: erase_requests(ids, now=now, reason="retention"))
     cutoff = now - timedelta(days=trail_days)
@@ -115,7 +114,9 @@ def _sweep_installation(*, now: datetime, batch: int) -> Swept:
     swept.accounts = _in_batches(
         select(AccountEvent.id).where(AccountEvent.at < cutoff), batch, lambda ids: _delete(AccountEvent, ids)
     )
-    swept.inbox = _in_batches(select(InboxMessage.id).where(InboxMessage.at < cutoff), batch, lambda ids: _delete(InboxMessage, ids))
+    swept.inbox = _in_batches(
+        select(InboxMessage.id).where(InboxMessage.at < cutoff), batch, lambda ids: _delete(InboxMessage, ids)
+    )
     return swept
 
 

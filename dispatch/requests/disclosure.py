@@ -99,10 +99,18 @@ def reveal(user: User, request: Any, *, action: Action, what: str, now: datetime
 
 
 def hand_over(
-    user: User, requests: Iterable[Any], *, community_id: int, what: str, reference: str, now: datetime, client: str | None
+    user: User,
+    requests: Iterable[Any],
+    *,
+    action: Action,
+    community_id: int,
+    what: str,
+    reference: str | None,
+    now: datetime,
+    client: str | None,
 ) -> list[dict[str, Any]]:
-    """Return a data subject's requests in full to the community's coordinator, each read recorded with its reference."""
-    policy.require(user, Action.SUBJECT_REQUESTS, community_id=community_id)
+    """Return a data subject's requests in full for their request (access, rectification), each read recorded with it."""
+    policy.require(user, action, community_id=community_id)
     shown = [_present(request, full=True, now=now) for request in requests if request.community_id == community_id]
     for item in shown:
         note_access(item["id"], user=user, what=what, client=client, now=now).reference = reference
@@ -111,7 +119,7 @@ def hand_over(
 
 
 def note_subject_request(
-    user: User, request_ids: Iterable[int], *, what: str, reference: str, now: datetime, client: str | None
+    user: User, request_ids: Iterable[int], *, what: str, reference: str | None, now: datetime, client: str | None
 ) -> None:
     """Add to the caller's transaction the trail line of a data subject's request on each of these requests."""
     for request_id in request_ids:
@@ -177,16 +185,14 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
     """
     accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
     erased_at = getattr(request, "erased_at", None)
-    patient: dict[str, Any] | None = {
+    patient: dict[str, Any] = {
         "age": age(request.patient_birth_date, now, zone or request.community.timezone),
         "sex": request.patient_sex,
         "postcode": request.patient_postcode,
         "city": request.patient_city,
     }
     treating: dict[str, Any] = {"status": request.treating_status, "registered": request.treating_physician_id is not None}
-    if erased_at is not None:
-        patient = None
-    elif full:
+    if full:
         patient.update(
             first_name=request.patient_first_name,
             last_name=request.patient_last_name,
@@ -204,7 +210,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "opened_at": request.opened_at,
         "exclusive_until": request.exclusive_until,
         "expires_at": request.expires_at,
-        "patient": patient,
+        "patient": None if erased_at is not None else patient,
         "treating_physician": treating,
         "accepted_by": accepted,
         "accepted_at": request.accepted_at,

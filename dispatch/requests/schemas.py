@@ -293,7 +293,9 @@ class AccessOut(Schema):
     at = UTCDateTime(required=True)
     what = fields.String(required=True, metadata={"enum": list(ACCESS_KINDS)})
     client = fields.String(allow_none=True)
-    reference = fields.String(allow_none=True, metadata={"description": "La référence de la demande du patient (subject_*, rectification)"})
+    reference = fields.String(
+        allow_none=True, metadata={"description": "La référence de la demande du patient (subject_*, rectification)"}
+    )
     user = fields.Nested(AccessUserOut, required=True)
 
 

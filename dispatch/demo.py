@@ -114,7 +114,7 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
                 mssante=mssante,
                 address=address,
                 # A practice's landline for the patient's SMS (issue 22): 01 48 80 00 1x, a Champigny number.
-                practice_phone=f"+3314880001{rpps[-1]}" if role == "physician" else None,
+                practice_phone=f"+3314880001{rpps[-1]}" if role == "physician" and rpps else None,
             )
             if physician is not None and device:
                 service.register_device(physician=physician, platform="android", token=f"demo-device-{login}", now=now)

@@ -236,5 +236,65 @@ def settings_doc(out: Path | None) -> None:
 main.add_command(maintenance_group)  # dispatch maintenance start|status|end
 
 
+@main.group()
+def retention() -> None:
+    """Health data kept for each community's retention_days and trail_days."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Erase now what each community's retention says (the worker's leader does it once a day)."""
+    from dispatch.privacy.retention import run_retention
+
+    with one_shot() as app:
+        swept = run_retention(now=app.extensions["dispatch"].clock.now())
+    click.echo(
+        f"Conservation appliquée : {swept.requests} demande(s) anonymisée(s), {swept.trail} ligne(s) du registre des "
+        f"accès et {swept.events} événement(s) supprimés, {swept.messages} message(s) vidé(s) de leur adresse et texte."
+    )
+
+
+@main.group()
+def community() -> None:
+    """A community leaving: export everything it holds, then remove it."""
+
+
+@community.command("export")
+@click.argument("community_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Fichier .zip à écrire.")
+def community_export(community_id: int, out: str) -> None:
+    """Write everything the community holds to a zip (JSON per table, syntheses' PDFs, a README)."""
+    from dispatch.privacy.tenant import export_community
+
+    with one_shot() as app:
+        try:
+            body = export_community(community_id=community_id, now=app.extensions["dispatch"].clock.now())
+        except LookupError:
+            click.echo(f"Communauté {community_id} introuvable.", err=True)
+            sys.exit(1)
+    Path(out).write_bytes(body)
+    click.echo(f"Export de la communauté {community_id} écrit dans {out} ({len(body)} octets).")
+
+
+@community.command("delete")
+@click.argument("community_id", type=int)
+@click.option("--confirm", required=True, help="Le nom exact de la communauté, pour confirmer.")
+def community_delete(community_id: int, confirm: str) -> None:
+    """Remove the community and everything it holds (its members of no other community with it)."""
+    from dispatch.privacy.tenant import WrongName, delete_community
+
+    with one_shot():
+        try:
+            removed = delete_community(community_id=community_id, confirm=confirm)
+        except LookupError:
+            click.echo(f"Communauté {community_id} introuvable.", err=True)
+            sys.exit(1)
+        except WrongName as exc:
+            click.echo(f"Le nom ne correspond pas : pour confirmer, donnez --confirm « {exc} ».", err=True)
+            sys.exit(1)
+    total = sum(removed.values())
+    click.echo(f"Communauté {community_id} supprimée : {total} ligne(s) dans {len(removed)} table(s).")
+
+
 if __name__ == "__main__":
     main()

@@ -81,7 +81,10 @@ def get(community_id: int) -> Community:
 @bp.route("/communities/<int:community_id>", methods=["PATCH"])
 @bp.arguments(CommunityPatch)
 @bp.response(200, CommunityOut)
-@bp.alt_response(403, description="Réglage de l'administrateur seul (admin_only) : budget SMS quotidien, allow_non_mssante")
+@bp.alt_response(
+    403,
+    description="Réglage de l'administrateur seul (admin_only) : budget SMS quotidien, allow_non_mssante, durées de conservation",
+)
 def patch(args: dict[str, Any], community_id: int) -> Community:
     """Change a community's name or windows; requests already open keep theirs.
 
@@ -90,6 +93,8 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
     community = visible_community(community_id)
     if "sms_daily_budget" in args and current_user().role != "admin":
         raise Problem(403, "admin_only", "Seul l'administrateur fixe le budget SMS quotidien d'une communauté.")
+    if ("retention_days" in args or "trail_days" in args) and current_user().role != "admin":
+        raise Problem(403, "admin_only", "Seul l'administrateur règle les durées de conservation, sur la décision de la CPTS.")
     if args.get("allow_non_mssante", community.allow_non_mssante) != community.allow_non_mssante:
         policy.require(current_user(), Action.MAIL_POLICY, community_id=community.id)
     if community.totp_operators and args.get("totp_operators") is False and current_user().role != "admin":

@@ -12,6 +12,8 @@ from dispatch.auth.models import User
 from dispatch.db import Model, UTCDateTime
 
 SMS_DAILY_BUDGET = 500
+RETENTION_DAYS, RETENTION_RANGE = 365, (30, 3650)
+TRAIL_DAYS, TRAIL_MIN = 1095, 180
 KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
 
 
@@ -33,6 +35,11 @@ class Community(Model):
     sms_daily_budget: Mapped[int] = mapped_column(default=SMS_DAILY_BUDGET, server_default=str(SMS_DAILY_BUDGET))
     # Whether its operators need a second factor (TOTP) to sign in, as the admin and coordinators do in production.
     totp_operators: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How long it keeps health data (dispatch.privacy.retention), chosen by the CPTS, the controller: the patient's
+    # identity, phone, description and synthesis that many days after a request closed; the access trail and the
+    # messages' addresses and texts that many days after they were written.
+    retention_days: Mapped[int] = mapped_column(default=RETENTION_DAYS, server_default=str(RETENTION_DAYS))
+    trail_days: Mapped[int] = mapped_column(default=TRAIL_DAYS, server_default=str(TRAIL_DAYS))
 
 
 class Physician(Model):

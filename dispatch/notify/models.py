@@ -30,7 +30,11 @@ class OutboxMessage(Model):
     """One message to one recipient, written in the transaction that causes it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"), CheckConstraint(_STATUS_IN, name="status"))
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_created_at", "created_at"),
+        CheckConstraint(_STATUS_IN, name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

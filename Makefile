@@ -15,9 +15,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml scripts/venv.sh
 	touch $@
 
 run: install  ## migrate, load the demo community and serve on http://127.0.0.1:5000
-	$(BIN)/dispatch db upgrade
-	$(BIN)/dispatch demo
-	DISPATCH_DEV_INBOX=1 $(BIN)/dispatch serve --host 127.0.0.1 --port 5000
+	DISPATCH_ENV=development $(BIN)/dispatch db upgrade
+	DISPATCH_ENV=development $(BIN)/dispatch demo
+	DISPATCH_ENV=development DISPATCH_DEV_INBOX=1 $(BIN)/dispatch serve --host 127.0.0.1 --port 5000
 
 test: install  ## install PostgreSQL and Chromium if missing, run the suite on SQLite and PostgreSQL
 	bash scripts/test.sh

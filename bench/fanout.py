@@ -239,6 +239,7 @@ def main() -> None:
             url = args.database_url or f"sqlite:///{Path(tmp) / 'fanout.sqlite3'}"
             upgrade_fresh(url)
             settings = {
+                "DISPATCH_ENV": "development",
                 "DISPATCH_DATABASE_URL": url,
                 "DISPATCH_SECRET_KEY": "bench",
                 "ARGON2_TIME_COST": 1,

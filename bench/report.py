@@ -90,7 +90,13 @@ def main() -> None:
     if not args.reuse:
         upgrade_fresh(url)
     app = create_app(
-        {"DISPATCH_DATABASE_URL": url, "DISPATCH_SECRET_KEY": "bench", "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 64}
+        {
+            "DISPATCH_ENV": "development",
+            "DISPATCH_DATABASE_URL": url,
+            "DISPATCH_SECRET_KEY": "bench",
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 64,
+        }
     )
     with app.app_context():
         if args.reuse:

@@ -1,8 +1,10 @@
-"""Settings per environment: defaults, then the DISPATCH_* environment variables."""
+"""Settings per environment: the typed variables of config.variables read from the environment, then overrides;
+the refusals of production."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -10,87 +12,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ENV_KEYS = (
-    "DISPATCH_DATABASE_URL",
-    "DISPATCH_SECRET_KEY",
-    "DISPATCH_PUSH_BACKEND",
-    "DISPATCH_FCM_CREDENTIALS",
-    "DISPATCH_FCM_URL",
-    "DISPATCH_FCM_PROJECT",
-    "DISPATCH_SMS_BACKEND",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "DISPATCH_SMS_FROM",
-    "DISPATCH_TWILIO_URL",
-    "DISPATCH_MAIL_BACKEND",
-    "DISPATCH_WEBPUSH_BACKEND",
-    "DISPATCH_VAPID_SUBJECT",
-    "DISPATCH_SMTP_HOST",
-    "DISPATCH_SMTP_PORT",
-    "DISPATCH_SMTP_SECURITY",
-    "DISPATCH_SMTP_CERT",
-    "DISPATCH_SMTP_KEY",
-    "DISPATCH_SMTP_CA",
-    "DISPATCH_SMTP_FROM",
-    "DISPATCH_SMTP_TIMEOUT",
-    "DISPATCH_SMTP_LOCAL_HOSTNAME",
-    "DISPATCH_MSSANTE_NIL",
-    "DISPATCH_CUSTODIAN_ID",
-    "DISPATCH_PUBLIC_URL",
-    "DISPATCH_TOKEN_TTL_S",
-    "DISPATCH_WEBPUSH_HOSTS",
-    "DISPATCH_VAPID_PRIVATE_KEY",
-    "DISPATCH_WEBPUSH_TIMEOUT",
-    "DISPATCH_DEV_INBOX",
-    "DISPATCH_PROXY_HOPS",
-    "DISPATCH_IMAP_HOST",
-    "DISPATCH_IMAP_PORT",
-    "DISPATCH_IMAP_USER",
-    "DISPATCH_IMAP_PASSWORD",
-    "DISPATCH_IMAP_FOLDER",
-    "DISPATCH_IMAP_POLL_S",
-    "DISPATCH_IMAP_TIMEOUT",
-    "DISPATCH_MSSANTE_OPERATOR_DOMAINS",
-    "DISPATCH_ANNUAIRE_URL",
-    "DISPATCH_ANNUAIRE_API_KEY",
-    "DISPATCH_ANNUAIRE_TIMEOUT",
-    "DISPATCH_METRICS_TOKEN",
-    "DISPATCH_ENV",
-    "DISPATCH_PSC_ISSUER",
-    "DISPATCH_PSC_CLIENT_ID",
-    "DISPATCH_PSC_CLIENT_CERT",
-    "DISPATCH_PSC_CLIENT_KEY",
-    "DISPATCH_PSC_CA",
-    "DISPATCH_MSSANTE_CERTS_DIR",
-    "DISPATCH_MAIL_SMTP_HOST",
-    "DISPATCH_MAIL_SMTP_PORT",
-    "DISPATCH_MAIL_SMTP_SECURITY",
-    "DISPATCH_MAIL_SMTP_USER",
-    "DISPATCH_MAIL_SMTP_PASSWORD",
-    "DISPATCH_MAIL_SMTP_FROM",
-    "OVH_ENDPOINT",
-    "OVH_APPLICATION_KEY",
-    "OVH_APPLICATION_SECRET",
-    "OVH_CONSUMER_KEY",
-    "DISPATCH_OVH_SMS_SERVICE",
-    "DISPATCH_OVH_URL",
-)
+import click
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import PydanticBaseSettingsSource
 
-BASE: dict[str, Any] = {
-    "DISPATCH_PUSH_BACKEND": "inbox",
-    "DISPATCH_SMS_BACKEND": "inbox",
-    "DISPATCH_MAIL_BACKEND": "inbox",
-    "DISPATCH_WEBPUSH_BACKEND": "inbox",
-    "DISPATCH_SMTP_SECURITY": "tls",
-    "DISPATCH_SMTP_FROM": "snp-dispatch@cpts.mssante.fr",
-    # The X-MSS-NIL header of every secure message: the placeholder until the MSSanté operator gives ours.
-    "DISPATCH_MSSANTE_NIL": "SNP-DISPATCH",
-    "DISPATCH_PUBLIC_URL": "http://127.0.0.1:5000",
-    "DISPATCH_TOKEN_TTL_S": "43200",
-    # The dev inbox page (/dev/inbox) shows every message kept by the inbox backends: only when asked ("1").
-    "DISPATCH_DEV_INBOX": "0",
-    # Hosts a Web Push subscription's endpoint may point at; a leading dot matches subdomains.
-    "DISPATCH_WEBPUSH_HOSTS": "fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com",
+from config.variables import Settings, secret_names
+
+# Flask's and flask-smorest's own keys: not variables of the environment (tests may override them).
+FLASK: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "JSON_SORT_KEYS": False,
     "API_TITLE": "SNP Dispatch",
@@ -100,57 +30,84 @@ BASE: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
     # No ping on every checkout (a round trip per HTTP call): dispatch.db pings connections idle for a while.
     "SQLALCHEMY_ENGINE_OPTIONS": {},
-    # Password hashing cost (argon2id); tests lower it.
-    "ARGON2_TIME_COST": 3,
-    "ARGON2_MEMORY_COST": 65536,
-    # Sign-in throttling, never an account lock: failures of one login from one address before each attempt waits
-    # LOGIN_DELAY_S, doubling per failure up to the window; failures from one address (any login) before it waits
-    # the window out; the window they are counted over.
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_DELAY_S": 30,
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
-    "LOGIN_WINDOW_S": 900,
-    # Reverse proxies in front of the service (werkzeug ProxyFix): 0 trusts no X-Forwarded-For; 1 behind one proxy.
-    "DISPATCH_PROXY_HOPS": "0",
-    "OUTBOX_MAX_ATTEMPTS": 8,
-    # The platform's own MSSanté mailbox, where delivery reports (DSN) and read receipts (MDN) come back: read over
-    # IMAP with TLS and the certificate of DISPATCH_SMTP_CERT/KEY (LOGIN too when a password is set, else SASL
-    # EXTERNAL). No host: not read (the dev inbox, or an operator that offers no IMAP).
-    "DISPATCH_IMAP_HOST": "",
-    "DISPATCH_IMAP_PORT": "993",
-    "DISPATCH_IMAP_FOLDER": "INBOX",
-    "DISPATCH_IMAP_POLL_S": "60",
-    # The national directory (API FHIR Annuaire Santé, e.g. https://gateway.api.esante.gouv.fr/fhir/v2) where a treating
-    # GP's MSSanté address is looked up by RPPS when the operator gives none; unset: no lookup. Its key: ESANTE-API-KEY.
-    "DISPATCH_ANNUAIRE_URL": "",
-    "DISPATCH_ANNUAIRE_API_KEY": "",
-    "DISPATCH_ANNUAIRE_TIMEOUT": "10",
-    # "production" or "development" (today's default): read through is_production() only.
-    "DISPATCH_ENV": "development",
-    # Pro Santé Connect (OpenID Connect): the issuer (e.g. https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet),
-    # our client id, and the certificate and key (PEM files) that authenticate us at its token endpoint (mTLS); unset
-    # issuer: no "Se connecter avec Pro Santé Connect". The CA bundle that verifies its servers: the system's if unset.
-    "DISPATCH_PSC_ISSUER": "",
-    "DISPATCH_PSC_CLIENT_ID": "",
-    "DISPATCH_PSC_CLIENT_CERT": "",
-    "DISPATCH_PSC_CLIENT_KEY": "",
-    "DISPATCH_PSC_CA": "",
-    # Communities with a mailbox of their own (mssante_from): its certificate and key are <dir>/<address>.crt and .key.
-    "DISPATCH_MSSANTE_CERTS_DIR": "",
-    # The ordinary relay for mail that is no health data (invitations, password links, notices to accounts): MSSanté
-    # carries only what concerns a patient. No host: kept in the dev inbox; required with DISPATCH_MAIL_BACKEND=smtp.
-    "DISPATCH_MAIL_SMTP_HOST": "",
-    "DISPATCH_MAIL_SMTP_SECURITY": "starttls",
-    "DISPATCH_MAIL_SMTP_FROM": "",
-    # OVHcloud's SMS API (DISPATCH_SMS_BACKEND=ovh): the region of its API; DISPATCH_OVH_URL replaces its base (tests).
-    "OVH_ENDPOINT": "ovh-eu",
 }
-
+ENV_KEYS = tuple(Settings.model_fields)
+BASE: dict[str, Any] = {**FLASK, **Settings().model_dump()}
+SECRETS = secret_names()
 
 # DISPATCH_SMTP_PORT, when not set, is the port of the security mode: implicit TLS (RFC 8314), submission
 # upgraded by STARTTLS (RFC 6409), plain relay.
-SMTP_PORTS = {"tls": "465", "starttls": "587", "none": "25"}
+SMTP_PORTS = {"tls": 465, "starttls": 587, "none": 25}
 MSSANTE_NIL_PLACEHOLDER = BASE["DISPATCH_MSSANTE_NIL"]
+PROBLEM_END = " ; le service ne démarre pas."
+
+
+class SettingsError(click.ClickException, ValueError):
+    """Settings the service must not start with: one French line per problem, printed without a traceback.
+
+    A ClickException: the `dispatch` commands print it plainly and exit with status 1; anywhere else (gunicorn,
+    tests) it is an ordinary exception (a ValueError too).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)  # no "Error:" before each line: they are in French
+
+
+class EnvironSource(PydanticBaseSettingsSource):
+    """The variables of `environ` (empty ones are no setting), each secret also from the file NAME_FILE names."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(Settings)
+        self.problems: list[str] = []
+        self.values: dict[str, Any] = {}
+        for name in Settings.model_fields:
+            value = environ.get(name) or None
+            path = environ.get(f"{name}_FILE") or None if name in SECRETS else None
+            if value is not None and path is not None:
+                self.problems.append(f"{name} et {name}_FILE sont donnés tous les deux : gardez l'un des deux" + PROBLEM_END)
+            elif path is not None:
+                try:
+                    value = Path(path).read_text(encoding="utf-8").strip()
+                except (OSError, UnicodeDecodeError) as exc:
+                    self.problems.append(f"{name}_FILE={path!r} : fichier illisible ({exc.__class__.__name__})" + PROBLEM_END)
+                    continue
+            if value is not None:
+                self.values[name] = value
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def explain(error: Mapping[str, Any], given: Mapping[str, Any]) -> str:
+    """Return the French line of one validation error of pydantic."""
+    name = str(error["loc"][0]) if error.get("loc") else "?"
+    shown = "***" if name in SECRETS else repr(given.get(name))
+    context = error.get("ctx") or {}
+    kind = str(error.get("type"))
+    if kind == "literal_error":
+        why = f"valeur attendue parmi : {context.get('expected', '').replace(' or ', ', ')}"
+    elif kind in ("int_parsing", "int_from_float"):
+        why = "nombre entier attendu"
+    elif kind == "float_parsing":
+        why = "nombre attendu"
+    elif kind == "bool_parsing":
+        why = "1 ou 0 attendu"
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤", "less_than": "<"}[kind]
+        bound = next(iter(context.values()), "")
+        why = f"valeur {sign} {bound} attendue"
+    elif kind == "value_error":
+        why = str(context.get("error") or "valeur invalide")
+    else:
+        why = "valeur invalide"
+    return f"{name}={shown} : {why}" + PROBLEM_END
 
 
 def private_folder(path: Path) -> None:
@@ -177,21 +134,28 @@ def instance_secret(instance_path: Path) -> str:
 def load(
     instance_path: Path, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Return the settings: defaults, then environment, then explicit overrides."""
-    env = os.environ if environ is None else environ
-    settings = dict(BASE)
-    settings.update({key: env[key] for key in ENV_KEYS if env.get(key)})
-    settings.update(overrides or {})
-    if not settings.get("DISPATCH_SMTP_PORT"):
-        security = str(settings.get("DISPATCH_SMTP_SECURITY") or "").strip().lower()
-        settings["DISPATCH_SMTP_PORT"] = SMTP_PORTS.get(security, SMTP_PORTS["tls"])  # a bad mode is refused at start
-    if not settings.get("DISPATCH_DATABASE_URL"):
+    """Return the settings: defaults, then environment (NAME_FILE for secrets), then explicit overrides, all typed;
+    raise SettingsError with a French line per bad value. Development generates the missing secret key, never production."""
+    source = EnvironSource(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+    # An override of None or "" is no setting, as an empty variable is.
+    given = {**source(), **{k: v for k, v in overrides.items() if k in Settings.model_fields and v not in (None, "")}}
+    problems = list(source.problems)
+    try:
+        typed = Settings(**given)
+    except ValidationError as exc:
+        problems += [explain(error, given) for error in exc.errors()]
+    if problems:
+        raise SettingsError(problems)
+    settings: dict[str, Any] = {**FLASK, **typed.model_dump()}
+    settings.update({k: v for k, v in overrides.items() if k not in Settings.model_fields})
+    if settings["DISPATCH_SMTP_PORT"] is None:
+        settings["DISPATCH_SMTP_PORT"] = SMTP_PORTS[settings["DISPATCH_SMTP_SECURITY"]]
+    if not settings["DISPATCH_DATABASE_URL"]:
         private_folder(instance_path)  # the database file is created 0600 on first connection (dispatch.db)
         settings["DISPATCH_DATABASE_URL"] = f"sqlite:///{instance_path / 'dispatch.sqlite3'}"
-    if not settings.get("DISPATCH_SECRET_KEY"):
-        settings["DISPATCH_SECRET_KEY"] = instance_secret(instance_path)
-    # Links and Twilio's signed callback URL are the public address followed by a path: no double slash.
-    settings["DISPATCH_PUBLIC_URL"] = str(settings.get("DISPATCH_PUBLIC_URL") or "").strip().rstrip("/")
+    if not settings["DISPATCH_SECRET_KEY"] and not is_production(settings):
+        settings["DISPATCH_SECRET_KEY"] = instance_secret(instance_path)  # production refuses to start without one
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DISPATCH_DATABASE_URL"]
     settings["SECRET_KEY"] = settings["DISPATCH_SECRET_KEY"]
     return settings
@@ -223,11 +187,74 @@ def dev_inbox(config: Mapping[str, Any]) -> bool:
 
 
 def is_production(config: Mapping[str, Any]) -> bool:
-    """Tell whether the service runs in production (DISPATCH_ENV=production); development until told otherwise.
+    """Tell whether the service runs in production (DISPATCH_ENV, production unless it says development).
 
-    The one place DISPATCH_ENV is read: production asks the accounts that manage others for their second factor.
+    The one place DISPATCH_ENV is read: production refuses the demo defaults (`production_problems`) and asks the
+    accounts that manage others for their second factor.
     """
-    return str(config.get("DISPATCH_ENV") or "development").strip().lower() == "production"
+    return str(config.get("DISPATCH_ENV") or "production").strip().lower() != "development"
+
+
+TRANSPORTS = {
+    "DISPATCH_PUSH_BACKEND": "fcm",
+    "DISPATCH_WEBPUSH_BACKEND": "webpush",
+    "DISPATCH_SMS_BACKEND": "twilio ou ovh",
+    "DISPATCH_MAIL_BACKEND": "smtp",
+}
+# Endpoints that may be reached without TLS in production only on loopback (a local relay or proxy).
+RELAYS = ("DISPATCH_FCM_URL", "DISPATCH_TWILIO_URL", "DISPATCH_OVH_URL", "DISPATCH_ANNUAIRE_URL")
+
+
+def loopback(host: str | None) -> bool:
+    """Tell whether `host` is a loopback address (127.0.0.0/8, ::1), never a name that might resolve elsewhere."""
+    try:
+        return ipaddress.ip_address((host or "").strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def production_problems(config: Mapping[str, Any]) -> list[str]:
+    """Return one French line per demo default production must not start with; none in development."""
+    if not is_production(config):
+        return []
+    problems = []
+    for name, real in TRANSPORTS.items():
+        if config.get(name) == "inbox":
+            problems.append(
+                f"{name}=inbox : en production les messages doivent partir ({name}={real}), pas rester dans la boîte de "
+                "démonstration" + PROBLEM_END
+            )
+    if dev_inbox(config):
+        problems.append(
+            "DISPATCH_DEV_INBOX est défini : la boîte de réception de démonstration est réservée au développement" + PROBLEM_END
+        )
+    if not public_https(config):
+        problems.append(
+            f"DISPATCH_PUBLIC_URL={config.get('DISPATCH_PUBLIC_URL')!r} : une adresse https:// est attendue en production "
+            "(liens des SMS, rappels de Twilio)" + PROBLEM_END
+        )
+    for name in ("DISPATCH_SECRET_KEY", "DISPATCH_VAPID_PRIVATE_KEY"):
+        if not str(config.get(name) or "").strip():
+            problems.append(
+                f"{name} manque (ou {name}_FILE) : rien n'est généré en production, chaque processus doit avoir la même clé"
+                + PROBLEM_END
+            )
+    # DISPATCH_DATA_KEY joins the line above once clinical text is encrypted at rest (CONTRACT.md, "Modes").
+    if config.get("DISPATCH_CLOCK_FILE"):
+        problems.append("DISPATCH_CLOCK_FILE est défini : l'horloge décalée est réservée aux tests" + PROBLEM_END)
+    for name in RELAYS:
+        url = urlsplit(str(config.get(name) or "").strip())
+        if url.scheme == "http" and not loopback(url.hostname):
+            problems.append(
+                f"{name}={config.get(name)!r} : https:// est attendu, sauf sur la boucle locale (127.0.0.1, ::1)" + PROBLEM_END
+            )
+    plain_mail = config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_SMTP_SECURITY") == "none"
+    if plain_mail and not loopback(str(config.get("DISPATCH_SMTP_HOST") or "")):
+        problems.append(
+            f"DISPATCH_SMTP_SECURITY=none vers {config.get('DISPATCH_SMTP_HOST')!r} : sans TLS, seul un relais sur la "
+            "boucle locale (127.0.0.1, ::1) est admis en production" + PROBLEM_END
+        )
+    return problems
 
 
 def psc_configured(config: Mapping[str, Any]) -> bool:

@@ -41,10 +41,16 @@ class DispatchApi(Api):
         return errors.from_http_exception(error)
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, ports: Ports | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    ports: Ports | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Flask:
     """Build the application: settings, database, API, pages, and the adapters to the outside.
 
-    `config` overrides the settings (defaults, then environment); `clock` and `ports` replace the system
+    `config` overrides the settings (defaults, then `environ`, os.environ unless given); `clock` and `ports` replace the system
     clock and the adapters the settings select (tests). The app runs no tick and no sender: the entry points
     (`dispatch serve`, `dispatch worker`, the WSGI module) decide what a process runs.
     """
@@ -52,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from dispatch.runtime import install_session_hooks
 
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"), instance_relative_config=True)
-    app.config.update(settings.load(Path(app.instance_path), config))
+    app.config.update(settings.load(Path(app.instance_path), config, environ))
     wiring.check_settings(app.config)
     hops = wiring.proxy_hops(app.config)
     if hops:  # the client's address (throttling, logs, the access trail) is the one the proxies saw, not theirs
@@ -63,9 +69,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
     install_session_hooks(_db.session)
-    from dispatch.requests import rollup
+    from dispatch.requests import live_versions, rollup
 
     rollup.install(_db.session)
+    live_versions.install(_db.session)  # after the rollups: its row lock is the transaction's last
     api = DispatchApi(
         app,
         spec_kwargs={"info": {"description": "API de SNP Dispatch (contrat v1)."}, "extra_plugins": [errors.ProblemDocPlugin()]},
@@ -94,6 +101,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.api.communities import bp as communities_bp
     from dispatch.api.members import bp as members_bp
     from dispatch.api.requests import bp as requests_bp
+    from dispatch.api.subjects import bp as subjects_bp
     from dispatch.api.synthesis import bp as synthesis_bp
     from dispatch.dev import bp as dev_bp
     from dispatch.health import bp as health_bp
@@ -101,7 +109,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.pages import bp as pages_bp
     from mobile_api.views import bp as mobile_bp
 
-    for bp in (health_bp, auth_bp, communities_bp, members_bp, requests_bp, mobile_bp, synthesis_bp):
+    for bp in (health_bp, auth_bp, communities_bp, members_bp, requests_bp, mobile_bp, synthesis_bp, subjects_bp):
         api.register_blueprint(bp)
     from dispatch.api.reports import bp as reports_bp  # staff figures (issue 6)
 
@@ -146,6 +154,10 @@ def _register_answers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError) -> Response:
         _db.session.rollback()
+        busy = errors.statement_timed_out(error)
+        if busy is not None:  # over DISPATCH_STATEMENT_TIMEOUT_MS: the call changed nothing; the client tries later
+            app.logger.warning("statement timeout on %s %s", request.method, request.path)
+            return errors.from_http_exception(busy)
         if error.connection_invalidated:
             # The database dropped the connection (a restart, a failover): the pool starts afresh and the
             # call changed nothing; the client may send it again at once.

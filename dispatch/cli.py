@@ -1,9 +1,10 @@
-"""The `dispatch` command: serve, worker, db upgrade, create-user, demo."""
+"""The `dispatch` command: serve, web, worker, db upgrade, create-user, demo, settings-doc."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,10 @@ from flask import Flask
 
 from config import settings
 from dispatch import create_app
+from dispatch.cli_maintenance import group as maintenance_group
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+INSTANCE = Path(__file__).resolve().parent.parent / "instance"  # create_app's instance folder
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
@@ -69,21 +72,59 @@ def main() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
 
 
+HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+PORT = click.option("--port", default=5000, show_default=True, type=int, help="Port d'écoute.")
+WORKERS = click.option(
+    "--workers", default=None, type=click.IntRange(1, 64), help="Processus web (par défaut 2 par cœur ; 1 sur SQLite)."
+)
+
+
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the API, the pages and the worker in one process."""
+@HOST
+@PORT
+@WORKERS
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve the API, the pages and the worker on one machine: gunicorn in production, Werkzeug in development."""
+    environ = dict(os.environ)
+    loaded = settings.load(INSTANCE, environ=environ)
+    if settings.is_production(loaded):
+        # Each web process also runs a worker: the tick (one leader among them) and the senders.
+        _web({**environ, "DISPATCH_WEB_WORKER": "1"}, loaded, host=host, port=port, workers=workers)
+        return
     from werkzeug.serving import run_simple
 
     from dispatch.worker import Worker
 
-    app = create_app()
+    app = create_app(environ=environ)
     _one_process_on_sqlite(app.config["SQLALCHEMY_DATABASE_URI"], role="dispatch serve")
     Worker(app).start()
     inbox = f"  (boîte de réception : http://{host}:{port}/dev/inbox)" if settings.dev_inbox(app.config) else ""
-    click.echo(f"SNP Dispatch sur http://{host}:{port}{inbox}")
+    click.echo(f"SNP Dispatch (développement) sur http://{host}:{port}{inbox}")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@HOST
+@PORT
+@WORKERS
+def web(host: str, port: int, workers: int | None) -> None:
+    """Serve the API and the pages with gunicorn, without a worker (on PostgreSQL; SQLite's one process runs it)."""
+    environ = dict(os.environ)
+    _web(environ, settings.load(INSTANCE, environ=environ), host=host, port=port, workers=workers)
+
+
+def _web(environ: dict[str, str], loaded: dict[str, object], *, host: str, port: int, workers: int | None) -> None:
+    """Check everything, then hand over to gunicorn: nothing is bound nor started when a setting is refused."""
+    from dispatch.leader import is_postgresql
+    from dispatch.serving import check, default_workers, run_web
+
+    url = str(loaded["SQLALCHEMY_DATABASE_URI"])
+    if workers is not None and workers > 1 and not is_postgresql(url):
+        raise settings.SettingsError([f"--workers {workers} : SQLite ne permet qu'un seul processus ; --workers 1, ou PostgreSQL."])
+    check(environ)
+    count = workers or default_workers(url)
+    click.echo(f"SNP Dispatch sur http://{host}:{port} (gunicorn, {count} processus web)")
+    run_web(environ, host=host, port=port, workers=count)
 
 
 @main.command()
@@ -114,9 +155,8 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the migrations."""
-    app = create_app()
-    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+    """Apply the migrations (the database's settings only: a one-shot migration needs no transport)."""
+    upgrade(settings.load(INSTANCE)["SQLALCHEMY_DATABASE_URI"])
     click.echo("Base de données à jour.")
 
 
@@ -170,9 +210,90 @@ def demo() -> None:
     """Load a demo community (idempotent) and print its logins."""
     from dispatch.demo import load_demo
 
+    if settings.is_production(settings.load(INSTANCE)):
+        raise settings.SettingsError(
+            ["dispatch demo crée des comptes aux mots de passe connus : réservé à DISPATCH_ENV=development."]
+        )
     with one_shot() as app:
         lines = load_demo(app)
     click.echo("\n".join(lines))
+
+
+@main.command("settings-doc")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Fichier écrit (sinon la sortie).")
+def settings_doc(out: Path | None) -> None:
+    """Write the reference page of every setting (docs/settings.md), generated from config/variables.py."""
+    from config.reference import render
+
+    page = render()
+    if out is None:
+        click.echo(page, nl=False)
+    else:
+        out.write_text(page, encoding="utf-8")
+        click.echo(f"{out} écrit.")
+
+
+main.add_command(maintenance_group)  # dispatch maintenance start|status|end
+
+
+@main.group()
+def retention() -> None:
+    """Health data kept for each community's retention_days and trail_days."""
+
+
+@retention.command("run")
+def retention_run() -> None:
+    """Erase now what each community's retention says (the worker's leader does it once a day)."""
+    from dispatch.privacy.retention import run_retention
+
+    with one_shot() as app:
+        swept = run_retention(now=app.extensions["dispatch"].clock.now())
+    click.echo(
+        f"Conservation appliquée : {swept.requests} demande(s) anonymisée(s), {swept.trail} ligne(s) du registre des "
+        f"accès et {swept.events} événement(s) supprimés, {swept.messages} message(s) vidé(s) de leur adresse et texte."
+    )
+
+
+@main.group()
+def community() -> None:
+    """A community leaving: export everything it holds, then remove it."""
+
+
+@community.command("export")
+@click.argument("community_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Fichier .zip à écrire.")
+def community_export(community_id: int, out: str) -> None:
+    """Write everything the community holds to a zip (JSON per table, syntheses' PDFs, a README)."""
+    from dispatch.privacy.tenant import export_community
+
+    with one_shot() as app:
+        try:
+            body = export_community(community_id=community_id, now=app.extensions["dispatch"].clock.now())
+        except LookupError:
+            click.echo(f"Communauté {community_id} introuvable.", err=True)
+            sys.exit(1)
+    Path(out).write_bytes(body)
+    click.echo(f"Export de la communauté {community_id} écrit dans {out} ({len(body)} octets).")
+
+
+@community.command("delete")
+@click.argument("community_id", type=int)
+@click.option("--confirm", required=True, help="Le nom exact de la communauté, pour confirmer.")
+def community_delete(community_id: int, confirm: str) -> None:
+    """Remove the community and everything it holds (its members of no other community with it)."""
+    from dispatch.privacy.tenant import WrongName, delete_community
+
+    with one_shot():
+        try:
+            removed = delete_community(community_id=community_id, confirm=confirm)
+        except LookupError:
+            click.echo(f"Communauté {community_id} introuvable.", err=True)
+            sys.exit(1)
+        except WrongName as exc:
+            click.echo(f"Le nom ne correspond pas : pour confirmer, donnez --confirm « {exc} ».", err=True)
+            sys.exit(1)
+    total = sum(removed.values())
+    click.echo(f"Communauté {community_id} supprimée : {total} ligne(s) dans {len(removed)} table(s).")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app, has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, event, exc
 from sqlalchemy.orm import DeclarativeBase
@@ -123,6 +124,39 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             dbapi_connection.rollback()  # end the ping's transaction: the caller begins its own
     except Exception as error:  # the driver's own error types differ: any failure means a dead connection
         raise exc.DisconnectionError(f"connection idle for a while failed its ping: {error}") from error
+
+
+# Web requests on PostgreSQL: no statement may run longer than this (DISPATCH_STATEMENT_TIMEOUT_MS; 0: no limit); one
+# over it is cancelled and the call answers 503 with Retry-After (dispatch.errors.statement_timed_out). The worker, the
+# CLI and migrations run outside any web request and keep PostgreSQL's own setting (none).
+WEB_STATEMENT_TIMEOUT_MS = 5000
+
+
+def _wanted_statement_timeout() -> int:
+    if not has_request_context():
+        return 0
+    return int(current_app.config.get("DISPATCH_STATEMENT_TIMEOUT_MS", WEB_STATEMENT_TIMEOUT_MS) or 0)
+
+
+@event.listens_for(Pool, "checkout")
+def _statement_timeout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Give a PostgreSQL connection the statement_timeout of whoever checks it out: a web request, or anything else.
+
+    Set once per connection, and again only when it passes between a web request and the worker (`dispatch serve`
+    runs both in one process): a gunicorn web process pays it once per connection, not per call.
+    """
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    wanted = _wanted_statement_timeout()
+    if record.info.get("statement_timeout", 0) == wanted:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SET statement_timeout = {wanted:d}")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()  # a SET inside a transaction rolled back would be undone: keep it for the session
+    record.info["statement_timeout"] = wanted
 
 
 @event.listens_for(Engine, "engine_connect")

@@ -24,10 +24,10 @@ from dispatch.events import Actor, record_event
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.outbox import enqueue
 from dispatch.notify.ports import NOT_MOBILE
-from dispatch.notify.service import Hooks
+from dispatch.notify.service import Hooks, OfferWindow
 from dispatch.requests.directory import mailbox_answered
 from dispatch.requests.links import make_link
-from dispatch.requests.machine import OPEN_STATES
+from dispatch.requests.machine import OPEN_STATES, State, current_deadline
 from dispatch.requests.messages import offer_payload, offer_sms
 from dispatch.requests.models import Request, Synthesis
 
@@ -39,7 +39,9 @@ _DEVICES = (
     .where(Device.physician_id.in_(bindparam("ids", expanding=True)))
     .order_by(Device.id)
 )
-_OPEN = select(Request.id).where(Request.id.in_(bindparam("ids", expanding=True)), Request.state.in_(OPEN_STATES))
+_WINDOWS = select(Request.id, Request.state, Request.exclusive_until, Request.expires_at).where(
+    Request.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def devices(physician_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
@@ -84,11 +86,18 @@ def sms_of(message: OutboxMessage, now: datetime) -> dict[str, str]:
     return {"body": offer_sms(request, phase=message.payload["data"]["phase"], link=link), "link": link}
 
 
-def open_requests(request_ids: set[int]) -> set[int]:
-    """Return those of these requests that are still open: an offer of another one would mislead."""
+def offer_windows(request_ids: set[int], now: datetime) -> dict[int, OfferWindow]:
+    """Return where the offers of these requests stand at `now`: open (and the deadline an offer announces), taken or
+    cancelled, or expired (closed by its expiry, or past it and not moved yet by the tick)."""
     if not request_ids:
-        return set()
-    return set(db.session.scalars(_OPEN, {"ids": sorted(request_ids)}))
+        return {}
+    windows = {}
+    for row in db.session.execute(_WINDOWS, {"ids": sorted(request_ids)}):
+        expired = row.state == State.EXPIRED or (row.state in OPEN_STATES and row.expires_at <= now)
+        still_open = row.state in OPEN_STATES and not expired
+        deadline = current_deadline(row.state, row.exclusive_until, row.expires_at) if still_open else None
+        windows[row.id] = OfferWindow(open=still_open, deadline=deadline, expired=expired)
+    return windows
 
 
 def current_offer(request_id: int) -> dict[str, Any]:
@@ -130,8 +139,15 @@ def synthesis_delivered(message: OutboxMessage, outcome: str, now: datetime, inf
 
 
 def trail(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
-    """Record on the request's trail what became of a secure message, and of an SMS that did not arrive."""
+    """Record on the request's trail what became of a secure message, of an SMS that did not arrive, and of offers that
+    did not leave before the request's deadline (once per request and channel: `count` messages)."""
     if not message.request_id:
+        return
+    if outcome == "expired":
+        late: dict[str, Any] = {"channel": message.channel, "count": info.get("count", 1)}
+        if message.channel == "sms":
+            late["physician_id"] = message.physician_id
+        record_event(message.request_id, type=f"{message.kind}_expired", at=now, actor=NOBODY, data=late)
         return
     if message.channel == "mail" and info.get("receipt"):  # a delivery or read report (DSN, MDN) about it
         data: dict[str, Any] = {"to": message.address, "via": info["receipt"], "code": info.get("code")}
@@ -235,7 +251,7 @@ def link_spent(message: OutboxMessage, outcome: str, now: datetime, info: dict[s
     """Blank a message's link (a password, an invitation, an offer's sign-in) once sent or given up: the outbox keeps
     no usable secret."""
     link = message.payload.get("link")
-    if outcome not in ("sent", "failed") or not link or link == SENT_MARK:
+    if outcome not in ("sent", "failed", "expired") or not link or link == SENT_MARK:
         return
     # A new dict: the JSON column sees an assignment, not an in-place change.
     message.payload = {
@@ -249,7 +265,7 @@ HOOKS = Hooks(
     reached=reached,
     phone_of=phone_of,
     sms_of=sms_of,
-    open_requests=open_requests,
+    offer_windows=offer_windows,
     current_offer=current_offer,
     delivered={
         "synthesis": synthesis_delivered,

@@ -59,6 +59,16 @@ class Problem(HTTPException):
         self.extra = extra or {}  # extension members of the problem document (e.g. relaunched_as)
 
 
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement it cancelled (here: at the web's statement_timeout)
+
+
+def statement_timed_out(error: BaseException) -> Problem | None:
+    """Return the 503 that answers a statement PostgreSQL cancelled at the web requests' statement_timeout, or None."""
+    if getattr(getattr(error, "orig", None), "sqlstate", None) != QUERY_CANCELED:
+        return None
+    return Problem(503, "busy", "Le service est très chargé : réessayez dans quelques secondes.", headers={"Retry-After": "5"})
+
+
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """Flatten marshmallow's nested messages into {"field.path": [messages]}."""
     out: dict[str, list[str]] = {}

@@ -29,7 +29,11 @@ class Event(Model):
     """One transition of a request, or what became of one of its messages: never updated, never deleted."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_request_at", "request_id", "id"), Index("ix_events_type_at", "type", "at"))
+    __table_args__ = (
+        Index("ix_events_request_at", "request_id", "id"),
+        Index("ix_events_type_at", "type", "at"),
+        Index("ix_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))

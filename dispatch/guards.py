@@ -1,7 +1,8 @@
 """The checks every HTTP request passes before its view, one small function each, run in the order of `GUARDS`.
 
-The order is part of the contract: an id beyond the database's integers answers 404 first, an unknown API path or
-method its own 404/405; then, on the API, a body too long 413, a body that is not JSON 415, a missing or dead bearer
+The order is part of the contract: during a maintenance every API call but the health checks answers 503 first; an
+id beyond the database's integers answers 404, an unknown API path or method its own 404/405; then, on the API, a
+body too long 413, a body that is not JSON 415, a missing or dead bearer
 token 401 (strangers learn nothing from validation), and last a JSON body nested too deep 400 (the pages too).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from dispatch import errors
+from dispatch import errors, maintenance
 from dispatch.auth.service import resolve_token
 from dispatch.db import db
 from dispatch.web import MAX_ID, bearer_token, now
@@ -28,6 +29,7 @@ PUBLIC = {
     ("HEAD", "/api/v1/health/engine"),
     ("GET", "/api/v1/webpush/key"),
 }
+HEALTH = ("/api/v1/healthz", "/api/v1/health/engine")  # still answered during a maintenance
 WEBHOOKS = "/api/v1/webhooks/"  # providers' callbacks: signed, not bearing a token, posted as forms
 WRITES = ("POST", "PUT", "PATCH")
 # Fewer opening brackets than this cannot reach the parser's recursion limit: such bodies are not parsed twice.
@@ -70,6 +72,25 @@ def json_too_deep(body: bytes) -> bool:
     except ValueError:
         return False  # malformed: the view's parser answers its 400
     return False
+
+
+def not_in_maintenance() -> Response | None:
+    """Answer 503 with Retry-After to every API call but the health checks while the service is in maintenance."""
+    # The flag is this process's reading of at most CACHE_S ago, on a connection of its own: one SELECT a second per
+    # process whatever the traffic, and nothing in the request's own transaction.
+    if not request.path.startswith("/api/") or request.path in HEALTH:
+        return None
+    state = maintenance.cached()
+    if state is None:
+        return None
+    return errors.problem_response(
+        503,
+        code="maintenance",
+        detail="Le service est en maintenance : réessayez dans quelques minutes. Les délais des demandes en cours seront "
+        "prolongés de la durée de la maintenance.",
+        headers={"Retry-After": str(maintenance.RETRY_AFTER_S)},
+        extra={"title": "Maintenance en cours", "maintenance_since": state.started_at.isoformat().replace("+00:00", "Z")},
+    )
 
 
 def ids_in_range() -> Response | None:
@@ -150,6 +171,7 @@ def json_not_too_deep() -> Response | None:
 
 
 GUARDS: tuple[Callable[[], Response | None], ...] = (
+    not_in_maintenance,
     ids_in_range,
     body_within_limit,
     json_bodies_only,

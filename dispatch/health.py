@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import func, select, text
 
-from dispatch import metrics
+from dispatch import maintenance, metrics
 from dispatch.clock import system_now
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -43,7 +43,7 @@ class OutboxStateOut(Schema):
 
 
 class EngineOut(Schema):
-    status = fields.String(metadata={"description": "ok, ou degraded (503)"})
+    status = fields.String(metadata={"description": "ok, degraded (503), ou maintenance (503 : la tick et l'envoi sont suspendus)"})
     tick_age_s = fields.Float(allow_none=True, metadata={"description": "Secondes depuis le dernier tick d'un worker"})
     outbox = fields.Nested(OutboxStateOut)
 
@@ -68,8 +68,9 @@ def engine_state(at: datetime) -> dict[str, Any]:
     tick_age = round((at - beat).total_seconds(), 3) if beat is not None else None
     oldest_age = round((at - oldest).total_seconds(), 3) if oldest is not None else None
     stale = tick_age is None or tick_age > TICK_STALE_S or (oldest_age is not None and oldest_age > DUE_LATE_S)
+    held = maintenance.current() is not None  # nothing is dispatched on purpose: not a fault, but not ready either
     return {
-        "status": "degraded" if stale else "ok",
+        "status": "maintenance" if held else "degraded" if stale else "ok",
         "tick_age_s": tick_age,
         "outbox": {"due": sum(by_channel.values()), "oldest_due_age_s": oldest_age},
         "by_channel": by_channel,
@@ -78,7 +79,9 @@ def engine_state(at: datetime) -> dict[str, Any]:
 
 @bp.route("/health/engine", methods=["GET"])
 @bp.response(200, EngineOut)
-@bp.alt_response(503, schema=EngineOut, description="Aucun tick depuis 10 s, ou un message attend depuis plus de 60 s")
+@bp.alt_response(
+    503, schema=EngineOut, description="Aucun tick depuis 10 s, un message attend depuis plus de 60 s, ou maintenance en cours"
+)
 def engine() -> Any:
     """Say whether some worker ticks and messages leave on time (503 with the same body when not)."""
     state = engine_state(now())

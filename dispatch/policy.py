@@ -56,6 +56,8 @@ class Action(enum.StrEnum):
     CREATE_COMMUNITY = "create_community"
     ACCOUNT_TRAIL = "account_trail"  # the trail of members' accounts: who changed their contacts, sent them links
     MAIL_POLICY = "mail_policy"  # whether a community's treating GPs may have addresses outside MSSanté
+    SUBJECT_REQUESTS = "subject_requests"  # a data subject's access and erasure (GDPR articles 15 and 17)
+    RECTIFY = "rectify"  # correct a request's patient identity or phone (GDPR article 16)
 
 
 S = Standing
@@ -91,6 +93,8 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.CREATE_COMMUNITY: frozenset({S.ADMIN}),
     Action.ACCOUNT_TRAIL: frozenset({S.ADMIN}),
     Action.MAIL_POLICY: frozenset({S.ADMIN}),
+    Action.SUBJECT_REQUESTS: frozenset({S.COORDINATOR}),
+    Action.RECTIFY: frozenset({S.OPERATOR}),
 }
 
 _HIDDEN_REQUEST = (404, "not_found", "Demande introuvable.")
@@ -168,6 +172,12 @@ REFUSALS: dict[Action, Refusal] = {
         known_to=_COMMUNITY_KNOWN,
         hidden=_HIDDEN_COMMUNITY,
     ),
+    Action.SUBJECT_REQUESTS: Refusal(
+        detail="Seuls les coordinateurs de la communauté traitent les demandes des patients sur leurs données.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=_HIDDEN_COMMUNITY,
+    ),
+    Action.RECTIFY: Refusal(detail="Seuls les opérateurs de la communauté corrigent l'identité d'un patient."),
 }
 
 

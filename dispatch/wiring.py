@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import click
 from argon2 import PasswordHasher
 from flask import Flask
 
@@ -27,11 +26,8 @@ log = logging.getLogger(__name__)
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"  # the app's instance folder: kept keys
 
 
-class ConfigurationError(click.ClickException):
-    """A backend was selected without what it needs: the service must not start."""
-
-    # A ClickException: `dispatch serve` and `dispatch worker` print it plainly and exit with status 1,
-    # without a traceback; anywhere else (gunicorn, tests) it is an ordinary exception.
+# Settings the service must not start with: a French line per problem, printed by the commands without a traceback.
+ConfigurationError = settings.SettingsError
 
 
 def build_ports(config: Mapping[str, Any], clock: Clock, instance_path: Path | None = None) -> Ports:
@@ -39,7 +35,7 @@ def build_ports(config: Mapping[str, Any], clock: Clock, instance_path: Path | N
     try:
         return _ports(config, clock, instance_path or INSTANCE)
     except ValueError as exc:
-        raise ConfigurationError(f"configuration incomplète, le service ne démarre pas : {exc}") from exc
+        raise ConfigurationError([f"configuration incomplète, le service ne démarre pas : {exc}"]) from exc
 
 
 def proxy_hops(config: Mapping[str, Any]) -> int:
@@ -47,7 +43,7 @@ def proxy_hops(config: Mapping[str, Any]) -> int:
     raw = str(config.get("DISPATCH_PROXY_HOPS") or "0").strip()
     if not raw.isdigit() or int(raw) > 5:
         raise ConfigurationError(
-            f"DISPATCH_PROXY_HOPS={raw!r} : nombre de mandataires inverses attendu (0 à 5) ; le service ne démarre pas."
+            [f"DISPATCH_PROXY_HOPS={raw!r} : nombre de mandataires inverses attendu (0 à 5) ; le service ne démarre pas."]
         )
     return int(raw)
 
@@ -78,36 +74,43 @@ def imap_poll_s(config: Mapping[str, Any]) -> int:
     raw = str(config.get("DISPATCH_IMAP_POLL_S") or "60").strip()
     if not raw.isdigit() or not 10 <= int(raw) <= 3600:
         raise ConfigurationError(
-            f"DISPATCH_IMAP_POLL_S={raw!r} : intervalle de lecture de la boîte MSSanté attendu en secondes (10 à 3600) ; "
-            "le service ne démarre pas."
+            [
+                f"DISPATCH_IMAP_POLL_S={raw!r} : intervalle de lecture de la boîte MSSanté attendu en secondes (10 à 3600) ; "
+                "le service ne démarre pas."
+            ]
         )
     return int(raw)
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Refuse settings the service must not start with (the dev inbox on a public address, Twilio without https,
-    bad proxy hops or mailbox interval); warn of those it should not run with for long."""
+    """Refuse settings the service must not start with, all at once, a French line each (in production, every demo
+    default; anywhere, the dev inbox on a public address, Twilio without https, bad proxy hops or mailbox interval);
+    warn of those it should not run with for long."""
     proxy_hops(config)
     imap_poll_s(config)
+    problems = settings.production_problems(config)
     public = str(config.get("DISPATCH_PUBLIC_URL") or "").strip().lower()
-    if config.get("DISPATCH_SMS_BACKEND") == "twilio" and not public.startswith("https://"):
+    production = settings.is_production(config)
+    if config.get("DISPATCH_SMS_BACKEND") == "twilio" and not public.startswith("https://") and not production:
         # Twilio posts each SMS's statuses to DISPATCH_PUBLIC_URL, signed: in clear text anyone on the way
-        # reads the patients' numbers it carries.
-        raise ConfigurationError(
+        # reads the patients' numbers it carries. (Production refuses any address but https already.)
+        problems.append(
             f"DISPATCH_SMS_BACKEND=twilio : DISPATCH_PUBLIC_URL={config.get('DISPATCH_PUBLIC_URL')!r} doit être une "
             "adresse https, celle où Twilio rappelle le service avec le statut de chaque SMS ; le service ne démarre pas."
         )
+    if settings.dev_inbox(config) and public.startswith("https:") and not production:  # production refuses it anyway
+        problems.append(
+            "DISPATCH_DEV_INBOX=1 publierait chaque message (patients, médecins) à l'adresse publique "
+            f"{config['DISPATCH_PUBLIC_URL']} : la boîte de réception de démonstration est réservée au poste local. "
+            "Retirez DISPATCH_DEV_INBOX ; le service ne démarre pas."
+        )
+    if problems:
+        raise ConfigurationError(problems)
     if config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_MSSANTE_NIL") == settings.MSSANTE_NIL_PLACEHOLDER:
         log.warning(
             "DISPATCH_MSSANTE_NIL is still the placeholder %r: every secure message carries it as X-MSS-NIL; "
             "set the identifier the MSSanté operator gave the platform",
             settings.MSSANTE_NIL_PLACEHOLDER,
-        )
-    if settings.dev_inbox(config) and public.startswith("https:"):
-        raise ConfigurationError(
-            "DISPATCH_DEV_INBOX=1 publierait chaque message (patients, médecins) à l'adresse publique "
-            f"{config['DISPATCH_PUBLIC_URL']} : la boîte de réception de démonstration est réservée au poste local. "
-            "Retirez DISPATCH_DEV_INBOX ; le service ne démarre pas."
         )
 
 
@@ -146,7 +149,9 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
         sms_status: Any = None
         mail_port: Any = InboxMail(clock.now)
         relay_port: Any = mail_port  # the dev inbox keeps both
-        key = load_or_create_vapid_key(config.get("DISPATCH_VAPID_PRIVATE_KEY"), instance_path)
+        # Generated into the instance folder in development only: production replicas must share one key.
+        create = not settings.is_production(config)
+        key = load_or_create_vapid_key(config.get("DISPATCH_VAPID_PRIVATE_KEY"), instance_path, create=create)
         webpush_port: Any = InboxPush(clock.now)
         if webpush == "webpush":
             from dispatch.notify.webpush import WebPushPush

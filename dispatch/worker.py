@@ -1,4 +1,4 @@
-"""The worker: the one-second tick that advances due requests, the outbox sender, and the receipts poller."""
+"""The worker: the one-second tick that advances due requests, the outbox sender, the receipts poller, the daily erasure."""
 
 from __future__ import annotations
 
@@ -20,11 +20,14 @@ from dispatch.leader import TickLeader, is_postgresql
 from dispatch.notify.receiving import MailboxesPoller, Polled, operator_domains
 from dispatch.notify.service import deliver_pending
 from dispatch.notify.sms_status import SmsStatusPoller
+from dispatch.privacy.retention import Swept, run_retention
+from dispatch.privacy.retention import due as retention_due
 from dispatch.requests.tick import advance_due, next_deadline_after
 from dispatch.wiring import imap_poll_s
 
 log = logging.getLogger(__name__)
 
+RETENTION_CHECK_S = 600  # how often the leader asks whether the daily erasure is due
 TICK_BATCH = 25  # requests advanced between two wake-ups of the senders
 SMS_STATUS_POLL_S = 60  # how often SMS statuses are asked for, from a service that does not call back (OVHcloud)
 
@@ -92,6 +95,16 @@ class Worker:
             self.scheduler.add_job(
                 self.poll_sms_statuses, "interval", seconds=SMS_STATUS_POLL_S, max_instances=1, coalesce=True, id="sms-statuses"
             )
+        # The daily erasure (dispatch.privacy.retention): looked at every few minutes, run once a day by the leader.
+        self.scheduler.add_job(
+            self.retain,
+            "interval",
+            seconds=RETENTION_CHECK_S,
+            max_instances=1,
+            coalesce=True,
+            id="retention",
+            next_run_time=system_now() + timedelta(seconds=30),
+        )
         self.scheduler.start()
         self.thread.start()
         self.tick()  # overdue transitions happen at once after a start
@@ -189,6 +202,23 @@ class Worker:
                 log.exception("receipts poller failed; the next poll will retry")
                 db.session.rollback()
                 return None
+
+    def retain(self) -> Swept | None:
+        """Apply the communities' retention if this process leads and a day has passed since the last run."""
+        if self.leader is not None and not self.leader.held:
+            return None  # the leader's flag, kept by the tick, as for the receipts
+        with self.app.app_context():
+            try:
+                now = self.app.extensions["dispatch"].clock.now()
+                if not retention_due(now=now):
+                    return None
+                swept = run_retention(now=now)
+            except Exception:
+                log.exception("retention run failed; the next check will retry")
+                db.session.rollback()
+                return None
+        log.info("retention applied: %s", swept)
+        return swept
 
     def send(self) -> int:
         """Deliver what is due in the outbox."""

@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn: `gunicorn -w 4 -b 127.0.0.1:5000 'dispatch.wsgi:app'` (without --preload).
+"""WSGI entry point for a gunicorn of one's own: `gunicorn -w 4 -b 127.0.0.1:5000 'dispatch.wsgi:app'` (without
+--preload); `dispatch web` runs the same application with gunicorn from the command line (dispatch/serving.py).
 
 On PostgreSQL a web process runs no tick and no sender (the `dispatch worker` processes do) unless
 DISPATCH_WEB_WORKER=1; after a commit that queued messages it NOTIFYs the workers. On SQLite the
@@ -9,34 +10,6 @@ refuses to start.
 
 from __future__ import annotations
 
-import os
-
-from flask import Flask
-
-from dispatch import create_app
-from dispatch.db import db
-from dispatch.leader import hold_sqlite, is_postgresql
-
-
-def build(environ: dict[str, str] | None = None) -> Flask:
-    """Build the application of one web process, wired to wake the workers."""
-    env = os.environ if environ is None else environ
-    application = create_app()
-    url = application.config["SQLALCHEMY_DATABASE_URI"]
-    shared = is_postgresql(url)
-    if not shared:
-        hold_sqlite(url, role="gunicorn (un processus web)")
-    wanted = env.get("DISPATCH_WEB_WORKER", "" if shared else "1")
-    if wanted == "1":
-        from dispatch.worker import Worker
-
-        Worker(application).start()  # wakes its own sender, plus the others by NOTIFY on PostgreSQL
-    elif shared:
-        from dispatch.wakeup import notifier
-
-        with application.app_context():
-            application.extensions["dispatch"].wakeup.subscribe(notifier(db.engine))
-    return application
-
+from dispatch.serving import build
 
 app = build()

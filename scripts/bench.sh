@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+export DISPATCH_ENV=development  # the benchmarks serve the inbox transports and generated keys
 if [ -z "${DISPATCH_BENCH_POSTGRES_URL:-}" ]; then
   source scripts/pg-cluster.sh
   pg_cluster_start

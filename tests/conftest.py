@@ -24,6 +24,9 @@ from dispatch.notify.inbox import Recorder
 from dispatch.runtime import Ports
 from dispatch.wiring import build_ports
 
+# The suite runs in development (inbox transports, generated keys), whatever the shell says; the child processes it
+# starts are given DISPATCH_ENV explicitly (tests/system/harness.py), and production has its own tests.
+os.environ["DISPATCH_ENV"] = "development"
 T0 = datetime(2026, 11, 23, 14, 0, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
 
@@ -76,6 +79,7 @@ def ports() -> dict[str, Recorder]:
 
 TEST_SETTINGS = {
     "TESTING": True,
+    "DISPATCH_ENV": "development",  # the inbox transports, generated keys; production's refusals have their own tests
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 64,
     "DISPATCH_SECRET_KEY": "test-secret",

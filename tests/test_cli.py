@@ -22,6 +22,7 @@ def run(app: Any, database_url: str) -> Any:
     env: dict[str, str | None] = {key: None for key in os.environ if key.startswith("DISPATCH_")}
     env.update(
         {
+            "DISPATCH_ENV": "development",
             "DISPATCH_DATABASE_URL": database_url,
             "DISPATCH_SECRET_KEY": "cli-secret",
             "DISPATCH_PUBLIC_URL": "https://snp.cpts.example.fr",

@@ -12,6 +12,7 @@ from dispatch.db import db
 
 def test_the_guards_run_in_their_order() -> None:
     assert [guard.__name__ for guard in guards.GUARDS] == [
+        "not_in_maintenance",
         "ids_in_range",
         "body_within_limit",
         "json_bodies_only",

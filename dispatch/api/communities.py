@@ -85,7 +85,7 @@ def get(community_id: int) -> Community:
 @bp.alt_response(
     403,
     description="Réglage de l'administrateur seul (admin_only) : budget SMS quotidien, allow_non_mssante, custodian_id, "
-    "mssante_from, sms_sender",
+    "mssante_from, sms_sender, durées de conservation",
 )
 def patch(args: dict[str, Any], community_id: int) -> Community:
     """Change a community's name or windows; requests already open keep theirs.
@@ -97,6 +97,8 @@ def patch(args: dict[str, Any], community_id: int) -> Community:
         raise Problem(403, "admin_only", "Seul l'administrateur fixe le budget SMS quotidien d'une communauté.")
     if IDENTITY_FIELDS & args.keys() and current_user().role != "admin":
         raise Problem(403, "admin_only", "Seul l'administrateur fixe l'identité d'une communauté (structure, MSSanté, SMS).")
+    if ("retention_days" in args or "trail_days" in args) and current_user().role != "admin":
+        raise Problem(403, "admin_only", "Seul l'administrateur règle les durées de conservation, sur la décision de la CPTS.")
     if args.get("allow_non_mssante", community.allow_non_mssante) != community.allow_non_mssante:
         policy.require(current_user(), Action.MAIL_POLICY, community_id=community.id)
     if community.totp_operators and args.get("totp_operators") is False and current_user().role != "admin":

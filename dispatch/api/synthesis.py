@@ -23,6 +23,7 @@ PDF_SCHEMA = {"type": "string", "format": "binary"}
     200, PDF_SCHEMA, content_type="application/pdf", description="Le compte rendu de consultation envoyé au médecin traitant (PDF)"
 )
 @bp.alt_response(404, description="Demande inconnue, non visible, ou sans synthèse")
+@bp.alt_response(410, description="Synthèse effacée avec l'identité du patient (code erased)")
 def synthesis_pdf(request_id: int) -> Response:
     """Download the consultation report: operator, coordinator, admin, treating GP, accepting physician."""
     user = current_user()

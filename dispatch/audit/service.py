@@ -27,6 +27,10 @@ KINDS = (
     "release",
     "callback",
     "returning",
+    # A data subject's requests (GDPR), each line with the coordinator's or operator's reference.
+    "subject_access",
+    "subject_erasure",
+    "rectification",
 )
 
 
@@ -91,6 +95,7 @@ def list_accesses(*, request_id: int, limit: int, before: int | None = None) -> 
             "at": record.at,
             "what": record.what,
             "client": record.client,
+            "reference": record.reference,
             "user": {"id": user.id, "name": user.name, "role": record.role},
         }
         for record, user in db.session.execute(query)

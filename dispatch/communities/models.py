@@ -12,6 +12,8 @@ from dispatch.auth.models import User
 from dispatch.db import Model, UTCDateTime
 
 SMS_DAILY_BUDGET = 500
+RETENTION_DAYS, RETENTION_RANGE = 365, (30, 3650)
+TRAIL_DAYS, TRAIL_MIN = 1095, 180
 KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
 
 
@@ -37,6 +39,11 @@ class Community(Model):
     custodian_id: Mapped[str | None] = mapped_column(String(15))  # IdNatStruct: the CDA's custodian, the XDM's institution
     mssante_from: Mapped[str | None] = mapped_column(String(254))  # MSSanté application mailbox: From, certificate, receipts
     sms_sender: Mapped[str | None] = mapped_column(String(16))  # alphanumeric sender (3 to 11) or a number
+    # How long it keeps health data (dispatch.privacy.retention), chosen by the CPTS, the controller: the patient's
+    # identity, phone, description and synthesis that many days after a request closed; the access trail and the
+    # messages' addresses and texts that many days after they were written.
+    retention_days: Mapped[int] = mapped_column(default=RETENTION_DAYS, server_default=str(RETENTION_DAYS))
+    trail_days: Mapped[int] = mapped_column(default=TRAIL_DAYS, server_default=str(TRAIL_DAYS))
 
 
 class Physician(Model):

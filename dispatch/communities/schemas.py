@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 
 from dispatch.communities import service
 from dispatch.communities.identity import IDENTITY_FIELDS, custodian_problem, mssante_from_problem, sms_sender_problem
-from dispatch.communities.models import KINDS, Community
+from dispatch.communities.models import KINDS, RETENTION_RANGE, TRAIL_MIN, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text
@@ -89,6 +89,15 @@ MSSANTE_FROM_DOC = (
 SMS_SENDER_DOC = (
     "Émetteur de ses SMS : 3 à 11 lettres ou chiffres (déclaré auprès du fournisseur SMS), ou un numéro (DISPATCH_SMS_FROM si null)"
 )
+RETENTION_DOC = (
+    "Jours de conservation, après la clôture d'une demande, de l'identité du patient, de son téléphone, de la "
+    "description et de la synthèse (de 30 à 3650 ; 365 par défaut) ; choisi par la CPTS, responsable du traitement, "
+    "et réglé par l'administrateur (403 admin_only sinon)"
+)
+TRAIL_DOC = (
+    "Jours de conservation du registre des accès et des adresses et textes des messages (180 au moins ; 1095 par "
+    "défaut) ; réglé par l'administrateur (403 admin_only sinon)"
+)
 
 
 class CommunityPatch(Schema):
@@ -106,6 +115,16 @@ class CommunityPatch(Schema):
         strict=True,
         validate=validate.Range(min=0, max=100_000, error="Budget SMS entre 0 et 100 000 par jour."),
         metadata={"description": SMS_BUDGET_DOC + " ; l'administrateur seul le change (403 admin_only sinon)"},
+    )
+    retention_days = Integer(
+        strict=True,
+        validate=validate.Range(min=RETENTION_RANGE[0], max=RETENTION_RANGE[1], error="Conservation entre 30 et 3650 jours."),
+        metadata={"description": RETENTION_DOC},
+    )
+    trail_days = Integer(
+        strict=True,
+        validate=validate.Range(min=TRAIL_MIN, max=36500, error="Registre des accès conservé 180 jours au moins."),
+        metadata={"description": TRAIL_DOC},
     )
     totp_operators = fields.Boolean(
         metadata={
@@ -148,6 +167,8 @@ class CommunityOut(Schema):
     custodian_id = fields.String(allow_none=True, metadata={"description": CUSTODIAN_DOC})
     mssante_from = fields.String(allow_none=True, metadata={"description": MSSANTE_FROM_DOC})
     sms_sender = fields.String(allow_none=True, metadata={"description": SMS_SENDER_DOC})
+    retention_days = Integer(metadata={"description": RETENTION_DOC})
+    trail_days = Integer(metadata={"description": TRAIL_DOC})
     created_at = UTCDateTime()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from dispatch import metrics
+from dispatch import maintenance, metrics
 from dispatch.db import db, kept_after_commit
 from dispatch.notify import budget, outbox
 from dispatch.notify.annuaire import DirectoryPort
@@ -55,6 +55,15 @@ TWILIO_STATUSES = (*PROVIDER_RANKS, *INBOUND_STATUSES)
 NOT_DELIVERED = ("undelivered", "failed", "canceled", "partially_delivered")
 
 
+@dataclass(frozen=True)
+class OfferWindow:
+    """Where a request's offers stand: open (worth sending, announcing `deadline`), taken or cancelled, or expired."""
+
+    open: bool
+    deadline: datetime | None  # what an offer announces now (the current phase's end); None once closed
+    expired: bool  # its expiry has passed: an offer that did not leave before it never will
+
+
 # What the sender asks the domain it serves: registered by create_app (dispatch.delivery), so that this
 # package imports no domain package. Each is a plain function.
 @dataclass(frozen=True)
@@ -68,7 +77,9 @@ class Hooks:
     phone_of: Callable[[int], str | None]  # a physician's phone, for the SMS fallback
     # The SMS that replaces an undeliverable push, as the outbox payload of its row ("body", and "link" to blank once sent)
     sms_of: Callable[[OutboxMessage, datetime], dict[str, str]]
-    open_requests: Callable[[set[int]], set[int]]  # those of these requests still open (offers worth sending)
+    # Where the offers of these requests stand at `now` (request id -> its window): whether an offer is still worth
+    # sending, and the deadline it must announce
+    offer_windows: Callable[[set[int], datetime], dict[int, OfferWindow]]
     current_offer: Callable[[int], dict[str, Any]]  # a request's offer payload for the phase it is in now
     # After a message reached a final status (sent, failed) or a provider reported it undelivered, by the
     # message's kind; `None` key: every kind. Called in the sender's transaction.
@@ -94,7 +105,7 @@ NO_HOOKS = Hooks(
     reached=lambda tokens, at: None,
     phone_of=lambda physician_id: None,
     sms_of=lambda message, now: {"body": message.payload["sms"]},
-    open_requests=lambda request_ids: set(request_ids),
+    offer_windows=lambda request_ids, now: {request_id: OfferWindow(True, None, False) for request_id in request_ids},
     current_offer=lambda request_id: {},
     delivered={},
 )
@@ -129,7 +140,13 @@ class Senders:
 
 
 def deliver_pending(*, now: datetime, senders: Senders, limit: int = 200) -> int:
-    """Send every due outbox message once (pushes in shared batches); return how many were attempted."""
+    """Send every due outbox message once (pushes in shared batches); return how many were attempted.
+
+    During a maintenance every message is held (its request's deadlines move at the end, and the offers announce them).
+    """
+    if maintenance.current() is not None:
+        db.session.rollback()
+        return 0
     # 200 rows a round, sent 100 FCM calls at a time: a round ends within its 30 s lease even if every
     # call took its full 10 s timeout; a department's fan-out (~800) is four rounds.
     total = 0
@@ -193,11 +210,41 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
             outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"unknown channel {message.channel}")
 
 
-def _stale_phase(message: OutboxMessage, now: datetime) -> bool:
-    """Say whether an offer's push announces a deadline that has already passed."""
-    if message.payload["data"]["type"] != "offer" or not message.payload.get("expires_at"):
+OFFER_MARK = "offer"  # in an SMS's payload: it replaces an offer's push, and is worth sending only while the offer is
+
+
+def _is_offer(message: OutboxMessage) -> bool:
+    """Say whether a message offers a request: a push of type offer, or the SMS that replaces one."""
+    return bool(message.payload.get(OFFER_MARK)) or message.payload.get("data", {}).get("type") == "offer"
+
+
+def _announces_another_deadline(message: OutboxMessage, window: OfferWindow) -> bool:
+    """Say whether an offer's push announces another deadline than its request's now (a past phase, deadlines moved)."""
+    announced = message.payload.get("expires_at")
+    if not announced or window.deadline is None:
         return False
-    return datetime.fromisoformat(message.payload["expires_at"]) <= now
+    return datetime.fromisoformat(announced) != window.deadline
+
+
+def _late(message: OutboxMessage, window: OfferWindow | None, *, now: datetime, senders: Senders) -> bool:
+    """Settle an offer that can no longer be answered, and say so: expired when its request's deadline passed before
+    it could leave (the request's trail notes it), obsolete when the request was taken or cancelled."""
+    if window is not None and window.open:
+        return False
+    if window is not None and window.expired:
+        outbox.settle(message, status="expired", now=now, max_attempts=0, error="its request's deadline passed before it left")
+    else:  # taken or cancelled before we could send: a late offer would mislead
+        outbox.settle(message, status="obsolete", now=now, max_attempts=senders.max_attempts)
+    return True
+
+
+def _note_expired(messages: list[OutboxMessage], *, now: datetime, senders: Senders) -> None:
+    """Tell the domain of the offers that expired unsent: once per request and channel (a fan-out is one line)."""
+    by_request: dict[tuple[int | None, str], list[OutboxMessage]] = defaultdict(list)
+    for message in messages:
+        by_request[(message.request_id, message.channel)].append(message)
+    for group in by_request.values():
+        _after(group[0], "expired", now=now, hooks=senders.hooks, count=len(group))
 
 
 def _status(outcome: Outcome) -> str:
@@ -207,22 +254,26 @@ def _status(outcome: Outcome) -> str:
 def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Senders) -> None:
     """Send a round's pushes through one port call, then settle each recipient's row."""
     hooks = senders.hooks
-    open_ids = hooks.open_requests({m.request_id for m in messages if m.request_id is not None})
+    windows = hooks.offer_windows({m.request_id for m in messages if m.request_id is not None and _is_offer(m)}, now)
     tokens: dict[int, list[tuple[str, str]]] = defaultdict(list)
     tokens.update(hooks.devices({m.physician_id for m in messages if m.physician_id is not None}))
     ready: list[tuple[OutboxMessage, list[tuple[str, str]]]] = []
+    expired: list[OutboxMessage] = []
     for message in messages:
-        if message.payload["data"]["type"] == "offer" and message.request_id not in open_ids:
-            # Taken, cancelled or expired before we could send: a late offer would mislead.
-            outbox.settle(message, status="obsolete", now=now, max_attempts=senders.max_attempts)
+        window = windows.get(message.request_id or 0)
+        if _is_offer(message) and _late(message, window, now=now, senders=senders):
+            if message.status == "expired":
+                expired.append(message)
             continue
-        if _stale_phase(message, now):
-            # Sent late (the service was down): announce the phase the request is in now, not a past one.
+        if window is not None and _announces_another_deadline(message, window):
+            # Sent late (the service was down, or its deadlines moved): announce the phase and deadline of now.
             message.payload = hooks.current_offer(message.request_id or 0)
         if not tokens.get(message.physician_id or 0):
             _unreachable(message, now=now, senders=senders, reason="no device", status="fallback")
         else:
             ready.append((message, tokens[message.physician_id or 0]))
+    if expired:
+        _note_expired(expired, now=now, senders=senders)
     results = _send_by_service(ready, senders)
     dead = [token for result in results for token in result.dead_tokens]
     if dead:
@@ -335,12 +386,15 @@ def _unreachable(message: OutboxMessage, *, now: datetime, senders: Senders, rea
         outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"{reason}; no phone for an SMS")
         return
     outbox.settle(message, status="fallback" if status != "dead_token" else status, now=now, max_attempts=0, error=reason)
+    payload: dict[str, Any] = dict(senders.hooks.sms_of(message, now))
+    if _is_offer(message):
+        payload = {**payload, OFFER_MARK: True}  # held to the offer's deadline like the push it replaces
     outbox.enqueue(
         channel="sms",
         kind=f"{message.kind}_sms",
         key=f"{message.idempotency_key}:sms",
         now=now,
-        payload=senders.hooks.sms_of(message, now),
+        payload=payload,
         request_id=message.request_id,
         physician_id=message.physician_id,
         address=phone,
@@ -348,6 +402,12 @@ def _unreachable(message: OutboxMessage, *, now: datetime, senders: Senders, rea
 
 
 def _deliver_sms(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
+    if _is_offer(message) and message.request_id is not None:
+        window = senders.hooks.offer_windows({message.request_id}, now).get(message.request_id)
+        if _late(message, window, now=now, senders=senders):
+            if message.status == "expired":
+                _note_expired([message], now=now, senders=senders)
+            return
     try:
         to = normalize_phone(message.address or "")
     except ValueError:

@@ -45,15 +45,20 @@ class VapidKey:
         return bytes(self.vapid.private_pem())
 
 
-def load_or_create_vapid_key(config_value: str | None, instance_path: Path) -> VapidKey:
-    """Return the configured VAPID key (PEM path or raw base64url), or the one kept in the instance folder."""
+def load_or_create_vapid_key(config_value: str | None, instance_path: Path, *, create: bool = True) -> VapidKey:
+    """Return the configured VAPID key (PEM path, PEM text or raw base64url), or the one kept in the instance folder
+    (created on first run when `create`: development only)."""
     value = (config_value or "").strip()
     if value:
+        if value.startswith("-----BEGIN"):  # the key itself, as DISPATCH_VAPID_PRIVATE_KEY_FILE gives it
+            return _key_from_pem(value.encode(), "DISPATCH_VAPID_PRIVATE_KEY")
         if _B64URL.match(value) and not Path(value).is_file():
             return _key_from_b64url(value)
         return _key_from_pem(Path(value).read_bytes(), value)
     path = instance_path / KEY_FILE
     if not path.exists():
+        if not create:
+            raise ValueError("DISPATCH_VAPID_PRIVATE_KEY is required in production (no key is generated)")
         _create_key_file(path)
     return _key_from_pem(path.read_bytes(), str(path))
 

@@ -11,12 +11,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from config import settings
-from dispatch import errors, policy
+from dispatch import errors, maintenance, policy
 from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.db import db
@@ -131,6 +131,32 @@ def open_page_session(result: auth.Session, next_page: str | None, *, only: int 
     return next_page or url_for(HOMES.get(result.user.role, "pages.home"))
 
 
+# What the installable app needs even during a maintenance, and which holds no data: its service worker, its offline shell.
+MAINTENANCE_EXEMPT = ("pages.service_worker", "pages.offline")
+
+
+@bp.before_request
+def in_maintenance() -> BaseResponse | tuple[str, int, dict[str, str]] | None:
+    """Show the maintenance page (503, Retry-After, reloading itself) instead of any page while the service is in
+    maintenance; the pages' own scripts get the problem+json of the API. Runs before the session is read."""
+    if request.endpoint in MAINTENANCE_EXEMPT:
+        return None
+    state = maintenance.cached()
+    if state is None:
+        return None
+    wait = str(maintenance.RETRY_AFTER_S)
+    if _wants_json():
+        return errors.problem_response(
+            503,
+            code="maintenance",
+            detail="Le service est en maintenance : réessayez dans quelques minutes.",
+            headers={"Retry-After": wait},
+        )
+    g.user = None
+    page = render_template("pages/maintenance.html", reason=state.reason, retry_after=wait)
+    return page, 503, {"Retry-After": wait, "Refresh": wait}
+
+
 @bp.before_request
 def load_session() -> None:
     """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token.
@@ -208,7 +234,7 @@ def _resume_target() -> str:
 
 
 @bp.errorhandler(HTTPException)
-def html_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
+def html_error(error: HTTPException) -> BaseResponse:
     """Show errors of the pages as French pages; send strangers to sign in, and back where they were."""
     status = error.code or 500
     if _wants_json():  # the pages' own scripts (fetch) read problems
@@ -216,17 +242,23 @@ def html_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
     if status == 401:
         return redirect(url_for("pages.sign_in", next=_resume_target()))
     detail = error.detail if isinstance(error, Problem) else None
-    return render_template(
-        "pages/error.html",
-        title=TITLES.get(status, "Erreur"),
-        detail=detail or DETAILS.get(status, "Cette page n'est pas disponible."),
-        status=status,
-    ), status
+    answer = make_response(
+        render_template(
+            "pages/error.html",
+            title=TITLES.get(status, "Erreur"),
+            detail=detail or DETAILS.get(status, "Cette page n'est pas disponible."),
+            status=status,
+        ),
+        status,
+    )
+    if isinstance(error, Problem):
+        answer.headers.update(error.extra_headers)  # a 503's Retry-After, as the API sends it
+    return answer
 
 
 @bp.app_errorhandler(404)
 @bp.app_errorhandler(405)
-def outside_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
+def outside_error(error: HTTPException) -> BaseResponse:
     """Answer an unknown address or method as a French page, except under /api/ where the API speaks problem+json."""
     if request.path.startswith("/api/") or _wants_json():
         return errors.from_http_exception(error)
@@ -235,10 +267,14 @@ def outside_error(error: HTTPException) -> BaseResponse | tuple[str, int]:
 
 
 @bp.errorhandler(Exception)
-def unexpected(error: Exception) -> tuple[str, int]:
+def unexpected(error: Exception) -> BaseResponse | tuple[str, int]:
     """Log an unexpected error of the pages and show a French page rather than a JSON problem."""
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
+    busy = errors.statement_timed_out(error)
+    if busy is not None:  # a statement over the web's statement_timeout: 503 and Retry-After, as the API answers
+        current_app.logger.warning("statement timeout on %s %s", request.method, request.path)
+        return html_error(busy)
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return render_template(
         "pages/error.html", title="Erreur interne", status=500, detail="Une erreur inattendue est survenue ; elle a été consignée."
     ), 500

@@ -100,7 +100,7 @@ def list_signature(rows: Iterable[Any]) -> str:
 def row(shown: dict[str, Any], tz: str) -> dict[str, Any]:
     """Return what the live list shows of a request, from the view the policy gave of it."""
     deadline = current_deadline(shown["state"], shown["exclusive_until"], shown["expires_at"])
-    patient, accepted = shown["patient"], shown["accepted_by"]
+    patient, accepted = shown["patient"] or {}, shown["accepted_by"]
     return {
         "id": shown["id"],
         "state": shown["state"],
@@ -326,7 +326,7 @@ def _typed_patient(body: dict[str, Any], region: str) -> returning.Patient:
 
 def _fill(item: dict[str, Any]) -> dict[str, str]:
     """Return what the opening form takes again from a past request, by field name (the patient, the treating GP)."""
-    patient, treating = item["patient"], item["treating_physician"]
+    patient, treating = item["patient"] or {}, item["treating_physician"]
     phone = phone_link(patient.get("phone"))
     values = {
         "patient.first_name": patient.get("first_name"),

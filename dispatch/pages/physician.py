@@ -146,7 +146,7 @@ def _request_page(
         appointment=appointment_label(req.appointment_at, tz, at),
         appointment_iso=iso(req.appointment_at),
         outcome_open=req.appointment_at is not None and machine.outcome_open(req.appointment_at, now=at),
-        phone=None if shown["anonymised"] else phone_link(shown["patient"].get("phone")),
+        phone=None if shown["anonymised"] else phone_link((shown["patient"] or {}).get("phone")),
         resumed=request.args.get(RESUME) == "1",
         ask_birth=ask_birth,
         can_correct=can_correct,

@@ -78,7 +78,7 @@ def _request_page(
         callback_at=local_time(req.callback_at, tz, "%d/%m à %H:%M"),
         callback_by=callback_by.name if callback_by else "",
         relaunched_by=relaunched_by,
-        phone=phone_link(shown["patient"].get("phone")),
+        phone=phone_link((shown["patient"] or {}).get("phone")),
         tz=tz,
     ), status
 

@@ -11,6 +11,7 @@ from dispatch.communities.models import Community
 from dispatch.reports.delays import delay_buckets
 from dispatch.reports.pdf import report_pdf
 from dispatch.reports.service import compute_report
+from dispatch.reports.slots import export_slot
 
 PDF_TYPE = "application/pdf"
 # Described in the OpenAPI document of the endpoint; keep both in step.
@@ -25,12 +26,13 @@ PDF_LAYOUT = (
 
 def report_document(*, community: Community, start: date, end: date, now: datetime) -> tuple[str, bytes]:
     """Return the file name and the PDF of the community's report over the local days `start` to `end`."""
-    body = report_pdf(
-        compute_report(community=community, start=start, end=end),
-        community=community.name,
-        delays=delay_buckets(community=community, start=start, end=end),
-        issued_at=texts.local(now, community.timezone),
-    )
+    with export_slot():  # drawing a PDF is the most CPU an export takes
+        body = report_pdf(
+            compute_report(community=community, start=start, end=end),
+            community=community.name,
+            delays=delay_buckets(community=community, start=start, end=end),
+            issued_at=texts.local(now, community.timezone),
+        )
     return pdf_name(community.name, community.id, start, end), body
 
 

@@ -24,6 +24,7 @@ from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.french import LOCALE
 from dispatch.periods import utc_bounds
+from dispatch.reports.slots import Held, export_slot
 from dispatch.reports.tables import REQUEST_HEADERS, MonthOf, Rate, Table, report_tables, request_row
 from dispatch.requests.models import Request, Synthesis
 
@@ -56,7 +57,8 @@ def report_csv(report: dict[str, Any], table: str = "summary") -> str:
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
     """Render a report as an XLSX workbook, one sheet per table."""
-    return _workbook(report_tables(report))
+    with export_slot():
+        return _workbook(report_tables(report))
 
 
 def csv_value(value: Any) -> str:
@@ -170,8 +172,13 @@ def _request_rows(*, community: Community, start: date, end: date) -> Iterator[l
         yield [request_row(row, zone) for row in batch]
 
 
-def requests_csv(*, community: Community, start: date, end: date) -> Iterator[str]:
-    """Yield the CSV of the requests opened in the local days `start` to `end`, a batch of lines at a time."""
+def requests_csv(*, community: Community, start: date, end: date) -> Held:
+    """Return the CSV of the requests opened in the local days `start` to `end`, a batch of lines at a time, holding an
+    export slot until it is closed (503 now if none is free)."""
+    return Held(_requests_csv(community=community, start=start, end=end))
+
+
+def _requests_csv(*, community: Community, start: date, end: date) -> Iterator[str]:
     yield BOM + _lines([REQUEST_HEADERS])
     for rows in _request_rows(community=community, start=start, end=end):
         yield _lines(rows)
@@ -179,5 +186,6 @@ def requests_csv(*, community: Community, start: date, end: date) -> Iterator[st
 
 def requests_xlsx(*, community: Community, start: date, end: date) -> bytes:
     """Return the XLSX workbook of the requests opened in the local days `start` to `end`."""
-    rows = [row for batch in _request_rows(community=community, start=start, end=end) for row in batch]
-    return _workbook([Table("requests", "Demandes", "demandes", REQUEST_HEADERS, rows)])
+    with export_slot():
+        rows = [row for batch in _request_rows(community=community, start=start, end=end) for row in batch]
+        return _workbook([Table("requests", "Demandes", "demandes", REQUEST_HEADERS, rows)])

@@ -95,6 +95,13 @@ class StoreSynthesis:
     address: str | None = None
 
 
+@dataclass(frozen=True)
+class ExtendLinks:
+    """Keep the offer's SMS links not used yet valid until the request's new expiry (its deadlines moved)."""
+
+    until: datetime
+
+
 Effect = (
     OfferTo
     | Withdraw
@@ -106,6 +113,7 @@ Effect = (
     | ReOffer
     | SmsPatientReleased
     | WithdrawFrom
+    | ExtendLinks
 )
 EFFECT_TYPES: tuple[type, ...] = (
     OfferTo,
@@ -118,6 +126,7 @@ EFFECT_TYPES: tuple[type, ...] = (
     ReOffer,
     SmsPatientReleased,
     WithdrawFrom,
+    ExtendLinks,
 )
 
 

@@ -1,7 +1,9 @@
 """How much of a request a user is shown, as the policy says: the full view only with its line in the access trail.
 
-The patient's identity leaves this module only through `show`, `show_many`, `answering` and `reveal` (a document),
-which record the read, and `as_opened` (what its author has just typed in, not a read); `anonymised` gives the rest.
+The patient's identity leaves this module only through `show`, `show_many`, `answering`, `reveal` (a document) and
+`hand_over` (a data subject's own requests, with the reference of their request), which record the read, and
+`as_opened` (what its author has just typed in, not a read); `anonymised` gives the rest. An erased request shows
+`"patient": null` and when it was erased, whoever reads it.
 """
 
 from __future__ import annotations
@@ -96,6 +98,34 @@ def reveal(user: User, request: Any, *, action: Action, what: str, now: datetime
     record_access(request.id, user=user, what=what, client=client, now=now)
 
 
+def hand_over(
+    user: User,
+    requests: Iterable[Any],
+    *,
+    action: Action,
+    community_id: int,
+    what: str,
+    reference: str | None,
+    now: datetime,
+    client: str | None,
+) -> list[dict[str, Any]]:
+    """Return a data subject's requests in full for their request (access, rectification), each read recorded with it."""
+    policy.require(user, action, community_id=community_id)
+    shown = [_present(request, full=True, now=now) for request in requests if request.community_id == community_id]
+    for item in shown:
+        note_access(item["id"], user=user, what=what, client=client, now=now).reference = reference
+    db.session.commit()
+    return shown
+
+
+def note_subject_request(
+    user: User, request_ids: Iterable[int], *, what: str, reference: str | None, now: datetime, client: str | None
+) -> None:
+    """Add to the caller's transaction the trail line of a data subject's request on each of these requests."""
+    for request_id in request_ids:
+        note_access(request_id, user=user, what=what, client=client, now=now).reference = reference
+
+
 def as_opened(user: User, request: Any, *, now: datetime) -> dict[str, Any]:
     """Return a request to the user who has just opened it: what they typed in, not a read (nothing recorded)."""
     if request.opened_by_id != user.id:
@@ -154,6 +184,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
     Anonymised leaves out who the patient and their GP are.
     """
     accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
+    erased_at = getattr(request, "erased_at", None)
     patient: dict[str, Any] = {
         "age": age(request.patient_birth_date, now, zone or request.community.timezone),
         "sex": request.patient_sex,
@@ -179,7 +210,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "opened_at": request.opened_at,
         "exclusive_until": request.exclusive_until,
         "expires_at": request.expires_at,
-        "patient": patient,
+        "patient": None if erased_at is not None else patient,
         "treating_physician": treating,
         "accepted_by": accepted,
         "accepted_at": request.accepted_at,
@@ -190,6 +221,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "relaunch_of": request.relaunch_of_id,
         "callback": {"result": request.callback_result, "at": request.callback_at} if request.callback_result else None,
         "anonymised": not full,
+        "erased_at": erased_at,
     }
 
 

@@ -14,11 +14,12 @@ from dispatch.communities import directory
 from dispatch.communities.models import DirectoryEntry
 from dispatch.db import db
 from dispatch.notify.outbox import enqueue_many
-from dispatch.requests import messages, offer_store
+from dispatch.requests import links, messages, offer_store
 from dispatch.requests.decisions import (
     AnswerOffer,
     Audience,
     Effect,
+    ExtendLinks,
     OfferTo,
     ReOffer,
     SmsPatient,
@@ -157,6 +158,10 @@ def _store_synthesis(request: Request, effect: StoreSynthesis, now: datetime, ba
         messages.send_synthesis(synthesis, now=now)
 
 
+def _extend_links(request: Request, effect: ExtendLinks, now: datetime, batch: Batch | None) -> None:
+    links.extend(request_id=request.id, until=effect.until)
+
+
 CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = {
     OfferTo: _offer_to,
     Withdraw: _withdraw,
@@ -168,4 +173,5 @@ CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = 
     ReOffer: _reoffer,
     SmsPatientReleased: _sms_patient_released,
     WithdrawFrom: _withdraw_from,
+    ExtendLinks: _extend_links,
 }

@@ -57,6 +57,16 @@ def make_link(*, request_id: int, physician_id: int, expires_at: datetime, now: 
     return f"{public_url.rstrip('/')}{PATH}{secret}"
 
 
+def extend(*, request_id: int, until: datetime) -> None:
+    """Keep this request's links not used yet valid until `until` (its deadlines moved), in the caller's transaction."""
+    db.session.execute(
+        update(OfferLink)
+        .where(OfferLink.request_id == request_id, OfferLink.used_at.is_(None))
+        .values(expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def usable_link(*, secret: str, now: datetime) -> tuple[OfferLink, User]:
     """Return an offer's link and its holder if it can still sign them in; LinkUnusable otherwise. Spends nothing."""
     if not secret or len(secret) > 64:

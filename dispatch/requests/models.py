@@ -36,6 +36,7 @@ class Request(Model):
         UniqueConstraint("relaunch_of_id"),  # a request is relaunched at most once
         Index("ix_requests_community_opened", "community_id", "opened_at"),
         Index("ix_requests_community_delay", "community_id", "accept_delay_us", "opened_at"),
+        Index("ix_requests_community_closed", "community_id", "closed_at"),  # the daily erasure (dispatch.privacy)
         one_of("state", STATES),
         one_of("outcome", OUTCOMES, nullable=True),
         one_of("accepted_phase", Phase, nullable=True),
@@ -99,6 +100,9 @@ class Request(Model):
     # microseconds, set at acceptance; the status of the request's synthesis, set with the synthesis.
     accept_delay_us: Mapped[int | None] = mapped_column(BigInteger)
     synthesis_status: Mapped[str | None] = mapped_column(String(20), active_history=True)
+    # When its patient's identity, phone, description and synthesis text were erased (retention or the patient's
+    # request): the names are blanked (""), the rest NULL; the dates, motive, source, postcode and outcome stay.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Every write of a request is conditional on the version it read (UPDATE ... WHERE id AND version): the
     # first acceptance wins exactly once, a tick never overwrites an acceptance (StaleDataError instead).
     version: Mapped[int] = mapped_column(default=1)

@@ -2,7 +2,8 @@
 
 Offers are written with set-based statements (a fan-out reaches ~800 physicians), which the rollup's flush hook
 cannot see: so no code writes an offer but through these functions, each of which moves the rollup itself
-(`tests/test_architecture.py` fails on an INSERT or UPDATE of offers anywhere else).
+(`tests/test_architecture.py` fails on an INSERT or UPDATE of offers anywhere else). Each also marks the request's
+community as changed for the live pages (`live_versions`), which the ORM's flush hook cannot see here either.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
 from dispatch.db import UTCDateTime, db
-from dispatch.requests import rollup
+from dispatch.requests import live_versions, rollup
 from dispatch.requests.models import Offer, Request
 from dispatch.requests.states import OfferStatus, Phase
 
@@ -79,6 +80,7 @@ def add(offers: Iterable[tuple[Request, list[int], Phase]], *, now: datetime) ->
             for pid in physician_ids
         ]
         rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids, day=_day(request))
+        live_versions.mark(db.session(), request.community_id)
     if rows:
         db.session.execute(insert(Offer), rows)
 
@@ -93,6 +95,7 @@ def answer(request: Request, *, physician_id: int, status: str, previous: str, r
     )
     if answered.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    live_versions.mark(db.session(), request.community_id)
     rollup.count_answer(
         community_id=request.community_id, physician_id=physician_id, answer=status, previous=previous, day=_day(request)
     )
@@ -105,6 +108,7 @@ def withdraw(request: Request, *, now: datetime, keep: int | None = None, only: 
     A withdrawn offer stays counted as offered, and a pending one was neither accepted nor refused: no count moves.
     """
     whose = Offer.physician_id == only if only is not None else Offer.physician_id != (keep or 0)
+    live_versions.mark(db.session(), request.community_id)
     withdrawn = db.session.scalars(
         update(Offer)
         .where(Offer.request_id == request.id, Offer.status == OfferStatus.NOTIFIED, whose)
@@ -123,6 +127,7 @@ def reopen(request: Request, *, except_physician: int, now: datetime) -> list[in
     withdrawn offer stays counted (as the backfill recounts the rows), so no count moves.
     """
     members = community_members(request.community_id, now=now)
+    live_versions.mark(db.session(), request.community_id)
     again = sorted(
         db.session.scalars(
             update(Offer)

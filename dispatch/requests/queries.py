@@ -46,6 +46,7 @@ PRESENTED_COLUMNS = tuple(
         "place",
         "outcome",
         "synthesis_status",
+        "erased_at",
     )
 )
 

@@ -121,7 +121,9 @@ class RequestOut(Schema):
     opened_at = UTCDateTime()
     exclusive_until = UTCDateTime(allow_none=True)
     expires_at = UTCDateTime()
-    patient = fields.Nested(PatientOut)
+    patient = fields.Nested(
+        PatientOut, allow_none=True, metadata={"description": "null once erased (retention, or the patient's request)"}
+    )
     treating_physician = fields.Nested(TreatingOut)
     accepted_by = fields.Nested(AcceptedByOut, allow_none=True)
     accepted_at = UTCDateTime(allow_none=True)
@@ -142,6 +144,13 @@ class RequestOut(Schema):
     relaunch_of = Id(allow_none=True, metadata={"description": "the request this one relaunches"})
     callback = fields.Nested(CallbackOut, allow_none=True)
     anonymised = fields.Boolean()
+    erased_at = UTCDateTime(
+        allow_none=True,
+        metadata={
+            "description": "Quand l'identité du patient, son téléphone, la description et le texte de la synthèse ont "
+            "été effacés (durée de conservation de la communauté, ou demande du patient) ; null sinon"
+        },
+    )
 
 
 class WarningOut(Schema):
@@ -284,6 +293,9 @@ class AccessOut(Schema):
     at = UTCDateTime(required=True)
     what = fields.String(required=True, metadata={"enum": list(ACCESS_KINDS)})
     client = fields.String(allow_none=True)
+    reference = fields.String(
+        allow_none=True, metadata={"description": "La référence de la demande du patient (subject_*, rectification)"}
+    )
     user = fields.Nested(AccessUserOut, required=True)
 
 

@@ -97,3 +97,6 @@ class EventType(enum.StrEnum):
     MSSANTE_FOUND = "mssante_found"  # the treating GP's address, found in the Annuaire Santé
     MSSANTE_NOT_FOUND = "mssante_not_found"
     MSSANTE_LOOKUP_FAILED = "mssante_lookup_failed"
+    DEADLINES_MOVED = "deadlines_moved"  # by the time the service lost (a maintenance, an outage, a restore)
+    PATIENT_RECTIFIED = "patient_rectified"  # the operator corrected the identity or phone: {"fields", "reference"}
+    PATIENT_ERASED = "patient_erased"  # identity, phone, description and synthesis text erased: {"reason"}

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from dispatch import maintenance
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.events import SYSTEM
@@ -25,8 +26,12 @@ def advance_due(*, now: datetime, limit: int = 500) -> int:
     """Advance up to `limit` requests whose deadline has passed, in one transaction; return how many moved.
 
     On PostgreSQL the due rows are locked (SKIP LOCKED: a request being accepted right now is left to the
-    next tick); on SQLite a request changed since it was read makes the batch start again.
+    next tick); on SQLite a request changed since it was read makes the batch start again. During a maintenance
+    nothing moves: no deadline passes while the service is stopped (its end gives each request the time back).
     """
+    if maintenance.current() is not None:
+        db.session.rollback()  # end the read's transaction: the tick holds nothing while it waits
+        return 0
     query = _DUE.limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Request)

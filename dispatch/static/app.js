@@ -414,6 +414,8 @@
   // ---- The physician's app: service worker, live list and offer, notifications, install, forms kept across sign-in.
 
   var POLL_MS = 1000; // the pages follow the server within 2 s: one small JSON read a second while visible
+  // Hidden (another tab, the phone locked), a page asks every 30 s; a push wakes the physician's page at once.
+  var HIDDEN_POLL_MS = 30000;
   var PENDING = "snp-pending-form";
   var installPrompt = null;
 
@@ -436,26 +438,54 @@
     box.hidden = !text;
   }
 
-  // Poll `url` every second while the page is visible; `onData` gets the JSON, `refresh()` polls at once.
+  // Poll `url` every second while the page is visible, every HIDDEN_POLL_MS while it is hidden (at once when it shows
+  // again), never sooner than a 429 or 503's Retry-After; `onData` gets the JSON; the function returned polls at once
+  // (the service worker calls it when a push arrives, hidden or not). Each poll sends back the ETag of the last answer
+  // (If-None-Match): while nothing moved the server answers 304 from its change counter, and `onData` is not called.
   function poller(url, onData) {
-    var busy = false, stopped = false;
+    var busy = false, stopped = false, tag = null, timer = null, notBefore = 0;
+    function schedule() {
+      clearTimeout(timer);
+      if (stopped) { return; }
+      var wait = document.visibilityState === "hidden" ? HIDDEN_POLL_MS : POLL_MS;
+      timer = setTimeout(poll, Math.max(wait, notBefore - Date.now()));
+    }
     function poll() {
-      if (busy || stopped || document.visibilityState === "hidden") { return; }
+      if (busy || stopped) { return; }
+      if (Date.now() < notBefore) { schedule(); return; } // the server asked for a pause: it is honoured
       busy = true;
-      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
+      var headers = { "Accept": "application/json" };
+      if (tag) { headers["If-None-Match"] = tag; }
+      fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
         .then(function (res) {
           if (res.status === 401) { stopped = true; window.location.reload(); return null; } // signs in, then back here
+          if (res.status === 304) { status(""); return null; } // nothing moved
+          if (res.status === 429 || res.status === 503) {
+            notBefore = Date.now() + retryAfter(res.headers.get("Retry-After")) * 1000;
+            return null; // busy or in maintenance: the page keeps what it shows and asks again after the pause
+          }
           if (!res.ok) { throw new Error(String(res.status)); }
+          tag = res.headers.get("ETag");
           return res.json();
         })
         .then(function (data) { if (data) { status(""); setServerNow(data.now); if (onData(data) === false) { stopped = true; } } })
         .catch(function () { status("Hors ligne : la page se mettra à jour au retour du réseau."); })
-        .then(function () { busy = false; });
+        .then(function () { busy = false; schedule(); });
     }
-    setInterval(poll, POLL_MS);
-    document.addEventListener("visibilitychange", poll);
+    schedule();
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { schedule(); } else { poll(); }
+    });
     window.addEventListener("online", poll);
     return poll;
+  }
+
+  // Seconds to wait from a Retry-After header (seconds or an HTTP date); 5 s when absent or unreadable, at most 10 min.
+  function retryAfter(value) {
+    var seconds = Number(value);
+    if (value && isNaN(seconds)) { seconds = (Date.parse(value) - Date.now()) / 1000; }
+    if (!value || isNaN(seconds)) { seconds = 5; }
+    return Math.min(Math.max(seconds, 1), 600);
   }
 
   function liveList(box) {

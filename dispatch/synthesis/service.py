@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from dispatch.communities.models import Physician
 from dispatch.db import db
+from dispatch.errors import Problem
 from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.document import SynthesisDoc, build_pdf
 
@@ -38,6 +39,12 @@ def synthesis_doc(synthesis: Synthesis, request: Request, *, custodian_id: str =
 
 
 def consultation_pdf(*, request: Request) -> bytes | None:
-    """Return the consultation report PDF of a request, or None when no synthesis was written."""
+    """Return the consultation report PDF of a request, or None when no synthesis was written; 410 once erased."""
+    if request.erased_at is not None:
+        raise Problem(
+            410,
+            "erased",
+            "Le compte rendu de cette demande a été effacé (durée de conservation écoulée, ou demande du patient).",
+        )
     synthesis = db.session.scalar(select(Synthesis).where(Synthesis.request_id == request.id))
     return build_pdf(synthesis_doc(synthesis, request)) if synthesis is not None else None

@@ -147,7 +147,7 @@ def test_a_closed_port_is_a_network_error(peer: DovecotPeer) -> None:
         pass
 
 
-ENV = {"DISPATCH_SECRET_KEY": "k", "DISPATCH_DATABASE_URL": "sqlite://"}
+ENV = {"DISPATCH_ENV": "development", "DISPATCH_SECRET_KEY": "k", "DISPATCH_DATABASE_URL": "sqlite://"}
 
 
 def test_settings_from_the_environment_select_the_mailbox(tmp_path: Path, pki: Pki) -> None:
@@ -182,7 +182,7 @@ def test_without_a_host_the_mailbox_is_not_read(tmp_path: Path) -> None:
     [
         ({"DISPATCH_IMAP_PASSWORD": "p"}, "DISPATCH_IMAP_PASSWORD needs DISPATCH_IMAP_USER"),
         ({"DISPATCH_SMTP_CERT": ""}, "certificate"),
-        ({"DISPATCH_IMAP_PORT": "imaps"}, "DISPATCH_IMAP_PORT must be an integer"),
+        ({"DISPATCH_IMAP_PORT": "imaps"}, "DISPATCH_IMAP_PORT='imaps' : nombre entier attendu"),  # the typed settings
         ({"DISPATCH_IMAP_FOLDER": 'IN"BOX'}, "DISPATCH_IMAP_FOLDER"),
     ],
 )

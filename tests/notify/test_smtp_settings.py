@@ -33,10 +33,11 @@ def test_the_port_follows_the_security_mode(tmp_path: Path, environ: dict[str, s
 
 def test_overrides_choose_the_mode_too(tmp_path: Path) -> None:
     config = settings.load(tmp_path, {"DISPATCH_SMTP_SECURITY": "starttls"}, environ={**ENV, "DISPATCH_DATABASE_URL": "sqlite://"})
-    assert config["DISPATCH_SMTP_PORT"] == "587"
+    assert config["DISPATCH_SMTP_PORT"] == 587  # typed (config/variables.py)
 
 
 def test_an_unknown_mode_is_refused_at_start(tmp_path: Path) -> None:
-    config = settings.load(tmp_path, environ={**ENV, "DISPATCH_DATABASE_URL": "sqlite://", "DISPATCH_SMTP_SECURITY": "ssl"})
-    with pytest.raises(ValueError, match="DISPATCH_SMTP_SECURITY"):
-        SmtpMailer.from_config(config)
+    with pytest.raises(settings.SettingsError, match="DISPATCH_SMTP_SECURITY='ssl' : valeur attendue parmi : tls, starttls, none"):
+        settings.load(tmp_path, environ={**ENV, "DISPATCH_DATABASE_URL": "sqlite://", "DISPATCH_SMTP_SECURITY": "ssl"})
+    with pytest.raises(ValueError, match="DISPATCH_SMTP_SECURITY"):  # the adapter still refuses a mode it cannot speak
+        SmtpMailer.from_config({**ENV, "DISPATCH_SMTP_SECURITY": "ssl"})

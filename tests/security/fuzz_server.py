@@ -30,6 +30,7 @@ def build(database: str) -> Any:
     upgrade(url)
     app = create_app(
         {
+            "DISPATCH_ENV": "development",
             "DISPATCH_DATABASE_URL": url,
             "DISPATCH_SECRET_KEY": "fuzz-secret",
             "ARGON2_TIME_COST": 1,

@@ -30,10 +30,11 @@ def loose_umask() -> Iterator[None]:
 
 def test_a_first_run_keeps_the_instance_folder_and_its_files_to_their_owner(tmp_path: Path, loose_umask: None) -> None:
     instance = tmp_path / "var" / "instance"
-    config = settings.load(instance, environ={})
+    development = {"DISPATCH_ENV": "development"}  # production generates nothing (tests/test_production.py)
+    config = settings.load(instance, environ=development)
     assert _mode(instance) == 0o700
     assert _mode(instance / "secret_key") == 0o600 and config["SECRET_KEY"] == (instance / "secret_key").read_text()
-    assert settings.load(instance, environ={})["SECRET_KEY"] == config["SECRET_KEY"]  # kept, not made again
+    assert settings.load(instance, environ=development)["SECRET_KEY"] == config["SECRET_KEY"]  # kept, not made again
 
     load_or_create_vapid_key(None, instance)
     assert _mode(instance / KEY_FILE) == 0o600

@@ -35,8 +35,8 @@ def post(make: Any, user: Any, **body: Any) -> Any:
     return make.client.post(TOKEN, json={"login": user.login, "password": PASSWORD, **body})
 
 
-def test_dispatch_env_is_read_by_one_function_development_by_default(tmp_path: Path) -> None:
-    assert not settings.is_production(settings.load(tmp_path, environ={}))
+def test_dispatch_env_is_read_by_one_function_production_by_default(tmp_path: Path) -> None:
+    assert settings.is_production(settings.load(tmp_path, environ={}))  # production unless told otherwise
     assert settings.is_production(settings.load(tmp_path, environ={"DISPATCH_ENV": "production"}))
     assert not settings.is_production(settings.load(tmp_path, environ={"DISPATCH_ENV": "development"}))
 

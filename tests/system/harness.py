@@ -35,7 +35,10 @@ def free_port() -> int:
 def service_env(url: str, *, fcm_url: str | None = None, clock_file: str | None = None, **extra: str) -> dict[str, str]:
     """Return the environment of a service process on `url`, pushing to the FCM peer when given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    env.update(DISPATCH_DATABASE_URL=url, DISPATCH_SECRET_KEY="system-test-secret", PYTHONUNBUFFERED="1")
+    # Development: the inbox transports and a generated VAPID key; tests of production pass DISPATCH_ENV themselves.
+    env.update(
+        DISPATCH_ENV="development", DISPATCH_DATABASE_URL=url, DISPATCH_SECRET_KEY="system-test-secret", PYTHONUNBUFFERED="1"
+    )
     if fcm_url:
         env.update(DISPATCH_PUSH_BACKEND="fcm", DISPATCH_FCM_URL=fcm_url, DISPATCH_FCM_PROJECT=FCM_PROJECT)
     if clock_file:

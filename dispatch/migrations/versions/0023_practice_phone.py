@@ -1,14 +1,14 @@
 """The practice's phone of a physician, given to the patient in the appointment's SMS (issue 22, item 14)
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

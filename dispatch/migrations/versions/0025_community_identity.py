@@ -3,14 +3,14 @@ institution), its MSSanté application mailbox (the From of its secure messages,
 DISPATCH_MSSANTE_CERTS_DIR, and the mailbox read for their receipts) and its SMS sender; NULL: the installation's.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

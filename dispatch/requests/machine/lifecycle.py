@@ -9,6 +9,7 @@ from dispatch.requests.decisions import (
     Audience,
     Decision,
     EventSpec,
+    ExtendLinks,
     OfferTo,
     Plan,
     Refusal,
@@ -73,6 +74,27 @@ def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
             opening_community(snapshot, now),
         )
     return None
+
+
+def postpone(snapshot: Snapshot, *, by: timedelta, reason: str) -> Decision | None:
+    """Move an open request's deadlines `by` later: the time the service lost (a maintenance, an outage).
+
+    The live deadlines move (the treating GP's hour in the exclusive phase, and the expiry), so that the request has
+    as long left as it had when the service stopped; a phase already over keeps its date. None for a closed request
+    or no time lost.
+    """
+    if snapshot.state not in OPEN_STATES or by <= timedelta(0):
+        return None
+    held = snapshot.state == State.EXCLUSIVE and snapshot.exclusive_until is not None
+    exclusive_until = snapshot.exclusive_until + by if held and snapshot.exclusive_until is not None else snapshot.exclusive_until
+    expires_at = snapshot.expires_at + by
+    data = {
+        "by_s": round(by.total_seconds()),
+        "reason": reason,
+        "exclusive_until": iso(exclusive_until) if held else None,
+        "expires_at": iso(expires_at),
+    }
+    return Decision(snapshot.state, exclusive_until, expires_at, (EventSpec(E.DEADLINES_MOVED, data),), (ExtendLinks(expires_at),))
 
 
 def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | None:

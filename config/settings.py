@@ -7,12 +7,13 @@ import contextlib
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
@@ -119,23 +120,30 @@ def private_folder(path: Path) -> None:
             path.chmod(0o700)  # whatever the umask
 
 
-def instance_secret(instance_path: Path) -> str:
-    """Return the signing secret kept in the instance folder, creating it on first run, readable by its owner only."""
-    path = instance_path / "secret_key"
+def instance_secret(instance_path: Path, name: str = "secret_key", make: Callable[[], str] | None = None) -> str:
+    """Return a secret kept in the instance folder (the signing secret unless named), creating it on first run with
+    `make`, readable by its owner only."""
+    path = instance_path / name
     if not path.exists():
         private_folder(instance_path)
         with contextlib.suppress(FileExistsError):  # a concurrent first run wrote it: keep theirs
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+                handle.write(make() if make else secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def instance_data_key(instance_path: Path) -> str:
+    """Return the Fernet key of development kept in the instance folder (`data_key`), generated on first run."""
+    return instance_secret(instance_path, "data_key", lambda: Fernet.generate_key().decode("ascii"))
 
 
 def load(
     instance_path: Path, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Return the settings: defaults, then environment (NAME_FILE for secrets), then explicit overrides, all typed;
-    raise SettingsError with a French line per bad value. Development generates the missing secret key, never production."""
+    raise SettingsError with a French line per bad value. Development generates the missing secret and data keys, never
+    production."""
     source = EnvironSource(os.environ if environ is None else environ)
     overrides = dict(overrides or {})
     # An override of None or "" is no setting, as an empty variable is.
@@ -156,6 +164,8 @@ def load(
         settings["DISPATCH_DATABASE_URL"] = f"sqlite:///{instance_path / 'dispatch.sqlite3'}"
     if not settings["DISPATCH_SECRET_KEY"] and not is_production(settings):
         settings["DISPATCH_SECRET_KEY"] = instance_secret(instance_path)  # production refuses to start without one
+    if not settings["DISPATCH_DATA_KEY"] and not is_production(settings):
+        settings["DISPATCH_DATA_KEY"] = instance_data_key(instance_path)  # production refuses to start without one
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DISPATCH_DATABASE_URL"]
     settings["SECRET_KEY"] = settings["DISPATCH_SECRET_KEY"]
     return settings
@@ -233,13 +243,12 @@ def production_problems(config: Mapping[str, Any]) -> list[str]:
             f"DISPATCH_PUBLIC_URL={config.get('DISPATCH_PUBLIC_URL')!r} : une adresse https:// est attendue en production "
             "(liens des SMS, rappels de Twilio)" + PROBLEM_END
         )
-    for name in ("DISPATCH_SECRET_KEY", "DISPATCH_VAPID_PRIVATE_KEY"):
+    for name in ("DISPATCH_SECRET_KEY", "DISPATCH_VAPID_PRIVATE_KEY", "DISPATCH_DATA_KEY"):
         if not str(config.get(name) or "").strip():
             problems.append(
                 f"{name} manque (ou {name}_FILE) : rien n'est généré en production, chaque processus doit avoir la même clé"
                 + PROBLEM_END
             )
-    # DISPATCH_DATA_KEY joins the line above once clinical text is encrypted at rest (CONTRACT.md, "Modes").
     if config.get("DISPATCH_CLOCK_FILE"):
         problems.append("DISPATCH_CLOCK_FILE est défini : l'horloge décalée est réservée aux tests" + PROBLEM_END)
     for name in RELAYS:

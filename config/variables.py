@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -63,8 +64,22 @@ class Settings(BaseSettings):
         secret=True,
         shown="development: generated into `instance/secret_key`",
     )
-    # DISPATCH_DATA_KEY (and DISPATCH_DATA_KEY_OLD) go here, secrets required in production, once clinical text is
-    # encrypted at rest (a Fernet key; CONTRACT.md, "Modes"): not built yet.
+    DISPATCH_DATA_KEY: str = var(
+        "",
+        "The Fernet key (`cryptography.fernet.Fernet.generate_key()`) that encrypts clinical text at rest: the syntheses' "
+        "text (their PDF is made from it) and the requests' descriptions. The same in every process. Required in "
+        "production.",
+        group="web",
+        secret=True,
+        shown="development: generated into `instance/data_key`",
+    )
+    DISPATCH_DATA_KEY_OLD: str = var(
+        "",
+        "The previous Fernet key during a rotation: what it encrypted still reads; `dispatch data rotate-key` then "
+        "re-encrypts it with `DISPATCH_DATA_KEY`, after which this one is removed.",
+        group="web",
+        secret=True,
+    )
     DISPATCH_PUBLIC_URL: str = var(
         "http://127.0.0.1:5000",
         "The address the public reaches the service at (links in SMS, Twilio's callbacks, the `.ics`, Pro Santé Connect's "
@@ -262,6 +277,19 @@ class Settings(BaseSettings):
         if mode not in SMTP_SECURITY_MODES:
             raise ValueError(f"valeur attendue parmi : {', '.join(SMTP_SECURITY_MODES)}")
         return mode
+
+    @field_validator("DISPATCH_DATA_KEY", "DISPATCH_DATA_KEY_OLD")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                Fernet(value)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "clé Fernet attendue (32 octets en base64url, cryptography.fernet.Fernet.generate_key())"
+                ) from None
+        return value
 
     @field_validator("DISPATCH_PUBLIC_URL")
     @classmethod

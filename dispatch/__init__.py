@@ -22,7 +22,7 @@ if getattr(_config, "DISTRIBUTION", None) != "snp-dispatch":  # another `config`
     )
 
 from config import settings  # noqa: E402 -- once the check above passed
-from dispatch import errors  # noqa: E402
+from dispatch import encryption, errors  # noqa: E402
 from dispatch.db import db as _db  # noqa: E402
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def create_app(
     messages_fr.install()
     logs.configure(app)  # before the database: SQL parameters are hidden from logs and errors
     _db.init_app(app)
+    encryption.init_app(app)  # the keys of the clinical text encrypted at rest
     install_session_hooks(_db.session)
     from dispatch.requests import live_versions, rollup
 

@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, web, worker, db upgrade, create-user, demo, settings-doc."""
+"""The `dispatch` command: serve, web, worker, db upgrade, create-user, demo, settings-doc, retention, data, community."""
 
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return config
 
 
-def upgrade(url: str) -> None:
-    """Apply every migration to the database at `url`."""
+def upgrade(url: str, *, data_key: str = "") -> None:
+    """Apply every migration to the database at `url`; `data_key` encrypts the clinical text already there (0026)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    config = alembic_config(url)
+    config.attributes["dispatch.data_key"] = data_key  # a migration reads no settings: it is given the key
+    command.upgrade(config, "head")
 
 
 def upgrade_fresh(url: str) -> None:
@@ -156,7 +158,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations (the database's settings only: a one-shot migration needs no transport)."""
-    upgrade(settings.load(INSTANCE)["SQLALCHEMY_DATABASE_URI"])
+    loaded = settings.load(INSTANCE)  # development: the generated data key, so a dev database is encrypted too
+    upgrade(loaded["SQLALCHEMY_DATABASE_URI"], data_key=loaded["DISPATCH_DATA_KEY"])
     click.echo("Base de données à jour.")
 
 
@@ -251,6 +254,25 @@ def retention_run() -> None:
     click.echo(
         f"Conservation appliquée : {swept.requests} demande(s) anonymisée(s), {swept.trail} ligne(s) du registre des "
         f"accès et {swept.events} événement(s) supprimés, {swept.messages} message(s) vidé(s) de leur adresse et texte."
+    )
+
+
+@main.group()
+def data() -> None:
+    """Clinical text encrypted at rest (DISPATCH_DATA_KEY)."""
+
+
+@data.command("rotate-key")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Lignes par transaction.")
+def data_rotate_key(batch: int) -> None:
+    """Re-encrypt with DISPATCH_DATA_KEY what DISPATCH_DATA_KEY_OLD (or no key) wrote, so the old key can be removed."""
+    from dispatch.privacy.data_key import rotate_data_key
+
+    with one_shot():
+        rewritten = rotate_data_key(batch=batch)
+    click.echo(
+        f"Chiffrement des textes cliniques : {rewritten['syntheses']} synthèse(s) et {rewritten['requests']} "
+        "description(s) de demande rechiffrée(s) avec DISPATCH_DATA_KEY ; DISPATCH_DATA_KEY_OLD peut être retirée."
     )
 
 

@@ -237,3 +237,91 @@ def test_on_postgresql_a_migration_blocked_by_a_long_transaction_fails_after_the
         assert _revision(empty_pg) == _head()
     finally:
         service.dispose()
+
+
+# 0026: the clinical text already stored is encrypted with the key `dispatch db upgrade` gives.
+
+CLINICAL = "Otite moyenne aiguë droite ; amoxicilline 6 jours."
+
+
+def _a_request_with_a_synthesis_at_0024(url: str) -> None:
+    """Migrate to 0024 and store, as that release did, a request with a description and its synthesis in plaintext."""
+    command.upgrade(alembic_config(url), "0024")
+    engine = create_engine(url)
+    at = {"at": "2026-11-23 14:00:00"}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO communities (id, name, timezone, exclusive_window_s, response_window_s, created_at) "
+                "VALUES (1, 'CPTS', 'Europe/Paris', 600, 3600, :at)"
+            ),
+            at,
+        )
+        conn.execute(
+            text("INSERT INTO users (id, login, name, role, active, created_at) VALUES (1, 'dr', 'Dr A', 'physician', true, :at)"),
+            at,
+        )
+        conn.execute(text("INSERT INTO physicians (id, user_id, rpps, kind, available) VALUES (1, 1, '10000000001', 'gp', true)"))
+        conn.execute(
+            text(
+                "INSERT INTO requests (id, community_id, state, source, motive, description, opened_by_id, "
+                "patient_first_name, patient_last_name, treating_status, plan_exclusive_s, plan_response_s, opened_at, "
+                "expires_at, version) VALUES (1, 1, 'seen', 'cot', 'ent', 'Otalgie droite, fièvre 38,5', 1, 'A', 'B', "
+                "'none', 600, 3600, :at, :at, 1)"
+            ),
+            at,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO syntheses (id, request_id, physician_id, text, written_at, status) "
+                "VALUES (1, 1, 1, :text, :at, 'not_needed')"
+            ),
+            {**at, "text": CLINICAL},
+        )
+    engine.dispose()
+
+
+def _stored(url: str) -> tuple[str, str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            synthesis = conn.execute(text("SELECT text FROM syntheses WHERE id = 1")).scalar_one()
+            description = conn.execute(text("SELECT description FROM requests WHERE id = 1")).scalar_one()
+            return synthesis, description
+    finally:
+        engine.dispose()
+
+
+def test_0026_encrypts_the_clinical_text_already_stored_with_the_key_it_is_given(empty_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    from dispatch.cli import upgrade
+
+    _a_request_with_a_synthesis_at_0024(empty_url)
+    key = Fernet.generate_key().decode()
+    upgrade(empty_url, data_key=key)
+
+    synthesis, description = _stored(empty_url)
+    assert "Otite" not in synthesis and "Otalgie" not in description  # a dump of the table holds no clinical text
+    assert Fernet(key).decrypt(synthesis.encode()).decode() == CLINICAL
+    assert Fernet(key).decrypt(description.encode()).decode() == "Otalgie droite, fièvre 38,5"
+    command.downgrade(_keyed(empty_url, key), "0024")  # and back, with the same key
+    assert _stored(empty_url) == (CLINICAL, "Otalgie droite, fièvre 38,5")
+
+
+def test_0026_without_a_key_leaves_the_text_as_it_is_for_rotate_key_to_encrypt(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A development database migrated by bare Alembic, with no key anywhere: the upgrade succeeds, nothing is lost."""
+    monkeypatch.delenv("DISPATCH_DATA_KEY", raising=False)
+    monkeypatch.delenv("DISPATCH_DATA_KEY_FILE", raising=False)
+    _a_request_with_a_synthesis_at_0024(empty_url)
+    command.upgrade(alembic_config(empty_url), "head")
+    assert _revision(empty_url) == _head()
+    assert _stored(empty_url) == (CLINICAL, "Otalgie droite, fièvre 38,5")
+
+
+def _keyed(url: str, key: str) -> Any:
+    config = alembic_config(url)
+    config.attributes["dispatch.data_key"] = key
+    return config

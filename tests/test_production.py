@@ -7,11 +7,13 @@ configuration (transports to loopback relays) with one thing broken at a time.
 from __future__ import annotations
 
 import http.client
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from py_vapid import Vapid02
 
 from config import settings
@@ -29,12 +31,14 @@ def production(tmp_path: Path) -> dict[str, str]:
     vapid.generate_keys()
     (tmp_path / "vapid.pem").write_bytes(vapid.private_pem())
     (tmp_path / "secret_key").write_text("production-secret\n")
+    (tmp_path / "data_key").write_text(Fernet.generate_key().decode() + "\n")
     env = harness.service_env(f"sqlite:///{tmp_path / 'dispatch.sqlite3'}")  # migrated by the tests that serve
     del env["DISPATCH_SECRET_KEY"]
     env.update(
         {
             "DISPATCH_ENV": "production",
             "DISPATCH_SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+            "DISPATCH_DATA_KEY_FILE": str(tmp_path / "data_key"),
             "DISPATCH_VAPID_PRIVATE_KEY": str(tmp_path / "vapid.pem"),
             "DISPATCH_PUBLIC_URL": "https://snp.cpts.example.fr",
             "DISPATCH_PUSH_BACKEND": "fcm",
@@ -70,6 +74,10 @@ REFUSALS = {
     "no-secret-key": (
         {"DISPATCH_SECRET_KEY_FILE": ""},
         "DISPATCH_SECRET_KEY manque (ou DISPATCH_SECRET_KEY_FILE) : rien n'est généré",
+    ),
+    "no-data-key": (
+        {"DISPATCH_DATA_KEY_FILE": ""},
+        "DISPATCH_DATA_KEY manque (ou DISPATCH_DATA_KEY_FILE) : rien n'est généré en production",
     ),
     "no-vapid-key": ({"DISPATCH_VAPID_PRIVATE_KEY": ""}, "DISPATCH_VAPID_PRIVATE_KEY manque (ou DISPATCH_VAPID_PRIVATE_KEY_FILE)"),
     "clock-file": (
@@ -142,6 +150,25 @@ def test_development_allows_the_demo_defaults_and_keeps_generated_keys(tmp_path:
     assert settings.production_problems(config) == [] and config["SECRET_KEY"] == (tmp_path / "secret_key").read_text()
     production = settings.load(tmp_path / "prod", environ={})
     assert production["SECRET_KEY"] == "" and not (tmp_path / "prod" / "secret_key").exists()  # nothing generated
+    assert production["DISPATCH_DATA_KEY"] == "" and not (tmp_path / "prod" / "data_key").exists()
+
+
+def test_development_generates_the_data_key_into_the_instance_folder_readable_by_its_owner_only(tmp_path: Path) -> None:
+    config = settings.load(tmp_path / "instance", environ={"DISPATCH_ENV": "development"})
+    path = tmp_path / "instance" / "data_key"
+    assert config["DISPATCH_DATA_KEY"] == path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    Fernet(config["DISPATCH_DATA_KEY"])  # a Fernet key
+    again = settings.load(tmp_path / "instance", environ={"DISPATCH_ENV": "development"})
+    assert again["DISPATCH_DATA_KEY"] == config["DISPATCH_DATA_KEY"]  # kept, not drawn again: what it wrote still reads
+
+
+def test_a_data_key_that_is_no_fernet_key_is_one_french_line(tmp_path: Path) -> None:
+    with pytest.raises(settings.SettingsError) as refused:
+        settings.load(tmp_path, environ={"DISPATCH_ENV": "development", "DISPATCH_DATA_KEY_OLD": "pas-une-cle"})
+    assert refused.value.problems == [
+        "DISPATCH_DATA_KEY_OLD=*** : clé Fernet attendue (32 octets en base64url, "
+        "cryptography.fernet.Fernet.generate_key()) ; le service ne démarre pas."
+    ]
 
 
 def test_a_secret_is_read_from_the_file_name_file_gives(tmp_path: Path) -> None:
@@ -162,6 +189,8 @@ def test_every_secret_may_come_from_a_file() -> None:
     expected = {
         "DISPATCH_DATABASE_URL",
         "DISPATCH_SECRET_KEY",
+        "DISPATCH_DATA_KEY",
+        "DISPATCH_DATA_KEY_OLD",
         "DISPATCH_VAPID_PRIVATE_KEY",
         "DISPATCH_METRICS_TOKEN",
         "TWILIO_AUTH_TOKEN",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import Model, UTCDateTime
+from dispatch.encryption import EncryptedText
 from dispatch.events import Event
 from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
@@ -49,7 +50,7 @@ class Request(Model):
     state: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     source: Mapped[str] = mapped_column(String(20))
     motive: Mapped[str] = mapped_column(String(20))
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(EncryptedText)  # clinical: encrypted at rest
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
 
@@ -150,7 +151,7 @@ class Synthesis(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
     physician_id: Mapped[int] = mapped_column(ForeignKey("physicians.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest; the PDF is made from it, never stored
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
     to_address: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(20), index=True)

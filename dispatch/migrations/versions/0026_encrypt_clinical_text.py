@@ -7,7 +7,7 @@ plaintext as it is, and `dispatch data rotate-key`, run once a key is set, encry
 what the application does (dispatch.encryption), so that this migration runs whatever today's code is.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 """
 
 import logging
@@ -19,7 +19,7 @@ from alembic import context, op
 from cryptography.fernet import Fernet, MultiFernet
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

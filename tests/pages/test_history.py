@@ -143,7 +143,8 @@ def test_an_unknown_type_reads_as_french_never_as_its_code(code: str) -> None:
          "Corrigés\u00a0: nom, téléphone."),
         ("patient_erased", {"reason": "subject_erasure"}, "Identité du patient effacée", "À la demande du patient"),
         ("deadlines_moved", {"by_s": 1200, "expires_at": "2026-11-23T16:20:00Z"}, "Échéances reportées", "Reportées de 20 min"),
-        ("offer_expired", {"channel": "push", "count": 2}, "Proposition envoyée à un médecin\u00a0: non envoyé avant l'échéance de la demande", None),
+        ("offer_expired", {"channel": "push", "count": 2},
+         "Proposition envoyée à un médecin\u00a0: non envoyé avant l'échéance de la demande", None),
     ],
 )  # fmt: skip
 def test_events_read_as_sentences(type_: str, data: dict[str, Any], label: str, detail: str | None) -> None:

@@ -38,6 +38,9 @@ EVENT_LABELS = {
     "mssante_not_found": "Aucune adresse MSSanté dans l'Annuaire Santé",
     "mssante_lookup_failed": "Annuaire Santé injoignable",
     "patient_birth_date_completed": "Date de naissance du patient complétée par le médecin",
+    "patient_rectified": "Identité du patient corrigée",
+    "patient_erased": "Identité du patient effacée",
+    "deadlines_moved": "Échéances reportées",
 }
 
 # What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").
@@ -70,6 +73,19 @@ DELIVERY_LABELS = {
     "delivered": "remis au destinataire",
     "read": "lu par le destinataire",
     "refused": "refusé par le destinataire",
+    "expired": "non envoyé avant l'échéance de la demande",
+}
+# The patient's fields an operator may correct (the rectification's event names them, never their values).
+PATIENT_FIELDS = {
+    "first_name": "prénom",
+    "last_name": "nom",
+    "birth_date": "date de naissance",
+    "sex": "sexe",
+    "phone": "téléphone",
+}
+ERASURE_REASONS = {
+    "retention": "La durée de conservation de la communauté est atteinte.",
+    "subject_erasure": "À la demande du patient (droit à l'effacement).",
 }
 
 CALLBACK_LABELS = {
@@ -186,6 +202,19 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
         said.append(f"Sans adresse, la synthèse ne pourra pas lui être envoyée{NB}: saisissez-la si vous la connaissez.")
     elif type_ == "patient_birth_date_completed":
         said.append("Elle manquait à la demande" + NB + ": le document envoyé au médecin traitant l'exige.")
+    elif type_ == "patient_rectified":
+        fields = [PATIENT_FIELDS.get(str(name), str(name)) for name in data.get("fields") or []]
+        if fields:
+            said.append(f"Corrigé{'s' if len(fields) > 1 else ''}{NB}: {', '.join(fields)}.")
+        if data.get("reference"):
+            said.append(f"Référence{NB}: {data['reference']}")
+    elif type_ == "patient_erased":
+        said.append(ERASURE_REASONS.get(str(data.get("reason")), "Ses données ne sont plus conservées."))
+    elif type_ == "deadlines_moved":
+        minutes = max(1, round(int(data.get("by_s") or 0) / 60))
+        said.append(f"Reportées de {minutes} min, le temps où le service était interrompu.")
+        if data.get("expires_at"):
+            said.append(f"Réponse attendue avant {_time(data.get('expires_at'), tz)}.")
     elif type_ == "mssante_lookup_failed":
         said.append("L'adresse sera recherchée de nouveau quand la synthèse sera rédigée.")
     elif type_ == "synthesis_to_new_address" and data.get("to"):

@@ -1,6 +1,8 @@
-"""A request's page in the console: read it with its history in French, cancel it, record the call-back, relaunch it.
+"""A request's page in the console: read it with its history in French, cancel it, record the call-back, relaunch it,
+correct the patient's identity.
 
-The cancellation, the call-back and the relaunch are the same use cases as `POST /requests/{id}/callback` and `/relaunch`; the
+The cancellation, the call-back, the relaunch and the correction are the same use cases as `POST /requests/{id}/cancel`,
+`/callback`, `/relaunch` and `PATCH /requests/{id}/patient`; the
 console's expiry banner posts its call-back here with `Accept: application/json` and stays on the console.
 """
 
@@ -20,6 +22,8 @@ from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.live import request_signature
 from dispatch.pages.operator import row
 from dispatch.policy import Action
+from dispatch.privacy import subjects
+from dispatch.privacy.schemas import PatientPatchIn
 from dispatch.requests import disclosure, operator_actions
 from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.models import Event, Request
@@ -38,7 +42,12 @@ def console_request(request_id: int) -> Any:
 
 
 def _request_page(
-    request_id: int, *, errors: dict[str, list[str]] | None = None, form: dict[str, Any] | None = None, status: int = 200
+    request_id: int,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    form: dict[str, Any] | None = None,
+    identity: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Any:
     user = signed_in()
     req = load_request(request_id)
@@ -80,7 +89,27 @@ def _request_page(
         relaunched_by=relaunched_by,
         phone=phone_link((shown["patient"] or {}).get("phone")),
         tz=tz,
+        can_rectify=shown["patient"] is not None and disclosure.allows(user, Action.RECTIFY, req),
+        identity=identity or _identity(shown["patient"]),
+        sexes=SEXES,
     ), status
+
+
+SEXES = {"F": "Femme", "M": "Homme", "U": "Non précisé"}
+
+
+def _identity(patient: dict[str, Any] | None) -> dict[str, str]:
+    """Return the patient's identity as the correction form shows it first."""
+    patient = patient or {}
+    birth = patient.get("birth_date")
+    return {
+        "first_name": patient.get("first_name") or "",
+        "last_name": patient.get("last_name") or "",
+        "birth_date": birth.isoformat() if birth else "",
+        "sex": patient.get("sex") or "",
+        "phone": (phone_link(patient.get("phone")) or {}).get("text", ""),
+        "reference": "",
+    }
 
 
 @bp.route("/console/demandes/<int:request_id>/annuler", methods=["POST"])
@@ -158,3 +187,30 @@ def console_relaunch(request_id: int) -> Any:
         return redirect(url_for("pages.console_request", request_id=exc.extra.get("relaunched_as") or request_id))
     flash(f"Demande n° {request_id} relancée{NB}: nouvelle demande n° {new['id']}.", "ok")
     return redirect(url_for("pages.console_request", request_id=new["id"]))
+
+
+@bp.route("/console/demandes/<int:request_id>/patient", methods=["POST"])
+@role_page(Action.LIST)
+def console_rectify(request_id: int) -> Any:
+    """Correct the patient's identity or phone (the community's operators), as `PATCH /requests/{id}/patient` does."""
+    user = signed_in()
+    req = load_request(request_id)
+    disclosure.require(user, Action.RECTIFY, req)
+    typed = {name: request.form.get(name, "").strip() for name in (*subjects.RECTIFIABLE, "reference")}
+    args, errors = validate(PatientPatchIn(), {name: value for name, value in typed.items() if value})
+    if args is None:
+        return _request_page(request_id, errors=errors, identity=typed, status=422)
+    reference = args.pop("reference", None)
+    try:
+        subjects.rectify_patient(
+            user=user, request_id=request_id, changes=args, reference=reference, now=now(), client=client_label()
+        )
+    except Problem as exc:
+        if exc.code == 422 and exc.errors:
+            return _request_page(request_id, errors=exc.errors, identity=typed, status=422)
+        if exc.code != 409:
+            raise
+        flash(exc.detail or "", "error")
+    else:
+        flash(f"Identité du patient de la demande n° {request_id} corrigée.", "ok")
+    return redirect(url_for("pages.console_request", request_id=request_id))

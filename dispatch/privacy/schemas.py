@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from dispatch.requests.schemas import EventOut, RequestOut, request_json
-from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Schema, name_text, text
+from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Integer, Schema, name_text, text
 
 BIRTH = validate.Range(min=date(1900, 1, 1), max=date(2100, 1, 1))
 REFERENCE_DOC = (
@@ -42,7 +42,7 @@ class SubjectAccessOut(Schema):
 
 
 class SubjectErasureOut(Schema):
-    erased = fields.Integer(metadata={"description": "Demandes dont l'identité du patient vient d'être effacée"})
+    erased = Integer(minimum=0, metadata={"description": "Demandes dont l'identité du patient vient d'être effacée"})
 
 
 def subject_json(shown: list[dict[str, Any]]) -> dict[str, Any]:

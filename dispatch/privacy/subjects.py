@@ -107,6 +107,20 @@ def subject_access_document(
     return f"donnees-patient-{community_id}-{now:%Y%m%d}.pdf", body
 
 
+@dataclass(frozen=True)
+class ErasurePreview:
+    """What an erasure would reach: the patient's requests not yet erased, and how many of them are still running."""
+
+    found: int
+    running: int
+
+
+def erasure_preview(*, user: User, community_id: int, subject: Subject, now: datetime) -> ErasurePreview:
+    """Count the patient's requests an erasure would reach and those still running (the confirmation page's words)."""
+    found = _community_requests(user, community_id, subject)
+    return ErasurePreview(found=len(found), running=sum(1 for request in found if _running(request, now)))
+
+
 def subject_erasure(*, user: User, community_id: int, subject: Subject, reference: str, now: datetime, client: str | None) -> int:
     """Erase the patient's identity from every request of theirs; 409 open_request while one is still running."""
     found = _community_requests(user, community_id, subject)

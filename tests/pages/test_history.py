@@ -15,7 +15,7 @@ from dispatch.requests.states import EventType
 
 ROOT = Path(__file__).resolve().parents[2] / "dispatch"
 # The outcomes the outbox sender reports for a message of a request (notify.service._after, delivery.trail).
-DELIVERY_OUTCOMES = ("sent", "failed", "undelivered")
+DELIVERY_OUTCOMES = ("sent", "failed", "undelivered", "expired")
 
 
 def _sources() -> list[tuple[Path, ast.AST]]:
@@ -94,6 +94,7 @@ def test_every_event_type_the_code_records_has_french_words() -> None:
         "delivery.py:f'{message.kind}_{outcome}'",
         "delivery.py:f'{message.kind}_failed'",
         "delivery.py:f'{message.kind}_undelivered'",
+        "delivery.py:f'{message.kind}_expired'",
     }, dynamic
     assert constant <= {t.value for t in EventType}, "a request's own event type is a member of states.EventType"
     types = constant | set(machine.OUTCOMES) | {t.value for t in EventType}
@@ -107,7 +108,7 @@ def test_every_event_type_the_code_records_has_french_words() -> None:
 def test_the_sender_records_message_kind_and_outcome() -> None:
     """The delivery events are `<kind>_<outcome>`: the test above covers them only while this stays so."""
     source = (ROOT / "delivery.py").read_text(encoding="utf-8")
-    assert set(re.findall(r'type=f"\{message\.kind\}_([a-z{}]+)"', source)) == {"{outcome}", "failed", "undelivered"}
+    assert set(re.findall(r'type=f"\{message\.kind\}_([a-z{}]+)"', source)) == {"{outcome}", "failed", "undelivered", "expired"}
 
 
 @pytest.mark.parametrize("code", ["mystery_step", "synthesis_teleported", "x"])
@@ -138,6 +139,12 @@ def test_an_unknown_type_reads_as_french_never_as_its_code(code: str) -> None:
          "Ce numéro n'est pas un mobile"),
         ("synthesis_sent", {"to": "a@b.mssante.fr"}, "Synthèse au médecin traitant (messagerie sécurisée)\u00a0: envoyé", None),
         ("relaunched", {"request_id": 12}, "Demande relancée", None),
+        ("patient_rectified", {"fields": ["last_name", "phone"], "reference": "RGPD-16"}, "Identité du patient corrigée",
+         "Corrigés\u00a0: nom, téléphone."),
+        ("patient_erased", {"reason": "subject_erasure"}, "Identité du patient effacée", "À la demande du patient"),
+        ("deadlines_moved", {"by_s": 1200, "expires_at": "2026-11-23T16:20:00Z"}, "Échéances reportées", "Reportées de 20 min"),
+        ("offer_expired", {"channel": "push", "count": 2},
+         "Proposition envoyée à un médecin\u00a0: non envoyé avant l'échéance de la demande", None),
     ],
 )  # fmt: skip
 def test_events_read_as_sentences(type_: str, data: dict[str, Any], label: str, detail: str | None) -> None:

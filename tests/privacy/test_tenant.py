@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dispatch.communities.models import Community
+from dispatch.auth.models import Membership, User
+from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.privacy.tenant import delete_community, export_community, holdings
 from tests.privacy.conftest import cancelled, seen_with_synthesis
@@ -141,3 +142,32 @@ def test_the_commands_export_and_delete(app: Any, make: Any, world: Any, databas
         [sys.executable, "-m", "dispatch.cli", "retention", "run"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert retention.returncode == 0 and "Conservation appliquée" in retention.stdout, retention.stderr
+
+
+def test_delete_keeps_a_member_of_another_community_and_removes_only_their_membership_of_the_deleted_one(
+    app: Any, make: Any, world: Any, clock: Any
+) -> None:
+    community = world["community"]
+    other = make.community("CPTS Voisine")
+    shared = make.member(community, "physician", name="Dr Partagée")  # a physician of both communities
+    own = make.member(community, "operator")  # of the leaving community alone
+    other_operator = make.member(other, "operator")
+    with app.app_context():
+        db.session.add(Membership(user_id=shared.user.id, community_id=other.id, role="physician", created_at=clock.now()))
+        db.session.commit()
+    seen_with_synthesis(make, world)
+    with app.app_context():
+        held = holdings(community.id)
+        assert shared.user.id not in held.users and shared.id not in held.physicians and own.id in held.users
+        delete_community(community_id=community.id, confirm=community.name)
+    with app.app_context():
+        assert db.session.get(User, shared.user.id) is not None and db.session.get(Physician, shared.id) is not None
+        memberships = db.session.execute(
+            select(Membership.community_id, Membership.role).where(Membership.user_id == shared.user.id)
+        )
+        assert memberships.all() == [(other.id, "physician")]
+        assert db.session.get(User, own.id) is None
+    # Still a working account in the other community: it signs in and is offered that community's requests.
+    opened = make.open(other_operator, other)
+    assert make.call("GET", "/me", shared).json["communities"] == [{"id": other.id, "name": other.name, "role": "physician"}]
+    assert opened["id"] in {offer["id"] for offer in make.call("GET", "/me/offers", shared).json}

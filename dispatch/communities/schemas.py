@@ -133,13 +133,19 @@ class CommunityPatch(Schema):
         }
     )
     custodian_id = fields.String(
-        allow_none=True, validate=_checked(custodian_problem), metadata={"description": CUSTODIAN_DOC + IDENTITY_ADMIN}
+        allow_none=True,
+        validate=[validate.Length(max=15), _checked(custodian_problem)],
+        metadata={"description": CUSTODIAN_DOC + IDENTITY_ADMIN},
     )
     mssante_from = fields.String(
-        allow_none=True, validate=_checked(mssante_from_problem), metadata={"description": MSSANTE_FROM_DOC + IDENTITY_ADMIN}
+        allow_none=True,
+        validate=[validate.Length(max=254), _checked(mssante_from_problem)],
+        metadata={"description": MSSANTE_FROM_DOC + IDENTITY_ADMIN},
     )
     sms_sender = fields.String(
-        allow_none=True, validate=_checked(sms_sender_problem), metadata={"description": SMS_SENDER_DOC + IDENTITY_ADMIN}
+        allow_none=True,
+        validate=[validate.Length(max=16), _checked(sms_sender_problem)],
+        metadata={"description": SMS_SENDER_DOC + IDENTITY_ADMIN},
     )
 
     @ma.pre_load

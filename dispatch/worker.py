@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -55,7 +56,12 @@ class Worker:
         self.notify: Any = None
         ports = app.extensions["dispatch"].ports
         self.poller = (
-            MailboxesPoller(ports.mailbox, ports.mailbox_for, dsn_domains=operator_domains(app.config))
+            MailboxesPoller(
+                ports.mailbox,
+                ports.mailbox_for,
+                dsn_domains=operator_domains(app.config),
+                platform_address=parseaddr(str(app.config.get("DISPATCH_SMTP_FROM") or ""))[1] or None,
+            )
             if ports.mailbox is not None or ports.mailbox_for is not None
             else None
         )

@@ -75,13 +75,24 @@ class Receipt:
         return f"{self.reason}. Réponse {who}, telle quelle{NBSP}: «{NBSP}{words}{NBSP}»"
 
 
-def doubt(receipt: Receipt, *, address: str, dsn_domains: tuple[str, ...]) -> str | None:
+def doubt(
+    receipt: Receipt,
+    *,
+    address: str,
+    dsn_domains: tuple[str, ...],
+    sent_from: str | None = None,
+    found_in: str | None = None,
+) -> str | None:
     """Say why a report about a message sent to `address` is not believed, or None when it is.
 
-    It must name that address as its Final-Recipient or Original-Recipient; an MDN must come From it (the GP's
-    software answers from the GP's box); a DSN must come from a mail server of the platform's own MSSanté operator:
-    its Reporting-MTA and its From under one of `dsn_domains`.
+    It must be found in the mailbox the message left from (`found_in` is the mailbox read, `sent_from` the From the
+    message went with: a community's own mailbox or the platform's; either unknown, not compared); it must name
+    `address` as its Final-Recipient or Original-Recipient; an MDN must come From it (the GP's software answers from
+    the GP's box); a DSN must come from a mail server of the platform's own MSSanté operator: its Reporting-MTA and
+    its From under one of `dsn_domains`.
     """
+    if sent_from and found_in and sent_from.strip().lower() != found_in.strip().lower():
+        return "found in another mailbox than the message left from"
     wanted = address.strip().lower()
     if wanted not in (receipt.recipient, receipt.original_recipient):
         return "names another recipient"

@@ -25,7 +25,7 @@ from dispatch.notify.imap import MailboxError
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import MailboxPort, Unseen
 from dispatch.notify.receipts import Receipt, domains_setting, doubt, is_report, parse_receipt
-from dispatch.notify.service import Hooks
+from dispatch.notify.service import SENT_FROM, Hooks
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,13 @@ def operator_domains(config: Mapping[str, Any]) -> tuple[str, ...]:
     return (".".join(labels[1:]) if len(labels) > 2 else host,)
 
 
-def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks, dsn_domains: tuple[str, ...] = ()) -> bool | str | None:
-    """Record a report in the caller's transaction: True if its message's status moved, False if the message is
-    ours but nothing moved (news already known, older, or not final), None if no message of ours has its id, and
-    why not when it is not believed (another recipient, not from the GP's box, not from our operator)."""
+def record_receipt(
+    receipt: Receipt, *, now: datetime, hooks: Hooks, dsn_domains: tuple[str, ...] = (), found_in: str | None = None
+) -> bool | str | None:
+    """Record a report found in the mailbox `found_in` (its address; None: not said) in the caller's transaction:
+    True if its message's status moved, False if the message is ours but nothing moved (news already known, older,
+    or not final), None if no message of ours has its id, and why not when it is not believed (found in another
+    mailbox than the message left from, another recipient, not from the GP's box, not from our operator)."""
     if receipt.original_id is None:
         return None
     row = db.session.scalar(
@@ -71,7 +74,13 @@ def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks, dsn_domains
     )
     if row is None:
         return None
-    why_not = doubt(receipt, address=row.address or "", dsn_domains=dsn_domains)
+    why_not = doubt(
+        receipt,
+        address=row.address or "",
+        dsn_domains=dsn_domains,
+        sent_from=str((row.payload or {}).get(SENT_FROM) or "") or None,
+        found_in=found_in,
+    )
     if why_not is not None:
         return why_not
     if receipt.status is None:
@@ -102,8 +111,10 @@ def record_receipt(receipt: Receipt, *, now: datetime, hooks: Hooks, dsn_domains
 
 
 class ReceiptPoller:
-    """Reads the platform's mailbox for reports; remembers, for this process, how far in the folder it has looked
-    (UIDs under its UIDVALIDITY) and the mails it leaves unread."""
+    """Reads one mailbox for reports; remembers, for this process, how far in the folder it has looked (UIDs under
+    its UIDVALIDITY) and the mails it leaves unread. `address`: the mailbox's own (the platform's DISPATCH_SMTP_FROM,
+    a community's mssante_from): a report about a message that left from another mailbox is not believed; None
+    (a mailbox whose address is not known) compares nothing."""
 
     def __init__(
         self,
@@ -113,8 +124,10 @@ class ReceiptPoller:
         max_bytes: int = MAX_REPORT_BYTES,
         read_bytes: int = READ_BYTES,
         dsn_domains: tuple[str, ...] = (),
+        address: str | None = None,
     ) -> None:
         self.mailbox = mailbox
+        self.address = (address or "").strip().lower() or None
         self.per_poll = per_poll
         self.max_bytes = max_bytes
         self.read_bytes = read_bytes
@@ -184,7 +197,7 @@ class ReceiptPoller:
         if receipt is None:
             return None
         try:
-            moved = record_receipt(receipt, now=now, hooks=hooks, dsn_domains=self.dsn_domains)
+            moved = record_receipt(receipt, now=now, hooks=hooks, dsn_domains=self.dsn_domains, found_in=self.address)
             db.session.commit()
         except Exception as exc:  # a conflicting write, the database away: the next poll reads it again
             db.session.rollback()
@@ -204,7 +217,9 @@ class ReceiptPoller:
 
 class MailboxesPoller:
     """Reads the platform's mailbox and the mailbox of each community that has its own (`hooks.mailboxes`), each
-    through its own ReceiptPoller (UIDs are a mailbox's own); a mailbox that cannot be opened is said once."""
+    through its own ReceiptPoller (UIDs are a mailbox's own), which knows the mailbox's address
+    (`platform_address`: DISPATCH_SMTP_FROM) and believes only the reports of what left from it; a mailbox that
+    cannot be opened is said once."""
 
     def __init__(
         self,
@@ -212,8 +227,9 @@ class MailboxesPoller:
         mailbox_for: Callable[[str], MailboxPort] | None,
         *,
         dsn_domains: tuple[str, ...] = (),
+        platform_address: str | None = None,
     ) -> None:
-        self.platform = ReceiptPoller(platform, dsn_domains=dsn_domains) if platform is not None else None
+        self.platform = ReceiptPoller(platform, dsn_domains=dsn_domains, address=platform_address) if platform is not None else None
         self.mailbox_for = mailbox_for
         self.dsn_domains = dsn_domains
         self.communities: dict[str, ReceiptPoller] = {}
@@ -252,5 +268,5 @@ class MailboxesPoller:
             self.unusable[address] = why
             return None
         self.unusable.pop(address, None)
-        poller = self.communities[address] = ReceiptPoller(mailbox, dsn_domains=self.dsn_domains)
+        poller = self.communities[address] = ReceiptPoller(mailbox, dsn_domains=self.dsn_domains, address=address)
         return poller

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -210,6 +211,7 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
             outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"unknown channel {message.channel}")
 
 
+SENT_FROM = "sent_from"  # in a mail's payload: the mailbox it left from, where its reports must come back
 OFFER_MARK = "offer"  # in an SMS's payload: it replaces an offer's push, and is worth sending only while the offer is
 
 
@@ -539,6 +541,12 @@ def _deliver_mail(message: OutboxMessage, *, now: datetime, senders: Senders) ->
         email = outgoing.message
         # MSSanté carries only what concerns a patient; the rest goes through the ordinary relay.
         port = senders.mail if outgoing.secure or senders.relay is None else senders.relay
+        # The mailbox it leaves from (a community's own, or the platform's): its reports come back there, and a
+        # report found in another mailbox is not believed (dispatch.notify.receiving). A new dict: the JSON column
+        # sees an assignment.
+        sent_from = parseaddr(str(email.get("From") or ""))[1].strip().lower()
+        if sent_from and message.payload.get(SENT_FROM) != sent_from:
+            message.payload = {**message.payload, SENT_FROM: sent_from}
         result = port.send(email)
         # The Message-ID we wrote: the delivery and read reports name the message by it (dispatch.notify.receiving).
         written_id = str(email.get("Message-ID") or "").strip()

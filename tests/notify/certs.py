@@ -1,4 +1,5 @@
-"""Throw-away PKI for TLS tests: a CA, a server certificate, good and rogue client certificates."""
+"""Throw-away PKI for TLS tests: a CA, a server certificate, good and rogue client certificates, and more client
+certificates issued by the same CA on demand (`Pki.issue_client`: one per MSSanté mailbox)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Pki:
     """Paths of the PEM files of a test PKI."""
 
     ca_cert: Path
+    ca_key: Path
     server_cert: Path
     server_key: Path
     client_cert: Path
@@ -43,6 +45,19 @@ class Pki:
         context = ssl.create_default_context(cafile=str(self.ca_cert))
         context.load_cert_chain(str(self.client_cert), str(self.client_key))
         return context
+
+    def issue_client(self, common_name: str, directory: Path) -> tuple[Path, Path]:
+        """Issue another client certificate by the CA, named `common_name`; return its certificate and key files,
+        `<directory>/<common_name>.crt` and `.key`."""
+        ca = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = _leaf(common_name, ca, ca_key, x509.random_serial_number(), server=False)
+        cert_file, key_file = directory / f"{common_name}.crt", directory / f"{common_name}.key"  # no with_suffix: a@x.fr
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(_key_pem(key))
+        return cert_file, key_file
 
 
 def _name(common_name: str) -> x509.Name:
@@ -102,9 +117,11 @@ def _leaf(
 def _write(path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | None) -> None:
     path.with_suffix(".crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     if key is not None:
-        path.with_suffix(".key").write_bytes(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
+        path.with_suffix(".key").write_bytes(_key_pem(key))
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 def make_pki(directory: Path, *, client_name: str = "snp-dispatch client") -> Pki:
@@ -115,13 +132,14 @@ def make_pki(directory: Path, *, client_name: str = "snp-dispatch client") -> Pk
     server, server_key = _leaf("localhost", ca, ca_key, 2, server=True)
     client, client_key = _leaf(client_name, ca, ca_key, 3, server=False)
     rogue, rogue_client_key = _leaf(client_name, rogue_ca, rogue_key, 4, server=False)
-    _write(directory / "ca", ca, None)
+    _write(directory / "ca", ca, ca_key)
     _write(directory / "rogue-ca", rogue_ca, None)
     _write(directory / "server", server, server_key)
     _write(directory / "client", client, client_key)
     _write(directory / "rogue-client", rogue, rogue_client_key)
     return Pki(
         ca_cert=directory / "ca.crt",
+        ca_key=directory / "ca.key",
         server_cert=directory / "server.crt",
         server_key=directory / "server.key",
         client_cert=directory / "client.crt",

@@ -246,6 +246,22 @@ def test_a_report_is_believed_only_from_the_right_sender_about_the_right_recipie
     assert doubt(receipt, address=GP.upper(), dsn_domains=("operateur-mss.fr",)) == doubt_said
 
 
+@pytest.mark.parametrize("name", ["mssante_error.eml", "postfix_failed.eml"])
+def test_a_report_is_believed_only_in_the_mailbox_its_message_left_from(name: str) -> None:
+    receipt = parse_receipt(sample(name))
+    assert receipt is not None
+    domains = ("operateur-mss.fr",)
+    community, platform = "cpts-a@cpts-a.mssante.fr", "snp@cpts.mssante.fr"
+    assert doubt(receipt, address=GP, dsn_domains=domains, sent_from=community, found_in=community.upper()) is None
+    assert (
+        doubt(receipt, address=GP, dsn_domains=domains, sent_from=community, found_in=platform)
+        == "found in another mailbox than the message left from"
+    )
+    # Either side unknown (a row sent before the From was kept, a mailbox whose address is not said): not compared.
+    assert doubt(receipt, address=GP, dsn_domains=domains, sent_from=None, found_in=platform) is None
+    assert doubt(receipt, address=GP, dsn_domains=domains, sent_from=community, found_in=None) is None
+
+
 def test_the_remote_words_lose_their_invisible_characters() -> None:
     receipt = parse_receipt(
         _mdn("automatic-action/MDN-sent-automatically; processed/error", extra="Error: Pay\u200bs \u202eni\r\n", encoding="base64")

@@ -1,10 +1,11 @@
 """A private Dovecot IMAP server for the tests: an MSSanté operator's mailbox stand-in.
 
 Its own configuration in a temporary folder: implicit TLS on 127.0.0.1 at a free port, a client certificate
-required and verified against the test CA (as MSSanté operators require of an application mailbox), the user
-named by the certificate's CN, who signs in with SASL EXTERNAL (the certificate alone) or LOGIN (its password
-too), a maildir. Run in the foreground (`dovecot -F -c CONF`) like the tests' PostgreSQL, as the current user,
-or under root (CI) with the unprivileged users Debian's package creates. Mail is delivered by Dovecot's own
+required and verified against the test CA (as MSSanté operators require of an application mailbox), one or more
+mailboxes (the platform's, a community's: `others`), each user named by its own certificate's CN, who signs in with
+SASL EXTERNAL (the certificate alone) or LOGIN (its password too), a maildir each. Run in the foreground
+(`dovecot -F -c CONF`) like the tests' PostgreSQL, as the current user, or under root (CI) with the unprivileged
+users Debian's package creates. Mail is delivered by Dovecot's own
 LDA, as the operator's mail server would. Needs Debian's `dovecot-imapd` (scripts/test.sh installs it).
 """
 
@@ -16,9 +17,11 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +48,15 @@ def _free_port() -> int:
 
 
 class DovecotPeer:
-    """One running Dovecot with one mailbox, `login`, whose certificate is the PKI's client certificate."""
+    """One running Dovecot with the mailbox `login`, whose certificate is the PKI's client certificate, and the
+    mailboxes of `others` (login -> its certificate and key, issued by the same CA: `Pki.issue_client`)."""
 
-    def __init__(self, pki: Pki, *, login: str, password: str = PASSWORD) -> None:
+    def __init__(
+        self, pki: Pki, *, login: str, password: str = PASSWORD, others: Mapping[str, tuple[Path, Path]] | None = None
+    ) -> None:
         self.pki, self.login, self.password = pki, login, password
+        # Each mailbox's certificate and key: what its owner presents (SASL EXTERNAL names the user by its CN).
+        self.certificates: dict[str, tuple[Path, Path]] = {login: (pki.client_cert, pki.client_key), **(others or {})}
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="snp-dovecot-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -78,8 +86,8 @@ class DovecotPeer:
             ("ca.crt", self.pki.ca_cert),
         ):
             shutil.copyfile(source, ssl_dir / name)
-        (self.root / "passwd").write_text(f"{self.login}:{{PLAIN}}{self.password}:::::::\n")
-        (self.root / "certificates").write_text(f"{self.login}:::::::nopassword=y\n")
+        (self.root / "passwd").write_text("".join(f"{login}:{{PLAIN}}{self.password}:::::::\n" for login in self.certificates))
+        (self.root / "certificates").write_text("".join(f"{login}:::::::nopassword=y\n" for login in self.certificates))
         user = pwd.getpwnam(self.mail_user)
         if os.geteuid() == 0:
             self.root.chmod(0o755)  # the auth process (Dovecot's user) reads the passwd files
@@ -185,24 +193,41 @@ service anvil {{
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def deliver(self, raw: bytes, *, sender: str = "MAILER-DAEMON@operateur.mssante.example") -> None:
-        """Deliver a mail to the mailbox through Dovecot's LDA, as the operator's mail server would."""
+    def deliver(self, raw: bytes, *, sender: str = "MAILER-DAEMON@operateur.mssante.example", to: str | None = None) -> None:
+        """Deliver a mail to a mailbox (`to`, by default `login`'s) through Dovecot's LDA, as the operator's mail
+        server would."""
+        mailbox = self._known(to)
         done = subprocess.run(
-            [LDA, "-c", str(self.conf), "-d", self.login, "-f", sender], input=raw, capture_output=True, timeout=30, check=False
+            [LDA, "-c", str(self.conf), "-d", mailbox, "-f", sender], input=raw, capture_output=True, timeout=30, check=False
         )
         if done.returncode != 0:
             raise RuntimeError(f"dovecot-lda failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
 
-    def client(self) -> imaplib.IMAP4_SSL:
-        """Return an IMAP connection signed in as the mailbox's owner, INBOX selected: to look at what the service did."""
-        conn = imaplib.IMAP4_SSL(HOST, self.port, ssl_context=self.pki.client_context(), timeout=10)
-        conn.login(self.login, self.password)
+    def _known(self, login: str | None) -> str:
+        mailbox = login or self.login
+        if mailbox not in self.certificates:
+            raise ValueError(f"no mailbox {mailbox!r} on this Dovecot")
+        return mailbox
+
+    def context(self, login: str | None = None) -> ssl.SSLContext:
+        """Return a client TLS context presenting the certificate of a mailbox (by default `login`'s)."""
+        cert, key = self.certificates[self._known(login)]
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(str(cert), str(key))
+        return context
+
+    def client(self, login: str | None = None) -> imaplib.IMAP4_SSL:
+        """Return an IMAP connection signed in as a mailbox's owner (by default `login`), with its own certificate,
+        INBOX selected: to look at what the service did."""
+        mailbox = self._known(login)
+        conn = imaplib.IMAP4_SSL(HOST, self.port, ssl_context=self.context(mailbox), timeout=10)
+        conn.login(mailbox, self.password)
         conn.select("INBOX")
         return conn
 
-    def flags(self) -> dict[int, set[str]]:
-        """Return each mail's flags by UID."""
-        conn = self.client()
+    def flags(self, login: str | None = None) -> dict[int, set[str]]:
+        """Return each mail's flags by UID, in a mailbox (by default `login`'s)."""
+        conn = self.client(login)
         try:
             kind, data = conn.uid("FETCH", "1:*", "(UID FLAGS)")
             out: dict[int, set[str]] = {}
@@ -217,9 +242,9 @@ service anvil {{
         finally:
             conn.logout()
 
-    def empty(self) -> None:
-        """Delete every mail of the mailbox."""
-        conn = self.client()
+    def empty(self, login: str | None = None) -> None:
+        """Delete every mail of a mailbox (by default `login`'s)."""
+        conn = self.client(login)
         try:
             conn.uid("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)")
             conn.expunge()

@@ -146,7 +146,12 @@ def from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, detail=TITLES.get(status), headers=headers)
 
 
-PUBLIC_OPERATIONS = {("post", "/api/v1/auth/token"), ("get", "/api/v1/healthz"), ("post", "/api/v1/webhooks/twilio/status")}
+PUBLIC_OPERATIONS = {
+    ("post", "/api/v1/auth/token"),
+    ("get", "/api/v1/healthz"),
+    ("get", "/api/v1/health/engine"),
+    ("post", "/api/v1/webhooks/twilio/status"),
+}
 BODY_METHODS = ("post", "put", "patch")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 

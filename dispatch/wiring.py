@@ -104,6 +104,12 @@ def check_settings(config: Mapping[str, Any]) -> None:
             f"{config['DISPATCH_PUBLIC_URL']} : la boîte de réception de démonstration est réservée au poste local. "
             "Retirez DISPATCH_DEV_INBOX ; le service ne démarre pas."
         )
+    if config.get("DISPATCH_MAIL_BACKEND") == "smtp" and not str(config.get("DISPATCH_MAIL_SMTP_HOST") or "").strip():
+        # Invitations and password links concern no patient: never through MSSanté (CONTRACT.md).
+        problems.append(
+            "DISPATCH_MAIL_BACKEND=smtp : DISPATCH_MAIL_SMTP_HOST manque, le relais du courrier ordinaire (invitations, "
+            "liens de mot de passe) que MSSanté ne doit pas porter ; le service ne démarre pas."
+        )
     if problems:
         raise ConfigurationError(problems)
     if config.get("DISPATCH_MAIL_BACKEND") == "smtp" and config.get("DISPATCH_MSSANTE_NIL") == settings.MSSANTE_NIL_PLACEHOLDER:
@@ -184,10 +190,7 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
             relay_port = SmtpMailer.relay_from_config(config)
             if relay_port is None:
                 # Invitations and password links concern no patient: never through MSSanté (CONTRACT.md).
-                raise ValueError(
-                    "DISPATCH_MAIL_SMTP_HOST is required with DISPATCH_MAIL_BACKEND=smtp: the ordinary relay for "
-                    "invitations and password links, which MSSanté must not carry"
-                )
+                raise ValueError("DISPATCH_MAIL_SMTP_HOST manque : le relais du courrier ordinaire, que MSSanté ne doit pas porter")
         elif config.get("DISPATCH_MAIL_SMTP_HOST"):
             from dispatch.notify.smtp import SmtpMailer
 

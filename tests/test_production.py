@@ -53,6 +53,8 @@ def production(tmp_path: Path) -> dict[str, str]:
             "DISPATCH_MAIL_BACKEND": "smtp",
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_SECURITY": "none",
+            "DISPATCH_MAIL_SMTP_HOST": "127.0.0.1",  # the ordinary relay: a local MTA
+            "DISPATCH_MAIL_SMTP_SECURITY": "none",
             "DISPATCH_CUSTODIAN_ID": "312345678901234",
             "DISPATCH_MSSANTE_NIL": "NIL-0042-CPTS",
         }
@@ -286,3 +288,16 @@ def test_the_demo_is_refused_in_production(production: dict[str, str]) -> None:
 
     assert status == 1 and out == ""
     assert errors == ["dispatch demo crée des comptes aux mots de passe connus : réservé à DISPATCH_ENV=development."]
+
+
+def test_secure_mail_without_an_ordinary_relay_is_one_french_line(production: dict[str, str], tmp_path: Path) -> None:
+    """Invitations and password links never go through MSSanté (issue 25): smtp needs DISPATCH_MAIL_SMTP_HOST too."""
+    from dispatch import wiring
+
+    config = settings.load(tmp_path / "instance", environ={**production, "DISPATCH_MAIL_SMTP_HOST": ""})
+    with pytest.raises(wiring.ConfigurationError) as refused:
+        wiring.check_settings(config)
+    assert refused.value.problems == [
+        "DISPATCH_MAIL_BACKEND=smtp : DISPATCH_MAIL_SMTP_HOST manque, le relais du courrier ordinaire (invitations, "
+        "liens de mot de passe) que MSSanté ne doit pas porter ; le service ne démarre pas."
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from flask import current_app
 from sqlalchemy import create_engine, inspect, make_url, select, text
 
 from dispatch.cli import MIGRATIONS, alembic_config
@@ -114,6 +115,8 @@ def test_upgrading_a_database_with_requests_fills_the_rollups_as_the_application
     with contextlib.closing(sqlite3.connect(original)) as source, contextlib.closing(sqlite3.connect(copy)) as target:
         source.backup(target)
     config = alembic_config(f"sqlite:///{copy}")
+    # The clinical text is encrypted (0026): going back below it needs the key, as `dispatch db upgrade` gives it.
+    config.attributes["dispatch.data_key"] = current_app.config["DISPATCH_DATA_KEY"]
     command.downgrade(config, "0002")
     engine = create_engine(f"sqlite:///{copy}")
     try:

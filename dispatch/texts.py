@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_time
 
-from dispatch import french
+from dispatch import french, professions
 from dispatch.gsm7 import to_gsm7
 from dispatch.phones import national
 
@@ -113,13 +113,35 @@ def when(at: datetime, tz: str, now: datetime) -> str:
     return f"{long_date(at, tz)} à {hhmm(at, tz)}"
 
 
-def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) -> tuple[str, str]:
-    """Return the title and body of an offer's notification; no patient identity."""
-    parts = [MOTIVE_LABELS.get(motive, motive)]
+def asked(*, profession: str, motive: str, acts: list[str] | None) -> str:
+    """Return what a request asks, in its profession's words: a physician's motive, a nurse's acts ("Prise de sang")."""
+    if profession != professions.PHYSICIAN and acts:
+        return ", ".join(professions.act_labels(acts))
+    return MOTIVE_LABELS.get(motive, motive)
+
+
+def request_title(*, profession: str, motive: str, acts: list[str] | None) -> str:
+    """Return the title of a request on the professional's phone page: the motive, or the profession and what is asked."""
+    if profession == professions.PHYSICIAN:
+        return MOTIVE_LABELS.get(motive, motive)
+    return f"{professions.REQUEST_TITLES.get(profession, profession)} : {asked(profession=profession, motive=motive, acts=acts)}"
+
+
+def offer_push(
+    *,
+    motive: str,
+    city: str | None,
+    deadline: datetime,
+    tz: str,
+    profession: str = professions.PHYSICIAN,
+    acts: list[str] | None = None,
+) -> tuple[str, str]:
+    """Return the title and body of an offer's notification, in its profession's words; no patient identity."""
+    parts = [asked(profession=profession, motive=motive, acts=acts)]
     if city:
         parts.append(city)
     parts.append(f"avant {hhmm(deadline, tz)}")
-    return "Demande de soins non programmés", " · ".join(parts)
+    return professions.REQUEST_TITLES.get(profession, professions.REQUEST_TITLES[professions.PHYSICIAN]), " · ".join(parts)
 
 
 # SMS are written in the GSM 7-bit alphabet: one character outside it ("°", "·", "ê") sends the whole
@@ -127,11 +149,23 @@ def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) ->
 # it; to_gsm7 maps what the values bring (a town, a name, a place) to their nearest GSM letters.
 
 
-def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datetime, tz: str, link: str) -> str:
-    """Return the SMS sent to a physician without a working device; no patient identity; one segment."""
+def offer_sms(
+    *,
+    request_id: int,
+    motive: str,
+    city: str | None,
+    deadline: datetime,
+    tz: str,
+    link: str,
+    profession: str = professions.PHYSICIAN,
+    acts: list[str] | None = None,
+) -> str:
+    """Return the SMS sent to a professional without a working device, in their profession's words ("SNP infirmier");
+    no patient identity; one segment."""
     place = f" - {city}" if city else ""
+    who = "" if profession == professions.PHYSICIAN else f" {professions.word(profession)}"
     return to_gsm7(
-        f"SNP : demande {request_id} - {MOTIVE_LABELS.get(motive, motive)}{place} - "
+        f"SNP{who} : demande {request_id} - {asked(profession=profession, motive=motive, acts=acts)}{place} - "
         f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}"
     )
 

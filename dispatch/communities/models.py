@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, false
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
 from dispatch.db import Model, UTCDateTime
+from dispatch.professions import CODES, PHYSICIAN
 
 SMS_DAILY_BUDGET = 500
 RETENTION_DAYS, RETENTION_RANGE = 365, (30, 3650)
@@ -42,12 +43,25 @@ class Community(Model):
     trail_days: Mapped[int] = mapped_column(default=TRAIL_DAYS, server_default=str(TRAIL_DAYS))
 
 
+PROFESSION_CHECK = "profession IN ({})".format(", ".join(f"'{code}'" for code in CODES))
+
+
 class Physician(Model):
+    """A professional of the community who takes requests: a physician (profession 10), a nurse, a physiotherapist...
+
+    The table kept its name and every path that reads it (offers, acceptance, the treating GP, the reports) keeps
+    working: a professional is a physician with another `profession`. Their accounts keep the stored role
+    `physician`, the role of those who get offers; answers name it `professional` for other professions.
+    """
+
     __tablename__ = "physicians"
+    __table_args__ = (CheckConstraint(PROFESSION_CHECK, name="profession"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    # The national code of the profession (dispatch.professions): offers reach only a request's own profession.
+    profession: Mapped[str] = mapped_column(String(2), default=PHYSICIAN, server_default=PHYSICIAN)
     kind: Mapped[str] = mapped_column(String(20))
     mssante: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(300))

@@ -13,6 +13,7 @@ from dispatch.communities import service
 from dispatch.communities.models import KINDS, RETENTION_RANGE, TRAIL_MIN, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
+from dispatch.professions import CODES, PHYSICIAN
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text
 
 TIMEZONES = sorted(available_timezones())
@@ -193,7 +194,15 @@ class _MemberFields(Schema):
 
 
 class MemberIn(_MemberFields):
-    role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(("coordinator", "operator", "physician", "professional")),
+        metadata={"description": "physician : un professionnel de la profession 10 (médecin)"},
+    )
+    profession = fields.String(
+        validate=validate.OneOf(CODES, error="Profession inconnue (10, 21, 40, 50, 60 ou 70)."),
+        metadata={"description": "Code de la profession (TRE_G15), obligatoire pour un professional"},
+    )
     login = text(120, required=True)
     password = fields.String(
         validate=PASSWORD_LENGTH,
@@ -220,15 +229,22 @@ class MemberIn(_MemberFields):
     def physician_fields(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
         errors = self.contact_errors(data)
         given = original if isinstance(original, dict) else {}
-        if data.get("role") == "physician":
+        role = data.get("role")
+        if role == "professional" and "profession" not in data and "profession" not in given:
+            errors["profession"] = ["La profession est obligatoire pour un professionnel de santé."]
+        if role == "physician" and data.get("profession", PHYSICIAN) != PHYSICIAN:
+            errors["profession"] = ["Un médecin est de la profession 10 ; les autres professions ont le rôle professional."]
+        if role in ("physician", "professional"):
             if "rpps" in given and "rpps" not in data:
                 pass  # refused by its own field already
             elif not data.get("rpps"):
-                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un médecin."]
+                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un professionnel de santé."]
             elif not service.rpps_valid(data["rpps"]):
                 errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
-            if not data.get("kind") and "kind" not in given:
+            if role == "physician" and not data.get("kind") and "kind" not in given:
                 errors["kind"] = ["Le statut du médecin est obligatoire."]
+        elif "profession" in data:
+            errors["profession"] = ["Seuls les professionnels de santé ont une profession."]
         if "password" in data and "invite" in data:
             errors["invite"] = ["Donnez un mot de passe provisoire ou demandez une invitation, pas les deux."]
         elif "password" not in given:
@@ -243,6 +259,16 @@ class MemberIn(_MemberFields):
                 )
         if errors:
             raise ma.ValidationError(errors)
+
+    @ma.post_load
+    def as_stored(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Keep a professional as the platform stores them: the role that gets offers (physician), with a profession."""
+        if data.get("role") == "professional":
+            data["role"] = "physician"
+            data.setdefault("kind", "titulaire")
+        elif data.get("role") == "physician":
+            data["profession"] = PHYSICIAN
+        return data
 
 
 class MemberPatch(_MemberFields):
@@ -340,6 +366,7 @@ class CommunityRole(Schema):
 
 class PhysicianBrief(Schema):
     id = Id()
+    profession = fields.String()
     rpps = fields.String()
     kind = fields.String()
     available = fields.Boolean()

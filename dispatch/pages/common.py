@@ -10,7 +10,7 @@ import phonenumbers
 from flask import request
 from sqlalchemy import select
 
-from dispatch import policy, texts
+from dispatch import policy, professions, texts
 from dispatch.auth.models import User
 from dispatch.communities.models import Community
 from dispatch.db import db
@@ -35,6 +35,8 @@ LABELS = {
     "callbacks": history.CALLBACK_LABELS,
     "outcomes": texts.OUTCOME_LABELS,
     "regions": texts.REGION_LABELS,
+    "professions": professions.PROFESSIONS,
+    "words": professions.WORDS,
 }
 
 

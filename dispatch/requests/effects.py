@@ -44,16 +44,17 @@ class Batch:
     def __init__(self, requests: list[Request], *, now: datetime) -> None:
         self.now = now
         self._offered = offer_store.offered_to([request.id for request in requests])
-        self._members: dict[int, list[int]] = {}
+        self._members: dict[tuple[int, str], list[int]] = {}
         self.offers: list[tuple[Request, list[int], Phase]] = []
         self.pushes: list[dict[str, object]] = []
 
     def eligible(self, request: Request) -> list[int]:
         """Return what offer_store.eligible_members(request) would, from the batch's reads."""
-        members = self._members.get(request.community_id)
+        key = (request.community_id, request.profession)
+        members = self._members.get(key)
         if members is None:
-            members = offer_store.community_members(request.community_id, now=self.now)
-            self._members[request.community_id] = members
+            members = offer_store.community_members(request.community_id, profession=request.profession, now=self.now)
+            self._members[key] = members
         offered = self._offered[request.id]
         return [physician_id for physician_id in members if physician_id not in offered]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import Model, UTCDateTime
 from dispatch.events import Event
+from dispatch.professions import CODES, PHYSICIAN
 from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
 __all__ = ["Event", "Offer", "OfferLink", "Request", "Synthesis"]
@@ -42,10 +43,16 @@ class Request(Model):
         one_of("accepted_phase", Phase, nullable=True),
         one_of("synthesis_status", SynthesisStatus, nullable=True),
         one_of("callback_result", CallbackResult, nullable=True),
+        one_of("profession", CODES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    # Whose request it is (dispatch.professions): only members of that profession are offered it. For a
+    # profession other than 10, the treating_* columns name the usual professional (the usual nurse...).
+    profession: Mapped[str] = mapped_column(String(2), default=PHYSICIAN, server_default=PHYSICIAN)
+    # What is asked (a nurse's codes: prise_de_sang, injection...; other professions' own words); None for physicians.
+    acts: Mapped[list[str] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     source: Mapped[str] = mapped_column(String(20))
     motive: Mapped[str] = mapped_column(String(20))

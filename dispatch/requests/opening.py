@@ -23,6 +23,7 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
 from dispatch.policy import Action
+from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, machine
 from dispatch.requests.decisions import Plan
 from dispatch.requests.engine import actor, write
@@ -89,9 +90,14 @@ def _open_from_input(
     idempotency_key: str | None = None,
 ) -> tuple[Request, tuple[dict[str, Any], ...]]:
     """Name the treating GP (member or directory entry) and open the request, once per idempotency key."""
-    patient, treating_in = args["patient"], args["treating_physician"]
+    patient, treating_in = args["patient"], args["treating_physician"]  # the usual professional, for other professions
+    profession = args.get("profession", PHYSICIAN)
     declared = treating_in["status"] == "declared"
-    treating = communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps")) if declared else None
+    treating = (
+        communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps"), profession=profession)
+        if declared
+        else None
+    )
     directory_id = None
     mssante = treating_in.get("mssante")
     notes: tuple[tuple[str, dict[str, Any]], ...] = ()
@@ -109,6 +115,8 @@ def _open_from_input(
         if outside.changed:  # recorded (who, when, before, after) and shown to the operator on the request's trail
             notes = ((EventType.TREATING_ADDRESS_CHANGED, {"before": outside.previous_mssante, "after": mssante}),)
     fields = {
+        "profession": profession,
+        "acts": args.get("acts") or None,
         "source": args["source"],
         "motive": args["motive"],
         "description": args.get("description"),
@@ -146,9 +154,12 @@ def _open_from_input(
     return request, tuple({"code": code, **data} for code, data in notes)
 
 
-def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime) -> bool:
-    """Say whether a treating GP gets the exclusive phase: a member, active, signed up (a password chosen) and available."""
+def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime, profession: str = PHYSICIAN) -> bool:
+    """Say whether a treating GP (a usual professional) gets the exclusive phase: a member of the request's profession,
+    active, signed up (a password chosen) and available."""
     if physician is None or not physician.is_available(now) or physician.user.password_set_at is None:
+        return False
+    if physician.profession != profession:
         return False
     return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
 
@@ -170,7 +181,8 @@ def start(
     `notes` are events of the opening itself (type, data), written on the request's trail after the machine's own.
     """
     plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
-    decision = machine.open_request(now=now, plan=plan, treating_eligible=treating_eligible(treating, community.id, now=now))
+    eligible = treating_eligible(treating, community.id, now=now, profession=fields.get("profession", PHYSICIAN))
+    decision = machine.open_request(now=now, plan=plan, treating_eligible=eligible)
     request = Request(
         community=community,
         community_id=community.id,

@@ -59,6 +59,8 @@ def _call_back(request: Request, *, user: User, result: str, note: str | None, n
 
 # What a relaunch copies of the request it follows: the patient, the motive, the treating GP as named then.
 RELAUNCH_COPIES = (
+    "profession",
+    "acts",
     "source",
     "motive",
     "description",

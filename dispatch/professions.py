@@ -71,3 +71,12 @@ def role_of(role: str, profession: str | None) -> str:
 def act_labels(acts: list[str] | None) -> list[str]:
     """Return the French words of the acts asked (a nurse's codes, or other professions' free words as given)."""
     return [NURSE_ACTS.get(act, act) for act in acts or ()]
+
+
+# The rules a community starts with for each profession's requests (GET /communities/{id}/rules shows them until a
+# coordinator sets its own): exclusive_s, response_s and the waves [(after_s, radius_km)]. A profession not listed
+# (physicians among them) takes the community's own windows, with no wave: everyone at once after the exclusive phase.
+DEFAULT_RULES: dict[str, tuple[int, int, tuple[tuple[int, float], ...]]] = {
+    # A published deployment: the usual nurse for 6 h, then every nurse within 10 km, 12 h in all.
+    NURSE: (21600, 43200, ((21600, 10.0),)),
+}

@@ -232,3 +232,43 @@ def appointment_label(at: datetime | None, tz: str, now: datetime) -> str:
     elif day.year != today.year:
         name = f"{name}/{day.year}"
     return f"{name} à {day:%H:%M}"
+
+
+def duration(seconds: int) -> str:
+    """Return a window as people say it: '6 h', '45 min', '1 h 30'."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return f"{minutes}{NBSP}min"
+    return f"{hours}{NBSP}h" + (f" {minutes:02d}" if minutes else "")
+
+
+def km(value: float) -> str:
+    """Return a distance in kilometres, French style: '10 km', '2,5 km'."""
+    shown = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{shown}{NBSP}km"
+
+
+def rule_lines(*, profession: str, exclusive_s: int, response_s: int, waves: list[dict[str, float]]) -> list[str]:
+    """Return one profession's rules as its members read them, in French, step by step."""
+    usual = "le médecin traitant" if profession == professions.PHYSICIAN else f"l'{professions.word(profession)} habituel"
+    if profession not in (professions.PHYSICIAN, professions.NURSE):
+        usual = f"le {professions.word(profession)} habituel du patient"
+    lines = [f"D'abord {usual}, seul, pendant {duration(exclusive_s)} (s'il est inscrit et disponible)."]
+    plural = professions.word(profession) + "s"
+    if not waves:
+        lines.append(f"Ensuite tous les {plural} de la communauté, en même temps.")
+    else:
+        for index, wave in enumerate(waves):
+            radius = km(float(wave["radius_km"]))
+            if index == 0:
+                lines.append(f"Ensuite les {plural} à moins de {radius} du patient (à vol d'oiseau).")
+            else:
+                lines.append(f"Au bout de {duration(int(wave['after_s']))}, les {plural} à moins de {radius}.")
+        lines.append(
+            f"Au-delà de {km(float(waves[-1]['radius_km']))}, la demande ne vous est pas proposée. "
+            "Si l'adresse du patient n'est pas localisée, tous les " + plural + " la reçoivent."
+        )
+    lines.append(
+        f"Sans réponse au bout de {duration(response_s)} après l'ouverture, la demande expire et l'opérateur rappelle le patient."
+    )
+    return lines

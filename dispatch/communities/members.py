@@ -18,7 +18,7 @@ from dispatch.professions import role_of
 
 IMPORT_KEPT = timedelta(days=7)  # how long the result of a roster import can be shown again
 USER_FIELDS = ("name", "email", "phone")
-PHYSICIAN_FIELDS = ("kind", "mssante", "address", "practice_phone")
+PHYSICIAN_FIELDS = ("kind", "mssante", "address", "practice_phone", "lat", "lon")
 
 
 class Invalid(Exception):
@@ -106,6 +106,8 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
                     "mssante": physician.mssante,
                     "address": physician.address,
                     "practice_phone": physician.practice_phone,
+                    "lat": physician.lat,
+                    "lon": physician.lon,
                     "available": physician.is_available(now),
                 },
             }

@@ -71,6 +71,8 @@ def add_member(
     address: str | None = None,
     practice_phone: str | None = None,
     profession: str = PHYSICIAN,
+    lat: float | None = None,
+    lon: float | None = None,
     invite: str | None = None,
     by: User | None = None,
     public_url: str | None = None,
@@ -103,6 +105,8 @@ def add_member(
         address=address,
         practice_phone=practice_phone,
         profession=profession,
+        lat=lat,
+        lon=lon,
     )
     if by is not None:
         created = {"role": role_of(role, profession), "phone": phone, "email": email}
@@ -133,6 +137,8 @@ def _new_member(
     address: str | None,
     practice_phone: str | None = None,
     profession: str = PHYSICIAN,
+    lat: float | None = None,
+    lon: float | None = None,
 ) -> tuple[User, Physician | None]:
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
@@ -144,6 +150,8 @@ def _new_member(
             rpps=rpps,
             kind=kind,
             profession=profession,
+            lat=lat,
+            lon=lon,
             mssante=mssante,
             address=address,
             practice_phone=practice_phone,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, false
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
@@ -67,6 +67,10 @@ class Physician(Model):
     address: Mapped[str | None] = mapped_column(String(300))
     # The practice's phone (E.164), given to the patient in the appointment's SMS: whom to tell when they cannot come.
     practice_phone: Mapped[str | None] = mapped_column(String(20))
+    # Where the practice is (WGS 84 degrees): given outright in the member's body for now (the address geocoded
+    # later); the distance to the patient decides which wave of a request reaches them.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     available: Mapped[bool] = mapped_column(default=True)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -81,6 +85,26 @@ class Physician(Model):
             # The switch was set until a time that has passed: it flipped back.
             return not self.available
         return self.available
+
+
+class ProfessionRule(Model):
+    """A community's rules for one profession's requests, copied onto each request when it opens.
+
+    Absent: the defaults (dispatch.professions.DEFAULT_RULES; for physicians, the community's own windows).
+    `waves`: [{"after_s", "radius_km"}], by increasing after_s and radius.
+    """
+
+    __tablename__ = "profession_rules"
+    __table_args__ = (UniqueConstraint("community_id", "profession"), CheckConstraint(PROFESSION_CHECK, name="profession"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    profession: Mapped[str] = mapped_column(String(2))
+    exclusive_s: Mapped[int]
+    response_s: Mapped[int]
+    waves: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Device(Model):

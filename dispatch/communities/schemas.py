@@ -193,6 +193,17 @@ class _MemberFields(Schema):
         return errors
 
 
+LAT_DOC = "Latitude du cabinet (WGS 84), avec lon : la distance au patient décide des vagues"
+LON_DOC = "Longitude du cabinet (WGS 84), avec lat"
+
+
+def place_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Refuse a practice's latitude without its longitude, or the other way round."""
+    if ("lat" in data) != ("lon" in data) or (data.get("lat") is None) != (data.get("lon") is None):
+        return {"lon" if "lat" in data else "lat": ["Donnez la latitude et la longitude du cabinet ensemble."]}
+    return {}
+
+
 class MemberIn(_MemberFields):
     role = fields.String(
         required=True,
@@ -223,6 +234,8 @@ class MemberIn(_MemberFields):
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)
     practice_phone = fields.String(validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
+    lat = fields.Float(validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
+    lon = fields.Float(validate=validate.Range(-180, 180), metadata={"description": LON_DOC})
 
     # Run even when a field is wrong, so that every mistake of a line is reported at once (a roster's report).
     @ma.validates_schema(skip_on_field_errors=False, pass_original=True)
@@ -245,6 +258,7 @@ class MemberIn(_MemberFields):
                 errors["kind"] = ["Le statut du médecin est obligatoire."]
         elif "profession" in data:
             errors["profession"] = ["Seuls les professionnels de santé ont une profession."]
+        errors.update(place_errors(data))
         if "password" in data and "invite" in data:
             errors["invite"] = ["Donnez un mot de passe provisoire ou demandez une invitation, pas les deux."]
         elif "password" not in given:
@@ -281,10 +295,12 @@ class MemberPatch(_MemberFields):
     mssante = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={"description": "Médecins seulement"})
     address = text(300, allow_none=True, metadata={"description": "Adresse du cabinet ; médecins seulement"})
     practice_phone = fields.String(allow_none=True, validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
+    lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
+    lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180), metadata={"description": LON_DOC})
 
     @ma.validates_schema(skip_on_field_errors=False)
     def contacts(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = self.contact_errors(data)
+        errors = self.contact_errors(data) | place_errors(data)
         if errors:
             raise ma.ValidationError(errors)
 

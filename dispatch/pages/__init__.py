@@ -21,6 +21,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     psc,
     request_page,
     roster,
+    rules_page,
     second_factor,
     staff,
     treating,

@@ -38,6 +38,8 @@ EVENT_LABELS = {
     "mssante_not_found": "Aucune adresse MSSanté dans l'Annuaire Santé",
     "mssante_lookup_failed": "Annuaire Santé injoignable",
     "patient_birth_date_completed": "Date de naissance du patient complétée par le médecin",
+    "wave_opened": "Proposée aux professionnels proches du patient (vague)",
+    "unplaced": "Adresse du patient non localisée : proposée à toute la profession, sans vagues",
 }
 
 # What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").

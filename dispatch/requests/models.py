@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
@@ -67,6 +68,9 @@ class Request(Model):
     patient_phone: Mapped[str | None] = mapped_column(String(20))
     patient_postcode: Mapped[str | None] = mapped_column(String(10))
     patient_city: Mapped[str | None] = mapped_column(String(100))
+    # Where the patient is (WGS 84 degrees), set by geocoding; None: not placed (everyone of the profession at once).
+    patient_lat: Mapped[float | None] = mapped_column(Float)
+    patient_lon: Mapped[float | None] = mapped_column(Float)
 
     treating_status: Mapped[str] = mapped_column(String(10))
     treating_rpps: Mapped[str | None] = mapped_column(String(11))
@@ -78,6 +82,11 @@ class Request(Model):
     # The escalation plan, copied from the community when the request opens.
     plan_exclusive_s: Mapped[int]
     plan_response_s: Mapped[int]
+    # The waves by distance after the exclusive phase ([{"after_s", "radius_km"}]), copied from the profession's rules;
+    # how many have opened, and when the next one opens (the tick looks then: next_deadline).
+    plan_waves: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    waves_opened: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     exclusive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -139,6 +148,8 @@ class Offer(Model):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(500))
+    # As the crow flies from the patient to the practice, when both are placed.
+    distance_km: Mapped[float | None] = mapped_column(Float)
 
 
 # pending: waits in the outbox; sent: the platform's MSSanté operator took it; then what the reports read back

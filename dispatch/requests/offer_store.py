@@ -68,18 +68,47 @@ def community_members(community_id: int, *, profession: str, now: datetime) -> l
     return list(db.session.scalars(COMMUNITY_ELIGIBLE, {"community_id": community_id, "profession": profession, "now": now}))
 
 
+_PLACES = (
+    select(Physician.id, Physician.lat, Physician.lon)
+    .join(Membership, Membership.user_id == Physician.user_id)
+    .where(
+        Membership.community_id == bindparam("community_id"),
+        Physician.profession == bindparam("profession"),
+        Physician.lat.is_not(None),
+        Physician.lon.is_not(None),
+    )
+)
+
+
+def member_places(community_id: int, *, profession: str) -> dict[int, tuple[float, float]]:
+    """Return where the practices of the community's members of this profession are (those placed)."""
+    rows = db.session.execute(_PLACES, {"community_id": community_id, "profession": profession})
+    return {member_id: (lat, lon) for member_id, lat, lon in rows if lat is not None and lon is not None}
+
+
 def _day(request: Request) -> Any:
     return rollup.local_day(request.opened_at, request.community.timezone)
 
 
-def add(offers: Iterable[tuple[Request, list[int], Phase]], *, now: datetime) -> None:
-    """Offer each request to its physicians (one multi-row INSERT for all) and count the offers, per request's day."""
+Distances = dict[int, float]  # per physician, km from the patient (when both are placed)
+
+
+def add(offers: Iterable[tuple[Request, list[int], Phase, Distances]], *, now: datetime) -> None:
+    """Offer each request to its physicians (one multi-row INSERT for all), with their distances, and count the
+    offers, per request's day."""
     rows: list[dict[str, Any]] = []
-    for request, physician_ids, phase in offers:
+    for request, physician_ids, phase, distances in offers:
         if not physician_ids:
             continue
         rows += [
-            {"request_id": request.id, "physician_id": pid, "phase": phase, "status": OfferStatus.NOTIFIED, "offered_at": now}
+            {
+                "request_id": request.id,
+                "physician_id": pid,
+                "phase": phase,
+                "status": OfferStatus.NOTIFIED,
+                "offered_at": now,
+                "distance_km": distances.get(pid),
+            }
             for pid in physician_ids
         ]
         rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids, day=_day(request))

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch import policy
 from dispatch.auth.models import User
-from dispatch.communities import directory
+from dispatch.communities import directory, rules
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
@@ -26,7 +26,7 @@ from dispatch.policy import Action
 from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, machine
 from dispatch.requests.decisions import Plan
-from dispatch.requests.engine import actor, write
+from dispatch.requests.engine import actor, waves_of, write
 from dispatch.requests.models import Request
 from dispatch.requests.states import EventType
 
@@ -180,9 +180,12 @@ def start(
 
     `notes` are events of the opening itself (type, data), written on the request's trail after the machine's own.
     """
-    plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
-    eligible = treating_eligible(treating, community.id, now=now, profession=fields.get("profession", PHYSICIAN))
-    decision = machine.open_request(now=now, plan=plan, treating_eligible=eligible)
+    profession = fields.get("profession", PHYSICIAN)
+    rule = rules.rule_for(community, profession)  # copied onto the request: a later edit never changes it
+    plan = Plan(exclusive_s=rule.exclusive_s, response_s=rule.response_s, waves=waves_of(list(rule.waves)))
+    eligible = treating_eligible(treating, community.id, now=now, profession=profession)
+    placed = fields.get("patient_lat") is not None and fields.get("patient_lon") is not None
+    decision = machine.open_request(now=now, plan=plan, treating_eligible=eligible, placed=placed)
     request = Request(
         community=community,
         community_id=community.id,
@@ -192,6 +195,7 @@ def start(
         treating_directory_id=directory_id,
         plan_exclusive_s=plan.exclusive_s,
         plan_response_s=plan.response_s,
+        plan_waves=[wave.as_data() for wave in plan.waves] or None,
         **fields,
     )
     db.session.add(request)

@@ -71,6 +71,8 @@ RELAUNCH_COPIES = (
     "patient_phone",
     "patient_postcode",
     "patient_city",
+    "patient_lat",
+    "patient_lon",
     "treating_status",
     "treating_rpps",
     "treating_name",

@@ -92,9 +92,11 @@ def test_the_usual_nurse_has_it_alone_first_then_only_nurses(make: Any, clock: A
     opened = response.json
     assert opened["state"] == "exclusive" and offered(opened["id"]) == {usual.id}
     assert opened["usual_professional"]["registered"] is True
-    clock.advance(seconds=3600)
+    clock.advance(seconds=21599)  # the usual nurse's six hours (the default rules of profession 60)
+    assert make.tick() == 0
+    clock.advance(seconds=1)
     assert make.tick() == 1
-    assert offered(opened["id"]) == {n.id for n in w["nurses"]}
+    assert offered(opened["id"]) == {n.id for n in w["nurses"]}  # the patient is not placed: every nurse
 
 
 def test_a_physician_named_as_a_nurse_s_usual_professional_gets_nothing(make: Any) -> None:

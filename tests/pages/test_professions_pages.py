@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 
@@ -20,3 +21,17 @@ def test_the_phone_pages_title_a_nurse_s_request_in_nursing_words(make: Any, as_
     shown = page.get(f"/m/requests/{opened['id']}").get_data(as_text=True)
     assert "<h1>Soins infirmiers non programmés : Perfusion</h1>" in shown
     assert make.call("GET", f"/requests/{opened['id']}", nurse).status_code in (403, 404)  # not offered yet
+
+
+def test_the_rules_page_publishes_each_profession_s_rules_in_french(make: Any, as_user: Any) -> None:
+    community = make.community()
+    nurse = make.member(community, "physician", profession="60", kind="titulaire")
+    page = as_user(nurse).get("/regles")
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    assert "Infirmier" in text and "Masseur-kinésithérapeute" in text
+    assert "D'abord l'infirmier habituel, seul, pendant 6\u00a0h" in text
+    assert "Ensuite les infirmiers à moins de 10\u00a0km du patient" in text
+    assert "Au-delà de 10\u00a0km, la demande ne vous est pas proposée." in text
+    assert "D'abord le médecin traitant, seul, pendant 1\u00a0h" in text and "Ensuite tous les médecins de la communauté" in text
+    assert "Sans réponse au bout de 12\u00a0h" in text

@@ -20,7 +20,13 @@ from dispatch.policy import Action
 from dispatch.web import MAX_ID
 
 STATE_LABELS, SOURCE_LABELS, TREATING_LABELS = texts.STATE_LABELS, texts.SOURCE_LABELS, texts.TREATING_LABELS
-ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
+ROLE_LABELS = {
+    "admin": "Administrateur",
+    "coordinator": "Coordinateur",
+    "operator": "Opérateur",
+    "physician": "Médecin",
+    "professional": "Professionnel de santé",
+}
 # The history's words are dispatch.pages.history's (one place for every event type).
 EVENT_LABELS, REASON_LABELS = history.EVENT_LABELS, history.REASON_LABELS
 LABELS = {

@@ -38,6 +38,7 @@ from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.history import CALLBACK_LABELS, lower_first
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
+from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, opening, returning
 from dispatch.requests.machine import OPEN_STATES, current_deadline
 from dispatch.requests.models import MOTIVES, SOURCES, Request
@@ -287,6 +288,7 @@ def physician_search() -> Any:
         .where(
             Membership.community_id == community.id,
             Membership.role == "physician",
+            Physician.profession == PHYSICIAN,  # the treating GP: a physician, never another professional
             or_(User.name.ilike(f"%{escaped}%", escape="\\"), Physician.rpps.startswith(q, autoescape=True)),
         )
         .order_by(User.name)

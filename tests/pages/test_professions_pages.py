@@ -35,3 +35,14 @@ def test_the_rules_page_publishes_each_profession_s_rules_in_french(make: Any, a
     assert "Au-delà de 10\u00a0km, la demande ne vous est pas proposée." in text
     assert "D'abord le médecin traitant, seul, pendant 1\u00a0h" in text and "Ensuite tous les médecins de la communauté" in text
     assert "Sans réponse au bout de 12\u00a0h" in text
+
+
+def test_the_members_page_names_a_nurse_s_profession_and_the_treating_gp_search_leaves_nurses_out(make: Any, as_user: Any) -> None:
+    community = make.community()
+    coordinator, operator = make.member(community, "coordinator"), make.member(community, "operator")
+    make.member(community, "physician", profession="60", kind="titulaire", name="Claire Infirmière")
+    make.member(community, "physician", name="Dr Claire Médecin")
+    listed = html.unescape(as_user(coordinator).get("/pilotage/membres").get_data(as_text=True))
+    assert "Infirmier" in listed
+    found = as_user(operator).get("/console/medecins?q=Claire").json
+    assert [row["name"] for row in found] == ["Dr Claire Médecin"]

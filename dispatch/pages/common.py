@@ -42,6 +42,7 @@ LABELS = {
     "outcomes": texts.OUTCOME_LABELS,
     "regions": texts.REGION_LABELS,
     "professions": professions.PROFESSIONS,
+    "acts": professions.NURSE_ACTS,
     "words": professions.WORDS,
 }
 

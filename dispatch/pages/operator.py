@@ -217,6 +217,13 @@ def console_open() -> Any:
     treating = data.setdefault("treating_physician", {})
     if treating.get("status") != "declared":
         data["treating_physician"] = {k: v for k, v in treating.items() if k == "status"}
+    data.pop("acts", None)
+    acts = [act for act in request.form.getlist("acts") if act.strip()]
+    if data.get("profession", PHYSICIAN) != PHYSICIAN:
+        # Another profession: the form's treating GP is the patient's usual professional, and the acts say what is asked.
+        data["usual_professional"] = data.pop("treating_physician")
+        if acts:
+            data["acts"] = acts
     if triage in TRIAGE:
         if policy.allows(user, Action.CALL, community_id=community.id):  # the call is counted, once per form
             source, motive = data.get("source"), data.get("motive")
@@ -236,6 +243,8 @@ def console_open() -> Any:
     if not policy.allows(user, Action.OPEN, community_id=community.id):
         errors["community_id"] = ["Seuls les opérateurs et coordinateurs de la communauté ouvrent des demandes."]
     args, invalid = validate(RequestIn(), data)
+    # The usual professional is typed in the treating GP's fields: its errors are shown there.
+    invalid = {key.replace("usual_professional", "treating_physician", 1): value for key, value in invalid.items()}
     errors.update(_placed(invalid))
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)

@@ -112,3 +112,12 @@ def test_an_offer_reaches_within_its_radius_bound_included_never_beyond() -> Non
     assert chosen == [1, 3, 4]  # 4's practice is not placed: with the last wave
     chosen, distances = reached([1, 2, 4], places=places, patient=patient, offer=OfferTo(Audience.COMMUNITY))
     assert chosen == [1, 2, 4] and set(distances) == {1, 2}
+
+
+def test_a_maintenance_moves_the_next_wave_with_the_deadlines() -> None:
+    opened = machine.open_request(now=T0, plan=TWO, treating_eligible=False, placed=True)
+    shot = snapshot_of(TWO, opened)
+    assert shot.next_wave_at == at(10800)
+    moved = machine.postpone(shot, by=timedelta(minutes=30), reason="maintenance")
+    assert moved is not None and moved.values["next_wave_at"] == at(10800 + 1800)
+    assert moved.columns()["next_deadline"] == at(10800 + 1800)

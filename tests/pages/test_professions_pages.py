@@ -46,3 +46,32 @@ def test_the_members_page_names_a_nurse_s_profession_and_the_treating_gp_search_
     assert "Infirmier" in listed
     found = as_user(operator).get("/console/medecins?q=Claire").json
     assert [row["name"] for row in found] == ["Dr Claire Médecin"]
+
+
+def test_the_console_opens_a_nurse_s_request_with_its_acts(make: Any, as_user: Any) -> None:
+    from sqlalchemy import select
+
+    from dispatch.db import db
+    from dispatch.requests.models import Request
+
+    community = make.community()
+    operator = make.member(community, "operator")
+    make.member(community, "physician", profession="60", kind="titulaire")
+    page = as_user(operator)
+    form = page.get("/console").get_data(as_text=True)
+    assert 'name="profession"' in form and 'value="prise_de_sang"' in form
+    data = {
+        "triage": "snp",
+        "profession": "60",
+        "acts": "pansement",
+        "source": "cot",
+        "patient.first_name": "Lucie",
+        "patient.last_name": "Martin",
+        "patient.phone": "06 12 34 56 78",
+        "treating_physician.status": "none",
+        "confirmed": "1",
+    }
+    answer = page.post("/console", data)
+    assert answer.status_code in (302, 303), answer.get_data(as_text=True)[:2000]
+    request = db.session.scalars(select(Request).order_by(Request.id.desc())).first()
+    assert request is not None and request.profession == "60" and request.acts == ["pansement"] and request.motive == "other"

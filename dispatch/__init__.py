@@ -102,6 +102,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.api.communities import bp as communities_bp
     from dispatch.api.members import bp as members_bp
     from dispatch.api.requests import bp as requests_bp
+    from dispatch.api.rules import bp as rules_bp
     from dispatch.api.subjects import bp as subjects_bp
     from dispatch.api.synthesis import bp as synthesis_bp
     from dispatch.dev import bp as dev_bp
@@ -110,7 +111,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from dispatch.pages import bp as pages_bp
     from mobile_api.views import bp as mobile_bp
 
-    for bp in (health_bp, auth_bp, communities_bp, members_bp, requests_bp, mobile_bp, synthesis_bp, subjects_bp):
+    for bp in (health_bp, auth_bp, communities_bp, members_bp, rules_bp, requests_bp, mobile_bp, synthesis_bp, subjects_bp):
         api.register_blueprint(bp)
     from dispatch.api.reports import bp as reports_bp  # staff figures (issue 6)
 

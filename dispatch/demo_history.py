@@ -193,6 +193,10 @@ def _request(
     plan: dict[str, Any] = {"gp": gp, "taker": None, "phase": None}
     row: dict[str, Any] = {
         "community_id": community.id,
+        "profession": "10",  # the history is the physicians' (the demo's other professions come with issue 26 point 6)
+        "acts": None,
+        "patient_lat": None,
+        "patient_lon": None,
         "source": rng.choices(list(SOURCES), list(SOURCES.values()))[0],
         "motive": rng.choices(MOTIVE_KEYS, MOTIVES["winter" if winter else "other"])[0],
         "description": "Demande de démonstration",

@@ -58,6 +58,7 @@ class Action(enum.StrEnum):
     MAIL_POLICY = "mail_policy"  # whether a community's treating GPs may have addresses outside MSSanté
     SUBJECT_REQUESTS = "subject_requests"  # a data subject's access and erasure (GDPR articles 15 and 17)
     RECTIFY = "rectify"  # correct a request's patient identity or phone (GDPR article 16)
+    RULES = "rules"  # read a community's rules per profession (windows and waves), published to its members
 
 
 S = Standing
@@ -95,6 +96,7 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.MAIL_POLICY: frozenset({S.ADMIN}),
     Action.SUBJECT_REQUESTS: frozenset({S.COORDINATOR}),
     Action.RECTIFY: frozenset({S.OPERATOR}),
+    Action.RULES: frozenset({S.OPERATOR, S.COORDINATOR, S.ADMIN, S.MEMBER}),
 }
 
 _HIDDEN_REQUEST = (404, "not_found", "Demande introuvable.")
@@ -178,6 +180,7 @@ REFUSALS: dict[Action, Refusal] = {
         hidden=_HIDDEN_COMMUNITY,
     ),
     Action.RECTIFY: Refusal(detail="Seuls les opérateurs de la communauté corrigent l'identité d'un patient."),
+    Action.RULES: Refusal(known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY),
 }
 
 

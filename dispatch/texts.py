@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_time
 
-from dispatch import french
+from dispatch import french, professions
 from dispatch.gsm7 import to_gsm7
 from dispatch.phones import national
 
@@ -113,13 +113,35 @@ def when(at: datetime, tz: str, now: datetime) -> str:
     return f"{long_date(at, tz)} à {hhmm(at, tz)}"
 
 
-def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) -> tuple[str, str]:
-    """Return the title and body of an offer's notification; no patient identity."""
-    parts = [MOTIVE_LABELS.get(motive, motive)]
+def asked(*, profession: str, motive: str, acts: list[str] | None) -> str:
+    """Return what a request asks, in its profession's words: a physician's motive, a nurse's acts ("Prise de sang")."""
+    if profession != professions.PHYSICIAN and acts:
+        return ", ".join(professions.act_labels(acts))
+    return MOTIVE_LABELS.get(motive, motive)
+
+
+def request_title(*, profession: str, motive: str, acts: list[str] | None) -> str:
+    """Return the title of a request on the professional's phone page: the motive, or the profession and what is asked."""
+    if profession == professions.PHYSICIAN:
+        return MOTIVE_LABELS.get(motive, motive)
+    return f"{professions.REQUEST_TITLES.get(profession, profession)} : {asked(profession=profession, motive=motive, acts=acts)}"
+
+
+def offer_push(
+    *,
+    motive: str,
+    city: str | None,
+    deadline: datetime,
+    tz: str,
+    profession: str = professions.PHYSICIAN,
+    acts: list[str] | None = None,
+) -> tuple[str, str]:
+    """Return the title and body of an offer's notification, in its profession's words; no patient identity."""
+    parts = [asked(profession=profession, motive=motive, acts=acts)]
     if city:
         parts.append(city)
     parts.append(f"avant {hhmm(deadline, tz)}")
-    return "Demande de soins non programmés", " · ".join(parts)
+    return professions.REQUEST_TITLES.get(profession, professions.REQUEST_TITLES[professions.PHYSICIAN]), " · ".join(parts)
 
 
 # SMS are written in the GSM 7-bit alphabet: one character outside it ("°", "·", "ê") sends the whole
@@ -127,11 +149,23 @@ def offer_push(*, motive: str, city: str | None, deadline: datetime, tz: str) ->
 # it; to_gsm7 maps what the values bring (a town, a name, a place) to their nearest GSM letters.
 
 
-def offer_sms(*, request_id: int, motive: str, city: str | None, deadline: datetime, tz: str, link: str) -> str:
-    """Return the SMS sent to a physician without a working device; no patient identity; one segment."""
+def offer_sms(
+    *,
+    request_id: int,
+    motive: str,
+    city: str | None,
+    deadline: datetime,
+    tz: str,
+    link: str,
+    profession: str = professions.PHYSICIAN,
+    acts: list[str] | None = None,
+) -> str:
+    """Return the SMS sent to a professional without a working device, in their profession's words ("SNP infirmier");
+    no patient identity; one segment."""
     place = f" - {city}" if city else ""
+    who = "" if profession == professions.PHYSICIAN else f" {professions.word(profession)}"
     return to_gsm7(
-        f"SNP : demande {request_id} - {MOTIVE_LABELS.get(motive, motive)}{place} - "
+        f"SNP{who} : demande {request_id} - {asked(profession=profession, motive=motive, acts=acts)}{place} - "
         f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}"
     )
 
@@ -198,3 +232,43 @@ def appointment_label(at: datetime | None, tz: str, now: datetime) -> str:
     elif day.year != today.year:
         name = f"{name}/{day.year}"
     return f"{name} à {day:%H:%M}"
+
+
+def duration(seconds: int) -> str:
+    """Return a window as people say it: '6 h', '45 min', '1 h 30'."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return f"{minutes}{NBSP}min"
+    return f"{hours}{NBSP}h" + (f" {minutes:02d}" if minutes else "")
+
+
+def km(value: float) -> str:
+    """Return a distance in kilometres, French style: '10 km', '2,5 km'."""
+    shown = f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{shown}{NBSP}km"
+
+
+def rule_lines(*, profession: str, exclusive_s: int, response_s: int, waves: list[dict[str, float]]) -> list[str]:
+    """Return one profession's rules as its members read them, in French, step by step."""
+    usual = "le médecin traitant" if profession == professions.PHYSICIAN else f"l'{professions.word(profession)} habituel"
+    if profession not in (professions.PHYSICIAN, professions.NURSE):
+        usual = f"le {professions.word(profession)} habituel du patient"
+    lines = [f"D'abord {usual}, seul, pendant {duration(exclusive_s)} (s'il est inscrit et disponible)."]
+    plural = professions.word(profession) + "s"
+    if not waves:
+        lines.append(f"Ensuite tous les {plural} de la communauté, en même temps.")
+    else:
+        for index, wave in enumerate(waves):
+            radius = km(float(wave["radius_km"]))
+            if index == 0:
+                lines.append(f"Ensuite les {plural} à moins de {radius} du patient (à vol d'oiseau).")
+            else:
+                lines.append(f"Au bout de {duration(int(wave['after_s']))}, les {plural} à moins de {radius}.")
+        lines.append(
+            f"Au-delà de {km(float(waves[-1]['radius_km']))}, la demande ne vous est pas proposée. "
+            "Si l'adresse du patient n'est pas localisée, tous les " + plural + " la reçoivent."
+        )
+    lines.append(
+        f"Sans réponse au bout de {duration(response_s)} après l'ouverture, la demande expire et l'opérateur rappelle le patient."
+    )
+    return lines

@@ -17,6 +17,7 @@ from dispatch.communities.schemas import CommunityIn, CommunityOut, CommunityPat
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.policy import Action
+from dispatch.professions import role_of
 from dispatch.web import current_user, now
 
 bp = Blueprint("communities", __name__, url_prefix="/api/v1", description="Communautés (CPTS)")
@@ -36,15 +37,24 @@ def me() -> dict[str, Any]:
     ids = [m.community_id for m in user.memberships]
     names = dict(db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids))).all())
     physician = db.session.scalar(select(Physician).where(Physician.user_id == user.id))
+    profession = physician.profession if physician is not None else None
     return {
         "id": user.id,
         "login": user.login,
         "name": user.name,
-        "role": user.role,
-        "communities": [{"id": m.community_id, "name": names.get(m.community_id), "role": m.role} for m in user.memberships],
+        "role": role_of(user.role, profession),
+        "communities": [
+            {"id": m.community_id, "name": names.get(m.community_id), "role": role_of(m.role, profession)} for m in user.memberships
+        ],
         "physician": None
         if physician is None
-        else {"id": physician.id, "rpps": physician.rpps, "kind": physician.kind, "available": physician.is_available(now())},
+        else {
+            "id": physician.id,
+            "profession": physician.profession,
+            "rpps": physician.rpps,
+            "kind": physician.kind,
+            "available": physician.is_available(now()),
+        },
     }
 
 

@@ -29,6 +29,7 @@ from dispatch.communities.schemas import (
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.policy import Action
+from dispatch.professions import role_of
 from dispatch.schemas import PageArgs, Schema, UTCDateTime, with_next_link
 from dispatch.web import current_user, now, runtime
 
@@ -92,7 +93,7 @@ def add_member(args: dict[str, Any], community_id: int) -> dict[str, Any]:
         raise Problem(409, exc.code, exc.detail) from None
     except accounts.Rationed as exc:
         raise _rationed(exc) from None
-    out: dict[str, Any] = {"user_id": user.id, "role": user.role}
+    out: dict[str, Any] = {"user_id": user.id, "role": role_of(user.role, physician.profession if physician else None)}
     if physician is not None:
         out["physician_id"] = physician.id
     if "password" not in args:

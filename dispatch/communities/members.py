@@ -14,10 +14,11 @@ from dispatch.communities.membership import CONTACT_FIELDS, check_contacts, chec
 from dispatch.communities.models import Community, MemberImport, Physician
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
+from dispatch.professions import role_of
 
 IMPORT_KEPT = timedelta(days=7)  # how long the result of a roster import can be shown again
 USER_FIELDS = ("name", "email", "phone")
-PHYSICIAN_FIELDS = ("kind", "mssante", "address", "practice_phone")
+PHYSICIAN_FIELDS = ("kind", "mssante", "address", "practice_phone", "lat", "lon")
 
 
 class Invalid(Exception):
@@ -89,7 +90,7 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
                 "user_id": user.id,
                 "login": user.login,
                 "name": user.name,
-                "role": role,
+                "role": role_of(role, physician.profession if physician is not None else None),
                 "email": user.email,
                 "phone": user.phone,
                 "active": user.active,
@@ -99,11 +100,14 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
                 if physician is None
                 else {
                     "id": physician.id,
+                    "profession": physician.profession,
                     "rpps": physician.rpps,
                     "kind": physician.kind,
                     "mssante": physician.mssante,
                     "address": physician.address,
                     "practice_phone": physician.practice_phone,
+                    "lat": physician.lat,
+                    "lon": physician.lon,
                     "available": physician.is_available(now),
                 },
             }

@@ -22,6 +22,7 @@ from dispatch.auth.models import Membership, Token, User
 from dispatch.communities.models import Community, Physician
 from dispatch.communities.service import Conflict
 from dispatch.db import db
+from dispatch.professions import PHYSICIAN, role_of
 
 # (code, detail) of each conflict: a fresh exception is raised each time.
 LOGIN_TAKEN = ("login_taken", "Cet identifiant est déjà utilisé.")
@@ -69,6 +70,9 @@ def add_member(
     mssante: str | None = None,
     address: str | None = None,
     practice_phone: str | None = None,
+    profession: str = PHYSICIAN,
+    lat: float | None = None,
+    lon: float | None = None,
     invite: str | None = None,
     by: User | None = None,
     public_url: str | None = None,
@@ -100,9 +104,14 @@ def add_member(
         mssante=mssante,
         address=address,
         practice_phone=practice_phone,
+        profession=profession,
+        lat=lat,
+        lon=lon,
     )
     if by is not None:
-        created = {"role": role, "phone": phone, "email": email, **({"mssante": mssante} if role == "physician" else {})}
+        created = {"role": role_of(role, profession), "phone": phone, "email": email}
+        if role == "physician":
+            created |= {"mssante": mssante} if profession == PHYSICIAN else {"mssante": mssante, "profession": profession}
         trail.note(user_id=user.id, by=by, at=now, action="created", data=created)
     if password is None:
         assert by is not None and public_url is not None, "an invitation needs who sends it and the service's address"
@@ -127,6 +136,9 @@ def _new_member(
     mssante: str | None,
     address: str | None,
     practice_phone: str | None = None,
+    profession: str = PHYSICIAN,
+    lat: float | None = None,
+    lon: float | None = None,
 ) -> tuple[User, Physician | None]:
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
@@ -134,7 +146,16 @@ def _new_member(
     if role == "physician":
         assert rpps and kind
         physician = Physician(
-            user_id=user.id, rpps=rpps, kind=kind, mssante=mssante, address=address, practice_phone=practice_phone, available=True
+            user_id=user.id,
+            rpps=rpps,
+            kind=kind,
+            profession=profession,
+            lat=lat,
+            lon=lon,
+            mssante=mssante,
+            address=address,
+            practice_phone=practice_phone,
+            available=True,
         )
         db.session.add(physician)
     db.session.flush()

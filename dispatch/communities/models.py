@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, false
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.auth.models import User
 from dispatch.db import Model, UTCDateTime
+from dispatch.professions import CODES, PHYSICIAN
 
 SMS_DAILY_BUDGET = 500
 RETENTION_DAYS, RETENTION_RANGE = 365, (30, 3650)
@@ -46,17 +47,34 @@ class Community(Model):
     trail_days: Mapped[int] = mapped_column(default=TRAIL_DAYS, server_default=str(TRAIL_DAYS))
 
 
+PROFESSION_CHECK = "profession IN ({})".format(", ".join(f"'{code}'" for code in CODES))
+
+
 class Physician(Model):
+    """A professional of the community who takes requests: a physician (profession 10), a nurse, a physiotherapist...
+
+    The table kept its name and every path that reads it (offers, acceptance, the treating GP, the reports) keeps
+    working: a professional is a physician with another `profession`. Their accounts keep the stored role
+    `physician`, the role of those who get offers; answers name it `professional` for other professions.
+    """
+
     __tablename__ = "physicians"
+    __table_args__ = (CheckConstraint(PROFESSION_CHECK, name="profession"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    # The national code of the profession (dispatch.professions): offers reach only a request's own profession.
+    profession: Mapped[str] = mapped_column(String(2), default=PHYSICIAN, server_default=PHYSICIAN)
     kind: Mapped[str] = mapped_column(String(20))
     mssante: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(300))
     # The practice's phone (E.164), given to the patient in the appointment's SMS: whom to tell when they cannot come.
     practice_phone: Mapped[str | None] = mapped_column(String(20))
+    # Where the practice is (WGS 84 degrees): given outright in the member's body for now (the address geocoded
+    # later); the distance to the patient decides which wave of a request reaches them.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     available: Mapped[bool] = mapped_column(default=True)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -71,6 +89,26 @@ class Physician(Model):
             # The switch was set until a time that has passed: it flipped back.
             return not self.available
         return self.available
+
+
+class ProfessionRule(Model):
+    """A community's rules for one profession's requests, copied onto each request when it opens.
+
+    Absent: the defaults (dispatch.professions.DEFAULT_RULES; for physicians, the community's own windows).
+    `waves`: [{"after_s", "radius_km"}], by increasing after_s and radius.
+    """
+
+    __tablename__ = "profession_rules"
+    __table_args__ = (UniqueConstraint("community_id", "profession"), CheckConstraint(PROFESSION_CHECK, name="profession"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    profession: Mapped[str] = mapped_column(String(2))
+    exclusive_s: Mapped[int]
+    response_s: Mapped[int]
+    waves: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Device(Model):

@@ -14,6 +14,7 @@ from dispatch.communities.identity import IDENTITY_FIELDS, custodian_problem, ms
 from dispatch.communities.models import KINDS, RETENTION_RANGE, TRAIL_MIN, Community
 from dispatch.db import db
 from dispatch.phones import REGIONS, in_regions, member_regions, normalize_phone
+from dispatch.professions import CODES, PHYSICIAN
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text
 
 TIMEZONES = sorted(available_timezones())
@@ -245,8 +246,27 @@ class _MemberFields(Schema):
         return errors
 
 
+LAT_DOC = "Latitude du cabinet (WGS 84), avec lon : la distance au patient décide des vagues"
+LON_DOC = "Longitude du cabinet (WGS 84), avec lat"
+
+
+def place_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Refuse a practice's latitude without its longitude, or the other way round."""
+    if ("lat" in data) != ("lon" in data) or (data.get("lat") is None) != (data.get("lon") is None):
+        return {"lon" if "lat" in data else "lat": ["Donnez la latitude et la longitude du cabinet ensemble."]}
+    return {}
+
+
 class MemberIn(_MemberFields):
-    role = fields.String(required=True, validate=validate.OneOf(("coordinator", "operator", "physician")))
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(("coordinator", "operator", "physician", "professional")),
+        metadata={"description": "physician : un professionnel de la profession 10 (médecin)"},
+    )
+    profession = fields.String(
+        validate=validate.OneOf(CODES, error="Profession inconnue (10, 21, 40, 50, 60 ou 70)."),
+        metadata={"description": "Code de la profession (TRE_G15), obligatoire pour un professional"},
+    )
     login = text(120, required=True)
     password = fields.String(
         validate=PASSWORD_LENGTH,
@@ -267,21 +287,31 @@ class MemberIn(_MemberFields):
     mssante = fields.Email(validate=validate.Length(max=254))
     address = text(300)
     practice_phone = fields.String(validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
+    lat = fields.Float(validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
+    lon = fields.Float(validate=validate.Range(-180, 180), metadata={"description": LON_DOC})
 
     # Run even when a field is wrong, so that every mistake of a line is reported at once (a roster's report).
     @ma.validates_schema(skip_on_field_errors=False, pass_original=True)
     def physician_fields(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
         errors = self.contact_errors(data)
         given = original if isinstance(original, dict) else {}
-        if data.get("role") == "physician":
+        role = data.get("role")
+        if role == "professional" and "profession" not in data and "profession" not in given:
+            errors["profession"] = ["La profession est obligatoire pour un professionnel de santé."]
+        if role == "physician" and data.get("profession", PHYSICIAN) != PHYSICIAN:
+            errors["profession"] = ["Un médecin est de la profession 10 ; les autres professions ont le rôle professional."]
+        if role in ("physician", "professional"):
             if "rpps" in given and "rpps" not in data:
                 pass  # refused by its own field already
             elif not data.get("rpps"):
-                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un médecin."]
+                errors["rpps"] = ["Le numéro RPPS est obligatoire pour un professionnel de santé."]
             elif not service.rpps_valid(data["rpps"]):
                 errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
-            if not data.get("kind") and "kind" not in given:
+            if role == "physician" and not data.get("kind") and "kind" not in given:
                 errors["kind"] = ["Le statut du médecin est obligatoire."]
+        elif "profession" in data:
+            errors["profession"] = ["Seuls les professionnels de santé ont une profession."]
+        errors.update(place_errors(data))
         if "password" in data and "invite" in data:
             errors["invite"] = ["Donnez un mot de passe provisoire ou demandez une invitation, pas les deux."]
         elif "password" not in given:
@@ -297,6 +327,16 @@ class MemberIn(_MemberFields):
         if errors:
             raise ma.ValidationError(errors)
 
+    @ma.post_load
+    def as_stored(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Keep a professional as the platform stores them: the role that gets offers (physician), with a profession."""
+        if data.get("role") == "professional":
+            data["role"] = "physician"
+            data.setdefault("kind", "titulaire")
+        elif data.get("role") == "physician":
+            data["profession"] = PHYSICIAN
+        return data
+
 
 class MemberPatch(_MemberFields):
     """The fields of a member that change (the RPPS, the login and the role do not): a blank value clears it."""
@@ -308,10 +348,12 @@ class MemberPatch(_MemberFields):
     mssante = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={"description": "Médecins seulement"})
     address = text(300, allow_none=True, metadata={"description": "Adresse du cabinet ; médecins seulement"})
     practice_phone = fields.String(allow_none=True, validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
+    lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
+    lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180), metadata={"description": LON_DOC})
 
     @ma.validates_schema(skip_on_field_errors=False)
     def contacts(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = self.contact_errors(data)
+        errors = self.contact_errors(data) | place_errors(data)
         if errors:
             raise ma.ValidationError(errors)
 
@@ -393,6 +435,7 @@ class CommunityRole(Schema):
 
 class PhysicianBrief(Schema):
     id = Id()
+    profession = fields.String()
     rpps = fields.String()
     kind = fields.String()
     available = fields.Boolean()

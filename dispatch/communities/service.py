@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from dispatch.auth.models import Membership
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
 from dispatch.db import db
+from dispatch.professions import PHYSICIAN
 
 
 class Conflict(Exception):
@@ -121,14 +122,14 @@ def set_availability(*, physician: Physician, available: bool, until: datetime |
     return physician
 
 
-def find_treating(*, community_id: int, rpps: str | None) -> Physician | None:
-    """Return the member physician with this RPPS in the community, if any."""
+def find_treating(*, community_id: int, rpps: str | None, profession: str = PHYSICIAN) -> Physician | None:
+    """Return the member of this profession with this RPPS in the community, if any (the treating GP, the usual nurse...)."""
     if not rpps:
         return None
     query = (
         select(Physician)
         .join(Membership, Membership.user_id == Physician.user_id)
-        .where(Physician.rpps == rpps, Membership.community_id == community_id)
+        .where(Physician.rpps == rpps, Physician.profession == profession, Membership.community_id == community_id)
     )
     return db.session.scalar(query)
 

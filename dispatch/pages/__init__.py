@@ -22,6 +22,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     request_page,
     rights,
     roster,
+    rules_page,
     second_factor,
     staff,
     treating,

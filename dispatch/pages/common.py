@@ -10,7 +10,7 @@ import phonenumbers
 from flask import request
 from sqlalchemy import select
 
-from dispatch import policy, texts
+from dispatch import policy, professions, texts
 from dispatch.auth.models import User
 from dispatch.communities.models import Community
 from dispatch.db import db
@@ -20,7 +20,13 @@ from dispatch.policy import Action
 from dispatch.web import MAX_ID
 
 STATE_LABELS, SOURCE_LABELS, TREATING_LABELS = texts.STATE_LABELS, texts.SOURCE_LABELS, texts.TREATING_LABELS
-ROLE_LABELS = {"admin": "Administrateur", "coordinator": "Coordinateur", "operator": "Opérateur", "physician": "Médecin"}
+ROLE_LABELS = {
+    "admin": "Administrateur",
+    "coordinator": "Coordinateur",
+    "operator": "Opérateur",
+    "physician": "Médecin",
+    "professional": "Professionnel de santé",
+}
 # The history's words are dispatch.pages.history's (one place for every event type).
 EVENT_LABELS, REASON_LABELS = history.EVENT_LABELS, history.REASON_LABELS
 LABELS = {
@@ -35,6 +41,9 @@ LABELS = {
     "callbacks": history.CALLBACK_LABELS,
     "outcomes": texts.OUTCOME_LABELS,
     "regions": texts.REGION_LABELS,
+    "professions": professions.PROFESSIONS,
+    "acts": professions.NURSE_ACTS,
+    "words": professions.WORDS,
 }
 
 

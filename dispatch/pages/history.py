@@ -41,6 +41,8 @@ EVENT_LABELS = {
     "patient_rectified": "Identité du patient corrigée",
     "patient_erased": "Identité du patient effacée",
     "deadlines_moved": "Échéances reportées",
+    "wave_opened": "Proposée aux professionnels proches du patient (vague)",
+    "unplaced": "Adresse du patient non localisée : proposée à toute la profession, sans vagues",
 }
 
 # What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").

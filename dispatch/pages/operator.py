@@ -38,6 +38,7 @@ from dispatch.pages.guard import role_page, signed_in
 from dispatch.pages.history import CALLBACK_LABELS, lower_first
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
+from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, opening, returning
 from dispatch.requests.machine import OPEN_STATES, current_deadline
 from dispatch.requests.models import MOTIVES, SOURCES, Request
@@ -216,6 +217,13 @@ def console_open() -> Any:
     treating = data.setdefault("treating_physician", {})
     if treating.get("status") != "declared":
         data["treating_physician"] = {k: v for k, v in treating.items() if k == "status"}
+    data.pop("acts", None)
+    acts = [act for act in request.form.getlist("acts") if act.strip()]
+    if data.get("profession", PHYSICIAN) != PHYSICIAN:
+        # Another profession: the form's treating GP is the patient's usual professional, and the acts say what is asked.
+        data["usual_professional"] = data.pop("treating_physician")
+        if acts:
+            data["acts"] = acts
     if triage in TRIAGE:
         if policy.allows(user, Action.CALL, community_id=community.id):  # the call is counted, once per form
             source, motive = data.get("source"), data.get("motive")
@@ -235,6 +243,8 @@ def console_open() -> Any:
     if not policy.allows(user, Action.OPEN, community_id=community.id):
         errors["community_id"] = ["Seuls les opérateurs et coordinateurs de la communauté ouvrent des demandes."]
     args, invalid = validate(RequestIn(), data)
+    # The usual professional is typed in the treating GP's fields: its errors are shown there.
+    invalid = {key.replace("usual_professional", "treating_physician", 1): value for key, value in invalid.items()}
     errors.update(_placed(invalid))
     if errors or args is None:
         return _console(community, values=data, errors=errors, triage=triage, status=422)
@@ -287,6 +297,7 @@ def physician_search() -> Any:
         .where(
             Membership.community_id == community.id,
             Membership.role == "physician",
+            Physician.profession == PHYSICIAN,  # the treating GP: a physician, never another professional
             or_(User.name.ilike(f"%{escaped}%", escape="\\"), Physician.rpps.startswith(q, autoescape=True)),
         )
         .order_by(User.name)

@@ -218,7 +218,7 @@ def refuse(request_id: int) -> Any:
     except Rejected as exc:
         flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    motive = LABELS["motives"].get(req.motive, req.motive)
+    motive = texts.request_title(profession=req.profession, motive=req.motive, acts=req.acts)
     flash(f"Refus enregistré : la demande n° {req.id} ({motive}) a quitté votre liste. Merci d'avoir répondu.", "ok")
     if limited_to() is not None:  # opened from the SMS: the list needs the password, the request's page says it all
         return redirect(url_for("pages.offer", request_id=request_id))

@@ -25,9 +25,14 @@ class Audience(enum.StrEnum):
 
 @dataclass(frozen=True)
 class OfferTo:
-    """Offer the request: to the treating GP alone, or to every eligible member not offered it yet."""
+    """Offer the request: to the treating GP alone, or to every eligible member not offered it yet (of its
+    profession; within `radius_km` of the patient when a wave says so)."""
 
     audience: Audience
+    radius_km: float | None = None  # None: at any distance (no wave, or the patient not placed)
+    # Within a radius, whether members whose practice is not placed are offered it too (with the last wave: no
+    # distance shows them beyond it).
+    unplaced_members: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,11 +136,23 @@ EFFECT_TYPES: tuple[type, ...] = (
 
 
 @dataclass(frozen=True)
+class Wave:
+    """After the exclusive phase, from `after_s` after the opening, the request reaches members within `radius_km`."""
+
+    after_s: int
+    radius_km: float
+
+    def as_data(self) -> dict[str, Any]:
+        return {"after_s": self.after_s, "radius_km": self.radius_km}
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The windows of an escalation, copied onto a request when it opens."""
+    """The windows of an escalation and its waves by distance, copied onto a request when it opens."""
 
     exclusive_s: int
     response_s: int
+    waves: tuple[Wave, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +186,9 @@ class Snapshot:
     outcome_at: datetime | None = None  # when the outcome was first recorded (a correction is allowed for 24 h)
     has_synthesis: bool = False  # a synthesis was written (kept even if the outcome is corrected to a no-show)
     relaunched_as: int | None = None  # the request that relaunches this one (read for a relaunch only)
+    waves: tuple[Wave, ...] = ()  # the plan's waves by distance
+    next_wave_at: datetime | None = None  # when the next wave opens (None: none left)
+    patient_placed: bool = False  # the patient's place is known (lat/lon): the waves can measure distances
 
     @property
     def treating_registered(self) -> bool:
@@ -200,20 +220,22 @@ class Decision:
 
     @property
     def next_deadline(self) -> datetime | None:
-        """When the tick must look at the request next (None once closed)."""
+        """When the tick must look at the request next, waves aside (None once closed)."""
         return current_deadline(self.state, self.exclusive_until, self.expires_at)
 
     @property
     def changes(self) -> bool:
         return bool(self.events)
 
-    def columns(self) -> dict[str, Any]:
-        """Return every column of the request this decision sets."""
+    def columns(self, *, next_wave_at: datetime | None = None) -> dict[str, Any]:
+        """Return every column of the request this decision sets; `next_wave_at` is the request's own when the
+        decision does not set it (a wave still to open is a deadline of the community phase)."""
+        wave_at = self.values.get("next_wave_at", next_wave_at)
         return {
             "state": self.state,
             "exclusive_until": self.exclusive_until,
             "expires_at": self.expires_at,
-            "next_deadline": self.next_deadline,
+            "next_deadline": due_next(self.state, self.exclusive_until, self.expires_at, wave_at),
             **self.values,
         }
 
@@ -249,6 +271,14 @@ def current_deadline(state: str, exclusive_until: datetime | None, expires_at: d
     if state == State.COMMUNITY:
         return expires_at
     return None
+
+
+def due_next(state: str, exclusive_until: datetime | None, expires_at: datetime, next_wave_at: datetime | None) -> datetime | None:
+    """Return when the tick must look at a request: its phase's deadline, or the next wave's opening if sooner."""
+    deadline = current_deadline(state, exclusive_until, expires_at)
+    if state == State.COMMUNITY and deadline is not None and next_wave_at is not None:
+        return min(deadline, next_wave_at)
+    return deadline
 
 
 def iso(value: datetime | None) -> str | None:

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from dispatch import policy
+from dispatch import policy, texts
 from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.auth.models import User
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.policy import Action, View
+from dispatch.professions import PHYSICIAN
 from dispatch.requests.models import Offer
 
 if TYPE_CHECKING:
@@ -200,9 +201,14 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
             phone=request.patient_phone,
         )
         treating.update(rpps=request.treating_rpps, name=request.treating_name)
+    profession = request.profession
     return {
         "id": request.id,
         "community_id": request.community_id,
+        "profession": profession,
+        "acts": request.acts,
+        # What the professional's phone page calls it, in their profession's words.
+        "title": texts.request_title(profession=profession, motive=request.motive, acts=request.acts),
         "state": request.state,
         "source": request.source,
         "motive": request.motive,
@@ -212,6 +218,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "expires_at": request.expires_at,
         "patient": None if erased_at is not None else patient,
         "treating_physician": treating,
+        "usual_professional": None if profession == PHYSICIAN else treating,
         "accepted_by": accepted,
         "accepted_at": request.accepted_at,
         "appointment_at": request.appointment_at,

@@ -30,6 +30,7 @@ from dispatch.requests.decisions import (
     Withdraw,
     WithdrawFrom,
 )
+from dispatch.requests.machine.waves import reached
 from dispatch.requests.models import Request, Synthesis
 from dispatch.requests.states import Phase, SynthesisStatus
 
@@ -44,18 +45,27 @@ class Batch:
     def __init__(self, requests: list[Request], *, now: datetime) -> None:
         self.now = now
         self._offered = offer_store.offered_to([request.id for request in requests])
-        self._members: dict[int, list[int]] = {}
-        self.offers: list[tuple[Request, list[int], Phase]] = []
+        self._members: dict[tuple[int, str], list[int]] = {}
+        self._places: dict[tuple[int, str], dict[int, tuple[float, float]]] = {}
+        self.offers: list[tuple[Request, list[int], Phase, offer_store.Distances]] = []
         self.pushes: list[dict[str, object]] = []
 
     def eligible(self, request: Request) -> list[int]:
         """Return what offer_store.eligible_members(request) would, from the batch's reads."""
-        members = self._members.get(request.community_id)
+        key = (request.community_id, request.profession)
+        members = self._members.get(key)
         if members is None:
-            members = offer_store.community_members(request.community_id, now=self.now)
-            self._members[request.community_id] = members
+            members = offer_store.community_members(request.community_id, profession=request.profession, now=self.now)
+            self._members[key] = members
         offered = self._offered[request.id]
         return [physician_id for physician_id in members if physician_id not in offered]
+
+    def places(self, request: Request) -> dict[int, tuple[float, float]]:
+        """Return what offer_store.member_places would for the request's community and profession, read once."""
+        key = (request.community_id, request.profession)
+        if key not in self._places:
+            self._places[key] = offer_store.member_places(request.community_id, profession=request.profession)
+        return self._places[key]
 
     def flush(self) -> None:
         """Write the batch's offers and pushes."""
@@ -74,15 +84,23 @@ def carry_out(request: Request, effects: tuple[Effect, ...], *, now: datetime, b
         CARRY_OUT[type(effect)](request, effect, now, batch)
 
 
-def _offer(request: Request, physician_ids: list[int], *, phase: Phase, now: datetime, batch: Batch | None) -> None:
+def _offer(
+    request: Request,
+    physician_ids: list[int],
+    *,
+    phase: Phase,
+    now: datetime,
+    batch: Batch | None,
+    distances: offer_store.Distances | None = None,
+) -> None:
     if not physician_ids:
         return
     pushes = messages.offer_pushes(request, physician_ids, phase=phase)
     if batch is not None:
-        batch.offers.append((request, physician_ids, phase))
+        batch.offers.append((request, physician_ids, phase, distances or {}))
         batch.pushes += pushes
         return
-    offer_store.add([(request, physician_ids, phase)], now=now)
+    offer_store.add([(request, physician_ids, phase, distances or {})], now=now)
     enqueue_many(pushes, now=now)
 
 
@@ -92,7 +110,19 @@ def _offer_to(request: Request, effect: OfferTo, now: datetime, batch: Batch | N
             _offer(request, [request.treating_physician_id], phase=Phase.EXCLUSIVE, now=now, batch=batch)
         return
     eligible = batch.eligible(request) if batch is not None else offer_store.eligible_members(request, now=now)
-    _offer(request, eligible, phase=Phase.COMMUNITY, now=now, batch=batch)
+    patient = (
+        (request.patient_lat, request.patient_lon) if request.patient_lat is not None and request.patient_lon is not None else None
+    )
+    if patient is None and effect.radius_km is None:
+        _offer(request, eligible, phase=Phase.COMMUNITY, now=now, batch=batch)
+        return
+    places = (
+        batch.places(request)
+        if batch is not None
+        else offer_store.member_places(request.community_id, profession=request.profession)
+    )
+    chosen, distances = reached(eligible, places=places, patient=patient, offer=effect)
+    _offer(request, chosen, phase=Phase.COMMUNITY, now=now, batch=batch, distances=distances)
 
 
 def _withdraw(request: Request, effect: Withdraw, now: datetime, batch: Batch | None) -> None:

@@ -19,7 +19,7 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
 from dispatch.requests import effects
-from dispatch.requests.decisions import ActorOffer, Decision, Refusal, Snapshot
+from dispatch.requests.decisions import ActorOffer, Decision, Refusal, Snapshot, Wave
 from dispatch.requests.models import Offer, Request
 
 if TYPE_CHECKING:
@@ -136,7 +136,15 @@ def snapshot(
         birth_date_known=getattr(request, "patient_birth_date", None) is not None,
         outcome_at=getattr(request, "outcome_at", None),
         has_synthesis=getattr(request, "synthesis_status", None) is not None,
+        waves=waves_of(getattr(request, "plan_waves", None)),
+        next_wave_at=getattr(request, "next_wave_at", None),
+        patient_placed=getattr(request, "patient_lat", None) is not None and getattr(request, "patient_lon", None) is not None,
     )
+
+
+def waves_of(data: list[dict[str, Any]] | None) -> tuple[Wave, ...]:
+    """Return the waves copied onto a request, as the machine reads them."""
+    return tuple(Wave(int(wave["after_s"]), float(wave["radius_km"])) for wave in data or ())
 
 
 def write(request: Request, decision: Decision, *, now: datetime, actor: Actor, batch: effects.Batch | None = None) -> None:
@@ -145,7 +153,7 @@ def write(request: Request, decision: Decision, *, now: datetime, actor: Actor, 
     Without a batch, the request's conditional UPDATE is sent first (raising StaleDataError when another writer
     got there first), so that nothing else is written for a decision that lost.
     """
-    for name, value in decision.columns().items():
+    for name, value in decision.columns(next_wave_at=request.next_wave_at).items():
         setattr(request, name, value)
     if batch is None:
         db.session.flush()

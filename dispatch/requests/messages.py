@@ -37,7 +37,14 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
     """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
     tz = request.community.timezone
     deadline = _deadline(request, phase)
-    title, body = texts.offer_push(motive=request.motive, city=request.patient_city, deadline=deadline, tz=tz)
+    title, body = texts.offer_push(
+        motive=request.motive,
+        city=request.patient_city,
+        deadline=deadline,
+        tz=tz,
+        profession=request.profession,
+        acts=request.acts,
+    )
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
         "data": {
@@ -45,6 +52,7 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
             "request_id": str(request.id),
             "phase": phase,
             "motive": request.motive,
+            "profession": request.profession,
             "city": request.patient_city or "",
             "expires_at": iso(deadline),
         },
@@ -70,6 +78,8 @@ def offer_sms(request: Request, *, phase: str, link: str) -> str:
         deadline=_deadline(request, phase),
         tz=request.community.timezone,
         link=link,
+        profession=request.profession,
+        acts=request.acts,
     )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import Model, UTCDateTime
 from dispatch.encryption import EncryptedText
 from dispatch.events import Event
+from dispatch.professions import CODES, PHYSICIAN
 from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
 __all__ = ["Event", "Offer", "OfferLink", "Request", "Synthesis"]
@@ -43,10 +45,16 @@ class Request(Model):
         one_of("accepted_phase", Phase, nullable=True),
         one_of("synthesis_status", SynthesisStatus, nullable=True),
         one_of("callback_result", CallbackResult, nullable=True),
+        one_of("profession", CODES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    # Whose request it is (dispatch.professions): only members of that profession are offered it. For a
+    # profession other than 10, the treating_* columns name the usual professional (the usual nurse...).
+    profession: Mapped[str] = mapped_column(String(2), default=PHYSICIAN, server_default=PHYSICIAN)
+    # What is asked (a nurse's codes: prise_de_sang, injection...; other professions' own words); None for physicians.
+    acts: Mapped[list[str] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(20), index=True, active_history=True)
     source: Mapped[str] = mapped_column(String(20))
     motive: Mapped[str] = mapped_column(String(20))
@@ -61,6 +69,9 @@ class Request(Model):
     patient_phone: Mapped[str | None] = mapped_column(String(20))
     patient_postcode: Mapped[str | None] = mapped_column(String(10))
     patient_city: Mapped[str | None] = mapped_column(String(100))
+    # Where the patient is (WGS 84 degrees), set by geocoding; None: not placed (everyone of the profession at once).
+    patient_lat: Mapped[float | None] = mapped_column(Float)
+    patient_lon: Mapped[float | None] = mapped_column(Float)
 
     treating_status: Mapped[str] = mapped_column(String(10))
     treating_rpps: Mapped[str | None] = mapped_column(String(11))
@@ -72,6 +83,11 @@ class Request(Model):
     # The escalation plan, copied from the community when the request opens.
     plan_exclusive_s: Mapped[int]
     plan_response_s: Mapped[int]
+    # The waves by distance after the exclusive phase ([{"after_s", "radius_km"}]), copied from the profession's rules;
+    # how many have opened, and when the next one opens (the tick looks then: next_deadline).
+    plan_waves: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    waves_opened: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     exclusive_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -133,6 +149,8 @@ class Offer(Model):
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(500))
+    # As the crow flies from the patient to the practice, when both are placed.
+    distance_km: Mapped[float | None] = mapped_column(Float)
 
 
 # pending: waits in the outbox; sent: the platform's MSSanté operator took it; then what the reports read back

@@ -24,7 +24,8 @@ from dispatch.requests.states import OfferStatus, Phase
 
 
 def _eligible_query() -> Any:
-    """Return the community's physicians who take requests now (community and time as parameters)."""
+    """Return the community's professionals of one profession who take requests now (community, profession and time
+    as parameters): a nurse's request never reaches a physician, nor a physician's a nurse."""
     now = bindparam("now", type_=UTCDateTime())
     # Physician.is_available in SQL: a switch set "until" a passed time has flipped back.
     until = Physician.available_until
@@ -38,6 +39,7 @@ def _eligible_query() -> Any:
         .where(
             Membership.community_id == bindparam("community_id"),
             Membership.role == "physician",
+            Physician.profession == bindparam("profession"),
             User.active.is_(True),
             # An invited member who has not chosen a password yet could not open an offer: none reaches them.
             User.password_set_at.is_not(None),
@@ -56,27 +58,57 @@ _ELIGIBLE = COMMUNITY_ELIGIBLE.where(
 
 
 def eligible_members(request: Request, *, now: datetime) -> list[int]:
-    """Return the physicians of the community who take requests now and were not offered this one."""
-    return list(db.session.scalars(_ELIGIBLE, {"request_id": request.id, "community_id": request.community_id, "now": now}))
+    """Return the request's profession's members of the community who take requests now and were not offered it."""
+    params = {"request_id": request.id, "community_id": request.community_id, "profession": request.profession, "now": now}
+    return list(db.session.scalars(_ELIGIBLE, params))
 
 
-def community_members(community_id: int, *, now: datetime) -> list[int]:
-    """Return the physicians of the community who take requests now."""
-    return list(db.session.scalars(COMMUNITY_ELIGIBLE, {"community_id": community_id, "now": now}))
+def community_members(community_id: int, *, profession: str, now: datetime) -> list[int]:
+    """Return the members of the community of this profession who take requests now."""
+    return list(db.session.scalars(COMMUNITY_ELIGIBLE, {"community_id": community_id, "profession": profession, "now": now}))
+
+
+_PLACES = (
+    select(Physician.id, Physician.lat, Physician.lon)
+    .join(Membership, Membership.user_id == Physician.user_id)
+    .where(
+        Membership.community_id == bindparam("community_id"),
+        Physician.profession == bindparam("profession"),
+        Physician.lat.is_not(None),
+        Physician.lon.is_not(None),
+    )
+)
+
+
+def member_places(community_id: int, *, profession: str) -> dict[int, tuple[float, float]]:
+    """Return where the practices of the community's members of this profession are (those placed)."""
+    rows = db.session.execute(_PLACES, {"community_id": community_id, "profession": profession})
+    return {member_id: (lat, lon) for member_id, lat, lon in rows if lat is not None and lon is not None}
 
 
 def _day(request: Request) -> Any:
     return rollup.local_day(request.opened_at, request.community.timezone)
 
 
-def add(offers: Iterable[tuple[Request, list[int], Phase]], *, now: datetime) -> None:
-    """Offer each request to its physicians (one multi-row INSERT for all) and count the offers, per request's day."""
+Distances = dict[int, float]  # per physician, km from the patient (when both are placed)
+
+
+def add(offers: Iterable[tuple[Request, list[int], Phase, Distances]], *, now: datetime) -> None:
+    """Offer each request to its physicians (one multi-row INSERT for all), with their distances, and count the
+    offers, per request's day."""
     rows: list[dict[str, Any]] = []
-    for request, physician_ids, phase in offers:
+    for request, physician_ids, phase, distances in offers:
         if not physician_ids:
             continue
         rows += [
-            {"request_id": request.id, "physician_id": pid, "phase": phase, "status": OfferStatus.NOTIFIED, "offered_at": now}
+            {
+                "request_id": request.id,
+                "physician_id": pid,
+                "phase": phase,
+                "status": OfferStatus.NOTIFIED,
+                "offered_at": now,
+                "distance_km": distances.get(pid),
+            }
             for pid in physician_ids
         ]
         rollup.count_offers(community_id=request.community_id, physician_ids=physician_ids, day=_day(request))
@@ -126,7 +158,7 @@ def reopen(request: Request, *, except_physician: int, now: datetime) -> list[in
     The same offer notified again is still one request offered to them: it was counted when first made, and a
     withdrawn offer stays counted (as the backfill recounts the rows), so no count moves.
     """
-    members = community_members(request.community_id, now=now)
+    members = community_members(request.community_id, profession=request.profession, now=now)
     live_versions.mark(db.session(), request.community_id)
     again = sorted(
         db.session.scalars(

@@ -16,16 +16,17 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch import policy
 from dispatch.auth.models import User
-from dispatch.communities import directory
+from dispatch.communities import directory, rules
 from dispatch.communities import service as communities
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
 from dispatch.policy import Action
+from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, machine
 from dispatch.requests.decisions import Plan
-from dispatch.requests.engine import actor, write
+from dispatch.requests.engine import actor, waves_of, write
 from dispatch.requests.models import Request
 from dispatch.requests.states import EventType
 
@@ -89,9 +90,14 @@ def _open_from_input(
     idempotency_key: str | None = None,
 ) -> tuple[Request, tuple[dict[str, Any], ...]]:
     """Name the treating GP (member or directory entry) and open the request, once per idempotency key."""
-    patient, treating_in = args["patient"], args["treating_physician"]
+    patient, treating_in = args["patient"], args["treating_physician"]  # the usual professional, for other professions
+    profession = args.get("profession", PHYSICIAN)
     declared = treating_in["status"] == "declared"
-    treating = communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps")) if declared else None
+    treating = (
+        communities.find_treating(community_id=community.id, rpps=treating_in.get("rpps"), profession=profession)
+        if declared
+        else None
+    )
     directory_id = None
     mssante = treating_in.get("mssante")
     notes: tuple[tuple[str, dict[str, Any]], ...] = ()
@@ -109,6 +115,8 @@ def _open_from_input(
         if outside.changed:  # recorded (who, when, before, after) and shown to the operator on the request's trail
             notes = ((EventType.TREATING_ADDRESS_CHANGED, {"before": outside.previous_mssante, "after": mssante}),)
     fields = {
+        "profession": profession,
+        "acts": args.get("acts") or None,
         "source": args["source"],
         "motive": args["motive"],
         "description": args.get("description"),
@@ -146,9 +154,12 @@ def _open_from_input(
     return request, tuple({"code": code, **data} for code, data in notes)
 
 
-def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime) -> bool:
-    """Say whether a treating GP gets the exclusive phase: a member, active, signed up (a password chosen) and available."""
+def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime, profession: str = PHYSICIAN) -> bool:
+    """Say whether a treating GP (a usual professional) gets the exclusive phase: a member of the request's profession,
+    active, signed up (a password chosen) and available."""
     if physician is None or not physician.is_available(now) or physician.user.password_set_at is None:
+        return False
+    if physician.profession != profession:
         return False
     return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
 
@@ -169,8 +180,12 @@ def start(
 
     `notes` are events of the opening itself (type, data), written on the request's trail after the machine's own.
     """
-    plan = Plan(exclusive_s=community.exclusive_window_s, response_s=community.response_window_s)
-    decision = machine.open_request(now=now, plan=plan, treating_eligible=treating_eligible(treating, community.id, now=now))
+    profession = fields.get("profession", PHYSICIAN)
+    rule = rules.rule_for(community, profession)  # copied onto the request: a later edit never changes it
+    plan = Plan(exclusive_s=rule.exclusive_s, response_s=rule.response_s, waves=waves_of(list(rule.waves)))
+    eligible = treating_eligible(treating, community.id, now=now, profession=profession)
+    placed = fields.get("patient_lat") is not None and fields.get("patient_lon") is not None
+    decision = machine.open_request(now=now, plan=plan, treating_eligible=eligible, placed=placed)
     request = Request(
         community=community,
         community_id=community.id,
@@ -180,6 +195,7 @@ def start(
         treating_directory_id=directory_id,
         plan_exclusive_s=plan.exclusive_s,
         plan_response_s=plan.response_s,
+        plan_waves=[wave.as_data() for wave in plan.waves] or None,
         **fields,
     )
     db.session.add(request)

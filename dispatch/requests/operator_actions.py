@@ -59,6 +59,8 @@ def _call_back(request: Request, *, user: User, result: str, note: str | None, n
 
 # What a relaunch copies of the request it follows: the patient, the motive, the treating GP as named then.
 RELAUNCH_COPIES = (
+    "profession",
+    "acts",
     "source",
     "motive",
     "description",
@@ -69,6 +71,8 @@ RELAUNCH_COPIES = (
     "patient_phone",
     "patient_postcode",
     "patient_city",
+    "patient_lat",
+    "patient_lon",
     "treating_status",
     "treating_rpps",
     "treating_name",

@@ -19,6 +19,8 @@ PRESENTED_COLUMNS = tuple(
     for name in (
         "id",
         "community_id",
+        "profession",
+        "acts",
         "state",
         "source",
         "motive",

@@ -12,6 +12,7 @@ from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.calls.models import CALL_OUTCOMES
 from dispatch.communities.schemas import community_region
 from dispatch.phones import normalize_phone, valid_in_some_region
+from dispatch.professions import CODES, NURSE, NURSE_ACTS, PHYSICIAN
 from dispatch.requests.machine import STATES
 from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.requests.states import OUTCOMES, State
@@ -55,17 +56,81 @@ class TreatingIn(Schema):
             raise ma.ValidationError({"rpps": ["Le RPPS ou le nom du médecin traitant déclaré est requis."]})
 
 
+class UsualIn(TreatingIn):
+    """The patient's usual professional of the request's profession (their usual nurse...), who has it first."""
+
+    @ma.validates_schema
+    def declared(self, data: dict[str, Any], **kwargs: Any) -> None:
+        rpps = data.get("rpps")
+        if rpps is not None and (len(rpps) != 11 or not rpps.isdigit()):
+            raise ma.ValidationError({"rpps": ["Numéro RPPS invalide (11 chiffres)."]})
+        if data.get("status") == "declared" and not (data.get("rpps") or data.get("name")):
+            raise ma.ValidationError({"rpps": ["Le RPPS ou le nom du professionnel habituel déclaré est requis."]})
+
+
+REQUIRED = "Champ obligatoire."
+
+
 class RequestIn(Schema):
     community_id = Id(required=True, strict=True)
+    profession = fields.String(
+        load_default=PHYSICIAN,
+        validate=validate.OneOf(CODES, error="Profession inconnue (10, 21, 40, 50, 60 ou 70)."),
+        metadata={
+            "description": "Code de la profession (TRE_G15) : 10 médecin, 21 pharmacien, 40 chirurgien-dentiste, "
+            "50 sage-femme, 60 infirmier, 70 masseur-kinésithérapeute ; l'offre ne va qu'aux membres de cette profession"
+        },
+    )
     source = fields.String(required=True, validate=validate.OneOf(SOURCES))
-    motive = fields.String(required=True, validate=validate.OneOf(MOTIVES))
+    motive = fields.String(
+        validate=validate.OneOf(MOTIVES), metadata={"description": "Obligatoire pour un médecin ; other par défaut sinon"}
+    )
     description = text(4000, allow_empty=True, multiline=True)
     patient = fields.Nested(PatientIn, required=True)
-    treating_physician = fields.Nested(TreatingIn, required=True)
+    treating_physician = fields.Nested(TreatingIn, metadata={"description": "Le médecin traitant (profession 10)"})
+    usual_professional = fields.Nested(
+        UsualIn, metadata={"description": "Le professionnel habituel du patient (autres professions) : il l'a d'abord seul"}
+    )
+    acts = fields.List(
+        text(100),
+        validate=validate.Length(max=10),
+        metadata={"description": "Ce qui est demandé : pour un infirmier " + ", ".join(NURSE_ACTS) + " ; libre sinon"},
+    )
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def per_profession(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A physician's request names the treating GP and a motive; another's its usual professional (and a nurse's acts)."""
+        profession = data.get("profession", PHYSICIAN)
+        errors: dict[str, list[str]] = {}
+        if profession == PHYSICIAN:
+            for name in ("motive", "treating_physician"):
+                if name not in data:
+                    errors[name] = [REQUIRED]
+            if "usual_professional" in data:
+                errors["usual_professional"] = ["Pour un médecin, indiquez le médecin traitant (treating_physician)."]
+        else:
+            if "usual_professional" not in data:
+                errors["usual_professional"] = [REQUIRED]
+            if "treating_physician" in data:
+                errors["treating_physician"] = ["Hors médecins, indiquez le professionnel habituel (usual_professional)."]
+        acts = data.get("acts")
+        if profession == NURSE:
+            if not acts:
+                errors["acts"] = ["Indiquez au moins un soin demandé."]
+            elif any(act not in NURSE_ACTS for act in acts):
+                errors["acts"] = ["Soin inconnu : " + ", ".join(NURSE_ACTS) + "."]
+        if errors:
+            raise ma.ValidationError(errors)
 
     @ma.post_load
     def patient_phone(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Put the patient's number in E.164, a national format read as in the community's region."""
+        """Put the patient's number in E.164, a national format read as in the community's region.
+
+        The one who has the request first is `treating_physician` whatever the profession (the usual nurse...).
+        """
+        if "usual_professional" in data:
+            data["treating_physician"] = data.pop("usual_professional")
+        data.setdefault("motive", "other")
         patient = data["patient"]
         if patient.get("phone"):
             try:
@@ -114,6 +179,9 @@ class CallbackOut(Schema):
 class RequestOut(Schema):
     id = Id()
     community_id = Id()
+    profession = fields.String(metadata={"description": "Code de la profession (TRE_G15) à qui va la demande"})
+    acts = fields.List(fields.String(), allow_none=True, metadata={"description": "Ce qui est demandé (autres professions)"})
+    title = fields.String(metadata={"description": "Son titre, dans les mots de sa profession"})
     state = fields.String(validate=validate.OneOf(STATES))
     source = fields.String()
     motive = fields.String()
@@ -125,6 +193,9 @@ class RequestOut(Schema):
         PatientOut, allow_none=True, metadata={"description": "null once erased (retention, or the patient's request)"}
     )
     treating_physician = fields.Nested(TreatingOut)
+    usual_professional = fields.Nested(
+        TreatingOut, allow_none=True, metadata={"description": "Le professionnel habituel (null pour un médecin)"}
+    )
     accepted_by = fields.Nested(AcceptedByOut, allow_none=True)
     accepted_at = UTCDateTime(allow_none=True)
     appointment_at = UTCDateTime(allow_none=True)

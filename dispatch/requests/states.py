@@ -100,3 +100,5 @@ class EventType(enum.StrEnum):
     DEADLINES_MOVED = "deadlines_moved"  # by the time the service lost (a maintenance, an outage, a restore)
     PATIENT_RECTIFIED = "patient_rectified"  # the operator corrected the identity or phone: {"fields", "reference"}
     PATIENT_ERASED = "patient_erased"  # identity, phone, description and synthesis text erased: {"reason"}
+    WAVE_OPENED = "wave_opened"  # the request reaches its profession within a radius: {"wave", "radius_km"}
+    UNPLACED = "unplaced"  # the patient is not placed: its whole profession at once, the operator is told

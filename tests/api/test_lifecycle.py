@@ -39,6 +39,7 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
         "request_id": str(opened["id"]),
         "phase": "exclusive",
         "motive": "ent",
+        "profession": "10",
         "city": "Champigny-sur-Marne",
         "expires_at": "2026-11-23T15:00:00Z",
     }

@@ -61,6 +61,7 @@ def test_offers_withdrawals_and_patient_sms_end_to_end(live: Live) -> None:
         "request_id": str(opened["id"]),
         "phase": "exclusive",
         "motive": "ent",
+        "profession": "10",
         "city": "Champigny-sur-Marne",
         "expires_at": "2026-11-23T15:00:00Z",
     }

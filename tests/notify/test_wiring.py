@@ -28,6 +28,9 @@ def test_real_backends_are_closed_by_the_runtime(live: Live) -> None:
     assert runtime.push.close in runtime.ports.closers and runtime.sms.close in runtime.ports.closers
 
 
+RELAY = {"DISPATCH_MAIL_SMTP_HOST": "127.0.0.1", "DISPATCH_MAIL_SMTP_SECURITY": "none"}  # the ordinary mail's relay
+
+
 @pytest.mark.parametrize(
     ("settings", "missing"),
     [
@@ -42,13 +45,27 @@ def test_real_backends_are_closed_by_the_runtime(live: Live) -> None:
             "TWILIO_AUTH_TOKEN",
         ),
         ({"DISPATCH_SMS_BACKEND": "sms-magic"}, "DISPATCH_SMS_BACKEND='sms-magic'"),
-        ({"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1"}, "DISPATCH_CUSTODIAN_ID"),
+        ({"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1", **RELAY}, "DISPATCH_CUSTODIAN_ID"),
         (
-            {"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1", "DISPATCH_CUSTODIAN_ID": "12345678901234"},
+            {
+                "DISPATCH_MAIL_BACKEND": "smtp",
+                "DISPATCH_SMTP_HOST": "127.0.0.1",
+                "DISPATCH_CUSTODIAN_ID": "12345678901234",
+                **RELAY,
+            },
             "DISPATCH_CUSTODIAN_ID",
         ),
+        ({"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1"}, "DISPATCH_MAIL_SMTP_HOST"),
     ],
-    ids=["fcm-nothing", "fcm-no-project", "twilio-no-token", "unknown-backend", "smtp-no-custodian", "smtp-bad-custodian"],
+    ids=[
+        "fcm-nothing",
+        "fcm-no-project",
+        "twilio-no-token",
+        "unknown-backend",
+        "smtp-no-custodian",
+        "smtp-bad-custodian",
+        "smtp-no-relay",
+    ],
 )
 def test_a_backend_without_its_settings_stops_the_factory(database_url: str, settings: dict[str, str], missing: str) -> None:
     with pytest.raises(ConfigurationError, match=missing) as caught:
@@ -107,7 +124,7 @@ def test_twilio_without_an_https_public_url_stops_the_factory(
     assert "le service ne démarre pas" in caught.value.message
 
 
-SMTP = {"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1", "DISPATCH_CUSTODIAN_ID": "312345678901234"}
+SMTP = {"DISPATCH_MAIL_BACKEND": "smtp", "DISPATCH_SMTP_HOST": "127.0.0.1", "DISPATCH_CUSTODIAN_ID": "312345678901234", **RELAY}
 
 
 @pytest.mark.parametrize(

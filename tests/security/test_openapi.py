@@ -7,6 +7,7 @@ from typing import Any
 PUBLIC = {
     ("post", "/api/v1/auth/token"),
     ("get", "/api/v1/healthz"),
+    ("get", "/api/v1/health/engine"),  # the contract: no authentication for health
     ("post", "/api/v1/webhooks/twilio/status"),
     ("get", "/api/v1/webpush/key"),
 }

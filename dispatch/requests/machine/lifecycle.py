@@ -4,10 +4,12 @@ physician who left, is called back and relaunched."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from dispatch.requests.decisions import (
     Audience,
     Decision,
+    Effect,
     EventSpec,
     ExtendLinks,
     OfferTo,
@@ -21,14 +23,17 @@ from dispatch.requests.decisions import (
     iso,
     opening_community,
 )
+from dispatch.requests.machine.waves import community_offers, next_wave
 from dispatch.requests.states import OPEN_STATES, OfferStatus, State
 from dispatch.requests.states import EventType as E
 
 
-def open_request(*, now: datetime, plan: Plan, treating_eligible: bool) -> Decision:
-    """Decide how a new request starts: the treating GP alone, or the whole community."""
+def open_request(*, now: datetime, plan: Plan, treating_eligible: bool, placed: bool = False) -> Decision:
+    """Decide how a new request starts: the treating GP alone, or the community (its first wave, or everyone)."""
     expires_at = now + timedelta(seconds=plan.response_s)
-    plan_data = {"exclusive_s": plan.exclusive_s, "response_s": plan.response_s}
+    plan_data: dict[str, object] = {"exclusive_s": plan.exclusive_s, "response_s": plan.response_s}
+    if plan.waves:
+        plan_data["waves"] = [wave.as_data() for wave in plan.waves]
     if treating_eligible and plan.exclusive_s > 0:
         exclusive_until = min(now + timedelta(seconds=plan.exclusive_s), expires_at)
         event = EventSpec(
@@ -46,9 +51,8 @@ def open_request(*, now: datetime, plan: Plan, treating_eligible: bool) -> Decis
     event = EventSpec(
         E.OPENED, {"state": State.COMMUNITY, "exclusive_until": None, "expires_at": iso(expires_at), "plan": plan_data}
     )
-    return Decision(
-        State.COMMUNITY, None, expires_at, (event,), (OfferTo(Audience.COMMUNITY),), {"opened_at": now, "community_at": now}
-    )
+    offers, events, values = community_offers(waves=plan.waves, opened_at=now, placed=placed, now=now)
+    return Decision(State.COMMUNITY, None, expires_at, (event, *events), offers, {"opened_at": now, "community_at": now, **values})
 
 
 def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
@@ -65,15 +69,22 @@ def advance(snapshot: Snapshot, *, now: datetime) -> Decision | None:
             closing(now),
         )
     if snapshot.state == State.EXCLUSIVE and snapshot.exclusive_until is not None and now >= snapshot.exclusive_until:
+        offers, events, values = opening_offers(snapshot, now)
         return Decision(
             State.COMMUNITY,
             snapshot.exclusive_until,
             snapshot.expires_at,
-            (EventSpec(E.COMMUNITY_OPENED, {"deadline": iso(snapshot.exclusive_until)}),),
-            (OfferTo(Audience.COMMUNITY),),
-            opening_community(snapshot, now),
+            (EventSpec(E.COMMUNITY_OPENED, {"deadline": iso(snapshot.exclusive_until)}), *events),
+            offers,
+            {**opening_community(snapshot, now), **values},
         )
-    return None
+    return next_wave(snapshot, now=now)
+
+
+def opening_offers(snapshot: Snapshot, now: datetime) -> tuple[tuple[Effect, ...], tuple[EventSpec, ...], dict[str, Any]]:
+    """Return whom the community phase of this request opens to at `now` (its waves), its events and columns."""
+    assert snapshot.opened_at is not None
+    return community_offers(waves=snapshot.waves, opened_at=snapshot.opened_at, placed=snapshot.patient_placed, now=now)
 
 
 def postpone(snapshot: Snapshot, *, by: timedelta, reason: str) -> Decision | None:
@@ -94,7 +105,10 @@ def postpone(snapshot: Snapshot, *, by: timedelta, reason: str) -> Decision | No
         "exclusive_until": iso(exclusive_until) if held else None,
         "expires_at": iso(expires_at),
     }
-    return Decision(snapshot.state, exclusive_until, expires_at, (EventSpec(E.DEADLINES_MOVED, data),), (ExtendLinks(expires_at),))
+    waves = {"next_wave_at": snapshot.next_wave_at + by} if snapshot.next_wave_at is not None else {}
+    return Decision(
+        snapshot.state, exclusive_until, expires_at, (EventSpec(E.DEADLINES_MOVED, data),), (ExtendLinks(expires_at),), waves
+    )
 
 
 def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | None:
@@ -105,13 +119,14 @@ def treating_unavailable(snapshot: Snapshot, *, now: datetime) -> Decision | Non
     """
     if snapshot.state != State.EXCLUSIVE or snapshot.treating_physician_id is None or now >= snapshot.expires_at:
         return None
+    offers, events, values = opening_offers(snapshot, now)
     return Decision(
         State.COMMUNITY,
         snapshot.exclusive_until,
         snapshot.expires_at,
-        (EventSpec(E.COMMUNITY_OPENED, {"after": "treating_unavailable"}),),
-        (WithdrawFrom(snapshot.treating_physician_id, "unavailable"), OfferTo(Audience.COMMUNITY)),
-        opening_community(snapshot, now),
+        (EventSpec(E.COMMUNITY_OPENED, {"after": "treating_unavailable"}), *events),
+        (WithdrawFrom(snapshot.treating_physician_id, "unavailable"), *offers),
+        {**opening_community(snapshot, now), **values},
     )
 
 

@@ -6,11 +6,9 @@ from datetime import datetime
 
 from dispatch.requests.decisions import (
     AnswerOffer,
-    Audience,
     Decision,
     Effect,
     EventSpec,
-    OfferTo,
     Refusal,
     SmsPatient,
     Snapshot,
@@ -21,6 +19,7 @@ from dispatch.requests.decisions import (
     opening_community,
     unchanged,
 )
+from dispatch.requests.machine.lifecycle import opening_offers
 from dispatch.requests.machine.windows import appointment_refusal
 from dispatch.requests.states import ANSWERABLE, OPEN_STATES, OfferStatus, Phase, State
 from dispatch.requests.states import EventType as E
@@ -41,13 +40,14 @@ def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str 
     refused = EventSpec(E.REFUSED, {"physician_id": physician_id, "reason": reason, "phase": offer.phase})
     answer = AnswerOffer(physician_id, OfferStatus.REFUSED, reason, previous=offer.status)
     if treating_in_exclusive:
+        offers, events, values = opening_offers(snapshot, now)
         return Decision(
             State.COMMUNITY,
             snapshot.exclusive_until,
             snapshot.expires_at,
-            (refused, EventSpec(E.COMMUNITY_OPENED, {"after": "treating_refused"})),
-            (answer, OfferTo(Audience.COMMUNITY)),
-            opening_community(snapshot, now),
+            (refused, EventSpec(E.COMMUNITY_OPENED, {"after": "treating_refused"}), *events),
+            (answer, *offers),
+            {**opening_community(snapshot, now), **values},
         )
     return Decision(snapshot.state, snapshot.exclusive_until, snapshot.expires_at, (refused,), (answer,))
 

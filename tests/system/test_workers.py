@@ -68,7 +68,8 @@ def test_killing_the_leader_during_the_exclusive_phase_hands_the_tick_over(
     assert takeover_s < 5, takeover_s
 
     clock_file.jump(601)  # past exclusive_until for every process
-    harness.wait_for(lambda: len(deliveries(peer)) == 1 + len(others), timeout=15, what="the community offers")
+    # Up to 45 s on a loaded machine: what is asserted here is that nothing is lost nor doubled, not the speed.
+    harness.wait_for(lambda: len(deliveries(peer)) == 1 + len(others), timeout=45, what="the community offers")
     time.sleep(2.5)  # two more ticks: nothing may happen twice
     events = Counter(t for (t,) in harness.query(pg_url, "SELECT type FROM events WHERE request_id = :r", r=opened["id"]))
     assert events == {"opened": 1, "community_opened": 1}

@@ -69,29 +69,14 @@ def exposition(extra: Iterable[Any] = ()) -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
     _instruments()  # the families are listed even before the first count
-    registry: Any = _Merged(REGISTRY)
+    counted = REGISTRY
     if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry(auto_describe=True)
-        multiprocess.MultiProcessCollector(registry)
+        counted = CollectorRegistry(auto_describe=True)
+        multiprocess.MultiProcessCollector(counted)
+    scraped = CollectorRegistry()  # read for this scrape only, never kept (and not collected to describe it)
     for collector in extra:
-        registry.register(collector)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-class _Merged:
-    """This process's default registry plus collectors for one scrape, without registering them for good."""
-
-    def __init__(self, base: Any) -> None:
-        self.base = base
-        self.extra: list[Any] = []
-
-    def register(self, collector: Any) -> None:
-        self.extra.append(collector)
-
-    def collect(self) -> Iterable[Any]:
-        yield from self.base.collect()
-        for collector in self.extra:
-            yield from collector.collect()
+        scraped.register(collector)
+    return generate_latest(counted) + generate_latest(scraped), CONTENT_TYPE_LATEST
 
 
 def process_exited(pid: int) -> None:

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
-import phonenumbers
 from flask import request
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem, flatten
 from dispatch.pages import history
+from dispatch.phones import national
 from dispatch.policy import Action
 from dispatch.web import MAX_ID
 
@@ -123,12 +123,7 @@ def phone_link(e164: str | None) -> dict[str, str] | None:
     """Return a patient's phone for a `tel:` link and for the eye, in the national format (06 12 34 56 78)."""
     if not e164:
         return None
-    try:
-        number = phonenumbers.parse(e164, "FR")
-    except phonenumbers.NumberParseException:
-        return {"href": "tel:" + "".join(c for c in e164 if c.isdigit() or c == "+"), "text": e164}
-    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 33 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    text = phonenumbers.format_number(number, fmt)
+    text = national(e164)  # as the patient's SMS writes the practice's (dispatch.phones)
     return {"href": "tel:" + "".join(c for c in text if c.isdigit() or c == "+"), "text": text}
 
 

@@ -3,6 +3,8 @@ reactivate, send a link to choose a password."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -61,19 +63,25 @@ RATIONED = (
 )
 
 
-def _forbidden(exc: membership.Forbidden) -> Problem:
-    return Problem(403, exc.code, exc.detail)
-
-
-def _rationed(exc: accounts.Rationed) -> Problem:
-    return Problem(429, exc.code, exc.detail, headers={"Retry-After": str(exc.retry_after)})
+@contextlib.contextmanager
+def _member_problems() -> Iterator[None]:
+    """Say what a use case on a member refused as the API's problems: not a member 404, not yours to do 403, no
+    address on the channel 422, too many links 429 (with Retry-After)."""
+    try:
+        yield
+    except LookupError:
+        raise Problem(*NOT_A_MEMBER) from None
+    except membership.Forbidden as exc:
+        raise Problem(403, exc.code, exc.detail) from None
+    except accounts.NoPhone as exc:
+        raise Problem(422, *NO_ADDRESS[exc.channel]) from None
+    except accounts.Rationed as exc:
+        raise Problem(429, exc.code, exc.detail, headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def _answer(community: Community, user_id: int) -> dict[str, Any]:
-    try:
+    with _member_problems():
         return use_cases.one_member(community=community, user_id=user_id, now=now())
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
 
 
 @bp.route("/communities/<int:community_id>/members", methods=["POST"])
@@ -86,13 +94,12 @@ def add_member(args: dict[str, Any], community_id: int) -> dict[str, Any]:
     community = _community(community_id)
     at = now()
     try:
-        user, physician = membership.add_member(
-            community=community, now=at, ph=runtime().hasher, by=current_user(), public_url=_public_url(), **args
-        )
+        with _member_problems():
+            user, physician = membership.add_member(
+                community=community, now=at, ph=runtime().hasher, by=current_user(), public_url=_public_url(), **args
+            )
     except service.Conflict as exc:
         raise Problem(409, exc.code, exc.detail) from None
-    except accounts.Rationed as exc:
-        raise _rationed(exc) from None
     out: dict[str, Any] = {"user_id": user.id, "role": role_of(user.role, physician.profession if physician else None)}
     if physician is not None:
         out["physician_id"] = physician.id
@@ -137,11 +144,8 @@ def edit_member(args: dict[str, Any], community_id: int, user_id: int) -> dict[s
     """
     community = _community(community_id)
     try:
-        use_cases.update_member(community=community, user_id=user_id, changes=args, by=current_user(), now=now())
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
-    except membership.Forbidden as exc:
-        raise _forbidden(exc) from None
+        with _member_problems():
+            use_cases.update_member(community=community, user_id=user_id, changes=args, by=current_user(), now=now())
     except use_cases.Invalid as exc:
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
     return _answer(community, user_id)
@@ -159,12 +163,8 @@ def deactivate_member(community_id: int, user_id: int) -> None:
 def _deactivate(community: Community, user_id: int) -> None:
     if user_id == current_user().id:
         raise Problem(409, "self_deactivation", "Vous ne pouvez pas désactiver votre propre compte.")
-    try:
+    with _member_problems():
         membership.deactivate_member(community=community, user_id=user_id, by=current_user(), now=now())
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
-    except membership.Forbidden as exc:
-        raise _forbidden(exc) from None
 
 
 @bp.route("/communities/<int:community_id>/members/<int:user_id>/deactivate", methods=["POST"])
@@ -187,12 +187,8 @@ def deactivate(community_id: int, user_id: int) -> dict[str, Any]:
 def reactivate(community_id: int, user_id: int) -> dict[str, Any]:
     """Reactivate a member: they sign in again (old sessions stay closed) and get offers again."""
     community = _community(community_id)
-    try:
+    with _member_problems():
         use_cases.reactivate_member(community=community, user_id=user_id, by=current_user(), now=now())
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
-    except membership.Forbidden as exc:
-        raise _forbidden(exc) from None
     return _answer(community, user_id)
 
 
@@ -210,24 +206,17 @@ def invite(args: dict[str, Any], community_id: int, user_id: int) -> dict[str, A
     """
     community = _community(community_id)
     try:
-        invitation, channel = use_cases.invite_member(
-            community=community,
-            user_id=user_id,
-            by=current_user(),
-            now=now(),
-            public_url=_public_url(),
-            channel=(args or {}).get("channel"),
-        )
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
-    except membership.Forbidden as exc:
-        raise _forbidden(exc) from None
+        with _member_problems():
+            invitation, channel = use_cases.invite_member(
+                community=community,
+                user_id=user_id,
+                by=current_user(),
+                now=now(),
+                public_url=_public_url(),
+                channel=(args or {}).get("channel"),
+            )
     except use_cases.Refused as exc:
         raise Problem(409, exc.code, exc.detail) from None
-    except accounts.NoPhone as exc:
-        raise Problem(422, *NO_ADDRESS[exc.channel]) from None
-    except accounts.Rationed as exc:
-        raise _rationed(exc) from None
     return {"channel": channel, "expires_at": invitation.expires_at}
 
 
@@ -255,7 +244,7 @@ def reset_password(args: dict[str, Any], community_id: int, user_id: int) -> dic
     holder asks for a link with "Mot de passe oublié ?" on the sign-in page.
     """
     community = _community(community_id)
-    try:
+    with _member_problems():
         reset, _channel = use_cases.reset_member(
             community=community,
             user_id=user_id,
@@ -264,14 +253,6 @@ def reset_password(args: dict[str, Any], community_id: int, user_id: int) -> dic
             public_url=_public_url(),
             channel=(args or {}).get("channel"),
         )
-    except LookupError:
-        raise Problem(*NOT_A_MEMBER) from None
-    except membership.Forbidden as exc:
-        raise _forbidden(exc) from None
-    except accounts.NoPhone as exc:
-        raise Problem(422, *NO_ADDRESS[exc.channel]) from None
-    except accounts.Rationed as exc:
-        raise _rationed(exc) from None
     return {"expires_at": reset.expires_at}
 
 

@@ -146,10 +146,14 @@ def from_http_exception(error: HTTPException) -> Response:
     return problem_response(status, detail=TITLES.get(status), headers=headers)
 
 
+# The API's operations that need no bearer token (CONTRACT.md): the guard lets them through (dispatch.guards) and
+# the OpenAPI says so; a HEAD goes with its GET.
 PUBLIC_OPERATIONS = {
     ("post", "/api/v1/auth/token"),
+    ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/healthz"),
     ("get", "/api/v1/health/engine"),
+    ("get", "/api/v1/webpush/key"),
     ("post", "/api/v1/webhooks/twilio/status"),
 }
 BODY_METHODS = ("post", "put", "patch")

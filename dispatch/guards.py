@@ -20,15 +20,6 @@ from dispatch.auth.service import resolve_token
 from dispatch.db import db
 from dispatch.web import MAX_ID, bearer_token, now
 
-PUBLIC = {
-    ("POST", "/api/v1/auth/token"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/api/v1/healthz"),
-    ("HEAD", "/api/v1/healthz"),
-    ("GET", "/api/v1/health/engine"),
-    ("HEAD", "/api/v1/health/engine"),
-    ("GET", "/api/v1/webpush/key"),
-}
 HEALTH = ("/api/v1/healthz", "/api/v1/health/engine")  # still answered during a maintenance
 WEBHOOKS = "/api/v1/webhooks/"  # providers' callbacks: signed, not bearing a token, posted as forms
 WRITES = ("POST", "PUT", "PATCH")
@@ -43,7 +34,8 @@ def _api_call() -> bool:
 
 def _public(method: str, path: str) -> bool:
     """Tell whether an API call needs no bearer token (sign-in, the document, health, provider webhooks)."""
-    return (method, path) in PUBLIC or path.startswith(WEBHOOKS) or method == "OPTIONS"
+    operation = ("get" if method == "HEAD" else method.lower(), path)
+    return operation in errors.PUBLIC_OPERATIONS or path.startswith(WEBHOOKS) or method == "OPTIONS"
 
 
 def _chunked() -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.communities.models import Physician
@@ -86,6 +86,26 @@ def load_request(request_id: int) -> Request:
     if request is None:
         raise Problem(404, "not_found", "Demande introuvable.")
     return request
+
+
+# A writer's claim on a request it read at some version: the row's version moves, nothing else (no rollup reads it).
+_CLAIM = (
+    update(Request)
+    .where(Request.id == bindparam("request_id"), Request.version == bindparam("read_version"))
+    .values(version=Request.version + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
+def claim(request_id: int, version: int) -> bool:
+    """Take the request's row for this transaction if it is still at the version read; False if a writer moved it.
+
+    The statement waits for a writer holding the row (PostgreSQL's row lock, SQLite's write lock) and, once that
+    writer has committed, matches nothing: the caller rolls back and reads what is, instead of loading the request,
+    writing a whole decision and finding it stale at its flush.
+    """
+    result: CursorResult[Any] = db.session.execute(_CLAIM, {"request_id": request_id, "read_version": version})  # type: ignore[assignment]
+    return result.rowcount == 1
 
 
 def actor(user: User, client: str | None) -> Actor:

@@ -17,14 +17,14 @@ from dispatch.errors import Problem
 from dispatch.policy import Action
 from dispatch.requests import disclosure, machine, queries
 from dispatch.requests.decisions import ActorOffer, Refusal
-from dispatch.requests.engine import Rejected, actor, decide_and_write, load_request, snapshot
+from dispatch.requests.engine import RETRIES, Rejected, actor, claim, decide_and_write, load_request, snapshot
+from dispatch.requests.models import Request
 from dispatch.requests.schemas import birth_date_errors
 from dispatch.requests.states import State
 
 if TYPE_CHECKING:
     from dispatch.auth.models import User
     from dispatch.communities.models import Physician
-    from dispatch.requests.models import Request
 
 Shown = dict[str, Any]  # a request as its user may see it (disclosure's presentation)
 
@@ -35,24 +35,36 @@ def accept_offer(
     """Take the patient for an appointment at `appointment_at`: the first acceptance wins, exactly once.
 
     When many physicians accept at once all but one lose: each loser is answered from one light read and the
-    machine, before any request is loaded. The winner is shown the patient, the read recorded with the acceptance.
+    machine, before any request is loaded; one that read before the winner committed waits on its claim of the row
+    (`engine.claim`), then reads again and is answered the same way. The winner is shown the patient, the read
+    recorded with the acceptance.
     """
     physician = policy.acting_physician(user)
-    seen = db.session.execute(queries.ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
-    if seen is None:
-        raise Problem(404, "not_found", "Demande introuvable.")
-    disclosure.require(user, Action.ACCEPT, seen, offered=seen.offer_status is not None)
 
     def explain(refusal: Refusal) -> str | None:
-        return _appointment_message(refusal, appointment_at, now=now, community_id=seen.community_id)
+        return _appointment_message(refusal, appointment_at, now=now, community_id=community_id)
 
-    offer = ActorOffer(seen.offer_status, seen.offer_phase) if seen.offer_status is not None else None
-    verdict = machine.accept(
-        snapshot(seen, offer=offer), physician_id=physician.id, now=now, appointment_at=appointment_at, place=None
-    )
-    if isinstance(verdict, Refusal):
-        raise Rejected(verdict, field_message=explain(verdict))
-    request = load_request(request_id)
+    for _attempt in range(RETRIES):
+        seen = db.session.execute(queries.ACCEPT_SEEN, {"request_id": request_id, "physician_id": physician.id}).first()
+        if seen is None:
+            raise Problem(404, "not_found", "Demande introuvable.")
+        community_id: int = seen.community_id
+        disclosure.require(user, Action.ACCEPT, seen, offered=seen.offer_status is not None)
+        offer = ActorOffer(seen.offer_status, seen.offer_phase) if seen.offer_status is not None else None
+        verdict = machine.accept(
+            snapshot(seen, offer=offer), physician_id=physician.id, now=now, appointment_at=appointment_at, place=None
+        )
+        if isinstance(verdict, Refusal):
+            raise Rejected(verdict, field_message=explain(verdict))
+        if claim(request_id, seen.version):
+            break
+        # A writer (the winner of a race, most often) moved the request after the read and has committed: read again.
+        db.session.rollback()
+    else:
+        raise Rejected(Refusal.CLOSED)
+    request = db.session.get(Request, request_id, populate_existing=True)
+    if request is None:
+        raise Problem(404, "not_found", "Demande introuvable.")
     with disclosure.answering(user, request_id, what="accept", now=now, client=client) as shown:
         request = decide_and_write(
             request,
@@ -62,7 +74,6 @@ def accept_offer(
             now=now,
             actor=actor(user, client),
             physician_id=physician.id,
-            refresh_on_refusal=True,
             field_message=explain,
         )
         return shown(request)

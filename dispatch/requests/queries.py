@@ -92,6 +92,7 @@ ACCEPT_SEEN = (
         Request.community_at,
         Request.treating_mssante,
         Request.patient_phone,
+        Request.version,
         Offer.status.label("offer_status"),
         Offer.phase.label("offer_phase"),
     )

@@ -82,9 +82,10 @@ Place = tuple[float, float]
 def reached(
     member_ids: list[int], *, places: dict[int, Place], patient: Place | None, offer: OfferTo
 ) -> tuple[list[int], dict[int, float]]:
-    """Return which of these members an offer reaches (in order) and each one's distance from the patient, when known.
+    """Return which of these members an offer reaches and each one's distance from the patient, when known.
 
     Within the offer's radius (its bound included); a member whose practice is not placed only when the offer says so.
+    The nearest come first (their offers, and so their pushes, leave first), then the unplaced in the given order.
     """
     chosen: list[int] = []
     distances: dict[int, float] = {}
@@ -100,4 +101,6 @@ def reached(
             and distance <= offer.radius_km
         ):
             chosen.append(member_id)
+    far = math.inf
+    chosen.sort(key=lambda member_id: distances.get(member_id, far))  # stable: the unplaced keep their order
     return chosen, {member_id: distances[member_id] for member_id in chosen if member_id in distances}

@@ -1,4 +1,5 @@
-"""A demo community: one CPTS, its operator, coordinator, six physicians and a treating GP, and a year of history."""
+"""A demo community: one CPTS, its operator, coordinator, six physicians, five nurses and a physiotherapist, and
+their history (a year of the physicians' requests, six weeks of the others')."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from dispatch.auth.models import User
 from dispatch.communities import membership, service
 from dispatch.communities.models import Community
 from dispatch.db import db
+from dispatch.demo_care import CARERS, load_care
 from dispatch.demo_history import load_history
+from dispatch.professions import word
+from dispatch.requests import rollup, rollup_backfill
 
 PASSWORD = "demo-snp-2026"
 
@@ -119,13 +123,41 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
             if physician is not None and device:
                 service.register_device(physician=physician, platform="android", token=f"demo-device-{login}", now=now)
         lines.append(f"  {login:<15} {role}  {name}")
+    for carer in CARERS:
+        if db.session.scalar(select(User.id).where(User.login == carer.login)) is None:
+            _, member = membership.add_member(
+                community=community,
+                role="physician",
+                profession=carer.profession,
+                login=carer.login,
+                password=PASSWORD,
+                name=carer.name,
+                now=now,
+                ph=runtime.hasher,
+                phone=carer.phone,
+                rpps=carer.rpps,
+                kind="titulaire",
+                address=carer.address,
+                lat=carer.place[0],
+                lon=carer.place[1],
+            )
+            if member is not None and carer.device:
+                service.register_device(physician=member, platform="android", token=f"demo-device-{carer.login}", now=now)
+        lines.append(f"  {carer.login:<15} {word(carer.profession)}  {carer.name}")
     operator = db.session.scalar(select(User.id).where(User.login == "operateur"))
     if history and operator is not None:
         added = load_history(community=community, operator_id=operator, now=now)
         if added:
             lines.append(f"Historique de démonstration : {added} demandes sur les douze derniers mois.")
+        cared = load_care(community=community, operator_id=operator, now=now)
+        if cared:
+            rollup.discard_pending(db.session())
+            rollup_backfill.backfill(db.session.connection())
+            db.session.commit()
+            lines.append(f"Infirmiers et kinésithérapeute : {cared} demandes sur les six dernières semaines.")
     lines.append(
         "Le médecin traitant inscrit est dr.durand (RPPS 10003456786) ; dr.moreau n'a pas d'appareil "
-        "(il reçoit les offres par SMS)."
+        "(il reçoit les offres par SMS). Les infirmiers suivent leurs règles (/regles) : l'infirmier habituel seul "
+        "6 h, puis ceux à moins de 10 km ; idel.vidal, à Rungis, est trop loin des patients de la démo."
     )
     return lines

@@ -14,7 +14,9 @@ from dispatch.calls.models import Call
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.demo import load_demo
+from dispatch.demo_care import load_care
 from dispatch.demo_history import COUNT, PENDING_CALLBACKS, load_history
+from dispatch.professions import PHYSICIAN
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.service import compute_report
 from dispatch.requests.models import Offer, Request, Synthesis
@@ -25,11 +27,14 @@ def test_the_demo_year_fills_the_report_once(app: Any, clock: Any) -> None:
         started = time.perf_counter()
         lines = load_demo(app)
         elapsed = time.perf_counter() - started
-        total = db.session.scalar(select(func.count(Request.id)))
+        physicians = select(func.count(Request.id)).where(Request.profession == PHYSICIAN)
+        total = db.session.scalar(physicians)
+        cared = db.session.scalar(select(func.count(Request.id)).where(Request.profession != PHYSICIAN))
         relaunches = db.session.scalar(select(func.count(Request.id)).where(Request.relaunch_of_id.is_not(None)))
         assert f"Historique de démonstration : {total} demandes sur les douze derniers mois." in lines
-        assert not any("Historique" in line for line in load_demo(app))  # twice: no duplicates
-        assert db.session.scalar(select(func.count(Request.id))) == total == COUNT + relaunches
+        assert f"Infirmiers et kinésithérapeute : {cared} demandes sur les six dernières semaines." in lines
+        assert not any("Historique" in line or "Infirmiers" in line for line in load_demo(app))  # twice: no duplicates
+        assert db.session.scalar(physicians) == total == COUNT + relaunches and 100 < cared < 250
         assert db.session.scalar(select(func.count(Request.id)).where(Request.next_deadline.is_not(None))) == 0
         offers = db.session.scalar(select(func.count(Offer.id)))
         community = db.session.scalar(select(Community).where(Community.name == "CPTS Champigny"))
@@ -38,18 +43,18 @@ def test_the_demo_year_fills_the_report_once(app: Any, clock: Any) -> None:
         report = compute_report(community=community, start=today - timedelta(days=366), end=today)
         sent = db.session.scalars(select(Synthesis).where(Synthesis.to_address.is_not(None))).all()
     assert elapsed < 20  # a few seconds on a laptop, argon2 hashing of the accounts included
-    assert report["opened"] == total and report["open"] == 0 and offers > 2000
+    assert report["opened"] == total + cared and report["open"] == 0 and offers > 2000
     assert 0.77 <= report["acceptance_rate"] <= 0.83
     assert 0.13 <= report["no_show_rate"] <= 0.19
     kinds = report["accepted_by_kind"]
     assert kinds["cami"] > report["accepted"] / 2 and kinds["cami"] == max(kinds.values())
     months = {row["month"][5:]: row["opened"] for row in report["by_month"] if row["opened"]}
     assert months["01"] > 1.8 * months["08"]  # the winter epidemics
-    assert report["time_to_accept_s"]["median"] is not None and sum(report["by_source"].values()) == total
+    assert report["time_to_accept_s"]["median"] is not None and sum(report["by_source"].values()) == total + cared
     # Every request counts its call but a relaunch; the calls triaged without a request come on top.
     calls = report["calls"]
-    assert calls["with_request"] == COUNT and 100 < sum(calls["without_request"].values()) < 300
-    assert calls["received"] == COUNT + sum(calls["without_request"].values())
+    assert calls["with_request"] == COUNT + cared and 100 < sum(calls["without_request"].values()) < 300
+    assert calls["received"] == COUNT + cared + sum(calls["without_request"].values())
     # The syntheses sent over MSSanté came back with reports: most delivered, about half read, a few refused or failed.
     syntheses = report["syntheses"]
     print(f"demo loaded in {elapsed:.1f} s; syntheses {syntheses}")  # noqa: T201
@@ -84,7 +89,9 @@ def test_the_expired_requests_were_called_back_but_the_last_ones(app: Any, clock
             request.relaunch_of_id: request
             for request in db.session.scalars(select(Request).where(Request.relaunch_of_id.is_not(None)))
         }
-        originals = sorted((r for r in expired if r.relaunch_of_id is None), key=lambda r: r.opened_at)
+        originals = sorted(
+            (r for r in expired if r.relaunch_of_id is None and r.profession == PHYSICIAN), key=lambda r: r.opened_at
+        )
         called = {request.id: request for request in expired if request.callback_result is not None}
         calls = db.session.scalar(select(func.count(Call.id)))
     assert callbacks["pending"] == len(pending) == PENDING_CALLBACKS
@@ -134,7 +141,8 @@ def test_the_demo_year_is_the_same_every_time(app: Any, clock: Any) -> None:
         db.session.execute(delete(Request))
         db.session.commit()
         assert community is not None and operator is not None
-        assert load_history(community=community, operator_id=operator, now=clock.now()) == len(first[0])
+        reloaded = load_history(community=community, operator_id=operator, now=clock.now())
+        assert reloaded + load_care(community=community, operator_id=operator, now=clock.now()) == len(first[0])
         second = snapshot()
     assert first == second and len(first[0]) > COUNT
     assert {row[0] for row in first[2]} >= {"sent", "delivered", "read", "refused", "failed", "not_needed"}

@@ -100,8 +100,10 @@ class AvailabilityIn(Schema):
         metadata={"description": "Je peux en prendre encore N jusqu'à `until` ; null : plus de limite"},
     )
 
-    @ma.validates_schema
-    def capacity_needs_until(self, data: dict[str, Any], **kwargs: Any) -> None:
+    @ma.validates_schema(pass_original=True)
+    def capacity_needs_until(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
+        if isinstance(original, dict) and isinstance(original.get("capacity"), bool):  # JSON true is no number
+            raise ma.ValidationError({"capacity": ["Nombre entier attendu."]})
         if data.get("capacity") is not None:
             if "until" not in data:
                 raise ma.ValidationError({"until": ["Champ obligatoire avec une capacité (l'heure de fin)."]})

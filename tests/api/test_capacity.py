@@ -102,6 +102,8 @@ def test_a_slot_that_lapses_lets_offers_in_again(make: Any, clock: Any, ports: A
         ({"capacity": 0, "until": "+2h"}, "capacity"),
         ({"capacity": -1, "until": "+2h"}, "capacity"),
         ({"capacity": "2", "until": "+2h"}, "capacity"),
+        ({"capacity": True, "until": "+2h"}, "capacity"),
+        ({"capacity": 2.5, "until": "+2h"}, "capacity"),
         ({"capacity": 10**9, "until": "+2h"}, "capacity"),
         ({"capacity": 21, "until": "+2h"}, "capacity"),
         ({"capacity": 2}, "until"),

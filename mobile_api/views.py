@@ -197,6 +197,11 @@ def get_availability() -> dict[str, Any]:
 @bp.route("/me/availability", methods=["PUT"])
 @bp.arguments(AvailabilityIn)
 @bp.response(200, AvailabilityOut)
+@bp.alt_response(
+    422,
+    description="Capacité hors de 1 à 20 ou non entière, sans heure de fin, heure de fin passée ou à plus de 24 h "
+    "(errors.capacity, errors.until)",
+)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
     """Say whether I take requests, for good or until a time; or that I take N more until a time (a floating slot)."""
     physician = current_physician()

@@ -10,8 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from dispatch.db import db
 from dispatch.notify.ports import PushMessage
+from dispatch.requests.models import Offer
+from tests.api.test_rules import north, place_patient
 
 
 def offered(ports: Any, start: int = 0) -> list[tuple[str, ...]]:
@@ -134,3 +138,32 @@ def test_the_openapi_publishes_the_slot(make: Any) -> None:
     assert schemas["AvailabilityIn"]["properties"]["capacity"]["maximum"] == 20
     assert {"capacity", "capacity_until", "capacity_left"} <= set(schemas["AvailabilityOut"]["properties"])
     assert "get" in spec["paths"]["/api/v1/me/availability"]
+
+
+def test_a_full_member_is_not_offered_a_handed_back_request_again_nor_a_wave(make: Any, clock: Any) -> None:
+    w = world(make)
+    busy, other = w["busy"], w["other"]
+    third = make.member(w["community"], "physician")
+    first = make.open(w["operator"], w["community"])  # offered to the three
+    make.call("PUT", "/me/availability", busy, json={"capacity": 1, "until": until(clock, hours=5)})
+    assert make.accept(busy, make.open(w["operator"], w["community"])["id"], minutes=30).status_code == 200  # full now
+    assert make.accept(other, first["id"], minutes=60).status_code == 200  # busy's and third's offers are withdrawn
+    assert make.call("POST", f"/requests/{first['id']}/release", other, json={"reason": "Urgence"}).status_code == 200
+    offers = dict(db.session.execute(select(Offer.physician_id, Offer.status).where(Offer.request_id == first["id"])).all())
+    assert offers == {busy.id: "withdrawn", other.id: "released", third.id: "notified"}  # only third gets it again
+
+    # A nurse at capacity within the wave's radius: the wave opens without her.
+    usual = make.member(w["community"], "physician", profession="60", kind="titulaire", **north(1))
+    full = make.member(w["community"], "physician", profession="60", kind="titulaire", **north(2))
+    free = make.member(w["community"], "physician", profession="60", kind="titulaire", **north(3))
+    body = make.request_body(w["community"], profession="60", acts=["pansement"])
+    del body["treating_physician"], body["motive"]
+    body["usual_professional"] = {"status": "declared", "rpps": usual.rpps}
+    taken = make.call("POST", "/requests", w["operator"], json={**body, "usual_professional": {"status": "none"}}).json
+    make.call("PUT", "/me/availability", full, json={"capacity": 1, "until": until(clock, hours=5)})
+    assert make.accept(full, taken["id"], minutes=30).status_code == 200
+    nursing = make.call("POST", "/requests", w["operator"], json=body).json
+    place_patient(nursing["id"], *north(0).values())
+    assert make.call("POST", f"/requests/{nursing['id']}/refuse", usual, json={}).status_code == 200
+    offers = dict(db.session.execute(select(Offer.physician_id, Offer.status).where(Offer.request_id == nursing["id"])).all())
+    assert offers == {usual.id: "refused", free.id: "notified"}

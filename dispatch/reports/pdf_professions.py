@@ -48,7 +48,7 @@ def professions(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> li
         CondPageBreak(60 * mm),
         paragraph("Par profession", styles["h2"]),
         Spacer(1, 3),
-        grid_table(headers, rows, profession_widths, styles),
+        grid_table(headers, rows, profession_widths, styles, text_columns=1),
         KeepTogether(
             [
                 paragraph("Délai d'acceptation selon la distance", styles["h2"]),

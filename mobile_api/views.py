@@ -12,12 +12,12 @@ from marshmallow import fields, validate
 from sqlalchemy import delete, select
 
 from dispatch.communities import service as communities
-from dispatch.communities.models import Device
+from dispatch.communities.models import MAX_CAPACITY, Device
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.notify.webpush import validate_subscription
 from dispatch.policy import acting_physician
-from dispatch.requests import physician_actions, queries
+from dispatch.requests import capacity, physician_actions, queries
 from dispatch.requests.disclosure import show_many
 from dispatch.requests.schemas import AcceptIn, OutcomeIn, RefuseIn, ReleaseIn, RequestOut, request_json
 from dispatch.schemas import Id, Integer, PageArgs, Schema, UTCDateTime, with_next_link
@@ -84,13 +84,43 @@ class WebPushKeyOut(Schema):
 
 
 class AvailabilityIn(Schema):
-    available = fields.Boolean(required=True, truthy={True}, falsy={False})
+    """The availability switch (for good or `until` a time), or a floating slot: `capacity` more requests `until`.
+
+    With a `capacity` (1 to 20), `until` is the slot's end (required, ahead, within 24 hours) and the switch goes on;
+    `"capacity": null` removes the slot. Without a capacity, `available` is required and `until` is the switch's.
+    """
+
+    available = fields.Boolean(truthy={True}, falsy={False})
     until = UTCDateTime()
+    capacity = Integer(
+        minimum=1,
+        maximum=MAX_CAPACITY,
+        strict=True,
+        allow_none=True,
+        metadata={"description": "Je peux en prendre encore N jusqu'à `until` ; null : plus de limite"},
+    )
+
+    @ma.validates_schema(pass_original=True)
+    def capacity_needs_until(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
+        if isinstance(original, dict) and isinstance(original.get("capacity"), bool):  # JSON true is no number
+            raise ma.ValidationError({"capacity": ["Nombre entier attendu."]})
+        if data.get("capacity") is not None:
+            if "until" not in data:
+                raise ma.ValidationError({"until": ["Champ obligatoire avec une capacité (l'heure de fin)."]})
+            if data.get("available") is False:
+                raise ma.ValidationError({"available": ["Une capacité se déclare en étant disponible."]})
+        elif "available" not in data and "capacity" not in data:
+            raise ma.ValidationError({"available": ["Champ obligatoire."]})
 
 
 class AvailabilityOut(Schema):
     available = fields.Boolean()
-    until = UTCDateTime(allow_none=True)
+    until = UTCDateTime(allow_none=True, metadata={"description": "Fin de l'interrupteur de disponibilité"})
+    capacity = Integer(minimum=1, maximum=MAX_CAPACITY, allow_none=True, metadata={"description": "Capacité déclarée"})
+    capacity_until = UTCDateTime(allow_none=True, metadata={"description": "Fin de la capacité"})
+    capacity_left = Integer(
+        minimum=0, maximum=MAX_CAPACITY, allow_none=True, metadata={"description": "Demandes encore acceptables (0 : complet)"}
+    )
 
 
 @bp.route("/me/devices", methods=["POST"])
@@ -146,23 +176,52 @@ def remove_device(device_id: int) -> None:
     db.session.commit()
 
 
+def _availability(physician: Physician, slot: capacity.Capacity) -> dict[str, Any]:
+    return {
+        "available": physician.available,
+        "until": physician.available_until,
+        "capacity": slot.capacity,
+        "capacity_until": slot.until,
+        "capacity_left": slot.left,
+    }
+
+
+@bp.route("/me/availability", methods=["GET"])
+@bp.response(200, AvailabilityOut)
+def get_availability() -> dict[str, Any]:
+    """Say whether I take requests, and my floating slot: how many more, until when, how many are left."""
+    physician = current_physician()
+    return _availability(physician, capacity.capacity_of(physician=physician, now=now()))
+
+
 @bp.route("/me/availability", methods=["PUT"])
 @bp.arguments(AvailabilityIn)
 @bp.response(200, AvailabilityOut)
+@bp.alt_response(
+    422,
+    description="Capacité hors de 1 à 20 ou non entière, sans heure de fin, heure de fin passée ou à plus de 24 h "
+    "(errors.capacity, errors.until)",
+)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
-    """Say whether I take requests, for good or until a time."""
+    """Say whether I take requests, for good or until a time; or that I take N more until a time (a floating slot)."""
     physician = current_physician()
     until = args.get("until")
     at = now()
-    if until is not None and not at < until <= at + timedelta(days=60):
-        raise Problem(
-            422,
-            "invalid",
-            "Certains champs sont invalides.",
-            errors={"until": ["L'échéance doit être dans le futur (60 jours au plus)."]},
-        )
-    communities.set_availability(physician=physician, available=args["available"], until=until)
-    return {"available": physician.available, "until": physician.available_until}
+    if args.get("capacity") is not None:
+        slot = capacity.declare_capacity(physician=physician, capacity=args["capacity"], until=args["until"], now=at)
+        return _availability(physician, slot)
+    if "capacity" in args:
+        capacity.remove_capacity(physician=physician)
+    if "available" in args:
+        if until is not None and not at < until <= at + timedelta(days=60):
+            raise Problem(
+                422,
+                "invalid",
+                "Certains champs sont invalides.",
+                errors={"until": ["L'échéance doit être dans le futur (60 jours au plus)."]},
+            )
+        communities.set_availability(physician=physician, available=args["available"], until=until)
+    return _availability(physician, capacity.capacity_of(physician=physician, now=at))
 
 
 @bp.route("/me/offers", methods=["GET"])

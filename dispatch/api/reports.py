@@ -67,6 +67,7 @@ class PhysicianFiguresOut(Schema):
     physician_id = Id()
     name = fields.String()
     kind = fields.String()
+    profession = fields.String(metadata={"description": "code de profession (TRE_G15) : 10 médecin, 60 infirmier..."})
     offered = Integer()
     accepted = Integer()
     refused = Integer()
@@ -109,6 +110,32 @@ class CallsOut(Schema):
     without_request = _counts()
 
 
+class ProfessionFiguresOut(Schema):
+    opened = Integer()
+    accepted = Integer()
+    expired = Integer()
+    cancelled = Integer()
+    open = Integer()
+    acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
+    accepted_by_treating = Integer(metadata={"description": "par le médecin traitant ou le professionnel habituel"})
+    accepted_in_community = Integer()
+    offered = Integer(metadata={"description": "offres faites aux membres de la profession"})
+    refusals = Integer()
+    time_to_accept_s = fields.Nested(TimeToAcceptOut)
+    outcomes = _counts()
+    no_show_rate = fields.Float(allow_none=True)
+
+
+class DistanceBandOut(Schema):
+    band = fields.String(
+        metadata={"description": "distance de l'offre acceptée (km) : 0-2, 2-5, 5-10, 10-20, 20+ (borne basse incluse), unknown"}
+    )
+    accepted = Integer()
+    median = Integer(allow_none=True, metadata={"description": "délai médian avant acceptation (s)"})
+    p90 = Integer(allow_none=True)
+    mean = Integer(allow_none=True, metadata={"description": "délai moyen avant acceptation (s)"})
+
+
 class ReportOut(Schema):
     community_id = Id()
     start = fields.String(data_key="from", attribute="from")
@@ -132,6 +159,12 @@ class ReportOut(Schema):
     syntheses = fields.Nested(SynthesesOut)
     by_physician = fields.List(fields.Nested(PhysicianFiguresOut))
     by_month = fields.List(fields.Nested(MonthFiguresOut))
+    by_profession = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ProfessionFiguresOut),
+        metadata={"description": "par code de profession (TRE_G15)"},
+    )
+    acceptance_by_distance = fields.List(fields.Nested(DistanceBandOut))
     calls = fields.Nested(CallsOut)
     callbacks = _counts()
 

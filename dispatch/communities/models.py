@@ -15,6 +15,7 @@ from dispatch.professions import CODES, PHYSICIAN
 SMS_DAILY_BUDGET = 500
 RETENTION_DAYS, RETENTION_RANGE = 365, (30, 3650)
 TRAIL_DAYS, TRAIL_MIN = 1095, 180
+MAX_CAPACITY = 20  # a floating slot's most requests (migration 0029 writes the same bound)
 KINDS = ("titulaire", "remplacant", "adjoint", "assistant", "interne", "cami")
 
 
@@ -59,7 +60,10 @@ class Physician(Model):
     """
 
     __tablename__ = "physicians"
-    __table_args__ = (CheckConstraint(PROFESSION_CHECK, name="profession"),)
+    __table_args__ = (
+        CheckConstraint(PROFESSION_CHECK, name="profession"),
+        CheckConstraint(f"capacity IS NULL OR (capacity >= 1 AND capacity <= {MAX_CAPACITY})", name="capacity"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
@@ -77,6 +81,11 @@ class Physician(Model):
     lon: Mapped[float | None] = mapped_column(Float)
     available: Mapped[bool] = mapped_column(default=True)
     available_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A floating slot: "I can take `capacity` more until `capacity_until`", declared at `capacity_from` (the
+    # acceptances since count against it). All None: no capacity. See dispatch.requests.capacity.
+    capacity: Mapped[int | None]
+    capacity_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capacity_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined", back_populates="physician")
     devices: Mapped[list[Device]] = relationship(back_populates="physician", lazy="select")

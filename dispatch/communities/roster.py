@@ -8,9 +8,11 @@ import io
 import unicodedata
 from typing import Any
 
+from dispatch.professions import CODES, PHYSICIAN, PROFESSIONS, WORDS
+
 NNBSP = "\u202f"  # before ':' in French
 # The template's headers, in order, and the API field each one fills.
-TEMPLATE_HEADERS = ("rôle", "identifiant", "nom", "email", "téléphone", "rpps", "statut", "mssanté", "adresse")
+TEMPLATE_HEADERS = ("rôle", "identifiant", "nom", "email", "téléphone", "rpps", "statut", "mssanté", "adresse", "profession")
 REQUIRED = ("role", "login", "name")
 # Header as written (accents, case, spaces and dashes ignored) → API field.
 HEADERS = {
@@ -36,6 +38,7 @@ HEADERS = {
     "adresse": "address",
     "adresse_du_cabinet": "address",
     "mot_de_passe": "password",
+    "profession": "profession",
 }
 ROLES = {
     "medecin": "physician",
@@ -48,6 +51,10 @@ ROLES = {
     "coordinatrice": "coordinator",
     "coordination": "coordinator",
     "coordinator": "coordinator",
+    "professionnel": "professional",
+    "professionnelle": "professional",
+    "professionnel_de_sante": "professional",
+    "professional": "professional",
 }
 KINDS = {
     "titulaire": "titulaire",
@@ -71,6 +78,7 @@ FIELD_LABELS = {
     "kind": "statut",
     "mssante": "MSSanté",
     "address": "adresse",
+    "profession": "profession",
     "_body": "ligne",
 }
 UNREADABLE = "Le fichier n'est pas un texte CSV lisible\u202f: enregistrez-le depuis votre tableur au format «\u00a0CSV\u00a0»."
@@ -92,6 +100,20 @@ def key(word: str) -> str:
     """Return a header or a value as compared: no accents, lower case, spaces and dashes as '_'."""
     plain = unicodedata.normalize("NFKD", word.strip()).encode("ascii", "ignore").decode()
     return "_".join(plain.lower().replace("-", " ").replace("'", " ").split())
+
+
+# A profession as written: the national code (TRE_G15) or its French word, feminine and short forms included.
+PROFESSION_WORDS = {
+    **{code: code for code in CODES},
+    **{key(label): code for code, label in PROFESSIONS.items()},
+    **{key(word): code for code, word in WORDS.items()},
+    "pharmacienne": "21",
+    "dentiste": "40",
+    "infirmiere": "60",
+    "ide": "60",
+    "kine": "70",
+    "masseuse_kinesitherapeute": "70",
+}
 
 
 def decode(raw: bytes) -> str | None:
@@ -158,6 +180,18 @@ def _words(data: dict[str, Any]) -> dict[str, Any]:
         data["role"] = ROLES.get(key(data["role"]), data["role"])
     if "kind" in data:
         data["kind"] = KINDS.get(key(data["kind"]), data["kind"])
+    if "profession" in data:
+        # Default physician: no column, or a blank cell. A known profession other than 10 makes a "médecin" line a
+        # professional of it; an unknown word is kept, to be refused in French (WORDS_EXPECTED).
+        code = PROFESSION_WORDS.get(key(data["profession"]))
+        if code is None:
+            pass
+        elif data.get("role") == "physician" and code == PHYSICIAN:
+            del data["profession"]  # a physician is of profession 10 already
+        else:
+            data["profession"] = code
+            if data.get("role") == "physician":
+                data["role"] = "professional"
     if "rpps" in data:
         data["rpps"] = "".join(data["rpps"].split())
     return data
@@ -167,6 +201,11 @@ def _words(data: dict[str, Any]) -> dict[str, Any]:
 WORDS_EXPECTED = {
     "role": f"Rôle inconnu{NNBSP}: médecin, opérateur ou coordinateur attendu.",
     "kind": f"Statut inconnu{NNBSP}: titulaire, remplaçant, adjoint, assistant, interne ou CAMI attendu.",
+    "profession": f"Profession inconnue{NNBSP}: "
+    + ", ".join(word for word in WORDS.values())
+    + " (ou leur code : "
+    + ", ".join(CODES)
+    + ") attendu.",
 }
 
 

@@ -10,6 +10,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     account,
     admin,
     app_shell,
+    capacity_page,
     filters,
     guard,
     live,

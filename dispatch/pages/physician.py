@@ -15,11 +15,12 @@ from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.pages import bp
-from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, validate
+from dispatch.pages.capacity_page import slot_label
+from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, local_time, phone_link, user_zone, validate
 from dispatch.pages.guard import RESUME, limited_to, role_page, signed_in
 from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
-from dispatch.requests import disclosure, machine, physician_actions
+from dispatch.requests import capacity, disclosure, machine, physician_actions
 from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.machine import current_deadline
 from dispatch.requests.models import Offer, Request
@@ -101,6 +102,7 @@ def offers() -> Any:
         mine=taken,
         labels=LABELS,
         available=physician.is_available(at),
+        slot=slot_label(capacity.capacity_of(physician=physician, now=at), user_zone(physician.user)),
         physician=physician,
         signature=list_signature(open_offers, mine),
         refused=refused if refused and refused not in {c["id"] for c in cards} else None,

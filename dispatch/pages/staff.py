@@ -20,6 +20,7 @@ from dispatch.reports.definitions import CALLBACKS, CALLS, DEFINITIONS, OUTCOMES
 from dispatch.reports.delays import delay_buckets
 from dispatch.reports.document import PDF_TYPE, report_document
 from dispatch.reports.exports import CSV_TYPE, XLSX_TYPE, report_csv, report_xlsx, requests_csv, requests_xlsx
+from dispatch.reports.per_profession import BAND_LABELS
 from dispatch.reports.service import compute_report
 from dispatch.reports.tables import REPORT_SLUGS, REPORT_TABLES, kind_label
 from dispatch.web import now
@@ -70,6 +71,7 @@ def dashboard() -> Any:
         shortcuts=shortcuts(today),
         definitions=DEFINITIONS,
         labels=LABELS,
+        bands=BAND_LABELS,
         communities=user_communities(user, Action.MANAGE_COMMUNITY),
     ), status
 

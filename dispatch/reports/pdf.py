@@ -17,6 +17,7 @@ from reportlab.platypus import Flowable, SimpleDocTemplate
 
 from dispatch import french, pdf
 from dispatch.reports import pdf_charts as charts
+from dispatch.reports import pdf_professions
 from dispatch.reports import pdf_sections as sections
 
 
@@ -49,6 +50,7 @@ def report_pdf(report: dict[str, Any], *, community: str, delays: Sequence[tuple
         *sections.headline(report, styles),
         *sections.chart_grid(report, delays, styles),
         *sections.tables(report, styles),
+        *pdf_professions.professions(report, styles),
         *sections.definitions(styles),
     ]
     document.build(story, canvasmaker=pdf.numbered(footer, margin=18 * mm, baseline=10 * mm, colour=charts.MUTED))

@@ -197,9 +197,17 @@ def chart_grid(report: dict[str, Any], delays: Sequence[tuple[str, int]], styles
     ]
 
 
-def _table(headers: Sequence[str], rows: list[list[str]], widths: Sequence[float], styles: dict[str, ParagraphStyle]) -> Table:
-    """Return a table whose first `text` columns wrap (names, labels) and whose figures are right-aligned strings."""
-    text = 2 if len(headers) > 5 else 1
+def grid_table(
+    headers: Sequence[str],
+    rows: list[list[str]],
+    widths: Sequence[float],
+    styles: dict[str, ParagraphStyle],
+    *,
+    text_columns: int | None = None,
+) -> Table:
+    """Return a table whose first `text_columns` columns wrap (names, labels; by default 2 past 5 columns, else 1)
+    and whose figures are right-aligned strings."""
+    text = text_columns if text_columns is not None else 2 if len(headers) > 5 else 1
     body = [[paragraph(v, styles["cell"]) if i < text else v for i, v in enumerate(row)] for row in rows]
     table = Table([list(headers), *body], colWidths=list(widths), repeatRows=1)
     table.setStyle(
@@ -257,11 +265,13 @@ def tables(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Fl
             styles["muted"],
         ),
         Spacer(1, 3),
-        _table(("Médecin", "Statut", "Proposées", "Acceptées", "Refusées", "Désistements"), physicians, physician_widths, styles),
+        grid_table(
+            ("Médecin", "Statut", "Proposées", "Acceptées", "Refusées", "Désistements"), physicians, physician_widths, styles
+        ),
         KeepTogether(
             [
                 paragraph("Par mois", styles["h2"]),
-                _table(("Mois", "Ouvertes", "Acceptées", "Expirées", "Part acceptée"), months, month_widths, styles),
+                grid_table(("Mois", "Ouvertes", "Acceptées", "Expirées", "Part acceptée"), months, month_widths, styles),
             ]
         ),
     ]

@@ -27,6 +27,9 @@ Definitions (CONTRACT.md, "The report"), and the choices the contract leaves ope
   `refused` the ones the GP's software refused or deleted unread; `failed` the ones never sent or bounced.
   pending + sent + refused + failed + not_sendable + not_needed = the syntheses written.
 - `by_month` lists every month the period touches, empty ones included.
+- `by_profession` (per profession code with a request or an offer in the period: the request figures, `offered`,
+  `refusals`, `time_to_accept_s`, the rates) and `acceptance_by_distance` (per band of the accepted offer's
+  distance): see dispatch/reports/per_profession.py.
 
 How: the request-level figures sum the rollup `request_day_stats` (requests per local day and group of
 state, source, motive, treating status, synthesis status, accepted by the treating GP) over the period's
@@ -50,6 +53,7 @@ from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
 from dispatch.periods import Month, months, utc_bounds
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
+from dispatch.reports.per_profession import profession_figures
 from dispatch.requests.models import (
     CALLBACK_RESULTS,
     MOTIVES,
@@ -115,6 +119,7 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         "syntheses": _syntheses(totals),
         "by_physician": physicians,
         "by_month": [{"month": period.label, **by_month[index]} for index, period in enumerate(periods)],
+        **profession_figures(community_id=community.id, lower=lower, upper=upper, start=start, end=end),
         **_calls_and_callbacks(community.id, lower, upper),
     }
 
@@ -266,7 +271,7 @@ def _by_physician(community_id: int, start: date, end: date) -> list[dict[str, A
         .subquery()
     )
     query = (
-        select(counts, User.name, Physician.kind)
+        select(counts, User.name, Physician.kind, Physician.profession)
         .join(Physician, Physician.id == counts.c.physician_id)
         .join(User, User.id == Physician.user_id)
         .order_by(counts.c.accepted.desc(), counts.c.offered.desc(), User.name, counts.c.physician_id)
@@ -276,6 +281,7 @@ def _by_physician(community_id: int, start: date, end: date) -> list[dict[str, A
             "physician_id": row.physician_id,
             "name": row.name,
             "kind": row.kind,
+            "profession": row.profession,
             "offered": int(row.offered),
             "accepted": int(row.accepted),
             "refused": int(row.refused),

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatch import texts
+from dispatch.professions import PHYSICIAN, PROFESSIONS
 
 NBSP = "\u00a0"
 
@@ -33,7 +34,7 @@ class Table:
 
 REPORT_TABLES = ("summary", "by_physician", "by_month")
 REPORT_SLUGS = {"summary": "indicateurs", "by_physician": "medecins", "by_month": "mois"}  # in file names
-PHYSICIAN_HEADERS = ("N° du médecin", "Médecin", "Statut", "Demandes proposées", "Demandes acceptées", "Refus")
+PHYSICIAN_HEADERS = ("N° du médecin", "Médecin", "Profession", "Statut", "Demandes proposées", "Demandes acceptées", "Refus")
 MONTH_HEADERS = ("Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées", "Demandes annulées", "Taux d'acceptation")
 REQUEST_HEADERS = (
     "N° de demande",
@@ -134,7 +135,15 @@ def summary_table(report: dict[str, Any]) -> Table:
 def physician_table(report: dict[str, Any]) -> Table:
     """Return one line per physician offered a request of the period."""
     rows = [
-        (row["physician_id"], row["name"], kind_label(row["kind"]), row["offered"], row["accepted"], row["refused"])
+        (
+            row["physician_id"],
+            row["name"],
+            PROFESSIONS.get(row.get("profession") or PHYSICIAN, row.get("profession")),
+            kind_label(row["kind"]),
+            row["offered"],
+            row["accepted"],
+            row["refused"],
+        )
         for row in report["by_physician"]
     ]
     return Table("by_physician", "Par médecin", "medecins", PHYSICIAN_HEADERS, rows)

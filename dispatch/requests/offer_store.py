@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 
 from dispatch.auth.models import Membership, User
 from dispatch.communities.models import Physician
@@ -21,6 +21,25 @@ from dispatch.db import UTCDateTime, db
 from dispatch.requests import live_versions, rollup
 from dispatch.requests.models import Offer, Request
 from dispatch.requests.states import OfferStatus, Phase
+
+
+def accepted_since() -> Any:
+    """Return, for the Physician row of the enclosing query, how many requests they accepted since declaring their
+    capacity and still hold (a hand-back clears `accepted_by_id`): machine.capacity's count, in SQL."""
+    return (
+        select(func.count())
+        .select_from(Request)
+        .where(Request.accepted_by_id == Physician.id, Request.accepted_at >= Physician.capacity_from)
+        .correlate(Physician)
+        .scalar_subquery()
+    )
+
+
+def room_clause(now: Any) -> ColumnElement[bool]:
+    """Return the condition that a member has room for one more request at `now`: no capacity in force
+    (none declared, or its `until` passed), or fewer acceptances since it was declared (machine.capacity.left)."""
+    until = Physician.capacity_until
+    return Physician.capacity.is_(None) | until.is_(None) | (until <= now) | (accepted_since() < Physician.capacity)
 
 
 def _eligible_query() -> Any:
@@ -44,6 +63,8 @@ def _eligible_query() -> Any:
             # An invited member who has not chosen a password yet could not open an offer: none reaches them.
             User.password_set_at.is_not(None),
             available,
+            # A floating slot filled: no offer reaches them until it lapses or they hand a patient back.
+            room_clause(now),
         )
         .distinct()
         .order_by(Physician.id)
@@ -66,6 +87,14 @@ def eligible_members(request: Request, *, now: datetime) -> list[int]:
 def community_members(community_id: int, *, profession: str, now: datetime) -> list[int]:
     """Return the members of the community of this profession who take requests now."""
     return list(db.session.scalars(COMMUNITY_ELIGIBLE, {"community_id": community_id, "profession": profession, "now": now}))
+
+
+_ROOM = select(Physician.id).where(Physician.id == bindparam("physician_id"), room_clause(bindparam("now", type_=UTCDateTime())))
+
+
+def has_room(physician_id: int, *, now: datetime) -> bool:
+    """Say whether a member has room for one more request at `now` (their floating slot, if any, is not full)."""
+    return db.session.scalar(_ROOM, {"physician_id": physician_id, "now": now}) is not None
 
 
 _PLACES = (

@@ -24,7 +24,7 @@ from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
 from dispatch.policy import Action
 from dispatch.professions import PHYSICIAN
-from dispatch.requests import disclosure, machine
+from dispatch.requests import disclosure, machine, offer_store
 from dispatch.requests.decisions import Plan
 from dispatch.requests.engine import actor, waves_of, write
 from dispatch.requests.models import Request
@@ -156,12 +156,14 @@ def _open_from_input(
 
 def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime, profession: str = PHYSICIAN) -> bool:
     """Say whether a treating GP (a usual professional) gets the exclusive phase: a member of the request's profession,
-    active, signed up (a password chosen) and available."""
+    active, signed up (a password chosen), available and with room (machine.capacity)."""
     if physician is None or not physician.is_available(now) or physician.user.password_set_at is None:
         return False
     if physician.profession != profession:
         return False
-    return any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships)
+    if not any(m.community_id == community_id and m.role == "physician" for m in physician.user.memberships):
+        return False
+    return offer_store.has_room(physician.id, now=now)  # a full floating slot: the community has it at once
 
 
 def start(

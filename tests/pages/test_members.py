@@ -249,7 +249,7 @@ def test_the_template_is_what_french_excel_opens(world: dict[str, Any], as_user:
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     header = next(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
-    assert header == ["rôle", "identifiant", "nom", "email", "téléphone", "rpps", "statut", "mssanté", "adresse"]
+    assert header == ["rôle", "identifiant", "nom", "email", "téléphone", "rpps", "statut", "mssanté", "adresse", "profession"]
     # Filled in and read back, the template imports.
     filled = raw + f"médecin;tpl;Dr Modèle;;06 12 00 00 09;{luhn_rpps(809)};interne;;\r\n".encode()
     rows, problems = roster.parse(filled)

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from dispatch.auth.models import User
 from dispatch.communities import roster
+from dispatch.communities.models import Physician
 from dispatch.db import db
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, luhn_rpps
 from tests.pages.conftest import PageClient
 from tests.pages.test_members import text
 
@@ -102,3 +103,31 @@ def test_a_large_import_never_stalls_sign_ins(world: dict[str, Any], as_user: An
     # Sign-ins went on while the import ran: several of them, none waiting for the whole import.
     assert len(during) >= 3, (took, latencies)
     assert max(e - b for b, e, _ in during) < took / 2, (took, latencies)
+
+
+def test_an_optional_profession_column_in_codes_or_french_words(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    raw = (
+        "rôle;identifiant;nom;téléphone;rpps;statut;profession\n"
+        f"médecin;p.inf;Claire Leroy;06 12 00 00 11;{luhn_rpps(811)};;Infirmière\n"
+        f"professionnel;p.kine;Marc Roy;06 12 00 00 12;{luhn_rpps(812)};;70\n"
+        f"médecin;p.doc;Dr Paul Durand;06 12 00 00 13;{luhn_rpps(813)};titulaire;médecin\n"
+        f"médecin;p.gp;Dr Awa Diallo;06 12 00 00 14;{luhn_rpps(814)};titulaire;\n"
+    ).encode()
+    page = text(coordinator.get(post_roster(coordinator, raw).headers["Location"]))
+    assert "4 membres importés." in page, page
+    professions = {
+        login: profession
+        for login, profession in db.session.execute(
+            select(User.login, Physician.profession).join(Physician, Physician.user_id == User.id).where(User.login.like("p.%"))
+        )
+    }
+    assert professions == {"p.inf": "60", "p.kine": "70", "p.doc": "10", "p.gp": "10"}
+
+
+def test_an_unknown_profession_is_refused_in_french(world: dict[str, Any], as_user: Any) -> None:
+    coordinator = as_user(world["coordinator"])
+    raw = f"rôle;identifiant;nom;téléphone;rpps;profession\nmédecin;p.x;X;06 12 00 00 15;{luhn_rpps(815)};ostéopathe\n".encode()
+    page = text(coordinator.get(post_roster(coordinator, raw).headers["Location"]))
+    assert "Import refusé" in page and "Ligne 2 — profession : Profession inconnue : médecin, pharmacien" in page, page
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.login == "p.x")) == 0

@@ -85,8 +85,9 @@ def test_the_report_is_three_csv_tables_in_french(make: Any, staff: dict[str, An
     assert not any(key.isascii() and "_" in key for key in values)  # no code left untranslated
 
     physicians = _csv(_report(make, staff, "format=csv&table=by_physician"))
-    assert physicians[0] == ["N° du médecin", "Médecin", "Statut", "Demandes proposées", "Demandes acceptées", "Refus"]
-    assert [str(staff["formula"].id), '\'=HYPERLINK("http://x")', "Médecin remplaçant", "1", "1", "0"] in physicians
+    headers = ["N° du médecin", "Médecin", "Profession", "Statut", "Demandes proposées", "Demandes acceptées", "Refus"]
+    assert physicians[0] == headers
+    assert [str(staff["formula"].id), '\'=HYPERLINK("http://x")', "Médecin", "Médecin remplaçant", "1", "1", "0"] in physicians
     months = _csv(_report(make, staff, "format=csv&table=by_month"))
     assert months == [
         ["Mois", "Demandes ouvertes", "Demandes acceptées", "Demandes expirées", "Demandes annulées", "Taux d'acceptation"],
@@ -116,7 +117,7 @@ def test_the_report_as_a_workbook_of_typed_sheets(make: Any, staff: dict[str, An
     names = {row[1].value: row[1] for row in physicians.iter_rows(min_row=2)}
     formula = names['=HYPERLINK("http://x")']
     assert formula.data_type == "s"  # text, not a formula the spreadsheet would run
-    assert physicians.auto_filter.ref == f"A1:F{physicians.max_row}"  # a filter on every header
+    assert physicians.auto_filter.ref == f"A1:G{physicians.max_row}"  # a filter on every header
     widest = max(len(str(row[1].value)) for row in physicians.iter_rows(min_row=1))
     assert physicians.column_dimensions["B"].width >= widest  # the names fit their column
     month = book["Par mois"]["A2"]

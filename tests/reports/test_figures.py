@@ -167,6 +167,7 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
                 "physician_id": b.id,
                 "name": "Dr Bruno Bernard",
                 "kind": "cami",
+                "profession": "10",
                 "offered": 8,
                 "accepted": 3,
                 "refused": 1,
@@ -176,6 +177,7 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
                 "physician_id": a.id,
                 "name": "Dr Anne Arnaud",
                 "kind": "titulaire",
+                "profession": "10",
                 "offered": 7,
                 "accepted": 2,
                 "refused": 3,
@@ -185,6 +187,7 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
                 "physician_id": d.id,
                 "name": "Dr Denis Dupont",
                 "kind": "remplacant",
+                "profession": "10",
                 "offered": 6,
                 "accepted": 2,
                 "refused": 2,
@@ -195,6 +198,32 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
             {"month": "2026-01", "opened": 4, "accepted": 3, "expired": 1, "cancelled": 0, "acceptance_rate": 0.75},
             # February's rate leaves its cancelled request out, as the period's does (4 / 6, not 4 / 7).
             {"month": "2026-02", "opened": 7, "accepted": 4, "expired": 1, "cancelled": 1, "acceptance_rate": 0.6667},
+        ],
+        # Physicians alone: the same figures as the totals, with the offers (8 + 7 + 6).
+        "by_profession": {
+            "10": {
+                "opened": 11,
+                "accepted": 7,
+                "expired": 2,
+                "cancelled": 1,
+                "open": 1,
+                "acceptance_rate": 0.7,
+                "accepted_by_treating": 2,
+                "accepted_in_community": 5,
+                "outcomes": {"seen": 5, "no_show": 1, "pending": 1},
+                "no_show_rate": 0.1667,
+                "offered": 21,
+                "refusals": 6,
+                "time_to_accept_s": {"median": 1200, "p90": 4400},
+            }
+        },
+        # No offer of these requests has a distance: every acceptance is in `unknown` (mean 13,200 / 7 s).
+        "acceptance_by_distance": [
+            *(
+                {"band": band, "accepted": 0, "median": None, "p90": None, "mean": None}
+                for band in ("0-2", "2-5", "5-10", "10-20", "20+")
+            ),
+            {"band": "unknown", "accepted": 7, "median": 1200, "p90": 4400, "mean": 1886},
         ],
         "calls": {
             "received": 11,

@@ -21,9 +21,9 @@ from dispatch.auth import service as auth
 from dispatch.auth.models import User
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.pages import bp
+from dispatch.pages import bp, unchanged
 from dispatch.policy import Action
-from dispatch.requests import links
+from dispatch.requests import links, live_versions
 from dispatch.web import client_label, now, runtime
 
 CSP = (
@@ -157,13 +157,33 @@ def in_maintenance() -> BaseResponse | tuple[str, int, dict[str, str]] | None:
     return page, 503, {"Retry-After": wait, "Refresh": wait}
 
 
+# The live pages' polls (dispatch.pages.live) a recent full answer lets answer 304 before the session's lookup.
+LIVE_POLLS = frozenset(("pages.list_state", "pages.offer_state", "pages.console_state", "pages.console_request_state"))
+
+
+def _unchanged_poll() -> Response | None:
+    """Answer 304 to a live page's poll whose tag still holds, from its recipe of the last seconds (one read)."""
+    if request.method != "GET" or request.endpoint not in LIVE_POLLS or not request.if_none_match:
+        return None
+    sid = session.get(SESSION_KEY)
+    recipe = unchanged.recipe_for(sid, request.full_path) if isinstance(sid, str) and sid else None
+    if recipe is None:
+        return None
+    tag = recipe.tag(live_versions.versions(recipe.communities), now())
+    return unchanged.not_modified(tag) if request.if_none_match.contains(tag) else None
+
+
 @bp.before_request
-def load_session() -> None:
+def load_session() -> Response | None:
     """Resolve the session's bearer token into g.user and refuse a POST without the session's CSRF token.
 
     A form posted once the session is gone (expired token, or no cookie at all) is not an attack to refuse but a
     user to sign in again: it answers 401, which sends them to sign in and back to the page the form was on.
     """
+    polled = _unchanged_poll()
+    if polled is not None:
+        g.user = None
+        return polled
     g.user = _session_user()
     if request.method == "POST":
         if g.user is None and request.endpoint not in ANONYMOUS_FORMS:
@@ -173,6 +193,7 @@ def load_session() -> None:
         expected = session.get("csrf", "")
         if not expected or not hmac.compare_digest(str(sent), str(expected)):
             raise Problem(403, "csrf", "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page et recommencez.")
+    return None
 
 
 @bp.after_request
@@ -389,6 +410,7 @@ def sign_out() -> BaseResponse:
     sid = session.get(SESSION_KEY)
     if isinstance(sid, str) and sid:
         auth.sign_out(token=sid, now=now())
+        unchanged.forget_session(sid)
     session.clear()
     return redirect(url_for("pages.sign_in"))
 

@@ -10,7 +10,8 @@ identity and never a line in the access trail; a held-open stream would instead 
 
 Most polls find nothing moved: each answer carries an ETag made of the change counters of the communities it depends
 on (`live_versions`), and a poll that sends it back (If-None-Match) gets a 304 from one indexed read of those counters,
-without its digest being computed (issue 24, point 7: 3 SQL per poll before, 1 after the session's own lookup).
+without its digest being computed (issue 24, point 7: 3 SQL per poll before, 1 after the session's own lookup); for a
+few seconds after a full answer, that 304 comes before the session's lookup too (dispatch.pages.unchanged).
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, request, session
 from sqlalchemy import Select, func, select
 
 from dispatch import policy, texts
 from dispatch.db import db
-from dispatch.pages import bp
+from dispatch.pages import bp, unchanged
 from dispatch.pages.common import STATE_LABELS, iso, pick_community
-from dispatch.pages.guard import role_page, signed_in
+from dispatch.pages.guard import SESSION_KEY, role_page, signed_in
 from dispatch.pages.operator import SIGNED_COLUMNS, today_query
 from dispatch.pages.operator import list_signature as console_signature
+from dispatch.pages.unchanged import Recipe, not_modified
 from dispatch.policy import Action
 from dispatch.requests import disclosure, live_versions, machine
 from dispatch.requests.engine import load_request
@@ -50,19 +52,23 @@ def _tag(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
-def _unless_unchanged(tag: str | None, answer: Callable[[], Response]) -> Response:
-    """Answer 304 if the poll sent back `tag` (nothing it depends on moved), else `answer()` carrying `tag`.
+def _unless_unchanged(recipe: Recipe | None, counters: dict[int, int], answer: Callable[[], Response]) -> Response:
+    """Answer 304 if the poll sent back the tag `recipe` makes of `counters` (nothing it depends on moved), else
+    `answer()` carrying that tag; remember the recipe for the polls of the next seconds (dispatch.pages.unchanged).
 
     The counters are read before the answer is computed: a change committed in between moves them again, so the next
     poll computes afresh; never the other way round.
     """
-    if tag is not None and request.if_none_match.contains(tag):
-        unchanged = Response(status=304)
-        unchanged.set_etag(tag)
-        return unchanged
+    if recipe is None:
+        return answer()
+    tag = recipe.tag(counters, now())
+    sid = session.get(SESSION_KEY)
+    if isinstance(sid, str) and sid:
+        unchanged.remember(sid, request.full_path, recipe)
+    if request.if_none_match.contains(tag):
+        return not_modified(tag)
     response = answer()
-    if tag is not None:
-        response.set_etag(tag)
+    response.set_etag(tag)
     return response
 
 
@@ -113,8 +119,9 @@ def list_state() -> Any:
     """Answer the list's digest, for the page to reload itself when it changed."""
     user = signed_in()
     physician = policy.acting_physician(user)
-    counters = live_versions.versions(m.community_id for m in user.memberships)  # offers come from these only
-    tag = _tag("m", physician.id, *(f"{cid}.{version}" for cid, version in counters.items()))
+    communities = tuple(sorted({m.community_id for m in user.memberships}))  # offers come from these only
+    physician_id = physician.id  # the recipe outlives the request: plain values only, no row
+    recipe = Recipe(communities, lambda counters, _at: _tag("m", physician_id, *(f"{c}.{v}" for c, v in counters.items())))
 
     def answer() -> Response:
         at = now()
@@ -123,7 +130,7 @@ def list_state() -> Any:
         mine = db.session.execute(_mine_query(physician.id).with_only_columns(*columns)).all()
         return jsonify({"now": iso(at), "signature": list_signature(offers, mine), "offers": len(offers), "mine": len(mine)})
 
-    return _unless_unchanged(tag, answer)
+    return _unless_unchanged(recipe, live_versions.versions(communities), answer)
 
 
 @bp.route("/m/requests/<int:request_id>/etat")
@@ -131,15 +138,20 @@ def list_state() -> Any:
 def offer_state(request_id: int) -> Any:
     """Answer whether the request is still open to me, and what to tell me if not (no identity, nothing recorded)."""
     user = signed_in()
-    return _unless_unchanged(_request_tag("o", user, request_id), lambda: _offer_state(user, request_id))
+    recipe, counters = _request_recipe("o", user, request_id)
+    return _unless_unchanged(recipe, counters, lambda: _offer_state(user, request_id))
 
 
-def _request_tag(kind: str, user: Any, request_id: int) -> str | None:
-    """Return the ETag of a request's digest for this user, or None (no such request, or not of their communities)."""
+def _request_recipe(kind: str, user: Any, request_id: int) -> tuple[Recipe | None, dict[int, int]]:
+    """Return how the tag of a request's digest is made for this user, with its community's counter; None (no such
+    request, or not of their communities) when the full answer is to say 404 or 403 as it always did."""
     found = live_versions.request_version(request_id)
     if found is None or not _member_of(user, found[0]):
-        return None  # the full answer says 404 or 403 as it always did
-    return _tag(kind, user.id, request_id, *found)
+        return None, {}
+    community_id, version = found
+    user_id = user.id
+    recipe = Recipe((community_id,), lambda counters, _at: _tag(kind, user_id, request_id, community_id, counters[community_id]))
+    return recipe, {community_id: version}
 
 
 def _offer_state(user: Any, request_id: int) -> Response:
@@ -180,21 +192,29 @@ def console_state() -> Any:
     """
     user = signed_in()
     at = now()
-    tag = None
+    recipe, counters = None, {}
     ids = policy.communities_for(user, Action.LIST)
     wanted = request.values.get("community", type=int)
     community_id = wanted if wanted is not None else (ids[0] if ids else None)
-    if ids is not None and community_id in ids:
+    if ids is not None and community_id is not None and community_id in ids:
         found = live_versions.community_version(community_id)
         if found is not None:  # the list is today's (local time): the day is part of the tag
-            tag = _tag("c", user.id, community_id, found[1], texts.local(at, found[0]).date())
+            recipe, counters = _console_recipe(user.id, community_id, found[0]), {community_id: found[1]}
 
     def answer() -> Response:
         community = pick_community(user, Action.LIST)
         rows = db.session.execute(today_query(community, at).with_only_columns(*SIGNED_COLUMNS)).all()
         return jsonify({"now": iso(at), "signature": console_signature(rows), "count": len(rows)})
 
-    return _unless_unchanged(tag, answer)
+    return _unless_unchanged(recipe, counters, answer)
+
+
+def _console_recipe(user_id: int, community_id: int, timezone: str) -> Recipe:
+    """Return how the console's tag is made: the community's counter and today's date there."""
+    return Recipe(
+        (community_id,),
+        lambda counters, at: _tag("c", user_id, community_id, counters[community_id], texts.local(at, timezone).date()),
+    )
 
 
 # What another desk changes on a request's page; the last event's id stands for everything its history shows.
@@ -232,4 +252,5 @@ def console_request_state(request_id: int) -> Any:
         disclosure.require(user, Action.EVENTS, req)  # the page's own audience
         return jsonify({"now": iso(now()), "id": req.id, "state": req.state, "signature": request_signature(req)})
 
-    return _unless_unchanged(_request_tag("r", user, request_id), answer)
+    recipe, counters = _request_recipe("r", user, request_id)
+    return _unless_unchanged(recipe, counters, answer)

@@ -92,7 +92,15 @@ def _request_page(
         can_rectify=shown["patient"] is not None and disclosure.allows(user, Action.RECTIFY, req),
         identity=identity or _identity(shown["patient"]),
         sexes=SEXES,
+        unplaced=_unplaced(req),
     ), status
+
+
+def _unplaced(req: Request) -> str | None:
+    """Return what the operator must know when the patient is not placed and the request has waves by distance."""
+    if req.state not in OPEN_STATES or req.patient_lat is not None or not req.plan_waves:
+        return None
+    return history.unplaced_notice(profession=req.profession, state=req.state)
 
 
 SEXES = {"F": "Femme", "M": "Homme", "U": "Non précisé"}

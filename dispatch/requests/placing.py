@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from dispatch.db import db
 from dispatch.events import Actor, record_event
 from dispatch.geo.normal import Typed, split_street
@@ -48,7 +50,8 @@ def not_located(request: Request, *, now: datetime, actor: Actor = NOBODY) -> No
 
 def patient_placed(message: OutboxMessage, outcome: str, now: datetime, info: dict[str, Any]) -> None:
     """Keep where the online geocoder placed a request's patient, or tell the operator it could not."""
-    request = db.session.get(Request, message.request_id, with_for_update=True, populate_existing=True)
+    locked = select(Request).where(Request.id == message.request_id).with_for_update(of=Request)  # until commit
+    request = db.session.scalar(locked.execution_options(populate_existing=True))
     if request is None or request.erased_at is not None or request.patient_lat is not None:
         return
     result: GeocodeResult | None = info.get("place")

@@ -169,6 +169,8 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
     if type_ == "address_not_located":
         everyone = f"tous les {professions.plural(str(data.get('profession') or professions.PHYSICIAN))}"
         said.append(f"La demande ira à {everyone} après la phase exclusive, sans vagues par distance.")
+    elif type_ == "unplaced" and data.get("profession"):
+        said.append(f"Proposée à tous les {professions.plural(str(data['profession']))} à la fois, sans vagues par distance.")
     elif type_ == "placed":
         how = PRECISION_LABELS.get(str(data.get("precision")), "")
         commune = f" — {data['commune']}" if data.get("commune") else ""
@@ -251,9 +253,12 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
     return said
 
 
-def describe(type_: str, data: dict[str, Any] | None, tz: str) -> dict[str, Any]:
-    """Return an event as the history shows it: its label, its sentences, and the request it links to (if any)."""
+def describe(type_: str, data: dict[str, Any] | None, tz: str, *, profession: str | None = None) -> dict[str, Any]:
+    """Return an event as the history shows it: its label, its sentences, and the request it links to (if any);
+    `profession`, the request's, words what the whole profession means ("tous les infirmiers")."""
     data = data or {}
+    if type_ == "unplaced" and profession is not None:
+        data = {**data, "profession": profession}
     link = data.get("request_id") if type_ in LINKS else None
     title = label(type_)
     if data.get("via") == "dsn" and type_.endswith("_failed") and _delivery(type_) is not None:

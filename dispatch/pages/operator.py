@@ -262,7 +262,7 @@ def console_open() -> Any:
     flash(f"Demande n° {opened.id} ouverte.", "ok")
     for changed in opened.warnings:  # the operator is told when the address differs from the one the directory had
         if changed["code"] == "address_not_located":
-            flash(history.unplaced_notice(profession=changed["profession"], state="exclusive"), "warn")
+            flash(history.unplaced_notice(profession=changed["profession"], state=opened.shown["state"]), "warn")
             continue
         flash(
             f"Attention\u00a0: l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']})\u202f; "

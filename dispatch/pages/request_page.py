@@ -63,7 +63,7 @@ def _request_page(
             "at": local_time(e.at, tz, "%d/%m %H:%M:%S"),
             "type": e.type,
             "actor": u.name if u else "Système",
-            **history.describe(e.type, disclosure.event_data(e.data, held), tz),
+            **history.describe(e.type, disclosure.event_data(e.data, held), tz, profession=req.profession),
         }
         for e, u in rows
     ]

@@ -23,7 +23,6 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
 from dispatch.geo import service as geo
-from dispatch.geo.normal import Typed, split_street
 from dispatch.policy import Action
 from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, machine, placing
@@ -219,8 +218,9 @@ def start(
 def _place_later(request: Request, *, plan: Plan, now: datetime, actor: Actor) -> None:
     """Ask the online geocoder where an unplaced patient is; or, the answer being final, tell the operator when the
     waves cannot apply (everyone of the profession gets the request after the exclusive phase)."""
-    number, rep, street = split_street(request.patient_address)
-    address = Typed(postcode=request.patient_postcode, city=request.patient_city, street=street, number=number, rep=rep)
+    address = placing.typed(
+        {"address": request.patient_address, "postcode": request.patient_postcode, "city": request.patient_city}
+    )
     if geo.ask_later(address, kind=geo.PATIENT_KIND, now=now, request_id=request.id):
         return
     if plan.waves:

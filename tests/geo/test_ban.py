@@ -92,6 +92,17 @@ def test_a_file_that_is_not_the_ban_is_refused_and_nothing_changes(app: Any, tmp
     assert count(BanAddress) == 12
 
 
+def test_a_line_that_cannot_be_read_leaves_the_departement_as_it_was(app: Any, tmp_path: Path) -> None:
+    load_file(ban_file.write(tmp_path / "adresses-94.csv"))
+    broken = ban_file.lines()
+    broken[5] = broken[5].replace("2.51", "deux virgule cinq", 1)
+    (tmp_path / "broken.csv").write_text("\n".join(broken) + "\n", encoding="utf-8")
+    with pytest.raises(BadFile, match="broken.csv, ligne 6"):
+        load_file(tmp_path / "broken.csv")
+    db.session.rollback()
+    assert count(BanAddress) == 12 and count(BanCommune) == 2
+
+
 def test_dispatch_geo_load_as_a_process(database_url: str, tmp_path: Path) -> None:
     plain = ban_file.write(tmp_path / "adresses-94.csv")
     env = {

@@ -103,6 +103,17 @@ def test_an_address_not_placed_goes_to_every_nurse_and_the_operator_is_told(ban:
     make.tick()
     offered = set(db.session.scalars(select(Offer.physician_id).where(Offer.request_id == request_id)))
     assert offered == {usual.id, *(n.id for n in others)}
+    page = as_user(operator).get(f"/console/demandes/{request_id}").get_data(as_text=True)
+    assert "Proposée à tous les infirmiers à la fois, sans vagues par distance." in page  # the machine's unplaced event
+    assert "la demande est proposée à tous les infirmiers" in page  # the banner, now that the community has it
+
+
+def test_an_address_too_long_is_refused_as_a_problem(ban: None, make: Any) -> None:
+    community = make.community()
+    operator = make.member(community, "operator")
+    answer = make.call("POST", "/requests", operator, json=nurse_request(make, community, address="1 rue " + "x" * 300))
+    assert answer.status_code == 422 and answer.headers["Content-Type"].startswith("application/problem+json")
+    assert any("address" in field for field in answer.json["errors"])
 
 
 def test_the_console_form_takes_the_street_and_number(ban: None, make: Any, as_user: Any) -> None:

@@ -93,7 +93,16 @@ def _request_page(
         identity=identity or _identity(shown["patient"]),
         sexes=SEXES,
         unplaced=_unplaced(req),
+        located=_located(req),
     ), status
+
+
+def _located(req: Request) -> str | None:
+    """Return how precisely the patient was placed and where ("au numéro — Champigny-sur-Marne"), if placed."""
+    if req.patient_lat is None or req.patient_precision is None:
+        return None
+    how = history.PRECISION_LABELS.get(req.patient_precision, "")
+    return f"{how} — {req.patient_commune}" if req.patient_commune else how
 
 
 def _unplaced(req: Request) -> str | None:

@@ -49,7 +49,7 @@ def nurse_at(make: Any, community: Any, km_north: float, of: tuple[float, float]
     )
 
 
-def test_the_opening_places_the_patient_on_their_house_number(ban: None, make: Any) -> None:
+def test_the_opening_places_the_patient_on_their_house_number(ban: None, make: Any, as_user: Any) -> None:
     community = make.community()
     operator = make.member(community, "operator")
     body = nurse_request(make, community, address="3 bis av. Roger Salengro")
@@ -65,6 +65,8 @@ def test_the_opening_places_the_patient_on_their_house_number(ban: None, make: A
     no_street = make.call("POST", "/requests", operator, json=nurse_request(make, community)).json
     kept = db.session.get(Request, no_street["id"])
     assert kept is not None and kept.patient_precision == "municipality" and kept.patient_lat is not None
+    page = as_user(operator).get(f"/console/demandes/{answer.json['id']}").get_data(as_text=True)
+    assert "au numéro — Champigny-sur-Marne" in page and "unplaced-banner" not in page
 
 
 def test_a_nurse_at_9_9_km_is_in_the_first_wave_one_at_10_1_km_is_not(ban: None, make: Any) -> None:

@@ -22,6 +22,7 @@ GROUPS = {
     "mail": "Secure mail (MSSanté, SMTP)",
     "imap": "Delivery and read reports (the platform's MSSanté mailbox, IMAP)",
     "annuaire": "National directory (API FHIR Annuaire Santé)",
+    "geo": "Geocoding (patients' and practices' addresses)",
     "psc": "Pro Santé Connect",
     "signin": "Sign-in, passwords and the outbox",
 }
@@ -254,6 +255,18 @@ class Settings(BaseSettings):
         "", "The platform's key (`ESANTE-API-KEY`); required with the URL.", group="annuaire", secret=True
     )
     DISPATCH_ANNUAIRE_TIMEOUT: float = var(10.0, "Seconds before a lookup is given up and retried.", group="annuaire", gt=0)
+    # -- geocoding
+    DISPATCH_GEOCODER: Literal["ban", "geoplateforme", "none"] = var(
+        "ban",
+        "`ban` places addresses with the local copy of the national address base (`dispatch geo load FILE…`, while "
+        "the request opens); `geoplateforme` asks the IGN's online service from the outbox (at most 50 requests a "
+        "second, the request opens unplaced until it answers); `none` places nobody (every wave reaches everyone).",
+        group="geo",
+    )
+    DISPATCH_GEOPLATEFORME_URL: str = var(
+        "https://data.geopf.fr/geocodage", "Base URL of the Géoplateforme's geocoding service (`GET /search`).", group="geo"
+    )
+    DISPATCH_GEOPLATEFORME_TIMEOUT: float = var(5.0, "Seconds before a geocoding is given up and retried.", group="geo", gt=0)
     # -- Pro Santé Connect
     DISPATCH_PSC_ISSUER: str = var("", "The issuer; unset: no « Se connecter avec Pro Santé Connect ».", group="psc")
     DISPATCH_PSC_CLIENT_ID: str = var("", "The service's client id.", group="psc")

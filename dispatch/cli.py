@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, web, worker, db upgrade, create-user, demo, settings-doc, retention, data, community."""
+"""The `dispatch` command: serve, web, worker, db upgrade, create-user, demo, settings-doc, retention, data, geo, community."""
 
 from __future__ import annotations
 
@@ -274,6 +274,30 @@ def data_rotate_key(batch: int) -> None:
         f"Chiffrement des textes cliniques : {rewritten['syntheses']} synthèse(s) et {rewritten['requests']} "
         "description(s) de demande rechiffrée(s) avec DISPATCH_DATA_KEY ; DISPATCH_DATA_KEY_OLD peut être retirée."
     )
+
+
+@main.group()
+def geo() -> None:
+    """The national address base (BAN), where patients and practices are placed (DISPATCH_GEOCODER=ban)."""
+
+
+@geo.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def geo_load(files: tuple[Path, ...]) -> None:
+    """Load the BAN's CSV files per département (gzip or not), each replacing its département's earlier rows."""
+    from dispatch.geo.loading import BadFile, load_file
+
+    with one_shot():
+        for path in files:
+            try:
+                loaded = load_file(path)
+            except BadFile as exc:
+                click.echo(str(exc), err=True)
+                sys.exit(1)
+            click.echo(
+                f"{path.name} : département {loaded.departement}, {loaded.addresses} adresse(s), "
+                f"{len(loaded.streets)} voie(s), {len(loaded.communes)} commune(s) (code postal)."
+            )
 
 
 @main.group()

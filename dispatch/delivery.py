@@ -18,18 +18,22 @@ from dispatch.auth.accounts import INVITATION_KIND, RESET_KIND
 from dispatch.auth.models import Membership, User
 from dispatch.communities.directory import LOOKUP_KIND
 from dispatch.communities.models import Community, Device, Physician
+from dispatch.communities.placing import practice_placed
 from dispatch.communities.service import device_key
 from dispatch.db import db
 from dispatch.events import Actor, record_event
+from dispatch.geo.service import PATIENT_KIND, PRACTICE_KIND
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.outbox import enqueue
 from dispatch.notify.ports import NOT_MOBILE
 from dispatch.notify.service import Hooks, OfferWindow
+from dispatch.requests import offer_store
 from dispatch.requests.directory import mailbox_answered
 from dispatch.requests.links import make_link
 from dispatch.requests.machine import OPEN_STATES, State, current_deadline
 from dispatch.requests.messages import offer_payload, offer_sms
 from dispatch.requests.models import Request, Synthesis
+from dispatch.requests.placing import patient_placed
 
 BUDGET_KIND = "sms_budget"  # the mail telling the admin a community's SMS budget of the day ran out
 NOBODY = Actor(user_id=None, role=None, client=None)  # what the sender records: no one acted
@@ -83,7 +87,9 @@ def sms_of(message: OutboxMessage, now: datetime) -> dict[str, str]:
         now=now,
         public_url=current_app.config["DISPATCH_PUBLIC_URL"],
     )
-    return {"body": offer_sms(request, phase=message.payload["data"]["phase"], link=link), "link": link}
+    distance = offer_store.distances([request.id], physician_id=message.physician_id).get((request.id, message.physician_id))
+    body = offer_sms(request, phase=message.payload["data"]["phase"], link=link, distance_km=distance)
+    return {"body": body, "link": link}
 
 
 def offer_windows(request_ids: set[int], now: datetime) -> dict[int, OfferWindow]:
@@ -273,6 +279,8 @@ HOOKS = Hooks(
         INVITATION_KIND: link_spent,
         "offer_sms": link_spent,
         LOOKUP_KIND: mailbox_answered,  # the national directory's answer about a treating GP's MSSanté box
+        PATIENT_KIND: patient_placed,  # the Géoplateforme's answer about a request's patient
+        PRACTICE_KIND: practice_placed,  # and about a member's practice
         None: trail,
     },
     sms_budget=sms_budget,

@@ -4,6 +4,7 @@ from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.calls.models import Call
 from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
+from dispatch.geo.models import BanAddress, BanCommune, BanStreet
 from dispatch.heartbeat import Heartbeat
 from dispatch.maintenance import Maintenance
 from dispatch.notify.models import InboxMessage, OutboxMessage
@@ -13,6 +14,9 @@ from dispatch.requests.models import Event, Offer, OfferLink, Request, Synthesis
 
 __all__ = [
     "AccessRecord",
+    "BanAddress",
+    "BanCommune",
+    "BanStreet",
     "Call",
     "Community",
     "CommunityVersion",

@@ -35,6 +35,16 @@ WORDS: dict[str, str] = {
     PHYSIOTHERAPIST: "kinésithérapeute",
 }
 
+# Many of them ("tous les infirmiers"), as the operator reads it.
+PLURALS: dict[str, str] = {
+    PHYSICIAN: "médecins",
+    PHARMACIST: "pharmaciens",
+    DENTIST: "dentistes",
+    MIDWIFE: "sages-femmes",
+    NURSE: "infirmiers",
+    PHYSIOTHERAPIST: "kinésithérapeutes",
+}
+
 # What a request to each profession is called in a notification's title.
 REQUEST_TITLES: dict[str, str] = {
     PHYSICIAN: "Demande de soins non programmés",
@@ -59,6 +69,11 @@ NURSE_ACTS: dict[str, str] = {
 def word(profession: str) -> str:
     """Return what a professional of `profession` is called ("infirmier"); an unknown code as itself."""
     return WORDS.get(profession, profession)
+
+
+def plural(profession: str) -> str:
+    """Return what many professionals of `profession` are called ("infirmiers"); an unknown code as itself."""
+    return PLURALS.get(profession, profession)
 
 
 def role_of(role: str, profession: str | None) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
     from dispatch.notify.annuaire import DirectoryPort
+    from dispatch.notify.geoplateforme import GeocoderPort
     from dispatch.notify.ports import MailboxPort, MailPort, PushPort, SmsPort, SmsStatusPort
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Ports:
     webpush: PushPort | None = None  # the installable app's browsers; None: every device through `push`
     vapid_public_key: str = ""  # the application server key browsers subscribe with (GET /webpush/key)
     directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: no lookups
+    geocoder: GeocoderPort | None = None  # the Géoplateforme (DISPATCH_GEOCODER=geoplateforme); None: not online
     mailbox: MailboxPort | None = None  # the platform's own MSSanté mailbox (receipts); None: not read
     # A community's own MSSanté mailbox by its address (receipts of what it sent); None: communities' not read.
     mailbox_for: Callable[[str], MailboxPort] | None = None

@@ -127,6 +127,21 @@ def request_title(*, profession: str, motive: str, acts: list[str] | None) -> st
     return f"{professions.REQUEST_TITLES.get(profession, profession)} : {asked(profession=profession, motive=motive, acts=acts)}"
 
 
+def distance_band(distance_km: float) -> str:
+    """Return how far the patient is, rounded to the kilometre: '≈ 4 km', '< 1 km' under one kilometre."""
+    if distance_km < 1:
+        return f"<{NBSP}1{NBSP}km"
+    return f"≈{NBSP}{int(distance_km + 0.5)}{NBSP}km"
+
+
+def where(*, distance_km: float | None, commune: str | None) -> str | None:
+    """Return where an anonymised offer's patient is: '≈ 4 km — Ormesson-sur-Marne', the band or the commune alone
+    when only one is known, None when neither is; never the street."""
+    parts = [distance_band(distance_km) if distance_km is not None else None, commune or None]
+    shown = [part for part in parts if part]
+    return " — ".join(shown) if shown else None
+
+
 def offer_push(
     *,
     motive: str,
@@ -135,11 +150,14 @@ def offer_push(
     tz: str,
     profession: str = professions.PHYSICIAN,
     acts: list[str] | None = None,
+    distance_km: float | None = None,
 ) -> tuple[str, str]:
-    """Return the title and body of an offer's notification, in its profession's words; no patient identity."""
+    """Return the title and body of an offer's notification, in its profession's words, with how far the patient is
+    and their commune when known; no patient identity."""
     parts = [asked(profession=profession, motive=motive, acts=acts)]
-    if city:
-        parts.append(city)
+    place = where(distance_km=distance_km, commune=city)
+    if place:
+        parts.append(place)
     parts.append(f"avant {hhmm(deadline, tz)}")
     return professions.REQUEST_TITLES.get(profession, professions.REQUEST_TITLES[professions.PHYSICIAN]), " · ".join(parts)
 
@@ -159,10 +177,14 @@ def offer_sms(
     link: str,
     profession: str = professions.PHYSICIAN,
     acts: list[str] | None = None,
+    distance_km: float | None = None,
 ) -> str:
-    """Return the SMS sent to a professional without a working device, in their profession's words ("SNP infirmier");
-    no patient identity; one segment."""
-    place = f" - {city}" if city else ""
+    """Return the SMS sent to a professional without a working device, in their profession's words ("SNP infirmier"),
+    with how far the patient is and their commune when known; no patient identity; one segment."""
+    # The distance as briefly as it reads ("(4km)"): with the longest town and motive the text stays one segment.
+    far = None if distance_km is None else ("<1km" if distance_km < 1 else f"{int(distance_km + 0.5)}km")
+    shown = " ".join(part for part in (city, f"({far})" if far and city else far) if part)
+    place = f" - {shown}" if shown else ""
     who = "" if profession == professions.PHYSICIAN else f" {professions.word(profession)}"
     return to_gsm7(
         f"SNP{who} : demande {request_id} - {asked(profession=profession, motive=motive, acts=acts)}{place} - "

@@ -15,6 +15,7 @@ from flask import Flask
 from config import settings
 from dispatch.clock import SystemClock
 from dispatch.notify.annuaire import AnnuaireSante
+from dispatch.notify.geoplateforme import Geoplateforme
 from dispatch.notify.imap import ImapMailbox
 from dispatch.notify.inbox import InboxMail, InboxPush, InboxSms
 from dispatch.notify.service import Senders
@@ -196,6 +197,9 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
 
             relay_port = SmtpMailer.relay_from_config(config)
         directory = AnnuaireSante.from_config(config, clock=clock.now)  # None unless DISPATCH_ANNUAIRE_URL is set
+        geocoder = Geoplateforme.from_config(config, clock=clock.now)  # None unless DISPATCH_GEOCODER=geoplateforme
+        if geocoder is not None:
+            closers.append(geocoder.close)
         mailbox = ImapMailbox.from_config(config)  # None unless DISPATCH_IMAP_HOST is set
         mailbox_for: Callable[[str], ImapMailbox] | None = None
         if mailbox is not None and str(config.get("DISPATCH_MSSANTE_CERTS_DIR") or "").strip():
@@ -214,6 +218,7 @@ def _ports(config: Mapping[str, Any], clock: Clock, instance_path: Path) -> Port
         webpush=webpush_port,
         vapid_public_key=key.public_key_b64url,
         directory=directory,
+        geocoder=geocoder,
         mailbox=mailbox,
         mailbox_for=mailbox_for,
         relay=relay_port,
@@ -243,4 +248,5 @@ def senders(app: Flask) -> Senders:
         hooks=app.extensions["dispatch.hooks"],
         webpush=runtime.ports.webpush,
         directory=runtime.ports.directory,
+        geocoder=runtime.ports.geocoder,
     )

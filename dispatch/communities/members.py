@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from dispatch.auth import accounts, trail
 from dispatch.auth.models import Membership, PasswordReset, User
+from dispatch.communities import placing
 from dispatch.communities.membership import CONTACT_FIELDS, check_contacts, check_standing, member_of
 from dispatch.communities.models import Community, MemberImport, Physician
 from dispatch.db import db
@@ -192,6 +193,9 @@ def update_member(*, community: Community, user_id: int, changes: dict[str, Any]
             )
     if changed & {"phone", "email"}:
         accounts.cancel_links(user_id=user.id, now=now)  # a link sent to the contact replaced dies with it
+    if physician is not None and "address" in changed and "lat" not in changes and "lon" not in changes:
+        physician.lat = physician.lon = None  # the old place is the old address's
+        placing.place_practice(physician, now=now)
     db.session.commit()
     return user
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from dispatch.auth import accounts, trail
 from dispatch.auth import service as auth
 from dispatch.auth.models import Membership, Token, User
+from dispatch.communities import placing
 from dispatch.communities.models import Community, Physician
 from dispatch.communities.service import Conflict
 from dispatch.db import db
@@ -159,6 +160,8 @@ def _new_member(
         )
         db.session.add(physician)
     db.session.flush()
+    if physician is not None and address and (lat is None or lon is None):
+        placing.place_practice(physician, now=now)
     return user, physician
 
 

@@ -49,6 +49,12 @@ def windows_valid(data: dict[str, Any], community: Community | None = None) -> N
         )
 
 
+ADDRESS_DOC = (
+    "Adresse du cabinet (« 12 rue des Lilas, 94500 Champigny-sur-Marne ») ; professionnels seulement. Géolocalisée "
+    "quand elle change (DISPATCH_GEOCODER), sauf si lat et lon sont donnés"
+)
+
+
 class CommunityIn(Schema):
     name = text(200, required=True)
     timezone = fields.String(load_default="Europe/Paris", validate=validate.OneOf(TIMEZONES))
@@ -285,7 +291,7 @@ class MemberIn(_MemberFields):
     rpps = fields.String(validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE])
     kind = fields.String(validate=validate.OneOf(KINDS))
     mssante = fields.Email(validate=validate.Length(max=254))
-    address = text(300)
+    address = text(300, metadata={"description": ADDRESS_DOC})
     practice_phone = fields.String(validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
     lat = fields.Float(validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
     lon = fields.Float(validate=validate.Range(-180, 180), metadata={"description": LON_DOC})
@@ -346,7 +352,7 @@ class MemberPatch(_MemberFields):
     phone = fields.String(allow_none=True, validate=PHONE)
     kind = fields.String(validate=validate.OneOf(KINDS), metadata={"description": "Médecins seulement"})
     mssante = fields.Email(allow_none=True, validate=validate.Length(max=254), metadata={"description": "Médecins seulement"})
-    address = text(300, allow_none=True, metadata={"description": "Adresse du cabinet ; médecins seulement"})
+    address = text(300, allow_none=True, metadata={"description": ADDRESS_DOC})
     practice_phone = fields.String(allow_none=True, validate=PHONE, metadata={"description": PRACTICE_PHONE_DOC})
     lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90), metadata={"description": LAT_DOC})
     lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180), metadata={"description": LON_DOC})

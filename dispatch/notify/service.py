@@ -17,6 +17,7 @@ from dispatch import maintenance, metrics
 from dispatch.db import db, kept_after_commit
 from dispatch.notify import budget, outbox
 from dispatch.notify.annuaire import DirectoryPort
+from dispatch.notify.geoplateforme import GeocoderPort
 from dispatch.notify.models import OutboxMessage
 from dispatch.notify.ports import (
     MailPort,
@@ -133,6 +134,7 @@ class Senders:
     relay: MailPort | None = None
     webpush: PushPort | None = None  # browsers' push services (the installable app); None: push port for all
     directory: DirectoryPort | None = None  # the national directory (Annuaire Santé); None: lookups not configured
+    geocoder: GeocoderPort | None = None  # the Géoplateforme (DISPATCH_GEOCODER=geoplateforme); None: not online
     max_attempts: int = 8
     lease_s: int = 30
     sms_callback: str | None = None
@@ -207,6 +209,8 @@ def _deliver_each(messages: list[OutboxMessage], *, now: datetime, senders: Send
             _deliver_mail(message, now=now, senders=senders)
         elif message.channel == "directory":
             _look_up(message, now=now, senders=senders)
+        elif message.channel == "geocode":
+            _geocode(message, now=now, senders=senders)
         else:
             outbox.settle(message, status="failed", now=now, max_attempts=0, error=f"unknown channel {message.channel}")
 
@@ -568,3 +572,21 @@ def _look_up(message: OutboxMessage, *, now: datetime, senders: Senders) -> None
     _settle_by(result, message, now=now, senders=senders, not_before_s=retry_after_s(result.detail))
     if message.status in ("sent", "failed"):
         _after(message, message.status, now=now, hooks=senders.hooks, mailbox=result.mailbox)
+
+
+def _geocode(message: OutboxMessage, *, now: datetime, senders: Senders) -> None:
+    """Ask the online geocoder where an address is (payload `q`); the domain keeps the answer (its kind's hook).
+
+    "sent" means the service answered, the result (a place, or none found) handed to the hook as `place`. A 429 is
+    not counted as an attempt: the message waits for the Retry-After and is never given up for it.
+    """
+    if senders.geocoder is None:  # queued while the Géoplateforme was the geocoder, sent after it was changed
+        outbox.settle(message, status="failed", now=now, max_attempts=0, error="online geocoding is not configured")
+        _after(message, "failed", now=now, hooks=senders.hooks)
+        return
+    result = senders.geocoder.search(str(message.payload["q"]))
+    if result.rate_limited:
+        message.attempts = max(0, message.attempts - 1)
+    _settle_by(result, message, now=now, senders=senders, not_before_s=retry_after_s(result.detail))
+    if message.status in ("sent", "failed"):
+        _after(message, message.status, now=now, hooks=senders.hooks, place=result)

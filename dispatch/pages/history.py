@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dispatch import texts
+from dispatch import professions, texts
 
 NB = "\u00a0"  # before a colon, as French typography wants
 GENERIC = "Étape du suivi de la demande"
@@ -43,6 +43,8 @@ EVENT_LABELS = {
     "deadlines_moved": "Échéances reportées",
     "wave_opened": "Proposée aux professionnels proches du patient (vague)",
     "unplaced": "Adresse du patient non localisée : proposée à toute la profession, sans vagues",
+    "address_not_located": "Adresse non localisée",
+    "placed": "Adresse du patient localisée",
 }
 
 # What each kind of outbox message is, for the events of its delivery ("SMS de rendez-vous au patient : non remis").
@@ -150,10 +152,30 @@ def _time(value: Any, tz: str, fmt: str = "%H:%M") -> str:
     return texts.local(at, tz).strftime(fmt) if at.tzinfo else ""
 
 
+PRECISION_LABELS = {"housenumber": "au numéro", "street": "à la rue", "municipality": "à la commune"}
+
+
+def unplaced_notice(*, profession: str, state: str) -> str:
+    """Return what the operator is told of a request whose patient could not be placed, in its profession's words."""
+    everyone = f"tous les {professions.plural(profession)}"
+    if state == "exclusive":
+        return f"Adresse non localisée{NB}: la demande ira à {everyone} après la phase exclusive, sans vagues par distance."
+    return f"Adresse non localisée{NB}: la demande est proposée à {everyone}, sans vagues par distance."
+
+
 def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
     """Return what an event adds to its label, in French sentences (its data as the user may see it)."""
     said: list[str] = []
-    if type_ == "opened":
+    if type_ == "address_not_located":
+        everyone = f"tous les {professions.plural(str(data.get('profession') or professions.PHYSICIAN))}"
+        said.append(f"La demande ira à {everyone} après la phase exclusive, sans vagues par distance.")
+    elif type_ == "unplaced" and data.get("profession"):
+        said.append(f"Proposée à tous les {professions.plural(str(data['profession']))} à la fois, sans vagues par distance.")
+    elif type_ == "placed":
+        how = PRECISION_LABELS.get(str(data.get("precision")), "")
+        commune = f" — {data['commune']}" if data.get("commune") else ""
+        said.append(f"Localisée {how}{commune}.")
+    elif type_ == "opened":
         if data.get("state") == "exclusive":
             said.append(f"Proposée d'abord au médecin traitant seul, jusqu'à {_time(data.get('exclusive_until'), tz)}.")
         else:
@@ -231,9 +253,12 @@ def details(type_: str, data: dict[str, Any], tz: str) -> list[str]:
     return said
 
 
-def describe(type_: str, data: dict[str, Any] | None, tz: str) -> dict[str, Any]:
-    """Return an event as the history shows it: its label, its sentences, and the request it links to (if any)."""
+def describe(type_: str, data: dict[str, Any] | None, tz: str, *, profession: str | None = None) -> dict[str, Any]:
+    """Return an event as the history shows it: its label, its sentences, and the request it links to (if any);
+    `profession`, the request's, words what the whole profession means ("tous les infirmiers")."""
     data = data or {}
+    if type_ == "unplaced" and profession is not None:
+        data = {**data, "profession": profession}
     link = data.get("request_id") if type_ in LINKS else None
     title = label(type_)
     if data.get("via") == "dsn" and type_.endswith("_failed") and _delivery(type_) is not None:

@@ -22,7 +22,7 @@ from dispatch.calls import service as calls
 from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.pages import bp
+from dispatch.pages import bp, history
 from dispatch.pages.common import (
     LABELS,
     STATE_LABELS,
@@ -134,7 +134,7 @@ def live_rows(user: User, community: Community, at: datetime) -> tuple[list[dict
 # The opening form's fields (pages/console.html): an error under any other name is said above the form, never dropped.
 FORM_FIELDS = frozenset(
     {"triage", "source", "motive", "description", "community_id", "treating_physician.status"}
-    | {f"patient.{name}" for name in ("first_name", "last_name", "birth_date", "sex", "phone", "postcode", "city")}
+    | {f"patient.{name}" for name in ("first_name", "last_name", "birth_date", "sex", "phone", "address", "postcode", "city")}
     | {f"treating_physician.{name}" for name in ("rpps", "name", "mssante")}
 )
 
@@ -261,6 +261,9 @@ def console_open() -> Any:
         return _console(community, values=data, errors=exc.errors or {"_body": [exc.detail or ""]}, triage=triage, status=422)
     flash(f"Demande n° {opened.id} ouverte.", "ok")
     for changed in opened.warnings:  # the operator is told when the address differs from the one the directory had
+        if changed["code"] == "address_not_located":
+            flash(history.unplaced_notice(profession=changed["profession"], state=opened.shown["state"]), "warn")
+            continue
         flash(
             f"Attention\u00a0: l'adresse MSSanté du médecin traitant diffère de celle connue ({changed['before']})\u202f; "
             f"la nouvelle ({changed['after']}) est retenue.",

@@ -20,7 +20,7 @@ from dispatch.pages.common import LABELS, appointment_label, cacheable, iso, loc
 from dispatch.pages.guard import RESUME, limited_to, role_page, signed_in
 from dispatch.pages.live import list_signature, offered_now
 from dispatch.policy import Action
-from dispatch.requests import capacity, disclosure, machine, physician_actions
+from dispatch.requests import capacity, disclosure, machine, offer_store, physician_actions
 from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.machine import current_deadline
 from dispatch.requests.models import Offer, Request
@@ -87,8 +87,9 @@ def offers() -> Any:
     physician = current_physician()
     at = now()
     open_offers, mine = offered_now(physician.id, at)
+    far = offer_store.distances([r.id for r in open_offers], physician_id=physician.id)
     cards = [
-        disclosure.anonymised(r, now=at)
+        disclosure.anonymised(r, now=at, distance_km=far.get((r.id, physician.id)))
         | {"deadline": local_time(current_deadline(r.state, r.exclusive_until, r.expires_at), r.community.timezone)}
         for r in open_offers
     ]
@@ -124,7 +125,8 @@ def _request_page(
     defaults = {"date": texts.local(at, tz).date().isoformat(), "time": "", "place": physician.address or ""}
     quick = [(minutes, f"Dans {label} ({texts.hhmm(quick_time(at, minutes), tz)})") for minutes, label in QUICK]
     deadline = current_deadline(req.state, req.exclusive_until, req.expires_at)
-    shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label())
+    distance = offer.distance_km if offer is not None else None
+    shown = disclosure.show(physician.user, req, what="request", now=at, client=client_label(), distance_km=distance)
     mine = req.accepted_by_id == physician.id
     may_see = req.state in (State.ACCEPTED, State.NO_SHOW)  # the outcome to record, or a no-show to correct
     fate, needs_birth = physician_actions.synthesis_outlook(request=req, physician=physician) if mine else (None, False)

@@ -63,7 +63,7 @@ def _request_page(
             "at": local_time(e.at, tz, "%d/%m %H:%M:%S"),
             "type": e.type,
             "actor": u.name if u else "Système",
-            **history.describe(e.type, disclosure.event_data(e.data, held), tz),
+            **history.describe(e.type, disclosure.event_data(e.data, held), tz, profession=req.profession),
         }
         for e, u in rows
     ]
@@ -92,7 +92,24 @@ def _request_page(
         can_rectify=shown["patient"] is not None and disclosure.allows(user, Action.RECTIFY, req),
         identity=identity or _identity(shown["patient"]),
         sexes=SEXES,
+        unplaced=_unplaced(req),
+        located=_located(req),
     ), status
+
+
+def _located(req: Request) -> str | None:
+    """Return how precisely the patient was placed and where ("au numéro — Champigny-sur-Marne"), if placed."""
+    if req.patient_lat is None or req.patient_precision is None:
+        return None
+    how = history.PRECISION_LABELS.get(req.patient_precision, "")
+    return f"{how} — {req.patient_commune}" if req.patient_commune else how
+
+
+def _unplaced(req: Request) -> str | None:
+    """Return what the operator must know when the patient is not placed and the request has waves by distance."""
+    if req.state not in OPEN_STATES or req.patient_lat is not None or not req.plan_waves:
+        return None
+    return history.unplaced_notice(profession=req.profession, state=req.state)
 
 
 SEXES = {"F": "Femme", "M": "Homme", "U": "Non précisé"}

@@ -2,8 +2,8 @@
 
 Kept: dates, state, source, motive, postcode, outcome, the treating GP's status, the synthesis's status, the rollups
 and every event (the report reads them). Erased: the patient's names (blanked: NOT NULL columns), birth date, sex,
-phone, city, the description, the call-back note, the synthesis's text (its PDF is then 410), the addresses and
-texts of the request's messages, and the links of its offers' SMS.
+phone, city, street and place (commune, coordinates), the description, the call-back note, the synthesis's text (its
+PDF is then 410), the addresses and texts of the request's messages, and the links of its offers' SMS.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def erase_requests(request_ids: Sequence[int], *, now: datetime, reason: str, ac
             patient_sex=None,
             patient_phone=None,
             patient_city=None,
+            patient_address=None,
+            patient_commune=None,
+            patient_lat=None,  # at a house number, where the patient lives
+            patient_lon=None,
             description=None,
             callback_note=None,
             erased_at=now,

@@ -55,18 +55,27 @@ def require(user: User, action: Action, request: Any, *, offered: bool | None = 
     return policy.require(user, action, request, offered=_offered(user, request) if offered is None else offered)
 
 
-def anonymised(request: Any, *, now: datetime, zone: str | None = None) -> dict[str, Any]:
-    """Return a request as shown to whoever may not know who the patient is (nothing is recorded)."""
-    return _present(request, full=False, now=now, zone=zone)
+def anonymised(request: Any, *, now: datetime, zone: str | None = None, distance_km: float | None = None) -> dict[str, Any]:
+    """Return a request as shown to whoever may not know who the patient is (nothing is recorded), with how far the
+    patient is from them when known."""
+    return _present(request, full=False, now=now, zone=zone, distance_km=distance_km)
 
 
 def show(
-    user: User, request: Any, *, what: str, now: datetime, client: str | None, zone: str | None = None, action: Action = Action.READ
+    user: User,
+    request: Any,
+    *,
+    what: str,
+    now: datetime,
+    client: str | None,
+    zone: str | None = None,
+    action: Action = Action.READ,
+    distance_km: float | None = None,
 ) -> dict[str, Any]:
     """Return the request as `user` may see it for `action`; a full view is recorded in the trail, and committed."""
     if policy.view_of(require(user, action, request)) is not View.FULL:
-        return _present(request, full=False, now=now, zone=zone)
-    shown = _present(request, full=True, now=now, zone=zone)
+        return _present(request, full=False, now=now, zone=zone, distance_km=distance_km)
+    shown = _present(request, full=True, now=now, zone=zone, distance_km=distance_km)
     record_access(request.id, user=user, what=what, client=client, now=now)
     return shown
 
@@ -179,18 +188,25 @@ def _accepted_by(physician_id: int) -> dict[str, Any] | None:
     return None if physician is None else {"physician_id": physician.id, "name": physician.user.name, "kind": physician.kind}
 
 
-def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None) -> dict[str, Any]:
-    """Return a request (or a row of queries.PRESENTED_COLUMNS, with its community's `zone`) as the API shows it.
+def _present(
+    request: Any, *, full: bool, now: datetime, zone: str | None = None, distance_km: float | None = None
+) -> dict[str, Any]:
+    """Return a request (or a row of queries.PRESENTED_COLUMNS, with its community's `zone`, and the physician's
+    `distance_km` when the row has it) as the API shows it.
 
-    Anonymised leaves out who the patient and their GP are.
+    Anonymised leaves out who the patient and their GP are: where the patient is reads as a distance band and a
+    commune ("≈ 4 km — Ormesson-sur-Marne"), never the street.
     """
     accepted = _accepted_by(request.accepted_by_id) if request.accepted_by_id else None
     erased_at = getattr(request, "erased_at", None)
+    commune = getattr(request, "patient_commune", None)
+    distance = distance_km if distance_km is not None else getattr(request, "distance_km", None)
     patient: dict[str, Any] = {
         "age": age(request.patient_birth_date, now, zone or request.community.timezone),
         "sex": request.patient_sex,
         "postcode": request.patient_postcode,
         "city": request.patient_city,
+        "commune": commune,
     }
     treating: dict[str, Any] = {"status": request.treating_status, "registered": request.treating_physician_id is not None}
     if full:
@@ -199,6 +215,7 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
             last_name=request.patient_last_name,
             birth_date=request.patient_birth_date,
             phone=request.patient_phone,
+            address=getattr(request, "patient_address", None),
         )
         treating.update(rpps=request.treating_rpps, name=request.treating_name)
     profession = request.profession
@@ -217,6 +234,8 @@ def _present(request: Any, *, full: bool, now: datetime, zone: str | None = None
         "exclusive_until": request.exclusive_until,
         "expires_at": request.expires_at,
         "patient": None if erased_at is not None else patient,
+        "where": None if erased_at is not None else texts.where(distance_km=distance, commune=commune or request.patient_city),
+        "distance_km": None if distance is None else int(distance + 0.5),
         "treating_physician": treating,
         "usual_professional": None if profession == PHYSICIAN else treating,
         "accepted_by": accepted,

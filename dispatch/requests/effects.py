@@ -95,7 +95,7 @@ def _offer(
 ) -> None:
     if not physician_ids:
         return
-    pushes = messages.offer_pushes(request, physician_ids, phase=phase)
+    pushes = messages.offer_pushes(request, physician_ids, phase=phase, distances=distances)
     if batch is not None:
         batch.offers.append((request, physician_ids, phase, distances or {}))
         batch.pushes += pushes
@@ -148,7 +148,9 @@ def _answer_offer(request: Request, effect: AnswerOffer, now: datetime, batch: B
 def _reoffer(request: Request, effect: ReOffer, now: datetime, batch: Batch | None) -> None:
     again = offer_store.reopen(request, except_physician=effect.except_physician, now=now)
     if again:
-        enqueue_many(messages.offer_pushes(request, again, phase=Phase.COMMUNITY), now=now)
+        known = offer_store.distances([request.id], physician_ids=again)
+        far = {pid: distance for (_rid, pid), distance in known.items()}
+        enqueue_many(messages.offer_pushes(request, again, phase=Phase.COMMUNITY, distances=far), now=now)
 
 
 def _sms_patient(request: Request, effect: SmsPatient, now: datetime, batch: Batch | None) -> None:

@@ -33,17 +33,19 @@ def round_suffix(request: Request) -> str:
     return f":{request.releases}" if request.releases else ""
 
 
-def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
-    """Return the push of an offer: request id, phase, motive, town, deadline; never the patient."""
+def offer_payload(request: Request, *, phase: str, distance_km: float | None = None) -> dict[str, object]:
+    """Return the push of an offer: request id, phase, motive, how far and which commune, deadline; never the patient."""
     tz = request.community.timezone
     deadline = _deadline(request, phase)
+    commune = commune_of(request)
     title, body = texts.offer_push(
         motive=request.motive,
-        city=request.patient_city,
+        city=commune,
         deadline=deadline,
         tz=tz,
         profession=request.profession,
         acts=request.acts,
+        distance_km=distance_km,
     )
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
@@ -53,7 +55,8 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
             "phase": phase,
             "motive": request.motive,
             "profession": request.profession,
-            "city": request.patient_city or "",
+            "city": commune or "",
+            "where": texts.where(distance_km=distance_km, commune=commune) or "",
             "expires_at": iso(deadline),
         },
         "title": title,
@@ -61,42 +64,56 @@ def offer_payload(request: Request, *, phase: str) -> dict[str, object]:
         "urgent": True,
         "collapse_key": f"request-{request.id}",
         "expires_at": deadline.isoformat(),
-        "sms": offer_sms(request, phase=phase, link=link),
+        "sms": offer_sms(request, phase=phase, link=link, distance_km=distance_km),
     }
+
+
+def commune_of(request: Request) -> str | None:
+    """Return the commune an offer names: where the geocoder placed the patient, else the city typed."""
+    return getattr(request, "patient_commune", None) or request.patient_city
 
 
 def _deadline(request: Request, phase: str) -> datetime:
     return current_deadline(phase, request.exclusive_until, request.expires_at) or request.expires_at
 
 
-def offer_sms(request: Request, *, phase: str, link: str) -> str:
+def offer_sms(request: Request, *, phase: str, link: str, distance_km: float | None = None) -> str:
     """Return the SMS of an offer for a physician without a working device, with the link it opens."""
     return texts.offer_sms(
         request_id=request.id,
         motive=request.motive,
-        city=request.patient_city,
+        city=commune_of(request),
         deadline=_deadline(request, phase),
         tz=request.community.timezone,
         link=link,
         profession=request.profession,
         acts=request.acts,
+        distance_km=distance_km,
     )
 
 
-def offer_pushes(request: Request, physician_ids: list[int], *, phase: str) -> list[dict[str, Any]]:
-    """Return the pushes of new offers to these physicians, keyed per round (the outbox's rows)."""
-    payload = offer_payload(request, phase=phase)
-    return [
-        {
-            "channel": "push",
-            "kind": "offer",
-            "idempotency_key": f"offer:{request.id}:{physician_id}{round_suffix(request)}",
-            "request_id": request.id,
-            "physician_id": physician_id,
-            "payload": payload,
-        }
-        for physician_id in physician_ids
-    ]
+def offer_pushes(
+    request: Request, physician_ids: list[int], *, phase: str, distances: dict[int, float] | None = None
+) -> list[dict[str, Any]]:
+    """Return the pushes of new offers to these physicians (each with how far the patient is), keyed per round."""
+    payloads: dict[str, dict[str, object]] = {}  # one per distance band: a fan-out renders a few texts, not hundreds
+    rows = []
+    for physician_id in physician_ids:
+        distance = (distances or {}).get(physician_id)
+        band = texts.distance_band(distance) if distance is not None else ""
+        if band not in payloads:
+            payloads[band] = offer_payload(request, phase=phase, distance_km=distance)
+        rows.append(
+            {
+                "channel": "push",
+                "kind": "offer",
+                "idempotency_key": f"offer:{request.id}:{physician_id}{round_suffix(request)}",
+                "request_id": request.id,
+                "physician_id": physician_id,
+                "payload": payloads[band],
+            }
+        )
+    return rows
 
 
 def withdrawal_pushes(request: Request, physician_ids: list[int], *, reason: str) -> list[dict[str, Any]]:
@@ -106,7 +123,7 @@ def withdrawal_pushes(request: Request, physician_ids: list[int], *, reason: str
         "request_id": str(request.id),
         "phase": request.state,
         "motive": request.motive,
-        "city": request.patient_city or "",
+        "city": commune_of(request) or "",
         "expires_at": iso(request.expires_at),
         "reason": reason,
     }

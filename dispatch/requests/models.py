@@ -13,6 +13,7 @@ from dispatch.communities.models import Community, DirectoryEntry, Physician
 from dispatch.db import Model, UTCDateTime
 from dispatch.encryption import EncryptedText
 from dispatch.events import Event
+from dispatch.geo.places import Precision
 from dispatch.professions import CODES, PHYSICIAN
 from dispatch.requests.states import OUTCOMES, STATES, CallbackResult, OfferStatus, Phase, SynthesisStatus
 
@@ -46,6 +47,7 @@ class Request(Model):
         one_of("synthesis_status", SynthesisStatus, nullable=True),
         one_of("callback_result", CallbackResult, nullable=True),
         one_of("profession", CODES),
+        one_of("patient_precision", Precision, nullable=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +74,11 @@ class Request(Model):
     # Where the patient is (WGS 84 degrees), set by geocoding; None: not placed (everyone of the profession at once).
     patient_lat: Mapped[float | None] = mapped_column(Float)
     patient_lon: Mapped[float | None] = mapped_column(Float)
+    # The street and number typed (identity: never in an offer, erased with the rest); how the place was matched
+    # (housenumber, street or municipality) and the commune it is in, the only part of it an anonymised offer shows.
+    patient_address: Mapped[str | None] = mapped_column(String(300))
+    patient_precision: Mapped[str | None] = mapped_column(String(20))
+    patient_commune: Mapped[str | None] = mapped_column(String(100))
 
     treating_status: Mapped[str] = mapped_column(String(10))
     treating_rpps: Mapped[str | None] = mapped_column(String(11))

@@ -122,6 +122,20 @@ def _day(request: Request) -> Any:
 Distances = dict[int, float]  # per physician, km from the patient (when both are placed)
 
 
+def distances(
+    request_ids: Iterable[int], *, physician_id: int | None = None, physician_ids: Iterable[int] = ()
+) -> dict[tuple[int, int], float]:
+    """Return how far the patient of each of these requests is from each physician offered it, when both are placed
+    (by (request id, physician id)): one physician's offers (their list), or one request's several physicians."""
+    query = select(Offer.request_id, Offer.physician_id, Offer.distance_km).where(
+        Offer.request_id.in_(list(request_ids)), Offer.distance_km.is_not(None)
+    )
+    query = query.where(Offer.physician_id == physician_id) if physician_id is not None else query
+    chosen = list(physician_ids)
+    query = query.where(Offer.physician_id.in_(chosen)) if chosen else query
+    return {(request_id, pid): distance for request_id, pid, distance in db.session.execute(query) if distance is not None}
+
+
 def add(offers: Iterable[tuple[Request, list[int], Phase, Distances]], *, now: datetime) -> None:
     """Offer each request to its physicians (one multi-row INSERT for all), with their distances, and count the
     offers, per request's day."""

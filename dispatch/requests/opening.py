@@ -22,9 +22,10 @@ from dispatch.communities.models import Community, Physician
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
+from dispatch.geo import service as geo
 from dispatch.policy import Action
 from dispatch.professions import PHYSICIAN
-from dispatch.requests import disclosure, machine, offer_store
+from dispatch.requests import disclosure, machine, offer_store, placing
 from dispatch.requests.decisions import Plan
 from dispatch.requests.engine import actor, waves_of, write
 from dispatch.requests.models import Request
@@ -127,6 +128,9 @@ def _open_from_input(
         "patient_phone": patient.get("phone"),
         "patient_postcode": patient.get("postcode"),
         "patient_city": patient.get("city"),
+        "patient_address": patient.get("address"),
+        # Placed now by the local BAN (cheap, indexed); the online geocoder answers later (start() asks it).
+        **placing.columns(geo.place_now(placing.typed(patient))),
         "treating_status": treating_in["status"],
         "treating_rpps": treating.rpps if treating else treating_in.get("rpps"),
         "treating_name": treating.user.name if treating else treating_in.get("name"),
@@ -151,7 +155,10 @@ def _open_from_input(
             raise
         return existing, ()
     # The notes, recorded on the trail, are also what the operator is warned of now.
-    return request, tuple({"code": code, **data} for code, data in notes)
+    warnings = tuple({"code": code, **data} for code, data in notes)
+    if request.patient_lat is None and request.plan_waves and geo.geocoder() != geo.GEOPLATEFORME:
+        warnings += ({"code": EventType.ADDRESS_NOT_LOCATED, "profession": profession},)
+    return request, warnings
 
 
 def treating_eligible(physician: Physician | None, community_id: int, *, now: datetime, profession: str = PHYSICIAN) -> bool:
@@ -204,5 +211,19 @@ def start(
     write(request, decision, now=now, actor=actor)
     for type_, data in notes:
         record_event(request.id, type=type_, at=now, actor=actor, data=data)
+    if not placed:
+        _place_later(request, plan=plan, now=now, actor=actor)
     db.session.commit()
     return request
+
+
+def _place_later(request: Request, *, plan: Plan, now: datetime, actor: Actor) -> None:
+    """Ask the online geocoder where an unplaced patient is; or, the answer being final, tell the operator when the
+    waves cannot apply (everyone of the profession gets the request after the exclusive phase)."""
+    address = placing.typed(
+        {"address": request.patient_address, "postcode": request.patient_postcode, "city": request.patient_city}
+    )
+    if geo.ask_later(address, kind=geo.PATIENT_KIND, now=now, request_id=request.id):
+        return
+    if plan.waves:
+        placing.not_located(request, now=now, actor=actor)

@@ -35,6 +35,8 @@ PRESENTED_COLUMNS = tuple(
         "patient_phone",
         "patient_postcode",
         "patient_city",
+        "patient_address",
+        "patient_commune",
         "treating_status",
         "treating_physician_id",
         "treating_rpps",
@@ -62,7 +64,7 @@ PRESENTED = (
 # GET /me/offers: a physician's phone asks for it more than anything else. Offers that wait for an answer (a refused
 # one has left the list, as on the physician's page; it may still be taken from its own page while open).
 OFFERS = (
-    select(*PRESENTED_COLUMNS, Community.timezone)
+    select(*PRESENTED_COLUMNS, Community.timezone, Offer.distance_km)
     .select_from(Request)
     .join(Offer, Offer.request_id == Request.id)
     .join(Community, Community.id == Request.community_id)

@@ -27,6 +27,7 @@ class PatientIn(Schema):
     phone = fields.String(validate=[validate.Length(min=4, max=40), PHONE_CHARS, SINGLE_LINE])
     postcode = fields.String(validate=[validate.Regexp(r"^(\d{5}|2[AB]\d{3})$", error="Code postal invalide."), SINGLE_LINE])
     city = text(100)
+    address = text(300, metadata={"description": "Numéro et rue (facultatif) : géolocalisé avec le code postal et la commune"})
 
     @ma.validates("phone")
     def phone_valid(self, value: str, **kwargs: Any) -> None:
@@ -156,6 +157,10 @@ class PatientOut(Schema):
     phone = fields.String(allow_none=True)
     postcode = fields.String(allow_none=True)
     city = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, metadata={"description": "Numéro et rue ; vue complète seulement"})
+    commune = fields.String(
+        allow_none=True, metadata={"description": "La commune où l'adresse a été localisée (null : non localisée)"}
+    )
 
 
 class TreatingOut(Schema):
@@ -192,6 +197,16 @@ class RequestOut(Schema):
     patient = fields.Nested(
         PatientOut, allow_none=True, metadata={"description": "null once erased (retention, or the patient's request)"}
     )
+    where = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Où est le patient, sans la rue : « ≈ 4 km — Ormesson-sur-Marne » (la distance au cabinet "
+            "du professionnel à qui elle est proposée, quand elle est connue, et la commune)"
+        },
+    )
+    distance_km = Integer(
+        allow_none=True, metadata={"description": "Distance du patient au cabinet, arrondie au kilomètre (offres seulement)"}
+    )
     treating_physician = fields.Nested(TreatingOut)
     usual_professional = fields.Nested(
         TreatingOut, allow_none=True, metadata={"description": "Le professionnel habituel (null pour un médecin)"}
@@ -226,9 +241,14 @@ class RequestOut(Schema):
 
 class WarningOut(Schema):
     code = fields.String(
-        validate=validate.OneOf(("treating_address_changed",)),
-        metadata={"description": "treating_address_changed : l'adresse MSSanté saisie remplace celle de l'annuaire"},
+        validate=validate.OneOf(("treating_address_changed", "address_not_located")),
+        metadata={
+            "description": "treating_address_changed : l'adresse MSSanté saisie remplace celle de l'annuaire ; "
+            "address_not_located : l'adresse du patient n'a pas été localisée, la demande ira à tous les "
+            "professionnels de sa profession après la phase exclusive"
+        },
     )
+    profession = fields.String(metadata={"description": "address_not_located : la profession de la demande"})
     before = fields.String(metadata={"description": "L'adresse que l'annuaire de la communauté avait"})
     after = fields.String(metadata={"description": "L'adresse retenue, celle saisie"})
 

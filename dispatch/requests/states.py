@@ -102,3 +102,5 @@ class EventType(enum.StrEnum):
     PATIENT_ERASED = "patient_erased"  # identity, phone, description and synthesis text erased: {"reason"}
     WAVE_OPENED = "wave_opened"  # the request reaches its profession within a radius: {"wave", "radius_km"}
     UNPLACED = "unplaced"  # the patient is not placed: its whole profession at once, the operator is told
+    PLACED = "placed"  # the online geocoder placed the patient after the opening: {"precision", "commune"}
+    ADDRESS_NOT_LOCATED = "address_not_located"  # the address could not be placed: {"profession"}; the operator is told

@@ -5,14 +5,14 @@ the acceptances counted against it are those since) and capacity_until (when it 
 declaration). All three NULL: no capacity. On SQLite the table is rebuilt (batch mode).
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0027"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

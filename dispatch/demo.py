@@ -3,6 +3,8 @@ their history (a year of the physicians' requests, six weeks of the others')."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import select
 
@@ -12,10 +14,15 @@ from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.demo_care import CARERS, load_care
 from dispatch.demo_history import load_history
+from dispatch.geo.loading import load_file
+from dispatch.geo.models import BanCommune
 from dispatch.professions import word
 from dispatch.requests import rollup, rollup_backfill
 
 PASSWORD = "demo-snp-2026"
+# A few Val-de-Marne streets the demo uses, in the national address base's CSV format (positions approximate): what
+# `dispatch geo load adresses-94.csv.gz` would load from the real file, so that `make run` places addresses.
+ADDRESSES = Path(__file__).parent / "demo_data" / "adresses-94-demo.csv"
 
 PEOPLE = [
     # login, role, name, rpps, kind, phone, address, device
@@ -89,6 +96,9 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
     runtime = app.extensions["dispatch"]
     now = runtime.clock.now()
     lines = [f"Communauté de démonstration : CPTS Champigny (mot de passe de tous les comptes : {PASSWORD})"]
+    if db.session.scalar(select(BanCommune.code_insee).where(BanCommune.departement == "94").limit(1)) is None:
+        loaded = load_file(ADDRESSES)  # before the members: their practices are placed from it
+        lines.append(f"Extrait de la base adresse nationale (démo) : {loaded.addresses} adresses du Val-de-Marne.")
     if db.session.scalar(select(User.id).where(User.login == "admin")) is None:
         from dispatch.auth.service import create_user
 

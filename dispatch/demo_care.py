@@ -51,7 +51,7 @@ CARERS = (
         "10007777773",
         "+33600000020",
         "22 rue de Bry, 94500 Champigny-sur-Marne",
-        (48.81952, 2.52618),
+        (48.8193, 2.52584),
         True,
     ),
     Carer(
@@ -61,7 +61,7 @@ CARERS = (
         "10008888884",
         "+33600000021",
         "9 avenue Roger Salengro, 94500 Champigny-sur-Marne",
-        (48.81468, 2.51482),
+        (48.8146, 2.51462),
         True,
     ),
     Carer(
@@ -71,7 +71,7 @@ CARERS = (
         "10009999995",
         "+33600000022",
         "4 avenue Wladimir d'Ormesson, 94490 Ormesson-sur-Marne",
-        (48.78581, 2.54031),
+        (48.78575, 2.5402),
         True,
     ),
     Carer(
@@ -81,7 +81,7 @@ CARERS = (
         "10006666662",
         "+33600000023",
         "3 rue de Paris, 94470 Boissy-Saint-Léger",
-        (48.75123, 2.51082),
+        (48.75118, 2.51075),
         False,
     ),
     Carer(
@@ -91,7 +91,7 @@ CARERS = (
         "10001111110",
         "+33600000024",
         "1 rue Notre-Dame, 94150 Rungis",
-        (48.74782, 2.34971),
+        (48.74778, 2.34965),
         True,
     ),
     Carer(
@@ -101,20 +101,20 @@ CARERS = (
         "10002345675",
         "+33600000025",
         "18 avenue du Général de Gaulle, 94500 Champigny-sur-Marne",
-        (48.81253, 2.51851),
+        (48.8124, 2.5183),
         True,
     ),
 )
 
-# Where the patients live (streets of the address extract): postcode, commune, place.
+# Where the patients live (numbers of the demo's address extract, dispatch/demo_data): street, postcode, commune, place.
 HOMES = (
-    ("94500", "Champigny-sur-Marne", (48.82004, 2.52703)),
-    ("94500", "Champigny-sur-Marne", (48.81502, 2.51498)),
-    ("94500", "Champigny-sur-Marne", (48.81083, 2.52631)),
-    ("94500", "Champigny-sur-Marne", (48.81602, 2.50903)),
-    ("94490", "Ormesson-sur-Marne", (48.78702, 2.53801)),
-    ("94430", "Chennevières-sur-Marne", (48.79604, 2.53302)),
-    ("94100", "Saint-Maur-des-Fossés", (48.80103, 2.49304)),
+    ("10 boulevard de Stalingrad", "94500", "Champigny-sur-Marne", (48.82005, 2.52714)),
+    ("15 avenue Roger Salengro", "94500", "Champigny-sur-Marne", (48.81465, 2.51474)),
+    ("1 place Lénine", "94500", "Champigny-sur-Marne", (48.8108, 2.5262)),
+    ("20 rue Jean Jaurès", "94500", "Champigny-sur-Marne", (48.816, 2.50914)),
+    ("8 avenue Olivier d'Ormesson", "94490", "Ormesson-sur-Marne", (48.78705, 2.53814)),
+    ("17 rue Aristide Briand", "94430", "Chennevières-sur-Marne", (48.7961, 2.53319)),
+    ("33 avenue de la République", "94100", "Saint-Maur-des-Fossés", (48.8011, 2.49319)),
 )
 FIRST = ("Lucienne", "Marcel", "Odette", "Gérard", "Yvonne", "René", "Simone", "André", "Paulette", "Jacques")
 LAST = ("Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent", "Muller", "Lefèbvre")
@@ -157,7 +157,7 @@ def _at(rng: random.Random, day: datetime) -> datetime:
 def _base(
     rng: random.Random, index: int, opened_at: datetime, community: Community, operator_id: int, profession: str
 ) -> tuple[dict[str, Any], tuple[float, float]]:
-    postcode, city, place = rng.choice(HOMES)
+    street, postcode, city, place = rng.choice(HOMES)
     row: dict[str, Any] = {
         "community_id": community.id,
         "profession": profession,
@@ -175,6 +175,9 @@ def _base(
         "patient_city": city,
         "patient_lat": place[0],
         "patient_lon": place[1],
+        "patient_address": street,
+        "patient_precision": "housenumber",
+        "patient_commune": city,
         "treating_status": "none",
         "opened_at": opened_at,
         "next_deadline": None,

@@ -42,3 +42,30 @@ def test_the_nurses_requests_follow_their_rules_and_never_reach_beyond_the_wave(
     taken_by_usual = [r for r in requests if r.accepted_phase == "exclusive"]
     assert taken_by_usual and all(r.accepted_by_id == r.treating_physician_id for r in taken_by_usual)
     assert {offer.status for offer in physio_offers} == {"accepted", "withdrawn"}
+
+
+def test_the_demo_loads_its_address_extract_and_places_an_opening_on_it(make: Any, app: Any) -> None:
+    from dispatch.geo.models import BanAddress
+
+    with app.app_context():
+        lines = load_demo(app)
+        assert any("Extrait de la base adresse nationale" in line for line in lines)
+        assert db.session.query(BanAddress).count() > 20
+        assert not any("Extrait" in line for line in load_demo(app))  # once
+        operator = db.session.scalar(select(User).where(User.login == "operateur"))
+        community_id = operator.memberships[0].community_id
+        # The physicians' practices were placed from it when they were created.
+        durand = db.session.scalar(select(Physician).join(Physician.user).where(User.login == "dr.durand"))
+        assert durand is not None and durand.lat is not None
+    body = make.request_body(type("C", (), {"id": community_id})(), profession=NURSE, acts=["pansement"])
+    body.pop("treating_physician")
+    body["usual_professional"] = {"status": "none"}
+    body["patient"].update(address="10 boulevard de Stalingrad", postcode="94500", city="Champigny-sur-Marne")
+    from dispatch.demo import PASSWORD
+
+    token = make.client.post("/api/v1/auth/token", json={"login": "operateur", "password": PASSWORD}).json["access_token"]
+    opened = make.client.post("/api/v1/requests", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert opened.status_code == 201, opened.json
+    with app.app_context():
+        request = db.session.get(Request, opened.json["id"])
+        assert request is not None and request.patient_precision == "housenumber" and request.patient_lat is not None

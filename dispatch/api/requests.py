@@ -64,12 +64,14 @@ def open_request(args: dict[str, Any]) -> Any:
 @bp.arguments(RequestQuery, location="query")
 @bp.response(200, RequestOut(many=True))
 def list_requests(args: dict[str, Any]) -> Any:
-    """List requests of the communities the user works for, newest first."""
+    """List requests of the communities the user works for (a requester: the ones they opened), newest first."""
     user = current_user()
-    ids = policy.require_somewhere(user, Action.LIST)
+    listing = policy.require_listing(user)
     query = select(Request).order_by(Request.id.desc()).limit(args["limit"])
-    if ids is not None:
-        query = query.where(Request.community_id.in_(ids))
+    if listing.community_ids is not None:
+        query = query.where(Request.community_id.in_(listing.community_ids))
+    if listing.opened_by is not None:
+        query = query.where(Request.opened_by_id == listing.opened_by)
     if "community_id" in args:
         query = query.where(Request.community_id == args["community_id"])
     if "state" in args:

@@ -39,6 +39,7 @@ def erase_requests(request_ids: Sequence[int], *, now: datetime, reason: str, ac
             patient_phone=None,
             patient_city=None,
             description=None,
+            observations=None,
             callback_note=None,
             erased_at=now,
             version=Request.version + 1,  # a writer holding an older copy of the row fails instead of restoring it

@@ -187,6 +187,12 @@ def offers(args: dict[str, Any]) -> Any:
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
 @bp.alt_response(409, description="Déjà acceptée (already_accepted) ou close (closed)")
+@bp.alt_response(
+    422,
+    description="Champs invalides (invalid) : rendez-vous hors de la fenêtre (errors.appointment_at), lien de "
+    "téléconsultation absent, hors des hôtes de la communauté ou donné pour une consultation en présentiel "
+    "(errors.teleconsultation_url)",
+)
 @bp.doc(
     description="Le rendez-vous (`appointment_at`) se fixe de 10 minutes avant l'instant présent à 24 heures après "
     "(soins non programmés : le jour même, ou le lendemain matin pour une demande du soir) ; hors de cette fenêtre, "

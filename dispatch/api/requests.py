@@ -45,6 +45,11 @@ bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes
 @bp.route("/requests", methods=["POST"])
 @bp.arguments(RequestIn)
 @bp.response(201, OpenedOut)
+@bp.alt_response(
+    422,
+    description="Champs invalides (invalid, avec errors : sas_regulator sans source sas ou l'inverse, observations hors "
+    "bornes…), ou demandeur sans le consentement du patient (consent_required, errors.consent)",
+)
 @bp.doc(
     parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}],
     description="Ouvert par un opérateur ou un coordinateur, ou par un demandeur (infirmier, pharmacien, EHPAD) pour un "

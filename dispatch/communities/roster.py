@@ -30,6 +30,7 @@ HEADERS = {
     "mobile": "phone",
     "telephone_portable": "phone",
     "rpps": "rpps",
+    "finess": "finess",
     "statut": "kind",
     "mssante": "mssante",
     "adresse_mssante": "mssante",
@@ -48,6 +49,9 @@ ROLES = {
     "coordinatrice": "coordinator",
     "coordination": "coordinator",
     "coordinator": "coordinator",
+    "demandeur": "requester",
+    "demandeuse": "requester",
+    "requester": "requester",
 }
 KINDS = {
     "titulaire": "titulaire",

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dispatch.auth.models import User
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.models import Request
+from tests.conftest import PASSWORD
 
 LINK = "https://visio.teleconsult.example.fr/salle/8f3a"
 
@@ -109,3 +111,17 @@ def test_a_requester_sees_nothing_of_anyone_else_on_the_pages(as_user: Any, worl
     assert "Martin" not in other.get("/demandes").get_data(as_text=True)
     operator = as_user(world["operator"])
     assert operator.get("/demandes").status_code == 403
+
+
+def test_a_coordinator_adds_a_requester_on_the_members_page(as_user: Any, world: dict[str, Any], make: Any) -> None:
+    coordinator = as_user(make.member(world["community"], "coordinator"))
+    coordinator.get("/pilotage/membres")
+    form = {"role": "requester", "name": "EHPAD Les Tilleuls", "login": "tilleuls", "access": "password", "password": PASSWORD}
+    bad = coordinator.post("/pilotage/membres", form | {"finess": "940000129"})
+    assert bad.status_code == 422 and "Numéro FINESS invalide" in bad.get_data(as_text=True)
+    added = coordinator.post("/pilotage/membres", form | {"finess": "940000128", "kind": "cami"})
+    assert added.status_code == 302, added.get_data(as_text=True)
+    page = coordinator.get("/pilotage/membres").get_data(as_text=True)
+    assert "EHPAD Les Tilleuls" in page and "Demandeur" in page
+    requester = as_user(db.session.scalar(select(User).where(User.login == "tilleuls")))
+    assert requester.get("/demandes").status_code == 200

@@ -190,6 +190,25 @@ def patient_teleconsultation_sms(*, physician_name: str, appointment_at: datetim
     )
 
 
+def observations_text(observations: dict[str, object] | None) -> str | None:
+    """Return a requester's observations in French ("TA 128/76 mmHg · FC 96/min · T° 38,4 °C · SpO2 93 % · note")."""
+    if not observations:
+        return None
+    parts = []
+    if observations.get("systolic") is not None:
+        parts.append(f"TA {observations['systolic']}/{observations.get('diastolic')} mmHg")
+    if observations.get("heart_rate") is not None:
+        parts.append(f"FC {observations['heart_rate']}/min")
+    temperature = observations.get("temperature_c")
+    if isinstance(temperature, (int, float)):
+        parts.append(f"T° {temperature:.1f} °C".replace(".", ","))
+    if observations.get("spo2") is not None:
+        parts.append(f"SpO2 {observations['spo2']} %")
+    if observations.get("note"):
+        parts.append(str(observations["note"]))
+    return " · ".join(parts) or None
+
+
 MODALITY_LABELS = {"in_person": "Consultation au cabinet", "teleconsultation": "Téléconsultation"}
 
 

@@ -12,10 +12,11 @@ import zipfile
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
+from dispatch.privacy.erasure import erase_requests
 from dispatch.requests.models import Request, Synthesis
 from dispatch.synthesis.cda import build_cda
 from dispatch.synthesis.document import TREATING_UNAVAILABLE, build_pdf
@@ -309,3 +310,14 @@ def test_the_teleconsultation_synthesis_passes_the_ans_kit(make: Any, world: dic
     doc = synthesis_doc(synthesis, request, custodian_id="312345678900011")
     assert doc.teleconsultation and doc.treating_unavailable == TREATING_UNAVAILABLE["exclusive_passed"]
     assert AnsKit(tmp_path).failures(build_cda(doc, build_pdf(doc))) == []
+
+
+def test_observations_are_encrypted_at_rest_and_erased_with_the_patient(make: Any, world: dict[str, Any], clock: Any) -> None:
+    opened = make.call("POST", "/requests", world["nurse"], json=ehpad_body(world["community"])).json
+    raw = db.session.execute(text("SELECT observations FROM requests WHERE id = :id"), {"id": opened["id"]}).scalar_one()
+    assert raw and "Dyspnée" not in raw and "spo2" not in raw
+    assert erase_requests([opened["id"]], now=clock.now(), reason="test") == 1
+    db.session.commit()
+    assert make.call("GET", f"/requests/{opened['id']}", world["nurse"]).json["observations"] is None
+    raw = db.session.execute(text("SELECT observations FROM requests WHERE id = :id"), {"id": opened["id"]}).scalar_one()
+    assert raw is None

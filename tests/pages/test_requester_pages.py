@@ -125,3 +125,24 @@ def test_a_coordinator_adds_a_requester_on_the_members_page(as_user: Any, world:
     assert "EHPAD Les Tilleuls" in page and "Demandeur" in page
     requester = as_user(db.session.scalar(select(User).where(User.login == "tilleuls")))
     assert requester.get("/demandes").status_code == 200
+
+
+def test_the_console_opens_a_sas_request_with_its_regulator_and_shows_it(as_user: Any, world: dict[str, Any]) -> None:
+    operator = as_user(world["operator"])
+    operator.get("/console")
+    form = {
+        "triage": "snp",
+        "source": "sas",
+        "motive": "ent",
+        "patient.first_name": "Lucie",
+        "patient.last_name": "Martin",
+        "patient.phone": "0612345678",
+        "treating_physician.status": "none",
+        "confirmed": "1",
+    }
+    missing = operator.post("/console", form)
+    assert missing.status_code == 422 and "Le médecin régulateur du SAS" in missing.get_data(as_text=True)
+    opened = operator.post("/console", form | {"sas_regulator.name": "Dr Hélène Régulatrice", "sas_regulator.rpps": "10000009992"})
+    assert opened.status_code == 302, opened.get_data(as_text=True)
+    page = operator.get(opened.headers["Location"]).get_data(as_text=True)
+    assert "Dr Hélène Régulatrice (RPPS 10000009992)" in page

@@ -503,6 +503,12 @@ class PhysicianBrief(Schema):
     available = fields.Boolean()
 
 
+class RequesterBrief(Schema):
+    profession = fields.String(allow_none=True)
+    rpps = fields.String(allow_none=True)
+    finess = fields.String(allow_none=True)
+
+
 class MeOut(Schema):
     id = Id()
     login = fields.String()
@@ -510,3 +516,6 @@ class MeOut(Schema):
     role = fields.String()
     communities = fields.List(fields.Nested(CommunityRole))
     physician = fields.Nested(PhysicianBrief, allow_none=True)
+    requester = fields.Nested(
+        RequesterBrief, allow_none=True, metadata={"description": "Un demandeur : sa profession et son RPPS, ou son FINESS"}
+    )

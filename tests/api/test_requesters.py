@@ -94,6 +94,9 @@ def test_coordinators_create_requesters_with_an_rpps_or_a_finess(make: Any, worl
     assert listed["requester"] == {"profession": None, "rpps": None, "finess": "130786049"}
     nurse = create(rpps="10000090018", profession="60")
     assert nurse.status_code == 201, nurse.json
+    me = make.call("GET", "/me", world["nurse"]).json
+    assert me["role"] == "requester" and me["requester"] == {"profession": None, "rpps": None, "finess": FINESS}
+    assert me["communities"] == [{"id": community.id, "name": community.name, "role": "requester"}]
     # Not a host: refused, the community's hosts unchanged.
     bad = make.call("PATCH", f"/communities/{community.id}", coordinator, json={"teleconsultation_hosts": ["https://x.fr/"]})
     assert bad.status_code == 422 and "teleconsultation_hosts" in str(bad.json["errors"])

@@ -203,7 +203,7 @@ def accept(request_id: int) -> Any:
         flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
     if req.modality == "teleconsultation":
-        flash("Vous avez pris ce patient : il reçoit un SMS avec l'heure et le lien de la téléconsultation.", "ok")
+        flash("Vous avez pris ce patient\u00a0: il reçoit un SMS avec l'heure et le lien de la téléconsultation.", "ok")
     else:
         flash("Vous avez pris ce patient : il reçoit un SMS avec la date et l'heure du rendez-vous.", "ok")
     return redirect(url_for("pages.offer", request_id=request_id))

@@ -76,7 +76,7 @@ def open_own_request() -> Any:
         )
     except Problem as exc:  # no consent, a source not theirs: said next to its field
         return _form(community_id=community.id, values=form_values, errors=exc.errors or {"_body": [exc.detail or ""]}, status=422)
-    flash(f"Demande n° {opened.id} envoyée : vous serez prévenu par SMS dès qu'un médecin l'accepte.", "ok")
+    flash(f"Demande n° {opened.id} envoyée\u00a0: vous serez prévenu par SMS dès qu'un médecin l'accepte.", "ok")
     return redirect(url_for("pages.my_requests"))
 
 

@@ -88,7 +88,7 @@ def _check_link(seen: Any, url: str | None) -> None:
         community = db.session.get(Community, seen.community_id)
         problem = teleconsultation.link_problem(url, community.teleconsultation_hosts if community is not None else None)
     else:
-        problem = "Cette demande est une consultation en présentiel : pas de lien de téléconsultation." if url else None
+        problem = "Cette demande est une consultation en présentiel\u00a0: pas de lien de téléconsultation." if url else None
     if problem is not None:
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors={"teleconsultation_url": [problem]})
 

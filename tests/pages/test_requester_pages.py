@@ -13,6 +13,7 @@ from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 from dispatch.requests.models import Request
 from tests.conftest import PASSWORD
+from tests.pages.test_dashboard import loose_spaces
 
 LINK = "https://visio.teleconsult.example.fr/salle/8f3a"
 
@@ -73,6 +74,8 @@ def test_a_requester_signs_in_to_their_requests_and_opens_one_with_consent(as_us
     listed = nurse.get("/demandes").get_data(as_text=True)
     assert f"Demande n° {request.id}" in listed and "Jeanne Lemoine" in listed and "Téléconsultation" in listed
     assert "SpO2 93 %" in listed and "T° 38,4 °C" in listed
+    for html in (listed, page, nurse.get("/demandes/nouvelle").get_data(as_text=True)):
+        assert loose_spaces(html) == []  # French typography: a no-break space before ':' and ';'
 
 
 def test_the_physician_gives_the_link_on_the_phone_page_and_the_requester_sees_it(

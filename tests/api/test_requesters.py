@@ -287,6 +287,8 @@ def test_the_synthesis_of_a_teleconsultation_says_so_and_why_the_gp_did_not(
     (mail,) = [m for m in ports["mail"].sent if m["To"] == gp.mssante]
     cda = sent_cda(mail).decode()
     assert "Compte rendu de consultation - téléconsultation - soins non programmés" in cda
+    # The consultation report is the treating GP's: the requester reads the request, not the report.
+    assert make.call("GET", f"/requests/{opened['id']}/synthesis.pdf", world["nurse"]).status_code == 404
     pdf = make.call("GET", f"/requests/{opened['id']}/synthesis.pdf", physician)
     text = pdf_text(pdf.data)
     assert "Téléconsultation" in text

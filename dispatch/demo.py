@@ -3,8 +3,10 @@ their history (a year of the physicians' requests, six weeks of the others')."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from flask import Flask
 from sqlalchemy import select
 
@@ -91,6 +93,32 @@ PEOPLE = [
 ]
 
 
+DEMO_REQUESTER = ("ehpad", "Infirmière de l'EHPAD Les Tilleuls", "940000128", "+33600000020")  # a fictitious FINESS
+DEMO_TELECONSULTATION_HOSTS = [".visio.example.fr"]  # the demo's teleconsultation tool (example.fr hosts nothing)
+
+
+def _demo_requester(community: Community, *, now: datetime, ph: PasswordHasher) -> str:
+    """Add the demo's requester (an EHPAD's nurse) and the community's teleconsultation host; return its line."""
+    login, name, finess, phone = DEMO_REQUESTER
+    if db.session.scalar(select(User.id).where(User.login == login)) is None:
+        membership.add_member(
+            community=community,
+            role="requester",
+            login=login,
+            password=PASSWORD,
+            name=name,
+            now=now,
+            ph=ph,
+            phone=phone,
+            finess=finess,
+            profession=None,
+        )
+    if not community.teleconsultation_hosts:
+        community.teleconsultation_hosts = DEMO_TELECONSULTATION_HOSTS
+        db.session.commit()
+    return f"  {login:<15} requester  {name} (FINESS {finess}) ; téléconsultation sur {DEMO_TELECONSULTATION_HOSTS[0]}"
+
+
 def load_demo(app: Flask, *, history: bool = True) -> list[str]:
     """Create the demo community and its year of history unless they exist; return the lines to print."""
     runtime = app.extensions["dispatch"]
@@ -154,6 +182,7 @@ def load_demo(app: Flask, *, history: bool = True) -> list[str]:
             if member is not None and carer.device:
                 service.register_device(physician=member, platform="android", token=f"demo-device-{carer.login}", now=now)
         lines.append(f"  {carer.login:<15} {word(carer.profession)}  {carer.name}")
+    lines.append(_demo_requester(community, now=now, ph=runtime.hasher))
     operator = db.session.scalar(select(User.id).where(User.login == "operateur"))
     if history and operator is not None:
         added = load_history(community=community, operator_id=operator, now=now)

@@ -76,6 +76,7 @@ FAILURES = tuple(
 # The fields a relaunch copies from the request it relaunches, and the registered GP it names (the service passes
 # that one to open_request separately).
 COPIED = (*RELAUNCH_COPIES, "treating_physician_id")
+SAS_REGULATOR = ("10000009992", "Dr Hélène Régulatrice")  # a fictitious regulating physician of the SAS (valid RPPS key)
 
 
 def load_history(*, community: Community, operator_id: int, now: datetime) -> int:
@@ -228,7 +229,13 @@ def _request(
         "closed_at": expires_at,
         **dict.fromkeys(("accepted_by_id", "accepted_at", "accepted_phase", "appointment_at", "place", "outcome", "outcome_at")),
         **dict.fromkeys(("callback_result", "callback_at", "callback_by_id", "relaunch_of_id")),
+        **dict.fromkeys(("requester_id", "consent_at", "observations", "teleconsultation_url")),
+        "modality": "in_person",
+        "sas_regulator_rpps": None,
+        "sas_regulator_name": None,
     }
+    if row["source"] == "sas":  # the SAS names its regulating physician (issue 27)
+        row.update(sas_regulator_rpps=SAS_REGULATOR[0], sas_regulator_name=SAS_REGULATOR[1])
     if treating_status == "declared" and not gp and rng.random() < 0.7:
         row["treating_mssante"] = "cabinet@medecin.mssante.fr"
     if like is not None:

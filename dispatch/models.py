@@ -3,7 +3,7 @@
 from dispatch.audit.models import AccessRecord
 from dispatch.auth.models import LoginFailure, Membership, Token, User
 from dispatch.calls.models import Call
-from dispatch.communities.models import Community, Device, DirectoryEntry, Physician
+from dispatch.communities.models import Community, Device, DirectoryEntry, Physician, Requester
 from dispatch.geo.models import BanAddress, BanCommune, BanStreet
 from dispatch.heartbeat import Heartbeat
 from dispatch.maintenance import Maintenance
@@ -34,6 +34,7 @@ __all__ = [
     "Physician",
     "PhysicianDayStats",
     "Request",
+    "Requester",
     "Synthesis",
     "Token",
     "User",

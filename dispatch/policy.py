@@ -29,6 +29,8 @@ class Standing(enum.StrEnum):
     TREATING = "treating"  # the patient's treating GP
     WINNER = "winner"  # the physician who accepted the request
     OFFERED = "offered"  # a physician the request was offered to
+    REQUESTER = "requester"  # a requester of the community (a nurse, a pharmacist, an EHPAD's staff)
+    OWNER = "owner"  # the requester who opened the request, for their patient
 
 
 class View(enum.StrEnum):
@@ -59,6 +61,8 @@ class Action(enum.StrEnum):
     SUBJECT_REQUESTS = "subject_requests"  # a data subject's access and erasure (GDPR articles 15 and 17)
     RECTIFY = "rectify"  # correct a request's patient identity or phone (GDPR article 16)
     RULES = "rules"  # read a community's rules per profession (windows and waves), published to its members
+    REQUEST = "request"  # open a request for a patient in front of them (a requester, with the patient's consent)
+    FOLLOW = "follow"  # list and follow the requests they opened themselves (a requester)
 
 
 S = Standing
@@ -71,6 +75,7 @@ VIEWS: dict[Standing, View] = {
     S.TREATING: View.FULL,
     S.WINNER: View.FULL,
     S.OFFERED: View.ANONYMISED,
+    S.OWNER: View.FULL,  # their own patient, in front of them when they opened it
 }
 _FULL = frozenset(s for s, view in VIEWS.items() if view is View.FULL)
 # Who is entitled to what. Physicians' actions are then decided by the escalation machine (who is eligible when).
@@ -89,7 +94,7 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.CALLBACK: frozenset({S.OPERATOR}),
     Action.RELAUNCH: frozenset({S.OPERATOR}),
     Action.RETURNING: frozenset({S.OPERATOR}),
-    Action.SYNTHESIS_PDF: _FULL,
+    Action.SYNTHESIS_PDF: _FULL - {S.OWNER},  # the consultation report is for the treating GP, not the requester
     Action.MANAGE_COMMUNITY: frozenset({S.COORDINATOR, S.ADMIN}),
     Action.CREATE_COMMUNITY: frozenset({S.ADMIN}),
     Action.ACCOUNT_TRAIL: frozenset({S.ADMIN}),
@@ -97,11 +102,13 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.SUBJECT_REQUESTS: frozenset({S.COORDINATOR}),
     Action.RECTIFY: frozenset({S.OPERATOR}),
     Action.RULES: frozenset({S.OPERATOR, S.COORDINATOR, S.ADMIN, S.MEMBER}),
+    Action.REQUEST: frozenset({S.REQUESTER}),
+    Action.FOLLOW: frozenset({S.REQUESTER}),
 }
 
 _HIDDEN_REQUEST = (404, "not_found", "Demande introuvable.")
 _HIDDEN_COMMUNITY = (404, "not_found", "Communauté introuvable.")
-_COMMUNITY_KNOWN = frozenset({S.ADMIN, S.OPERATOR, S.COORDINATOR, S.MEMBER})
+_COMMUNITY_KNOWN = frozenset({S.ADMIN, S.OPERATOR, S.COORDINATOR, S.MEMBER, S.REQUESTER})
 _ROLES = frozenset(s.value for s in Standing)
 
 
@@ -181,6 +188,13 @@ REFUSALS: dict[Action, Refusal] = {
     ),
     Action.RECTIFY: Refusal(detail="Seuls les opérateurs de la communauté corrigent l'identité d'un patient."),
     Action.RULES: Refusal(known_to=_COMMUNITY_KNOWN, hidden=_HIDDEN_COMMUNITY),
+    Action.REQUEST: Refusal(
+        detail="Seuls les demandeurs de la communauté (infirmiers, pharmaciens, EHPAD) ouvrent une demande pour leur patient.",
+        known_to=_COMMUNITY_KNOWN,
+        hidden=(422, "invalid", "Communauté inconnue."),
+        errors={"community_id": ["Communauté inconnue."]},
+    ),
+    Action.FOLLOW: Refusal(detail="Réservé aux demandeurs."),
 }
 
 
@@ -202,6 +216,10 @@ Offered = bool | Callable[[], bool]  # whether the request was offered to the us
 def standing(user: User, request: Any, *, offered: Offered | None = None) -> frozenset[Standing]:
     """Return what the user is to a request (or a row with its ids); `offered` is asked only when it matters."""
     found = set(community_standing(user, request.community_id))
+    if S.REQUESTER in found and getattr(request, "opened_by_id", None) == user.id:
+        found.add(S.OWNER)  # a requester's own request: any other of the community is none of theirs (404)
+    if user.role == "requester":
+        return frozenset(found)
     physician = user.physician  # loaded with the user (resolve_token): no query
     if physician is not None and user.role == "physician":
         if physician.id == request.treating_physician_id:
@@ -253,6 +271,26 @@ def communities_for(user: User, action: Action | None = None) -> list[int] | Non
     return [
         m.community_id for m in user.memberships if action is None or (m.role in _ROLES and Standing(m.role) in ENTITLED[action])
     ]
+
+
+def opening_action(user: User) -> Action:
+    """Return the action opening a request is for this user: a requester's for their own patient, or a console's."""
+    return Action.REQUEST if user.role == "requester" else Action.OPEN
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Whose requests a user may list: in which communities (None: all), and only those they opened (`opened_by`)."""
+
+    community_ids: list[int] | None
+    opened_by: int | None = None
+
+
+def require_listing(user: User) -> Listing:
+    """Return which requests the user may list (a requester: their own only), or answer 403."""
+    if user.role == "requester":
+        return Listing(require_somewhere(user, Action.FOLLOW), opened_by=user.id)
+    return Listing(require_somewhere(user, Action.LIST))
 
 
 def require_somewhere(user: User, action: Action) -> list[int] | None:

@@ -47,6 +47,7 @@ SOURCE_LABELS = {
     "samu": "SAMU / centre 15",
     "pharmacy": "Pharmacie",
     "nurse": "Infirmier·e",
+    "ehpad": "EHPAD",
     "emergency_dept": "Service d'urgences",
     "other": "Autre",
 }
@@ -201,6 +202,53 @@ def patient_sms(
     return to_gsm7(
         f"Votre rendez-vous de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}{where}. "
         f"Si vous ne pouvez pas venir, merci de prévenir le cabinet{call}."
+    )
+
+
+def patient_teleconsultation_sms(*, physician_name: str, appointment_at: datetime, tz: str, now: datetime, link: str) -> str:
+    """Return the SMS that gives the patient their teleconsultation and its link (as long as the link makes it)."""
+    return to_gsm7(
+        f"Votre téléconsultation de soins non programmés : {physician_name}, {when(appointment_at, tz, now)}. Lien : {link}"
+    )
+
+
+def observations_text(observations: dict[str, object] | None) -> str | None:
+    """Return a requester's observations in French ("TA 128/76 mmHg · FC 96/min · T° 38,4 °C · SpO2 93 % · note")."""
+    if not observations:
+        return None
+    parts = []
+    if observations.get("systolic") is not None:
+        parts.append(f"TA {observations['systolic']}/{observations.get('diastolic')} mmHg")
+    if observations.get("heart_rate") is not None:
+        parts.append(f"FC {observations['heart_rate']}/min")
+    temperature = observations.get("temperature_c")
+    if isinstance(temperature, (int, float)):
+        parts.append(f"T° {temperature:.1f} °C".replace(".", ","))
+    if observations.get("spo2") is not None:
+        parts.append(f"SpO2 {observations['spo2']} %")
+    if observations.get("note"):
+        parts.append(str(observations["note"]))
+    return " · ".join(parts) or None
+
+
+MODALITY_LABELS = {"in_person": "Consultation au cabinet", "teleconsultation": "Téléconsultation"}
+
+
+def requester_accepted_sms(
+    *, request_id: int, physician_name: str, appointment_at: datetime, place: str | None, tz: str, now: datetime, link: str | None
+) -> str:
+    """Return the SMS telling a requester their request was accepted: by whom, when, where or the link; no patient named."""
+    accepted = f"SNP : votre demande n° {request_id} est acceptée par {physician_name}, {when(appointment_at, tz, now)}"
+    if link:  # last, with nothing after it: a phone would take a final full stop into the link
+        return to_gsm7(f"{accepted}, en téléconsultation. Lien : {link}")
+    return to_gsm7(f"{accepted}{f', {place}' if place else ''}.")
+
+
+def requester_expired_sms(*, request_id: int) -> str:
+    """Return the SMS telling a requester their request expired with nobody; one segment, no patient named."""
+    return to_gsm7(
+        f"SNP : votre demande n° {request_id} n'a trouvé aucun professionnel disponible à temps. "
+        "Orientez le patient vers le 15 ou son médecin si besoin."
     )
 
 

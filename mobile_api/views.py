@@ -246,10 +246,18 @@ def offers(args: dict[str, Any]) -> Any:
 @bp.arguments(AcceptIn)
 @bp.response(200, RequestOut)
 @bp.alt_response(409, description="Déjà acceptée (already_accepted) ou close (closed)")
+@bp.alt_response(
+    422,
+    description="Champs invalides (invalid) : rendez-vous hors de la fenêtre (errors.appointment_at), lien de "
+    "téléconsultation absent, hors des hôtes de la communauté ou donné pour une consultation en présentiel "
+    "(errors.teleconsultation_url)",
+)
 @bp.doc(
     description="Le rendez-vous (`appointment_at`) se fixe de 10 minutes avant l'instant présent à 24 heures après "
     "(soins non programmés : le jour même, ou le lendemain matin pour une demande du soir) ; hors de cette fenêtre, "
-    "422 `invalid` avec `errors.appointment_at`. La même règle s'applique à la page du médecin."
+    "422 `invalid` avec `errors.appointment_at`. La même règle s'applique à la page du médecin. Pour une "
+    "téléconsultation (`modality`), `teleconsultation_url` est obligatoire : https sur un hôte autorisé par la "
+    "communauté, sinon 422 `invalid` avec `errors.teleconsultation_url` ; le demandeur et le patient le reçoivent."
 )
 @answers_from_memory
 def accept(args: dict[str, Any], request_id: int) -> Any:
@@ -261,6 +269,7 @@ def accept(args: dict[str, Any], request_id: int) -> Any:
         place=args.get("place"),
         now=now(),
         client=client_label(),
+        teleconsultation_url=args.get("teleconsultation_url"),
     )
     return jsonify(request_json(shown))
 

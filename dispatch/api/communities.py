@@ -12,7 +12,7 @@ from dispatch import policy
 from dispatch.communities import service
 from dispatch.communities.edge import managed_community
 from dispatch.communities.identity import IDENTITY_FIELDS
-from dispatch.communities.models import Community, Physician
+from dispatch.communities.models import Community, Physician, Requester
 from dispatch.communities.schemas import CommunityIn, CommunityOut, CommunityPatch, MeOut, windows_valid
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -55,7 +55,16 @@ def me() -> dict[str, Any]:
             "kind": physician.kind,
             "available": physician.is_available(now()),
         },
+        "requester": _requester(user),
     }
+
+
+def _requester(user: Any) -> dict[str, Any] | None:
+    """Return a requester's record (profession, RPPS or FINESS), or None for any other role."""
+    if user.role != "requester":
+        return None
+    found = db.session.scalar(select(Requester).where(Requester.user_id == user.id))
+    return None if found is None else {"profession": found.profession, "rpps": found.rpps, "finess": found.finess}
 
 
 @bp.route("/communities", methods=["POST"])

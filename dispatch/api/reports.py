@@ -136,6 +136,27 @@ class DistanceBandOut(Schema):
     mean = Integer(allow_none=True, metadata={"description": "délai moyen avant acceptation (s)"})
 
 
+class RegulationFiguresOut(Schema):
+    opened = Integer()
+    accepted = Integer()
+    expired = Integer()
+    cancelled = Integer()
+    open = Integer()
+    seen = Integer()
+    no_show = Integer()
+    acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
+
+
+class RegulationOut(Schema):
+    sas = fields.Nested(
+        RegulationFiguresOut,
+        metadata={
+            "description": "Demandes régulées par le SAS (source sas, médecin régulateur nommé) : éligibles au supplément SNP"
+        },
+    )
+    other = fields.Nested(RegulationFiguresOut, metadata={"description": "Toutes les autres sources"})
+
+
 class ReportOut(Schema):
     community_id = Id()
     start = fields.String(data_key="from", attribute="from")
@@ -155,6 +176,9 @@ class ReportOut(Schema):
     no_show_rate = fields.Float(allow_none=True)
     by_motive = _counts()
     by_source = _counts()
+    by_regulation = fields.Nested(
+        RegulationOut, metadata={"description": "Les mêmes chiffres pour les demandes régulées par le SAS et pour les autres"}
+    )
     treating_physician = _counts()
     syntheses = fields.Nested(SynthesesOut)
     by_physician = fields.List(fields.Nested(PhysicianFiguresOut))

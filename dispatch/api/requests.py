@@ -18,9 +18,9 @@ from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.phones import normalize_phone
 from dispatch.policy import Action
-from dispatch.requests import disclosure, opening, operator_actions, queries, returning
+from dispatch.requests import disclosure, listing, opening, operator_actions, queries, returning
 from dispatch.requests.engine import load_request
-from dispatch.requests.models import Event, Request
+from dispatch.requests.models import Event
 from dispatch.requests.schemas import (
     AccessOut,
     CallbackIn,
@@ -45,7 +45,17 @@ bp = Blueprint("requests", __name__, url_prefix="/api/v1", description="Demandes
 @bp.route("/requests", methods=["POST"])
 @bp.arguments(RequestIn)
 @bp.response(201, OpenedOut)
-@bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}])
+@bp.alt_response(
+    422,
+    description="Champs invalides (invalid, avec errors : sas_regulator sans source sas ou l'inverse, observations hors "
+    "bornes…), ou demandeur sans le consentement du patient (consent_required, errors.consent)",
+)
+@bp.doc(
+    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}, "required": False}],
+    description="Ouvert par un opérateur ou un coordinateur, ou par un demandeur (infirmier, pharmacien, EHPAD) pour un "
+    "patient devant lui : `consent` doit alors valoir true (sinon 422 `consent_required`) et `source` nurse, pharmacy "
+    "ou ehpad ; il ne voit ensuite que ses propres demandes. `source` sas exige `sas_regulator` (422 sinon).",
+)
 @answers_from_memory
 def open_request(args: dict[str, Any]) -> Any:
     """Open a request: the treating GP alone for the first window, then the whole community."""
@@ -64,19 +74,16 @@ def open_request(args: dict[str, Any]) -> Any:
 @bp.arguments(RequestQuery, location="query")
 @bp.response(200, RequestOut(many=True))
 def list_requests(args: dict[str, Any]) -> Any:
-    """List requests of the communities the user works for, newest first."""
-    user = current_user()
-    ids = policy.require_somewhere(user, Action.LIST)
-    query = select(Request).order_by(Request.id.desc()).limit(args["limit"])
-    if ids is not None:
-        query = query.where(Request.community_id.in_(ids))
-    if "community_id" in args:
-        query = query.where(Request.community_id == args["community_id"])
-    if "state" in args:
-        query = query.where(Request.state == args["state"])
-    if "before" in args:
-        query = query.where(Request.id < args["before"])
-    items = disclosure.show_many(user, db.session.scalars(query).unique(), what="list", now=now(), client=client_label())
+    """List requests of the communities the user works for (a requester: the ones they opened), newest first."""
+    items = listing.list_requests(
+        user=current_user(),
+        now=now(),
+        client=client_label(),
+        community_id=args.get("community_id"),
+        state=args.get("state"),
+        limit=args["limit"],
+        before=args.get("before"),
+    )
     return with_next_link(jsonify([request_json(item) for item in items]), items, args["limit"])
 
 

@@ -13,8 +13,8 @@ from dispatch.db import Model, UTCDateTime
 if TYPE_CHECKING:
     from dispatch.communities.models import Physician
 
-ROLES = ("admin", "coordinator", "operator", "physician")
-COMMUNITY_ROLES = ("coordinator", "operator", "physician")
+ROLES = ("admin", "coordinator", "operator", "physician", "requester")
+COMMUNITY_ROLES = ("coordinator", "operator", "physician", "requester")
 
 
 class User(Model):

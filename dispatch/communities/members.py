@@ -12,7 +12,7 @@ from dispatch.auth import accounts, trail
 from dispatch.auth.models import Membership, PasswordReset, User
 from dispatch.communities import placing
 from dispatch.communities.membership import CONTACT_FIELDS, check_contacts, check_standing, member_of
-from dispatch.communities.models import Community, MemberImport, Physician
+from dispatch.communities.models import Community, MemberImport, Physician, Requester
 from dispatch.db import db
 from dispatch.notify.models import OutboxMessage
 from dispatch.professions import role_of
@@ -82,9 +82,16 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
         if keys
         else {}
     )
+    requesters = {
+        r.user_id: r
+        for r in db.session.scalars(
+            select(Requester).where(Requester.user_id.in_([u.id for u, role, _p in rows if role == "requester"]))
+        )
+    }
     out = []
     for user, role, physician in rows:
         invitation = invitations.get(user.id)
+        requester = requesters.get(user.id)
         out.append(
             {
                 "id": user.id,
@@ -111,6 +118,9 @@ def member_rows(rows: list[tuple[User, str, Physician | None]], now: datetime) -
                     "lon": physician.lon,
                     "available": physician.is_available(now),
                 },
+                "requester": None
+                if requester is None
+                else {"profession": requester.profession, "rpps": requester.rpps, "finess": requester.finess},
             }
         )
     return out

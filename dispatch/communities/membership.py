@@ -20,7 +20,7 @@ from dispatch.auth import accounts, trail
 from dispatch.auth import service as auth
 from dispatch.auth.models import Membership, Token, User
 from dispatch.communities import placing
-from dispatch.communities.models import Community, Physician
+from dispatch.communities.models import Community, Physician, Requester
 from dispatch.communities.service import Conflict
 from dispatch.db import db
 from dispatch.professions import PHYSICIAN, role_of
@@ -48,10 +48,9 @@ def _clash(*, community_id: int, logins: list[str], rpps: list[str]) -> dict[str
         for login, mine in db.session.execute(select(User.login, User.id.in_(members)).where(User.login.in_(logins))):
             found[login] = LOGIN_TAKEN if mine else UNAVAILABLE
     if rpps:
-        for number, mine in db.session.execute(
-            select(Physician.rpps, Physician.user_id.in_(members)).where(Physician.rpps.in_(rpps))
-        ):
-            found.setdefault(number, RPPS_TAKEN if mine else UNAVAILABLE)
+        for model in (Physician, Requester):
+            for number, mine in db.session.execute(select(model.rpps, model.user_id.in_(members)).where(model.rpps.in_(rpps))):
+                found.setdefault(str(number), RPPS_TAKEN if mine else UNAVAILABLE)
     return found
 
 
@@ -71,14 +70,15 @@ def add_member(
     mssante: str | None = None,
     address: str | None = None,
     practice_phone: str | None = None,
-    profession: str = PHYSICIAN,
+    profession: str | None = PHYSICIAN,
     lat: float | None = None,
     lon: float | None = None,
+    finess: str | None = None,
     invite: str | None = None,
     by: User | None = None,
     public_url: str | None = None,
 ) -> tuple[User, Physician | None]:
-    """Create an account in a community (a physician record for physicians) and commit.
+    """Create an account in a community (a physician record for physicians, a requester's for requesters) and commit.
 
     Without a password the member is invited, in the same transaction, to choose theirs by a single-use link
     (SMS or mail, `invite`; the default as accounts.reset_channel says): `by` and `public_url` are then required,
@@ -108,9 +108,12 @@ def add_member(
         profession=profession,
         lat=lat,
         lon=lon,
+        finess=finess,
     )
     if by is not None:
         created = {"role": role_of(role, profession), "phone": phone, "email": email}
+        if role == "requester":
+            created |= {"profession": profession, "rpps": rpps, "finess": finess}
         if role == "physician":
             created |= {"mssante": mssante} if profession == PHYSICIAN else {"mssante": mssante, "profession": profession}
         trail.note(user_id=user.id, by=by, at=now, action="created", data=created)
@@ -137,15 +140,19 @@ def _new_member(
     mssante: str | None,
     address: str | None,
     practice_phone: str | None = None,
-    profession: str = PHYSICIAN,
+    profession: str | None = PHYSICIAN,
     lat: float | None = None,
     lon: float | None = None,
+    finess: str | None = None,
 ) -> tuple[User, Physician | None]:
     user = auth.create_user(login=login, password=password, name=name, role=role, now=now, ph=ph, email=email, phone=phone)
     db.session.add(Membership(user_id=user.id, community_id=community.id, role=role, created_at=now))
     physician = None
+    if role == "requester":
+        assert rpps or finess
+        db.session.add(Requester(user_id=user.id, profession=profession, rpps=rpps, finess=finess))
     if role == "physician":
-        assert rpps and kind
+        assert rpps and kind and profession
         physician = Physician(
             user_id=user.id,
             rpps=rpps,

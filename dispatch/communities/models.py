@@ -46,6 +46,9 @@ class Community(Model):
     # messages' addresses and texts that many days after they were written.
     retention_days: Mapped[int] = mapped_column(default=RETENTION_DAYS, server_default=str(RETENTION_DAYS))
     trail_days: Mapped[int] = mapped_column(default=TRAIL_DAYS, server_default=str(TRAIL_DAYS))
+    # The hosts of the teleconsultation tools its physicians may link to (a leading dot matches subdomains), set by
+    # its coordinators; None or empty: no teleconsultation link is accepted. The product hosts no video.
+    teleconsultation_hosts: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 PROFESSION_CHECK = "profession IN ({})".format(", ".join(f"'{code}'" for code in CODES))
@@ -98,6 +101,25 @@ class Physician(Model):
             # The switch was set until a time that has passed: it flipped back.
             return not self.available
         return self.available
+
+
+class Requester(Model):
+    """Who opens requests for a patient in front of them without taking any: a nurse, a pharmacist (a profession and
+    an RPPS), or an establishment's staff (an EHPAD: its FINESS). Their account has the role `requester`."""
+
+    __tablename__ = "requesters"
+    __table_args__ = (
+        CheckConstraint(f"profession IS NULL OR {PROFESSION_CHECK}", name="profession"),
+        CheckConstraint("rpps IS NOT NULL OR finess IS NOT NULL", name="identified"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    profession: Mapped[str | None] = mapped_column(String(2))  # TRE_G15 code (60 nurse, 21 pharmacist...)
+    rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
+    finess: Mapped[str | None] = mapped_column(String(9))  # the establishment (several of its staff share it)
+
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class ProfessionRule(Model):

@@ -32,6 +32,7 @@ HEADERS = {
     "mobile": "phone",
     "telephone_portable": "phone",
     "rpps": "rpps",
+    "finess": "finess",
     "statut": "kind",
     "mssante": "mssante",
     "adresse_mssante": "mssante",
@@ -55,6 +56,9 @@ ROLES = {
     "professionnelle": "professional",
     "professionnel_de_sante": "professional",
     "professional": "professional",
+    "demandeur": "requester",
+    "demandeuse": "requester",
+    "requester": "requester",
 }
 KINDS = {
     "titulaire": "titulaire",

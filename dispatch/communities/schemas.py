@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask import g, has_app_context, has_request_context, request
 from marshmallow import fields, validate
 
+from dispatch import teleconsultation
 from dispatch.communities import service
 from dispatch.communities.identity import IDENTITY_FIELDS, custodian_problem, mssante_from_problem, sms_sender_problem
 from dispatch.communities.models import KINDS, RETENTION_RANGE, TRAIL_MIN, Community
@@ -107,8 +108,25 @@ TRAIL_DOC = (
 )
 
 
+TELECONSULTATION_DOC = (
+    "Hôtes des outils de téléconsultation dont les médecins peuvent donner le lien (https), 20 au plus ; un point "
+    "initial (.exemple.fr) admet ses sous-domaines ; vide : aucun lien accepté (le produit n'héberge aucune vidéo)"
+)
+
+
+def _hosts_valid(hosts: list[str]) -> None:
+    problems = [problem for problem in map(teleconsultation.host_entry_problem, teleconsultation.normalize_hosts(hosts)) if problem]
+    if problems:
+        raise ma.ValidationError(problems[0])
+
+
 class CommunityPatch(Schema):
     name = text(200)
+    teleconsultation_hosts = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=253), SINGLE_LINE]),
+        validate=[validate.Length(max=teleconsultation.MAX_HOSTS, error="20 hôtes au plus."), _hosts_valid],
+        metadata={"description": TELECONSULTATION_DOC},
+    )
     exclusive_window_s = Integer(validate=WINDOW, strict=True)
     response_window_s = Integer(validate=WINDOW, strict=True)
     allow_non_mssante = fields.Boolean(
@@ -166,6 +184,13 @@ class CommunityPatch(Schema):
                     data[key] = (value.lower() if key == "mssante_from" else value) or None
         return data
 
+    @ma.post_load
+    def hosts_lowercase(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Keep the teleconsultation hosts lowercased, once each."""
+        if "teleconsultation_hosts" in data:
+            data["teleconsultation_hosts"] = teleconsultation.normalize_hosts(data["teleconsultation_hosts"])
+        return data
+
 
 class CommunityOut(Schema):
     id = Id()
@@ -182,6 +207,7 @@ class CommunityOut(Schema):
     sms_sender = fields.String(allow_none=True, metadata={"description": SMS_SENDER_DOC})
     retention_days = Integer(metadata={"description": RETENTION_DOC})
     trail_days = Integer(metadata={"description": TRAIL_DOC})
+    teleconsultation_hosts = fields.List(fields.String(), allow_none=True, metadata={"description": TELECONSULTATION_DOC})
     created_at = UTCDateTime()
 
 
@@ -263,11 +289,38 @@ def place_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     return {}
 
 
+def requester_errors(data: dict[str, Any], given: dict[str, Any]) -> dict[str, list[str]]:
+    """Return what a requester lacks: a profession and a valid RPPS, or an establishment's valid FINESS."""
+    errors: dict[str, list[str]] = {}
+    if data.get("kind") or data.get("mssante"):
+        errors["kind" if data.get("kind") else "mssante"] = ["Réservé aux professionnels qui reçoivent les demandes."]
+    if "finess" in data:
+        if not service.finess_valid(data["finess"]):
+            errors["finess"] = ["Numéro FINESS invalide (9 caractères, clé de Luhn)."]
+    elif "finess" not in given:
+        if not data.get("rpps") and "rpps" not in given:
+            errors["rpps"] = ["Un demandeur a un numéro RPPS (avec sa profession) ou le FINESS de son établissement."]
+        elif data.get("rpps") and not service.rpps_valid(data["rpps"]):
+            errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
+        if data.get("rpps") and "profession" not in data and "profession" not in given:
+            errors["profession"] = ["La profession du demandeur est obligatoire avec son RPPS."]
+    if data.get("rpps") and "finess" in data and not service.rpps_valid(data["rpps"]):
+        errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
+    return errors
+
+
 class MemberIn(_MemberFields):
     role = fields.String(
         required=True,
-        validate=validate.OneOf(("coordinator", "operator", "physician", "professional")),
-        metadata={"description": "physician : un professionnel de la profession 10 (médecin)"},
+        validate=validate.OneOf(("coordinator", "operator", "physician", "professional", "requester")),
+        metadata={
+            "description": "physician : un professionnel de la profession 10 (médecin) ; requester : un demandeur (infirmier, "
+            "pharmacien avec profession et rpps, ou personnel d'un EHPAD avec finess) qui ouvre des demandes pour ses patients"
+        },
+    )
+    finess = fields.String(
+        validate=[validate.Length(equal=9, error="Numéro FINESS invalide (9 caractères)."), SINGLE_LINE],
+        metadata={"description": "Demandeur d'un établissement (EHPAD) : son numéro FINESS (9 caractères, clé de Luhn)"},
     )
     profession = fields.String(
         validate=validate.OneOf(CODES, error="Profession inconnue (10, 21, 40, 50, 60 ou 70)."),
@@ -304,6 +357,10 @@ class MemberIn(_MemberFields):
         role = data.get("role")
         if role == "professional" and "profession" not in data and "profession" not in given:
             errors["profession"] = ["La profession est obligatoire pour un professionnel de santé."]
+        if role == "requester":
+            errors.update(requester_errors(data, given))
+        elif "finess" in data:
+            errors["finess"] = ["Seul un demandeur (EHPAD) a un numéro FINESS."]
         if role == "physician" and data.get("profession", PHYSICIAN) != PHYSICIAN:
             errors["profession"] = ["Un médecin est de la profession 10 ; les autres professions ont le rôle professional."]
         if role in ("physician", "professional"):
@@ -315,7 +372,7 @@ class MemberIn(_MemberFields):
                 errors["rpps"] = ["Numéro RPPS invalide (11 chiffres, clé de Luhn)."]
             if role == "physician" and not data.get("kind") and "kind" not in given:
                 errors["kind"] = ["Le statut du médecin est obligatoire."]
-        elif "profession" in data:
+        elif "profession" in data and role != "requester":
             errors["profession"] = ["Seuls les professionnels de santé ont une profession."]
         errors.update(place_errors(data))
         if "password" in data and "invite" in data:
@@ -341,6 +398,8 @@ class MemberIn(_MemberFields):
             data.setdefault("kind", "titulaire")
         elif data.get("role") == "physician":
             data["profession"] = PHYSICIAN
+        elif data.get("role") == "requester":
+            data.setdefault("profession", None)  # an establishment's staff may have none
         return data
 
 
@@ -410,6 +469,9 @@ class MemberOut(Schema):
         InvitationState, allow_none=True, metadata={"description": "La dernière invitation, s'il y en a une"}
     )
     physician = fields.Dict(allow_none=True)
+    requester = fields.Dict(
+        allow_none=True, metadata={"description": "Un demandeur : {profession, rpps, finess} ; null pour les autres rôles"}
+    )
 
 
 class AccountEventOut(Schema):
@@ -447,6 +509,12 @@ class PhysicianBrief(Schema):
     available = fields.Boolean()
 
 
+class RequesterBrief(Schema):
+    profession = fields.String(allow_none=True)
+    rpps = fields.String(allow_none=True)
+    finess = fields.String(allow_none=True)
+
+
 class MeOut(Schema):
     id = Id()
     login = fields.String()
@@ -454,3 +522,6 @@ class MeOut(Schema):
     role = fields.String()
     communities = fields.List(fields.Nested(CommunityRole))
     physician = fields.Nested(PhysicianBrief, allow_none=True)
+    requester = fields.Nested(
+        RequesterBrief, allow_none=True, metadata={"description": "Un demandeur : sa profession et son RPPS, ou son FINESS"}
+    )

@@ -34,10 +34,23 @@ def device_key(token: str) -> str:
 
 def rpps_valid(rpps: str) -> bool:
     """Say whether an RPPS number has 11 digits and a valid Luhn check digit."""
-    if len(rpps) != 11 or not rpps.isdigit():
+    return len(rpps) == 11 and rpps.isdigit() and luhn_valid(rpps)
+
+
+def finess_valid(finess: str) -> bool:
+    """Say whether a FINESS number is well formed: 9 characters, its département first (2A/2B for Corsica), and a
+    Luhn check digit over the nine digits (Corsica's numbers, with their letters, are checked for form only)."""
+    if len(finess) != 9 or not finess[2:].isdigit():
         return False
+    if finess[:2] in ("2A", "2B"):
+        return True
+    return finess[:2].isdigit() and luhn_valid(finess)
+
+
+def luhn_valid(number: str) -> bool:
+    """Say whether a string of digits ends with a valid Luhn check digit."""
     total = 0
-    for index, char in enumerate(reversed(rpps)):
+    for index, char in enumerate(reversed(number)):
         digit = int(char)
         if index % 2 == 1:
             digit = digit * 2 - 9 if digit > 4 else digit * 2

@@ -21,6 +21,7 @@ from dispatch.pages import (  # noqa: E402,F401 -- register routes
     physician,
     psc,
     request_page,
+    requester,
     rights,
     roster,
     rules_page,

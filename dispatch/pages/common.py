@@ -26,6 +26,7 @@ ROLE_LABELS = {
     "operator": "Opérateur",
     "physician": "Médecin",
     "professional": "Professionnel de santé",
+    "requester": "Demandeur",
 }
 # The history's words are dispatch.pages.history's (one place for every event type).
 EVENT_LABELS, REASON_LABELS = history.EVENT_LABELS, history.REASON_LABELS

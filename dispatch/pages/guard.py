@@ -35,6 +35,7 @@ HOMES = {
     "physician": "pages.offers",
     "coordinator": "pages.dashboard",
     "admin": "pages.communities_page",
+    "requester": "pages.my_requests",
 }
 
 

@@ -133,8 +133,13 @@ def member_add() -> Any:
     if access in CHANNEL_WORDS:
         data.pop("password", None)
         data["invite"] = access
-    if data.get("role") != "physician":
-        data = {k: v for k, v in data.items() if k not in ("rpps", *PHYSICIAN_ONLY)}
+    if data.get("role") == "requester":
+        data = {k: v for k, v in data.items() if k not in PHYSICIAN_ONLY}
+    elif data.get("role") != "physician":
+        data = {k: v for k, v in data.items() if k not in ("rpps", "profession", "finess", *PHYSICIAN_ONLY)}
+    else:
+        data.pop("finess", None)
+        data.pop("profession", None)
     if access == "password" and "password" not in data:
         args, errors = None, {"password": ["Choisissez un mot de passe provisoire, ou envoyez une invitation."]}
     else:

@@ -173,8 +173,10 @@ def accept(request_id: int) -> Any:
     """Take the patient at the chosen date, time and place; the first acceptance wins."""
     physician, req = visible(request_id, Action.ACCEPT)
     at = now()
-    form = {k: request.form.get(k, "") for k in ("date", "time", "place", "in")}
+    form = {k: request.form.get(k, "") for k in ("date", "time", "place", "in", "teleconsultation_url")}
     data: dict[str, Any] = {"place": form["place"]} if form["place"].strip() else {}
+    if form["teleconsultation_url"].strip():
+        data["teleconsultation_url"] = form["teleconsultation_url"].strip()
     quick_minutes = {str(minutes): minutes for minutes, _ in QUICK}.get(form["in"])
     if quick_minutes is not None:
         when, problem = quick_time(at, quick_minutes), None
@@ -197,13 +199,17 @@ def accept(request_id: int) -> Any:
             place=args.get("place"),
             now=at,
             client=client_label(),
+            teleconsultation_url=args.get("teleconsultation_url"),
         )
-    except Rejected as exc:
+    except Problem as exc:  # the machine's refusal (Rejected), or a teleconsultation link refused
         if exc.errors:  # a field to correct (the appointment's time): the form again, with what was typed
             return _request_page(request_id, errors=exc.errors, form=form, status=exc.code or 422)
         flash(exc.detail or "", "error")
         return redirect(url_for("pages.offer", request_id=request_id))
-    flash("Vous avez pris ce patient : il reçoit un SMS avec la date et l'heure du rendez-vous.", "ok")
+    if req.modality == "teleconsultation":
+        flash("Vous avez pris ce patient\u00a0: il reçoit un SMS avec l'heure et le lien de la téléconsultation.", "ok")
+    else:
+        flash("Vous avez pris ce patient : il reçoit un SMS avec la date et l'heure du rendez-vous.", "ok")
     return redirect(url_for("pages.offer", request_id=request_id))
 
 

@@ -11,7 +11,7 @@ from dispatch.db import db
 from dispatch.encryption import EXTENSION, resealed
 
 # The encrypted columns, as (table, column): read and written here as plain text, bypassing their type.
-SEALED = (("syntheses", "text"), ("requests", "description"))
+SEALED = (("syntheses", "text"), ("requests", "description"), ("requests", "observations"))
 
 
 def rotate_data_key(*, batch: int = 500) -> dict[str, int]:
@@ -41,5 +41,5 @@ def rotate_data_key(*, batch: int = 500) -> dict[str, int]:
                     count += int(changed.rowcount)  # type: ignore[attr-defined]
             db.session.commit()  # one transaction per batch: rows are locked briefly, a stop loses nothing
             last = rows[-1][0]
-        rewritten[table_name] = count
+        rewritten[table_name] = rewritten.get(table_name, 0) + count  # a table may have several sealed columns
     return rewritten

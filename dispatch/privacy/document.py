@@ -62,6 +62,8 @@ def subject_access_pdf(
             ("Origine", texts.SOURCE_LABELS.get(item["source"], item["source"])),
             ("Motif", motive_label(item["motive"])),
             ("Description", item["description"]),
+            ("Constantes relevées", texts.observations_text(item.get("observations"))),
+            ("Consultation", "Téléconsultation" if item.get("modality") == "teleconsultation" else None),
             ("État", STATE_FR.get(item["state"], item["state"])),
             ("Téléphone", patient.get("phone")),
             ("Code postal, commune", " ".join(filter(None, [patient.get("postcode"), patient.get("city")]))),
@@ -69,6 +71,7 @@ def subject_access_pdf(
             ("Médecin qui l'a prise", (item["accepted_by"] or {}).get("name")),
             ("Rendez-vous", item["appointment_at"]),
             ("Lieu", item["place"]),
+            ("Lien de téléconsultation", item.get("teleconsultation_url")),
             ("Synthèse", item.get("synthesis_text")),
         ]
         story.append(Paragraph(pdf.markup(f"Demande n°{pdf.NBSP}{item['id']}"), styles["h2"]))

@@ -43,6 +43,7 @@ def erase_requests(request_ids: Sequence[int], *, now: datetime, reason: str, ac
             patient_lat=None,  # at a house number, where the patient lives
             patient_lon=None,
             description=None,
+            observations=None,
             callback_note=None,
             erased_at=now,
             version=Request.version + 1,  # a writer holding an older copy of the row fails instead of restoring it

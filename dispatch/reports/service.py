@@ -87,7 +87,7 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         # Sort the durations and hash the joins in memory, for this transaction only.
         db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     periods = months(start, end, community.timezone)
-    totals, by_month = _request_counts(community.id, periods)
+    totals, by_month, by_regulation = _request_counts(community.id, periods)
     physicians = _by_physician(community.id, start, end)
     released = _released(community.id, lower, upper)
     for row in physicians:
@@ -115,6 +115,7 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         "no_show_rate": _rate(totals["no_show"], totals["seen"] + totals["no_show"]),
         "by_motive": {motive: totals[f"motive_{motive}"] for motive in MOTIVES},
         "by_source": {source: totals[f"source_{source}"] for source in SOURCES},
+        "by_regulation": by_regulation,
         "treating_physician": {status: totals[f"treating_{status}"] for status in TREATING_STATUSES},
         "syntheses": _syntheses(totals),
         "by_physician": physicians,
@@ -128,7 +129,12 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator > 0 else None
 
 
-def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+REGULATION_FIGURES = ("opened", "accepted", "expired", "cancelled", "open", "seen", "no_show")
+
+
+def _request_counts(
+    community_id: int, periods: list[Month]
+) -> tuple[dict[str, int], list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Sum the request rollup over the period's local days, by month and group, then add the groups up here.
 
     The months are unions of local days; every figure is a sum of groups, of which a year holds a few thousand
@@ -172,6 +178,8 @@ def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, 
     ]
     totals = dict.fromkeys(keys, 0)
     by_month: list[dict[str, Any]] = [{"opened": 0, "accepted": 0, "expired": 0, "cancelled": 0} for _ in periods]
+    # SAS-regulated requests apart from the others (the SNP supplement is paid on the former), from the same groups.
+    by_regulation: dict[str, dict[str, Any]] = {group: dict.fromkeys(REGULATION_FIGURES, 0) for group in ("sas", "other")}
     for index, state, source, motive, treating, synthesis, treating_accepted, n in db.session.execute(query):
         n = int(n)
         accepted = state in ACCEPTED_STATES
@@ -195,9 +203,12 @@ def _request_counts(community_id: int, periods: list[Month]) -> tuple[dict[str, 
                 totals[key] += n
         for key in ("opened", "accepted", "expired", "cancelled"):
             by_month[int(index)][key] += n if flags[key] else 0
-    for figures in by_month:  # the month's rate, as the period's: every screen and file shows this one
+        regulation = by_regulation["sas" if source == "sas" else "other"]
+        for key in REGULATION_FIGURES:
+            regulation[key] += n if flags[key] else 0
+    for figures in (*by_month, *by_regulation.values()):  # the same rate as the period's: every screen shows this one
         figures["acceptance_rate"] = _rate(figures["accepted"], figures["opened"] - figures["cancelled"])
-    return totals, by_month
+    return totals, by_month, by_regulation
 
 
 def _time_to_accept(community_id: int, lower: datetime, upper: datetime, accepted: int) -> dict[str, int | None]:

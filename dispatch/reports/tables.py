@@ -120,6 +120,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         ("Taux de patients absents", _rate(report["no_show_rate"])),
         *_labelled("Motif", report["by_motive"], texts.MOTIVE_LABELS),
         *_labelled("Source", report["by_source"], texts.SOURCE_LABELS),
+        *_regulated(report.get("by_regulation")),
         *_labelled("Médecin traitant", report["treating_physician"], texts.TREATING_LABELS),
         *_labelled("Synthèses", report["syntheses"], _SYNTHESES),
     ]
@@ -130,6 +131,22 @@ def summary_table(report: dict[str, Any]) -> Table:
     if report.get("callbacks"):
         rows += _labelled("Rappels", report["callbacks"], _CALLBACKS)
     return Table("summary", "Indicateurs", "indicateurs", ("Indicateur", "Valeur"), list(rows))
+
+
+def _regulated(by_regulation: dict[str, dict[str, Any]] | None) -> list[tuple[str, Any]]:
+    """Return the lines of the SAS-regulated requests apart from the others (what the SNP supplement is paid on)."""
+    if not by_regulation:
+        return []
+    rows: list[tuple[str, Any]] = []
+    for group, label in (("sas", "Régulées par le SAS"), ("other", "Autres sources")):
+        figures = by_regulation[group]
+        rows += [
+            (f"{label} : demandes ouvertes", figures["opened"]),
+            (f"{label} : demandes acceptées", figures["accepted"]),
+            (f"{label} : patients vus", figures["seen"]),
+            (f"{label} : taux d'acceptation", _rate(figures["acceptance_rate"])),
+        ]
+    return rows
 
 
 def physician_table(report: dict[str, Any]) -> Table:

@@ -72,6 +72,11 @@ class TellOutsideTreating:
 
 
 @dataclass(frozen=True)
+class TellRequester:
+    """Text the requester who opened the request that it was accepted (who, when, the teleconsultation link)."""
+
+
+@dataclass(frozen=True)
 class TellOperator:
     """Text the operator who opened the request: it expired (call the patient back) or was handed back."""
 
@@ -119,6 +124,7 @@ Effect = (
     | SmsPatientReleased
     | WithdrawFrom
     | ExtendLinks
+    | TellRequester
 )
 EFFECT_TYPES: tuple[type, ...] = (
     OfferTo,
@@ -132,6 +138,7 @@ EFFECT_TYPES: tuple[type, ...] = (
     SmsPatientReleased,
     WithdrawFrom,
     ExtendLinks,
+    TellRequester,
 )
 
 
@@ -189,6 +196,8 @@ class Snapshot:
     waves: tuple[Wave, ...] = ()  # the plan's waves by distance
     next_wave_at: datetime | None = None  # when the next wave opens (None: none left)
     patient_placed: bool = False  # the patient's place is known (lat/lon): the waves can measure distances
+    requested: bool = False  # opened by a requester (a nurse, a pharmacist, an EHPAD), who is told of its acceptance
+    teleconsultation: bool = False  # the modality asked: the accepting physician gives their tool's link
 
     @property
     def treating_registered(self) -> bool:

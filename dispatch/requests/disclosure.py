@@ -8,6 +8,7 @@ The patient's identity leaves this module only through `show`, `show_many`, `ans
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import bindparam, select
 from dispatch import policy, texts
 from dispatch.audit.service import note_access, record_access, record_accesses
 from dispatch.auth.models import User
-from dispatch.communities.models import Physician
+from dispatch.communities.models import Physician, Requester
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.policy import Action, View
@@ -188,6 +189,22 @@ def _accepted_by(physician_id: int) -> dict[str, Any] | None:
     return None if physician is None else {"physician_id": physician.id, "name": physician.user.name, "kind": physician.kind}
 
 
+def _requester(requester_id: int | None) -> dict[str, Any] | None:
+    """Return who opened a requester's request: their name and profession, RPPS or FINESS (no patient in it)."""
+    requester = db.session.get(Requester, requester_id) if requester_id else None
+    if requester is None:
+        return None
+    return {"name": requester.user.name, "profession": requester.profession, "rpps": requester.rpps, "finess": requester.finess}
+
+
+def observations(stored: str | None) -> dict[str, Any] | None:
+    """Return the observations kept on a request (encrypted JSON), or None."""
+    if not stored:
+        return None
+    value = json.loads(stored)
+    return value if isinstance(value, dict) else None
+
+
 def _present(
     request: Any, *, full: bool, now: datetime, zone: str | None = None, distance_km: float | None = None
 ) -> dict[str, Any]:
@@ -248,6 +265,15 @@ def _present(
         "callback": {"result": request.callback_result, "at": request.callback_at} if request.callback_result else None,
         "anonymised": not full,
         "erased_at": erased_at,
+        "modality": request.modality,
+        # The link to the video names no patient, but it is theirs to join: those who see the patient see it.
+        "teleconsultation_url": request.teleconsultation_url if full else None,
+        "observations": observations(request.observations) if full and erased_at is None else None,
+        "sas_regulator": {"rpps": request.sas_regulator_rpps, "name": request.sas_regulator_name}
+        if request.sas_regulator_rpps
+        else None,
+        "requester": _requester(request.requester_id),
+        "consent_at": request.consent_at,
     }
 
 

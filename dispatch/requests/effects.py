@@ -27,6 +27,7 @@ from dispatch.requests.decisions import (
     StoreSynthesis,
     TellOperator,
     TellOutsideTreating,
+    TellRequester,
     Withdraw,
     WithdrawFrom,
 )
@@ -165,6 +166,10 @@ def _tell_operator(request: Request, effect: TellOperator, now: datetime, batch:
     messages.tell_operator(request, now=now, reason=effect.reason)
 
 
+def _tell_requester(request: Request, effect: TellRequester, now: datetime, batch: Batch | None) -> None:
+    messages.tell_requester(request, now=now)
+
+
 def _sms_patient_released(request: Request, effect: SmsPatientReleased, now: datetime, batch: Batch | None) -> None:
     messages.tell_patient_released(request, now=now)
 
@@ -206,4 +211,5 @@ CARRY_OUT: dict[type, Callable[[Request, Any, datetime, Batch | None], None]] = 
     SmsPatientReleased: _sms_patient_released,
     WithdrawFrom: _withdraw_from,
     ExtendLinks: _extend_links,
+    TellRequester: _tell_requester,
 }

@@ -159,6 +159,8 @@ def snapshot(
         waves=waves_of(getattr(request, "plan_waves", None)),
         next_wave_at=getattr(request, "next_wave_at", None),
         patient_placed=getattr(request, "patient_lat", None) is not None and getattr(request, "patient_lon", None) is not None,
+        requested=getattr(request, "requester_id", None) is not None,
+        teleconsultation=getattr(request, "modality", None) == "teleconsultation",
     )
 
 

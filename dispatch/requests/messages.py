@@ -145,14 +145,23 @@ def tell_patient(request: Request, *, now: datetime) -> None:
     """Queue the SMS of the appointment to the patient, once per round."""
     physician = db.session.get(Physician, request.accepted_by_id)
     assert physician is not None and request.appointment_at is not None
-    body = texts.patient_sms(
-        physician_name=physician.user.name,
-        appointment_at=request.appointment_at,
-        place=request.place,
-        tz=request.community.timezone,
-        now=now,
-        practice_phone=physician.practice_phone,
-    )
+    if request.teleconsultation_url:
+        body = texts.patient_teleconsultation_sms(
+            physician_name=physician.user.name,
+            appointment_at=request.appointment_at,
+            tz=request.community.timezone,
+            now=now,
+            link=request.teleconsultation_url,
+        )
+    else:
+        body = texts.patient_sms(
+            physician_name=physician.user.name,
+            appointment_at=request.appointment_at,
+            place=request.place,
+            tz=request.community.timezone,
+            now=now,
+            practice_phone=physician.practice_phone,
+        )
     enqueue(
         channel="sms",
         kind="patient_appointment",
@@ -172,6 +181,9 @@ def tell_operator(request: Request, *, now: datetime, reason: str) -> None:
     if reason == EventType.RELEASED:
         body = texts.operator_released_sms(request_id=request.id, motive=request.motive)
         kind, key = "released_operator", f"released-operator:{request.id}{round_suffix(request)}"
+    elif request.requester_id is not None:  # a requester's own request: told in their words, the patient not named
+        body = texts.requester_expired_sms(request_id=request.id)
+        kind, key = "expired_requester", f"expired:{request.id}{round_suffix(request)}"
     else:
         body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
         kind, key = "expired_operator", f"expired:{request.id}{round_suffix(request)}"
@@ -182,6 +194,32 @@ def tell_operator(request: Request, *, now: datetime, reason: str) -> None:
         now=now,
         request_id=request.id,
         address=operator.phone,
+        payload={"body": body},
+    )
+
+
+def tell_requester(request: Request, *, now: datetime) -> None:
+    """Text the requester who opened the request that it was accepted (who, when, the link), once per round."""
+    requester = db.session.get(User, request.opened_by_id)
+    physician = db.session.get(Physician, request.accepted_by_id)
+    if requester is None or not requester.phone or physician is None or request.appointment_at is None:
+        return  # their page shows the acceptance; there is no phone to text
+    body = texts.requester_accepted_sms(
+        request_id=request.id,
+        physician_name=physician.user.name,
+        appointment_at=request.appointment_at,
+        place=request.place,
+        tz=request.community.timezone,
+        now=now,
+        link=request.teleconsultation_url,
+    )
+    enqueue(
+        channel="sms",
+        kind="accepted_requester",
+        key=f"accepted-requester:{request.id}{round_suffix(request)}",
+        now=now,
+        request_id=request.id,
+        address=requester.phone,
         payload={"body": body},
     )
 

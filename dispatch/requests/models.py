@@ -27,7 +27,9 @@ def one_of(column: str, values: Iterable[str], *, nullable: bool = False) -> Che
     return CheckConstraint(f"{column} IS NULL OR {condition}" if nullable else condition, name=column)
 
 
-SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "emergency_dept", "other")
+SOURCES = ("cot", "sas", "samu", "pharmacy", "nurse", "ehpad", "emergency_dept", "other")
+REQUESTER_SOURCES = ("nurse", "pharmacy", "ehpad")  # what a requester's request may come from
+MODALITIES = ("in_person", "teleconsultation")
 MOTIVES = ("infectious", "ent", "respiratory", "trauma", "digestive", "dermatology", "rheumatology", "urinary", "other")
 TREATING_STATUSES = ("declared", "none", "unknown")
 CALLBACK_RESULTS = tuple(result.value for result in CallbackResult)
@@ -48,6 +50,8 @@ class Request(Model):
         one_of("callback_result", CallbackResult, nullable=True),
         one_of("profession", CODES),
         one_of("patient_precision", Precision, nullable=True),
+        one_of("source", SOURCES),
+        one_of("modality", MODALITIES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +67,17 @@ class Request(Model):
     description: Mapped[str | None] = mapped_column(EncryptedText)  # clinical: encrypted at rest
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Opened by a requester (a nurse, a pharmacist, an EHPAD) for a patient in front of them, who consented (when).
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("requesters.id"), index=True)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"systolic", "diastolic", "heart_rate", "temperature_c", "spo2", "note"} as JSON: clinical, encrypted at rest.
+    observations: Mapped[str | None] = mapped_column(EncryptedText)
+    # in_person or teleconsultation; for a teleconsultation, the link the accepting physician gave (their tool's).
+    modality: Mapped[str] = mapped_column(String(20), default="in_person", server_default="in_person")
+    teleconsultation_url: Mapped[str | None] = mapped_column(String(500))
+    # The SAS's regulating physician, for a request from the SAS (what makes the consultation eligible for the supplement).
+    sas_regulator_rpps: Mapped[str | None] = mapped_column(String(11))
+    sas_regulator_name: Mapped[str | None] = mapped_column(String(200))
 
     patient_first_name: Mapped[str] = mapped_column(String(100))
     patient_last_name: Mapped[str] = mapped_column(String(100))

@@ -7,6 +7,7 @@ just typed in (not a read of the access trail).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from dispatch import policy
 from dispatch.auth.models import User
 from dispatch.communities import directory, rules
 from dispatch.communities import service as communities
-from dispatch.communities.models import Community, Physician
+from dispatch.communities.models import Community, Physician, Requester
 from dispatch.db import db
 from dispatch.errors import Problem
 from dispatch.events import Actor, record_event
@@ -28,7 +29,7 @@ from dispatch.professions import PHYSICIAN
 from dispatch.requests import disclosure, machine, offer_store, placing
 from dispatch.requests.decisions import Plan
 from dispatch.requests.engine import actor, waves_of, write
-from dispatch.requests.models import Request
+from dispatch.requests.models import REQUESTER_SOURCES, Request
 from dispatch.requests.states import EventType
 
 
@@ -59,8 +60,11 @@ def open_request(
 ) -> Opened:
     """Open a request in a community (once per idempotency key): the treating GP alone first, then the community."""
     community = db.session.get(Community, community_id)
-    policy.require(user, Action.OPEN, community_id=community.id if community else None)
+    action = policy.opening_action(user)  # a requester's, for a patient in front of them, or a console's
+    policy.require(user, action, community_id=community.id if community else None)
     assert community is not None  # an unknown community is refused above (422)
+    if action is Action.REQUEST:
+        args = args | _requested(user, args, now=now)
     existing = find_existing(opened_by_id=user.id, key=idempotency_key)
     if existing is not None:  # the answer of a replay shows the patient again: a read like any other
         return Opened(disclosure.show(user, existing, what="request", now=now, client=client), replayed=True)
@@ -72,6 +76,22 @@ def open_request(
         raise Problem(422, "invalid", "Certains champs sont invalides.", errors=exc.errors) from None
     # The operator has just typed the patient in: opening is not a read (the trail would only echo them).
     return Opened(disclosure.as_opened(user, request, now=now), warnings)
+
+
+CONSENT_REQUIRED = "Le consentement du patient est obligatoire pour ouvrir une demande."
+
+
+def _requested(user: User, args: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Check what a requester's request needs (the patient's consent, a source of theirs); return who and when."""
+    if args.get("consent") is not True:
+        raise Problem(422, "consent_required", CONSENT_REQUIRED, errors={"consent": [CONSENT_REQUIRED]})
+    if args["source"] not in REQUESTER_SOURCES:
+        message = "Un demandeur ouvre une demande de source nurse, pharmacy ou ehpad."
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors={"source": [message]})
+    requester = db.session.scalar(select(Requester).where(Requester.user_id == user.id))
+    if requester is None:
+        raise Problem(403, "forbidden", "Ce compte n'est pas celui d'un demandeur.")
+    return {"requester_id": requester.id, "consent_at": now}
 
 
 def find_existing(*, opened_by_id: int, key: str | None) -> Request | None:
@@ -135,6 +155,12 @@ def _open_from_input(
         "treating_rpps": treating.rpps if treating else treating_in.get("rpps"),
         "treating_name": treating.user.name if treating else treating_in.get("name"),
         "treating_mssante": treating.mssante if treating else mssante,
+        "requester_id": args.get("requester_id"),
+        "consent_at": args.get("consent_at"),
+        "observations": json.dumps(args["observations"]) if args.get("observations") else None,
+        "modality": args.get("modality", "in_person"),
+        "sas_regulator_rpps": (args.get("sas_regulator") or {}).get("rpps"),
+        "sas_regulator_name": (args.get("sas_regulator") or {}).get("name"),
     }
     try:
         request = start(

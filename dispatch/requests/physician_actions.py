@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from dispatch import policy, texts
+from dispatch import policy, teleconsultation, texts
 from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.errors import Problem
@@ -30,14 +30,22 @@ Shown = dict[str, Any]  # a request as its user may see it (disclosure's present
 
 
 def accept_offer(
-    *, user: User, request_id: int, appointment_at: datetime, place: str | None, now: datetime, client: str | None
+    *,
+    user: User,
+    request_id: int,
+    appointment_at: datetime,
+    place: str | None,
+    now: datetime,
+    client: str | None,
+    teleconsultation_url: str | None = None,
 ) -> Shown:
     """Take the patient for an appointment at `appointment_at`: the first acceptance wins, exactly once.
 
     When many physicians accept at once all but one lose: each loser is answered from one light read and the
     machine, before any request is loaded; one that read before the winner committed waits on its claim of the row
     (`engine.claim`), then reads again and is answered the same way. The winner is shown the patient, the read
-    recorded with the acceptance.
+    recorded with the acceptance. A teleconsultation needs the link of the physician's tool, on a host the community
+    allows (422 otherwise).
     """
     physician = policy.acting_physician(user)
 
@@ -56,6 +64,7 @@ def accept_offer(
         )
         if isinstance(verdict, Refusal):
             raise Rejected(verdict, field_message=explain(verdict))
+        _check_link(seen, teleconsultation_url)
         if claim(request_id, seen.version):
             break
         # A writer (the winner of a race, most often) moved the request after the read and has committed: read again.
@@ -69,7 +78,12 @@ def accept_offer(
         request = decide_and_write(
             request,
             lambda shot: machine.accept(
-                shot, physician_id=physician.id, now=now, appointment_at=appointment_at, place=place or physician.address
+                shot,
+                physician_id=physician.id,
+                now=now,
+                appointment_at=appointment_at,
+                place=place or physician.address,
+                teleconsultation_url=teleconsultation_url,
             ),
             now=now,
             actor=actor(user, client),
@@ -77,6 +91,17 @@ def accept_offer(
             field_message=explain,
         )
         return shown(request)
+
+
+def _check_link(seen: Any, url: str | None) -> None:
+    """Refuse (422) a teleconsultation accepted without a link on an allowed host, or a link for an in-person visit."""
+    if seen.modality == "teleconsultation":
+        community = db.session.get(Community, seen.community_id)
+        problem = teleconsultation.link_problem(url, community.teleconsultation_hosts if community is not None else None)
+    else:
+        problem = "Cette demande est une consultation en présentiel\u00a0: pas de lien de téléconsultation." if url else None
+    if problem is not None:
+        raise Problem(422, "invalid", "Certains champs sont invalides.", errors={"teleconsultation_url": [problem]})
 
 
 def refuse_offer(*, user: User, request_id: int, reason: str | None, now: datetime, client: str | None) -> Shown:

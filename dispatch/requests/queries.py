@@ -51,6 +51,14 @@ PRESENTED_COLUMNS = tuple(
         "outcome",
         "synthesis_status",
         "erased_at",
+        "opened_by_id",
+        "requester_id",
+        "consent_at",
+        "observations",
+        "modality",
+        "teleconsultation_url",
+        "sas_regulator_rpps",
+        "sas_regulator_name",
     )
 )
 
@@ -95,6 +103,8 @@ ACCEPT_SEEN = (
         Request.treating_mssante,
         Request.patient_phone,
         Request.version,
+        Request.requester_id,
+        Request.modality,
         Offer.status.label("offer_status"),
         Offer.phase.label("offer_phase"),
     )

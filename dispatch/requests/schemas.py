@@ -11,10 +11,11 @@ from marshmallow import fields, validate
 from dispatch.audit.service import KINDS as ACCESS_KINDS
 from dispatch.calls.models import CALL_OUTCOMES
 from dispatch.communities.schemas import community_region
+from dispatch.communities.service import rpps_valid
 from dispatch.phones import normalize_phone, valid_in_some_region
 from dispatch.professions import CODES, NURSE, NURSE_ACTS, PHYSICIAN
 from dispatch.requests.machine import STATES
-from dispatch.requests.models import CALLBACK_RESULTS, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
+from dispatch.requests.models import CALLBACK_RESULTS, MODALITIES, MOTIVES, SOURCES, SYNTHESIS_STATUSES, TREATING_STATUSES
 from dispatch.requests.states import OUTCOMES, State
 from dispatch.schemas import PHONE_CHARS, SINGLE_LINE, Id, Integer, Schema, UTCDateTime, name_text, text, utc_iso
 
@@ -72,6 +73,46 @@ class UsualIn(TreatingIn):
 REQUIRED = "Champ obligatoire."
 
 
+class ObservationsIn(Schema):
+    """What the requester measured, within plausible bounds (a typing slip is refused, not dispatched)."""
+
+    systolic = Integer(minimum=50, maximum=260, metadata={"description": "Pression artérielle systolique (mmHg), 50 à 260"})
+    diastolic = Integer(minimum=30, maximum=160, metadata={"description": "Pression artérielle diastolique (mmHg), 30 à 160"})
+    heart_rate = Integer(minimum=20, maximum=250, metadata={"description": "Fréquence cardiaque (battements/min), 20 à 250"})
+    temperature_c = fields.Float(
+        validate=validate.Range(30.0, 43.5, error="Température invalide (30,0 à 43,5 °C)."),
+        metadata={"description": "Température (°C), 30,0 à 43,5"},
+    )
+    spo2 = Integer(minimum=50, maximum=100, metadata={"description": "Saturation en oxygène (%), 50 à 100"})
+    note = text(1000, multiline=True)
+
+    @ma.validates_schema
+    def pressures(self, data: dict[str, Any], **kwargs: Any) -> None:
+        systolic, diastolic = data.get("systolic"), data.get("diastolic")
+        if (systolic is None) != (diastolic is None):
+            raise ma.ValidationError(
+                {"diastolic" if systolic else "systolic": ["Donnez la systolique et la diastolique ensemble."]}
+            )
+        if systolic is not None and diastolic is not None and diastolic >= systolic:
+            raise ma.ValidationError({"diastolic": ["La diastolique doit être inférieure à la systolique."]})
+
+
+class RegulatorIn(Schema):
+    """The SAS's regulating physician who sent the request."""
+
+    rpps = fields.String(
+        required=True,
+        validate=[validate.Regexp(r"^[0-9]{11}$", error="Numéro RPPS invalide (11 chiffres)."), SINGLE_LINE],
+        metadata={"description": "RPPS du médecin régulateur (11 chiffres, clé de Luhn)"},
+    )
+    name = name_text(200, required=True)
+
+    @ma.validates("rpps")
+    def rpps_key(self, value: str, **kwargs: Any) -> None:
+        if not rpps_valid(value):
+            raise ma.ValidationError("Numéro RPPS invalide (11 chiffres, clé de Luhn).")
+
+
 class RequestIn(Schema):
     community_id = Id(required=True, strict=True)
     profession = fields.String(
@@ -97,6 +138,31 @@ class RequestIn(Schema):
         validate=validate.Length(max=10),
         metadata={"description": "Ce qui est demandé : pour un infirmier " + ", ".join(NURSE_ACTS) + " ; libre sinon"},
     )
+    consent = fields.Boolean(
+        metadata={
+            "description": "Le patient a consenti à la demande : obligatoire (true) pour un demandeur (infirmier, "
+            "pharmacien, EHPAD), sinon 422 `consent_required`"
+        }
+    )
+    observations = fields.Nested(
+        ObservationsIn, metadata={"description": "Constantes relevées par le demandeur (422 hors des bornes plausibles)"}
+    )
+    modality = fields.String(
+        load_default="in_person",
+        validate=validate.OneOf(MODALITIES),
+        metadata={"description": "in_person (par défaut) ou teleconsultation : le médecin qui accepte donne alors le lien"},
+    )
+    sas_regulator = fields.Nested(
+        RegulatorIn, metadata={"description": "Le médecin régulateur du SAS : obligatoire quand source vaut sas, refusé sinon"}
+    )
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def regulated(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A request from the SAS names its regulating physician; no other does."""
+        if data.get("source") == "sas" and "sas_regulator" not in data:
+            raise ma.ValidationError({"sas_regulator": ["Le médecin régulateur du SAS (RPPS et nom) est obligatoire."]})
+        if "source" in data and data["source"] != "sas" and "sas_regulator" in data:
+            raise ma.ValidationError({"sas_regulator": ["Seule une demande du SAS a un médecin régulateur."]})
 
     @ma.validates_schema(skip_on_field_errors=False)
     def per_profession(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -181,6 +247,27 @@ class CallbackOut(Schema):
     at = UTCDateTime()
 
 
+class ObservationsOut(Schema):
+    systolic = Integer(allow_none=True)
+    diastolic = Integer(allow_none=True)
+    heart_rate = Integer(allow_none=True)
+    temperature_c = fields.Float(allow_none=True)
+    spo2 = Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class RegulatorOut(Schema):
+    rpps = fields.String()
+    name = fields.String()
+
+
+class RequesterOut(Schema):
+    name = fields.String()
+    profession = fields.String(allow_none=True)
+    rpps = fields.String(allow_none=True)
+    finess = fields.String(allow_none=True)
+
+
 class RequestOut(Schema):
     id = Id()
     community_id = Id()
@@ -230,6 +317,23 @@ class RequestOut(Schema):
     relaunch_of = Id(allow_none=True, metadata={"description": "the request this one relaunches"})
     callback = fields.Nested(CallbackOut, allow_none=True)
     anonymised = fields.Boolean()
+    modality = fields.String(validate=validate.OneOf(MODALITIES), metadata={"description": "in_person ou teleconsultation"})
+    teleconsultation_url = fields.String(
+        allow_none=True,
+        metadata={"description": "Le lien de téléconsultation donné par le médecin qui a accepté (vue complète seulement)"},
+    )
+    observations = fields.Nested(
+        ObservationsOut, allow_none=True, metadata={"description": "Les constantes relevées par le demandeur (vue complète)"}
+    )
+    sas_regulator = fields.Nested(
+        RegulatorOut, allow_none=True, metadata={"description": "Le médecin régulateur du SAS (source sas), null sinon"}
+    )
+    requester = fields.Nested(
+        RequesterOut,
+        allow_none=True,
+        metadata={"description": "Le demandeur (infirmier, pharmacien, EHPAD) qui l'a ouverte, null pour une autre source"},
+    )
+    consent_at = UTCDateTime(allow_none=True, metadata={"description": "Quand le consentement du patient a été recueilli"})
     erased_at = UTCDateTime(
         allow_none=True,
         metadata={
@@ -267,6 +371,13 @@ class CancelIn(Schema):
 class AcceptIn(Schema):
     appointment_at = UTCDateTime(required=True)
     place = text(300)
+    teleconsultation_url = fields.String(
+        validate=[validate.Length(max=500), SINGLE_LINE],
+        metadata={
+            "description": "Obligatoire pour une demande de téléconsultation : le lien https de votre outil, sur un hôte "
+            "que la communauté autorise (teleconsultation_hosts), sinon 422 ; refusé pour une consultation en présentiel"
+        },
+    )
 
 
 class RefuseIn(Schema):

@@ -400,7 +400,13 @@
       if (submit) { submit.textContent = checked && checked.value !== "snp" ? "Valider le tri (aucune demande)" : "Ouvrir la demande"; }
     }
     var role = document.getElementById("f-role"), physicianOnly = document.querySelector(".physician-only");
-    function showPhysician() { if (role && physicianOnly) { physicianOnly.hidden = role.value !== "physician"; } }
+    var requesterOnly = document.querySelector(".requester-only"), rppsField = document.querySelector(".rpps-field");
+    function showPhysician() {
+      if (!role) { return; }
+      if (physicianOnly) { physicianOnly.hidden = role.value !== "physician"; }
+      if (requesterOnly) { requesterOnly.hidden = role.value !== "requester"; }  // issue 27: profession and FINESS
+      if (rppsField) { rppsField.hidden = role.value !== "physician" && role.value !== "requester"; }
+    }
     document.addEventListener("change", function (event) {
       var t = event.target;
       if (t.name === "treating_physician.status") { showDeclared(); }

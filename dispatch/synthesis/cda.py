@@ -67,7 +67,7 @@ def build_cda(doc: SynthesisDoc, pdf: bytes) -> bytes:
         element(root, "templateId", root=template)
     element(root, "id", root=f"{doc.oid_root}.1", extension=str(doc.synthesis_id))
     element(root, "code", code=CONSULTATION_CODE, displayName=CONSULTATION_LABEL, codeSystem=LOINC, codeSystemName="LOINC")
-    element(root, "title", f"{CONSULTATION_LABEL} - soins non programmés")
+    element(root, "title", f"{doc.title} - soins non programmés")
     element(root, "effectiveTime", value=f"{utc_stamp(doc.written_at)}+0000")
     element(root, "confidentialityCode", code="N", displayName="Normal", codeSystem="2.16.840.1.113883.5.25")
     element(root, "languageCode", code="fr-FR")

@@ -7,6 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -82,6 +83,42 @@ class SynthesisDoc:
     timezone: str = "Europe/Paris"
     oid_root: str = DEFAULT_OID_ROOT
     custodian_id: str = ""  # IdNatStruct of the organisation keeping the document; "" when not configured
+    teleconsultation: bool = False
+    # Why another physician saw the patient (what allows a teleconsultation outside the treating GP), in French.
+    treating_unavailable: str | None = None
+    sas_regulator: str | None = None  # the SAS's regulating physician, "Dr X (RPPS n)": eligibility for the supplement
+
+    @property
+    def title(self) -> str:
+        """Return the document's title: a teleconsultation says so."""
+        return f"{CONSULTATION_LABEL} - téléconsultation" if self.teleconsultation else CONSULTATION_LABEL
+
+
+# Why the treating GP did not see the patient themselves, as the request's trail says (TREATING_UNAVAILABLE's keys).
+TREATING_UNAVAILABLE: dict[str, str] = {
+    "refused": "Médecin traitant non disponible à temps : il a décliné la demande.",
+    "exclusive_passed": "Médecin traitant non disponible à temps : le délai qui lui était réservé est passé sans réponse.",
+    "not_reachable": "Médecin traitant non disponible à temps : il n'était pas joignable par la CPTS à l'ouverture.",
+    "none": "Pas de médecin traitant déclaré.",
+}
+
+
+def treating_unavailable(
+    *, treating_status: str, treating_physician_id: int | None, accepted_by_id: int | None, trail: list[tuple[str, dict[str, Any]]]
+) -> str | None:
+    """Say why another physician than the treating GP saw the patient, from the request's trail (type, data), oldest
+    first: they declined it, their exclusive time passed, or they were not reachable (None: they saw the patient)."""
+    if treating_status != "declared":
+        return TREATING_UNAVAILABLE["none"]
+    if treating_physician_id is not None and accepted_by_id == treating_physician_id:
+        return None
+    for type_, data in trail:
+        if type_ == "refused" and treating_physician_id is not None and data.get("physician_id") == treating_physician_id:
+            return TREATING_UNAVAILABLE["refused"]
+    for type_, data in trail:
+        if type_ == "community_opened" and (data.get("deadline") or data.get("after") == "treating_unavailable"):
+            return TREATING_UNAVAILABLE["exclusive_passed"]
+    return TREATING_UNAVAILABLE["not_reachable"]
 
 
 @dataclass(frozen=True)
@@ -198,11 +235,13 @@ def _rows(doc: SynthesisDoc) -> list[tuple[str, str]]:
         ("Né(e) le", _birth(doc.patient_birth_date)),
         ("Sexe", SEX_LABELS.get(doc.patient_sex or "", "Non renseigné")),
         ("Consultation", seen),
-        ("Lieu", doc.place or "—"),
+        *([("Modalité", "Téléconsultation")] if doc.teleconsultation else [("Lieu", doc.place or "—")]),
         ("Motif", motive_label(doc.motive)),
         ("Médecin", f"{doctor(doc.physician_name)} ({kind_label(doc.physician_kind)})"),
         ("RPPS", doc.physician_rpps),
         ("Médecin traitant", doc.treating_name or "—"),
+        *([("Disponibilité", doc.treating_unavailable)] if doc.treating_unavailable else []),
+        *([("Régulation SAS", doc.sas_regulator)] if doc.sas_regulator else []),
         ("Rédigé le", format_datetime_fr(doc.written_at, doc.timezone)),
     ]
 
@@ -234,7 +273,7 @@ def _story(doc: SynthesisDoc) -> list[Flowable]:
     blocks = [block for block in re.split(r"\n[ \t]*\n", doc.text.strip()) if block.strip()] or ["—"]
     text = [Paragraph(pdf.markup(block), styles["body"]) for block in blocks]
     return [
-        Paragraph(pdf.markup(CONSULTATION_LABEL), styles["title"]),
+        Paragraph(pdf.markup(doc.title), styles["title"]),
         Paragraph(pdf.markup(subtitle), styles["subtitle"]),
         facts,
         KeepTogether([Paragraph("Synthèse", styles["h2"]), text[0]]),  # never the heading alone at a page's foot
@@ -253,7 +292,7 @@ def build_pdf(doc: SynthesisDoc) -> bytes:
         rightMargin=MARGIN,
         topMargin=18 * mm,
         bottomMargin=20 * mm,
-        title=CONSULTATION_LABEL,
+        title=doc.title,
         author=doctor(doc.physician_name),
         creator=PRODUCER,
         producer=PRODUCER,

@@ -7,14 +7,32 @@ from sqlalchemy import select
 from dispatch.communities.models import Physician
 from dispatch.db import db
 from dispatch.errors import Problem
-from dispatch.requests.models import Request, Synthesis
-from dispatch.synthesis.document import SynthesisDoc, build_pdf
+from dispatch.requests.models import Event, Request, Synthesis
+from dispatch.synthesis.document import SynthesisDoc, build_pdf, doctor, treating_unavailable
 
 
 def synthesis_doc(synthesis: Synthesis, request: Request, *, custodian_id: str = "") -> SynthesisDoc:
     """Return the report of a stored synthesis: same rows, same document."""
     author = db.session.get(Physician, synthesis.physician_id)
     assert author is not None
+    teleconsultation = request.modality == "teleconsultation"
+    unavailable = None
+    if teleconsultation:  # what allows a teleconsultation by another physician than the treating GP: it is recorded
+        trail = [
+            (type_, data or {})
+            for type_, data in db.session.execute(
+                select(Event.type, Event.data).where(Event.request_id == request.id).order_by(Event.id)
+            )
+        ]
+        unavailable = treating_unavailable(
+            treating_status=request.treating_status,
+            treating_physician_id=request.treating_physician_id,
+            accepted_by_id=synthesis.physician_id,
+            trail=trail,
+        )
+    regulator = (
+        f"{doctor(request.sas_regulator_name or '')} (RPPS {request.sas_regulator_rpps})" if request.sas_regulator_rpps else None
+    )
     return SynthesisDoc(
         synthesis_id=synthesis.id,
         request_id=request.id,
@@ -35,6 +53,9 @@ def synthesis_doc(synthesis: Synthesis, request: Request, *, custodian_id: str =
         text=synthesis.text,
         timezone=request.community.timezone,
         custodian_id=custodian_id,
+        teleconsultation=teleconsultation,
+        treating_unavailable=unavailable,
+        sas_regulator=regulator,
     )
 
 

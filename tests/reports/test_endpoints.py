@@ -82,7 +82,9 @@ def test_figures_of_a_real_lifecycle(make: Any, staff: dict[str, Any], clock: An
         json={"outcome": "seen", "synthesis": "Otite moyenne aiguë, amoxicilline 6 jours."},
     )
     assert outcome.status_code == 200, outcome.json
-    second = make.open(operator, community, motive="trauma", source="sas")
+    second = make.open(
+        operator, community, motive="trauma", source="sas", sas_regulator={"rpps": "10000009992", "name": "Dr Régulateur"}
+    )
     make.call("POST", f"/requests/{second['id']}/refuse", other, json={})
     clock.advance(hours=3)
     make.tick()

@@ -150,7 +150,30 @@ def test_every_figure_of_the_hand_built_period(cpts: dict[str, Any]) -> None:
             "urinary": 1,
             "other": 1,
         },
-        "by_source": {"cot": 7, "sas": 2, "samu": 1, "pharmacy": 1, "nurse": 0, "emergency_dept": 0, "other": 0},
+        "by_source": {"cot": 7, "sas": 2, "samu": 1, "pharmacy": 1, "nurse": 0, "ehpad": 0, "emergency_dept": 0, "other": 0},
+        # The two SAS requests (a no-show, a cancelled one) apart from the nine others.
+        "by_regulation": {
+            "sas": {
+                "opened": 2,
+                "accepted": 1,
+                "expired": 0,
+                "cancelled": 1,
+                "open": 0,
+                "seen": 0,
+                "no_show": 1,
+                "acceptance_rate": 1.0,
+            },
+            "other": {
+                "opened": 9,
+                "accepted": 6,
+                "expired": 2,
+                "cancelled": 0,
+                "open": 1,
+                "seen": 5,
+                "no_show": 0,
+                "acceptance_rate": 0.6667,
+            },
+        },
         "treating_physician": {"declared": 5, "none": 4, "unknown": 2},
         "syntheses": {
             "sent": 1,

@@ -18,7 +18,13 @@ from dispatch.demo import PASSWORD
 
 HERE = Path(__file__).resolve().parent
 ST = Path(sys.executable).with_name("st")
-ROLES = {"admin": "admin", "coordinator": "coordination", "operator": "operateur", "physician": "dr.durand"}
+ROLES = {
+    "admin": "admin",
+    "coordinator": "coordination",
+    "operator": "operateur",
+    "physician": "dr.durand",
+    "requester": "ehpad",
+}
 # Every check but positive_data_acceptance: valid-looking data may still break a business rule
 # (a phone number phonenumbers rejects, a synthesis missing when the patient was seen).
 # ensure_resource_availability: the stateful phase infers a link from POST /requests to every

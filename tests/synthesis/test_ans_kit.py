@@ -42,6 +42,12 @@ def test_the_cda_sent_in_the_xdm_archive_has_no_failed_rule(kit: AnsKit) -> None
         {"patient_sex": "U", "treating_name": None, "physician_name": "Durand"},
         {"physician_name": "Dr Anne de La Tour", "treating_name": "Jean-Paul LE GALL", "patient_sex": "M"},
         {"custodian_id": "1750000123", "community_name": 'CPTS <Nord> & "Sud"', "text": "Fièvre à 39 °C"},
+        {  # issue 27: a teleconsultation by another physician than the treating GP, regulated by the SAS
+            "teleconsultation": True,
+            "place": None,
+            "treating_unavailable": "Médecin traitant non disponible à temps : il a décliné la demande.",
+            "sas_regulator": "Dr Hélène Régulatrice (RPPS 10000009992)",
+        },
     ],
 )
 def test_every_shape_of_synthesis_has_no_failed_rule(kit: AnsKit, changes: dict[str, object]) -> None:

@@ -13,6 +13,7 @@ from dispatch.requests.decisions import (
     SmsPatient,
     Snapshot,
     TellOutsideTreating,
+    TellRequester,
     Withdraw,
     closing,
     iso,
@@ -53,9 +54,19 @@ def refuse(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str 
 
 
 def accept(
-    snapshot: Snapshot, *, physician_id: int, now: datetime, appointment_at: datetime, place: str | None
+    snapshot: Snapshot,
+    *,
+    physician_id: int,
+    now: datetime,
+    appointment_at: datetime,
+    place: str | None,
+    teleconsultation_url: str | None = None,
 ) -> Decision | Refusal:
-    """Decide whether `physician_id` may take the request at `now`, and what follows."""
+    """Decide whether `physician_id` may take the request at `now`, and what follows.
+
+    A teleconsultation's link (checked against the community's hosts by the use case) is kept only for a
+    teleconsultation; the requester who opened the request is told.
+    """
     if snapshot.accepted_by_id == physician_id:
         return unchanged(snapshot)  # accepting twice is harmless
     if snapshot.state not in OPEN_STATES:
@@ -82,15 +93,19 @@ def accept(
         effects.append(SmsPatient())
     if not snapshot.treating_registered and snapshot.outside_treating_reachable:
         effects.append(TellOutsideTreating())
+    if snapshot.requested:
+        effects.append(TellRequester())
     values = {
         "accepted_by_id": physician_id,
         "accepted_at": now,
         "accepted_phase": phase,
         "appointment_at": appointment_at,
         "place": place,
+        **({"teleconsultation_url": teleconsultation_url} if snapshot.teleconsultation else {}),
         **closing(now),
     }
-    event = EventSpec(
-        E.ACCEPTED, {"physician_id": physician_id, "phase": phase, "appointment_at": iso(appointment_at), "place": place}
-    )
+    data = {"physician_id": physician_id, "phase": phase, "appointment_at": iso(appointment_at), "place": place}
+    if snapshot.teleconsultation:
+        data["teleconsultation"] = True
+    event = EventSpec(E.ACCEPTED, data)
     return Decision(State.ACCEPTED, snapshot.exclusive_until, snapshot.expires_at, (event,), tuple(effects), values)

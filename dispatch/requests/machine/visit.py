@@ -121,6 +121,7 @@ def release(snapshot: Snapshot, *, physician_id: int, now: datetime, reason: str
         "accepted_phase": None,
         "appointment_at": None,
         "place": None,
+        **({"teleconsultation_url": None} if snapshot.teleconsultation else {}),  # the next physician gives their own
         "closed_at": None,
         "releases": snapshot.releases + 1,
         **opening_community(snapshot, now),

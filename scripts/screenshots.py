@@ -125,7 +125,47 @@ def build_world(make: Builders, clock: FakeClock) -> dict[str, Any]:
         patient=patient("Jeanne", "Roux", "+33699887766", "Champigny-sur-Marne", "2017-09-14"),
     )
     make.deliver()
-    return {"gp": gp, "taken": taken["id"], "offered": offered["id"], "absent": absent["id"]}
+    world = {"gp": gp, "taken": taken["id"], "offered": offered["id"], "absent": absent["id"]}
+    return world | other_professions(make, clock, community, operator)
+
+
+def other_professions(make: Builders, clock: FakeClock, community: Any, operator: Any) -> dict[str, Any]:
+    """A nurse offered a dressing 4 km away, and an EHPAD's nurse who opened a teleconsultation (issues 26 and 27)."""
+    from dispatch.demo import ADDRESSES
+    from dispatch.geo.loading import load_file
+
+    load_file(ADDRESSES)  # the demo's streets: the patient placed as the national address base places them
+    nurse = make.member(community, "physician", profession="60", name="Émilie Garnier", lat=48.8193, lon=2.52584, kind="titulaire")
+    ehpad = make.member(community, "requester", finess="750712184", name="Inès Martin (EHPAD Les Tilleuls)", profession=None)
+    clock.set(T0 - timedelta(minutes=10))
+    make.tokens.clear()
+    body = make.request_body(
+        community,
+        profession="60",
+        acts=["pansement"],
+        motive="dermatology",
+        description="Pansement d'ulcère de jambe à refaire, pas de fièvre",
+        patient=patient("Lucienne", "Girard", "+33698761234", "Ormesson-sur-Marne", "1938-03-21")
+        | {"postcode": "94490", "address": "8 avenue Olivier d'Ormesson"},
+    )
+    body.pop("treating_physician")
+    body["usual_professional"] = {"status": "none"}
+    dressing = make.call("POST", "/requests", operator, json=body).json
+    ehpad_body = make.request_body(
+        community,
+        source="ehpad",
+        motive="respiratory",
+        description="Toux fébrile depuis hier, résidente de l'EHPAD",
+        patient=patient("Jeanne", "Lemoine", "+33698765432", "Champigny-sur-Marne", "1936-02-11"),
+        consent=True,
+        modality="teleconsultation",
+        observations={"systolic": 128, "diastolic": 76, "heart_rate": 96, "temperature_c": 38.4, "spo2": 93},
+    )
+    make.call("POST", "/requests", ehpad, json=ehpad_body)
+    clock.set(T0)
+    make.tokens.clear()
+    make.deliver()
+    return {"nurse_login": nurse.user.login, "dressing": dressing["id"], "ehpad_login": ehpad.login}
 
 
 def start_chromium() -> Any:
@@ -157,6 +197,19 @@ def snap(driver: Any, path: Path, *, full: bool) -> None:
         }
     path.write_bytes(base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", params)["data"]))
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def sign_in(driver: Any, base: str, login: str, lands_on: str) -> None:
+    """Sign in afresh (cookies cleared) as `login`, and wait for the page the role lands on."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.delete_all_cookies()
+    driver.get(base + "/connexion")
+    driver.find_element(By.ID, "login").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith(lands_on))
 
 
 def main() -> None:
@@ -217,6 +270,14 @@ def main() -> None:
         driver.get(link)
         WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith(f"/m/requests/{world['offered']}"))
         snap(driver, out / "8-offer-from-sms.png", full=False)
+        sign_in(driver, base, world["nurse_login"], "/m/")
+        snap(driver, out / "9-nurse-offers.png", full=True)  # the dressing 4 km away, the floating slot's form
+        driver.get(f"{base}/m/requests/{world['dressing']}")
+        snap(driver, out / "10-nurse-offer.png", full=False)
+        sign_in(driver, base, world["ehpad_login"], "/demandes")
+        snap(driver, out / "11-requester-list.png", full=True)
+        driver.get(base + "/demandes/nouvelle")
+        snap(driver, out / "12-requester-form.png", full=True)
     finally:
         driver.quit()
         http.shutdown()

@@ -17,6 +17,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph,
 from reportlab.platypus import TableStyle as Style
 
 from dispatch import french, pdf, texts
+from dispatch.professions import PHYSICIAN, PROFESSIONS
 from dispatch.reports import pdf_charts as charts
 from dispatch.reports.definitions import CALLBACKS, CALLS, DEFINITIONS, OUTCOMES
 from dispatch.reports.tables import kind_label
@@ -229,13 +230,21 @@ def grid_table(
     return table
 
 
+def _status(row: dict[str, Any]) -> str:
+    """Return a physician's status (titulaire, CAMI...), or another professional's profession (Infirmier...)."""
+    profession = row.get("profession") or PHYSICIAN
+    if profession != PHYSICIAN:
+        return PROFESSIONS.get(profession, profession)
+    return kind_label(row["kind"]) or row["kind"]
+
+
 def tables(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     """Return the tables: one line per physician offered a request, then one per month."""
     n = french.number
     physicians = [
         [
             row["name"],
-            kind_label(row["kind"]) or row["kind"],
+            _status(row),
             n(row["offered"]),
             n(row["accepted"]),
             n(row["refused"]),

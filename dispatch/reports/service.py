@@ -10,7 +10,7 @@ Definitions (CONTRACT.md, "The report"), and the choices the contract leaves ope
   misleading 0 %. `no_show_rate = no_show / (seen + no_show)`, `null` likewise.
 - `accepted_by_treating` counts acceptances by the patient's treating GP, in whatever phase;
   `accepted_in_community` the others. `accepted_by_kind` lists every kind, zeros included, and
-  sums `by_physician.accepted` (the accepting physician's offer) by kind.
+  sums `by_physician.accepted` (the accepting physician's offer) by kind, physicians (profession 10) only.
 - `time_to_accept_s`: median and 90th percentile (continuous, interpolated, as PostgreSQL's
   `percentile_cont`) of `accepted_at - opened_at` over accepted requests, rounded to the
   second; `null` when nothing was accepted.
@@ -52,6 +52,7 @@ from dispatch.calls.models import CALL_OUTCOMES, Call
 from dispatch.communities.models import KINDS, Community, Physician
 from dispatch.db import UTCDateTime, db
 from dispatch.periods import Month, months, utc_bounds
+from dispatch.professions import PHYSICIAN
 from dispatch.reports.models import PhysicianDayStats, RequestDayStats
 from dispatch.reports.per_profession import profession_figures
 from dispatch.requests.models import (
@@ -94,8 +95,9 @@ def compute_report(*, community: Community, start: date, end: date) -> dict[str,
         row["released"] = released.get(row["physician_id"], 0)
     accepted, cancelled = totals["accepted"], totals["cancelled"]
     by_kind = dict.fromkeys(KINDS, 0)
-    for row in physicians:
-        by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["accepted"]
+    for row in physicians:  # the statuses are the physicians' (titulaire, CAMI...): other professions have none
+        if row.get("profession", PHYSICIAN) == PHYSICIAN:
+            by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["accepted"]
     return {
         "community_id": community.id,
         "from": start.isoformat(),

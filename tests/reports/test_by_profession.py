@@ -119,6 +119,8 @@ def test_the_figures_per_profession_are_the_recount(report: tuple[Any, dict[str,
     # The totals are the sum of the professions.
     for key in ("opened", "accepted", "cancelled", "open", "accepted_by_treating", "refusals"):
         assert figures[key] == physicians[key] + nurses[key]
+    # The physicians' statuses (titulaire, CAMI...) count the physicians' acceptances only: a nurse has none.
+    assert sum(figures["accepted_by_kind"].values()) == physicians["accepted"]
 
 
 def test_the_acceptance_time_per_distance_band_is_the_recount(report: tuple[Any, dict[str, Any]]) -> None:

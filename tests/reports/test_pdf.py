@@ -17,6 +17,7 @@ from dispatch.communities.models import Community
 from dispatch.db import db
 from dispatch.demo import load_demo
 from dispatch.french import duration, number, percent, period
+from dispatch.professions import PROFESSIONS
 from dispatch.reports.definitions import CALLBACKS, CALLS, DEFINITIONS, OUTCOMES
 from dispatch.reports.pdf import report_pdf
 from dispatch.reports.tables import kind_label
@@ -94,7 +95,8 @@ def test_the_pdf_says_the_figures_of_the_report_on_the_demo_year(app: Any, make:
     assert flat(f"Appels reçus : {number(calls['received'])}") in text
 
     for row in report["by_physician"]:
-        line = [row["name"], kind_label(row["kind"]), *(number(row[k]) for k in ("offered", "accepted", "refused", "released"))]
+        status = kind_label(row["kind"]) if row["profession"] == "10" else PROFESSIONS[row["profession"]]  # a nurse: her profession
+        line = [row["name"], status, *(number(row[k]) for k in ("offered", "accepted", "refused", "released"))]
         assert flat(" ".join(line)) in text, row
     for row in report["by_month"]:
         year, month = (int(part) for part in row["month"].split("-"))

@@ -407,14 +407,24 @@
       if (requesterOnly) { requesterOnly.hidden = role.value !== "requester"; }  // issue 27: profession and FINESS
       if (rppsField) { rppsField.hidden = role.value !== "physician" && role.value !== "requester"; }
     }
+    // A part of a form that only one answer of another field needs (data-shown-when="source=sas"): hidden otherwise.
+    function showConditional() {
+      document.querySelectorAll("[data-shown-when]").forEach(function (part) {
+        var rule = part.getAttribute("data-shown-when").split("="), form = part.closest("form");
+        var field = form && form.elements[rule[0]];
+        if (!field) { return; }
+        part.hidden = field.value !== rule[1] && !part.classList.contains("invalid");
+      });
+    }
     document.addEventListener("change", function (event) {
       var t = event.target;
+      if (t.form && t.name && document.querySelector('[data-shown-when^="' + t.name + '="]')) { showConditional(); }
       if (t.name === "treating_physician.status") { showDeclared(); }
       if (t.name === "triage") { showTriage(); }
       if (t === role) { showPhysician(); }
       if (t.classList && t.classList.contains("js-autosubmit")) { t.form.submit(); }
     });
-    showDeclared(); showTriage(); showPhysician();
+    showDeclared(); showTriage(); showPhysician(); showConditional();
   }
 
   // ---- The physician's app: service worker, live list and offer, notifications, install, forms kept across sign-in.

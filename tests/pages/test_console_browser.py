@@ -419,3 +419,22 @@ def test_the_optional_sound_rings_for_a_new_expiry_only(make: Any, clock: Any, s
     make.tick()
     wait_for(desk, lambda d: str(later["id"]) in banner_ids(d), timeout=LIVE_WITHIN_S + 2)
     assert desk.execute_script("return window.tones") == 4
+
+
+def test_a_nurse_s_acts_and_the_sas_regulator_show_only_when_they_are_asked(make: Any, server: str, browser: Any) -> None:
+    """The opening form shows the nurse's acts for a nurse only, and the SAS regulator for a SAS call only."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    w = shift(make)
+    desk = browser("desk", 1366, 900)
+    sign_in(desk, server, w["yves"].login)
+    acts, regulator = desk.find_element(By.ID, "acts"), desk.find_element(By.ID, "sas-regulator")
+    assert not acts.is_displayed() and not regulator.is_displayed()  # a physician, from the COT
+    Select(desk.find_element(By.ID, "f-profession")).select_by_value("60")
+    wait_for(desk, lambda d: d.find_element(By.ID, "acts").is_displayed())
+    Select(desk.find_element(By.ID, "f-source")).select_by_value("sas")
+    wait_for(desk, lambda d: d.find_element(By.ID, "sas-regulator").is_displayed())
+    Select(desk.find_element(By.ID, "f-profession")).select_by_value("10")
+    wait_for(desk, lambda d: not d.find_element(By.ID, "acts").is_displayed())
+    assert desk.find_element(By.ID, "sas-regulator").is_displayed()

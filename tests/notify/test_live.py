@@ -63,6 +63,7 @@ def test_offers_withdrawals_and_patient_sms_end_to_end(live: Live) -> None:
         "motive": "ent",
         "profession": "10",
         "city": "Champigny-sur-Marne",
+        "where": "Champigny-sur-Marne",  # the commune alone: the patient is not placed (no distance)
         "expires_at": "2026-11-23T15:00:00Z",
     }
     assert offer["notification"] == {

@@ -102,8 +102,8 @@ def test_the_warnings_are_documented(client: Any) -> None:
     answer = doc["paths"]["/api/v1/requests"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     opened = doc["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
     warning = doc["components"]["schemas"][opened["properties"]["warnings"]["items"]["$ref"].rsplit("/", 1)[1]]
-    assert set(warning["properties"]) == {"code", "before", "after"}
-    assert warning["properties"]["code"]["enum"] == ["treating_address_changed"]
+    assert set(warning["properties"]) == {"code", "before", "after", "profession"}  # profession: address_not_located
+    assert warning["properties"]["code"]["enum"] == ["treating_address_changed", "address_not_located"]
 
 
 def test_an_address_outside_mssante_is_refused_unless_the_community_allows_it(make: Any, world: dict[str, Any]) -> None:

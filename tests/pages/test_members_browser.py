@@ -127,7 +127,9 @@ def test_members_flows_in_chromium(
     assert phone_field.get_attribute("readonly") is not None and "ne sont changés que par son titulaire" in desk.page_source
     phone_field.send_keys("07 81 22 33 44")  # typing changes nothing
     Select(desk.find_element(By.ID, "f-kind")).select_by_value("cami")
-    desk.find_element(By.CSS_SELECTOR, ".member-edit button[type=submit]").click()
+    save = desk.find_element(By.CSS_SELECTOR, ".member-edit button[type=submit]")
+    desk.execute_script("arguments[0].scrollIntoView({block: 'center'})", save)  # the longer form: below the fold
+    save.click()
     wait_for(desk, lambda d: "Fiche de Dr Paul Durand enregistrée." in d.find_element(By.CSS_SELECTOR, ".flash.ok").text)
     assert "07 81 22 33 44" not in row(desk, "Dr Paul Durand").text and "CAMI" in row(desk, "Dr Paul Durand").text
 

@@ -141,6 +141,19 @@ def withdrawal_pushes(request: Request, physician_ids: list[int], *, reason: str
     ]
 
 
+def _text(request: Request, *, kind: str, key: str, address: str | None, body: str, now: datetime) -> None:
+    """Queue one SMS about a request, once per round of it (`key`, the request's id and its round make the outbox key)."""
+    enqueue(
+        channel="sms",
+        kind=kind,
+        key=f"{key}:{request.id}{round_suffix(request)}",
+        now=now,
+        request_id=request.id,
+        address=address,
+        payload={"body": body},
+    )
+
+
 def tell_patient(request: Request, *, now: datetime) -> None:
     """Queue the SMS of the appointment to the patient, once per round."""
     physician = db.session.get(Physician, request.accepted_by_id)
@@ -162,15 +175,7 @@ def tell_patient(request: Request, *, now: datetime) -> None:
             now=now,
             practice_phone=physician.practice_phone,
         )
-    enqueue(
-        channel="sms",
-        kind="patient_appointment",
-        key=f"patient:{request.id}{round_suffix(request)}",
-        now=now,
-        request_id=request.id,
-        address=request.patient_phone,
-        payload={"body": body},
-    )
+    _text(request, kind="patient_appointment", key="patient", address=request.patient_phone, body=body, now=now)
 
 
 def tell_operator(request: Request, *, now: datetime, reason: str) -> None:
@@ -180,22 +185,14 @@ def tell_operator(request: Request, *, now: datetime, reason: str) -> None:
         return  # the console shows the expiry or the hand-back; there is no phone to text
     if reason == EventType.RELEASED:
         body = texts.operator_released_sms(request_id=request.id, motive=request.motive)
-        kind, key = "released_operator", f"released-operator:{request.id}{round_suffix(request)}"
+        kind, key = "released_operator", "released-operator"
     elif request.requester_id is not None:  # a requester's own request: told in their words, the patient not named
         body = texts.requester_expired_sms(request_id=request.id)
-        kind, key = "expired_requester", f"expired:{request.id}{round_suffix(request)}"
+        kind, key = "expired_requester", "expired"
     else:
         body = texts.operator_expired_sms(request_id=request.id, motive=request.motive)
-        kind, key = "expired_operator", f"expired:{request.id}{round_suffix(request)}"
-    enqueue(
-        channel="sms",
-        kind=kind,
-        key=key,
-        now=now,
-        request_id=request.id,
-        address=operator.phone,
-        payload={"body": body},
-    )
+        kind, key = "expired_operator", "expired"
+    _text(request, kind=kind, key=key, address=operator.phone, body=body, now=now)
 
 
 def tell_requester(request: Request, *, now: datetime) -> None:
@@ -213,27 +210,13 @@ def tell_requester(request: Request, *, now: datetime) -> None:
         now=now,
         link=request.teleconsultation_url,
     )
-    enqueue(
-        channel="sms",
-        kind="accepted_requester",
-        key=f"accepted-requester:{request.id}{round_suffix(request)}",
-        now=now,
-        request_id=request.id,
-        address=requester.phone,
-        payload={"body": body},
-    )
+    _text(request, kind="accepted_requester", key="accepted-requester", address=requester.phone, body=body, now=now)
 
 
 def tell_patient_released(request: Request, *, now: datetime) -> None:
     """Queue the SMS telling the patient their appointment is cancelled and another doctor is being sought."""
-    enqueue(
-        channel="sms",
-        kind="patient_released",
-        key=f"released:{request.id}{round_suffix(request)}",
-        now=now,
-        request_id=request.id,
-        address=request.patient_phone,
-        payload={"body": texts.patient_released_sms()},
+    _text(
+        request, kind="patient_released", key="released", address=request.patient_phone, body=texts.patient_released_sms(), now=now
     )
 
 

@@ -110,13 +110,18 @@ class CallsOut(Schema):
     without_request = _counts()
 
 
-class ProfessionFiguresOut(Schema):
+class RequestCountsOut(Schema):
+    """The request figures every breakdown of the report repeats (per profession, per regulation)."""
+
     opened = Integer()
     accepted = Integer()
     expired = Integer()
     cancelled = Integer()
     open = Integer()
     acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
+
+
+class ProfessionFiguresOut(RequestCountsOut):
     accepted_by_treating = Integer(metadata={"description": "par le médecin traitant ou le professionnel habituel"})
     accepted_in_community = Integer()
     offered = Integer(metadata={"description": "offres faites aux membres de la profession"})
@@ -136,15 +141,9 @@ class DistanceBandOut(Schema):
     mean = Integer(allow_none=True, metadata={"description": "délai moyen avant acceptation (s)"})
 
 
-class RegulationFiguresOut(Schema):
-    opened = Integer()
-    accepted = Integer()
-    expired = Integer()
-    cancelled = Integer()
-    open = Integer()
+class RegulationFiguresOut(RequestCountsOut):
     seen = Integer()
     no_show = Integer()
-    acceptance_rate = fields.Float(allow_none=True, metadata={"description": "accepted / (opened - cancelled)"})
 
 
 class RegulationOut(Schema):

@@ -71,7 +71,8 @@ def message_kinds() -> set[str]:
     kinds: set[str] = set()
     for _, tree in _sources():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and any(k.arg == "channel" for k in node.keywords):
+            # enqueue(channel=..., kind=...), and messages._text(request, kind=...), which queues an SMS with its kind
+            if isinstance(node, ast.Call) and (any(k.arg == "channel" for k in node.keywords) or _name(node.func) == "_text"):
                 kinds.update(k.value.value for k in node.keywords if k.arg == "kind" and isinstance(k.value, ast.Constant))
             if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "channel" for k in node.keys):
                 for key, value in zip(node.keys, node.values, strict=True):

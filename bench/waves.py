@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from firebase_admin import messaging  # noqa: E402
 
+from bench.fanout import ManualClock  # noqa: E402  -- the service's clock, moved by the benchmark
 from dispatch import create_app  # noqa: E402
 from dispatch.auth.models import Membership, User  # noqa: E402
 from dispatch.cli import upgrade_fresh  # noqa: E402
@@ -65,19 +66,6 @@ PATIENT = (48.8172, 2.5156)  # Champigny-sur-Marne
 EXCLUSIVE_S = 21600  # the nurses' default rules: the usual nurse for 6 h, then within 10 km
 RADIUS_KM = 10.0
 PROFILE: cProfile.Profile | None = None  # --profile: where the decision's time goes
-
-
-class ManualClock:
-    """The service's clock, moved by the benchmark to the second each wave is due."""
-
-    def __init__(self) -> None:
-        self.current = utcnow()
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 def pct(values: list[float], q: float) -> float:

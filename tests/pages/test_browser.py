@@ -73,13 +73,25 @@ def browser(tmp_path: Path) -> Iterator[Callable[[str, int, int], Any]]:
 
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 30) -> Any:
-    """Wait until `condition` holds; the live list replaces its rows, so a vanished element means "not yet"."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    """Wait until `condition` holds; the live list replaces its rows, so a vanished element means "not yet".
+
+    A page being replaced by the next one (a form's redirect) can also make ChromeDriver answer "Node with given id
+    does not belong to the document" for an element found an instant before: that too means "not yet".
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if "does not belong to the document" in (error.msg or ""):
+                return False
+            raise
 
     return WebDriverWait(
         driver, timeout, poll_frequency=0.2, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-    ).until(condition)
+    ).until(settled)
 
 
 def sign_in(driver: Any, base: str, login: str, path: str = "/") -> None:

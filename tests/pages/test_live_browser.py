@@ -109,5 +109,6 @@ def test_a_push_wakes_a_hidden_phone_page_at_once(
     assert len(phone.find_elements(By.CSS_SELECTOR, cards)) == 1  # hidden: not asked yet
     started = time.monotonic()
     _deliver(phone, server, {"type": "offer", "request_id": str(opened["id"]), "title": "Nouvelle demande", "body": "ORL"})
+    # Hidden, the page's next poll of its own is 30 s after its last: an answer within 10 s is the push's doing.
     wait_for(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, cards)) == 2, timeout=10)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10

@@ -157,10 +157,3 @@ def _statement_timeout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         cursor.close()
     dbapi_connection.commit()  # a SET inside a transaction rolled back would be undone: keep it for the session
     record.info["statement_timeout"] = wanted
-
-
-@event.listens_for(Engine, "engine_connect")
-def _multi_row_inserts(connection: Any) -> None:
-    """Send a batch of rows as one multi-row INSERT on PostgreSQL too, not one statement per row."""
-    if connection.dialect.name == "postgresql":
-        connection.dialect.use_insertmanyvalues_wo_returning = True

@@ -137,8 +137,8 @@ def distances(
 
 
 def add(offers: Iterable[tuple[Request, list[int], Phase, Distances]], *, now: datetime) -> None:
-    """Offer each request to its physicians (one multi-row INSERT for all), with their distances, and count the
-    offers, per request's day."""
+    """Offer each request to its physicians (one INSERT of many rows for all: psycopg's pipelined executemany on
+    PostgreSQL), with their distances, and count the offers, per request's day."""
     rows: list[dict[str, Any]] = []
     for request, physician_ids, phase, distances in offers:
         if not physician_ids:

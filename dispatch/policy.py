@@ -83,7 +83,7 @@ ENTITLED: dict[Action, frozenset[Standing]] = {
     Action.OPEN: frozenset({S.OPERATOR, S.COORDINATOR}),
     Action.LIST: frozenset({S.OPERATOR, S.COORDINATOR, S.ADMIN}),
     Action.READ: frozenset(VIEWS),
-    Action.CANCEL: frozenset({S.OPERATOR, S.COORDINATOR}),
+    Action.CANCEL: frozenset({S.OPERATOR, S.COORDINATOR, S.OWNER}),  # the requester cancels their own while it is open
     Action.EVENTS: frozenset({S.OPERATOR, S.COORDINATOR, S.ADMIN}),
     Action.ACCESSES: frozenset({S.COORDINATOR, S.ADMIN}),
     Action.ACCEPT: frozenset({S.TREATING, S.WINNER, S.OFFERED, S.MEMBER}),
@@ -135,7 +135,9 @@ REFUSALS: dict[Action, Refusal] = {
     ),
     Action.LIST: Refusal(detail="Réservé aux opérateurs, coordinateurs et administrateurs."),
     Action.READ: Refusal(known_to=frozenset()),
-    Action.CANCEL: Refusal(detail="Seuls les opérateurs et coordinateurs de la communauté annulent une demande."),
+    Action.CANCEL: Refusal(
+        detail="Seuls les opérateurs et coordinateurs de la communauté, ou le demandeur qui l'a ouverte, annulent une demande."
+    ),
     Action.EVENTS: Refusal(detail="Réservé aux opérateurs et coordinateurs de la communauté."),
     Action.ACCESSES: Refusal(detail="Réservé aux coordinateurs de la communauté et aux administrateurs."),
     Action.OUTCOME: Refusal(

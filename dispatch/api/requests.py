@@ -104,9 +104,16 @@ def get_request(request_id: int) -> Any:
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
 @bp.arguments(CancelIn)
 @bp.response(200, RequestOut)
+@bp.alt_response(409, description="Demande qui n'est plus ouverte (closed) : acceptée, expirée, annulée ou close")
+@bp.doc(
+    description="Annulée par un opérateur ou un coordinateur de la communauté, ou par le demandeur (infirmier, "
+    "pharmacien, EHPAD) qui l'a ouverte, tant qu'elle est ouverte ; le motif `reason` est obligatoire (422 sinon). "
+    "La demande d'un autre demandeur répond 404. Les médecins à qui elle était proposée la voient retirée de leur "
+    "téléphone."
+)
 @answers_from_memory
 def cancel(args: dict[str, Any], request_id: int) -> Any:
-    """Cancel an open request; every phone it was offered to is cleared."""
+    """Cancel an open request (its operators, coordinators or the requester who opened it); every offer is withdrawn."""
     shown = operator_actions.cancel_request(
         user=current_user(), request_id=request_id, reason=args["reason"], now=now(), client=client_label()
     )

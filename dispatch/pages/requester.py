@@ -1,7 +1,8 @@
-"""The requester's pages, made for a phone: open a request for the patient in front of them, follow their own.
+"""The requester's pages, made for a phone: open a request for the patient in front of them, follow their own, cancel
+one while it is open.
 
-The same use cases as the API (`opening.open_request`, `listing.list_requests`): the policy shows a requester their
-own requests only, each full view written in the access trail.
+The same use cases as the API (`opening.open_request`, `listing.list_requests`, `operator_actions.cancel_request`): the
+policy shows a requester their own requests only, each full view written in the access trail.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dispatch.pages import bp
 from dispatch.pages.common import LABELS, appointment_label, nested_form, pick_community, validate
 from dispatch.pages.guard import role_page, signed_in
 from dispatch.policy import Action
-from dispatch.requests import listing, opening
+from dispatch.requests import disclosure, listing, opening, operator_actions
+from dispatch.requests.engine import Rejected, load_request
 from dispatch.requests.models import REQUESTER_SOURCES
-from dispatch.requests.schemas import RequestIn
+from dispatch.requests.schemas import CancelIn, RequestIn
+from dispatch.requests.states import OPEN_STATES
 from dispatch.web import client_label, now
 
 SOURCE_CHOICES = {source: texts.SOURCE_LABELS[source] for source in REQUESTER_SOURCES}
@@ -30,13 +33,25 @@ OBSERVATIONS = ("systolic", "diastolic", "heart_rate", "temperature_c", "spo2", 
 @role_page(Action.FOLLOW)
 def my_requests() -> Any:
     """List the requests the requester opened: their state, who accepted, the appointment, the teleconsultation link."""
+    return _list()
+
+
+@bp.route("/demandes/<int:request_id>/annuler", methods=["POST"])
+@role_page(Action.FOLLOW)
+def cancel_own_request(request_id: int) -> Any:
+    """Cancel the requester's own open request with a reason, through the operator's use case."""
     user = signed_in(Action.FOLLOW)
-    at = now()
-    community = pick_community(user, Action.FOLLOW)
-    items = listing.list_requests(user=user, now=at, client=client_label(), limit=50)
-    for item in items:
-        item["appointment"] = appointment_label(item["appointment_at"], community.timezone, at) if item["appointment_at"] else ""
-    return render_template("pages/requester_list.html", items=items, labels=LABELS)
+    disclosure.require(user, Action.CANCEL, load_request(request_id))  # another's request: 404, before the form is read
+    args, errors = validate(CancelIn(), {k: v for k, v in request.form.items() if k == "reason" and v.strip()})
+    if args is None:
+        return _list(invalid=request_id, errors=errors, status=422)
+    try:
+        operator_actions.cancel_request(user=user, request_id=request_id, reason=args["reason"], now=now(), client=client_label())
+    except Rejected as exc:  # no longer open (accepted, expired): the machine says why
+        flash(exc.detail or "", "error")
+    else:
+        flash("Demande annulée.", "ok")
+    return redirect(url_for("pages.my_requests", _anchor=f"request-{request_id}"))
 
 
 @bp.route("/demandes/nouvelle")
@@ -78,6 +93,17 @@ def open_own_request() -> Any:
         return _form(community_id=community.id, values=form_values, errors=exc.errors or {"_body": [exc.detail or ""]}, status=422)
     flash(f"Demande n° {opened.id} envoyée\u00a0: vous serez prévenu par SMS dès qu'un médecin l'accepte.", "ok")
     return redirect(url_for("pages.my_requests"))
+
+
+def _list(*, invalid: int | None = None, errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
+    user = signed_in(Action.FOLLOW)
+    at = now()
+    community = pick_community(user, Action.FOLLOW)
+    items = listing.list_requests(user=user, now=at, client=client_label(), limit=50)
+    for item in items:
+        item["appointment"] = appointment_label(item["appointment_at"], community.timezone, at) if item["appointment_at"] else ""
+        item["cancellable"] = item["state"] in OPEN_STATES  # the policy lets the owner cancel; the state decides when
+    return render_template("pages/requester_list.html", items=items, labels=LABELS, invalid=invalid, errors=errors or {}), status
 
 
 def _form(*, community_id: int, values: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:

@@ -18,11 +18,13 @@ from tests.pages.conftest import PageClient
 
 A, B = 1, 2
 GP, WINNER, OFFERED, MEMBER = 11, 12, 13, 14
+OWNER, OTHER_REQUESTER = 31, 32  # user ids of requesters: the one who opened the request, another of its community
 
 
-def user(role: str, community: int | None = None, physician: int | None = None) -> Any:
+def user(role: str, community: int | None = None, physician: int | None = None, user_id: int | None = None) -> Any:
     memberships = [] if community is None else [SimpleNamespace(community_id=community, role=role)]
-    return SimpleNamespace(role=role, memberships=memberships, physician=SimpleNamespace(id=physician) if physician else None)
+    physician_record = SimpleNamespace(id=physician) if physician else None
+    return SimpleNamespace(id=user_id, role=role, memberships=memberships, physician=physician_record)
 
 
 # Who is what to a request of community A (treating GP 11, accepted by 12, offered to 13; 14 a member never offered).
@@ -37,8 +39,10 @@ USERS = {
     "operator_b": user("operator", B),
     "coordinator_b": user("coordinator", B),
     "physician_b": user("physician", B, 21),
+    "owner": user("requester", A, user_id=OWNER),
+    "requester": user("requester", A, user_id=OTHER_REQUESTER),
 }
-REQUEST = SimpleNamespace(id=7, community_id=A, treating_physician_id=GP, accepted_by_id=WINNER)
+REQUEST = SimpleNamespace(id=7, community_id=A, treating_physician_id=GP, accepted_by_id=WINNER, opened_by_id=OWNER)
 REQUEST_ACTIONS = (
     Action.READ,
     Action.CANCEL,
@@ -61,6 +65,8 @@ EXPECTED_ON_REQUEST: dict[str, tuple[tuple[Any, ...], str | None]] = {
     "operator_b": ((404,) * 8, None),
     "coordinator_b": ((404,) * 8, None),
     "physician_b": ((404,) * 8, None),
+    "owner": (("ok", "ok", 403, 403, 403, 403, 403, 404), "full"),  # cancels their own; the state decides when
+    "requester": ((404,) * 8, None),
 }
 COMMUNITY_ACTIONS = (Action.OPEN, Action.MANAGE_COMMUNITY, Action.CREATE_COMMUNITY)
 EXPECTED_ON_COMMUNITY_A: dict[str, tuple[Any, ...]] = {

@@ -149,3 +149,48 @@ def test_the_console_opens_a_sas_request_with_its_regulator_and_shows_it(as_user
     assert opened.status_code == 302, opened.get_data(as_text=True)
     page = operator.get(opened.headers["Location"]).get_data(as_text=True)
     assert "Dr Hélène Régulatrice (RPPS 10000009992)" in page
+
+
+def test_a_requester_cancels_their_open_request_on_the_page(as_user: Any, world: dict[str, Any], make: Any) -> None:
+    nurse = as_user(world["nurse"])
+    nurse.get("/demandes/nouvelle")
+    assert nurse.post("/demandes/nouvelle", FORM | {"consent": "1"}).status_code == 302
+    request_id = db.session.scalar(select(Request.id))
+    listed = nurse.get("/demandes").get_data(as_text=True)
+    action = f'action="/demandes/{request_id}/annuler"'
+    assert action in listed and "Annuler la demande" in listed and 'name="csrf_token"' in listed
+
+    assert nurse.post(f"/demandes/{request_id}/annuler", {"reason": "Parti aux urgences"}, csrf=False).status_code == 403
+    missing = nurse.post(f"/demandes/{request_id}/annuler", {"reason": "  "})
+    assert missing.status_code == 422 and "err-reason" in missing.get_data(as_text=True)
+    other = as_user(world["other"])
+    other.get("/demandes")
+    assert other.post(f"/demandes/{request_id}/annuler", {"reason": "Pas la mienne"}).status_code == 404
+    db.session.expire_all()
+    still = db.session.get(Request, request_id)
+    assert still is not None and still.state in ("exclusive", "community")  # no CSRF token, no reason, not hers: open
+
+    done = nurse.post(f"/demandes/{request_id}/annuler", {"reason": "Parti aux urgences"})
+    assert done.status_code == 302 and "/demandes" in done.headers["Location"]
+    page = nurse.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Demande annulée." in page and "Annulée" in page
+    assert action not in page  # nothing to cancel once it is closed
+    db.session.expire_all()
+    request = db.session.get(Request, request_id)
+    assert request is not None and request.state == "cancelled" and request.cancel_reason == "Parti aux urgences"
+    assert loose_spaces(page) == []
+
+
+def test_no_cancel_form_once_a_physician_accepted(as_user: Any, world: dict[str, Any], make: Any) -> None:
+    nurse = as_user(world["nurse"])
+    nurse.get("/demandes/nouvelle")
+    assert nurse.post("/demandes/nouvelle", FORM | {"consent": "1", "modality": "in_person"}).status_code == 302
+    request_id = db.session.scalar(select(Request.id))
+    assert make.accept(world["physician"], request_id, minutes=30).status_code == 200
+    listed = nurse.get("/demandes").get_data(as_text=True)
+    assert f"Demande n° {request_id}" in listed and f'action="/demandes/{request_id}/annuler"' not in listed
+    late = nurse.post(f"/demandes/{request_id}/annuler", {"reason": "Parti aux urgences"})
+    assert late.status_code == 302
+    assert "La demande n&#39;est plus ouverte." in nurse.get(late.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Request, request_id).state == "accepted"

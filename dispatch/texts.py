@@ -87,6 +87,8 @@ SYNTHESIS_DELIVERY = {
     "not_needed": "non envoyée\u00a0: le médecin traitant a vu le patient lui-même",
 }
 NBSP = "\u00a0"  # before ":", as French typography wants
+TELECONSULTATION = "teleconsultation"  # a request's modality (dispatch.requests.models.MODALITIES) for a video call
+MODALITY_LABELS = {"in_person": "Consultation au cabinet", TELECONSULTATION: "Téléconsultation"}
 
 DAYS = french.DAYS  # lundi ... dimanche, indexed by date.weekday()
 MONTHS = french.MONTHS  # janvier ... décembre
@@ -152,10 +154,12 @@ def offer_push(
     profession: str = professions.PHYSICIAN,
     acts: list[str] | None = None,
     distance_km: float | None = None,
+    modality: str = "in_person",
 ) -> tuple[str, str]:
     """Return the title and body of an offer's notification, in its profession's words, with how far the patient is
-    and their commune when known; no patient identity."""
-    parts = [asked(profession=profession, motive=motive, acts=acts)]
+    and their commune when known, opening with "Téléconsultation" for one; no patient identity."""
+    parts = [MODALITY_LABELS[TELECONSULTATION]] if modality == TELECONSULTATION else []
+    parts.append(asked(profession=profession, motive=motive, acts=acts))
     place = where(distance_km=distance_km, commune=city)
     if place:
         parts.append(place)
@@ -179,17 +183,22 @@ def offer_sms(
     profession: str = professions.PHYSICIAN,
     acts: list[str] | None = None,
     distance_km: float | None = None,
+    modality: str = "in_person",
 ) -> str:
     """Return the SMS sent to a professional without a working device, in their profession's words ("SNP infirmier"),
-    with how far the patient is and their commune when known; no patient identity; one segment."""
+    with how far the patient is and their commune when known, and "téléconsultation" for one; no patient identity;
+    one segment."""
     # The distance as briefly as it reads ("(4km)"): with the longest town and motive the text stays one segment.
     far = None if distance_km is None else ("<1km" if distance_km < 1 else f"{int(distance_km + 0.5)}km")
     shown = " ".join(part for part in (city, f"({far})" if far and city else far) if part)
     place = f" - {shown}" if shown else ""
     who = "" if profession == professions.PHYSICIAN else f" {professions.word(profession)}"
+    # A teleconsultation names itself instead of "demande" and drops "à prendre": never longer than the same offer in
+    # person, so it takes no more segments.
+    what, take = ("téléconsultation", "avant") if modality == TELECONSULTATION else ("demande", "à prendre avant")
     return to_gsm7(
-        f"SNP{who} : demande {request_id} - {asked(profession=profession, motive=motive, acts=acts)}{place} - "
-        f"à prendre avant {hhmm(deadline, tz)}. Voir : {link}"
+        f"SNP{who} : {what} {request_id} - {asked(profession=profession, motive=motive, acts=acts)}{place} - "
+        f"{take} {hhmm(deadline, tz)}. Voir : {link}"
     )
 
 
@@ -229,9 +238,6 @@ def observations_text(observations: dict[str, object] | None) -> str | None:
     if observations.get("note"):
         parts.append(str(observations["note"]))
     return " · ".join(parts) or None
-
-
-MODALITY_LABELS = {"in_person": "Consultation au cabinet", "teleconsultation": "Téléconsultation"}
 
 
 def requester_accepted_sms(

@@ -17,7 +17,7 @@ from reportlab.platypus import Flowable, SimpleDocTemplate
 
 from dispatch import french, pdf
 from dispatch.reports import pdf_charts as charts
-from dispatch.reports import pdf_professions
+from dispatch.reports import pdf_professions, pdf_regulation
 from dispatch.reports import pdf_sections as sections
 
 
@@ -50,6 +50,7 @@ def report_pdf(report: dict[str, Any], *, community: str, delays: Sequence[tuple
         *sections.headline(report, styles),
         *sections.chart_grid(report, delays, styles),
         *sections.tables(report, styles),
+        *pdf_regulation.regulation(report, styles),
         *pdf_professions.professions(report, styles),
         *sections.definitions(styles),
     ]

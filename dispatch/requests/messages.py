@@ -34,7 +34,8 @@ def round_suffix(request: Request) -> str:
 
 
 def offer_payload(request: Request, *, phase: str, distance_km: float | None = None) -> dict[str, object]:
-    """Return the push of an offer: request id, phase, motive, how far and which commune, deadline; never the patient."""
+    """Return the push of an offer: request id, phase, motive, modality, how far and which commune, deadline; never the
+    patient."""
     tz = request.community.timezone
     deadline = _deadline(request, phase)
     commune = commune_of(request)
@@ -46,6 +47,7 @@ def offer_payload(request: Request, *, phase: str, distance_km: float | None = N
         profession=request.profession,
         acts=request.acts,
         distance_km=distance_km,
+        modality=request.modality,
     )
     link = f"{current_app.config['DISPATCH_PUBLIC_URL']}/m/requests/{request.id}"
     return {
@@ -55,6 +57,7 @@ def offer_payload(request: Request, *, phase: str, distance_km: float | None = N
             "phase": phase,
             "motive": request.motive,
             "profession": request.profession,
+            "modality": request.modality,
             "city": commune or "",
             "where": texts.where(distance_km=distance_km, commune=commune) or "",
             "expires_at": iso(deadline),
@@ -89,6 +92,7 @@ def offer_sms(request: Request, *, phase: str, link: str, distance_km: float | N
         profession=request.profession,
         acts=request.acts,
         distance_km=distance_km,
+        modality=request.modality,
     )
 
 

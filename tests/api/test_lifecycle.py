@@ -40,6 +40,7 @@ def test_full_life_exclusive_then_community_then_accept_then_synthesis(make: Any
         "phase": "exclusive",
         "motive": "ent",
         "profession": "10",
+        "modality": "in_person",
         "city": "Champigny-sur-Marne",
         "where": "Champigny-sur-Marne",  # the patient not placed (no BAN loaded): the commune without a distance
         "expires_at": "2026-11-23T15:00:00Z",

@@ -40,6 +40,19 @@ def test_a_physician_s_push_and_sms_are_unchanged() -> None:
     assert sms == "SNP : demande 7 - ORL - Champigny - à prendre avant 16:30. Voir : L"
 
 
+def test_a_teleconsultation_s_push_opens_with_it_and_its_sms_names_it() -> None:
+    title, body = texts.offer_push(
+        motive="ent", city="Champigny", deadline=DEADLINE, tz="Europe/Paris", modality="teleconsultation"
+    )
+    assert (title, body) == ("Demande de soins non programmés", "Téléconsultation · ORL · Champigny · avant 16:30")
+    sms = texts.offer_sms(
+        request_id=7, motive="ent", city="Champigny", deadline=DEADLINE, tz="Europe/Paris", link="L", modality="teleconsultation"
+    )
+    assert sms == "SNP : téléconsultation 7 - ORL - Champigny - avant 16:30. Voir : L"
+    _, in_person = texts.offer_push(motive="ent", city="Champigny", deadline=DEADLINE, tz="Europe/Paris", modality="in_person")
+    assert in_person == "ORL · Champigny · avant 16:30"
+
+
 def test_a_nurse_s_push_and_sms_speak_of_nursing_and_the_acts() -> None:
     title, body = texts.offer_push(
         motive="other", city="Champigny", deadline=DEADLINE, tz="Europe/Paris", profession="60", acts=["prise_de_sang", "pansement"]

@@ -62,6 +62,7 @@ def test_offers_withdrawals_and_patient_sms_end_to_end(live: Live) -> None:
         "phase": "exclusive",
         "motive": "ent",
         "profession": "10",
+        "modality": "in_person",
         "city": "Champigny-sur-Marne",
         "where": "Champigny-sur-Marne",  # the commune alone: the patient is not placed (no distance)
         "expires_at": "2026-11-23T15:00:00Z",

@@ -1,4 +1,5 @@
-"""SMS texts stay in the GSM 7-bit alphabet: the offer takes one segment, the patient's two at most (issue 15)."""
+"""SMS texts stay in the GSM 7-bit alphabet: the offer takes one segment (a teleconsultation's no more than in person),
+the patient's two at most (issue 15)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,28 @@ def test_the_offer_sms_is_one_segment(motive: str) -> None:
     sms = texts.offer_sms(request_id=123456, motive=motive, city=TOWN, deadline=deadline, tz="Europe/Paris", link=LINK)
     assert fits(sms) and segments(sms) == 1, (len(sms), sms)
     assert "à prendre avant 16:30" in sms
+
+
+@pytest.mark.parametrize("motive", sorted(texts.MOTIVE_LABELS))
+@pytest.mark.parametrize(
+    ("profession", "acts"), [("10", None), ("60", ["prise_de_sang", "injection", "pansement"]), ("70", None)], ids=str
+)
+@pytest.mark.parametrize("distance_km", [None, 0.4, 12.4, 123.4])
+def test_a_teleconsultation_s_offer_sms_says_so_and_is_never_longer_than_in_person(
+    motive: str, profession: str, acts: list[str] | None, distance_km: float | None
+) -> None:
+    """Whatever fits one segment in person fits one as a teleconsultation (the real link, as long as it gets)."""
+    deadline = datetime(2026, 9, 22, 14, 30, tzinfo=UTC)
+    link = "https://snp.cpts-val-de-bievre.fr/l/HgqqU8oR07lMNsEjI7Lkng"
+    common = {"request_id": 123456, "motive": motive, "city": TOWN, "deadline": deadline, "tz": "Europe/Paris", "link": link}
+    common |= {"profession": profession, "acts": acts, "distance_km": distance_km}
+    in_person = texts.offer_sms(**common)
+    remote = texts.offer_sms(modality="teleconsultation", **common)
+    assert fits(remote) and len(remote) <= len(in_person) and segments(remote) <= segments(in_person), (remote, in_person)
+    assert "téléconsultation 123456 - " in remote and "avant 16:30. Voir : " in remote
+    assert "léconsultation" not in in_person and texts.offer_sms(modality="in_person", **common) == in_person
+    if profession == "10" and distance_km is None:
+        assert segments(remote) == 1
 
 
 @pytest.mark.parametrize(

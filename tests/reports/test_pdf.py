@@ -103,6 +103,14 @@ def test_the_pdf_says_the_figures_of_the_report_on_the_demo_year(app: Any, make:
         share = percent(row["acceptance_rate"]) if row["acceptance_rate"] is not None else "—"
         line = [texts.MONTHS[month - 1], str(year), *(number(row[k]) for k in ("opened", "accepted", "expired")), share]
         assert flat(" ".join(line)) in text, row
+    regulation = report["by_regulation"]
+    assert regulation["sas"]["opened"] > 0 and regulation["other"]["opened"] > 0  # the demo's SAS requests, and the rest
+    assert flat("Régulation SAS") in text and flat("Demandes Ouvertes Acceptées Part acceptée Expirées Patients vus") in text
+    for group, label in (("sas", "Régulées par le SAS"), ("other", "Autres")):
+        figures = regulation[group]
+        share = percent(figures["acceptance_rate"]) if figures["acceptance_rate"] is not None else "—"
+        line = [label, number(figures["opened"]), number(figures["accepted"]), share]
+        assert flat(" ".join([*line, number(figures["expired"]), number(figures["seen"])])) in text, group
     for term, definition in DEFINITIONS:
         assert flat(f"{term} {definition}") in text, term
     assert flat("Demandes acceptées / (demandes ouvertes − demandes annulées)") in text
@@ -122,6 +130,14 @@ def test_an_empty_period_prints_dashes_not_zero_rates(app: Any) -> None:
     text = words(pdf)
     assert flat("0 0 — 0 Demandes ouvertes") in text and flat("— — 0 — Délai médian") in text
     assert flat("Aucune demande proposée sur la période.") in text
+    assert flat("Régulées par le SAS 0 0 — 0 0 Autres 0 0 — 0 0") in text
+
+
+def test_a_report_without_the_regulation_figures_prints_no_sas_table(app: Any) -> None:
+    report = _empty_report()
+    del report["by_regulation"]
+    pdf = report_pdf(report, community="CPTS Test", delays=[], issued_at=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    assert flat("Régulation SAS") not in words(pdf)
 
 
 @pytest.fixture
@@ -217,4 +233,11 @@ def _empty_report(opened: int = 0, accepted: int = 0, expired: int = 0) -> dict[
             "without_request": dict.fromkeys(("emergency_15", "renewal_refused", "other_orientation"), 0),
         },
         "callbacks": dict.fromkeys((*CALLBACK_RESULTS, "pending"), 0),
+        "by_regulation": {
+            group: {
+                **dict.fromkeys(("opened", "accepted", "expired", "cancelled", "open", "seen", "no_show"), 0),
+                "acceptance_rate": None,
+            }
+            for group in ("sas", "other")
+        },
     }

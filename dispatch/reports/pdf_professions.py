@@ -41,7 +41,8 @@ def professions(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> li
         [BAND_LABELS.get(row["band"], row["band"]), n(row["accepted"]), _duration(row["median"]), _duration(row["mean"])]
         for row in report.get("acceptance_by_distance", [])
     ]
-    profession_widths = [WIDTH * share for share in (0.25, 0.12, 0.12, 0.13, 0.12, 0.14, 0.12)]
+    # Wide enough for "Masseur-kinésithérapeute" on one line, and for the bold headers to stand apart.
+    profession_widths = [WIDTH * share for share in (0.28, 0.10, 0.11, 0.16, 0.10, 0.15, 0.10)]
     band_widths = [WIDTH * share for share in (0.34, 0.22, 0.22, 0.22)]
     headers = ("Profession", "Ouvertes", "Acceptées", "Part acceptée", "Expirées", "Délai médian", "Refus")
     return [

@@ -106,11 +106,14 @@ def offer_windows(request_ids: set[int], now: datetime) -> dict[int, OfferWindow
     return windows
 
 
-def current_offer(request_id: int) -> dict[str, Any]:
-    """Return a request's offer for the phase it is in now (a push sent late announces no past deadline)."""
+def current_offer(request_id: int, physician_id: int | None) -> dict[str, Any]:
+    """Return a request's offer to a physician for the phase it is in now (a push sent late announces no past
+    deadline), with the distance their offer was made at."""
     request = db.session.get(Request, request_id)
     assert request is not None
-    return offer_payload(request, phase=request.state)
+    found = offer_store.distances([request_id], physician_id=physician_id) if physician_id is not None else {}
+    distance = found.get((request_id, physician_id or 0))
+    return offer_payload(request, phase=request.state, distance_km=distance)
 
 
 # A synthesis's statuses in the order they can follow each other: it never moves back (a late "delivered" report

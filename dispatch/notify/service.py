@@ -82,7 +82,7 @@ class Hooks:
     # Where the offers of these requests stand at `now` (request id -> its window): whether an offer is still worth
     # sending, and the deadline it must announce
     offer_windows: Callable[[set[int], datetime], dict[int, OfferWindow]]
-    current_offer: Callable[[int], dict[str, Any]]  # a request's offer payload for the phase it is in now
+    current_offer: Callable[[int, int | None], dict[str, Any]]  # a request's offer to a physician, for its phase now
     # After a message reached a final status (sent, failed) or a provider reported it undelivered, by the
     # message's kind; `None` key: every kind. Called in the sender's transaction.
     delivered: dict[str | None, Callable[[OutboxMessage, str, datetime, dict[str, Any]], None]]
@@ -108,7 +108,7 @@ NO_HOOKS = Hooks(
     phone_of=lambda physician_id: None,
     sms_of=lambda message, now: {"body": message.payload["sms"]},
     offer_windows=lambda request_ids, now: {request_id: OfferWindow(True, None, False) for request_id in request_ids},
-    current_offer=lambda request_id: {},
+    current_offer=lambda request_id, physician_id: {},
     delivered={},
 )
 
@@ -273,7 +273,7 @@ def _deliver_pushes(messages: list[OutboxMessage], *, now: datetime, senders: Se
             continue
         if window is not None and _announces_another_deadline(message, window):
             # Sent late (the service was down, or its deadlines moved): announce the phase and deadline of now.
-            message.payload = hooks.current_offer(message.request_id or 0)
+            message.payload = hooks.current_offer(message.request_id or 0, message.physician_id)
         if not tokens.get(message.physician_id or 0):
             _unreachable(message, now=now, senders=senders, reason="no device", status="fallback")
         else:

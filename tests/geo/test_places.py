@@ -201,3 +201,27 @@ def test_a_member_s_practice_is_placed_from_its_address_at_once(ban: None, make:
     )
     assert moved.status_code == 200, moved.json
     assert (moved.json["physician"]["lat"], moved.json["physician"]["lon"]) == (48.78590, 2.53710)
+
+
+def test_a_push_rebuilt_when_it_leaves_late_keeps_the_distance(ban: None, make: Any, clock: Any, ports: Any) -> None:
+    """A maintenance moved the request's deadline before its offer's push left: the push is rebuilt with the deadline
+    of now, and still says how far the patient is from that nurse."""
+    from dispatch import maintenance
+    from dispatch.requests import outage
+
+    community = make.community()
+    operator = make.member(community, "operator")
+    champigny = (48.81710, 2.51520)  # the practice, 3.8 km from the patient
+    nurse = nurse_at(make, community, 0, of=champigny)
+    make.device(nurse)
+    body = nurse_request(make, community, address="2 avenue Olivier d'Ormesson", postcode="94490", city="Ormesson")
+    opened = make.call("POST", "/requests", operator, json=body).json
+    maintenance.start(now=clock.now(), reason="mise à jour", by="admin")
+    clock.advance(minutes=30)
+    outage.end_maintenance(now=clock.now())  # the deadlines move by the 30 minutes lost
+    make.deliver()
+
+    [push] = [m for m in ports["push"].sent if isinstance(m, PushMessage)]
+    assert push.data["expires_at"] != opened["expires_at"]  # rebuilt with the deadline of now
+    where = f"≈{NBSP}4{NBSP}km — Ormesson-sur-Marne"
+    assert push.data["where"] == where and where in (push.body or "")

@@ -94,6 +94,37 @@ def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 30) 
     ).until(settled)
 
 
+# Counts the page's live polls from now on (a fetch of an address ending in /etat, a query string or not), in the
+# tab's session storage: a page reloads itself when it moved, and the count must outlive that.
+COUNT_POLLS = """
+sessionStorage.setItem("polls", "0"); const real = window.fetch;
+window.fetch = function (url) {
+  if (/\\/etat(\\?|$)/.test(String(url))) { sessionStorage.setItem("polls", String(Number(sessionStorage.getItem("polls")) + 1)); }
+  return real.apply(this, arguments);
+};
+"""
+POLLS_SINCE = "return Number(sessionStorage.getItem('polls'))"
+
+
+def count_polls(driver: Any) -> None:
+    """Count the page's live polls from now on (until it reloads itself; the count outlives the reload)."""
+    driver.execute_script(COUNT_POLLS)
+
+
+def polls_since(driver: Any) -> int:
+    """Return how many live polls the page made since count_polls."""
+    return int(driver.execute_script(POLLS_SINCE))
+
+
+def followed_within_two_polls(driver: Any, condition: Callable[[Any], Any]) -> Any:
+    """Wait until the page shows a change made after count_polls, and check it came with the first or second poll
+    after it (a third may be on its way as we look): the 2 s promise of the live pages (polls a second apart), held in
+    polls rather than seconds, which a loaded machine stretches for the page and the server alike."""
+    shown = wait_for(driver, condition, timeout=10)
+    assert polls_since(driver) <= 3, polls_since(driver)
+    return shown
+
+
 def sign_in(driver: Any, base: str, login: str, path: str = "/") -> None:
     from selenium.webdriver.common.by import By
 

@@ -12,7 +12,15 @@ from werkzeug.serving import make_server
 
 from dispatch.db import db
 from dispatch.requests.models import Request
-from tests.pages.test_browser import browser, no_horizontal_scroll, server, sign_in, wait_for  # noqa: F401 -- fixtures used below
+from tests.pages.test_browser import (  # noqa: F401 -- fixtures used below
+    browser,
+    count_polls,
+    followed_within_two_polls,
+    no_horizontal_scroll,
+    server,
+    sign_in,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -87,18 +95,6 @@ def test_the_app_is_installable_registers_its_worker_and_shows_the_shell_offline
     assert "Lucie" not in phone.page_source and "Martin" not in phone.page_source
 
 
-# Counts the page's live polls from now on (a fetch of an address ending in /etat), in the tab's session storage: the
-# list reloads itself when it moved, and the count must outlive that.
-COUNT_POLLS = """
-sessionStorage.setItem("polls", "0"); const real = window.fetch;
-window.fetch = function (url) {
-  if (/\\/etat$/.test(String(url))) { sessionStorage.setItem("polls", String(Number(sessionStorage.getItem("polls")) + 1)); }
-  return real.apply(this, arguments);
-};
-"""
-POLLS_SINCE = "return Number(sessionStorage.getItem('polls'))"
-
-
 def test_the_list_and_an_open_offer_follow_the_server_within_two_polls(
     world: dict[str, Any],
     server: str,  # noqa: F811 -- the shared fixture
@@ -112,13 +108,9 @@ def test_the_list_and_an_open_offer_follow_the_server_within_two_polls(
     sign_in(phone, server, world["gp"].user.login, "/m/")
     cards = "a.offer-card:not(.mine)"
     assert len(phone.find_elements(By.CSS_SELECTOR, cards)) == 1
-    # Counted in polls rather than seconds (a loaded machine slows both the page and the server): the change shows
-    # with the first or second poll after it (one may have left before it), and those come a second apart (the 10 s
-    # bound: a page that stopped polling, or polls as seldom as a hidden one, fails; so does a stale 304).
-    phone.execute_script(COUNT_POLLS)
+    count_polls(phone)
     make.open(world["operator"], world["community"], treating=world["gp"])
-    wait_for(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, cards)) == 2, timeout=10)
-    assert phone.execute_script(POLLS_SINCE) <= 3  # the two, and a third maybe on its way as we look
+    followed_within_two_polls(phone, lambda d: len(d.find_elements(By.CSS_SELECTOR, cards)) == 2)
 
     clock.advance(hours=1)
     make.tick()  # the community may now take the first request
@@ -126,14 +118,11 @@ def test_the_list_and_an_open_offer_follow_the_server_within_two_polls(
     rid = world["offered"]["id"]
     sign_in(other, server, world["other"].user.login, f"/m/requests/{rid}")
     assert other.find_element(By.ID, "closed-banner").is_displayed() is False
-    other.execute_script(COUNT_POLLS)
+    count_polls(other)
     assert make.accept(world["gp"], rid, minutes=30).status_code == 200
-    banner = wait_for(
-        other,
-        lambda d: d.find_element(By.ID, "closed-banner") if d.find_element(By.ID, "closed-banner").is_displayed() else None,
-        timeout=10,
+    banner = followed_within_two_polls(
+        other, lambda d: d.find_element(By.ID, "closed-banner") if d.find_element(By.ID, "closed-banner").is_displayed() else None
     )
-    assert other.execute_script(POLLS_SINCE) <= 3
     assert banner.text == "Un confrère a accepté cette demande : elle n'est plus à prendre."
     assert not other.find_element(By.ID, "answer-bar").is_displayed()
 

@@ -10,12 +10,8 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from dispatch import french
 from dispatch.professions import PROFESSIONS
-from dispatch.reports.pdf_sections import WIDTH, grid_table, paragraph
+from dispatch.reports.pdf_sections import WIDTH, grid_table, paragraph, rate
 from dispatch.reports.per_profession import BAND_LABELS
-
-
-def _rate(value: float | None) -> str:
-    return french.percent(value) if value is not None else "—"
 
 
 def _duration(seconds: int | None) -> str:
@@ -30,7 +26,7 @@ def professions(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> li
             PROFESSIONS.get(code, code),
             n(row["opened"]),
             n(row["accepted"]),
-            _rate(row["acceptance_rate"]),
+            rate(row["acceptance_rate"]),
             n(row["expired"]),
             _duration(row["time_to_accept_s"]["median"]),
             n(row["refusals"]),

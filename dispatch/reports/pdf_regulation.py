@@ -8,7 +8,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from dispatch import french
-from dispatch.reports.pdf_sections import WIDTH, grid_table, paragraph
+from dispatch.reports.pdf_sections import WIDTH, grid_table, paragraph, rate
 
 GROUPS = (("sas", "Régulées par le SAS"), ("other", "Autres"))
 
@@ -23,13 +23,12 @@ def regulation(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> lis
     rows = []
     for group, label in GROUPS:
         figures = by_regulation[group]
-        rate = figures["acceptance_rate"]
         rows.append(
             [
                 label,
                 n(figures["opened"]),
                 n(figures["accepted"]),
-                french.percent(rate) if rate is not None else "—",
+                rate(figures["acceptance_rate"]),
                 n(figures["expired"]),
                 n(figures["seen"]),
             ]

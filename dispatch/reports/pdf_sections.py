@@ -198,6 +198,11 @@ def chart_grid(report: dict[str, Any], delays: Sequence[tuple[str, int]], styles
     ]
 
 
+def rate(value: float | None) -> str:
+    """Return a rate as the tables print it: a French percentage, or a dash when there was nothing to rate."""
+    return french.percent(value) if value is not None else "—"
+
+
 def grid_table(
     headers: Sequence[str],
     rows: list[list[str]],
@@ -260,7 +265,7 @@ def tables(report: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Fl
             n(row["opened"]),
             n(row["accepted"]),
             n(row["expired"]),
-            french.percent(row["acceptance_rate"]) if row["acceptance_rate"] is not None else "—",
+            rate(row["acceptance_rate"]),
         ]
         for row in report["by_month"]
     ]
